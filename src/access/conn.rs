@@ -1,0 +1,323 @@
+//! Our connection: the tokio-postgres `Client` with what a diagnosis needs beside it.
+//!
+//! bb8-postgres keeps nothing but the `Client` and drops the connection task's result, so a
+//! terminated backend looks like a bare "connection closed". [`PgConn`] keeps the connection
+//! task's terminal error and its server notices (25001/25P01 tell interleaved transactions on a
+//! shared connection), the statements prepared on this connection, and our own
+//! in-transaction flag (bb8 does not reset connections, so a pooled connection can come back
+//! inside a transaction).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+
+use tokio::sync::OnceCell;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{AsyncMessage, Client, NoTls, Statement};
+
+use super::capture::Captured;
+use super::gauges::Gauges;
+use crate::record::errors::{self, ErrorClass, OpError, Phase};
+use crate::scenario::model::{QueryMode, SettingValue};
+use crate::workload::params::Value;
+use crate::workload::prepare::StatementInfo;
+
+/// Opens connections for one variant: same server, settings and statements for all.
+#[derive(Debug)]
+pub struct Connector {
+    config: tokio_postgres::Config,
+    run_id: String,
+    serial: AtomicU64,
+    session_sql: Option<String>,
+    pub query_mode: QueryMode,
+    pub statements: Arc<[StatementInfo]>,
+    pub gauges: Arc<Gauges>,
+}
+
+impl Connector {
+    pub fn new(
+        config: tokio_postgres::Config,
+        run_id: &str,
+        session_settings: &std::collections::BTreeMap<String, SettingValue>,
+        query_mode: QueryMode,
+        statements: Arc<[StatementInfo]>,
+        gauges: Arc<Gauges>,
+    ) -> Connector {
+        Connector {
+            config,
+            run_id: run_id.to_string(),
+            serial: AtomicU64::new(0),
+            session_sql: session_sql(session_settings),
+            query_mode,
+            statements,
+            gauges,
+        }
+    }
+
+    /// The `application_name` prefix of this run's connections (`stress:<run id>:`).
+    pub fn application_prefix(&self) -> String {
+        application_prefix(&self.run_id)
+    }
+
+    /// Opens a connection named `stress:<run id>:<n>` and applies the session settings.
+    pub async fn connect(&self) -> Result<PgConn, OpError> {
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut config = self.config.clone();
+        config.application_name(format!("{}{serial}", self.application_prefix()));
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| errors::classify(&e, Phase::Connect, None))?;
+        let state = Arc::new(ConnState::default());
+        spawn_io(connection, state.clone(), self.gauges.clone());
+        let conn = PgConn {
+            client,
+            prepared: (0..self.statements.len()).map(|_| OnceCell::new()).collect(),
+            state,
+            in_transaction: AtomicBool::new(false),
+            serial,
+            query_mode: self.query_mode,
+            statements: self.statements.clone(),
+            gauges: self.gauges.clone(),
+        };
+        self.gauges.opened();
+        if let Some(sql) = &self.session_sql {
+            conn.client
+                .batch_execute(sql)
+                .await
+                .map_err(|e| errors::classify(&e, Phase::Connect, conn.terminal().as_ref()))?;
+        }
+        Ok(conn)
+    }
+}
+
+/// `stress:<run id>:`: every connection of a run has an `application_name` with this prefix.
+pub fn application_prefix(run_id: &str) -> String {
+    format!("stress:{run_id}:")
+}
+
+fn session_sql(settings: &std::collections::BTreeMap<String, SettingValue>) -> Option<String> {
+    if settings.is_empty() {
+        return None;
+    }
+    Some(
+        settings
+            .iter()
+            .map(|(name, value)| {
+                format!(
+                    "SET {} TO '{}'",
+                    quote_ident(name),
+                    value.0.replace('\'', "''")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+/// Quotes each dotted part of a setting name (`app.flag` → `"app"."flag"`).
+fn quote_ident(name: &str) -> String {
+    name.split('.')
+        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// What the connection task saw: its terminal error and counts of notices.
+#[derive(Debug, Default)]
+pub struct ConnState {
+    terminal: Mutex<Option<OpError>>,
+}
+
+fn spawn_io(
+    mut connection: tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+    state: Arc<ConnState>,
+    gauges: Arc<Gauges>,
+) {
+    gauges.io_started();
+    tokio::spawn(async move {
+        let result = futures_util::future::poll_fn(|cx| loop {
+            match connection.poll_message(cx) {
+                Poll::Ready(Some(Ok(AsyncMessage::Notice(notice)))) => gauges.notice(notice.code()),
+                Poll::Ready(Some(Ok(_))) => {}
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+        .await;
+        if let Err(e) = result {
+            *state.terminal.lock().expect("terminal lock") = Some(errors::classify_terminal(&e));
+        }
+        gauges.io_ended();
+    });
+}
+
+/// A connection of this run.
+#[derive(Debug)]
+pub struct PgConn {
+    client: Client,
+    prepared: Box<[OnceCell<Statement>]>,
+    state: Arc<ConnState>,
+    in_transaction: AtomicBool,
+    /// The `<n>` of `stress:<run id>:<n>`.
+    pub serial: u64,
+    query_mode: QueryMode,
+    statements: Arc<[StatementInfo]>,
+    gauges: Arc<Gauges>,
+}
+
+impl PgConn {
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// The error the connection task ended with, if it has ended with one.
+    pub fn terminal(&self) -> Option<OpError> {
+        self.state.terminal.lock().expect("terminal lock").clone()
+    }
+
+    /// Whether a BEGIN was sent without a COMMIT or ROLLBACK completing after it.
+    pub fn maybe_in_transaction(&self) -> bool {
+        self.in_transaction.load(Ordering::Relaxed)
+    }
+
+    fn fail(&self, e: &tokio_postgres::Error, phase: Phase) -> OpError {
+        errors::classify(e, phase, self.terminal().as_ref())
+    }
+
+    /// The pre-ping of `test_on_check_out`: one empty simple query.
+    pub async fn ping(&self) -> Result<(), OpError> {
+        self.client
+            .simple_query("")
+            .await
+            .map(drop)
+            .map_err(|e| self.fail(&e, Phase::Statement))
+    }
+
+    /// BEGIN, COMMIT, ROLLBACK and other parameterless commands, on the simple protocol.
+    pub async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
+        if kind == Command::Begin {
+            // Set before sending: if the operation is abandoned mid-flight, the server may be
+            // inside the transaction already.
+            self.in_transaction.store(true, Ordering::Relaxed);
+        }
+        let phase = if kind == Command::Commit { Phase::Commit } else { Phase::Statement };
+        let result = self.client.batch_execute(sql).await;
+        if kind != Command::Begin && (result.is_ok() || kind == Command::Commit) {
+            self.in_transaction.store(false, Ordering::Relaxed);
+        }
+        result.map_err(|e| self.fail(&e, phase))
+    }
+
+    /// Runs statement `index` with `values`; writes captured columns of the first row into
+    /// `slots`.
+    pub async fn execute(
+        &self,
+        index: usize,
+        values: &[Value],
+        captures: &[(String, usize)],
+        slots: &mut [Value],
+    ) -> Result<(), OpError> {
+        let info = &self.statements[index];
+        match self.query_mode {
+            QueryMode::Prepared => {
+                let statement = self.prepared[index]
+                    .get_or_try_init(|| self.client.prepare_typed(&info.sql, &info.param_types))
+                    .await
+                    .map_err(|e| self.fail(&e, Phase::Statement))?;
+                let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+                if captures.is_empty() {
+                    self.client.execute(statement, &params).await.map(drop)
+                } else {
+                    let rows = self.client.query(statement, &params).await;
+                    return self.capture_typed(rows, captures, slots);
+                }
+            }
+            QueryMode::Extended => {
+                let params: Vec<(&(dyn ToSql + Sync), Type)> = values
+                    .iter()
+                    .zip(&info.param_types)
+                    .map(|(v, t)| (v as &(dyn ToSql + Sync), t.clone()))
+                    .collect();
+                if captures.is_empty() {
+                    self.client.execute_typed(&info.sql, &params).await.map(drop)
+                } else {
+                    let rows = self.client.query_typed(&info.sql, &params).await;
+                    return self.capture_typed(rows, captures, slots);
+                }
+            }
+            QueryMode::Simple => {
+                let sql = info.template.render(values);
+                let messages = self.client.simple_query(&sql).await;
+                return self.capture_simple(messages, captures, slots);
+            }
+        }
+        .map_err(|e| self.fail(&e, Phase::Statement))
+    }
+
+    fn capture_typed(
+        &self,
+        rows: Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>,
+        captures: &[(String, usize)],
+        slots: &mut [Value],
+    ) -> Result<(), OpError> {
+        let rows = rows.map_err(|e| self.fail(&e, Phase::Statement))?;
+        let row = rows.first().ok_or_else(|| no_row(captures))?;
+        for (column, slot) in captures {
+            let Captured(value) = row.try_get::<_, Captured>(column.as_str()).map_err(|e| {
+                OpError::new(ErrorClass::ClientError, format!("cannot capture `{column}`: {}", errors::describe(&e)))
+            })?;
+            slots[*slot] = value;
+        }
+        Ok(())
+    }
+
+    fn capture_simple(
+        &self,
+        messages: Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error>,
+        captures: &[(String, usize)],
+        slots: &mut [Value],
+    ) -> Result<(), OpError> {
+        let messages = messages.map_err(|e| self.fail(&e, Phase::Statement))?;
+        if captures.is_empty() {
+            return Ok(());
+        }
+        let row = messages
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
+                _ => None,
+            })
+            .ok_or_else(|| no_row(captures))?;
+        for (column, slot) in captures {
+            let text = row.try_get(column.as_str()).map_err(|e| {
+                OpError::new(ErrorClass::ClientError, format!("cannot capture `{column}`: {}", errors::describe(&e)))
+            })?;
+            slots[*slot] = text.map_or(Value::Null, |t| Value::Text(t.to_string()));
+        }
+        Ok(())
+    }
+}
+
+fn no_row(captures: &[(String, usize)]) -> OpError {
+    let names: Vec<_> = captures.iter().map(|(c, _)| format!("`{c}`")).collect();
+    OpError::new(
+        ErrorClass::ClientError,
+        format!("the statement returned no row to capture {} from", names.join(", ")),
+    )
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        self.gauges.closed(self.client.is_closed());
+    }
+}
+
+/// Parameterless commands whose effect on the transaction state we track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Begin,
+    Commit,
+    Rollback,
+}

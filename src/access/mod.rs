@@ -1,0 +1,247 @@
+//! Access modes: how a task gets a connection for an operation, behind one interface.
+//!
+//! - `pool`: bb8 with our own manager (see `pool.rs`);
+//! - `shared`: one connection for several tasks, `exclusive`, `pipelined` or `serialized`
+//!   (see `shared.rs`);
+//! - `per_operation`: connect, run, close;
+//! - `per_task`: one dedicated connection per task, reopened if it dies.
+//!
+//! `instances = N` makes N independent pools or shared connections (application processes);
+//! task `i` uses instance `i % N`. A [`TaskAccess`] hands out a [`Lease`] per operation;
+//! statements go through the lease, which applies the shared-connection gate.
+
+pub mod capture;
+pub mod conn;
+pub mod gauges;
+pub mod pool;
+pub mod shared;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::MutexGuard;
+
+use crate::record::errors::{ErrorClass, OpError};
+use crate::scenario::model::{AccessMode, Settings};
+use crate::workload::params::Value;
+use conn::{Command, Connector, PgConn};
+use gauges::Gauges;
+use pool::{Manager, PoolInstance};
+use shared::{SharedConn, Slot};
+
+/// The connections of one variant.
+#[derive(Debug)]
+pub struct Access {
+    kind: Kind,
+    pub connector: Arc<Connector>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Pool(Vec<Arc<PoolInstance>>),
+    Shared(Vec<Arc<SharedConn>>),
+    PerOperation,
+    PerTask,
+}
+
+/// bb8's statistics summed over a variant's pools.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStatistics {
+    pub get_direct: u64,
+    pub get_waited: u64,
+    pub get_timed_out: u64,
+    pub connections_created: u64,
+    pub closed_broken: u64,
+    pub closed_invalid: u64,
+    pub closed_max_lifetime: u64,
+    pub closed_idle_timeout: u64,
+}
+
+impl Access {
+    /// Opens the access of a variant: builds pools (connecting in the background) or opens the
+    /// shared connections. Runs inside a tokio runtime.
+    pub async fn open(settings: &Settings, connector: Arc<Connector>) -> Result<Access, OpError> {
+        let instances = settings.access.instances as usize;
+        let kind = match settings.access.mode {
+            AccessMode::Pool => Kind::Pool(
+                (0..instances)
+                    .map(|_| Arc::new(PoolInstance::build(&settings.pool, connector.clone())))
+                    .collect(),
+            ),
+            AccessMode::Shared => {
+                let mut conns = Vec::with_capacity(instances);
+                for _ in 0..instances {
+                    conns.push(Arc::new(
+                        SharedConn::open(connector.clone(), settings.access.semantics).await?,
+                    ));
+                }
+                Kind::Shared(conns)
+            }
+            AccessMode::PerOperation => Kind::PerOperation,
+            AccessMode::PerTask => Kind::PerTask,
+        };
+        Ok(Access { kind, connector })
+    }
+
+    pub fn gauges(&self) -> &Arc<Gauges> {
+        &self.connector.gauges
+    }
+
+    /// What task `task` uses.
+    pub fn for_task(&self, task: usize) -> TaskAccess {
+        let kind = match &self.kind {
+            Kind::Pool(pools) => TaskKind::Pool(pools[task % pools.len()].clone()),
+            Kind::Shared(conns) => TaskKind::Shared(conns[task % conns.len()].clone()),
+            Kind::PerOperation => TaskKind::PerOperation(self.connector.clone()),
+            Kind::PerTask => TaskKind::PerTask(self.connector.clone(), None),
+        };
+        TaskAccess {
+            kind,
+            gauges: self.connector.gauges.clone(),
+        }
+    }
+
+    /// bb8's statistics, in pool mode.
+    pub fn pool_statistics(&self) -> Option<PoolStatistics> {
+        let Kind::Pool(pools) = &self.kind else {
+            return None;
+        };
+        let mut s = PoolStatistics::default();
+        for p in pools {
+            let st = p.statistics();
+            s.get_direct += st.get_direct;
+            s.get_waited += st.get_waited;
+            s.get_timed_out += st.get_timed_out;
+            s.connections_created += st.connections_created;
+            s.closed_broken += st.connections_closed_broken;
+            s.closed_invalid += st.connections_closed_invalid;
+            s.closed_max_lifetime += st.connections_closed_max_lifetime;
+            s.closed_idle_timeout += st.connections_closed_idle_timeout;
+        }
+        Some(s)
+    }
+
+    /// Connect errors the pools swallowed while retrying, by class.
+    pub fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
+        let mut all = BTreeMap::new();
+        if let Kind::Pool(pools) = &self.kind {
+            for p in pools {
+                for (class, n) in p.connect_errors.counts() {
+                    *all.entry(class).or_default() += n;
+                }
+            }
+        }
+        all
+    }
+}
+
+/// One task's way to a connection.
+#[derive(Debug)]
+pub struct TaskAccess {
+    kind: TaskKind,
+    gauges: Arc<Gauges>,
+}
+
+#[derive(Debug)]
+enum TaskKind {
+    Pool(Arc<PoolInstance>),
+    Shared(Arc<SharedConn>),
+    PerOperation(Arc<Connector>),
+    PerTask(Arc<Connector>, Option<PgConn>),
+}
+
+/// Counts a task as waiting for as long as it lives (also when the acquire is abandoned).
+struct Waiting<'a>(&'a Gauges);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.wait_ended();
+    }
+}
+
+impl TaskAccess {
+    /// Gets a connection for one operation.
+    pub async fn acquire(&mut self) -> Result<Lease<'_>, OpError> {
+        let gauges = &*self.gauges;
+        gauges.wait_started();
+        let waiting = Waiting(gauges);
+        let kind = match &mut self.kind {
+            TaskKind::Pool(pool) => LeaseKind::Pooled(pool.get().await?),
+            TaskKind::Shared(shared) => LeaseKind::Shared(shared.slot().await?),
+            TaskKind::PerOperation(connector) => LeaseKind::Owned(connector.connect().await?),
+            TaskKind::PerTask(connector, slot) => {
+                if slot.as_ref().is_none_or(PgConn::is_closed) {
+                    *slot = None;
+                    *slot = Some(connector.connect().await?);
+                }
+                LeaseKind::Dedicated(slot.as_ref().expect("connected above"))
+            }
+        };
+        drop(waiting);
+        gauges.acquired();
+        Ok(Lease { kind, gauges })
+    }
+}
+
+/// A connection held for one operation; released when dropped.
+pub struct Lease<'a> {
+    kind: LeaseKind<'a>,
+    gauges: &'a Gauges,
+}
+
+enum LeaseKind<'a> {
+    Pooled(bb8::PooledConnection<'a, Manager>),
+    Shared(Arc<Slot>),
+    Dedicated(&'a PgConn),
+    Owned(PgConn),
+}
+
+impl Lease<'_> {
+    pub fn conn(&self) -> &PgConn {
+        match &self.kind {
+            LeaseKind::Pooled(c) => c,
+            LeaseKind::Shared(s) => &s.conn,
+            LeaseKind::Dedicated(c) => c,
+            LeaseKind::Owned(c) => c,
+        }
+    }
+
+    async fn enter(&self) -> Result<Option<MutexGuard<'_, ()>>, OpError> {
+        match &self.kind {
+            LeaseKind::Shared(slot) => slot.enter().await,
+            _ => Ok(None),
+        }
+    }
+
+    /// Runs statement `index` (see [`PgConn::execute`]), through the shared gate if any.
+    pub async fn execute(
+        &self,
+        index: usize,
+        values: &[Value],
+        captures: &[(String, usize)],
+        slots: &mut [Value],
+    ) -> Result<(), OpError> {
+        let _gate = self.enter().await?;
+        self.conn().execute(index, values, captures, slots).await
+    }
+
+    /// BEGIN, COMMIT or ROLLBACK, through the shared gate if any.
+    pub async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
+        let _gate = self.enter().await?;
+        self.conn().command(sql, kind).await
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let LeaseKind::Pooled(conn) = &self.kind
+            && conn.maybe_in_transaction()
+            && !conn.is_closed()
+        {
+            self.gauges
+                .returned_in_transaction
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.gauges.released();
+    }
+}

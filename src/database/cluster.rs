@@ -1,0 +1,146 @@
+//! A ready-made template cluster, copied for every embedded server.
+//!
+//! `initdb` costs about half a second; copying an initialized data directory costs a tenth of
+//! that. The template is made once per server version and binary directory, in the user's cache
+//! directory (`STRESS_CACHE_DIR`, `XDG_CACHE_HOME/stress` or `~/.cache/stress`), and published
+//! with an atomic rename so that concurrent runs never see half a template.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+
+use super::InfraError;
+use super::binaries::{Binaries, RunAs};
+
+/// Superuser of the clusters we create.
+pub const SUPERUSER: &str = "postgres";
+
+const MARKER: &str = ".stress-template";
+
+fn cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STRESS_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("stress");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".cache").join("stress");
+    }
+    std::env::temp_dir().join("stress-cache")
+}
+
+/// The template data directory for these binaries, made if missing.
+pub fn template(bins: &Binaries, run_as: Option<&RunAs>) -> Result<PathBuf, InfraError> {
+    let digest = Sha256::digest(bins.dir.to_string_lossy().as_bytes());
+    let tag: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let root = cache_root();
+    let target = root.join(format!("template-pg{}-{tag}", bins.version));
+    if target.join(MARKER).is_file() {
+        return Ok(target);
+    }
+    fs::create_dir_all(&root).map_err(|e| {
+        InfraError::new(format!("cannot create the cache directory {}: {e}", root.display()))
+    })?;
+    let work = tempfile::Builder::new()
+        .prefix("stress-initdb-")
+        .tempdir()
+        .map_err(|e| InfraError::new(format!("cannot create a temporary directory: {e}")))?;
+    give_to(work.path(), run_as)?;
+    let data = work.path().join("data");
+    initdb(bins, &data, run_as)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".staging-")
+        .tempdir_in(&root)
+        .map_err(|e| InfraError::new(format!("cannot stage the template in {}: {e}", root.display())))?;
+    copy_tree(&data, staging.path(), None)
+        .map_err(|e| InfraError::new(format!("cannot copy the template: {e}")))?;
+    fs::write(staging.path().join(MARKER), &bins.version)
+        .map_err(|e| InfraError::new(format!("cannot write the template marker: {e}")))?;
+    let staged = staging.keep();
+    if fs::rename(&staged, &target).is_err() {
+        // Another run published it first (the rename fails on a non-empty target).
+        let _ = fs::remove_dir_all(&staged);
+        if !target.join(MARKER).is_file() {
+            return Err(InfraError::new(format!(
+                "cannot publish the template cluster at {}",
+                target.display()
+            )));
+        }
+    }
+    Ok(target)
+}
+
+fn initdb(bins: &Binaries, data: &Path, run_as: Option<&RunAs>) -> Result<(), InfraError> {
+    let mut cmd = Command::new(bins.initdb());
+    cmd.arg("-D")
+        .arg(data)
+        .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        .current_dir(data.parent().unwrap_or(Path::new("/")))
+        .stdin(Stdio::null());
+    as_user(&mut cmd, run_as);
+    let out = cmd
+        .output()
+        .map_err(|e| InfraError::new(format!("cannot run {}: {e}", bins.initdb().display())))?;
+    if !out.status.success() {
+        return Err(InfraError::new(format!(
+            "initdb failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `cmd` as the unprivileged user, when there is one (we are root).
+pub fn as_user(cmd: &mut Command, run_as: Option<&RunAs>) {
+    use std::os::unix::process::CommandExt;
+    if let Some(u) = run_as {
+        cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
+    }
+}
+
+/// Gives a directory we created to the unprivileged user (no-op when not root).
+pub fn give_to(path: &Path, run_as: Option<&RunAs>) -> Result<(), InfraError> {
+    if let Some(u) = run_as {
+        std::os::unix::fs::chown(path, Some(u.uid.as_raw()), Some(u.gid.as_raw())).map_err(|e| {
+            InfraError::new(format!("cannot give {} to user {}: {e}", path.display(), u.name))
+        })?;
+    }
+    Ok(())
+}
+
+/// Copies a data directory, keeping permissions; with `owner`, chowns every entry to it.
+pub fn copy_tree(from: &Path, to: &Path, owner: Option<&RunAs>) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    fs::set_permissions(to, fs::Permissions::from_mode(0o700))?;
+    chown(to, owner)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_tree(&src, &dst, owner)?;
+            fs::set_permissions(&dst, entry.metadata()?.permissions())?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
+        } else {
+            fs::copy(&src, &dst)?;
+            chown(&dst, owner)?;
+        }
+    }
+    Ok(())
+}
+
+fn chown(path: &Path, owner: Option<&RunAs>) -> io::Result<()> {
+    match owner {
+        Some(u) => std::os::unix::fs::chown(path, Some(u.uid.as_raw()), Some(u.gid.as_raw())),
+        None => Ok(()),
+    }
+}

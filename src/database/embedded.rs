@@ -1,0 +1,262 @@
+//! A throwaway PostgreSQL server: a copy of the template cluster in a temporary directory, on a
+//! free port of 127.0.0.1 and a unix socket in that directory, tuned for speed over durability.
+//!
+//! The server runs in its own process group, so a Ctrl-C at the terminal reaches us and not it,
+//! and we shut it down in order. As root, it runs as the unprivileged `postgres` user. The
+//! server and its directory are gone when [`EmbeddedServer`] is stopped or dropped (after
+//! success, after an error, after an interrupt).
+
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
+
+use super::binaries::{self, Binaries, RunAs};
+use super::cluster::{self, SUPERUSER};
+use super::InfraError;
+use crate::scenario::model::EmbeddedSettings;
+
+/// How the server is stopped: `fast` (SIGINT: abort transactions, disconnect clients) or
+/// `immediate` (SIGQUIT: no shutdown checkpoint; crash recovery at the next start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopMode {
+    Fast,
+    Immediate,
+}
+
+/// A running throwaway server.
+#[derive(Debug)]
+pub struct EmbeddedServer {
+    pub settings: EmbeddedSettings,
+    pub port: u16,
+    pub version: String,
+    bins: Binaries,
+    run_as: Option<RunAs>,
+    child: Option<Child>,
+    data: PathBuf,
+    // Declared last: removed after the server has stopped (fields drop in order).
+    dir: tempfile::TempDir,
+}
+
+/// Settings that trade durability for speed: this cluster is thrown away.
+const THROWAWAY: &[(&str, &str)] = &[
+    ("fsync", "off"),
+    ("synchronous_commit", "off"),
+    ("full_page_writes", "off"),
+    ("logging_collector", "off"),
+];
+
+impl EmbeddedServer {
+    /// Starts a server with these settings; under a second with a ready template.
+    pub fn start(settings: &EmbeddedSettings) -> Result<EmbeddedServer, InfraError> {
+        let bins = binaries::find()?;
+        let run_as = binaries::run_as()?;
+        let template = cluster::template(&bins, run_as.as_ref())?;
+        let dir = tempfile::Builder::new()
+            .prefix("stress-pg-")
+            .tempdir()
+            .map_err(|e| InfraError::new(format!("cannot create a temporary directory: {e}")))?;
+        cluster::give_to(dir.path(), run_as.as_ref())?;
+        let data = dir.path().join("data");
+        cluster::copy_tree(&template, &data, run_as.as_ref()).map_err(|e| {
+            InfraError::new(format!("cannot copy the template cluster into {}: {e}", data.display()))
+        })?;
+        let mut server = EmbeddedServer {
+            settings: settings.clone(),
+            port: 0,
+            version: bins.version.clone(),
+            bins,
+            run_as,
+            child: None,
+            data,
+            dir,
+        };
+        server.launch_on_free_port()?;
+        Ok(server)
+    }
+
+    /// Connection settings for the superuser on TCP.
+    pub fn config(&self) -> tokio_postgres::Config {
+        let mut c = tokio_postgres::Config::new();
+        c.host("127.0.0.1")
+            .port(self.port)
+            .user(SUPERUSER)
+            .dbname("postgres")
+            .connect_timeout(Duration::from_secs(10));
+        c
+    }
+
+    /// The directory holding the data directory and the unix socket.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Process id of the postmaster, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    fn launch_on_free_port(&mut self) -> Result<(), InfraError> {
+        let mut last = None;
+        for _ in 0..3 {
+            self.port = free_port()?;
+            match self.launch() {
+                Ok(()) => return Ok(()),
+                Err(e) if e.message.contains("could not bind") || e.message.contains("already in use") => {
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("three attempts"))
+    }
+
+    fn launch(&mut self) -> Result<(), InfraError> {
+        let log_path = self.dir.path().join("server.log");
+        let log = File::create(&log_path)
+            .map_err(|e| InfraError::new(format!("cannot create {}: {e}", log_path.display())))?;
+        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut cmd = Command::new(self.bins.postgres());
+        cmd.arg("-D")
+            .arg(&self.data)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-k")
+            .arg(self.dir.path())
+            .args(["-h", "127.0.0.1"])
+            .arg("-c")
+            .arg(format!("max_connections={}", self.settings.max_connections));
+        for (name, value) in THROWAWAY {
+            cmd.arg("-c").arg(format!("{name}={value}"));
+        }
+        for (name, value) in &self.settings.settings {
+            cmd.arg("-c").arg(format!("{name}={}", value.0));
+        }
+        cmd.current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| InfraError::new(e.to_string()))?)
+            .stderr(log)
+            // Its own process group: a Ctrl-C at the terminal is ours to handle, not the server's.
+            .process_group(0);
+        cluster::as_user(&mut cmd, self.run_as.as_ref());
+        let child = cmd.spawn().map_err(|e| {
+            InfraError::new(format!("cannot start {}: {e}", self.bins.postgres().display()))
+        })?;
+        self.child = Some(child);
+        if let Err(e) = self.wait_ready(Duration::from_secs(60)) {
+            self.kill();
+            let log = tail(&log_path, log_start);
+            return Err(InfraError::new(format!("{}; server log:\n{log}", e.message)));
+        }
+        Ok(())
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> Result<(), InfraError> {
+        let pid_file = self.data.join("postmaster.pid");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(InfraError::new(format!("the embedded server exited at start ({status})")));
+            }
+            // Line 8 of postmaster.pid is the postmaster's status: "ready" once it accepts connections.
+            if let Ok(text) = fs::read_to_string(&pid_file)
+                && text.lines().nth(7).is_some_and(|l| l.trim() == "ready")
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(InfraError::new(format!(
+                    "the embedded server was not ready within {}s",
+                    limit.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Stops the server (fast, then immediate, then kill) and waits for it to exit.
+    pub fn stop(&mut self, mode: StopMode) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = Pid::from_raw(child.id() as i32);
+        let first = match mode {
+            StopMode::Fast => Signal::SIGINT,
+            StopMode::Immediate => Signal::SIGQUIT,
+        };
+        for (sig, wait) in [
+            (first, Duration::from_secs(10)),
+            (Signal::SIGQUIT, Duration::from_secs(5)),
+        ] {
+            let _ = signal::kill(pid, sig);
+            if wait_exit(&mut child, wait) {
+                return;
+            }
+        }
+        // The whole group: the postmaster and any backend left behind.
+        let _ = signal::killpg(pid, Signal::SIGKILL);
+        let _ = child.wait();
+    }
+
+    /// Starts the stopped server again on the same port and data directory.
+    pub fn restart(&mut self) -> Result<(), InfraError> {
+        if self.child.is_none() {
+            self.launch()?;
+        }
+        Ok(())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = signal::killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for EmbeddedServer {
+    fn drop(&mut self) {
+        self.stop(StopMode::Fast);
+        // `dir` is removed when the field drops, after this.
+    }
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+fn free_port() -> Result<u16, InfraError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| InfraError::new(format!("cannot find a free port on 127.0.0.1: {e}")))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| InfraError::new(format!("cannot find a free port on 127.0.0.1: {e}")))
+}
+
+/// The last lines the server wrote to its log since `from`.
+fn tail(path: &Path, from: u64) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.seek(SeekFrom::Start(from));
+        let _ = f.read_to_string(&mut text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}

@@ -1,0 +1,121 @@
+//! Where the database comes from: a URL (`--database-url`, `[database] url`, `DATABASE_URL`,
+//! the libpq variables, in that order), or an embedded throwaway server started from the local
+//! binaries. A variant whose `[database.embedded]` differs from the running server's gets its
+//! own server.
+
+pub mod binaries;
+pub mod cluster;
+pub mod embedded;
+pub mod url;
+
+use std::fmt;
+
+use crate::scenario::model::DatabaseSettings;
+pub use embedded::{EmbeddedServer, StopMode};
+
+/// An infrastructure failure: the database is unreachable, the embedded server failed to
+/// start (exit code 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfraError {
+    pub message: String,
+}
+
+impl InfraError {
+    pub fn new(message: impl Into<String>) -> InfraError {
+        InfraError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for InfraError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for InfraError {}
+
+/// Where a variant's database is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    Embedded,
+    Url,
+}
+
+impl SourceKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SourceKind::Embedded => "embedded",
+            SourceKind::Url => "url",
+        }
+    }
+}
+
+/// A database to run against: connection settings and how to show them.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pub config: tokio_postgres::Config,
+    pub source: SourceKind,
+    /// The URL with its password replaced by `***`.
+    pub display_url: String,
+}
+
+/// Resolves and owns the databases of a run, starting embedded servers as variants need them.
+#[derive(Debug)]
+pub struct Target {
+    /// `--database-url`.
+    cli_url: Option<String>,
+    server: Option<EmbeddedServer>,
+}
+
+impl Target {
+    pub fn new(cli_url: Option<String>) -> Target {
+        Target { cli_url, server: None }
+    }
+
+    /// The database of a variant: an explicit URL, or an embedded server with its settings.
+    pub fn database(&mut self, settings: &DatabaseSettings) -> Result<Database, InfraError> {
+        if let Some(config) = self.explicit(settings)? {
+            return Ok(Database {
+                display_url: url::redacted(&config),
+                config,
+                source: SourceKind::Url,
+            });
+        }
+        if self.server.as_ref().is_none_or(|s| s.settings != settings.embedded) {
+            // Stop the previous server before starting one with other settings.
+            self.server = None;
+            self.server = Some(EmbeddedServer::start(&settings.embedded)?);
+        }
+        let server = self.server.as_ref().expect("started above");
+        let config = server.config();
+        Ok(Database {
+            display_url: url::redacted(&config),
+            config,
+            source: SourceKind::Embedded,
+        })
+    }
+
+    fn explicit(&self, settings: &DatabaseSettings) -> Result<Option<tokio_postgres::Config>, InfraError> {
+        let url = self
+            .cli_url
+            .clone()
+            .or_else(|| settings.url.clone())
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()));
+        match url {
+            Some(u) => url::parse(&u).map(Some),
+            None => Ok(url::from_libpq_env()),
+        }
+    }
+
+    /// The embedded server of the current variant, if it runs on one.
+    pub fn server(&mut self) -> Option<&mut EmbeddedServer> {
+        self.server.as_mut()
+    }
+
+    /// Stops and removes the embedded server, if any.
+    pub fn shutdown(&mut self) {
+        self.server = None;
+    }
+}

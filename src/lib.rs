@@ -1,0 +1,26 @@
+//! `stress`: a concurrency stress-test and race-condition diagnosis harness for PostgreSQL
+//! connection handling.
+//!
+//! The pieces, in the order a run uses them:
+//! - [`scenario`]: the TOML model, variants, `--set`, validation with file/line/key errors;
+//! - [`database`]: where the server comes from (a URL, or an embedded throwaway cluster);
+//! - [`access`]: how tasks get a connection (shared, pool, per operation, per task);
+//! - [`workload`]: the compiled mix of statements, parameters and transactions;
+//! - [`run`]: tasks, the load model, the runtime layout;
+//! - [`record`]: histograms, error classes, the timeline;
+//! - [`report`]: the JSON report, the terminal summary, the schema.
+//!
+//! [`cli`] and [`options`] are the edge: they turn the command line into settings and errors
+//! into exit codes; nothing below them sees clap.
+
+pub mod scenario;
+pub mod workload;
+pub mod access;
+pub mod database;
+pub mod record;
+pub mod report;
+pub mod run;
+pub mod cli;
+pub mod commands;
+pub mod exit;
+pub mod options;

@@ -1,0 +1,394 @@
+//! Error classes: every failed operation lands in exactly one.
+//!
+//! Classification follows the SQLSTATE where there is one, the driver's error kind otherwise,
+//! and message text only where a code is shared (57014 is both `statement_timeout` and
+//! `query_canceled`; the server says which). A connection that died without an error on the
+//! statement is looked up in the connection task's own terminal error, which bb8-postgres would
+//! have dropped: that is how a terminated backend is `admin_terminated`, not `connection_closed`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tokio_postgres::error::SqlState;
+
+/// The stable names of the contract's error classes (CI configurations refer to them).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    OperationInProgress,
+    InFailedTransaction,
+    CommitIndeterminate,
+    OpDeadlineExceeded,
+    PoolTimeout,
+    PoolClosed,
+    ConnectRefused,
+    ConnectTimeout,
+    AuthFailed,
+    TooManyConnections,
+    ServerUnavailable,
+    AdminTerminated,
+    ServerCrash,
+    SessionTimeout,
+    ConnectionClosed,
+    StatementTimeout,
+    QueryCanceled,
+    LockTimeout,
+    SerializationFailure,
+    DeadlockDetected,
+    PoolerError,
+    PreparedStatementMismatch,
+    ResourceExhausted,
+    SqlError,
+    ClientError,
+}
+
+impl ErrorClass {
+    pub const ALL: [ErrorClass; 25] = [
+        ErrorClass::OperationInProgress,
+        ErrorClass::InFailedTransaction,
+        ErrorClass::CommitIndeterminate,
+        ErrorClass::OpDeadlineExceeded,
+        ErrorClass::PoolTimeout,
+        ErrorClass::PoolClosed,
+        ErrorClass::ConnectRefused,
+        ErrorClass::ConnectTimeout,
+        ErrorClass::AuthFailed,
+        ErrorClass::TooManyConnections,
+        ErrorClass::ServerUnavailable,
+        ErrorClass::AdminTerminated,
+        ErrorClass::ServerCrash,
+        ErrorClass::SessionTimeout,
+        ErrorClass::ConnectionClosed,
+        ErrorClass::StatementTimeout,
+        ErrorClass::QueryCanceled,
+        ErrorClass::LockTimeout,
+        ErrorClass::SerializationFailure,
+        ErrorClass::DeadlockDetected,
+        ErrorClass::PoolerError,
+        ErrorClass::PreparedStatementMismatch,
+        ErrorClass::ResourceExhausted,
+        ErrorClass::SqlError,
+        ErrorClass::ClientError,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorClass::OperationInProgress => "operation_in_progress",
+            ErrorClass::InFailedTransaction => "in_failed_transaction",
+            ErrorClass::CommitIndeterminate => "commit_indeterminate",
+            ErrorClass::OpDeadlineExceeded => "op_deadline_exceeded",
+            ErrorClass::PoolTimeout => "pool_timeout",
+            ErrorClass::PoolClosed => "pool_closed",
+            ErrorClass::ConnectRefused => "connect_refused",
+            ErrorClass::ConnectTimeout => "connect_timeout",
+            ErrorClass::AuthFailed => "auth_failed",
+            ErrorClass::TooManyConnections => "too_many_connections",
+            ErrorClass::ServerUnavailable => "server_unavailable",
+            ErrorClass::AdminTerminated => "admin_terminated",
+            ErrorClass::ServerCrash => "server_crash",
+            ErrorClass::SessionTimeout => "session_timeout",
+            ErrorClass::ConnectionClosed => "connection_closed",
+            ErrorClass::StatementTimeout => "statement_timeout",
+            ErrorClass::QueryCanceled => "query_canceled",
+            ErrorClass::LockTimeout => "lock_timeout",
+            ErrorClass::SerializationFailure => "serialization_failure",
+            ErrorClass::DeadlockDetected => "deadlock_detected",
+            ErrorClass::PoolerError => "pooler_error",
+            ErrorClass::PreparedStatementMismatch => "prepared_statement_mismatch",
+            ErrorClass::ResourceExhausted => "resource_exhausted",
+            ErrorClass::SqlError => "sql_error",
+            ErrorClass::ClientError => "client_error",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ErrorClass> {
+        ErrorClass::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Classes that mean the connection itself is gone: a COMMIT that meets one of them has an
+    /// unknown outcome.
+    pub fn is_connection_loss(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::ConnectionClosed
+                | ErrorClass::AdminTerminated
+                | ErrorClass::ServerCrash
+                | ErrorClass::ServerUnavailable
+                | ErrorClass::SessionTimeout
+        )
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A failed operation's error: its class, SQLSTATE if any, and the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpError {
+    pub class: ErrorClass,
+    pub sqlstate: Option<String>,
+    pub message: String,
+}
+
+impl OpError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> OpError {
+        OpError {
+            class,
+            sqlstate: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.sqlstate {
+            Some(code) => write!(f, "{}: {} ({code})", self.class, self.message),
+            None => write!(f, "{}: {}", self.class, self.message),
+        }
+    }
+}
+
+impl std::error::Error for OpError {}
+
+/// The class of a server error by its SQLSTATE (and, for 57014 only, its message).
+pub fn class_of_sqlstate(code: &SqlState, message: &str) -> ErrorClass {
+    match code.code() {
+        "25P02" => ErrorClass::InFailedTransaction,
+        "28P01" | "28000" | "3D000" => ErrorClass::AuthFailed,
+        "53300" => ErrorClass::TooManyConnections,
+        "57P03" => ErrorClass::ServerUnavailable,
+        "57P01" => ErrorClass::AdminTerminated,
+        "57P02" => ErrorClass::ServerCrash,
+        "25P03" | "57P05" => ErrorClass::SessionTimeout,
+        // 57014 is shared: the server's message is the only thing that tells the cause.
+        "57014" if message.contains("statement timeout") => ErrorClass::StatementTimeout,
+        "57014" => ErrorClass::QueryCanceled,
+        "55P03" => ErrorClass::LockTimeout,
+        "40001" => ErrorClass::SerializationFailure,
+        "40P01" => ErrorClass::DeadlockDetected,
+        "08P01" => ErrorClass::PoolerError,
+        "26000" | "42P05" => ErrorClass::PreparedStatementMismatch,
+        c if c.starts_with("53") => ErrorClass::ResourceExhausted,
+        _ => ErrorClass::SqlError,
+    }
+}
+
+/// What the harness was doing when a driver error happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Opening a connection.
+    Connect,
+    /// A statement (or a pre-ping) on an open connection.
+    Statement,
+    /// COMMIT in flight: a lost connection makes the outcome unknown.
+    Commit,
+}
+
+/// Classifies a tokio-postgres error. `terminal` is the error the connection task ended with,
+/// if it has ended: it explains a bare "connection closed".
+pub fn classify(e: &tokio_postgres::Error, phase: Phase, terminal: Option<&OpError>) -> OpError {
+    let base = classify_driver(e, phase, terminal);
+    if phase == Phase::Commit && base.class.is_connection_loss() {
+        return OpError {
+            class: ErrorClass::CommitIndeterminate,
+            sqlstate: base.sqlstate,
+            message: format!("connection lost while COMMIT was in flight: {}", base.message),
+        };
+    }
+    base
+}
+
+fn classify_driver(e: &tokio_postgres::Error, phase: Phase, terminal: Option<&OpError>) -> OpError {
+    if let Some(db) = e.as_db_error() {
+        return OpError {
+            class: class_of_sqlstate(db.code(), db.message()),
+            sqlstate: Some(db.code().code().to_string()),
+            message: db.message().to_string(),
+        };
+    }
+    let io_kind = io_error(e).map(io::Error::kind);
+    if phase == Phase::Connect {
+        let class = match io_kind {
+            Some(io::ErrorKind::TimedOut) => ErrorClass::ConnectTimeout,
+            _ => ErrorClass::ConnectRefused,
+        };
+        return OpError::new(class, describe(e));
+    }
+    if let Some(t) = terminal
+        && t.class != ErrorClass::ClientError
+    {
+        return OpError {
+            class: t.class,
+            sqlstate: t.sqlstate.clone(),
+            message: format!("{} (the connection had ended: {})", describe(e), t.message),
+        };
+    }
+    if e.is_closed() || io_kind.is_some() {
+        return OpError::new(ErrorClass::ConnectionClosed, describe(e));
+    }
+    OpError::new(ErrorClass::ClientError, describe(e))
+}
+
+/// The connection task's own terminal error, classified for later lookups.
+pub fn classify_terminal(e: &tokio_postgres::Error) -> OpError {
+    match e.as_db_error() {
+        Some(db) => OpError {
+            class: class_of_sqlstate(db.code(), db.message()),
+            sqlstate: Some(db.code().code().to_string()),
+            message: db.message().to_string(),
+        },
+        None => OpError::new(ErrorClass::ConnectionClosed, describe(e)),
+    }
+}
+
+fn io_error(e: &tokio_postgres::Error) -> Option<&io::Error> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The error with its causes, `: `-separated ("error connecting to server: Connection refused").
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Counts of one class in a recorder.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClassTally {
+    pub count: u64,
+    pub sqlstates: BTreeMap<String, u64>,
+    pub first_at_ms: Option<u64>,
+    pub last_at_ms: Option<u64>,
+    pub sample: String,
+}
+
+/// Failed operations by class.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ErrorTally {
+    pub classes: BTreeMap<ErrorClass, ClassTally>,
+}
+
+impl ErrorTally {
+    /// Counts one failed operation, at `at_ms` into the measured phase.
+    pub fn add(&mut self, e: &OpError, at_ms: u64) {
+        let t = self.classes.entry(e.class).or_default();
+        t.count += 1;
+        if let Some(code) = &e.sqlstate {
+            *t.sqlstates.entry(code.clone()).or_default() += 1;
+        }
+        if t.first_at_ms.is_none_or(|f| at_ms < f) {
+            t.first_at_ms = Some(at_ms);
+            t.sample = e.message.clone();
+        }
+        t.last_at_ms = Some(t.last_at_ms.map_or(at_ms, |l| l.max(at_ms)));
+    }
+
+    pub fn merge(&mut self, other: &ErrorTally) {
+        for (class, o) in &other.classes {
+            let t = self.classes.entry(*class).or_default();
+            t.count += o.count;
+            for (code, n) in &o.sqlstates {
+                *t.sqlstates.entry(code.clone()).or_default() += n;
+            }
+            if let Some(of) = o.first_at_ms
+                && t.first_at_ms.is_none_or(|f| of < f)
+            {
+                t.first_at_ms = Some(of);
+                t.sample = o.sample.clone();
+            }
+            t.last_at_ms = match (t.last_at_ms, o.last_at_ms) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.classes.values().map(|t| t.count).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_name_round_trips_and_matches_serde() {
+        for class in ErrorClass::ALL {
+            assert_eq!(ErrorClass::from_name(class.name()), Some(class));
+            let json = serde_json::to_string(&class).unwrap();
+            assert_eq!(json, format!("\"{}\"", class.name()));
+        }
+    }
+
+    #[test]
+    fn sqlstates_map_to_the_contract_classes() {
+        let cases = [
+            ("25P02", "", ErrorClass::InFailedTransaction),
+            ("28P01", "", ErrorClass::AuthFailed),
+            ("3D000", "", ErrorClass::AuthFailed),
+            ("53300", "", ErrorClass::TooManyConnections),
+            ("53200", "", ErrorClass::ResourceExhausted),
+            ("57P01", "", ErrorClass::AdminTerminated),
+            ("57P02", "", ErrorClass::ServerCrash),
+            ("57P03", "", ErrorClass::ServerUnavailable),
+            ("57P05", "", ErrorClass::SessionTimeout),
+            ("25P03", "", ErrorClass::SessionTimeout),
+            ("57014", "canceling statement due to statement timeout", ErrorClass::StatementTimeout),
+            ("57014", "canceling statement due to user request", ErrorClass::QueryCanceled),
+            ("55P03", "", ErrorClass::LockTimeout),
+            ("40001", "", ErrorClass::SerializationFailure),
+            ("40P01", "", ErrorClass::DeadlockDetected),
+            ("08P01", "", ErrorClass::PoolerError),
+            ("26000", "", ErrorClass::PreparedStatementMismatch),
+            ("42601", "", ErrorClass::SqlError),
+        ];
+        for (code, message, class) in cases {
+            assert_eq!(class_of_sqlstate(&SqlState::from_code(code), message), class, "{code}");
+        }
+    }
+
+    #[test]
+    fn tally_keeps_the_first_sample_and_merges() {
+        let mut a = ErrorTally::default();
+        let e = |m: &str| OpError {
+            class: ErrorClass::SqlError,
+            sqlstate: Some("42P01".into()),
+            message: m.into(),
+        };
+        a.add(&e("second"), 20);
+        a.add(&e("first"), 10);
+        let mut b = ErrorTally::default();
+        b.add(&e("earliest"), 5);
+        a.merge(&b);
+        let t = &a.classes[&ErrorClass::SqlError];
+        assert_eq!(t.count, 3);
+        assert_eq!(t.sqlstates["42P01"], 3);
+        assert_eq!((t.first_at_ms, t.last_at_ms), (Some(5), Some(20)));
+        assert_eq!(t.sample, "earliest");
+    }
+}

@@ -1,0 +1,190 @@
+//! Recording a run without keeping samples: per-worker histograms merged at the end, error
+//! tallies by class, and the per-second timeline.
+//!
+//! Each worker thread has one [`Recorder`], shared by the tasks of that thread (they run on one
+//! current-thread runtime, so no lock is taken on the hot path). The current second's counts and
+//! interval histogram are flushed into the shared [`Timeline`] when an operation completes in a
+//! later second and when the worker ends, so memory stays flat however long the run.
+
+pub mod errors;
+pub mod histogram;
+pub mod timeline;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use errors::{ErrorTally, OpError};
+pub use timeline::{Interval, Timeline};
+
+/// Live counters for the progress line, one set per worker (no shared cache line).
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub ok: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Latency histograms of a variant (microseconds).
+#[derive(Clone, Debug)]
+pub struct Latencies {
+    /// Successful operations.
+    pub operation: Histogram<u64>,
+    /// Failed operations.
+    pub failed: Histogram<u64>,
+    /// Every acquire attempt, successful or not.
+    pub acquire: Histogram<u64>,
+    /// From acquire to release, for operations that got a connection.
+    pub hold: Histogram<u64>,
+    /// Successful operations by workload.
+    pub by_workload: Vec<Histogram<u64>>,
+    /// Failed operations by workload (counts).
+    pub failed_by_workload: Vec<u64>,
+}
+
+impl Latencies {
+    pub fn new(workloads: usize) -> Latencies {
+        Latencies {
+            operation: histogram::new(),
+            failed: histogram::new(),
+            acquire: histogram::new(),
+            hold: histogram::new(),
+            by_workload: (0..workloads).map(|_| histogram::new()).collect(),
+            failed_by_workload: vec![0; workloads],
+        }
+    }
+
+    pub fn merge(&mut self, o: &Latencies) {
+        histogram::merge(&mut self.operation, &o.operation);
+        histogram::merge(&mut self.failed, &o.failed);
+        histogram::merge(&mut self.acquire, &o.acquire);
+        histogram::merge(&mut self.hold, &o.hold);
+        for (a, b) in self.by_workload.iter_mut().zip(&o.by_workload) {
+            histogram::merge(a, b);
+        }
+        for (a, b) in self.failed_by_workload.iter_mut().zip(&o.failed_by_workload) {
+            *a += b;
+        }
+    }
+}
+
+/// What a variant recorded in its measured phase, merged over workers.
+#[derive(Clone, Debug)]
+pub struct Totals {
+    pub ok: u64,
+    pub failed: u64,
+    pub latency: Latencies,
+    pub errors: ErrorTally,
+}
+
+impl Totals {
+    pub fn new(workloads: usize) -> Totals {
+        Totals {
+            ok: 0,
+            failed: 0,
+            latency: Latencies::new(workloads),
+            errors: ErrorTally::default(),
+        }
+    }
+
+    pub fn merge(&mut self, o: &Totals) {
+        self.ok += o.ok;
+        self.failed += o.failed;
+        self.latency.merge(&o.latency);
+        self.errors.merge(&o.errors);
+    }
+}
+
+/// One finished operation, as the load loop saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome<'a> {
+    pub workload: usize,
+    /// When the operation was due to start (its acquire began).
+    pub started: Instant,
+    /// When the acquire ended (with or without a connection).
+    pub acquire_ended: Instant,
+    /// Whether a connection was obtained.
+    pub acquired: bool,
+    pub ended: Instant,
+    pub error: Option<&'a OpError>,
+}
+
+/// A worker thread's recorder.
+pub struct Recorder {
+    measure_start: Instant,
+    totals: Totals,
+    interval: Option<Interval>,
+    timeline: Arc<Timeline>,
+    progress: Arc<Progress>,
+}
+
+impl Recorder {
+    pub fn new(
+        workloads: usize,
+        measure_start: Instant,
+        timeline: Arc<Timeline>,
+        progress: Arc<Progress>,
+    ) -> Recorder {
+        Recorder {
+            measure_start,
+            totals: Totals::new(workloads),
+            interval: None,
+            timeline,
+            progress,
+        }
+    }
+
+    /// Records a finished operation; operations that ended before the measured phase (warmup)
+    /// only count for the progress line.
+    pub fn record(&mut self, o: Outcome<'_>) {
+        let counter = if o.error.is_some() { &self.progress.failed } else { &self.progress.ok };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let Some(since_start) = o.ended.checked_duration_since(self.measure_start) else {
+            return;
+        };
+        let latency = o.ended.saturating_duration_since(o.started);
+        let l = &mut self.totals.latency;
+        histogram::record(&mut l.acquire, o.acquire_ended.saturating_duration_since(o.started));
+        if o.acquired {
+            histogram::record(&mut l.hold, o.ended.saturating_duration_since(o.acquire_ended));
+        }
+        let at_ms = u64::try_from(since_start.as_millis()).unwrap_or(u64::MAX);
+        match o.error {
+            None => {
+                self.totals.ok += 1;
+                histogram::record(&mut l.operation, latency);
+                histogram::record(&mut l.by_workload[o.workload], latency);
+            }
+            Some(e) => {
+                self.totals.failed += 1;
+                histogram::record(&mut l.failed, latency);
+                l.failed_by_workload[o.workload] += 1;
+                self.totals.errors.add(e, at_ms);
+            }
+        }
+        self.interval_for(at_ms / 1000).add(latency, o.error);
+    }
+
+    fn interval_for(&mut self, second: u64) -> &mut Interval {
+        if self.interval.as_ref().is_some_and(|i| i.second != second)
+            && let Some(done) = self.interval.take()
+        {
+            self.timeline.add(done);
+        }
+        self.interval.get_or_insert_with(|| Interval::new(second))
+    }
+
+    /// Flushes the current second and returns what this worker recorded.
+    pub fn finish(mut self) -> Totals {
+        if let Some(done) = self.interval.take() {
+            self.timeline.add(done);
+        }
+        self.totals
+    }
+
+    /// Time since the measured phase began (zero during warmup).
+    pub fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.measure_start)
+    }
+}

@@ -1,0 +1,188 @@
+//! Turning what a variant recorded into its report section.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::diagnosis::{self, Context};
+use super::model::*;
+use crate::access::PoolStatistics;
+use crate::access::gauges::Snapshot;
+use crate::record::errors::ErrorClass;
+use crate::record::histogram::{self, ms};
+use crate::record::timeline::Bucket;
+use crate::record::{Latencies, Totals};
+use crate::scenario::Variant;
+
+/// Everything a variant's run produced, before it becomes a report.
+pub struct VariantData<'a> {
+    pub variant: &'a Variant,
+    pub seed: u64,
+    pub totals: Totals,
+    pub measured: Duration,
+    pub timeline: Vec<(u64, Bucket)>,
+    pub gauges: Snapshot,
+    pub anomalies: Anomalies,
+    pub pool: Option<PoolStatistics>,
+    pub connect_errors: BTreeMap<ErrorClass, u64>,
+    pub warnings: Vec<String>,
+    pub server_max_connections: u32,
+    pub server_reserved_connections: u32,
+}
+
+/// Summary of a histogram in milliseconds, with the histogram itself.
+pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
+    if h.is_empty() {
+        return LatencySummary {
+            hdr: histogram::encode(h),
+            ..LatencySummary::default()
+        };
+    }
+    LatencySummary {
+        count: h.len(),
+        min: ms(h.min()),
+        mean: h.mean() / 1000.0,
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+        hdr: histogram::encode(h),
+    }
+}
+
+fn latency(l: &Latencies, names: &[String]) -> Latency {
+    Latency {
+        operation: summarize(&l.operation),
+        failed: summarize(&l.failed),
+        acquire: summarize(&l.acquire),
+        hold: summarize(&l.hold),
+        by_workload: names
+            .iter()
+            .zip(&l.by_workload)
+            .map(|(n, h)| (n.clone(), summarize(h)))
+            .collect(),
+    }
+}
+
+fn timeline(buckets: Vec<(u64, Bucket)>) -> Vec<TimelineEntry> {
+    buckets
+        .into_iter()
+        .map(|(second, b)| {
+            let sample = b.sample.unwrap_or_default();
+            let (p50, p99) = if b.hist.is_empty() {
+                (0.0, 0.0)
+            } else {
+                (ms(b.hist.value_at_quantile(0.5)), ms(b.hist.value_at_quantile(0.99)))
+            };
+            TimelineEntry {
+                t_ms: (second + 1) * 1000,
+                ok: b.ok,
+                failed: b.failed,
+                dropped: b.dropped,
+                errors: b.errors,
+                p50,
+                p99,
+                hdr: histogram::encode(&b.hist),
+                in_use: sample.in_use,
+                idle: sample.idle,
+                waiting: sample.waiting,
+                connections_created: sample.connections_created,
+                connections_closed: sample.connections_closed,
+                server_backends: sample.server.map(|s| ServerBackends {
+                    total: s.total,
+                    active: s.active,
+                    idle: s.idle,
+                    idle_in_transaction: s.idle_in_transaction,
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The report section of one variant.
+pub fn variant_report(data: VariantData<'_>) -> VariantReport {
+    let settings = &data.variant.settings;
+    let names: Vec<String> = data.variant.plan.workloads.iter().map(|w| w.name.clone()).collect();
+    let t = &data.totals;
+    let measured_s = data.measured.as_secs_f64();
+    let timeline = timeline(data.timeline);
+    let server = ServerStats {
+        peak_backends: timeline
+            .iter()
+            .filter_map(|e| e.server_backends.as_ref().map(|s| s.total))
+            .max()
+            .unwrap_or(0),
+        peak_idle_in_transaction: timeline
+            .iter()
+            .filter_map(|e| e.server_backends.as_ref().map(|s| s.idle_in_transaction))
+            .max()
+            .unwrap_or(0),
+    };
+    let g = data.gauges;
+    let pool = PoolStats {
+        peak_in_use: g.peak_in_use,
+        peak_waiting: g.peak_waiting,
+        connections_created: g.created,
+        connections_closed: g.closed,
+        closed_broken: g.broken,
+        timed_out_gets: data.pool.map_or(0, |p| p.get_timed_out),
+        waited_gets: data.pool.map(|p| p.get_waited),
+        closed_invalid: data.pool.map(|p| p.closed_invalid),
+        closed_idle_timeout: data.pool.map(|p| p.closed_idle_timeout),
+        closed_max_lifetime: data.pool.map(|p| p.closed_max_lifetime),
+        connect_errors: data.connect_errors,
+    };
+    let errors: BTreeMap<ErrorClass, ErrorStats> = t
+        .errors
+        .classes
+        .iter()
+        .map(|(class, c)| {
+            (
+                *class,
+                ErrorStats {
+                    count: c.count,
+                    sqlstates: c.sqlstates.clone(),
+                    first_at_ms: c.first_at_ms.unwrap_or(0),
+                    last_at_ms: c.last_at_ms.unwrap_or(0),
+                    sample: c.sample.clone(),
+                },
+            )
+        })
+        .collect();
+    let mut report = VariantReport {
+        name: data.variant.name.clone(),
+        settings: serde_json::to_value(settings).expect("settings serialize"),
+        seed: data.seed,
+        operations: Operations {
+            total: t.ok + t.failed,
+            ok: t.ok,
+            failed: t.failed,
+            dropped: 0,
+            retried: 0,
+        },
+        measured_s,
+        throughput_ops_s: if measured_s > 0.0 { t.ok as f64 / measured_s } else { 0.0 },
+        latency_ms: latency(&t.latency, &names),
+        errors,
+        anomalies: data.anomalies,
+        pool,
+        server,
+        faults: Vec::new(),
+        timeline,
+        diagnosis: Vec::new(),
+        verdict: VariantVerdict {
+            pass: true,
+            checks: Vec::new(),
+        },
+        warnings: data.warnings,
+    };
+    let context = Context {
+        settings,
+        max_connections: data.server_max_connections,
+        reserved_connections: data.server_reserved_connections,
+    };
+    report.diagnosis = diagnosis::diagnose(&report, &context);
+    report
+}

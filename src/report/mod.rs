@@ -1,0 +1,12 @@
+//! The report: its JSON model ([`model`]), how a variant's recording becomes one ([`build`]),
+//! the findings ([`diagnosis`]), and the exporters: JSON file ([`json`]), terminal summary
+//! ([`summary`]) and the JSON Schema ([`schema`]).
+
+pub mod build;
+pub mod diagnosis;
+pub mod json;
+pub mod model;
+pub mod schema;
+pub mod summary;
+
+pub use model::Report;

@@ -1,0 +1,289 @@
+//! The JSON report's types (schema version 1). The JSON Schema shipped in `schema/` is derived
+//! from these with schemars, and a test keeps the two equal.
+//!
+//! Field names are snake_case; times are milliseconds unless the name says otherwise.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::record::errors::ErrorClass;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A run of one scenario: every variant that ran.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    /// Also in every connection's `application_name` (`stress:<run id>:<n>`).
+    pub run_id: String,
+    pub scenario: ScenarioInfo,
+    /// RFC 3339, UTC, milliseconds.
+    pub started_at: String,
+    /// The run was stopped by Ctrl-C; the numbers cover what ran until then.
+    pub interrupted: bool,
+    pub environment: Environment,
+    pub database: DatabaseInfo,
+    pub variants: Vec<VariantReport>,
+    pub verdict: Verdict,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioInfo {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub file: String,
+    /// Hash of the effective settings of every variant (comments and formatting do not count).
+    pub settings_sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub host: String,
+    pub cores: u32,
+    pub os: String,
+    pub stress_version: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseInfo {
+    /// `embedded` or `url`.
+    pub source: String,
+    pub server_version: String,
+    pub max_connections: u32,
+    pub superuser_reserved_connections: u32,
+    /// With the password replaced by `***`.
+    pub url: String,
+    /// Server settings of the embedded server (`[database.embedded]`), as given.
+    pub settings: BTreeMap<String, String>,
+}
+
+/// One variant's results.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VariantReport {
+    pub name: String,
+    /// The variant's effective settings, as `stress check --print` shows them.
+    pub settings: serde_json::Value,
+    /// Seed of the parameter streams (the scenario's, or the one drawn for this run).
+    pub seed: u64,
+    pub operations: Operations,
+    /// Length of the measured phase, in seconds.
+    pub measured_s: f64,
+    /// Successful operations per second of the measured phase: `ok / measured_s`.
+    pub throughput_ops_s: f64,
+    pub latency_ms: Latency,
+    /// Failed operations by class; every failed operation is in exactly one.
+    pub errors: BTreeMap<ErrorClass, ErrorStats>,
+    pub anomalies: Anomalies,
+    pub pool: PoolStats,
+    pub server: ServerStats,
+    pub faults: Vec<FaultEvent>,
+    /// One entry per second of the measured phase; sums equal the totals.
+    pub timeline: Vec<TimelineEntry>,
+    pub diagnosis: Vec<Finding>,
+    pub verdict: VariantVerdict,
+    /// Things that went wrong around the load (a teardown statement that failed, say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// `total = ok + failed`; `dropped` is outside `total`.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Operations {
+    pub total: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Open model: arrivals that found every task busy.
+    pub dropped: u64,
+    /// Operations that needed more than one try.
+    pub retried: u64,
+}
+
+/// Latency summaries in milliseconds, each with its histogram.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// Successful operations, from the start of the acquire to the release.
+    pub operation: LatencySummary,
+    /// Failed operations.
+    pub failed: LatencySummary,
+    /// Every acquire attempt, successful or not.
+    pub acquire: LatencySummary,
+    /// From acquire to release, for operations that got a connection.
+    pub hold: LatencySummary,
+    /// Successful operations by workload.
+    pub by_workload: BTreeMap<String, LatencySummary>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    /// Base64 of the HdrHistogram (V2 + deflate) of the values in microseconds.
+    pub hdr: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorStats {
+    pub count: u64,
+    /// SQLSTATE codes seen in this class, with counts.
+    pub sqlstates: BTreeMap<String, u64>,
+    /// Milliseconds into the measured phase.
+    pub first_at_ms: u64,
+    pub last_at_ms: u64,
+    /// The message of the first one.
+    pub sample: String,
+}
+
+/// Silent races: no operation failed, yet something went wrong. Absent fields are not
+/// measured by this version.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Anomalies {
+    /// Server notices 25001 (BEGIN inside another's transaction) and 25P01 (COMMIT or ROLLBACK
+    /// with none in progress): transactions of different tasks met on one connection.
+    pub transaction_interleaved: u64,
+    /// Pooled connections given back while inside a transaction.
+    pub returned_in_transaction: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_writes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phantom_writes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaks: Option<u64>,
+}
+
+/// Connections of the variant (every mode) and bb8's own statistics (pool mode).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolStats {
+    /// Most connections held for an operation at once.
+    pub peak_in_use: u64,
+    /// Most tasks waiting to get a connection at once.
+    pub peak_waiting: u64,
+    pub connections_created: u64,
+    pub connections_closed: u64,
+    /// Connections found dead when given back.
+    pub closed_broken: u64,
+    /// Pool gets that timed out (bb8).
+    pub timed_out_gets: u64,
+    /// Pool gets that had to wait (bb8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_gets: Option<u64>,
+    /// Connections that failed the pre-ping (bb8's `test_on_check_out`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_invalid: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_idle_timeout: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_max_lifetime: Option<u64>,
+    /// Connect attempts that failed, by class, including those bb8 retried silently.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub connect_errors: BTreeMap<ErrorClass, u64>,
+}
+
+/// This run's backends as the server saw them (sampled once a second).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerStats {
+    pub peak_backends: u64,
+    pub peak_idle_in_transaction: u64,
+}
+
+/// A fault injected during the run (later issue: none are injected yet).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultEvent {
+    pub kind: String,
+    pub at_ms: u64,
+    pub in_flight: u64,
+    pub failed_next_1s: BTreeMap<ErrorClass, u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineEntry {
+    /// End of this second, in milliseconds into the measured phase.
+    pub t_ms: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    pub errors: BTreeMap<ErrorClass, u64>,
+    pub p50: f64,
+    pub p99: f64,
+    /// Interval histogram of this second's successful operations (microseconds).
+    pub hdr: String,
+    pub in_use: u64,
+    pub idle: u64,
+    pub waiting: u64,
+    pub connections_created: u64,
+    pub connections_closed: u64,
+    /// Absent when the sampler could not ask the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_backends: Option<ServerBackends>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerBackends {
+    pub total: u64,
+    pub active: u64,
+    pub idle: u64,
+    pub idle_in_transaction: u64,
+}
+
+/// What happened and what to change, from this run's numbers.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// An error class, an anomaly (`anomalies.<name>`), or `clean`.
+    pub class: String,
+    pub finding: String,
+    pub advice: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VariantVerdict {
+    pub pass: bool,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    pub metric: String,
+    pub limit: f64,
+    pub actual: f64,
+    pub pass: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Verdict {
+    pub pass: bool,
+}

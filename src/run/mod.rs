@@ -1,0 +1,165 @@
+//! Running scenarios: the closed-model load ([`task`]) on one current-thread runtime per core
+//! ([`workers`]), the per-second sampler and progress line ([`sampler`]), one variant from setup
+//! to teardown ([`variant`]), and here, a whole scenario into a [`Report`].
+
+pub mod sampler;
+pub mod task;
+pub mod variant;
+pub mod workers;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use tokio::sync::Notify;
+
+use crate::database::Target;
+use crate::report::model::{DatabaseInfo, Environment, Report, ScenarioInfo, Tool, Verdict, SCHEMA_VERSION};
+use crate::scenario::Scenario;
+
+/// Ctrl-C (or SIGTERM): stop the load, keep what was measured.
+#[derive(Debug, Default)]
+pub struct Interrupt {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Interrupt {
+    pub fn trigger(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+
+    pub async fn wait(&self) {
+        loop {
+            // Created before the check: a trigger in between is not missed.
+            let notified = self.notify.notified();
+            if self.is_set() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Why a scenario could not run to the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunError {
+    /// The scenario is wrong in a way only the server could tell (exit code 2).
+    BadInput(String),
+    /// The database is unreachable or the embedded server failed (exit code 3).
+    Infra(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::BadInput(m) | RunError::Infra(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Show the live progress line (on a terminal, without `--quiet`).
+    pub progress: bool,
+}
+
+/// A fresh run id: six base-36 characters.
+pub fn new_run_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    (0..6).map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char).collect()
+}
+
+/// Runs every variant of a scenario, in order, and returns the report (marked interrupted when
+/// Ctrl-C stopped it).
+pub async fn run_scenario(
+    scenario: &Scenario,
+    target: &mut Target,
+    options: &RunOptions,
+    interrupt: &Arc<Interrupt>,
+) -> Result<Report, RunError> {
+    let run_id = new_run_id();
+    let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    let env = variant::Env {
+        run_id: &run_id,
+        interrupt,
+        progress: options.progress,
+    };
+    let mut database_info = None;
+    let mut variants = Vec::new();
+    for v in &scenario.variants {
+        if interrupt.is_set() {
+            break;
+        }
+        let db = target
+            .database(&v.settings.database)
+            .map_err(|e| RunError::Infra(e.message))?;
+        let admin = variant::Admin::connect(&db, &run_id).await?;
+        let info = admin.server_info().await?;
+        database_info.get_or_insert_with(|| DatabaseInfo {
+            source: db.source.as_str().to_string(),
+            server_version: info.version.clone(),
+            max_connections: info.max_connections,
+            superuser_reserved_connections: info.reserved_connections,
+            url: db.display_url.clone(),
+            settings: v
+                .settings
+                .database
+                .embedded
+                .settings
+                .iter()
+                .map(|(k, val)| (k.clone(), val.0.clone()))
+                .collect(),
+        });
+        variants.push(variant::run(v, &db, &admin, &info, &env).await?);
+    }
+    let pass = variants.iter().all(|v| v.verdict.pass);
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "stress".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        run_id,
+        scenario: ScenarioInfo {
+            name: scenario.name.clone(),
+            description: scenario.description.clone(),
+            file: scenario.file.display().to_string(),
+            settings_sha256: scenario.settings_sha256.clone(),
+        },
+        started_at,
+        interrupted: interrupt.is_set(),
+        environment: environment(),
+        database: database_info.unwrap_or_else(|| DatabaseInfo {
+            source: "none".into(),
+            server_version: String::new(),
+            max_connections: 0,
+            superuser_reserved_connections: 0,
+            url: String::new(),
+            settings: Default::default(),
+        }),
+        variants,
+        verdict: Verdict { pass },
+    })
+}
+
+fn environment() -> Environment {
+    Environment {
+        host: nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        stress_version: env!("CARGO_PKG_VERSION").into(),
+    }
+}

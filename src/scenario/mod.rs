@@ -1,0 +1,264 @@
+//! Scenario files: read, merge variants and `--set`, deserialize, validate, compile.
+//!
+//! The pipeline keeps every value's origin until the end (see `node.rs`): parse the file into a
+//! spanned tree, take `[[variant]]` out, deep-merge each variant over the base, write `--set`
+//! values, deserialize with `deny_unknown_fields` (see `de.rs`), then check the semantics (see
+//! `validate.rs`). Any error names the file, line, column and key. Nothing here connects to a
+//! database.
+
+pub mod de;
+pub mod expr;
+pub mod model;
+pub mod node;
+pub mod source;
+pub mod validate;
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::workload::plan::{self, Plan};
+use model::Settings;
+use node::{Kind, Node};
+use source::{Origin, ScenarioError, ScenarioErrors, SourceId, SourceKind, SourceMap};
+
+/// Name of the only variant of a scenario that declares none.
+pub const DEFAULT_VARIANT: &str = "default";
+
+/// What the command line adds to a scenario file.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `--set KEY=VALUE`, applied to every variant after merging.
+    pub sets: Vec<String>,
+    /// `--variant NAME`: run only these (all when empty).
+    pub variants: Vec<String>,
+}
+
+/// A validated scenario: every selected variant's effective settings and compiled workload.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub file: PathBuf,
+    pub name: String,
+    pub description: Option<String>,
+    pub variants: Vec<Variant>,
+    /// Hash of the effective settings of all variants (not of the file's bytes: a comment
+    /// edit keeps it).
+    pub settings_sha256: String,
+}
+
+/// One variant, ready to run.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    pub name: String,
+    pub settings: Settings,
+    pub plan: Arc<Plan>,
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &FsPath, options: &LoadOptions) -> Result<Scenario, ScenarioErrors> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::file(path, format!("cannot read the scenario: {e}")))?;
+    load_str(path, &text, options)
+}
+
+/// Validates scenario text as if read from `path`.
+pub fn load_str(path: &FsPath, text: &str, options: &LoadOptions) -> Result<Scenario, ScenarioErrors> {
+    let mut sources = SourceMap::default();
+    let file = sources.add(SourceKind::File(path.to_path_buf()), text);
+    let mut base = Node::parse_document(&sources, file).map_err(|e| ScenarioErrors(vec![*e]))?;
+    let sets = options
+        .sets
+        .iter()
+        .map(|arg| parse_set(&mut sources, arg))
+        .collect::<Result<Vec<_>, _>>()?;
+    let declared = take_variants(&sources, &mut base)?;
+    let selected = select(&declared, &options.variants)?;
+
+    let mut errors: Vec<ScenarioError> = Vec::new();
+    let mut variants = Vec::new();
+    for (name, over) in selected {
+        let mut merged = base.clone();
+        if let Some(over) = over {
+            merged.merge(over);
+        }
+        for (keys, value) in &sets {
+            if let Err(e) = merged.set(keys, value.clone()) {
+                let key = keys.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(".");
+                errors.push(sources.error(&value.origin, key, format!("cannot set: {e}")));
+            }
+        }
+        match build_variant(&sources, &merged, &name) {
+            Ok(v) => variants.push(v),
+            Err(es) => {
+                for e in es {
+                    if !errors.iter().any(|o| o.to_string() == e.to_string()) {
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ScenarioErrors(errors));
+    }
+    let first = &variants[0].settings;
+    Ok(Scenario {
+        file: path.to_path_buf(),
+        name: first.name.clone(),
+        description: first.description.clone(),
+        settings_sha256: settings_hash(&variants),
+        variants,
+    })
+}
+
+fn build_variant(sources: &SourceMap, merged: &Node, name: &str) -> Result<Variant, Vec<ScenarioError>> {
+    let settings: Settings = de::from_node(merged).map_err(|e| {
+        let origin = e.origin.clone().unwrap_or_else(|| merged.origin_of(&e.path));
+        vec![sources.error(&origin, e.path.to_string(), e.message)]
+    })?;
+    let problems = validate::check(&settings);
+    if !problems.is_empty() {
+        return Err(problems
+            .into_iter()
+            .map(|p| {
+                let e = sources.error(&merged.origin_of(&p.path), p.path.to_string(), p.message);
+                match p.help {
+                    Some(h) => e.with_help(h),
+                    None => e,
+                }
+            })
+            .collect());
+    }
+    let plan = plan::compile(&settings.workload).expect("validated above");
+    Ok(Variant {
+        name: name.to_string(),
+        settings,
+        plan: Arc::new(plan),
+    })
+}
+
+type Declared = Vec<(String, Option<Node>)>;
+
+/// Removes `[[variant]]` from the base and returns each variant's name and overrides.
+fn take_variants(sources: &SourceMap, base: &mut Node) -> Result<Declared, ScenarioErrors> {
+    let Some(entry) = base.remove("variant") else {
+        return Ok(vec![(DEFAULT_VARIANT.to_string(), None)]);
+    };
+    let Kind::Array(items) = entry.value.kind else {
+        return Err(sources
+            .error(&entry.value.origin, "variant", "must be an array of tables: [[variant]]")
+            .into());
+    };
+    let mut declared: Declared = Vec::new();
+    let mut errors = Vec::new();
+    for (i, mut item) in items.into_iter().enumerate() {
+        let key = format!("variant[{i}]");
+        let origin = item.origin.clone();
+        if !matches!(item.kind, Kind::Table(_)) {
+            errors.push(sources.error(&origin, key, "must be a table"));
+            continue;
+        }
+        match item.remove("name") {
+            Some(n) => match n.value.as_str() {
+                Some(name) if declared.iter().any(|(d, _)| d == name) => errors.push(sources.error(
+                    &n.value.origin,
+                    format!("{key}.name"),
+                    format!("a variant named `{name}` already exists"),
+                )),
+                Some(name) if !name.trim().is_empty() => declared.push((name.to_string(), Some(item))),
+                _ => errors.push(sources.error(&n.value.origin, format!("{key}.name"), "must be a non-empty string")),
+            },
+            None => errors.push(sources.error(&origin, format!("{key}.name"), "every [[variant]] needs a `name`")),
+        }
+    }
+    if declared.is_empty() && errors.is_empty() {
+        errors.push(sources.error(&entry.key_origin, "variant", "declares no variant"));
+    }
+    if errors.is_empty() { Ok(declared) } else { Err(ScenarioErrors(errors)) }
+}
+
+fn select(declared: &Declared, wanted: &[String]) -> Result<Declared, ScenarioErrors> {
+    if wanted.is_empty() {
+        return Ok(declared.clone());
+    }
+    let mut errors = Vec::new();
+    for w in wanted {
+        if !declared.iter().any(|(name, _)| name == w) {
+            let names: Vec<_> = declared.iter().map(|(n, _)| format!("`{n}`")).collect();
+            errors.push(ScenarioError::argument(
+                "--variant",
+                format!("no variant named `{w}`; this scenario has {}", names.join(", ")),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ScenarioErrors(errors));
+    }
+    Ok(declared.iter().filter(|(n, _)| wanted.contains(n)).cloned().collect())
+}
+
+type SetKeys = Vec<(String, Origin)>;
+
+/// Parses `KEY=VALUE` into dotted keys and a value node, each with its origin in the argument.
+fn parse_set(sources: &mut SourceMap, arg: &str) -> Result<(SetKeys, Node), ScenarioErrors> {
+    let Some(eq) = split_at_equals(arg) else {
+        return Err(ScenarioError::argument("--set", format!("`{arg}` is not KEY=VALUE")).into());
+    };
+    let id = sources.add(SourceKind::Set, arg);
+    let keys = parse_keys(sources, id, &arg[..eq])?;
+    let value_text = &arg[eq + 1..];
+    let value = Node::parse_value(value_text, id, eq + 1).unwrap_or_else(|| Node {
+        kind: Kind::Str(value_text.to_string()),
+        origin: Origin { source: id, span: eq + 1..arg.len() },
+    });
+    Ok((keys, value))
+}
+
+fn split_at_equals(arg: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, c) in arg.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '=') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn parse_keys(sources: &SourceMap, id: SourceId, key_text: &str) -> Result<SetKeys, ScenarioErrors> {
+    let doc = format!("{key_text} = 0");
+    let bad = || {
+        ScenarioErrors::from(sources.error(
+            &Origin { source: id, span: 0..key_text.len() },
+            key_text.trim(),
+            "not a TOML dotted key (quote parts that contain dots: a.\"b.c\")",
+        ))
+    };
+    let table = toml::de::DeTable::parse(&doc).map_err(|_| bad())?;
+    let mut keys = Vec::new();
+    let mut current = table.into_inner();
+    loop {
+        if current.len() != 1 {
+            return Err(bad());
+        }
+        let (k, v) = current.into_iter().next().expect("one entry");
+        keys.push((k.get_ref().to_string(), Origin { source: id, span: k.span() }));
+        match v.into_inner() {
+            toml::de::DeValue::Table(t) => current = t,
+            _ => return Ok(keys),
+        }
+    }
+}
+
+fn settings_hash(variants: &[Variant]) -> String {
+    let all: Vec<_> = variants.iter().map(|v| (&v.name, &v.settings)).collect();
+    let json = serde_json::to_vec(&all).expect("settings serialize");
+    let digest = Sha256::digest(&json);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,291 @@
+//! Where a scenario value came from, and how a bad one is shown to the user.
+//!
+//! Every value of a scenario carries an [`Origin`]: the source it was read from (the scenario
+//! file, or one `--set KEY=VALUE` argument) and its byte span there. Origins survive variant
+//! merging, so an error found after the merge still points at the line the value came from.
+//! [`ScenarioError`] turns an origin into `file:line:column`, names the key, and renders the
+//! offending line with a caret through miette.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+
+/// Index of a [`Source`] in a [`SourceMap`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SourceId(pub u32);
+
+/// The source and byte span a value was read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub source: SourceId,
+    pub span: Range<usize>,
+}
+
+/// Where a piece of scenario text came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A scenario file.
+    File(PathBuf),
+    /// One `--set KEY=VALUE` argument of the command line.
+    Set,
+}
+
+/// A piece of scenario text.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub kind: SourceKind,
+    pub text: Arc<str>,
+}
+
+impl Source {
+    /// How the source is named in messages: the file's path, or `--set KEY=VALUE`.
+    pub fn display_name(&self) -> String {
+        match &self.kind {
+            SourceKind::File(path) => path.display().to_string(),
+            SourceKind::Set => format!("--set {}", self.text),
+        }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..floor_char_boundary(&self.text, offset)];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        (line, column)
+    }
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// All sources a scenario was assembled from.
+#[derive(Clone, Debug, Default)]
+pub struct SourceMap {
+    sources: Vec<Source>,
+}
+
+impl SourceMap {
+    pub fn add(&mut self, kind: SourceKind, text: impl Into<Arc<str>>) -> SourceId {
+        let id = SourceId(u32::try_from(self.sources.len()).expect("fewer than 2^32 sources"));
+        self.sources.push(Source {
+            kind,
+            text: text.into(),
+        });
+        id
+    }
+
+    pub fn get(&self, id: SourceId) -> &Source {
+        &self.sources[id.0 as usize]
+    }
+
+    /// `file:line:column` of an origin.
+    pub fn location(&self, origin: &Origin) -> String {
+        let source = self.get(origin.source);
+        let (line, column) = source.line_col(origin.span.start);
+        match &source.kind {
+            SourceKind::File(path) => format!("{}:{line}:{column}", path.display()),
+            SourceKind::Set => format!("{}:{line}:{column}", source.display_name()),
+        }
+    }
+
+    /// An error about the value at `origin`, named by its dotted `key`.
+    pub fn error(
+        &self,
+        origin: &Origin,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        let source = self.get(origin.source);
+        let (line, column) = source.line_col(origin.span.start);
+        ScenarioError {
+            location: Some(Location {
+                name: source.display_name(),
+                line,
+                column,
+            }),
+            key: key.into(),
+            message: message.into(),
+            help: None,
+            snippet: Some(Snippet {
+                source: NamedSource::new(source.display_name(), source.text.to_string()),
+                span: (origin.span.start, origin.span.len()).into(),
+            }),
+        }
+    }
+}
+
+/// `file:line:column` of an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub name: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.name, self.line, self.column)
+    }
+}
+
+#[derive(Debug)]
+struct Snippet {
+    source: NamedSource<String>,
+    span: SourceSpan,
+}
+
+/// A bad scenario: names the file, line, column and key, and shows the line with a caret.
+#[derive(Debug)]
+pub struct ScenarioError {
+    pub location: Option<Location>,
+    /// Dotted key of the offending value, e.g. `load.tasks` or `workload[0].step[1].params[0]`.
+    pub key: String,
+    pub message: String,
+    pub help: Option<String>,
+    snippet: Option<Snippet>,
+}
+
+impl ScenarioError {
+    /// An error about a whole file (unreadable, say), with no position in it.
+    pub fn file(path: &Path, message: impl Into<String>) -> Self {
+        ScenarioError {
+            location: Some(Location {
+                name: path.display().to_string(),
+                line: 1,
+                column: 1,
+            }),
+            key: String::new(),
+            message: message.into(),
+            help: None,
+            snippet: None,
+        }
+    }
+
+    /// An error about a command-line argument, with no position in a file.
+    pub fn argument(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ScenarioError {
+            location: None,
+            key: key.into(),
+            message: message.into(),
+            help: None,
+            snippet: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(location) = &self.location {
+            write!(f, "{location}: ")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, "key `{}`: ", self.key)?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Diagnostic for ScenarioError {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.snippet
+            .as_ref()
+            .map(|s| &s.source as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let snippet = self.snippet.as_ref()?;
+        let label = if self.key.is_empty() {
+            "here".to_string()
+        } else {
+            self.key.clone()
+        };
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(
+            Some(label),
+            snippet.span,
+        ))))
+    }
+}
+
+/// One or more scenario errors, all reported together.
+#[derive(Debug)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
+impl From<ScenarioError> for ScenarioErrors {
+    fn from(e: ScenarioError) -> Self {
+        ScenarioErrors(vec![e])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based_and_count_characters() {
+        let source = Source {
+            kind: SourceKind::Set,
+            text: "a = 1\nbé = 2\n".into(),
+        };
+        assert_eq!(source.line_col(0), (1, 1));
+        assert_eq!(source.line_col(6), (2, 1));
+        // "bé = " is 6 bytes but 5 characters: the value starts at column 6.
+        assert_eq!(source.line_col(12), (2, 6));
+    }
+
+    #[test]
+    fn error_names_file_line_column_and_key() {
+        let mut map = SourceMap::default();
+        let id = map.add(
+            SourceKind::File("x.toml".into()),
+            "name = \"x\"\n[load]\ntasks = 0\n",
+        );
+        let e = map.error(
+            &Origin {
+                source: id,
+                span: 26..27,
+            },
+            "load.tasks",
+            "must be at least 1",
+        );
+        assert_eq!(
+            e.to_string(),
+            "x.toml:3:9: key `load.tasks`: must be at least 1"
+        );
+    }
+}

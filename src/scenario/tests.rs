@@ -1,0 +1,134 @@
+//! Loading scenarios: variants, `--set`, and errors that name line, column and key.
+
+use std::path::Path;
+
+use super::*;
+
+const BASE: &str = r#"
+name = "t"
+seed = 7
+
+[load]
+tasks = 5
+duration = "2s"
+
+[access]
+mode = "shared"
+
+[[workload]]
+name = "w"
+let = { book = "random_int(1, 10)" }
+[[workload.step]]
+sql = "SELECT $1::int"
+params = ["@book"]
+
+[[variant]]
+name = "shared"
+
+[[variant]]
+name = "pool"
+access.mode = "pool"
+pool.max_size = 3
+"#;
+
+fn load_with(text: &str, sets: &[&str], variants: &[&str]) -> Result<Scenario, ScenarioErrors> {
+    let options = LoadOptions {
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        variants: variants.iter().map(|s| s.to_string()).collect(),
+    };
+    load_str(Path::new("t.toml"), text, &options)
+}
+
+fn first_error(text: &str, sets: &[&str]) -> String {
+    load_with(text, sets, &[]).unwrap_err().0[0].to_string()
+}
+
+#[test]
+fn variants_deep_merge_over_the_base() {
+    let s = load_with(BASE, &[], &[]).unwrap();
+    assert_eq!(s.variants.len(), 2);
+    let pool = &s.variants[1].settings;
+    assert_eq!(pool.access.mode, model::AccessMode::Pool);
+    assert_eq!(pool.pool.max_size, 3);
+    assert_eq!(pool.load.tasks, 5, "untouched base values stay");
+    assert_eq!(s.variants[0].settings.pool.max_size, 10, "bb8's default");
+}
+
+#[test]
+fn set_applies_to_every_variant_after_merging() {
+    let s = load_with(BASE, &["pool.max_size=20", "load.duration=1s"], &[]).unwrap();
+    for v in &s.variants {
+        assert_eq!(v.settings.pool.max_size, 20);
+        assert_eq!(v.settings.load.duration, Some(std::time::Duration::from_secs(1)));
+    }
+}
+
+#[test]
+fn variant_selection_by_name() {
+    let s = load_with(BASE, &[], &["pool"]).unwrap();
+    assert_eq!(s.variants.len(), 1);
+    assert_eq!(s.variants[0].name, "pool");
+    let e = load_with(BASE, &[], &["nope"]).unwrap_err().to_string();
+    assert!(e.contains("no variant named `nope`"), "{e}");
+    assert!(e.contains("`shared`, `pool`"), "{e}");
+}
+
+#[test]
+fn settings_hash_ignores_comments_but_not_values() {
+    let a = load_with(BASE, &[], &[]).unwrap().settings_sha256;
+    let b = load_with(&format!("# a comment\n{BASE}"), &[], &[]).unwrap().settings_sha256;
+    let c = load_with(BASE, &["load.tasks=6"], &[]).unwrap().settings_sha256;
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn a_bad_value_from_a_variant_points_at_the_variant_line() {
+    let text = BASE.replace("pool.max_size = 3", "pool.max_size = 0");
+    let e = first_error(&text, &[]);
+    assert!(e.starts_with("t.toml:25:17: key `pool.max_size`"), "{e}");
+}
+
+#[test]
+fn a_bad_value_from_set_names_the_argument() {
+    let e = first_error(BASE, &["load.tasks=0"]);
+    assert_eq!(e, "--set load.tasks=0:1:12: key `load.tasks`: must be at least 1");
+    let e = first_error(BASE, &["load.tasks"]);
+    assert!(e.contains("is not KEY=VALUE"), "{e}");
+}
+
+#[test]
+fn min_idle_above_max_size_after_merge() {
+    let text = BASE.replace("pool.max_size = 3", "pool.max_size = 3\npool.min_idle = 4");
+    let e = first_error(&text, &[]);
+    assert!(e.starts_with("t.toml:26:17: key `pool.min_idle`: min_idle = 4 is larger than max_size = 3"), "{e}");
+}
+
+#[test]
+fn errors_of_the_base_are_reported_once() {
+    let text = BASE.replace("tasks = 5", "tasks = 0");
+    let errors = load_with(&text, &[], &[]).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}
+
+#[test]
+fn later_features_are_rejected_with_their_position() {
+    let text = format!("{BASE}\n[[fault]]\nkind = \"close_pool\"\nat = \"1s\"\n");
+    let e = first_error(&text, &[]);
+    assert!(e.contains("key `fault`: [[fault]] is not supported yet"), "{e}");
+}
+
+#[test]
+fn no_variant_means_one_default_variant() {
+    let text = BASE.split("[[variant]]").next().unwrap();
+    let s = load_with(text, &[], &[]).unwrap();
+    assert_eq!(s.variants.len(), 1);
+    assert_eq!(s.variants[0].name, DEFAULT_VARIANT);
+}
+
+#[test]
+fn quoted_dotted_keys_in_set() {
+    let s = load_with(BASE, &["access.session_settings.\"work_mem\"=64MB"], &[]).unwrap();
+    let v = &s.variants[0].settings.access.session_settings;
+    assert_eq!(v.get("work_mem").map(|v| v.0.as_str()), Some("64MB"));
+}

@@ -1,0 +1,65 @@
+//! Running one operation's steps on a leased connection: `let` values, statements with their
+//! parameters and captures, sleeps that hold the connection, and BEGIN/COMMIT around them when
+//! the workload is transactional (ROLLBACK on error, unless the connection is gone).
+
+use crate::access::Lease;
+use crate::access::conn::Command;
+use crate::record::errors::OpError;
+
+use super::params::{Draw, Value};
+use super::plan::{Step, Workload};
+
+/// Runs `workload` on `lease`. `slots` is a reusable buffer for `let` and captured values.
+pub async fn run(
+    lease: &Lease<'_>,
+    workload: &Workload,
+    draw: &mut Draw<'_>,
+    slots: &mut Vec<Value>,
+) -> Result<(), OpError> {
+    slots.clear();
+    slots.resize(workload.slots, Value::Null);
+    for (i, source) in workload.lets.iter().enumerate() {
+        let v = draw.value(source, slots);
+        slots[i] = v;
+    }
+    let Some(begin) = &workload.begin else {
+        return steps(lease, workload, draw, slots).await;
+    };
+    lease.command(begin, Command::Begin).await?;
+    match steps(lease, workload, draw, slots).await {
+        Ok(()) => lease.command("COMMIT", Command::Commit).await,
+        Err(e) => {
+            if !e.class.is_connection_loss() {
+                // The operation failed either way; a failed ROLLBACK (say, on a shared
+                // connection another task is using) leaves the transaction open, which the
+                // next user of the connection will meet.
+                let _ = lease.command("ROLLBACK", Command::Rollback).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn steps(
+    lease: &Lease<'_>,
+    workload: &Workload,
+    draw: &mut Draw<'_>,
+    slots: &mut [Value],
+) -> Result<(), OpError> {
+    let mut values = Vec::new();
+    for step in &workload.steps {
+        match step {
+            Step::Sql {
+                statement,
+                params,
+                captures,
+            } => {
+                values.clear();
+                values.extend(params.iter().map(|p| draw.value(p, slots)));
+                lease.execute(*statement, &values, captures, slots).await?;
+            }
+            Step::Sleep(d) => tokio::time::sleep(*d).await,
+        }
+    }
+    Ok(())
+}
