@@ -123,10 +123,24 @@ fn quote_ident(name: &str) -> String {
         .join(".")
 }
 
-/// What the connection task saw: its terminal error and counts of notices.
+/// How the connection died, as far as we know: from the connection task's own error, or from
+/// the error a statement met when the connection was lost under it.
 #[derive(Debug, Default)]
 pub struct ConnState {
     terminal: Mutex<Option<OpError>>,
+    dead: AtomicBool,
+}
+
+impl ConnState {
+    /// Records a cause of death; one with a SQLSTATE (57P01, say) beats one without (a reset
+    /// socket), which is often all that is left after the server's message was consumed.
+    fn died(&self, cause: OpError) {
+        self.dead.store(true, Ordering::Relaxed);
+        let mut t = self.terminal.lock().expect("terminal lock");
+        if t.as_ref().is_none_or(|old| old.sqlstate.is_none() && cause.sqlstate.is_some()) {
+            *t = Some(cause);
+        }
+    }
 }
 
 fn spawn_io(
@@ -147,7 +161,7 @@ fn spawn_io(
         })
         .await;
         if let Err(e) = result {
-            *state.terminal.lock().expect("terminal lock") = Some(errors::classify_terminal(&e));
+            state.died(errors::classify_terminal(&e));
         }
         gauges.io_ended();
     });
@@ -172,6 +186,12 @@ impl PgConn {
         self.client.is_closed()
     }
 
+    /// Closed, or known to be dead although the connection task has not noticed yet (a
+    /// statement met the server's FATAL error): not to be used again.
+    pub fn is_broken(&self) -> bool {
+        self.state.dead.load(Ordering::Relaxed) || self.client.is_closed()
+    }
+
     /// The error the connection task ended with, if it has ended with one.
     pub fn terminal(&self) -> Option<OpError> {
         self.state.terminal.lock().expect("terminal lock").clone()
@@ -183,7 +203,12 @@ impl PgConn {
     }
 
     fn fail(&self, e: &tokio_postgres::Error, phase: Phase) -> OpError {
-        errors::classify(e, phase, self.terminal().as_ref())
+        let terminal = self.terminal();
+        let cause = errors::classify(e, Phase::Statement, terminal.as_ref());
+        if cause.class.is_connection_loss() {
+            self.state.died(cause);
+        }
+        errors::classify(e, phase, terminal.as_ref())
     }
 
     /// The pre-ping of `test_on_check_out`: one empty simple query.
@@ -310,7 +335,7 @@ fn no_row(captures: &[(String, usize)]) -> OpError {
 
 impl Drop for PgConn {
     fn drop(&mut self) {
-        self.gauges.closed(self.client.is_closed());
+        self.gauges.closed(self.is_broken());
     }
 }
 

@@ -170,7 +170,7 @@ impl TaskAccess {
             TaskKind::Shared(shared) => LeaseKind::Shared(shared.slot().await?),
             TaskKind::PerOperation(connector) => LeaseKind::Owned(connector.connect().await?),
             TaskKind::PerTask(connector, slot) => {
-                if slot.as_ref().is_none_or(PgConn::is_closed) {
+                if slot.as_ref().is_none_or(PgConn::is_broken) {
                     *slot = None;
                     *slot = Some(connector.connect().await?);
                 }
@@ -236,7 +236,7 @@ impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if let LeaseKind::Pooled(conn) = &self.kind
             && conn.maybe_in_transaction()
-            && !conn.is_closed()
+            && !conn.is_broken()
         {
             self.gauges
                 .returned_in_transaction

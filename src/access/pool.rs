@@ -45,7 +45,7 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.is_closed()
+        conn.is_broken()
     }
 }
 

@@ -72,12 +72,12 @@ impl SharedConn {
     /// The live connection, reconnecting once if it died.
     pub async fn slot(&self) -> Result<Arc<Slot>, OpError> {
         let slot = self.current.read().expect("slot lock").clone();
-        if !slot.conn.is_closed() {
+        if !slot.conn.is_broken() {
             return Ok(slot);
         }
         let _one_at_a_time = self.reconnect.lock().await;
         let slot = self.current.read().expect("slot lock").clone();
-        if !slot.conn.is_closed() {
+        if !slot.conn.is_broken() {
             return Ok(slot);
         }
         let conn = self.connector.connect().await?;

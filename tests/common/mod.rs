@@ -1,0 +1,113 @@
+//! Shared test support: one embedded server per test binary (stopped and removed at exit),
+//! a database per test, one load test at a time, and helpers to run scenario text.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use stress::database::{EmbeddedServer, Target};
+use stress::report::Report;
+use stress::run::{Interrupt, RunError, RunOptions, run_scenario};
+use stress::scenario::model::EmbeddedSettings;
+use stress::scenario::{self, LoadOptions};
+
+static SERVER: OnceLock<Mutex<Option<EmbeddedServer>>> = OnceLock::new();
+static LOAD: Mutex<()> = Mutex::new(());
+
+extern "C" fn stop_server() {
+    if let Some(lock) = SERVER.get()
+        && let Ok(mut server) = lock.lock()
+    {
+        // Dropping stops the server and removes its directory.
+        server.take();
+    }
+}
+
+fn port() -> u16 {
+    let lock = SERVER.get_or_init(|| {
+        let server = EmbeddedServer::start(&EmbeddedSettings::default()).expect("embedded server");
+        // SAFETY: registering a plain extern "C" function with no captured state.
+        unsafe { libc::atexit(stop_server) };
+        Mutex::new(Some(server))
+    });
+    lock.lock().unwrap().as_ref().expect("server running").port
+}
+
+/// A fresh database named after the test on the shared server; returns its URL.
+pub fn database(name: &str) -> String {
+    let port = port();
+    let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    block_on(async {
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\"")).await.unwrap();
+        client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    });
+    format!("postgres://postgres@127.0.0.1:{port}/{name}")
+}
+
+/// Load tests run one at a time: the machine has two cores.
+pub fn load_lock() -> MutexGuard<'static, ()> {
+    LOAD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Loads scenario text (panicking with the errors if it is invalid).
+pub fn scenario(text: &str, sets: &[&str]) -> scenario::Scenario {
+    let options = LoadOptions {
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        variants: vec![],
+    };
+    scenario::load_str(Path::new("test.toml"), text, &options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs a scenario against `url` (None: an embedded server of its own).
+pub fn run_on(s: &scenario::Scenario, url: Option<&str>) -> Result<Report, RunError> {
+    let interrupt = Arc::new(Interrupt::default());
+    block_on(async {
+        let mut target = Target::new(url.map(String::from));
+        let r = run_scenario(s, &mut target, &RunOptions::default(), &interrupt).await;
+        target.shutdown();
+        r
+    })
+}
+
+/// Runs scenario text on a fresh database of the shared server, one load at a time.
+pub fn run_text(name: &str, text: &str, sets: &[&str]) -> Report {
+    let s = scenario(text, sets);
+    let url = database(name);
+    let _one_at_a_time = load_lock();
+    run_on(&s, Some(&url)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The invariants every report keeps: total = ok + failed, classes sum to failed, the timeline
+/// sums to the totals.
+pub fn assert_consistent(report: &Report) {
+    for v in &report.variants {
+        let o = &v.operations;
+        assert_eq!(o.total, o.ok + o.failed, "{}: total = ok + failed", v.name);
+        let by_class: u64 = v.errors.values().map(|e| e.count).sum();
+        assert_eq!(by_class, o.failed, "{}: classes sum to failed", v.name);
+        let ok: u64 = v.timeline.iter().map(|e| e.ok).sum();
+        let failed: u64 = v.timeline.iter().map(|e| e.failed).sum();
+        assert_eq!((ok, failed), (o.ok, o.failed), "{}: timeline sums equal totals", v.name);
+        assert_eq!(v.latency_ms.operation.count, o.ok, "{}: operation histogram holds the ok ones", v.name);
+        assert_eq!(v.latency_ms.failed.count, o.failed, "{}: failed histogram holds the failed ones", v.name);
+    }
+}
+
+/// The variant named `name`.
+pub fn variant<'a>(report: &'a Report, name: &str) -> &'a stress::report::model::VariantReport {
+    report
+        .variants
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no variant {name}"))
+}
