@@ -33,7 +33,11 @@ impl Exit {
             Exit::BadInput => 3,
             Exit::Interrupted => 4,
         };
-        if rank(other) > rank(self) { other } else { self }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
     }
 }
 

@@ -13,14 +13,14 @@
 //! [`cli`] and [`options`] are the edge: they turn the command line into settings and errors
 //! into exit codes; nothing below them sees clap.
 
-pub mod scenario;
-pub mod workload;
 pub mod access;
+pub mod cli;
+pub mod commands;
 pub mod database;
+pub mod exit;
+pub mod options;
 pub mod record;
 pub mod report;
 pub mod run;
-pub mod cli;
-pub mod commands;
-pub mod exit;
-pub mod options;
+pub mod scenario;
+pub mod workload;

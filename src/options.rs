@@ -47,7 +47,13 @@ impl Out {
 /// A scenario name as a file name: path separators and other awkward characters become `-`.
 fn file_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -93,8 +99,17 @@ mod tests {
 
     #[test]
     fn report_paths() {
-        assert_eq!(Out::Default.path_for("a b/c"), PathBuf::from("reports/a-b-c.json"));
-        assert_eq!(Out::Dir("x".into()).path_for("s"), PathBuf::from("x/s.json"));
-        assert_eq!(Out::File("r.json".into()).path_for("s"), PathBuf::from("r.json"));
+        assert_eq!(
+            Out::Default.path_for("a b/c"),
+            PathBuf::from("reports/a-b-c.json")
+        );
+        assert_eq!(
+            Out::Dir("x".into()).path_for("s"),
+            PathBuf::from("x/s.json")
+        );
+        assert_eq!(
+            Out::File("r.json".into()).path_for("s"),
+            PathBuf::from("r.json")
+        );
     }
 }

@@ -43,25 +43,48 @@ fn every_access_mode_runs_the_mix_against_a_real_server() {
         ("per_operation", vec!["access.mode=per_operation"]),
         ("per_task", vec!["access.mode=per_task"]),
         // One task: a shared connection nobody else uses cannot collide.
-        ("shared_exclusive", vec!["access.mode=shared", "access.semantics=exclusive", "load.tasks=1"]),
-        ("shared_pipelined", vec!["access.mode=shared", "access.semantics=pipelined"]),
-        ("shared_serialized", vec!["access.mode=shared", "access.semantics=serialized"]),
+        (
+            "shared_exclusive",
+            vec![
+                "access.mode=shared",
+                "access.semantics=exclusive",
+                "load.tasks=1",
+            ],
+        ),
+        (
+            "shared_pipelined",
+            vec!["access.mode=shared", "access.semantics=pipelined"],
+        ),
+        (
+            "shared_serialized",
+            vec!["access.mode=shared", "access.semantics=serialized"],
+        ),
     ];
     for (name, sets) in modes {
         let report = run_text(&format!("mode_{name}"), TABLE, &sets);
         assert_consistent(&report);
         let v = &report.variants[0];
         let tasks = v.settings["load"]["tasks"].as_u64().unwrap();
-        assert_eq!(v.operations.total, tasks * 30, "{name}: every iteration ran");
+        assert_eq!(
+            v.operations.total,
+            tasks * 30,
+            "{name}: every iteration ran"
+        );
         if !name.starts_with("shared_pipelined") && !name.starts_with("shared_serialized") {
             assert_eq!(v.operations.failed, 0, "{name}: {:?}", v.errors);
         }
         assert!(v.latency_ms.by_workload["write_read"].count > 0, "{name}");
         match name {
-            "per_operation" => assert_eq!(v.pool.connections_created, v.operations.total, "a connection per operation"),
+            "per_operation" => assert_eq!(
+                v.pool.connections_created, v.operations.total,
+                "a connection per operation"
+            ),
             "per_task" => assert_eq!(v.pool.connections_created, tasks, "a connection per task"),
             "pool" => assert!(v.pool.connections_created <= 4, "never more than max_size"),
-            _ => assert_eq!(v.pool.connections_created, 1, "{name}: one shared connection"),
+            _ => assert_eq!(
+                v.pool.connections_created, 1,
+                "{name}: one shared connection"
+            ),
         }
     }
 }
@@ -73,10 +96,24 @@ fn the_exclusive_shared_variant_collides_and_the_pool_does_not() {
     assert_consistent(&report);
     let shared = variant(&report, "one shared connection (exclusive)");
     let pool = variant(&report, "pool of 1..10");
-    let collisions = shared.errors.get(&ErrorClass::OperationInProgress).map_or(0, |e| e.count);
-    assert!(collisions > 0, "exclusive sharing must collide: {:?}", shared.errors);
-    assert!(shared.operations.ok > 0, "some operations still get through");
-    assert!(pool.errors.is_empty(), "the pool variant must not fail: {:?}", pool.errors);
+    let collisions = shared
+        .errors
+        .get(&ErrorClass::OperationInProgress)
+        .map_or(0, |e| e.count);
+    assert!(
+        collisions > 0,
+        "exclusive sharing must collide: {:?}",
+        shared.errors
+    );
+    assert!(
+        shared.operations.ok > 0,
+        "some operations still get through"
+    );
+    assert!(
+        pool.errors.is_empty(),
+        "the pool variant must not fail: {:?}",
+        pool.errors
+    );
     assert!(pool.operations.ok > 0);
     assert_eq!(pool.anomalies.transaction_interleaved, 0);
     let pipelined = variant(&report, "one shared connection (pipelined)");
@@ -109,9 +146,16 @@ sql = "SELECT 1"
     assert_consistent(&report);
     let v = &report.variants[0];
     assert_eq!(v.operations.failed, 0);
-    assert_eq!(v.pool.connections_created, 3, "one connection in each of three pools of one");
+    assert_eq!(
+        v.pool.connections_created, 3,
+        "one connection in each of three pools of one"
+    );
     assert_eq!(v.pool.peak_in_use, 3);
-    assert!(v.server.peak_backends <= 3 && v.server.peak_backends >= 1, "{:?}", v.server);
+    assert!(
+        v.server.peak_backends <= 3 && v.server.peak_backends >= 1,
+        "{:?}",
+        v.server
+    );
 }
 
 #[test]
@@ -136,13 +180,21 @@ params = ["@x", "@t", "@u"]
 "#;
     for mode in ["prepared", "extended", "simple"] {
         for access in ["pool", "shared", "per_operation", "per_task"] {
-            let sets = [format!("access.query_mode={mode}"), format!("access.mode={access}")];
+            let sets = [
+                format!("access.query_mode={mode}"),
+                format!("access.mode={access}"),
+            ];
             let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
             let report = run_text(&format!("qm_{mode}_{access}"), text, &sets);
             let v = &report.variants[0];
             if access == "shared" {
                 // Two tasks on one exclusive connection may collide; nothing else may fail.
-                let others: u64 = v.errors.iter().filter(|(c, _)| **c != ErrorClass::OperationInProgress).map(|(_, e)| e.count).sum();
+                let others: u64 = v
+                    .errors
+                    .iter()
+                    .filter(|(c, _)| **c != ErrorClass::OperationInProgress)
+                    .map(|(_, e)| e.count)
+                    .sum();
                 assert_eq!(others, 0, "{mode}/{access}: {:?}", v.errors);
             } else {
                 assert_eq!(v.operations.failed, 0, "{mode}/{access}: {:?}", v.errors);
@@ -169,7 +221,11 @@ sql = "SELECT pg_sleep(0.3)"
     assert_consistent(&report);
     let v = &report.variants[0];
     assert_eq!(v.errors[&ErrorClass::OpDeadlineExceeded].count, 6);
-    assert!(v.latency_ms.failed.max < 200.0, "abandoned at the deadline: {}", v.latency_ms.failed.max);
+    assert!(
+        v.latency_ms.failed.max < 200.0,
+        "abandoned at the deadline: {}",
+        v.latency_ms.failed.max
+    );
 }
 
 #[test]
@@ -189,9 +245,17 @@ sql = "SELECT pg_terminate_backend(pg_backend_pid())"
     let report = run_text("terminated", text, &[]);
     assert_consistent(&report);
     let v = &report.variants[0];
-    assert_eq!(v.errors[&ErrorClass::AdminTerminated].count, 3, "{:?}", v.errors);
+    assert_eq!(
+        v.errors[&ErrorClass::AdminTerminated].count,
+        3,
+        "{:?}",
+        v.errors
+    );
     assert_eq!(v.errors[&ErrorClass::AdminTerminated].sqlstates["57P01"], 3);
-    assert_eq!(v.pool.closed_broken, 3, "each dead connection is found broken when given back");
+    assert_eq!(
+        v.pool.closed_broken, 3,
+        "each dead connection is found broken when given back"
+    );
 }
 
 #[test]
@@ -218,7 +282,9 @@ sql = "SELEC oops"
     let url = database("rejected");
     let _one = load_lock();
     let e = run_on(&s, Some(&url)).unwrap_err();
-    let stress::run::RunError::BadInput(message) = e else { panic!("{e:?}") };
+    let stress::run::RunError::BadInput(message) = e else {
+        panic!("{e:?}")
+    };
     assert!(message.contains("workload `broken`, step 2"), "{message}");
     assert!(message.contains("42601"), "{message}");
     // Teardown ran: the setup table is gone, so setup can run again.
@@ -241,5 +307,8 @@ capture = ["b"]
     let s = scenario(text, &[]);
     let url = database("capture");
     let e = run_on(&s, Some(&url)).unwrap_err().to_string();
-    assert!(e.contains("captures `b`, but the statement returns only a"), "{e}");
+    assert!(
+        e.contains("captures `b`, but the statement returns only a"),
+        "{e}"
+    );
 }

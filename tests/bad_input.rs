@@ -45,8 +45,14 @@ fn assert_bad(name: &str, text: &str, sets: &[&str], at: &str, key: &str) {
         let out = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{name} ({command}): {stderr}");
-        assert!(stderr.contains(at), "{name} ({command}): expected `{at}` in\n{stderr}");
-        assert!(stderr.contains(&format!("key `{key}`")), "{name} ({command}): expected key `{key}` in\n{stderr}");
+        assert!(
+            stderr.contains(at),
+            "{name} ({command}): expected `{at}` in\n{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("key `{key}`")),
+            "{name} ({command}): expected key `{key}` in\n{stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }
@@ -64,37 +70,73 @@ fn the_valid_base_passes() {
 #[test]
 fn unknown_key() {
     let text = VALID.replace("tasks = 2", "taskz = 2");
-    assert_bad("unknown", &text, &[], &file_at("unknown", "3:1"), "load.taskz");
+    assert_bad(
+        "unknown",
+        &text,
+        &[],
+        &file_at("unknown", "3:1"),
+        "load.taskz",
+    );
 }
 
 #[test]
 fn wrong_type() {
     let text = VALID.replace("tasks = 2", "tasks = \"two\"");
-    assert_bad("wrong_type", &text, &[], &file_at("wrong_type", "3:9"), "load.tasks");
+    assert_bad(
+        "wrong_type",
+        &text,
+        &[],
+        &file_at("wrong_type", "3:9"),
+        "load.tasks",
+    );
 }
 
 #[test]
 fn bad_duration() {
     let text = VALID.replace("duration = \"1s\"", "duration = \"1 parsec\"");
-    assert_bad("bad_duration", &text, &[], &file_at("bad_duration", "4:12"), "load.duration");
+    assert_bad(
+        "bad_duration",
+        &text,
+        &[],
+        &file_at("bad_duration", "4:12"),
+        "load.duration",
+    );
 }
 
 #[test]
 fn zero_tasks() {
     let text = VALID.replace("tasks = 2", "tasks = 0");
-    assert_bad("zero_tasks", &text, &[], &file_at("zero_tasks", "3:9"), "load.tasks");
+    assert_bad(
+        "zero_tasks",
+        &text,
+        &[],
+        &file_at("zero_tasks", "3:9"),
+        "load.tasks",
+    );
 }
 
 #[test]
 fn zero_max_size() {
     let text = VALID.replace("max_size = 5", "max_size = 0");
-    assert_bad("zero_max_size", &text, &[], &file_at("zero_max_size", "6:12"), "pool.max_size");
+    assert_bad(
+        "zero_max_size",
+        &text,
+        &[],
+        &file_at("zero_max_size", "6:12"),
+        "pool.max_size",
+    );
 }
 
 #[test]
 fn min_idle_above_max_size() {
     let text = VALID.replace("max_size = 5", "max_size = 5\nmin_idle = 9");
-    assert_bad("min_idle", &text, &[], &file_at("min_idle", "7:12"), "pool.min_idle");
+    assert_bad(
+        "min_idle",
+        &text,
+        &[],
+        &file_at("min_idle", "7:12"),
+        "pool.min_idle",
+    );
 }
 
 #[test]
@@ -114,25 +156,49 @@ fn zero_durations_bb8_would_panic_on() {
 #[test]
 fn duration_and_iterations_together() {
     let text = VALID.replace("duration = \"1s\"", "duration = \"1s\"\niterations = 5");
-    assert_bad("both", &text, &[], &file_at("both", "5:14"), "load.iterations");
+    assert_bad(
+        "both",
+        &text,
+        &[],
+        &file_at("both", "5:14"),
+        "load.iterations",
+    );
 }
 
 #[test]
 fn no_workload() {
     let text = VALID.split("[[workload]]").next().unwrap().to_string();
-    assert_bad("no_workload", &text, &[], &file_at("no_workload", "1:1"), "workload");
+    assert_bad(
+        "no_workload",
+        &text,
+        &[],
+        &file_at("no_workload", "1:1"),
+        "workload",
+    );
 }
 
 #[test]
 fn malformed_generator() {
     let text = VALID.replace("random_int(1, 5)", "random_int(1)");
-    assert_bad("generator", &text, &[], &file_at("generator", "11:11"), "workload[0].step[0].params[0]");
+    assert_bad(
+        "generator",
+        &text,
+        &[],
+        &file_at("generator", "11:11"),
+        "workload[0].step[0].params[0]",
+    );
 }
 
 #[test]
 fn unknown_reference() {
     let text = VALID.replace("\"random_int(1, 5)\"", "\"@book\"");
-    assert_bad("reference", &text, &[], &file_at("reference", "11:11"), "workload[0].step[0].params[0]");
+    assert_bad(
+        "reference",
+        &text,
+        &[],
+        &file_at("reference", "11:11"),
+        "workload[0].step[0].params[0]",
+    );
 }
 
 #[test]
@@ -144,12 +210,24 @@ fn unknown_enum_value() {
 #[test]
 fn a_bad_value_from_a_variant_points_at_the_variant() {
     let text = format!("{VALID}[[variant]]\nname = \"v\"\npool.max_size = 0\n");
-    assert_bad("variant", &text, &[], &file_at("variant", "14:17"), "pool.max_size");
+    assert_bad(
+        "variant",
+        &text,
+        &[],
+        &file_at("variant", "14:17"),
+        "pool.max_size",
+    );
 }
 
 #[test]
 fn a_bad_value_from_set_names_the_argument() {
-    assert_bad("set", VALID, &["load.tasks=0"], "--set load.tasks=0:1:12", "load.tasks");
+    assert_bad(
+        "set",
+        VALID,
+        &["load.tasks=0"],
+        "--set load.tasks=0:1:12",
+        "load.tasks",
+    );
 }
 
 #[test]
@@ -171,11 +249,19 @@ fn later_features_are_refused_with_their_position() {
 
 #[test]
 fn a_missing_file_and_an_unknown_variant() {
-    let out = stress().args(["check", "does/not/exist.toml"]).output().unwrap();
+    let out = stress()
+        .args(["check", "does/not/exist.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does/not/exist.toml"));
     let (_dir, path) = write("variants", VALID);
-    let out = stress().arg("check").arg(&path).args(["--variant", "nope"]).output().unwrap();
+    let out = stress()
+        .arg("check")
+        .arg(&path)
+        .args(["--variant", "nope"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no variant named `nope`"));
 }
@@ -194,12 +280,19 @@ fn an_unreachable_database_url_is_exit_3_without_the_password() {
     let out = stress()
         .arg("run")
         .arg(&path)
-        .args(["--database-url", "postgres://app:s3cret@127.0.0.1:1/db", "--quiet"])
+        .args([
+            "--database-url",
+            "postgres://app:s3cret@127.0.0.1:1/db",
+            "--quiet",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("cannot connect to postgres://app:***@127.0.0.1:1/db"), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to postgres://app:***@127.0.0.1:1/db"),
+        "{stderr}"
+    );
     assert!(stderr.contains("refused"), "{stderr}");
     assert!(!stderr.contains("s3cret"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -215,5 +308,10 @@ fn every_shipped_scenario_checks() {
     files.sort();
     assert!(files.len() >= 2, "{files:?}");
     stress().arg("check").args(&files).assert().success();
-    stress().arg("check").arg("--print").args(&files).assert().success();
+    stress()
+        .arg("check")
+        .arg("--print")
+        .args(&files)
+        .assert()
+        .success();
 }

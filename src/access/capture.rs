@@ -31,7 +31,9 @@ impl<'a> FromSql<'a> for Captured {
             Type::BOOL => Value::Bool(bool::from_sql(ty, raw)?),
             Type::UUID => Value::Text(uuid_text(raw)?),
             // jsonb's binary form is a version byte (1) followed by the text.
-            Type::JSONB => Value::Text(std::str::from_utf8(raw.get(1..).unwrap_or_default())?.to_string()),
+            Type::JSONB => {
+                Value::Text(std::str::from_utf8(raw.get(1..).unwrap_or_default())?.to_string())
+            }
             _ => Value::Text(std::str::from_utf8(raw)?.to_string()),
         };
         Ok(Captured(v))
@@ -68,5 +70,12 @@ fn uuid_text(raw: &[u8]) -> Result<String, Box<dyn Error + Sync + Send>> {
         return Err("a uuid is 16 bytes".into());
     }
     let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
 }

@@ -7,18 +7,19 @@
 //! in-transaction flag (bb8 does not reset connections, so a pooled connection can come back
 //! inside a transaction).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::Poll;
 
 use tokio::sync::OnceCell;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{AsyncMessage, Client, NoTls, Statement};
+use tokio_postgres::{Client, NoTls, Statement};
 
 use super::capture::Captured;
 use super::gauges::Gauges;
+use super::io::Driver;
+use super::socket::LocalSocket;
 use crate::record::errors::{self, ErrorClass, OpError, Phase};
-use crate::scenario::model::{QueryMode, SettingValue};
+use crate::scenario::model::{AccessMode, AccessSettings, QueryMode, SettingValue};
 use crate::workload::params::Value;
 use crate::workload::prepare::StatementInfo;
 
@@ -32,14 +33,15 @@ pub struct Connector {
     pub query_mode: QueryMode,
     pub statements: Arc<[StatementInfo]>,
     pub gauges: Arc<Gauges>,
+    /// Whether the holder drives the connection's I/O (see `io.rs`); not for shared ones.
+    inline_io: bool,
 }
 
 impl Connector {
     pub fn new(
         config: tokio_postgres::Config,
         run_id: &str,
-        session_settings: &std::collections::BTreeMap<String, SettingValue>,
-        query_mode: QueryMode,
+        access: &AccessSettings,
         statements: Arc<[StatementInfo]>,
         gauges: Arc<Gauges>,
     ) -> Connector {
@@ -47,10 +49,11 @@ impl Connector {
             config,
             run_id: run_id.to_string(),
             serial: AtomicU64::new(0),
-            session_sql: session_sql(session_settings),
-            query_mode,
+            session_sql: session_sql(&access.session_settings),
+            query_mode: access.query_mode,
             statements,
             gauges,
+            inline_io: access.mode != AccessMode::Shared,
         }
     }
 
@@ -64,16 +67,19 @@ impl Connector {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
         let mut config = self.config.clone();
         config.application_name(format!("{}{serial}", self.application_prefix()));
+        let socket = LocalSocket::connect(&config)
+            .await
+            .map_err(errors::connect_failed)?;
         let (client, connection) = config
-            .connect(NoTls)
+            .connect_raw(socket, NoTls)
             .await
             .map_err(|e| errors::classify(&e, Phase::Connect, None))?;
-        let state = Arc::new(ConnState::default());
-        spawn_io(connection, state.clone(), self.gauges.clone());
         let conn = PgConn {
             client,
-            prepared: (0..self.statements.len()).map(|_| OnceCell::new()).collect(),
-            state,
+            driver: Driver::new(connection, self.inline_io, self.gauges.clone()),
+            prepared: (0..self.statements.len())
+                .map(|_| OnceCell::new())
+                .collect(),
             in_transaction: AtomicBool::new(false),
             serial,
             query_mode: self.query_mode,
@@ -82,8 +88,8 @@ impl Connector {
         };
         self.gauges.opened();
         if let Some(sql) = &self.session_sql {
-            conn.client
-                .batch_execute(sql)
+            conn.driver
+                .run(conn.client.batch_execute(sql))
                 .await
                 .map_err(|e| errors::classify(&e, Phase::Connect, conn.terminal().as_ref()))?;
         }
@@ -123,56 +129,13 @@ fn quote_ident(name: &str) -> String {
         .join(".")
 }
 
-/// How the connection died, as far as we know: from the connection task's own error, or from
-/// the error a statement met when the connection was lost under it.
-#[derive(Debug, Default)]
-pub struct ConnState {
-    terminal: Mutex<Option<OpError>>,
-    dead: AtomicBool,
-}
-
-impl ConnState {
-    /// Records a cause of death; one with a SQLSTATE (57P01, say) beats one without (a reset
-    /// socket), which is often all that is left after the server's message was consumed.
-    fn died(&self, cause: OpError) {
-        self.dead.store(true, Ordering::Relaxed);
-        let mut t = self.terminal.lock().expect("terminal lock");
-        if t.as_ref().is_none_or(|old| old.sqlstate.is_none() && cause.sqlstate.is_some()) {
-            *t = Some(cause);
-        }
-    }
-}
-
-fn spawn_io(
-    mut connection: tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
-    state: Arc<ConnState>,
-    gauges: Arc<Gauges>,
-) {
-    gauges.io_started();
-    tokio::spawn(async move {
-        let result = futures_util::future::poll_fn(|cx| loop {
-            match connection.poll_message(cx) {
-                Poll::Ready(Some(Ok(AsyncMessage::Notice(notice)))) => gauges.notice(notice.code()),
-                Poll::Ready(Some(Ok(_))) => {}
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
-                Poll::Ready(None) => return Poll::Ready(Ok(())),
-                Poll::Pending => return Poll::Pending,
-            }
-        })
-        .await;
-        if let Err(e) = result {
-            state.died(errors::classify_terminal(&e));
-        }
-        gauges.io_ended();
-    });
-}
-
 /// A connection of this run.
 #[derive(Debug)]
 pub struct PgConn {
+    // The client is declared (and so dropped) before the driver: see `Driver`'s drop.
     client: Client,
+    driver: Driver,
     prepared: Box<[OnceCell<Statement>]>,
-    state: Arc<ConnState>,
     in_transaction: AtomicBool,
     /// The `<n>` of `stress:<run id>:<n>`.
     pub serial: u64,
@@ -189,12 +152,12 @@ impl PgConn {
     /// Closed, or known to be dead although the connection task has not noticed yet (a
     /// statement met the server's FATAL error): not to be used again.
     pub fn is_broken(&self) -> bool {
-        self.state.dead.load(Ordering::Relaxed) || self.client.is_closed()
+        self.driver.state.is_dead() || self.client.is_closed()
     }
 
     /// The error the connection task ended with, if it has ended with one.
     pub fn terminal(&self) -> Option<OpError> {
-        self.state.terminal.lock().expect("terminal lock").clone()
+        self.driver.state.terminal()
     }
 
     /// Whether a BEGIN was sent without a COMMIT or ROLLBACK completing after it.
@@ -206,15 +169,15 @@ impl PgConn {
         let terminal = self.terminal();
         let cause = errors::classify(e, Phase::Statement, terminal.as_ref());
         if cause.class.is_connection_loss() {
-            self.state.died(cause);
+            self.driver.state.died(cause);
         }
         errors::classify(e, phase, terminal.as_ref())
     }
 
     /// The pre-ping of `test_on_check_out`: one empty simple query.
     pub async fn ping(&self) -> Result<(), OpError> {
-        self.client
-            .simple_query("")
+        self.driver
+            .run(self.client.simple_query(""))
             .await
             .map(drop)
             .map_err(|e| self.fail(&e, Phase::Statement))
@@ -227,8 +190,12 @@ impl PgConn {
             // inside the transaction already.
             self.in_transaction.store(true, Ordering::Relaxed);
         }
-        let phase = if kind == Command::Commit { Phase::Commit } else { Phase::Statement };
-        let result = self.client.batch_execute(sql).await;
+        let phase = if kind == Command::Commit {
+            Phase::Commit
+        } else {
+            Phase::Statement
+        };
+        let result = self.driver.run(self.client.batch_execute(sql)).await;
         if kind != Command::Begin && (result.is_ok() || kind == Command::Commit) {
             self.in_transaction.store(false, Ordering::Relaxed);
         }
@@ -238,6 +205,18 @@ impl PgConn {
     /// Runs statement `index` with `values`; writes captured columns of the first row into
     /// `slots`.
     pub async fn execute(
+        &self,
+        index: usize,
+        values: &[Value],
+        captures: &[(String, usize)],
+        slots: &mut [Value],
+    ) -> Result<(), OpError> {
+        self.driver
+            .run(self.execute_on_client(index, values, captures, slots))
+            .await
+    }
+
+    async fn execute_on_client(
         &self,
         index: usize,
         values: &[Value],
@@ -266,7 +245,10 @@ impl PgConn {
                     .map(|(v, t)| (v as &(dyn ToSql + Sync), t.clone()))
                     .collect();
                 if captures.is_empty() {
-                    self.client.execute_typed(&info.sql, &params).await.map(drop)
+                    self.client
+                        .execute_typed(&info.sql, &params)
+                        .await
+                        .map(drop)
                 } else {
                     let rows = self.client.query_typed(&info.sql, &params).await;
                     return self.capture_typed(rows, captures, slots);
@@ -291,7 +273,10 @@ impl PgConn {
         let row = rows.first().ok_or_else(|| no_row(captures))?;
         for (column, slot) in captures {
             let Captured(value) = row.try_get::<_, Captured>(column.as_str()).map_err(|e| {
-                OpError::new(ErrorClass::ClientError, format!("cannot capture `{column}`: {}", errors::describe(&e)))
+                OpError::new(
+                    ErrorClass::ClientError,
+                    format!("cannot capture `{column}`: {}", errors::describe(&e)),
+                )
             })?;
             slots[*slot] = value;
         }
@@ -317,7 +302,10 @@ impl PgConn {
             .ok_or_else(|| no_row(captures))?;
         for (column, slot) in captures {
             let text = row.try_get(column.as_str()).map_err(|e| {
-                OpError::new(ErrorClass::ClientError, format!("cannot capture `{column}`: {}", errors::describe(&e)))
+                OpError::new(
+                    ErrorClass::ClientError,
+                    format!("cannot capture `{column}`: {}", errors::describe(&e)),
+                )
             })?;
             slots[*slot] = text.map_or(Value::Null, |t| Value::Text(t.to_string()));
         }
@@ -329,7 +317,10 @@ fn no_row(captures: &[(String, usize)]) -> OpError {
     let names: Vec<_> = captures.iter().map(|(c, _)| format!("`{c}`")).collect();
     OpError::new(
         ErrorClass::ClientError,
-        format!("the statement returned no row to capture {} from", names.join(", ")),
+        format!(
+            "the statement returned no row to capture {} from",
+            names.join(", ")
+        ),
     )
 }
 

@@ -90,7 +90,8 @@ impl Gauges {
 
     pub fn notice(&self, code: &SqlState) {
         if *code == SqlState::ACTIVE_SQL_TRANSACTION {
-            self.notices_active_transaction.fetch_add(1, Ordering::Relaxed);
+            self.notices_active_transaction
+                .fetch_add(1, Ordering::Relaxed);
         } else if *code == SqlState::NO_ACTIVE_SQL_TRANSACTION {
             self.notices_no_transaction.fetch_add(1, Ordering::Relaxed);
         }

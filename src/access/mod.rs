@@ -13,8 +13,10 @@
 pub mod capture;
 pub mod conn;
 pub mod gauges;
+pub mod io;
 pub mod pool;
 pub mod shared;
+pub mod socket;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -147,7 +149,7 @@ enum TaskKind {
     Pool(Arc<PoolInstance>),
     Shared(Arc<SharedConn>),
     PerOperation(Arc<Connector>),
-    PerTask(Arc<Connector>, Option<PgConn>),
+    PerTask(Arc<Connector>, Option<Box<PgConn>>),
 }
 
 /// Counts a task as waiting for as long as it lives (also when the acquire is abandoned).
@@ -170,9 +172,9 @@ impl TaskAccess {
             TaskKind::Shared(shared) => LeaseKind::Shared(shared.slot().await?),
             TaskKind::PerOperation(connector) => LeaseKind::Owned(connector.connect().await?),
             TaskKind::PerTask(connector, slot) => {
-                if slot.as_ref().is_none_or(PgConn::is_broken) {
+                if slot.as_ref().is_none_or(|c| c.is_broken()) {
                     *slot = None;
-                    *slot = Some(connector.connect().await?);
+                    *slot = Some(Box::new(connector.connect().await?));
                 }
                 LeaseKind::Dedicated(slot.as_ref().expect("connected above"))
             }

@@ -35,13 +35,15 @@ impl ManageConnection for Manager {
     type Connection = PgConn;
     type Error = ManagerError;
 
-    fn connect(&self) -> impl Future<Output = Result<PgConn, ManagerError>> + Send {
-        let connector = self.connector.clone();
-        async move { connector.connect().await.map_err(ManagerError::Connect) }
+    async fn connect(&self) -> Result<PgConn, ManagerError> {
+        self.connector
+            .connect()
+            .await
+            .map_err(ManagerError::Connect)
     }
 
-    fn is_valid(&self, conn: &mut PgConn) -> impl Future<Output = Result<(), ManagerError>> + Send {
-        async move { conn.ping().await.map_err(ManagerError::Check) }
+    async fn is_valid(&self, conn: &mut PgConn) -> Result<(), ManagerError> {
+        conn.ping().await.map_err(ManagerError::Check)
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
@@ -58,7 +60,12 @@ pub struct ConnectErrors {
 
 impl ConnectErrors {
     fn note(&self, e: OpError) {
-        *self.by_class.lock().expect("sink lock").entry(e.class).or_default() += 1;
+        *self
+            .by_class
+            .lock()
+            .expect("sink lock")
+            .entry(e.class)
+            .or_default() += 1;
         *self.last.lock().expect("sink lock") = Some((Instant::now(), e));
     }
 
@@ -148,7 +155,11 @@ impl PoolInstance {
         match self.pool.get().await {
             Ok(conn) => Ok(conn),
             Err(RunError::User(ManagerError::Connect(e) | ManagerError::Check(e))) => Err(e),
-            Err(RunError::TimedOut) => Err(self.connect_errors.explain_timeout(started, self.timeout, self.max_size)),
+            Err(RunError::TimedOut) => {
+                Err(self
+                    .connect_errors
+                    .explain_timeout(started, self.timeout, self.max_size))
+            }
         }
     }
 

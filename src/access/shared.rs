@@ -55,7 +55,10 @@ pub struct SharedConn {
 }
 
 impl SharedConn {
-    pub async fn open(connector: Arc<Connector>, semantics: Semantics) -> Result<SharedConn, OpError> {
+    pub async fn open(
+        connector: Arc<Connector>,
+        semantics: Semantics,
+    ) -> Result<SharedConn, OpError> {
         let conn = connector.connect().await?;
         Ok(SharedConn {
             current: RwLock::new(Arc::new(Slot {

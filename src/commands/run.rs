@@ -27,7 +27,10 @@ pub fn run(req: RunRequest) -> Exit {
     if bad {
         return Exit::BadInput;
     }
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -55,7 +58,11 @@ pub fn run(req: RunRequest) -> Exit {
 }
 
 /// Writes and prints a scenario's report, or its error; returns its exit code.
-fn finish(s: &Scenario, outcome: Result<crate::report::Report, RunError>, req: &RunRequest) -> Exit {
+fn finish(
+    s: &Scenario,
+    outcome: Result<crate::report::Report, RunError>,
+    req: &RunRequest,
+) -> Exit {
     let report = match outcome {
         Ok(r) => r,
         Err(RunError::BadInput(m)) => {
@@ -85,7 +92,9 @@ fn finish(s: &Scenario, outcome: Result<crate::report::Report, RunError>, req: &
 
 fn listen_for_signals(interrupt: Arc<Interrupt>) {
     tokio::spawn(async move {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
             return;
         };
         loop {

@@ -71,7 +71,10 @@ fn debian_dirs() -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().to_string();
-            let key: Vec<u32> = name.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+            let key: Vec<u32> = name
+                .split('.')
+                .map(|p| p.parse().ok())
+                .collect::<Option<_>>()?;
             Some((key, e.path().join("bin")))
         })
         .collect();
@@ -83,7 +86,9 @@ fn version_of(postgres: &Path) -> Result<String, InfraError> {
     let out = Command::new(postgres)
         .arg("--version")
         .output()
-        .map_err(|e| InfraError::new(format!("cannot run {} --version: {e}", postgres.display())))?;
+        .map_err(|e| {
+            InfraError::new(format!("cannot run {} --version: {e}", postgres.display()))
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
     // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
     text.split_whitespace()
@@ -129,6 +134,10 @@ mod tests {
         // The machines this runs on have PostgreSQL installed (CI installs it).
         let b = find().expect("server binaries");
         assert!(b.initdb().is_file());
-        assert!(b.version.chars().next().unwrap().is_ascii_digit(), "{}", b.version);
+        assert!(
+            b.version.chars().next().unwrap().is_ascii_digit(),
+            "{}",
+            b.version
+        );
     }
 }

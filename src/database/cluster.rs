@@ -44,7 +44,10 @@ pub fn template(bins: &Binaries, run_as: Option<&RunAs>) -> Result<PathBuf, Infr
         return Ok(target);
     }
     fs::create_dir_all(&root).map_err(|e| {
-        InfraError::new(format!("cannot create the cache directory {}: {e}", root.display()))
+        InfraError::new(format!(
+            "cannot create the cache directory {}: {e}",
+            root.display()
+        ))
     })?;
     let work = tempfile::Builder::new()
         .prefix("stress-initdb-")
@@ -56,7 +59,12 @@ pub fn template(bins: &Binaries, run_as: Option<&RunAs>) -> Result<PathBuf, Infr
     let staging = tempfile::Builder::new()
         .prefix(".staging-")
         .tempdir_in(&root)
-        .map_err(|e| InfraError::new(format!("cannot stage the template in {}: {e}", root.display())))?;
+        .map_err(|e| {
+            InfraError::new(format!(
+                "cannot stage the template in {}: {e}",
+                root.display()
+            ))
+        })?;
     copy_tree(&data, staging.path(), None)
         .map_err(|e| InfraError::new(format!("cannot copy the template: {e}")))?;
     fs::write(staging.path().join(MARKER), &bins.version)
@@ -79,7 +87,16 @@ fn initdb(bins: &Binaries, data: &Path, run_as: Option<&RunAs>) -> Result<(), In
     let mut cmd = Command::new(bins.initdb());
     cmd.arg("-D")
         .arg(data)
-        .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        .args([
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
         .current_dir(data.parent().unwrap_or(Path::new("/")))
         .stdin(Stdio::null());
     as_user(&mut cmd, run_as);
@@ -108,9 +125,15 @@ pub fn as_user(cmd: &mut Command, run_as: Option<&RunAs>) {
 /// Gives a directory we created to the unprivileged user (no-op when not root).
 pub fn give_to(path: &Path, run_as: Option<&RunAs>) -> Result<(), InfraError> {
     if let Some(u) = run_as {
-        std::os::unix::fs::chown(path, Some(u.uid.as_raw()), Some(u.gid.as_raw())).map_err(|e| {
-            InfraError::new(format!("cannot give {} to user {}: {e}", path.display(), u.name))
-        })?;
+        std::os::unix::fs::chown(path, Some(u.uid.as_raw()), Some(u.gid.as_raw())).map_err(
+            |e| {
+                InfraError::new(format!(
+                    "cannot give {} to user {}: {e}",
+                    path.display(),
+                    u.name
+                ))
+            },
+        )?;
     }
     Ok(())
 }

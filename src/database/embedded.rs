@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
+use super::InfraError;
 use super::binaries::{self, Binaries, RunAs};
 use super::cluster::{self, SUPERUSER};
-use super::InfraError;
 use crate::scenario::model::EmbeddedSettings;
 
 /// How the server is stopped: `fast` (SIGINT: abort transactions, disconnect clients) or
@@ -65,7 +65,10 @@ impl EmbeddedServer {
         cluster::give_to(dir.path(), run_as.as_ref())?;
         let data = dir.path().join("data");
         cluster::copy_tree(&template, &data, run_as.as_ref()).map_err(|e| {
-            InfraError::new(format!("cannot copy the template cluster into {}: {e}", data.display()))
+            InfraError::new(format!(
+                "cannot copy the template cluster into {}: {e}",
+                data.display()
+            ))
         })?;
         let mut server = EmbeddedServer {
             settings: settings.clone(),
@@ -108,7 +111,10 @@ impl EmbeddedServer {
             self.port = free_port()?;
             match self.launch() {
                 Ok(()) => return Ok(()),
-                Err(e) if e.message.contains("could not bind") || e.message.contains("already in use") => {
+                Err(e)
+                    if e.message.contains("could not bind")
+                        || e.message.contains("already in use") =>
+                {
                     last = Some(e);
                 }
                 Err(e) => return Err(e),
@@ -140,19 +146,28 @@ impl EmbeddedServer {
         }
         cmd.current_dir(self.dir.path())
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| InfraError::new(e.to_string()))?)
+            .stdout(
+                log.try_clone()
+                    .map_err(|e| InfraError::new(e.to_string()))?,
+            )
             .stderr(log)
             // Its own process group: a Ctrl-C at the terminal is ours to handle, not the server's.
             .process_group(0);
         cluster::as_user(&mut cmd, self.run_as.as_ref());
         let child = cmd.spawn().map_err(|e| {
-            InfraError::new(format!("cannot start {}: {e}", self.bins.postgres().display()))
+            InfraError::new(format!(
+                "cannot start {}: {e}",
+                self.bins.postgres().display()
+            ))
         })?;
         self.child = Some(child);
         if let Err(e) = self.wait_ready(Duration::from_secs(60)) {
             self.kill();
             let log = tail(&log_path, log_start);
-            return Err(InfraError::new(format!("{}; server log:\n{log}", e.message)));
+            return Err(InfraError::new(format!(
+                "{}; server log:\n{log}",
+                e.message
+            )));
         }
         Ok(())
     }
@@ -165,7 +180,9 @@ impl EmbeddedServer {
                 && let Ok(Some(status)) = child.try_wait()
             {
                 self.child = None;
-                return Err(InfraError::new(format!("the embedded server exited at start ({status})")));
+                return Err(InfraError::new(format!(
+                    "the embedded server exited at start ({status})"
+                )));
             }
             // Line 8 of postmaster.pid is the postmaster's status: "ready" once it accepts connections.
             if let Ok(text) = fs::read_to_string(&pid_file)

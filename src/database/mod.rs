@@ -71,7 +71,10 @@ pub struct Target {
 
 impl Target {
     pub fn new(cli_url: Option<String>) -> Target {
-        Target { cli_url, server: None }
+        Target {
+            cli_url,
+            server: None,
+        }
     }
 
     /// The database of a variant: an explicit URL, or an embedded server with its settings.
@@ -83,7 +86,11 @@ impl Target {
                 source: SourceKind::Url,
             });
         }
-        if self.server.as_ref().is_none_or(|s| s.settings != settings.embedded) {
+        if self
+            .server
+            .as_ref()
+            .is_none_or(|s| s.settings != settings.embedded)
+        {
             // Stop the previous server before starting one with other settings.
             self.server = None;
             self.server = Some(EmbeddedServer::start(&settings.embedded)?);
@@ -97,7 +104,10 @@ impl Target {
         })
     }
 
-    fn explicit(&self, settings: &DatabaseSettings) -> Result<Option<tokio_postgres::Config>, InfraError> {
+    fn explicit(
+        &self,
+        settings: &DatabaseSettings,
+    ) -> Result<Option<tokio_postgres::Config>, InfraError> {
         let url = self
             .cli_url
             .clone()

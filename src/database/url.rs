@@ -94,7 +94,10 @@ mod tests {
         assert_eq!(shown, "postgres://app:***@db.example:6432/shop");
         assert!(!shown.contains("s3cret"));
         let c = parse("host=/var/run/postgresql user=app password=x dbname=a").unwrap();
-        assert_eq!(redacted(&c), "postgres://app:***@%2Fvar%2Frun%2Fpostgresql/a");
+        assert_eq!(
+            redacted(&c),
+            "postgres://app:***@%2Fvar%2Frun%2Fpostgresql/a"
+        );
     }
 
     #[test]

@@ -201,7 +201,10 @@ pub fn classify(e: &tokio_postgres::Error, phase: Phase, terminal: Option<&OpErr
         return OpError {
             class: ErrorClass::CommitIndeterminate,
             sqlstate: base.sqlstate,
-            message: format!("connection lost while COMMIT was in flight: {}", base.message),
+            message: format!(
+                "connection lost while COMMIT was in flight: {}",
+                base.message
+            ),
         };
     }
     base
@@ -236,6 +239,15 @@ fn classify_driver(e: &tokio_postgres::Error, phase: Phase, terminal: Option<&Op
         return OpError::new(ErrorClass::ConnectionClosed, describe(e));
     }
     OpError::new(ErrorClass::ClientError, describe(e))
+}
+
+/// A socket that could not be opened: the server could not be reached.
+pub fn connect_failed(e: io::Error) -> OpError {
+    let class = match e.kind() {
+        io::ErrorKind::TimedOut => ErrorClass::ConnectTimeout,
+        _ => ErrorClass::ConnectRefused,
+    };
+    OpError::new(class, format!("error connecting to server: {e}"))
 }
 
 /// The connection task's own terminal error, classified for later lookups.
@@ -358,8 +370,16 @@ mod tests {
             ("57P03", "", ErrorClass::ServerUnavailable),
             ("57P05", "", ErrorClass::SessionTimeout),
             ("25P03", "", ErrorClass::SessionTimeout),
-            ("57014", "canceling statement due to statement timeout", ErrorClass::StatementTimeout),
-            ("57014", "canceling statement due to user request", ErrorClass::QueryCanceled),
+            (
+                "57014",
+                "canceling statement due to statement timeout",
+                ErrorClass::StatementTimeout,
+            ),
+            (
+                "57014",
+                "canceling statement due to user request",
+                ErrorClass::QueryCanceled,
+            ),
             ("55P03", "", ErrorClass::LockTimeout),
             ("40001", "", ErrorClass::SerializationFailure),
             ("40P01", "", ErrorClass::DeadlockDetected),
@@ -368,7 +388,11 @@ mod tests {
             ("42601", "", ErrorClass::SqlError),
         ];
         for (code, message, class) in cases {
-            assert_eq!(class_of_sqlstate(&SqlState::from_code(code), message), class, "{code}");
+            assert_eq!(
+                class_of_sqlstate(&SqlState::from_code(code), message),
+                class,
+                "{code}"
+            );
         }
     }
 

@@ -24,13 +24,16 @@ pub fn new_interval() -> Histogram<u64> {
 
 /// Records a duration in microseconds (at least 1, at most [`MAX_US`]).
 pub fn record(h: &mut Histogram<u64>, d: Duration) {
-    let us = u64::try_from(d.as_micros()).unwrap_or(MAX_US).clamp(1, MAX_US);
+    let us = u64::try_from(d.as_micros())
+        .unwrap_or(MAX_US)
+        .clamp(1, MAX_US);
     h.saturating_record(us);
 }
 
 /// Adds `from` into `into`; both have the same bounds, so this cannot fail.
 pub fn merge(into: &mut Histogram<u64>, from: &Histogram<u64>) {
-    into.add(from).expect("histograms with the same bounds merge");
+    into.add(from)
+        .expect("histograms with the same bounds merge");
 }
 
 /// Base64 of the V2 + deflate serialization.
@@ -72,6 +75,9 @@ mod tests {
         assert_eq!(back.len(), 7);
         assert_eq!(back.max(), h.max());
         assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
-        assert!(h.max() <= h.highest_equivalent(MAX_US), "clamped to an hour");
+        assert!(
+            h.max() <= h.highest_equivalent(MAX_US),
+            "clamped to an hour"
+        );
     }
 }

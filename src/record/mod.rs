@@ -63,7 +63,11 @@ impl Latencies {
         for (a, b) in self.by_workload.iter_mut().zip(&o.by_workload) {
             histogram::merge(a, b);
         }
-        for (a, b) in self.failed_by_workload.iter_mut().zip(&o.failed_by_workload) {
+        for (a, b) in self
+            .failed_by_workload
+            .iter_mut()
+            .zip(&o.failed_by_workload)
+        {
             *a += b;
         }
     }
@@ -138,16 +142,26 @@ impl Recorder {
     /// Records a finished operation; operations that ended before the measured phase (warmup)
     /// only count for the progress line.
     pub fn record(&mut self, o: Outcome<'_>) {
-        let counter = if o.error.is_some() { &self.progress.failed } else { &self.progress.ok };
+        let counter = if o.error.is_some() {
+            &self.progress.failed
+        } else {
+            &self.progress.ok
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         let Some(since_start) = o.ended.checked_duration_since(self.measure_start) else {
             return;
         };
         let latency = o.ended.saturating_duration_since(o.started);
         let l = &mut self.totals.latency;
-        histogram::record(&mut l.acquire, o.acquire_ended.saturating_duration_since(o.started));
+        histogram::record(
+            &mut l.acquire,
+            o.acquire_ended.saturating_duration_since(o.started),
+        );
         if o.acquired {
-            histogram::record(&mut l.hold, o.ended.saturating_duration_since(o.acquire_ended));
+            histogram::record(
+                &mut l.hold,
+                o.ended.saturating_duration_since(o.acquire_ended),
+            );
         }
         let at_ms = u64::try_from(since_start.as_millis()).unwrap_or(u64::MAX);
         match o.error {

@@ -144,7 +144,10 @@ mod tests {
         let mut a = Interval::new(0);
         a.add(Duration::from_millis(2), None);
         let mut b = Interval::new(0);
-        b.add(Duration::from_millis(4), Some(&OpError::new(ErrorClass::PoolTimeout, "x")));
+        b.add(
+            Duration::from_millis(4),
+            Some(&OpError::new(ErrorClass::PoolTimeout, "x")),
+        );
         let mut c = Interval::new(2);
         c.add(Duration::from_millis(1), None);
         t.add(a);

@@ -74,7 +74,10 @@ fn timeline(buckets: Vec<(u64, Bucket)>) -> Vec<TimelineEntry> {
             let (p50, p99) = if b.hist.is_empty() {
                 (0.0, 0.0)
             } else {
-                (ms(b.hist.value_at_quantile(0.5)), ms(b.hist.value_at_quantile(0.99)))
+                (
+                    ms(b.hist.value_at_quantile(0.5)),
+                    ms(b.hist.value_at_quantile(0.99)),
+                )
             };
             TimelineEntry {
                 t_ms: (second + 1) * 1000,
@@ -104,7 +107,13 @@ fn timeline(buckets: Vec<(u64, Bucket)>) -> Vec<TimelineEntry> {
 /// The report section of one variant.
 pub fn variant_report(data: VariantData<'_>) -> VariantReport {
     let settings = &data.variant.settings;
-    let names: Vec<String> = data.variant.plan.workloads.iter().map(|w| w.name.clone()).collect();
+    let names: Vec<String> = data
+        .variant
+        .plan
+        .workloads
+        .iter()
+        .map(|w| w.name.clone())
+        .collect();
     let t = &data.totals;
     let measured_s = data.measured.as_secs_f64();
     let timeline = timeline(data.timeline);
@@ -163,7 +172,11 @@ pub fn variant_report(data: VariantData<'_>) -> VariantReport {
             retried: 0,
         },
         measured_s,
-        throughput_ops_s: if measured_s > 0.0 { t.ok as f64 / measured_s } else { 0.0 },
+        throughput_ops_s: if measured_s > 0.0 {
+            t.ok as f64 / measured_s
+        } else {
+            0.0
+        },
         latency_ms: latency(&t.latency, &names),
         errors,
         anomalies: data.anomalies,

@@ -13,7 +13,11 @@ pub struct Context<'a> {
 }
 
 fn ms(v: f64) -> String {
-    if v >= 100.0 { format!("{v:.0} ms") } else { format!("{v:.2} ms") }
+    if v >= 100.0 {
+        format!("{v:.0} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
 }
 
 fn pct(part: u64, whole: u64) -> String {
@@ -27,7 +31,7 @@ fn pct(part: u64, whole: u64) -> String {
 pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut classes: Vec<_> = r.errors.iter().collect();
-    classes.sort_by(|a, b| b.1.count.cmp(&a.1.count));
+    classes.sort_by_key(|(_, stats)| std::cmp::Reverse(stats.count));
     for (class, stats) in classes {
         let head = format!(
             "{} of {} operations ({}) failed with {class}, from {} ms to {} ms into the run",
@@ -169,21 +173,51 @@ fn explain(class: ErrorClass, r: &VariantReport, cx: &Context<'_>) -> (String, S
 
 fn advice_for(class: ErrorClass) -> &'static str {
     match class {
-        ErrorClass::InFailedTransaction => "A statement failed inside a transaction and later ones were ignored: roll back at the first error.",
-        ErrorClass::PoolClosed => "Do not close a pool while operations use it: drain it first, or swap in a new pool atomically.",
-        ErrorClass::ConnectRefused | ErrorClass::ConnectTimeout => "The server could not be reached: check that it is up and reachable, and retry connects with backoff.",
-        ErrorClass::AuthFailed => "Check the user, password and database name of the connection string.",
-        ErrorClass::ServerUnavailable => "The server was starting or shutting down: retry with backoff during restarts.",
-        ErrorClass::SessionTimeout => "The server ended idle sessions or transactions: do not hold a transaction open while idle.",
-        ErrorClass::StatementTimeout => "Statements ran longer than statement_timeout: make them faster or raise the limit.",
-        ErrorClass::QueryCanceled => "Statements were cancelled (pg_cancel_backend or a client cancel): retry idempotent ones.",
-        ErrorClass::LockTimeout => "Statements waited for locks longer than lock_timeout: shorten the transactions that hold them.",
-        ErrorClass::SerializationFailure | ErrorClass::DeadlockDetected => "Retry the whole transaction (load.retry) and keep transactions short.",
-        ErrorClass::PoolerError => "The pooler in between refused the operation: check its limits and mode.",
-        ErrorClass::PreparedStatementMismatch => "Prepared statements do not survive transaction pooling: use query_mode = \"extended\" or \"simple\" behind PgBouncer.",
-        ErrorClass::ResourceExhausted => "The server ran out of a resource (memory, disk, locks): check its logs and limits.",
-        ErrorClass::SqlError => "The server rejected statements: see the SQLSTATE codes and fix the workload.",
-        ErrorClass::ClientError => "A client-side failure (a bug of ours or of the driver): please report it with this report.",
+        ErrorClass::InFailedTransaction => {
+            "A statement failed inside a transaction and later ones were ignored: roll back at the first error."
+        }
+        ErrorClass::PoolClosed => {
+            "Do not close a pool while operations use it: drain it first, or swap in a new pool atomically."
+        }
+        ErrorClass::ConnectRefused | ErrorClass::ConnectTimeout => {
+            "The server could not be reached: check that it is up and reachable, and retry connects with backoff."
+        }
+        ErrorClass::AuthFailed => {
+            "Check the user, password and database name of the connection string."
+        }
+        ErrorClass::ServerUnavailable => {
+            "The server was starting or shutting down: retry with backoff during restarts."
+        }
+        ErrorClass::SessionTimeout => {
+            "The server ended idle sessions or transactions: do not hold a transaction open while idle."
+        }
+        ErrorClass::StatementTimeout => {
+            "Statements ran longer than statement_timeout: make them faster or raise the limit."
+        }
+        ErrorClass::QueryCanceled => {
+            "Statements were cancelled (pg_cancel_backend or a client cancel): retry idempotent ones."
+        }
+        ErrorClass::LockTimeout => {
+            "Statements waited for locks longer than lock_timeout: shorten the transactions that hold them."
+        }
+        ErrorClass::SerializationFailure | ErrorClass::DeadlockDetected => {
+            "Retry the whole transaction (load.retry) and keep transactions short."
+        }
+        ErrorClass::PoolerError => {
+            "The pooler in between refused the operation: check its limits and mode."
+        }
+        ErrorClass::PreparedStatementMismatch => {
+            "Prepared statements do not survive transaction pooling: use query_mode = \"extended\" or \"simple\" behind PgBouncer."
+        }
+        ErrorClass::ResourceExhausted => {
+            "The server ran out of a resource (memory, disk, locks): check its logs and limits."
+        }
+        ErrorClass::SqlError => {
+            "The server rejected statements: see the SQLSTATE codes and fix the workload."
+        }
+        ErrorClass::ClientError => {
+            "A client-side failure (a bug of ours or of the driver): please report it with this report."
+        }
         _ => "",
     }
 }

@@ -34,7 +34,8 @@ pub fn render(report: &Report) -> String {
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(vec![
-            "variant", "ops", "ok", "failed", "ops/s", "op p50", "op p99", "acq p50", "acq p99", "errors",
+            "variant", "ops", "ok", "failed", "ops/s", "op p50", "op p99", "acq p50", "acq p99",
+            "errors",
         ]);
     for v in &report.variants {
         let l = &v.latency_ms;
@@ -65,7 +66,10 @@ pub fn render(report: &Report) -> String {
     out.push('\n');
     for v in &report.variants {
         for f in &v.diagnosis {
-            out.push_str(&format!("\n[{}] {}: {}\n  → {}\n", v.name, f.class, f.finding, f.advice));
+            out.push_str(&format!(
+                "\n[{}] {}: {}\n  → {}\n",
+                v.name, f.class, f.finding, f.advice
+            ));
         }
         for w in &v.warnings {
             out.push_str(&format!("\n[{}] warning: {w}\n", v.name));

@@ -15,7 +15,9 @@ use std::time::SystemTime;
 use tokio::sync::Notify;
 
 use crate::database::Target;
-use crate::report::model::{DatabaseInfo, Environment, Report, ScenarioInfo, Tool, Verdict, SCHEMA_VERSION};
+use crate::report::model::{
+    DatabaseInfo, Environment, Report, SCHEMA_VERSION, ScenarioInfo, Tool, Verdict,
+};
 use crate::scenario::Scenario;
 
 /// Ctrl-C (or SIGTERM): stop the load, keep what was measured.
@@ -76,7 +78,9 @@ pub struct RunOptions {
 /// A fresh run id: six base-36 characters.
 pub fn new_run_id() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    (0..6).map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char).collect()
+    (0..6)
+        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Runs every variant of a scenario, in order, and returns the report (marked interrupted when

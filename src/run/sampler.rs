@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::oneshot;
 use tokio_postgres::Client;
 
 use crate::access::gauges::{Gauges, Snapshot};
@@ -104,9 +104,16 @@ pub struct ProgressLine {
 
 impl ProgressLine {
     pub fn new(visible: bool, variant: &str) -> ProgressLine {
-        let target = if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let target = if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
         let bar = ProgressBar::with_draw_target(None, target);
-        bar.set_style(ProgressStyle::with_template("{spinner} {prefix} {elapsed:>4} {msg}").expect("valid template"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} {elapsed:>4} {msg}")
+                .expect("valid template"),
+        );
         bar.set_prefix(variant.to_string());
         ProgressLine { bar }
     }
@@ -117,7 +124,10 @@ impl ProgressLine {
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
             let ok: u64 = counters.iter().map(|c| c.ok.load(Ordering::Relaxed)).sum();
-            let failed: u64 = counters.iter().map(|c| c.failed.load(Ordering::Relaxed)).sum();
+            let failed: u64 = counters
+                .iter()
+                .map(|c| c.failed.load(Ordering::Relaxed))
+                .sum();
             let now = Instant::now();
             let rate = (ok + failed - last.0) as f64 / now.duration_since(last.1).as_secs_f64();
             last = (ok + failed, now);
@@ -133,6 +143,8 @@ impl ProgressLine {
     }
 
     pub fn handle(&self) -> ProgressLine {
-        ProgressLine { bar: self.bar.clone() }
+        ProgressLine {
+            bar: self.bar.clone(),
+        }
     }
 }

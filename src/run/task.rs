@@ -61,7 +61,8 @@ pub async fn closed_loop(run: Arc<LoadRun>, task: usize, recorder: Rc<RefCell<Re
             iteration = 0;
         }
         if measured
-            && (run.deadline.is_some_and(|d| now >= d) || run.iterations.is_some_and(|n| iteration >= n))
+            && (run.deadline.is_some_and(|d| now >= d)
+                || run.iterations.is_some_and(|n| iteration >= n))
         {
             break;
         }
@@ -88,7 +89,10 @@ pub async fn closed_loop(run: Arc<LoadRun>, task: usize, recorder: Rc<RefCell<Re
             Some(limit) => tokio::time::timeout(limit, op).await.unwrap_or_else(|_| {
                 Err(OpError::new(
                     ErrorClass::OpDeadlineExceeded,
-                    format!("no result within op_timeout {}", humantime::format_duration(limit)),
+                    format!(
+                        "no result within op_timeout {}",
+                        humantime::format_duration(limit)
+                    ),
                 ))
             }),
         };

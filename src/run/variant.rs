@@ -12,11 +12,11 @@ use super::sampler::{self, BackendQuery, ProgressLine};
 use super::task::LoadRun;
 use super::workers::{self, Workers};
 use super::{Interrupt, RunError};
+use crate::access::Access;
 use crate::access::conn::{Connector, application_prefix};
 use crate::access::gauges::Gauges;
-use crate::access::Access;
 use crate::database::Database;
-use crate::record::errors::{describe, ErrorClass};
+use crate::record::errors::{ErrorClass, describe};
 use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
 use crate::report::model::{Anomalies, VariantReport};
@@ -51,7 +51,11 @@ impl Admin {
         let mut config = db.config.clone();
         config.application_name(&name);
         let (client, connection) = config.connect(NoTls).await.map_err(|e| {
-            RunError::Infra(format!("cannot connect to {}: {}", db.display_url, describe(&e)))
+            RunError::Infra(format!(
+                "cannot connect to {}: {}",
+                db.display_url,
+                describe(&e)
+            ))
         })?;
         // Its errors surface on its own queries.
         tokio::spawn(async move {
@@ -73,10 +77,20 @@ impl Admin {
                 &[],
             )
             .await
-            .map_err(|e| RunError::Infra(format!("cannot read the server's settings: {}", describe(&e))))?;
+            .map_err(|e| {
+                RunError::Infra(format!(
+                    "cannot read the server's settings: {}",
+                    describe(&e)
+                ))
+            })?;
         let n = |i: usize| u32::try_from(row.get::<_, i32>(i)).unwrap_or(0);
         Ok(ServerInfo {
-            version: row.get::<_, String>(0).split_whitespace().next().unwrap_or_default().to_string(),
+            version: row
+                .get::<_, String>(0)
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
             max_connections: n(1),
             reserved_connections: n(2),
         })
@@ -84,7 +98,13 @@ impl Admin {
 }
 
 /// Runs a variant on `db` and returns its report section.
-pub async fn run(variant: &Variant, db: &Database, admin: &Admin, info: &ServerInfo, env: &Env<'_>) -> Result<VariantReport, RunError> {
+pub async fn run(
+    variant: &Variant,
+    db: &Database,
+    admin: &Admin,
+    info: &ServerInfo,
+    env: &Env<'_>,
+) -> Result<VariantReport, RunError> {
     let database = &variant.settings.database;
     let mut result = Ok(());
     for (i, sql) in database.setup.iter().enumerate() {
@@ -104,7 +124,10 @@ pub async fn run(variant: &Variant, db: &Database, admin: &Admin, info: &ServerI
     let mut warnings = Vec::new();
     for (i, sql) in database.teardown.iter().enumerate() {
         if let Err(e) = admin.client.batch_execute(sql).await {
-            warnings.push(format!("database.teardown[{i}] failed: {}", server_message(&e)));
+            warnings.push(format!(
+                "database.teardown[{i}] failed: {}",
+                server_message(&e)
+            ));
         }
     }
     report.map(|mut r| {
@@ -120,24 +143,46 @@ fn server_message(e: &tokio_postgres::Error) -> String {
     }
 }
 
-async fn connector(variant: &Variant, db: &Database, env: &Env<'_>, statements: Arc<[StatementInfo]>) -> Result<Arc<Connector>, RunError> {
+async fn connector(
+    variant: &Variant,
+    db: &Database,
+    env: &Env<'_>,
+    statements: Arc<[StatementInfo]>,
+) -> Result<Arc<Connector>, RunError> {
     let s = &variant.settings;
     let make = |gauges| {
-        Connector::new(db.config.clone(), env.run_id, &s.access.session_settings, s.access.query_mode, statements.clone(), gauges)
+        Connector::new(
+            db.config.clone(),
+            env.run_id,
+            &s.access,
+            statements.clone(),
+            gauges,
+        )
     };
     // One probe connection, not counted: bad session settings are the scenario's fault (exit 2),
     // an unreachable server is not (exit 3).
     match make(Arc::new(Gauges::default())).connect().await {
         Ok(_) => Ok(Arc::new(make(Arc::new(Gauges::default())))),
-        Err(e) if e.class == ErrorClass::SqlError && !s.access.session_settings.is_empty() => Err(RunError::BadInput(format!(
-            "access.session_settings: the server rejects them: {}",
-            e.message
+        Err(e) if e.class == ErrorClass::SqlError && !s.access.session_settings.is_empty() => {
+            Err(RunError::BadInput(format!(
+                "access.session_settings: the server rejects them: {}",
+                e.message
+            )))
+        }
+        Err(e) => Err(RunError::Infra(format!(
+            "cannot connect to {}: {e}",
+            db.display_url
         ))),
-        Err(e) => Err(RunError::Infra(format!("cannot connect to {}: {e}", db.display_url))),
     }
 }
 
-async fn load(variant: &Variant, db: &Database, admin: &Admin, info: &ServerInfo, env: &Env<'_>) -> Result<VariantReport, RunError> {
+async fn load(
+    variant: &Variant,
+    db: &Database,
+    admin: &Admin,
+    info: &ServerInfo,
+    env: &Env<'_>,
+) -> Result<VariantReport, RunError> {
     let s = &variant.settings;
     let statements: Arc<[StatementInfo]> = prepare::describe_all(&admin.client, &variant.plan)
         .await
@@ -145,9 +190,12 @@ async fn load(variant: &Variant, db: &Database, admin: &Admin, info: &ServerInfo
         .into();
     let connector = connector(variant, db, env, statements).await?;
     let gauges = connector.gauges.clone();
-    let access = Access::open(s, connector.clone())
-        .await
-        .map_err(|e| RunError::Infra(format!("cannot open the shared connection to {}: {e}", db.display_url)))?;
+    let access = Access::open(s, connector.clone()).await.map_err(|e| {
+        RunError::Infra(format!(
+            "cannot open the shared connection to {}: {e}",
+            db.display_url
+        ))
+    })?;
     let seed = s.seed.unwrap_or_else(|| fastrand::u64(..));
     let measure_start = Instant::now() + s.load.warmup;
     let deadline = match (s.load.duration, s.load.iterations) {
@@ -159,7 +207,9 @@ async fn load(variant: &Variant, db: &Database, admin: &Admin, info: &ServerInfo
         plan: variant.plan.clone(),
         access,
         seed,
-        seqs: (0..variant.plan.seq_sites).map(|_| AtomicI64::new(0)).collect(),
+        seqs: (0..variant.plan.seq_sites)
+            .map(|_| AtomicI64::new(0))
+            .collect(),
         measure_start,
         deadline,
         iterations: s.load.iterations,
@@ -178,9 +228,19 @@ async fn load(variant: &Variant, db: &Database, admin: &Admin, info: &ServerInfo
         admin_name: admin.name.clone(),
     });
     let (stop_sampler, stopped) = oneshot::channel();
-    let sampler = tokio::spawn(sampler::sample_seconds(measure_start, gauges.clone(), timeline.clone(), backends, stopped));
+    let sampler = tokio::spawn(sampler::sample_seconds(
+        measure_start,
+        gauges.clone(),
+        timeline.clone(),
+        backends,
+        stopped,
+    ));
     let progress = ProgressLine::new(env.progress, &variant.name);
-    let progress_task = tokio::spawn(progress.handle().run(workers.progress.clone(), measure_start));
+    let progress_task = tokio::spawn(
+        progress
+            .handle()
+            .run(workers.progress.clone(), measure_start),
+    );
     let aborts = workers.aborter();
     let interrupt = env.interrupt.clone();
     let watcher = tokio::spawn(async move {
@@ -242,5 +302,7 @@ async fn wait_for_io(gauges: &Gauges, limit: Duration) {
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern.
 fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

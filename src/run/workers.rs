@@ -69,7 +69,15 @@ impl Workers {
             let thread = std::thread::Builder::new()
                 .name(format!("stress-worker-{id}"))
                 .spawn(move || {
-                    worker(load, mine, timeline, worker_progress, aborts, done_tx, released);
+                    worker(
+                        load,
+                        mine,
+                        timeline,
+                        worker_progress,
+                        aborts,
+                        done_tx,
+                        released,
+                    );
                 })?;
             w.done.push(done_rx);
             w.threads.push(thread);
@@ -91,7 +99,10 @@ impl Workers {
                 // The worker thread died before reporting (it could not build its runtime).
                 let mut t = Totals::new(workloads);
                 t.failed += 1;
-                t.errors.add(&OpError::new(ErrorClass::ClientError, "a worker thread failed"), 0);
+                t.errors.add(
+                    &OpError::new(ErrorClass::ClientError, "a worker thread failed"),
+                    0,
+                );
                 t
             }));
         }
@@ -128,7 +139,10 @@ fn worker(
     done: oneshot::Sender<Totals>,
     mut released: watch::Receiver<bool>,
 ) {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return;
     };
     let local = LocalSet::new();
@@ -144,6 +158,7 @@ fn worker(
             .into_iter()
             .map(|t| tokio::task::spawn_local(closed_loop(load.clone(), t, recorder.clone())))
             .collect();
+
         aborts
             .lock()
             .expect("aborts lock")
@@ -165,7 +180,13 @@ fn worker(
         for p in panics {
             // A bug of ours: never silent.
             totals.failed += 1;
-            totals.errors.add(&OpError::new(ErrorClass::ClientError, format!("a load task panicked: {p}")), 0);
+            totals.errors.add(
+                &OpError::new(
+                    ErrorClass::ClientError,
+                    format!("a load task panicked: {p}"),
+                ),
+                0,
+            );
         }
         let _ = done.send(totals);
         let _ = released.wait_for(|r| *r).await;

@@ -92,7 +92,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let origin = self.node.origin.clone();
-        visitor.visit_newtype_struct(self).map_err(|e| e.at(&origin))
+        visitor
+            .visit_newtype_struct(self)
+            .map_err(|e| e.at(&origin))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -172,14 +174,16 @@ impl<'de> de::MapAccess<'de> for MapDe<'_> {
         };
         self.value = Some(entry);
         let key: de::value::StrDeserializer<'_, DeError> = entry.key.as_str().into_deserializer();
-        seed.deserialize(key).map(Some).map_err(|e| {
-            e.at(&entry.key_origin)
-                .under(Seg::Key(entry.key.clone()))
-        })
+        seed.deserialize(key)
+            .map(Some)
+            .map_err(|e| e.at(&entry.key_origin).under(Seg::Key(entry.key.clone())))
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let entry = self.value.take().expect("next_value_seed after next_key_seed");
+        let entry = self
+            .value
+            .take()
+            .expect("next_value_seed after next_key_seed");
         seed.deserialize(NodeDe { node: &entry.value })
             .map_err(|e| e.under(Seg::Key(entry.key.clone())))
     }

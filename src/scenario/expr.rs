@@ -202,7 +202,10 @@ mod tests {
             parse(" random_int(1, 1000) "),
             Ok(Expr::Gen(Generator::RandomInt(1, 1000)))
         );
-        assert_eq!(parse("random_int(-5,5)"), Ok(Expr::Gen(Generator::RandomInt(-5, 5))));
+        assert_eq!(
+            parse("random_int(-5,5)"),
+            Ok(Expr::Gen(Generator::RandomInt(-5, 5)))
+        );
         assert_eq!(parse("seq()"), Ok(Expr::Gen(Generator::Seq)));
         assert_eq!(parse("task()"), Ok(Expr::Gen(Generator::Task)));
         assert_eq!(parse("iteration()"), Ok(Expr::Gen(Generator::Iteration)));
@@ -244,7 +247,12 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for text in ["random_int(1, 9)", "choice('a', 'it''s')", "text(3)", "seq()"] {
+        for text in [
+            "random_int(1, 9)",
+            "choice('a', 'it''s')",
+            "text(3)",
+            "seq()",
+        ] {
             let Ok(Expr::Gen(g)) = parse(text) else {
                 panic!("{text}")
             };

@@ -63,7 +63,11 @@ pub fn load(path: &FsPath, options: &LoadOptions) -> Result<Scenario, ScenarioEr
 }
 
 /// Validates scenario text as if read from `path`.
-pub fn load_str(path: &FsPath, text: &str, options: &LoadOptions) -> Result<Scenario, ScenarioErrors> {
+pub fn load_str(
+    path: &FsPath,
+    text: &str,
+    options: &LoadOptions,
+) -> Result<Scenario, ScenarioErrors> {
     let mut sources = SourceMap::default();
     let file = sources.add(SourceKind::File(path.to_path_buf()), text);
     let mut base = Node::parse_document(&sources, file).map_err(|e| ScenarioErrors(vec![*e]))?;
@@ -84,7 +88,11 @@ pub fn load_str(path: &FsPath, text: &str, options: &LoadOptions) -> Result<Scen
         }
         for (keys, value) in &sets {
             if let Err(e) = merged.set(keys, value.clone()) {
-                let key = keys.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(".");
+                let key = keys
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".");
                 errors.push(sources.error(&value.origin, key, format!("cannot set: {e}")));
             }
         }
@@ -112,9 +120,16 @@ pub fn load_str(path: &FsPath, text: &str, options: &LoadOptions) -> Result<Scen
     })
 }
 
-fn build_variant(sources: &SourceMap, merged: &Node, name: &str) -> Result<Variant, Vec<ScenarioError>> {
+fn build_variant(
+    sources: &SourceMap,
+    merged: &Node,
+    name: &str,
+) -> Result<Variant, Vec<ScenarioError>> {
     let settings: Settings = de::from_node(merged).map_err(|e| {
-        let origin = e.origin.clone().unwrap_or_else(|| merged.origin_of(&e.path));
+        let origin = e
+            .origin
+            .clone()
+            .unwrap_or_else(|| merged.origin_of(&e.path));
         vec![sources.error(&origin, e.path.to_string(), e.message)]
     })?;
     let problems = validate::check(&settings);
@@ -147,7 +162,11 @@ fn take_variants(sources: &SourceMap, base: &mut Node) -> Result<Declared, Scena
     };
     let Kind::Array(items) = entry.value.kind else {
         return Err(sources
-            .error(&entry.value.origin, "variant", "must be an array of tables: [[variant]]")
+            .error(
+                &entry.value.origin,
+                "variant",
+                "must be an array of tables: [[variant]]",
+            )
             .into());
     };
     let mut declared: Declared = Vec::new();
@@ -161,21 +180,37 @@ fn take_variants(sources: &SourceMap, base: &mut Node) -> Result<Declared, Scena
         }
         match item.remove("name") {
             Some(n) => match n.value.as_str() {
-                Some(name) if declared.iter().any(|(d, _)| d == name) => errors.push(sources.error(
+                Some(name) if declared.iter().any(|(d, _)| d == name) => {
+                    errors.push(sources.error(
+                        &n.value.origin,
+                        format!("{key}.name"),
+                        format!("a variant named `{name}` already exists"),
+                    ))
+                }
+                Some(name) if !name.trim().is_empty() => {
+                    declared.push((name.to_string(), Some(item)))
+                }
+                _ => errors.push(sources.error(
                     &n.value.origin,
                     format!("{key}.name"),
-                    format!("a variant named `{name}` already exists"),
+                    "must be a non-empty string",
                 )),
-                Some(name) if !name.trim().is_empty() => declared.push((name.to_string(), Some(item))),
-                _ => errors.push(sources.error(&n.value.origin, format!("{key}.name"), "must be a non-empty string")),
             },
-            None => errors.push(sources.error(&origin, format!("{key}.name"), "every [[variant]] needs a `name`")),
+            None => errors.push(sources.error(
+                &origin,
+                format!("{key}.name"),
+                "every [[variant]] needs a `name`",
+            )),
         }
     }
     if declared.is_empty() && errors.is_empty() {
         errors.push(sources.error(&entry.key_origin, "variant", "declares no variant"));
     }
-    if errors.is_empty() { Ok(declared) } else { Err(ScenarioErrors(errors)) }
+    if errors.is_empty() {
+        Ok(declared)
+    } else {
+        Err(ScenarioErrors(errors))
+    }
 }
 
 fn select(declared: &Declared, wanted: &[String]) -> Result<Declared, ScenarioErrors> {
@@ -188,14 +223,21 @@ fn select(declared: &Declared, wanted: &[String]) -> Result<Declared, ScenarioEr
             let names: Vec<_> = declared.iter().map(|(n, _)| format!("`{n}`")).collect();
             errors.push(ScenarioError::argument(
                 "--variant",
-                format!("no variant named `{w}`; this scenario has {}", names.join(", ")),
+                format!(
+                    "no variant named `{w}`; this scenario has {}",
+                    names.join(", ")
+                ),
             ));
         }
     }
     if !errors.is_empty() {
         return Err(ScenarioErrors(errors));
     }
-    Ok(declared.iter().filter(|(n, _)| wanted.contains(n)).cloned().collect())
+    Ok(declared
+        .iter()
+        .filter(|(n, _)| wanted.contains(n))
+        .cloned()
+        .collect())
 }
 
 type SetKeys = Vec<(String, Origin)>;
@@ -210,7 +252,10 @@ fn parse_set(sources: &mut SourceMap, arg: &str) -> Result<(SetKeys, Node), Scen
     let value_text = &arg[eq + 1..];
     let value = Node::parse_value(value_text, id, eq + 1).unwrap_or_else(|| Node {
         kind: Kind::Str(value_text.to_string()),
-        origin: Origin { source: id, span: eq + 1..arg.len() },
+        origin: Origin {
+            source: id,
+            span: eq + 1..arg.len(),
+        },
     });
     Ok((keys, value))
 }
@@ -228,11 +273,18 @@ fn split_at_equals(arg: &str) -> Option<usize> {
     None
 }
 
-fn parse_keys(sources: &SourceMap, id: SourceId, key_text: &str) -> Result<SetKeys, ScenarioErrors> {
+fn parse_keys(
+    sources: &SourceMap,
+    id: SourceId,
+    key_text: &str,
+) -> Result<SetKeys, ScenarioErrors> {
     let doc = format!("{key_text} = 0");
     let bad = || {
         ScenarioErrors::from(sources.error(
-            &Origin { source: id, span: 0..key_text.len() },
+            &Origin {
+                source: id,
+                span: 0..key_text.len(),
+            },
             key_text.trim(),
             "not a TOML dotted key (quote parts that contain dots: a.\"b.c\")",
         ))
@@ -245,7 +297,13 @@ fn parse_keys(sources: &SourceMap, id: SourceId, key_text: &str) -> Result<SetKe
             return Err(bad());
         }
         let (k, v) = current.into_iter().next().expect("one entry");
-        keys.push((k.get_ref().to_string(), Origin { source: id, span: k.span() }));
+        keys.push((
+            k.get_ref().to_string(),
+            Origin {
+                source: id,
+                span: k.span(),
+            },
+        ));
         match v.into_inner() {
             toml::de::DeValue::Table(t) => current = t,
             _ => return Ok(keys),

@@ -109,7 +109,8 @@ impl Node {
             Kind::Array(items) => items.iter_mut().for_each(|n| n.shift(offset)),
             Kind::Table(entries) => {
                 for e in entries {
-                    e.key_origin.span = e.key_origin.span.start + offset..e.key_origin.span.end + offset;
+                    e.key_origin.span =
+                        e.key_origin.span.start + offset..e.key_origin.span.end + offset;
                     e.value.shift(offset);
                 }
             }
@@ -247,11 +248,7 @@ fn syntax_error(sources: &SourceMap, source: SourceId, e: &toml::de::Error) -> B
     ))
 }
 
-fn from_de_table(
-    table: &DeTable<'_>,
-    source: SourceId,
-    span: std::ops::Range<usize>,
-) -> Node {
+fn from_de_table(table: &DeTable<'_>, source: SourceId, span: std::ops::Range<usize>) -> Node {
     let entries = table
         .iter()
         .map(|(k, v)| Entry {
@@ -318,7 +315,8 @@ mod tests {
 
     #[test]
     fn merge_keeps_the_origin_of_each_value() {
-        let (sources, mut base) = parse("[pool]\nmax_size = 1\nmin_idle = 1\n[x]\nover = { pool = { max_size = 9 } }\n");
+        let (sources, mut base) =
+            parse("[pool]\nmax_size = 1\nmin_idle = 1\n[x]\nover = { pool = { max_size = 9 } }\n");
         let over = base.get("x").unwrap().get("over").unwrap().clone();
         base.merge(over);
         let path = Path::default().key("pool").key("max_size");

@@ -221,10 +221,9 @@ impl Diagnostic for ScenarioError {
         } else {
             self.key.clone()
         };
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(
-            Some(label),
-            snippet.span,
-        ))))
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(Some(label), snippet.span),
+        )))
     }
 }
 

@@ -59,7 +59,10 @@ fn set_applies_to_every_variant_after_merging() {
     let s = load_with(BASE, &["pool.max_size=20", "load.duration=1s"], &[]).unwrap();
     for v in &s.variants {
         assert_eq!(v.settings.pool.max_size, 20);
-        assert_eq!(v.settings.load.duration, Some(std::time::Duration::from_secs(1)));
+        assert_eq!(
+            v.settings.load.duration,
+            Some(std::time::Duration::from_secs(1))
+        );
     }
 }
 
@@ -76,8 +79,12 @@ fn variant_selection_by_name() {
 #[test]
 fn settings_hash_ignores_comments_but_not_values() {
     let a = load_with(BASE, &[], &[]).unwrap().settings_sha256;
-    let b = load_with(&format!("# a comment\n{BASE}"), &[], &[]).unwrap().settings_sha256;
-    let c = load_with(BASE, &["load.tasks=6"], &[]).unwrap().settings_sha256;
+    let b = load_with(&format!("# a comment\n{BASE}"), &[], &[])
+        .unwrap()
+        .settings_sha256;
+    let c = load_with(BASE, &["load.tasks=6"], &[])
+        .unwrap()
+        .settings_sha256;
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
@@ -92,7 +99,10 @@ fn a_bad_value_from_a_variant_points_at_the_variant_line() {
 #[test]
 fn a_bad_value_from_set_names_the_argument() {
     let e = first_error(BASE, &["load.tasks=0"]);
-    assert_eq!(e, "--set load.tasks=0:1:12: key `load.tasks`: must be at least 1");
+    assert_eq!(
+        e,
+        "--set load.tasks=0:1:12: key `load.tasks`: must be at least 1"
+    );
     let e = first_error(BASE, &["load.tasks"]);
     assert!(e.contains("is not KEY=VALUE"), "{e}");
 }
@@ -101,7 +111,12 @@ fn a_bad_value_from_set_names_the_argument() {
 fn min_idle_above_max_size_after_merge() {
     let text = BASE.replace("pool.max_size = 3", "pool.max_size = 3\npool.min_idle = 4");
     let e = first_error(&text, &[]);
-    assert!(e.starts_with("t.toml:26:17: key `pool.min_idle`: min_idle = 4 is larger than max_size = 3"), "{e}");
+    assert!(
+        e.starts_with(
+            "t.toml:26:17: key `pool.min_idle`: min_idle = 4 is larger than max_size = 3"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -115,7 +130,10 @@ fn errors_of_the_base_are_reported_once() {
 fn later_features_are_rejected_with_their_position() {
     let text = format!("{BASE}\n[[fault]]\nkind = \"close_pool\"\nat = \"1s\"\n");
     let e = first_error(&text, &[]);
-    assert!(e.contains("key `fault`: [[fault]] is not supported yet"), "{e}");
+    assert!(
+        e.contains("key `fault`: [[fault]] is not supported yet"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -80,7 +80,10 @@ fn check_database(s: &Settings, p: &mut Problems) {
     if let Some(url) = &s.database.url
         && let Err(e) = url.parse::<tokio_postgres::Config>()
     {
-        p.add(db.clone().key("url"), format!("not a valid connection string: {e}"));
+        p.add(
+            db.clone().key("url"),
+            format!("not a valid connection string: {e}"),
+        );
     }
     if s.database.embedded.max_connections == 0 {
         p.add(
@@ -88,7 +91,7 @@ fn check_database(s: &Settings, p: &mut Problems) {
             "must be at least 1",
         );
     }
-    for (name, _) in &s.database.embedded.settings {
+    for name in s.database.embedded.settings.keys() {
         if name == "max_connections" {
             p.add(
                 db.clone().key("embedded").key("settings").key(name),
@@ -97,7 +100,11 @@ fn check_database(s: &Settings, p: &mut Problems) {
         }
     }
     if s.database.docker.is_some() {
-        p.later(db.key("docker"), "[database.docker]", "the Docker target issue");
+        p.later(
+            db.key("docker"),
+            "[database.docker]",
+            "the Docker target issue",
+        );
     }
 }
 
@@ -120,10 +127,18 @@ fn check_load(s: &Settings, p: &mut Problems) {
         p.positive(load.clone().key("op_timeout"), t);
     }
     if l.rate.is_some() {
-        p.later(load.clone().key("rate"), "load.rate (open model)", "the faults and time issue (#3)");
+        p.later(
+            load.clone().key("rate"),
+            "load.rate (open model)",
+            "the faults and time issue (#3)",
+        );
     }
     if l.stages.is_some() {
-        p.later(load.key("stages"), "load.stages", "the faults and time issue (#3)");
+        p.later(
+            load.key("stages"),
+            "load.stages",
+            "the faults and time issue (#3)",
+        );
     }
 }
 
@@ -132,7 +147,8 @@ fn check_access(s: &Settings, p: &mut Problems) {
     if s.access.instances == 0 {
         p.add(access.clone().key("instances"), "must be at least 1");
     }
-    if s.access.mode == AccessMode::Shared && s.load.tasks > 0 && s.access.instances > s.load.tasks {
+    if s.access.mode == AccessMode::Shared && s.load.tasks > 0 && s.access.instances > s.load.tasks
+    {
         p.add(
             access.key("instances"),
             format!(
@@ -147,7 +163,10 @@ fn check_pool(s: &Settings, p: &mut Problems) {
     let pool = root().key("pool");
     let c = &s.pool;
     if c.max_size == 0 {
-        p.add(pool.clone().key("max_size"), "must be at least 1 (bb8 would panic)");
+        p.add(
+            pool.clone().key("max_size"),
+            "must be at least 1 (bb8 would panic)",
+        );
     }
     if let Some(min_idle) = c.min_idle
         && min_idle > c.max_size

@@ -61,7 +61,11 @@ impl Value {
 }
 
 impl ToSql for Value {
-    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         if *self == Value::Null {
             return Ok(IsNull::Yes);
         }
@@ -106,9 +110,11 @@ impl Draw<'_> {
             Generator::Task => Value::Int(self.task as i64),
             Generator::Iteration => Value::Int(self.iteration as i64),
             Generator::Uuid => Value::Text(uuid_v4(self.rng)),
-            Generator::Text(n) => {
-                Value::Text(std::iter::repeat_with(|| self.rng.alphanumeric()).take(*n).collect())
-            }
+            Generator::Text(n) => Value::Text(
+                std::iter::repeat_with(|| self.rng.alphanumeric())
+                    .take(*n)
+                    .collect(),
+            ),
             Generator::Choice(items) => Value::Text(items[self.rng.usize(..items.len())].clone()),
         }
     }
@@ -157,7 +163,9 @@ impl Template {
                 b'-' if b.get(i + 1) == Some(&b'-') => find(b, i, b"\n"),
                 b'/' if b.get(i + 1) == Some(&b'*') => find(b, i + 2, b"*/").map(|e| e + 2),
                 b'$' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                    let end = (i + 1..b.len()).find(|&j| !b[j].is_ascii_digit()).unwrap_or(b.len());
+                    let end = (i + 1..b.len())
+                        .find(|&j| !b[j].is_ascii_digit())
+                        .unwrap_or(b.len());
                     let n: usize = sql[i + 1..end].parse().unwrap_or(0);
                     pieces.push(Piece::Text(std::mem::take(&mut text)));
                     pieces.push(Piece::Param(n));
@@ -243,10 +251,14 @@ mod tests {
 
     #[test]
     fn template_skips_quotes_comments_and_dollar_quotes() {
-        let t = Template::new("SELECT $1, '$2', \"$3\", $$ $4 $$, $tag$ $5 $tag$ -- $6\n, $2 /* $7 */");
+        let t =
+            Template::new("SELECT $1, '$2', \"$3\", $$ $4 $$, $tag$ $5 $tag$ -- $6\n, $2 /* $7 */");
         assert_eq!(t.params, 2);
         let sql = t.render(&[Value::Int(1), Value::Text("x".into())]);
-        assert_eq!(sql, "SELECT E'1', '$2', \"$3\", $$ $4 $$, $tag$ $5 $tag$ -- $6\n, E'x' /* $7 */");
+        assert_eq!(
+            sql,
+            "SELECT E'1', '$2', \"$3\", $$ $4 $$, $tag$ $5 $tag$ -- $6\n, E'x' /* $7 */"
+        );
     }
 
     #[test]
@@ -254,7 +266,12 @@ mod tests {
         let seqs = [AtomicI64::new(0)];
         let draw_all = |seed| {
             let mut rng = fastrand::Rng::with_seed(seed);
-            let mut d = Draw { rng: &mut rng, task: 3, iteration: 9, seqs: &seqs };
+            let mut d = Draw {
+                rng: &mut rng,
+                task: 3,
+                iteration: 9,
+                seqs: &seqs,
+            };
             [
                 Generator::RandomInt(1, 1000),
                 Generator::Uuid,

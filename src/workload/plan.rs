@@ -95,7 +95,12 @@ impl Compiler {
         });
     }
 
-    fn source(&mut self, param: &Param, names: &HashMap<String, usize>, path: Path) -> Option<Source> {
+    fn source(
+        &mut self,
+        param: &Param,
+        names: &HashMap<String, usize>,
+        path: Path,
+    ) -> Option<Source> {
         Some(match param {
             Param::Int(i) => Source::Literal(Value::Int(*i)),
             Param::Float(f) => Source::Literal(Value::Float(*f)),
@@ -113,7 +118,8 @@ impl Compiler {
                         let mut known: Vec<_> = names.keys().map(|k| format!("@{k}")).collect();
                         known.sort();
                         let known = if known.is_empty() {
-                            "none is defined: add it to `let` or `capture` it in an earlier step".to_string()
+                            "none is defined: add it to `let` or `capture` it in an earlier step"
+                                .to_string()
                         } else {
                             format!("known here: {}", known.join(", "))
                         };
@@ -139,7 +145,8 @@ impl Compiler {
             step,
             captured: Vec::new(),
         });
-        self.by_sql.insert(sql.to_string(), self.statements.len() - 1);
+        self.by_sql
+            .insert(sql.to_string(), self.statements.len() - 1);
         self.statements.len() - 1
     }
 
@@ -149,12 +156,18 @@ impl Compiler {
         for (name, value) in &w.lets {
             let at = path.clone().key("let").key(name);
             if !expr::is_ident(name) {
-                self.problem(at.clone(), format!("`{name}` is not a valid name (letters, digits, _)"));
+                self.problem(
+                    at.clone(),
+                    format!("`{name}` is not a valid name (letters, digits, _)"),
+                );
             }
             if let Param::Expr(text) = value
                 && text.trim_start().starts_with('@')
             {
-                self.problem(at, "a `let` value is a generator or a literal, not a reference");
+                self.problem(
+                    at,
+                    "a `let` value is a generator or a literal, not a reference",
+                );
                 continue;
             }
             if let Some(source) = self.source(value, &HashMap::new(), at) {
@@ -164,20 +177,32 @@ impl Compiler {
         }
         let mut slots = lets.len();
         if w.step.is_empty() {
-            self.problem(path.clone().key("step"), "a workload needs at least one [[workload.step]]");
+            self.problem(
+                path.clone().key("step"),
+                "a workload needs at least one [[workload.step]]",
+            );
         }
         if w.isolation.is_some() && !w.transaction {
-            self.problem(path.clone().key("isolation"), "`isolation` needs `transaction = true`");
+            self.problem(
+                path.clone().key("isolation"),
+                "`isolation` needs `transaction = true`",
+            );
         }
         let mut steps = Vec::new();
         for (i, step) in w.step.iter().enumerate() {
             let at = path.clone().key("step").index(i);
             match (&step.sql, step.sleep) {
-                (Some(_), Some(_)) => self.problem(at.key("sleep"), "a step is either `sql` or `sleep`, not both"),
+                (Some(_), Some(_)) => self.problem(
+                    at.key("sleep"),
+                    "a step is either `sql` or `sleep`, not both",
+                ),
                 (None, None) => self.problem(at, "a step needs `sql` or `sleep`"),
                 (None, Some(d)) => {
                     if !step.params.is_empty() || !step.capture.is_empty() {
-                        self.problem(at.key("sleep"), "a `sleep` step takes no `params` or `capture`");
+                        self.problem(
+                            at.key("sleep"),
+                            "a `sleep` step takes no `params` or `capture`",
+                        );
                     }
                     steps.push(Step::Sleep(d));
                 }
@@ -188,7 +213,9 @@ impl Compiler {
                     let statement = self.statement(sql, &w.name, i);
                     let mut params = Vec::new();
                     for (j, param) in step.params.iter().enumerate() {
-                        if let Some(s) = self.source(param, &names, at.clone().key("params").index(j)) {
+                        if let Some(s) =
+                            self.source(param, &names, at.clone().key("params").index(j))
+                        {
                             params.push(s);
                         }
                     }
@@ -253,7 +280,10 @@ pub fn compile(workloads: &[WorkloadSettings]) -> Result<Plan, Vec<Problem>> {
             c.problem(path.clone().key("name"), "must not be empty");
         }
         if workloads[..i].iter().any(|o| o.name == w.name) {
-            c.problem(path.clone().key("name"), format!("a workload named `{}` already exists", w.name));
+            c.problem(
+                path.clone().key("name"),
+                format!("a workload named `{}` already exists", w.name),
+            );
         }
         compiled.push(c.workload(w, path));
         total += u64::from(w.weight);
@@ -308,15 +338,26 @@ mod tests {
             "w",
             1,
             vec![
-                sql_step("INSERT x RETURNING id", vec![Param::Expr("@book".into())], vec!["id"]),
-                sql_step("SELECT $1, $2", vec![Param::Expr("@id".into()), Param::Expr("@book".into())], vec![]),
+                sql_step(
+                    "INSERT x RETURNING id",
+                    vec![Param::Expr("@book".into())],
+                    vec!["id"],
+                ),
+                sql_step(
+                    "SELECT $1, $2",
+                    vec![Param::Expr("@id".into()), Param::Expr("@book".into())],
+                    vec![],
+                ),
             ],
         );
-        w.lets.insert("book".into(), Param::Expr("random_int(1, 10)".into()));
+        w.lets
+            .insert("book".into(), Param::Expr("random_int(1, 10)".into()));
         let plan = compile(&[w]).unwrap();
         let wl = &plan.workloads[0];
         assert_eq!(wl.slots, 2);
-        let Step::Sql { params, .. } = &wl.steps[1] else { panic!() };
+        let Step::Sql { params, .. } = &wl.steps[1] else {
+            panic!()
+        };
         assert!(matches!(params[..], [Source::Slot(1), Source::Slot(0)]));
         assert_eq!(plan.statements[0].captured, vec!["id".to_string()]);
     }
@@ -332,7 +373,10 @@ mod tests {
             ],
         );
         let problems = compile(&[w]).unwrap_err();
-        assert_eq!(problems[0].path.to_string(), "workload[0].step[0].params[0]");
+        assert_eq!(
+            problems[0].path.to_string(),
+            "workload[0].step[0].params[0]"
+        );
         assert!(problems[0].message.contains("unknown value `@id`"));
     }
 

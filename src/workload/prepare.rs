@@ -48,7 +48,10 @@ impl fmt::Display for PrepareError {
 impl std::error::Error for PrepareError {}
 
 /// Prepares each statement of the plan and checks each step against it.
-pub async fn describe_all(client: &Client, plan: &Plan) -> Result<Vec<StatementInfo>, PrepareError> {
+pub async fn describe_all(
+    client: &Client,
+    plan: &Plan,
+) -> Result<Vec<StatementInfo>, PrepareError> {
     let mut infos = Vec::with_capacity(plan.statements.len());
     for spec in &plan.statements {
         let fail = |message: String| PrepareError {
@@ -61,14 +64,25 @@ pub async fn describe_all(client: &Client, plan: &Plan) -> Result<Vec<StatementI
                 Some(db) => format!("{} ({})", db.message(), db.code().code()),
                 None => describe(&e),
             };
-            fail(format!("the server rejects `{}`: {detail}", spec.sql.trim()))
+            fail(format!(
+                "the server rejects `{}`: {detail}",
+                spec.sql.trim()
+            ))
         })?;
-        let columns: Vec<String> = statement.columns().iter().map(|c| c.name().to_string()).collect();
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
         for name in &spec.captured {
             let Some(column) = statement.columns().iter().find(|c| c.name() == name) else {
                 return Err(fail(format!(
                     "captures `{name}`, but the statement returns {}",
-                    if columns.is_empty() { "no columns".to_string() } else { format!("only {}", columns.join(", ")) }
+                    if columns.is_empty() {
+                        "no columns".to_string()
+                    } else {
+                        format!("only {}", columns.join(", "))
+                    }
                 )));
             };
             if !capture::supported(column.type_()) {
@@ -92,7 +106,10 @@ pub async fn describe_all(client: &Client, plan: &Plan) -> Result<Vec<StatementI
 fn check_parameter_counts(plan: &Plan, infos: &[StatementInfo]) -> Result<(), PrepareError> {
     for w in &plan.workloads {
         for (i, step) in w.steps.iter().enumerate() {
-            if let Step::Sql { statement, params, .. } = step {
+            if let Step::Sql {
+                statement, params, ..
+            } = step
+            {
                 let wanted = infos[*statement].param_types.len();
                 if params.len() != wanted {
                     return Err(PrepareError {

@@ -38,10 +38,18 @@ pub fn database(name: &str) -> String {
     let port = port();
     let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     block_on(async {
-        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap();
         tokio::spawn(conn);
-        client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\"")).await.unwrap();
-        client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+        client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+            .await
+            .unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
     });
     format!("postgres://postgres@127.0.0.1:{port}/{name}")
 }
@@ -97,9 +105,22 @@ pub fn assert_consistent(report: &Report) {
         assert_eq!(by_class, o.failed, "{}: classes sum to failed", v.name);
         let ok: u64 = v.timeline.iter().map(|e| e.ok).sum();
         let failed: u64 = v.timeline.iter().map(|e| e.failed).sum();
-        assert_eq!((ok, failed), (o.ok, o.failed), "{}: timeline sums equal totals", v.name);
-        assert_eq!(v.latency_ms.operation.count, o.ok, "{}: operation histogram holds the ok ones", v.name);
-        assert_eq!(v.latency_ms.failed.count, o.failed, "{}: failed histogram holds the failed ones", v.name);
+        assert_eq!(
+            (ok, failed),
+            (o.ok, o.failed),
+            "{}: timeline sums equal totals",
+            v.name
+        );
+        assert_eq!(
+            v.latency_ms.operation.count, o.ok,
+            "{}: operation histogram holds the ok ones",
+            v.name
+        );
+        assert_eq!(
+            v.latency_ms.failed.count, o.failed,
+            "{}: failed histogram holds the failed ones",
+            v.name
+        );
     }
 }
 

@@ -1,0 +1,179 @@
+//! Driving a connection's I/O, and remembering how it died.
+//!
+//! tokio-postgres splits a connection into a `Client` (sends requests) and a `Connection` (the
+//! socket, which someone must poll). Two ways to poll it:
+//! - [`Io::Task`]: a task of its own, as tokio-postgres suggests. Needed when several tasks
+//!   wait on one connection at once (shared mode): whoever is waiting must be woken.
+//! - [`Io::Inline`]: by the task that holds the connection, while it waits for its own
+//!   statement. Used when one task at a time uses a connection (pool, per task, per
+//!   operation): no hop through a second task per statement, and the socket is read on the
+//!   thread of the task that uses it. Idle connections are not polled; what arrived meanwhile
+//!   (a notice, the server's FATAL message) is read at the next use.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio_postgres::AsyncMessage;
+use tokio_postgres::tls::NoTlsStream;
+
+use super::gauges::Gauges;
+use super::socket::LocalSocket;
+use crate::record::errors::{self, OpError};
+
+type Connection = tokio_postgres::Connection<LocalSocket, NoTlsStream>;
+
+/// How the connection died, as far as we know: from the connection's own error, or from the
+/// error a statement met when the connection was lost under it.
+#[derive(Debug, Default)]
+pub struct ConnState {
+    terminal: Mutex<Option<OpError>>,
+    dead: AtomicBool,
+}
+
+impl ConnState {
+    /// Records a cause of death; one with a SQLSTATE (57P01, say) beats one without (a reset
+    /// socket), which is often all that is left after the server's message was consumed.
+    pub fn died(&self, cause: OpError) {
+        self.dead.store(true, Ordering::Relaxed);
+        let mut t = self.terminal.lock().expect("terminal lock");
+        if t.as_ref()
+            .is_none_or(|old| old.sqlstate.is_none() && cause.sqlstate.is_some())
+        {
+            *t = Some(cause);
+        }
+    }
+
+    pub fn terminal(&self) -> Option<OpError> {
+        self.terminal.lock().expect("terminal lock").clone()
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Relaxed)
+    }
+}
+
+/// Who polls the connection.
+// One per connection, so the size of the inline variant does not matter; boxing it would add
+// an indirection to every poll.
+#[allow(clippy::large_enum_variant)]
+pub enum Io {
+    Task,
+    Inline(Mutex<Option<Connection>>),
+}
+
+impl std::fmt::Debug for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Io::Task => "Io::Task",
+            Io::Inline(_) => "Io::Inline",
+        })
+    }
+}
+
+/// A connection's I/O with its state.
+#[derive(Debug)]
+pub struct Driver {
+    io: Io,
+    pub state: Arc<ConnState>,
+    gauges: Arc<Gauges>,
+}
+
+impl Driver {
+    /// Starts driving `connection`: in a task of its own, or inline.
+    pub fn new(connection: Connection, inline: bool, gauges: Arc<Gauges>) -> Driver {
+        let state = Arc::new(ConnState::default());
+        let io = if inline {
+            Io::Inline(Mutex::new(Some(connection)))
+        } else {
+            spawn(connection, state.clone(), gauges.clone());
+            Io::Task
+        };
+        Driver { io, state, gauges }
+    }
+
+    /// Runs `fut` (a request on this connection's client), driving the connection meanwhile
+    /// when it is driven inline.
+    pub async fn run<F: Future>(&self, fut: F) -> F::Output {
+        let Io::Inline(connection) = &self.io else {
+            return fut.await;
+        };
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(v);
+            }
+            // Sends the request, reads what arrived; the response may be in now.
+            self.poll_inline(connection, cx);
+            fut.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    fn poll_inline(&self, connection: &Mutex<Option<Connection>>, cx: &mut Context<'_>) {
+        let mut guard = connection.lock().expect("connection lock");
+        let Some(conn) = guard.as_mut() else {
+            return;
+        };
+        loop {
+            match conn.poll_message(cx) {
+                Poll::Ready(Some(Ok(AsyncMessage::Notice(n)))) => self.gauges.notice(n.code()),
+                Poll::Ready(Some(Ok(_))) => {}
+                Poll::Ready(Some(Err(e))) => {
+                    self.state.died(errors::classify_terminal(&e));
+                    // Dropping it fails the requests still waiting: the client sees it closed.
+                    *guard = None;
+                    return;
+                }
+                Poll::Ready(None) => {
+                    *guard = None;
+                    return;
+                }
+                Poll::Pending => return,
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The client was dropped first (it is declared before the driver): polled once more,
+        // an inline connection sends Terminate and closes, as a spawned one does by itself.
+        if let Io::Inline(connection) = &mut self.io
+            && let Some(conn) = connection.get_mut().ok().and_then(Option::take)
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let gauges = self.gauges.clone();
+            gauges.io_started();
+            rt.spawn(async move {
+                let _ = conn.await;
+                gauges.io_ended();
+            });
+        }
+    }
+}
+
+fn spawn(mut connection: Connection, state: Arc<ConnState>, gauges: Arc<Gauges>) {
+    gauges.io_started();
+    tokio::spawn(async move {
+        let result = std::future::poll_fn(|cx| {
+            loop {
+                match connection.poll_message(cx) {
+                    Poll::Ready(Some(Ok(AsyncMessage::Notice(notice)))) => {
+                        gauges.notice(notice.code())
+                    }
+                    Poll::Ready(Some(Ok(_))) => {}
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                    Poll::Ready(None) => return Poll::Ready(Ok(())),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        })
+        .await;
+        if let Err(e) = result {
+            state.died(errors::classify_terminal(&e));
+        }
+        gauges.io_ended();
+    });
+}

@@ -1,0 +1,183 @@
+//! The embedded server and its directory are gone after a run: after success, after an
+//! error, and after Ctrl-C at the terminal (SIGINT to the foreground process group).
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SCENARIO: &str = r#"
+name = "cleanup"
+[database]
+setup = ["CREATE TABLE t (x int)"]
+teardown = ["DROP TABLE t"]
+[load]
+tasks = 2
+duration = "DURATION"
+[[workload]]
+name = "w"
+[[workload.step]]
+sql = "INSERT INTO t VALUES ($1)"
+params = ["random_int(1, 9)"]
+"#;
+
+/// A private TMPDIR the unprivileged server user can enter.
+fn tmpdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn stress(tmp: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stress"));
+    cmd.args(args)
+        .env("TMPDIR", tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn scenario_file(dir: &Path, duration: &str, extra: &str) -> PathBuf {
+    let path = dir.join("cleanup.toml");
+    std::fs::write(
+        &path,
+        format!("{}{extra}", SCENARIO.replace("DURATION", duration)),
+    )
+    .unwrap();
+    path
+}
+
+/// Processes whose command line mentions `dir` (the server runs with `-D <dir>/...`).
+fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&needle))
+        .collect()
+}
+
+fn assert_nothing_left(tmp: &Path) {
+    let left: Vec<_> = std::fs::read_dir(tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    assert!(
+        processes_under(tmp).is_empty(),
+        "processes left: {:?}",
+        processes_under(tmp)
+    );
+}
+
+#[test]
+fn nothing_is_left_after_a_successful_run() {
+    let tmp = tmpdir();
+    let work = tempfile::tempdir().unwrap();
+    let file = scenario_file(work.path(), "300ms", "");
+    let out_path = work.path().join("r.json");
+    let out = stress(
+        tmp.path(),
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out_path.is_file());
+    assert_nothing_left(tmp.path());
+}
+
+#[test]
+fn nothing_is_left_after_a_failed_run() {
+    let tmp = tmpdir();
+    let work = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        work.path(),
+        "300ms",
+        "[[workload]]\nname = \"bad\"\n[[workload.step]]\nsql = \"SELECT nope FROM nowhere\"\n",
+    );
+    let out = stress(
+        tmp.path(),
+        &["run", file.to_str().unwrap(), "--out", "/dev/null"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_nothing_left(tmp.path());
+}
+
+fn wait_for_ready_server(tmp: &Path, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let ready = std::fs::read_dir(tmp)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                std::fs::read_to_string(e.path().join("data/postmaster.pid"))
+                    .is_ok_and(|t| t.lines().nth(7).is_some_and(|l| l.trim() == "ready"))
+            });
+        if ready {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the embedded server did not come up");
+}
+
+#[test]
+fn nothing_is_left_after_ctrl_c_and_the_partial_report_is_written() {
+    let tmp = tmpdir();
+    let work = tempfile::tempdir().unwrap();
+    let file = scenario_file(work.path(), "60s", "");
+    let out_path = work.path().join("partial.json");
+    let mut cmd = stress(
+        tmp.path(),
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+    );
+    // Like a shell job: its own process group, which a terminal's Ctrl-C signals as a whole.
+    cmd.process_group(0);
+    let child = cmd.spawn().unwrap();
+    wait_for_ready_server(tmp.path(), Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(800));
+    let group = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT).unwrap();
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "stopped promptly"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_path).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    assert!(report["variants"][0]["operations"]["ok"].as_u64().unwrap() > 0);
+    assert_nothing_left(tmp.path());
+}
