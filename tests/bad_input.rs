@@ -243,8 +243,75 @@ fn invalid_toml() {
 
 #[test]
 fn later_features_are_refused_with_their_position() {
-    let text = format!("{VALID}[[fault]]\nkind = \"close_pool\"\nat = \"1s\"\n");
-    assert_bad("fault", &text, &[], &file_at("fault", "12:1"), "fault");
+    let text = format!("{VALID}[sweep]\n\"pool.max_size\" = [1, 2]\n");
+    assert_bad("sweep", &text, &[], &file_at("sweep", "12:1"), "sweep");
+}
+
+#[test]
+fn fault_keys_of_another_kind_and_close_pool_without_a_pool() {
+    let text =
+        format!("{VALID}[[fault]]\nkind = \"terminate_backends\"\nat = \"500ms\"\ndrain = true\n");
+    assert_bad(
+        "fault_key",
+        &text,
+        &[],
+        &file_at("fault_key", "15:9"),
+        "fault[0].drain",
+    );
+    let text = format!(
+        "{VALID}[access]\nmode = \"shared\"\n[[fault]]\nkind = \"close_pool\"\nat = \"500ms\"\n"
+    );
+    assert_bad(
+        "fault_pool",
+        &text,
+        &[],
+        &file_at("fault_pool", "15:8"),
+        "fault[0].kind",
+    );
+    let text = format!("{VALID}[[fault]]\nkind = \"cancel_queries\"\nat = \"2s\"\n");
+    assert_bad(
+        "fault_late",
+        &text,
+        &[],
+        &file_at("fault_late", "14:6"),
+        "fault[0].at",
+    );
+}
+
+#[test]
+fn stages_and_rate_are_checked() {
+    let text = VALID.replace(
+        "duration = \"1s\"",
+        "stages = [{ duration = \"1s\", target = 5 }]",
+    );
+    assert_bad(
+        "stages_tasks",
+        &text,
+        &[],
+        &file_at("stages_tasks", "4:39"),
+        "load.stages[0].target",
+    );
+    let text = VALID.replace(
+        "duration = \"1s\"",
+        "duration = \"1s\"\nstages = [{ duration = \"1s\", target = 1 }]",
+    );
+    assert_bad(
+        "stages_duration",
+        &text,
+        &[],
+        &file_at("stages_duration", "4:12"),
+        "load.duration",
+    );
+    let text = VALID.replace("duration = \"1s\"", "iterations = 3\nrate = 100");
+    assert_bad(
+        "rate_iterations",
+        &text,
+        &[],
+        &file_at("rate_iterations", "4:14"),
+        "load.iterations",
+    );
+    let text = VALID.replace("duration = \"1s\"", "duration = \"1s\"\nrate = -2");
+    assert_bad("rate", &text, &[], &file_at("rate", "5:8"), "load.rate");
 }
 
 #[test]

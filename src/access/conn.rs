@@ -155,6 +155,11 @@ impl PgConn {
         self.driver.state.is_dead() || self.client.is_closed()
     }
 
+    /// Marks the connection dead (closed under its user): it will not be handed out again.
+    pub fn mark_dead(&self, cause: OpError) {
+        self.driver.state.died(cause);
+    }
+
     /// The error the connection task ended with, if it has ended with one.
     pub fn terminal(&self) -> Option<OpError> {
         self.driver.state.terminal()

@@ -24,6 +24,8 @@ pub struct Gauges {
     pub notices_no_transaction: AtomicU64,
     /// Pooled connections given back while (maybe) inside a transaction.
     pub returned_in_transaction: AtomicU64,
+    /// Operations whose connection was cut under them by a pool closed without drain.
+    pub cut_by_close: AtomicU64,
 }
 
 /// A snapshot of the gauges.

@@ -24,11 +24,11 @@ use std::sync::Arc;
 use tokio::sync::MutexGuard;
 
 use crate::record::errors::{ErrorClass, OpError};
-use crate::scenario::model::{AccessMode, Settings};
+use crate::scenario::model::{AccessMode, FaultKind, Settings};
 use crate::workload::params::Value;
 use conn::{Command, Connector, PgConn};
 use gauges::Gauges;
-use pool::{Manager, PoolInstance};
+use pool::{Generation, Manager, PoolInstance};
 use shared::{SharedConn, Slot};
 
 /// The connections of one variant.
@@ -59,17 +59,58 @@ pub struct PoolStatistics {
     pub closed_idle_timeout: u64,
 }
 
+impl PoolStatistics {
+    pub fn add(&mut self, o: &PoolStatistics) {
+        self.get_direct += o.get_direct;
+        self.get_waited += o.get_waited;
+        self.get_timed_out += o.get_timed_out;
+        self.connections_created += o.connections_created;
+        self.closed_broken += o.closed_broken;
+        self.closed_invalid += o.closed_invalid;
+        self.closed_max_lifetime += o.closed_max_lifetime;
+        self.closed_idle_timeout += o.closed_idle_timeout;
+    }
+}
+
+impl From<&bb8::Statistics> for PoolStatistics {
+    fn from(st: &bb8::Statistics) -> PoolStatistics {
+        PoolStatistics {
+            get_direct: st.get_direct,
+            get_waited: st.get_waited,
+            get_timed_out: st.get_timed_out,
+            connections_created: st.connections_created,
+            closed_broken: st.connections_closed_broken,
+            closed_invalid: st.connections_closed_invalid,
+            closed_max_lifetime: st.connections_closed_max_lifetime,
+            closed_idle_timeout: st.connections_closed_idle_timeout,
+        }
+    }
+}
+
 impl Access {
     /// Opens the access of a variant: builds pools (connecting in the background) or opens the
     /// shared connections. Runs inside a tokio runtime.
     pub async fn open(settings: &Settings, connector: Arc<Connector>) -> Result<Access, OpError> {
         let instances = settings.access.instances as usize;
         let kind = match settings.access.mode {
-            AccessMode::Pool => Kind::Pool(
-                (0..instances)
-                    .map(|_| Arc::new(PoolInstance::build(&settings.pool, connector.clone())))
-                    .collect(),
-            ),
+            AccessMode::Pool => {
+                let closable = settings
+                    .fault
+                    .iter()
+                    .any(|f| f.kind == FaultKind::ClosePool);
+                Kind::Pool(
+                    (0..instances)
+                        .map(|i| {
+                            Arc::new(PoolInstance::build(
+                                &settings.pool,
+                                connector.clone(),
+                                format!("pool-{}", i + 1),
+                                closable,
+                            ))
+                        })
+                        .collect(),
+                )
+            }
             AccessMode::Shared => {
                 let mut conns = Vec::with_capacity(instances);
                 for _ in 0..instances {
@@ -110,17 +151,25 @@ impl Access {
         };
         let mut s = PoolStatistics::default();
         for p in pools {
-            let st = p.statistics();
-            s.get_direct += st.get_direct;
-            s.get_waited += st.get_waited;
-            s.get_timed_out += st.get_timed_out;
-            s.connections_created += st.connections_created;
-            s.closed_broken += st.connections_closed_broken;
-            s.closed_invalid += st.connections_closed_invalid;
-            s.closed_max_lifetime += st.connections_closed_max_lifetime;
-            s.closed_idle_timeout += st.connections_closed_idle_timeout;
+            s.add(&p.statistics());
         }
         Some(s)
+    }
+
+    /// Closes every pool (pool mode), replacing each at once with `swap`; returns how many
+    /// were open. Runs inside a tokio runtime.
+    pub fn close_pools(&self, drain: bool, swap: bool) -> usize {
+        match &self.kind {
+            Kind::Pool(pools) => pools.iter().filter(|p| p.close(drain, swap)).count(),
+            _ => 0,
+        }
+    }
+
+    /// Reopens every closed pool with a fresh one. Runs inside a tokio runtime.
+    pub fn reopen_pools(&self) {
+        if let Kind::Pool(pools) = &self.kind {
+            pools.iter().for_each(|p| p.reopen());
+        }
     }
 
     /// Connect errors the pools swallowed while retrying, by class.
@@ -168,7 +217,10 @@ impl TaskAccess {
         gauges.wait_started();
         let waiting = Waiting(gauges);
         let kind = match &mut self.kind {
-            TaskKind::Pool(pool) => LeaseKind::Pooled(pool.get().await?),
+            TaskKind::Pool(pool) => {
+                let (generation, conn) = pool.get().await?;
+                LeaseKind::Pooled(conn, generation)
+            }
             TaskKind::Shared(shared) => LeaseKind::Shared(shared.slot().await?),
             TaskKind::PerOperation(connector) => LeaseKind::Owned(connector.connect().await?),
             TaskKind::PerTask(connector, slot) => {
@@ -192,7 +244,7 @@ pub struct Lease<'a> {
 }
 
 enum LeaseKind<'a> {
-    Pooled(bb8::PooledConnection<'a, Manager>),
+    Pooled(bb8::PooledConnection<'static, Manager>, Arc<Generation>),
     Shared(Arc<Slot>),
     Dedicated(&'a PgConn),
     Owned(PgConn),
@@ -201,7 +253,7 @@ enum LeaseKind<'a> {
 impl Lease<'_> {
     pub fn conn(&self) -> &PgConn {
         match &self.kind {
-            LeaseKind::Pooled(c) => c,
+            LeaseKind::Pooled(c, _) => c,
             LeaseKind::Shared(s) => &s.conn,
             LeaseKind::Dedicated(c) => c,
             LeaseKind::Owned(c) => c,
@@ -215,7 +267,41 @@ impl Lease<'_> {
         }
     }
 
-    /// Runs statement `index` (see [`PgConn::execute`]), through the shared gate if any.
+    /// Runs a statement's future through the shared gate, or against the pool's close.
+    async fn statement<T>(
+        &self,
+        fut: impl Future<Output = Result<T, OpError>>,
+    ) -> Result<T, OpError> {
+        let _gate = self.enter().await?;
+        let LeaseKind::Pooled(conn, generation) = &self.kind else {
+            return fut.await;
+        };
+        if !generation.closable {
+            return fut.await;
+        }
+        let cut = || {
+            let e = generation.cut_error();
+            if !conn.is_broken() {
+                // Closed under its user (counted once, not again for its ROLLBACK): never
+                // handed out again.
+                conn.mark_dead(e.clone());
+                self.gauges
+                    .cut_by_close
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e)
+        };
+        if generation.cut.is_raised() {
+            return cut();
+        }
+        tokio::select! {
+            biased;
+            () = generation.cut.raised() => cut(),
+            r = fut => r,
+        }
+    }
+
+    /// Runs statement `index` (see [`PgConn::execute`]).
     pub async fn execute(
         &self,
         index: usize,
@@ -223,20 +309,19 @@ impl Lease<'_> {
         captures: &[(String, usize)],
         slots: &mut [Value],
     ) -> Result<(), OpError> {
-        let _gate = self.enter().await?;
-        self.conn().execute(index, values, captures, slots).await
+        self.statement(self.conn().execute(index, values, captures, slots))
+            .await
     }
 
-    /// BEGIN, COMMIT or ROLLBACK, through the shared gate if any.
+    /// BEGIN, COMMIT or ROLLBACK.
     pub async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
-        let _gate = self.enter().await?;
-        self.conn().command(sql, kind).await
+        self.statement(self.conn().command(sql, kind)).await
     }
 }
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        if let LeaseKind::Pooled(conn) = &self.kind
+        if let LeaseKind::Pooled(conn, _) = &self.kind
             && conn.maybe_in_transaction()
             && !conn.is_broken()
         {

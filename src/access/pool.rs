@@ -9,10 +9,14 @@
 //!   only a wait with no connect error in it is `pool_timeout`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bb8::{ErrorSink, ManageConnection, RunError};
+use tokio::sync::Notify;
+
+use super::PoolStatistics;
 
 use super::conn::{Connector, PgConn};
 use crate::record::errors::{ErrorClass, OpError};
@@ -113,57 +117,211 @@ impl ErrorSink<ManagerError> for Sink {
     }
 }
 
-/// One application instance's pool.
+/// A one-way flag that tasks can wait on.
+#[derive(Debug, Default)]
+pub struct Signal {
+    raised: AtomicBool,
+    notify: Notify,
+}
+
+impl Signal {
+    pub fn raise(&self) {
+        self.raised.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.raised.load(Ordering::Relaxed)
+    }
+
+    /// Returns once raised.
+    pub async fn raised(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_raised() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One bb8 pool of an instance, from its build (or reopening) to its close.
+///
+/// bb8 has no close: closing takes the generation out of its instance's slot, so acquires fail
+/// at once, and raises its signals. Connections held when it closed either finish and are
+/// closed with the detached pool (`drain = true`), or are cut at their next statement
+/// (`drain = false`): the race of incident 002.
+#[derive(Debug)]
+pub struct Generation {
+    pool: bb8::Pool<Manager>,
+    /// Raised on close: waiting acquires fail with `pool_closed`.
+    pub closed: Signal,
+    /// Raised on a close without drain: held connections fail with `pool_closed`.
+    pub cut: Signal,
+    /// Whether this pool can be closed at all (a close_pool fault is scheduled): only then do
+    /// acquires and statements watch the signals.
+    pub closable: bool,
+    pub name: String,
+    retired: Arc<Mutex<PoolStatistics>>,
+}
+
+impl Generation {
+    pub fn cut_error(&self) -> OpError {
+        OpError::new(
+            ErrorClass::PoolClosed,
+            format!(
+                "the pool '{}' was closed while the connection was in use",
+                self.name
+            ),
+        )
+    }
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        // Its statistics outlive it in the instance's totals.
+        let st = PoolStatistics::from(&self.pool.state().statistics);
+        self.retired.lock().expect("statistics lock").add(&st);
+    }
+}
+
+/// One application instance's pool, which may be closed and reopened.
 #[derive(Debug)]
 pub struct PoolInstance {
-    pool: bb8::Pool<Manager>,
+    current: RwLock<Option<Arc<Generation>>>,
+    settings: PoolSettings,
+    connector: Arc<Connector>,
+    name: String,
+    closable: bool,
     pub connect_errors: Arc<ConnectErrors>,
-    timeout: Duration,
-    max_size: u32,
+    retired: Arc<Mutex<PoolStatistics>>,
 }
 
 impl PoolInstance {
     /// Builds the pool without waiting for `min_idle` (bb8's `build_unchecked`): a pool that
     /// cannot reach it still runs, and the report says why. Must run inside a tokio runtime.
-    pub fn build(settings: &PoolSettings, connector: Arc<Connector>) -> PoolInstance {
-        let connect_errors = Arc::new(ConnectErrors::default());
+    pub fn build(
+        settings: &PoolSettings,
+        connector: Arc<Connector>,
+        name: String,
+        closable: bool,
+    ) -> PoolInstance {
+        let instance = PoolInstance {
+            current: RwLock::new(None),
+            settings: settings.clone(),
+            connector,
+            name,
+            closable,
+            connect_errors: Arc::new(ConnectErrors::default()),
+            retired: Arc::new(Mutex::new(PoolStatistics::default())),
+        };
+        instance.reopen();
+        instance
+    }
+
+    fn generation(&self) -> Generation {
+        let s = &self.settings;
         let pool = bb8::Pool::builder()
-            .max_size(settings.max_size)
-            .min_idle(settings.min_idle)
-            .connection_timeout(settings.connection_timeout)
-            .idle_timeout(settings.idle_timeout.0)
-            .max_lifetime(settings.max_lifetime.0)
-            .reaper_rate(settings.reaper_rate)
-            .test_on_check_out(settings.test_on_check_out)
-            .retry_connection(settings.retry_connection)
-            .queue_strategy(match settings.queue_strategy {
+            .max_size(s.max_size)
+            .min_idle(s.min_idle)
+            .connection_timeout(s.connection_timeout)
+            .idle_timeout(s.idle_timeout.0)
+            .max_lifetime(s.max_lifetime.0)
+            .reaper_rate(s.reaper_rate)
+            .test_on_check_out(s.test_on_check_out)
+            .retry_connection(s.retry_connection)
+            .queue_strategy(match s.queue_strategy {
                 QueueStrategy::Fifo => bb8::QueueStrategy::Fifo,
                 QueueStrategy::Lifo => bb8::QueueStrategy::Lifo,
             })
-            .error_sink(Box::new(Sink(connect_errors.clone())))
-            .build_unchecked(Manager { connector });
-        PoolInstance {
+            .error_sink(Box::new(Sink(self.connect_errors.clone())))
+            .build_unchecked(Manager {
+                connector: self.connector.clone(),
+            });
+        Generation {
             pool,
-            connect_errors,
-            timeout: settings.connection_timeout,
-            max_size: settings.max_size,
+            closed: Signal::default(),
+            cut: Signal::default(),
+            closable: self.closable,
+            name: self.name.clone(),
+            retired: self.retired.clone(),
         }
     }
 
-    pub async fn get(&self) -> Result<bb8::PooledConnection<'_, Manager>, OpError> {
+    fn closed_error(&self) -> OpError {
+        OpError::new(
+            ErrorClass::PoolClosed,
+            format!("the pool '{}' is already closed", self.name),
+        )
+    }
+
+    /// A connection from the current pool, with the pool it came from. A wait on a pool that
+    /// closes fails at once with `pool_closed`, unless a fresh pool replaced it in the same step
+    /// (then the wait goes on there).
+    pub async fn get(
+        &self,
+    ) -> Result<(Arc<Generation>, bb8::PooledConnection<'static, Manager>), OpError> {
         let started = Instant::now();
-        match self.pool.get().await {
-            Ok(conn) => Ok(conn),
-            Err(RunError::User(ManagerError::Connect(e) | ManagerError::Check(e))) => Err(e),
-            Err(RunError::TimedOut) => {
-                Err(self
-                    .connect_errors
-                    .explain_timeout(started, self.timeout, self.max_size))
-            }
+        loop {
+            let generation = self.current.read().expect("pool slot").clone();
+            let generation = generation.ok_or_else(|| self.closed_error())?;
+            let got = if generation.closable {
+                tokio::select! {
+                    biased;
+                    () = generation.closed.raised() => continue,
+                    got = generation.pool.get_owned() => got,
+                }
+            } else {
+                generation.pool.get_owned().await
+            };
+            return match got {
+                Ok(conn) => Ok((generation, conn)),
+                Err(RunError::User(ManagerError::Connect(e) | ManagerError::Check(e))) => Err(e),
+                Err(RunError::TimedOut) => Err(self.connect_errors.explain_timeout(
+                    started,
+                    self.settings.connection_timeout,
+                    self.settings.max_size,
+                )),
+            };
         }
     }
 
-    pub fn statistics(&self) -> bb8::Statistics {
-        self.pool.state().statistics
+    /// Closes the pool; returns whether it was open. With `swap`, a fresh pool takes its place
+    /// in the same step (an atomic replacement: no acquire ever sees it closed).
+    pub fn close(&self, drain: bool, swap: bool) -> bool {
+        let old = {
+            let mut current = self.current.write().expect("pool slot");
+            let old = current.take();
+            if swap {
+                *current = Some(Arc::new(self.generation()));
+            }
+            old
+        };
+        let Some(generation) = old else {
+            return false;
+        };
+        generation.closed.raise();
+        if !drain {
+            generation.cut.raise();
+        }
+        true
+    }
+
+    /// Builds a fresh pool if it is closed, as an application's recovery code would.
+    pub fn reopen(&self) {
+        let mut current = self.current.write().expect("pool slot");
+        if current.is_none() {
+            *current = Some(Arc::new(self.generation()));
+        }
+    }
+
+    /// bb8's statistics over every pool this instance had.
+    pub fn statistics(&self) -> PoolStatistics {
+        let mut total = *self.retired.lock().expect("statistics lock");
+        if let Some(g) = self.current.read().expect("pool slot").as_ref() {
+            total.add(&PoolStatistics::from(&g.pool.state().statistics));
+        }
+        total
     }
 }

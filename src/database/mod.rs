@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod url;
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use crate::scenario::model::DatabaseSettings;
 pub use embedded::{EmbeddedServer, StopMode};
@@ -52,6 +53,9 @@ impl SourceKind {
     }
 }
 
+/// The embedded server, shared with the fault that restarts it.
+pub type ServerHandle = Arc<Mutex<EmbeddedServer>>;
+
 /// A database to run against: connection settings and how to show them.
 #[derive(Clone, Debug)]
 pub struct Database {
@@ -59,6 +63,8 @@ pub struct Database {
     pub source: SourceKind,
     /// The URL with its password replaced by `***`.
     pub display_url: String,
+    /// The embedded server, when it is one.
+    pub server: Option<ServerHandle>,
 }
 
 /// Resolves and owns the databases of a run, starting embedded servers as variants need them.
@@ -66,7 +72,7 @@ pub struct Database {
 pub struct Target {
     /// `--database-url`.
     cli_url: Option<String>,
-    server: Option<EmbeddedServer>,
+    server: Option<ServerHandle>,
 }
 
 impl Target {
@@ -84,23 +90,27 @@ impl Target {
                 display_url: url::redacted(&config),
                 config,
                 source: SourceKind::Url,
+                server: None,
             });
         }
-        if self
+        let reusable = self
             .server
             .as_ref()
-            .is_none_or(|s| s.settings != settings.embedded)
-        {
+            .is_some_and(|s| s.lock().expect("server lock").settings == settings.embedded);
+        if !reusable {
             // Stop the previous server before starting one with other settings.
             self.server = None;
-            self.server = Some(EmbeddedServer::start(&settings.embedded)?);
+            self.server = Some(Arc::new(Mutex::new(EmbeddedServer::start(
+                &settings.embedded,
+            )?)));
         }
-        let server = self.server.as_ref().expect("started above");
-        let config = server.config();
+        let server = self.server.clone().expect("started above");
+        let config = server.lock().expect("server lock").config();
         Ok(Database {
             display_url: url::redacted(&config),
             config,
             source: SourceKind::Embedded,
+            server: Some(server),
         })
     }
 
@@ -117,11 +127,6 @@ impl Target {
             Some(u) => url::parse(&u).map(Some),
             None => Ok(url::from_libpq_env()),
         }
-    }
-
-    /// The embedded server of the current variant, if it runs on one.
-    pub fn server(&mut self) -> Option<&mut EmbeddedServer> {
-        self.server.as_mut()
     }
 
     /// Stops and removes the embedded server, if any.

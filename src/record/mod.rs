@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use errors::{ErrorTally, OpError};
+use std::collections::BTreeMap;
+
+use errors::{ErrorClass, ErrorTally, OpError};
 pub use timeline::{Interval, Timeline};
 
 /// Live counters for the progress line, one set per worker (no shared cache line).
@@ -78,25 +80,37 @@ impl Latencies {
 pub struct Totals {
     pub ok: u64,
     pub failed: u64,
+    /// Open model: arrivals that found every task busy.
+    pub dropped: u64,
     pub latency: Latencies,
     pub errors: ErrorTally,
+    /// Failed operations by class in the second after each scheduled fault.
+    pub after_faults: Vec<BTreeMap<ErrorClass, u64>>,
 }
 
 impl Totals {
-    pub fn new(workloads: usize) -> Totals {
+    pub fn new(workloads: usize, faults: usize) -> Totals {
         Totals {
             ok: 0,
             failed: 0,
+            dropped: 0,
             latency: Latencies::new(workloads),
             errors: ErrorTally::default(),
+            after_faults: vec![BTreeMap::new(); faults],
         }
     }
 
     pub fn merge(&mut self, o: &Totals) {
         self.ok += o.ok;
         self.failed += o.failed;
+        self.dropped += o.dropped;
         self.latency.merge(&o.latency);
         self.errors.merge(&o.errors);
+        for (a, b) in self.after_faults.iter_mut().zip(&o.after_faults) {
+            for (class, n) in b {
+                *a.entry(*class).or_default() += n;
+            }
+        }
     }
 }
 
@@ -104,8 +118,11 @@ impl Totals {
 #[derive(Clone, Copy, Debug)]
 pub struct Outcome<'a> {
     pub workload: usize,
-    /// When the operation was due to start (its acquire began).
+    /// When the operation was due to start: its latency counts from here (in the open model,
+    /// the arrival's intended time, so a harness that fell behind does not hide it).
     pub started: Instant,
+    /// When the acquire began.
+    pub acquire_started: Instant,
     /// When the acquire ended (with or without a connection).
     pub acquire_ended: Instant,
     /// Whether a connection was obtained.
@@ -121,6 +138,8 @@ pub struct Recorder {
     interval: Option<Interval>,
     timeline: Arc<Timeline>,
     progress: Arc<Progress>,
+    /// Scheduled fault times (into the measured phase), sorted.
+    faults: Arc<[Duration]>,
 }
 
 impl Recorder {
@@ -129,13 +148,35 @@ impl Recorder {
         measure_start: Instant,
         timeline: Arc<Timeline>,
         progress: Arc<Progress>,
+        faults: Arc<[Duration]>,
     ) -> Recorder {
         Recorder {
             measure_start,
-            totals: Totals::new(workloads),
+            totals: Totals::new(workloads, faults.len()),
             interval: None,
             timeline,
             progress,
+            faults,
+        }
+    }
+
+    /// Counts an arrival that found every task busy (open model), in the second it was due.
+    pub fn dropped(&mut self, due: Instant) {
+        if let Some(since) = due.checked_duration_since(self.measure_start) {
+            self.totals.dropped += 1;
+            let second = since.as_secs();
+            self.interval_for(second).dropped += 1;
+        }
+    }
+
+    fn count_after_faults(&mut self, since_start: Duration, class: ErrorClass) {
+        let window = Duration::from_secs(1);
+        let later = self.faults.partition_point(|at| *at <= since_start);
+        for i in (0..later).rev() {
+            if since_start - self.faults[i] >= window {
+                break;
+            }
+            *self.totals.after_faults[i].entry(class).or_default() += 1;
         }
     }
 
@@ -175,6 +216,9 @@ impl Recorder {
                 histogram::record(&mut l.failed, latency);
                 l.failed_by_workload[o.workload] += 1;
                 self.totals.errors.add(e, at_ms);
+                if !self.faults.is_empty() {
+                    self.count_after_faults(since_start, e.class);
+                }
             }
         }
         self.interval_for(at_ms / 1000).add(latency, o.error);

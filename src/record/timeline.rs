@@ -19,6 +19,7 @@ pub struct Interval {
     pub second: u64,
     pub ok: u64,
     pub failed: u64,
+    pub dropped: u64,
     pub errors: BTreeMap<ErrorClass, u64>,
     /// Latency of the successful operations of this second.
     pub hist: Histogram<u64>,
@@ -30,6 +31,7 @@ impl Interval {
             second,
             ok: 0,
             failed: 0,
+            dropped: 0,
             errors: BTreeMap::new(),
             hist: histogram::new_interval(),
         }
@@ -112,6 +114,7 @@ impl Timeline {
         let b = seconds.entry(interval.second).or_insert_with(Bucket::new);
         b.ok += interval.ok;
         b.failed += interval.failed;
+        b.dropped += interval.dropped;
         for (class, n) in interval.errors {
             *b.errors.entry(class).or_default() += n;
         }

@@ -191,6 +191,10 @@ pub struct PoolStats {
     pub closed_broken: u64,
     /// Pool gets that timed out (bb8).
     pub timed_out_gets: u64,
+    /// Operations whose connection was cut under them by a pool closed without drain
+    /// (counted in `errors.pool_closed` too).
+    #[serde(default)]
+    pub cut_by_close: u64,
     /// Pool gets that had to wait (bb8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waited_gets: Option<u64>,
@@ -214,14 +218,22 @@ pub struct ServerStats {
     pub peak_idle_in_transaction: u64,
 }
 
-/// A fault injected during the run (later issue: none are injected yet).
+/// A fault injected during the measured phase.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEvent {
+    /// `close_pool`, `terminate_backends`, `restart_server` or `cancel_queries`.
     pub kind: String,
+    /// When it fired, into the measured phase.
     pub at_ms: u64,
+    /// When it was due (`at`, `at + every`, ...).
+    pub scheduled_ms: u64,
+    /// Operations holding or waiting for a connection when it fired.
     pub in_flight: u64,
+    /// Operations that failed in the second after it was due, by class.
     pub failed_next_1s: BTreeMap<ErrorClass, u64>,
+    /// What it did ("terminated 3 of 6 backend(s)"), or why it could not.
+    pub detail: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]

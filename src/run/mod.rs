@@ -2,7 +2,11 @@
 //! ([`workers`]), the per-second sampler and progress line ([`sampler`]), one variant from setup
 //! to teardown ([`variant`]), and here, a whole scenario into a [`Report`].
 
+pub mod admin;
+pub mod arrivals;
+pub mod faults;
 pub mod sampler;
+pub mod shape;
 pub mod task;
 pub mod variant;
 pub mod workers;
@@ -107,7 +111,7 @@ pub async fn run_scenario(
         let db = target
             .database(&v.settings.database)
             .map_err(|e| RunError::Infra(e.message))?;
-        let admin = variant::Admin::connect(&db, &run_id).await?;
+        let admin = Arc::new(admin::Admin::connect(&db, &run_id).await?);
         let info = admin.server_info().await?;
         database_info.get_or_insert_with(|| DatabaseInfo {
             source: db.source.as_str().to_string(),

@@ -8,30 +8,30 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::oneshot;
-use tokio_postgres::Client;
 
+use super::admin::Admin;
 use crate::access::gauges::{Gauges, Snapshot};
 use crate::record::Progress;
 use crate::record::timeline::{Sample, ServerBackends, Timeline};
 
 /// Asks the server about this run's backends (all but the admin connection).
 pub struct BackendQuery {
-    pub client: Arc<Client>,
-    pub prefix_pattern: String,
-    pub admin_name: String,
+    pub admin: Arc<Admin>,
+    /// `stress:<run id>:%`, escaped for LIKE.
+    pub pattern: String,
 }
 
 impl BackendQuery {
     async fn ask(&self) -> Option<ServerBackends> {
-        let row = self
-            .client
+        let client = self.admin.client().await.ok()?;
+        let row = client
             .query_one(
                 "SELECT count(*), \
                         count(*) FILTER (WHERE state = 'active'), \
                         count(*) FILTER (WHERE state = 'idle'), \
                         count(*) FILTER (WHERE state LIKE 'idle in transaction%') \
                  FROM pg_stat_activity WHERE application_name LIKE $1 AND application_name <> $2",
-                &[&self.prefix_pattern, &self.admin_name],
+                &[&self.pattern, &self.admin.name],
             )
             .await
             .ok()?;

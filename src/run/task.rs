@@ -1,5 +1,9 @@
-//! One load task in the closed model: pick a workload, acquire, run its steps, release,
-//! record; think; repeat until the phase ends (duration or iterations) or the run is stopped.
+//! A load task: pick a workload, acquire, run its steps, release, record.
+//!
+//! In the closed model a task starts its next operation when its last one ended (and it
+//! thought), while it is active (stages may ramp the number of active tasks). In the open
+//! model it takes arrivals from its worker's queue and its latency counts from each
+//! arrival's intended time (coordinated-omission-correct, as wrk2 and k6 measure).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -7,14 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use std::time::{Duration, Instant};
 
-use crate::access::Access;
+use super::Interrupt;
+use super::arrivals::Arrivals;
+use super::shape::Shape;
+use crate::access::{Access, TaskAccess};
 use crate::record::errors::{ErrorClass, OpError};
-use crate::record::{Outcome, Recorder};
+use crate::record::{Outcome, Recorder, Timeline};
 use crate::workload::exec;
 use crate::workload::params::{Draw, Value};
 use crate::workload::plan::Plan;
-
-use super::Interrupt;
 
 /// Everything the tasks of a variant share.
 #[derive(Debug)]
@@ -23,14 +28,20 @@ pub struct LoadRun {
     pub access: Access,
     pub seed: u64,
     pub seqs: Box<[AtomicI64]>,
+    pub shape: Shape,
+    /// Start of the run (of warmup, if any): time 0 of the shape.
+    pub start: Instant,
     /// End of warmup: operations that end before it are not recorded.
     pub measure_start: Instant,
-    /// Duration mode: no operation starts after this.
+    /// No operation starts at or after this (duration or stages); none in iterations mode.
     pub deadline: Option<Instant>,
     /// Iterations mode: operations per task in the measured phase.
     pub iterations: Option<u64>,
     pub think_time: Duration,
     pub op_timeout: Option<Duration>,
+    /// Scheduled fault times, into the measured phase (for failures in the second after).
+    pub faults: Arc<[Duration]>,
+    pub timeline: Arc<Timeline>,
     pub interrupt: Arc<Interrupt>,
 }
 
@@ -43,46 +54,52 @@ fn task_seed(seed: u64, task: usize) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Runs task `task` until its phase ends.
-pub async fn closed_loop(run: Arc<LoadRun>, task: usize, recorder: Rc<RefCell<Recorder>>) {
-    let mut access = run.access.for_task(task);
-    let mut rng = fastrand::Rng::with_seed(task_seed(run.seed, task));
-    let mut slots: Vec<Value> = Vec::new();
-    let total_weight = run.plan.total_weight();
-    let mut measured = false;
-    let mut iteration: u64 = 0;
-    loop {
-        if run.interrupt.is_set() {
-            break;
+/// One task's state between operations.
+struct Task {
+    run: Arc<LoadRun>,
+    index: usize,
+    access: TaskAccess,
+    rng: fastrand::Rng,
+    slots: Vec<Value>,
+    iteration: u64,
+    recorder: Rc<RefCell<Recorder>>,
+}
+
+impl Task {
+    fn new(run: Arc<LoadRun>, index: usize, recorder: Rc<RefCell<Recorder>>) -> Task {
+        Task {
+            access: run.access.for_task(index),
+            rng: fastrand::Rng::with_seed(task_seed(run.seed, index)),
+            run,
+            index,
+            slots: Vec::new(),
+            iteration: 0,
+            recorder,
         }
-        let now = Instant::now();
-        if !measured && now >= run.measure_start {
-            measured = true;
-            iteration = 0;
-        }
-        if measured
-            && (run.deadline.is_some_and(|d| now >= d)
-                || run.iterations.is_some_and(|n| iteration >= n))
-        {
-            break;
-        }
-        let index = run.plan.pick(rng.u64(..total_weight));
+    }
+
+    /// Runs one operation due at `started` and records it.
+    async fn operation(&mut self, started: Instant) {
+        let run = &*self.run;
+        let index = run.plan.pick(self.rng.u64(..run.plan.total_weight()));
         let workload = &run.plan.workloads[index];
-        let started = Instant::now();
+        let acquire_started = Instant::now();
         let mut acquire_ended = None;
         let mut acquired = false;
+        let (access, rng, slots) = (&mut self.access, &mut self.rng, &mut self.slots);
+        let (task, iteration) = (self.index as u64, self.iteration);
         let op = async {
             let lease = access.acquire().await;
             acquire_ended = Some(Instant::now());
             let lease = lease?;
             acquired = true;
             let mut draw = Draw {
-                rng: &mut rng,
-                task: task as u64,
+                rng,
+                task,
                 iteration,
                 seqs: &run.seqs,
             };
-            exec::run(&lease, workload, &mut draw, &mut slots).await
+            exec::run(&lease, workload, &mut draw, slots).await
         };
         let result = match run.op_timeout {
             None => op.await,
@@ -97,23 +114,73 @@ pub async fn closed_loop(run: Arc<LoadRun>, task: usize, recorder: Rc<RefCell<Re
             }),
         };
         let ended = Instant::now();
-        recorder.borrow_mut().record(Outcome {
+        self.recorder.borrow_mut().record(Outcome {
             workload: index,
             started,
+            acquire_started,
             acquire_ended: acquire_ended.unwrap_or(ended),
             acquired,
             ended,
             error: result.as_ref().err(),
         });
-        iteration += 1;
+        self.iteration += 1;
         if result.is_err() {
             // A failure may have completed without awaiting anything (operation_in_progress
             // fails before sending): yield, or this task would starve the others on its thread.
             tokio::task::yield_now().await;
         }
+    }
+}
+
+/// Closed model: operations back to back while the task is active.
+pub async fn closed_loop(run: Arc<LoadRun>, index: usize, recorder: Rc<RefCell<Recorder>>) {
+    let mut task = Task::new(run.clone(), index, recorder);
+    let mut measured = false;
+    loop {
+        if run.interrupt.is_set() {
+            break;
+        }
+        let now = Instant::now();
+        if !measured && now >= run.measure_start {
+            measured = true;
+            task.iteration = 0;
+        }
+        if measured
+            && (run.deadline.is_some_and(|d| now >= d)
+                || run.iterations.is_some_and(|n| task.iteration >= n))
+        {
+            break;
+        }
+        if let Shape::Closed { active: Some(ramp) } = &run.shape
+            && index as f64
+                >= ramp
+                    .value_at(now.duration_since(run.start).as_secs_f64())
+                    .floor()
+        {
+            // Not active at this point of the ramp.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
+        task.operation(Instant::now()).await;
         if !run.think_time.is_zero() {
             tokio::time::sleep(run.think_time).await;
         }
+    }
+}
+
+/// Open model: operations as arrivals come, timed from their intended start.
+pub async fn open_loop(
+    run: Arc<LoadRun>,
+    index: usize,
+    recorder: Rc<RefCell<Recorder>>,
+    arrivals: Rc<Arrivals>,
+) {
+    let mut task = Task::new(run.clone(), index, recorder);
+    while let Some(due) = arrivals.next().await {
+        if run.interrupt.is_set() {
+            break;
+        }
+        task.operation(due).await;
     }
 }
 

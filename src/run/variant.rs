@@ -1,27 +1,30 @@
-//! One variant, start to end: admin connection, setup, statement preparation, access, load,
-//! per-second sampling, teardown (which runs whenever setup ran), report section.
+//! One variant, start to end: setup, statement preparation, access, the load with its sampler
+//! and faults, teardown (which runs whenever setup ran), and the variant's report section.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
-use tokio_postgres::{Client, NoTls};
+use tokio::task::JoinHandle;
 
+use super::admin::{Admin, ServerInfo};
+use super::faults::{self, Fired};
 use super::sampler::{self, BackendQuery, ProgressLine};
+use super::shape::{self, Shape};
 use super::task::LoadRun;
 use super::workers::{self, Workers};
 use super::{Interrupt, RunError};
 use crate::access::Access;
-use crate::access::conn::{Connector, application_prefix};
+use crate::access::conn::Connector;
 use crate::access::gauges::Gauges;
-use crate::database::Database;
+use crate::database::{Database, SourceKind};
 use crate::record::errors::{ErrorClass, describe};
 use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
-use crate::report::model::{Anomalies, VariantReport};
+use crate::report::model::{Anomalies, FaultEvent, VariantReport};
 use crate::scenario::Variant;
-use crate::scenario::model::DEFAULT_DURATION;
+use crate::scenario::model::{DEFAULT_DURATION, FaultKind};
 use crate::workload::prepare::{self, StatementInfo};
 
 /// What the run tells every variant.
@@ -31,109 +34,62 @@ pub struct Env<'a> {
     pub progress: bool,
 }
 
-/// The server as the admin connection sees it.
-#[derive(Clone, Debug)]
-pub struct ServerInfo {
-    pub version: String,
-    pub max_connections: u32,
-    pub reserved_connections: u32,
-}
-
-/// The harness's own connection (setup, teardown, preparation, sampling); never counted.
-pub struct Admin {
-    pub client: Arc<Client>,
-    pub name: String,
-}
-
-impl Admin {
-    pub async fn connect(db: &Database, run_id: &str) -> Result<Admin, RunError> {
-        let name = format!("{}admin", application_prefix(run_id));
-        let mut config = db.config.clone();
-        config.application_name(&name);
-        let (client, connection) = config.connect(NoTls).await.map_err(|e| {
-            RunError::Infra(format!(
-                "cannot connect to {}: {}",
-                db.display_url,
-                describe(&e)
-            ))
-        })?;
-        // Its errors surface on its own queries.
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(Admin {
-            client: Arc::new(client),
-            name,
-        })
-    }
-
-    pub async fn server_info(&self) -> Result<ServerInfo, RunError> {
-        let row = self
-            .client
-            .query_one(
-                "SELECT current_setting('server_version'), \
-                        current_setting('max_connections')::int, \
-                        current_setting('superuser_reserved_connections')::int",
-                &[],
-            )
-            .await
-            .map_err(|e| {
-                RunError::Infra(format!(
-                    "cannot read the server's settings: {}",
-                    describe(&e)
-                ))
-            })?;
-        let n = |i: usize| u32::try_from(row.get::<_, i32>(i)).unwrap_or(0);
-        Ok(ServerInfo {
-            version: row
-                .get::<_, String>(0)
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            max_connections: n(1),
-            reserved_connections: n(2),
-        })
-    }
-}
-
 /// Runs a variant on `db` and returns its report section.
 pub async fn run(
     variant: &Variant,
     db: &Database,
-    admin: &Admin,
+    admin: &Arc<Admin>,
     info: &ServerInfo,
     env: &Env<'_>,
 ) -> Result<VariantReport, RunError> {
+    refuse_restart_without_server(variant, db)?;
     let database = &variant.settings.database;
-    let mut result = Ok(());
-    for (i, sql) in database.setup.iter().enumerate() {
-        if let Err(e) = admin.client.batch_execute(sql).await {
-            result = Err(RunError::BadInput(format!(
-                "database.setup[{i}]: the server rejects `{}`: {}",
-                sql.trim(),
-                server_message(&e)
-            )));
-            break;
-        }
-    }
-    let report = match result {
+    let report = match run_all(admin, "database.setup", &database.setup).await {
         Ok(()) => load(variant, db, admin, info, env).await,
-        Err(e) => Err(e),
+        Err(e) => Err(RunError::BadInput(e)),
     };
-    let mut warnings = Vec::new();
-    for (i, sql) in database.teardown.iter().enumerate() {
-        if let Err(e) = admin.client.batch_execute(sql).await {
-            warnings.push(format!(
-                "database.teardown[{i}] failed: {}",
-                server_message(&e)
-            ));
-        }
-    }
+    // Teardown runs whenever setup ran, also after a failed load.
+    let warnings = match run_all(admin, "database.teardown", &database.teardown).await {
+        Ok(()) => Vec::new(),
+        Err(e) => vec![e],
+    };
     report.map(|mut r| {
         r.warnings.extend(warnings);
         r
     })
+}
+
+fn refuse_restart_without_server(variant: &Variant, db: &Database) -> Result<(), RunError> {
+    let restart = variant
+        .settings
+        .fault
+        .iter()
+        .position(|f| f.kind == FaultKind::RestartServer);
+    match restart {
+        Some(i) if db.source == SourceKind::Url => Err(RunError::BadInput(format!(
+            "fault[{i}].kind: restart_server needs the embedded server, and variant `{}` runs on {}",
+            variant.name, db.display_url
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Runs statements on the admin connection; the error names the key and index.
+async fn run_all(admin: &Admin, key: &str, statements: &[String]) -> Result<(), String> {
+    for (i, sql) in statements.iter().enumerate() {
+        let client = admin
+            .client()
+            .await
+            .map_err(|e| format!("{key}[{i}]: {e}"))?;
+        if let Err(e) = client.batch_execute(sql).await {
+            return Err(format!(
+                "{key}[{i}]: the server rejects `{}`: {}",
+                sql.trim(),
+                server_message(&e)
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn server_message(e: &tokio_postgres::Error) -> String {
@@ -176,90 +132,162 @@ async fn connector(
     }
 }
 
-async fn load(
+/// The measured phase's length, when known before the run.
+fn measured_length(variant: &Variant) -> Option<Duration> {
+    let load = &variant.settings.load;
+    shape::staged_length(load).or(match (load.duration, load.iterations) {
+        (Some(d), _) => Some(d),
+        (None, Some(_)) => None,
+        (None, None) => Some(DEFAULT_DURATION),
+    })
+}
+
+/// Prepares the statements and opens the access, then builds what the tasks share.
+async fn prepare_load(
     variant: &Variant,
     db: &Database,
     admin: &Admin,
-    info: &ServerInfo,
     env: &Env<'_>,
-) -> Result<VariantReport, RunError> {
+    schedule: &[faults::Scheduled],
+) -> Result<Arc<LoadRun>, RunError> {
     let s = &variant.settings;
-    let statements: Arc<[StatementInfo]> = prepare::describe_all(&admin.client, &variant.plan)
+    let client = admin.client().await?;
+    let statements: Arc<[StatementInfo]> = prepare::describe_all(&client, &variant.plan)
         .await
         .map_err(|e| RunError::BadInput(e.to_string()))?
         .into();
     let connector = connector(variant, db, env, statements).await?;
-    let gauges = connector.gauges.clone();
-    let access = Access::open(s, connector.clone()).await.map_err(|e| {
+    let access = Access::open(s, connector).await.map_err(|e| {
         RunError::Infra(format!(
             "cannot open the shared connection to {}: {e}",
             db.display_url
         ))
     })?;
-    let seed = s.seed.unwrap_or_else(|| fastrand::u64(..));
-    let measure_start = Instant::now() + s.load.warmup;
-    let deadline = match (s.load.duration, s.load.iterations) {
-        (Some(d), _) => Some(measure_start + d),
-        (None, Some(_)) => None,
-        (None, None) => Some(measure_start + DEFAULT_DURATION),
-    };
-    let load = Arc::new(LoadRun {
+    let start = Instant::now();
+    let measure_start = start + s.load.warmup;
+    Ok(Arc::new(LoadRun {
         plan: variant.plan.clone(),
         access,
-        seed,
+        seed: s.seed.unwrap_or_else(|| fastrand::u64(..)),
         seqs: (0..variant.plan.seq_sites)
             .map(|_| AtomicI64::new(0))
             .collect(),
+        shape: Shape::of(&s.load),
+        start,
         measure_start,
-        deadline,
+        deadline: measured_length(variant).map(|d| measure_start + d),
         iterations: s.load.iterations,
         think_time: s.load.think_time,
         op_timeout: s.load.op_timeout,
+        faults: schedule.iter().map(|f| f.at).collect(),
+        timeline: Arc::new(Timeline::default()),
         interrupt: env.interrupt.clone(),
-    });
-    let tasks = s.load.tasks as usize;
-    let timeline = Arc::new(Timeline::default());
-    let mut workers = Workers::start(workers::thread_count(tasks), tasks, &load, &timeline)
-        .map_err(|e| RunError::Infra(format!("cannot start worker threads: {e}")))?;
+    }))
+}
 
-    let backends = Arc::new(BackendQuery {
-        client: admin.client.clone(),
-        prefix_pattern: format!("{}%", like_escape(&connector.application_prefix())),
-        admin_name: admin.name.clone(),
-    });
-    let (stop_sampler, stopped) = oneshot::channel();
-    let sampler = tokio::spawn(sampler::sample_seconds(
-        measure_start,
-        gauges.clone(),
-        timeline.clone(),
-        backends,
-        stopped,
-    ));
-    let progress = ProgressLine::new(env.progress, &variant.name);
-    let progress_task = tokio::spawn(
-        progress
-            .handle()
-            .run(workers.progress.clone(), measure_start),
-    );
-    let aborts = workers.aborter();
-    let interrupt = env.interrupt.clone();
-    let watcher = tokio::spawn(async move {
-        interrupt.wait().await;
-        aborts.abort();
-    });
+/// The helpers that run beside the workers on the control thread.
+struct Helpers {
+    sampler: (oneshot::Sender<Instant>, JoinHandle<()>),
+    faults: (oneshot::Sender<()>, JoinHandle<Vec<Fired>>),
+    progress: (ProgressLine, JoinHandle<()>),
+    watcher: JoinHandle<()>,
+}
+
+impl Helpers {
+    fn start(
+        load: &Arc<LoadRun>,
+        variant: &Variant,
+        db: &Database,
+        admin: &Arc<Admin>,
+        env: &Env<'_>,
+        workers: &Workers,
+        schedule: Vec<faults::Scheduled>,
+    ) -> Helpers {
+        let gauges = load.access.gauges().clone();
+        let pattern = format!(
+            "{}%",
+            like_escape(&load.access.connector.application_prefix())
+        );
+        let backends = Arc::new(BackendQuery {
+            admin: admin.clone(),
+            pattern: pattern.clone(),
+        });
+        let (stop_sampler, stopped) = oneshot::channel();
+        let sampler = tokio::spawn(sampler::sample_seconds(
+            load.measure_start,
+            gauges.clone(),
+            load.timeline.clone(),
+            backends,
+            stopped,
+        ));
+        let (stop_faults, stopped) = oneshot::channel();
+        let cx = faults::Context {
+            load: load.clone(),
+            admin: admin.clone(),
+            server: db.server.clone(),
+            gauges,
+            pattern,
+            faults: variant.settings.fault.clone(),
+            schedule,
+            seed: load.seed,
+        };
+        let faults = tokio::spawn(faults::run(cx, stopped));
+        let progress = ProgressLine::new(env.progress, &variant.name);
+        let ticker = tokio::spawn(
+            progress
+                .handle()
+                .run(workers.progress.clone(), load.measure_start),
+        );
+        let aborter = workers.aborter();
+        let interrupt = env.interrupt.clone();
+        let watcher = tokio::spawn(async move {
+            interrupt.wait().await;
+            aborter.abort();
+        });
+        Helpers {
+            sampler: (stop_sampler, sampler),
+            faults: (stop_faults, faults),
+            progress: (progress, ticker),
+            watcher,
+        }
+    }
+
+    /// Stops them after the load ended at `end`; returns the faults that fired.
+    async fn stop(self, end: Instant) -> Vec<Fired> {
+        self.watcher.abort();
+        self.progress.1.abort();
+        self.progress.0.finish();
+        let _ = self.sampler.0.send(end);
+        let _ = self.sampler.1.await;
+        let _ = self.faults.0.send(());
+        self.faults.1.await.unwrap_or_default()
+    }
+}
+
+async fn load(
+    variant: &Variant,
+    db: &Database,
+    admin: &Arc<Admin>,
+    info: &ServerInfo,
+    env: &Env<'_>,
+) -> Result<VariantReport, RunError> {
+    let schedule = faults::schedule(&variant.settings.fault, measured_length(variant));
+    let load = prepare_load(variant, db, admin, env, &schedule).await?;
+    let tasks = variant.settings.load.tasks as usize;
+    let mut workers = Workers::start(workers::thread_count(tasks), tasks, &load)
+        .map_err(|e| RunError::Infra(format!("cannot start worker threads: {e}")))?;
+    let scheduled = schedule.clone();
+    let helpers = Helpers::start(&load, variant, db, admin, env, &workers, schedule);
 
     let workloads = variant.plan.workloads.len();
-    let mut totals = Totals::new(workloads);
+    let mut totals = Totals::new(workloads, scheduled.len());
     for t in workers.totals(workloads).await {
         totals.merge(&t);
     }
     let end = Instant::now();
-    watcher.abort();
-    progress_task.abort();
-    progress.finish();
-    let _ = stop_sampler.send(end);
-    let _ = sampler.await;
+    let fired = helpers.stop(end).await;
 
+    let gauges = load.access.gauges().clone();
     let pool = load.access.pool_statistics();
     let connect_errors = load.access.connect_errors();
     let anomalies = Anomalies {
@@ -268,15 +296,16 @@ async fn load(
         returned_in_transaction: gauges.returned_in_transaction.load(Ordering::Relaxed),
         ..Anomalies::default()
     };
+    let (measure_start, seed, timeline) = (load.measure_start, load.seed, load.timeline.clone());
     // Close every connection while the worker runtimes that drive them still run.
     drop(load);
-    drop(connector);
     wait_for_io(&gauges, Duration::from_secs(2)).await;
     workers.release();
 
     let measured = end.saturating_duration_since(measure_start);
     let seconds = measured.as_secs() + u64::from(measured.subsec_nanos() > 0);
     let timeline = Arc::try_unwrap(timeline).expect("the sampler and workers have ended");
+    let faults = fault_events(&fired, &scheduled, &totals);
     Ok(build::variant_report(VariantData {
         variant,
         seed,
@@ -287,10 +316,34 @@ async fn load(
         anomalies,
         pool,
         connect_errors,
+        faults,
+        cut_by_close: gauges.cut_by_close.load(Ordering::Relaxed),
         warnings: Vec::new(),
         server_max_connections: info.max_connections,
         server_reserved_connections: info.reserved_connections,
     }))
+}
+
+fn fault_events(
+    fired: &[Fired],
+    scheduled: &[faults::Scheduled],
+    totals: &Totals,
+) -> Vec<FaultEvent> {
+    fired
+        .iter()
+        .map(|f| FaultEvent {
+            kind: f.kind.as_str().to_string(),
+            at_ms: f.at.as_millis() as u64,
+            scheduled_ms: scheduled[f.scheduled].at.as_millis() as u64,
+            in_flight: f.in_flight,
+            failed_next_1s: totals
+                .after_faults
+                .get(f.scheduled)
+                .cloned()
+                .unwrap_or_default(),
+            detail: f.detail.clone(),
+        })
+        .collect()
 }
 
 async fn wait_for_io(gauges: &Gauges, limit: Duration) {

@@ -18,9 +18,11 @@ use std::thread::JoinHandle;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{AbortHandle, LocalSet};
 
-use super::task::{LoadRun, closed_loop};
+use super::arrivals::{self, Arrivals, Share};
+use super::shape::Shape;
+use super::task::{LoadRun, closed_loop, open_loop};
 use crate::record::errors::{ErrorClass, OpError};
-use crate::record::{Progress, Recorder, Timeline, Totals};
+use crate::record::{Progress, Recorder, Totals};
 
 /// The worker threads of one variant.
 pub struct Workers {
@@ -42,12 +44,7 @@ pub fn thread_count(tasks: usize) -> usize {
 
 impl Workers {
     /// Starts the threads and their tasks.
-    pub fn start(
-        count: usize,
-        tasks: usize,
-        load: &Arc<LoadRun>,
-        timeline: &Arc<Timeline>,
-    ) -> std::io::Result<Workers> {
+    pub fn start(count: usize, tasks: usize, load: &Arc<LoadRun>) -> std::io::Result<Workers> {
         let (release, released) = watch::channel(false);
         let aborts = Arc::new(Mutex::new(Vec::new()));
         let mut w = Workers {
@@ -62,22 +59,19 @@ impl Workers {
             let progress = Arc::new(Progress::default());
             let mine: Vec<usize> = (id..tasks).step_by(count).collect();
             let load = load.clone();
-            let timeline = timeline.clone();
             let released = released.clone();
             let aborts = aborts.clone();
             let worker_progress = progress.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("stress-worker-{id}"))
                 .spawn(move || {
-                    worker(
-                        load,
-                        mine,
-                        timeline,
-                        worker_progress,
+                    let links = Links {
+                        progress: worker_progress,
                         aborts,
-                        done_tx,
+                        done: done_tx,
                         released,
-                    );
+                    };
+                    worker(load, (id, count), mine, links);
                 })?;
             w.done.push(done_rx);
             w.threads.push(thread);
@@ -97,7 +91,7 @@ impl Workers {
         for rx in self.done.drain(..) {
             all.push(rx.await.unwrap_or_else(|_| {
                 // The worker thread died before reporting (it could not build its runtime).
-                let mut t = Totals::new(workloads);
+                let mut t = Totals::new(workloads, 0);
                 t.failed += 1;
                 t.errors.add(
                     &OpError::new(ErrorClass::ClientError, "a worker thread failed"),
@@ -130,15 +124,21 @@ impl Aborter {
     }
 }
 
-fn worker(
-    load: Arc<LoadRun>,
-    tasks: Vec<usize>,
-    timeline: Arc<Timeline>,
+/// What ties a worker thread to the control thread.
+struct Links {
     progress: Arc<Progress>,
     aborts: Arc<Mutex<Vec<AbortHandle>>>,
     done: oneshot::Sender<Totals>,
-    mut released: watch::Receiver<bool>,
-) {
+    released: watch::Receiver<bool>,
+}
+
+fn worker(load: Arc<LoadRun>, (id, count): (usize, usize), tasks: Vec<usize>, links: Links) {
+    let Links {
+        progress,
+        aborts,
+        done,
+        mut released,
+    } = links;
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -151,13 +151,48 @@ fn worker(
         let recorder = Rc::new(RefCell::new(Recorder::new(
             workloads,
             load.measure_start,
-            timeline,
+            load.timeline.clone(),
             progress,
+            load.faults.clone(),
         )));
-        let handles: Vec<_> = tasks
-            .into_iter()
-            .map(|t| tokio::task::spawn_local(closed_loop(load.clone(), t, recorder.clone())))
-            .collect();
+        let handles: Vec<_> = match &load.shape {
+            Shape::Closed { .. } => tasks
+                .into_iter()
+                .map(|t| tokio::task::spawn_local(closed_loop(load.clone(), t, recorder.clone())))
+                .collect(),
+            Shape::Open { rate } => {
+                let arrivals = Rc::new(Arrivals::default());
+                let share = Share {
+                    rate: rate.clone(),
+                    start: load.start,
+                    end: load.deadline,
+                    worker: id,
+                    workers: count,
+                };
+                let stopped = {
+                    let load = load.clone();
+                    move || load.interrupt.is_set()
+                };
+                let mut handles: Vec<_> = tasks
+                    .into_iter()
+                    .map(|t| {
+                        tokio::task::spawn_local(open_loop(
+                            load.clone(),
+                            t,
+                            recorder.clone(),
+                            arrivals.clone(),
+                        ))
+                    })
+                    .collect();
+                handles.push(tokio::task::spawn_local(arrivals::generate(
+                    arrivals,
+                    share,
+                    recorder.clone(),
+                    stopped,
+                )));
+                handles
+            }
+        };
 
         aborts
             .lock()

@@ -8,6 +8,7 @@
 
 pub mod de;
 pub mod expr;
+pub mod faults;
 pub mod model;
 pub mod node;
 pub mod source;

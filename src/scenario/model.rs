@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use super::faults::{FaultKind, FaultSettings, RestartMode};
+
 /// One variant's effective settings: the whole scenario document after merging.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -31,9 +33,9 @@ pub struct Settings {
     pub pool: PoolSettings,
     #[serde(default)]
     pub workload: Vec<WorkloadSettings>,
-    /// Later issue: parsed so it can be rejected with its position.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<toml::Value>,
+    /// Faults injected during the measured phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fault: Vec<FaultSettings>,
     /// Later issue: parsed so it can be rejected with its position.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<toml::Value>,
@@ -110,12 +112,12 @@ pub struct LoadSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub op_timeout: Option<Duration>,
-    /// Later issue (open model).
+    /// Open model: arrivals per second; `tasks` is then the most operations in flight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<toml::Value>,
-    /// Later issue (ramps).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stages: Option<toml::Value>,
+    pub rate: Option<f64>,
+    /// Linear ramps of tasks (closed model) or rate (open model) to each target, as k6 does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
 }
 
 fn default_tasks() -> u32 {
@@ -135,9 +137,18 @@ impl Default for LoadSettings {
             warmup: Duration::ZERO,
             op_timeout: None,
             rate: None,
-            stages: None,
+            stages: Vec::new(),
         }
     }
+}
+
+/// One ramp: reach `target` (tasks, or arrivals per second) linearly over `duration`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    pub target: f64,
 }
 
 /// `[access]`: how tasks get a connection.

@@ -128,10 +128,10 @@ fn errors_of_the_base_are_reported_once() {
 
 #[test]
 fn later_features_are_rejected_with_their_position() {
-    let text = format!("{BASE}\n[[fault]]\nkind = \"close_pool\"\nat = \"1s\"\n");
+    let text = format!("{BASE}\n[expect]\nerror_rate = 0\n");
     let e = first_error(&text, &[]);
     assert!(
-        e.contains("key `fault`: [[fault]] is not supported yet"),
+        e.contains("key `expect`: [expect] is not supported yet"),
         "{e}"
     );
 }

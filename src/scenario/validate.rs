@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::model::{AccessMode, Settings};
+use super::model::{AccessMode, FaultKind, Settings};
 use super::node::Path;
 use crate::workload::plan;
 
@@ -63,9 +63,7 @@ pub fn check(settings: &Settings) -> Vec<Problem> {
     if let Err(problems) = plan::compile(&settings.workload) {
         p.0.extend(problems);
     }
-    if settings.fault.is_some() {
-        p.later(root().key("fault"), "[[fault]]", "the faults issue (#3)");
-    }
+    check_faults(settings, &mut p);
     if settings.expect.is_some() {
         p.later(root().key("expect"), "[expect]", "the CI gate issue (#5)");
     }
@@ -126,19 +124,116 @@ fn check_load(s: &Settings, p: &mut Problems) {
     if let Some(t) = l.op_timeout {
         p.positive(load.clone().key("op_timeout"), t);
     }
-    if l.rate.is_some() {
-        p.later(
-            load.clone().key("rate"),
-            "load.rate (open model)",
-            "the faults and time issue (#3)",
+    if let Some(rate) = l.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            p.add(
+                load.clone().key("rate"),
+                "must be a positive number of arrivals per second",
+            );
+        }
+        if l.iterations.is_some() {
+            p.add(
+                load.clone().key("iterations"),
+                "`iterations` counts operations per task (closed model); with `rate` set `duration`",
+            );
+        }
+    }
+    if !l.stages.is_empty() {
+        check_stages(s, p, load);
+    }
+}
+
+fn check_stages(s: &Settings, p: &mut Problems, load: Path) {
+    let l = &s.load;
+    for key in ["duration", "iterations"] {
+        let given = if key == "duration" {
+            l.duration.is_some()
+        } else {
+            l.iterations.is_some()
+        };
+        if given {
+            p.add(
+                load.clone().key(key),
+                format!("`stages` set the length of the run: remove `{key}`"),
+            );
+        }
+    }
+    let total: Duration = l.stages.iter().map(|st| st.duration).sum();
+    if total.is_zero() {
+        p.add(
+            load.clone().key("stages"),
+            "the stages last zero seconds in all",
         );
     }
-    if l.stages.is_some() {
-        p.later(
-            load.key("stages"),
-            "load.stages",
-            "the faults and time issue (#3)",
-        );
+    for (i, stage) in l.stages.iter().enumerate() {
+        let at = load.clone().key("stages").index(i).key("target");
+        if !(stage.target.is_finite() && stage.target >= 0.0) {
+            p.add(at, "must be a number, zero or more");
+        } else if l.rate.is_none() && stage.target > f64::from(l.tasks) {
+            p.add(
+                at,
+                format!(
+                    "ramps to {} tasks but load.tasks = {}: set load.tasks to the highest target",
+                    stage.target, l.tasks
+                ),
+            );
+        }
+    }
+}
+
+/// How long the measured phase lasts, when that is known before the run.
+fn measured_length(s: &Settings) -> Option<Duration> {
+    if !s.load.stages.is_empty() {
+        return Some(s.load.stages.iter().map(|st| st.duration).sum());
+    }
+    match (s.load.duration, s.load.iterations) {
+        (Some(d), _) => Some(d),
+        (None, Some(_)) => None,
+        (None, None) => Some(crate::scenario::model::DEFAULT_DURATION),
+    }
+}
+
+fn check_faults(s: &Settings, p: &mut Problems) {
+    let length = measured_length(s);
+    for (i, f) in s.fault.iter().enumerate() {
+        let at = root().key("fault").index(i);
+        for key in f.foreign_keys() {
+            p.add(
+                at.clone().key(key),
+                format!("`{key}` does not apply to kind = \"{}\"", f.kind.as_str()),
+            );
+        }
+        if let Some(every) = f.every {
+            p.positive(at.clone().key("every"), every);
+        }
+        if let Some(fraction) = f.fraction
+            && !(fraction > 0.0 && fraction <= 1.0)
+        {
+            p.add(
+                at.clone().key("fraction"),
+                "must be more than 0 and at most 1",
+            );
+        }
+        if f.kind == FaultKind::ClosePool && s.access.mode != AccessMode::Pool {
+            p.add(
+                at.clone().key("kind"),
+                format!(
+                    "close_pool needs access.mode = \"pool\" (this variant uses \"{}\")",
+                    s.access.mode.as_str()
+                ),
+            );
+        }
+        if let Some(length) = length
+            && f.at >= length
+        {
+            p.add(
+                at.key("at"),
+                format!(
+                    "fires after the measured phase ends ({})",
+                    humantime::format_duration(length)
+                ),
+            );
+        }
     }
 }
 

@@ -1,0 +1,104 @@
+//! The harness's own connection: setup, teardown, statement preparation, sampling and faults.
+//! Named `stress:<run id>:admin`, never counted among the run's backends, and reopened when
+//! the server restarted under it.
+
+use std::sync::{Arc, Mutex};
+
+use tokio_postgres::{Client, NoTls};
+
+use super::RunError;
+use crate::access::conn::application_prefix;
+use crate::database::Database;
+use crate::record::errors::describe;
+
+pub struct Admin {
+    config: tokio_postgres::Config,
+    pub name: String,
+    display_url: String,
+    client: Mutex<Arc<Client>>,
+}
+
+/// The server as the admin connection sees it.
+#[derive(Clone, Debug)]
+pub struct ServerInfo {
+    pub version: String,
+    pub max_connections: u32,
+    pub reserved_connections: u32,
+}
+
+async fn open(config: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = config.connect(NoTls).await?;
+    // Its errors surface on its own queries.
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+impl Admin {
+    pub async fn connect(db: &Database, run_id: &str) -> Result<Admin, RunError> {
+        let name = format!("{}admin", application_prefix(run_id));
+        let mut config = db.config.clone();
+        config.application_name(&name);
+        let client = open(&config).await.map_err(|e| {
+            RunError::Infra(format!(
+                "cannot connect to {}: {}",
+                db.display_url,
+                describe(&e)
+            ))
+        })?;
+        Ok(Admin {
+            config,
+            name,
+            display_url: db.display_url.clone(),
+            client: Mutex::new(Arc::new(client)),
+        })
+    }
+
+    /// The admin client, reopened if its connection died (a restarted server).
+    pub async fn client(&self) -> Result<Arc<Client>, RunError> {
+        let current = self.client.lock().expect("admin lock").clone();
+        if !current.is_closed() {
+            return Ok(current);
+        }
+        let fresh = Arc::new(open(&self.config).await.map_err(|e| {
+            RunError::Infra(format!(
+                "cannot reconnect to {}: {}",
+                self.display_url,
+                describe(&e)
+            ))
+        })?);
+        *self.client.lock().expect("admin lock") = fresh.clone();
+        Ok(fresh)
+    }
+
+    pub async fn server_info(&self) -> Result<ServerInfo, RunError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT current_setting('server_version'), \
+                        current_setting('max_connections')::int, \
+                        current_setting('superuser_reserved_connections')::int",
+                &[],
+            )
+            .await
+            .map_err(|e| {
+                RunError::Infra(format!(
+                    "cannot read the server's settings: {}",
+                    describe(&e)
+                ))
+            })?;
+        let n = |i: usize| u32::try_from(row.get::<_, i32>(i)).unwrap_or(0);
+        let version: String = row.get(0);
+        Ok(ServerInfo {
+            version: version
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            max_connections: n(1),
+            reserved_connections: n(2),
+        })
+    }
+}

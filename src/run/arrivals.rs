@@ -1,0 +1,123 @@
+//! The open model on one worker thread: arrivals at their intended times, handed to a free
+//! task of this thread, or counted as dropped when every one is busy (as k6's arrival-rate
+//! executors do). Worker `w` of `n` takes arrivals `w, w + n, w + 2n, ...` of the schedule.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::shape::Ramp;
+use crate::record::Recorder;
+
+/// Arrivals waiting for a task, and the tasks waiting for an arrival.
+#[derive(Debug, Default)]
+pub struct Arrivals {
+    queue: RefCell<VecDeque<Instant>>,
+    /// Tasks parked in [`Arrivals::next`] that no arrival was handed to yet.
+    idle: Cell<usize>,
+    notify: Notify,
+    done: Cell<bool>,
+}
+
+impl Arrivals {
+    /// The intended start of the next operation for a task, or `None` when the run is over.
+    pub async fn next(&self) -> Option<Instant> {
+        loop {
+            if let Some(due) = self.queue.borrow_mut().pop_front() {
+                return Some(due);
+            }
+            if self.done.get() {
+                return None;
+            }
+            self.idle.set(self.idle.get() + 1);
+            self.notify.notified().await;
+        }
+    }
+
+    /// Hands an arrival to a parked task; false when every task is busy.
+    fn hand(&self, due: Instant) -> bool {
+        if self.idle.get() == 0 {
+            return false;
+        }
+        // Reserved here, not when the task wakes: a second arrival must not count on it.
+        self.idle.set(self.idle.get() - 1);
+        self.queue.borrow_mut().push_back(due);
+        self.notify.notify_one();
+        true
+    }
+
+    fn finish(&self) {
+        self.done.set(true);
+        self.notify.notify_waiters();
+    }
+}
+
+/// This worker's share of the arrival schedule.
+pub struct Share {
+    pub rate: Ramp,
+    /// Time 0 of the rate function.
+    pub start: Instant,
+    /// No arrival at or after this.
+    pub end: Option<Instant>,
+    pub worker: usize,
+    pub workers: usize,
+}
+
+/// Generates this worker's arrivals until the end (or until the rate falls to zero), then
+/// releases the tasks.
+pub async fn generate(
+    arrivals: Rc<Arrivals>,
+    share: Share,
+    recorder: Rc<RefCell<Recorder>>,
+    stopped: impl Fn() -> bool,
+) {
+    let mut k = share.worker as u64;
+    while !stopped() {
+        let Some(t) = share.rate.time_of_integral((k + 1) as f64) else {
+            break;
+        };
+        let due = share.start + Duration::from_secs_f64(t);
+        if share.end.is_some_and(|end| due >= end) {
+            break;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        if !arrivals.hand(due) {
+            recorder.borrow_mut().dropped(due);
+        }
+        k += share.workers as u64;
+    }
+    arrivals.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::task::{LocalSet, spawn_local, yield_now};
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_arrival_goes_to_an_idle_task_or_is_refused() {
+        LocalSet::new()
+            .run_until(async {
+                let a = Rc::new(Arrivals::default());
+                let now = Instant::now();
+                assert!(!a.hand(now), "no task waits yet");
+                let next = || {
+                    let a = a.clone();
+                    spawn_local(async move { a.next().await })
+                };
+                let first = next();
+                yield_now().await;
+                assert!(a.hand(now), "one task is parked");
+                assert!(!a.hand(now), "and the first arrival took it");
+                assert_eq!(first.await.unwrap(), Some(now));
+                let second = next();
+                yield_now().await;
+                a.finish();
+                assert_eq!(second.await.unwrap(), None, "released at the end");
+            })
+            .await;
+    }
+}

@@ -1,0 +1,255 @@
+//! Injecting faults at their scheduled moments of the measured phase, and recording what each
+//! met: when it fired, what was in flight, and what it did.
+//!
+//! Faults act only on this run's backends (found by `application_name`), never on anyone
+//! else's, and never on the harness's own admin connection.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::admin::Admin;
+use super::task::LoadRun;
+use crate::access::gauges::Gauges;
+use crate::database::{ServerHandle, StopMode};
+use crate::record::errors::describe;
+use crate::scenario::faults::DEFAULT_DOWN_FOR;
+use crate::scenario::model::{FaultKind, FaultSettings, RestartMode};
+
+/// At most this many repetitions of one `every` fault are scheduled.
+const MAX_REPEATS: u32 = 10_000;
+
+/// One occurrence of a fault, into the measured phase.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scheduled {
+    /// Index into the variant's `[[fault]]` list.
+    pub fault: usize,
+    pub at: Duration,
+}
+
+/// Every occurrence of the faults, sorted by time; `every` repeats until `until` (the end of
+/// the measured phase, when known).
+pub fn schedule(faults: &[FaultSettings], until: Option<Duration>) -> Vec<Scheduled> {
+    let mut all = Vec::new();
+    for (i, f) in faults.iter().enumerate() {
+        let mut at = f.at;
+        for _ in 0..MAX_REPEATS {
+            if until.is_some_and(|u| at >= u) {
+                break;
+            }
+            all.push(Scheduled { fault: i, at });
+            match f.every {
+                Some(every) if !every.is_zero() => at += every,
+                _ => break,
+            }
+        }
+    }
+    all.sort_by_key(|s| s.at);
+    all
+}
+
+/// A fault that fired.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fired {
+    /// Index into the schedule.
+    pub scheduled: usize,
+    pub kind: FaultKind,
+    /// When it fired, into the measured phase.
+    pub at: Duration,
+    /// Operations in flight (holding or waiting for a connection) when it fired.
+    pub in_flight: u64,
+    /// What it did, or why it could not.
+    pub detail: String,
+}
+
+/// What the fault runner acts on.
+pub struct Context {
+    pub load: Arc<LoadRun>,
+    pub admin: Arc<Admin>,
+    pub server: Option<ServerHandle>,
+    pub gauges: Arc<Gauges>,
+    /// `stress:<run id>:%` as a LIKE pattern.
+    pub pattern: String,
+    pub faults: Vec<FaultSettings>,
+    pub schedule: Vec<Scheduled>,
+    pub seed: u64,
+}
+
+/// Fires the scheduled faults until told to stop (at the end of the load). A fault in progress
+/// (a restart, say) is finished first, so the server is up again for the teardown.
+pub async fn run(cx: Context, mut stop: oneshot::Receiver<()>) -> Vec<Fired> {
+    let mut fired = Vec::new();
+    let mut rng = fastrand::Rng::with_seed(cx.seed);
+    for (i, s) in cx.schedule.iter().enumerate() {
+        let due = cx.load.measure_start + s.at;
+        tokio::select! {
+            () = tokio::time::sleep_until(due.into()) => {}
+            _ = &mut stop => break,
+        }
+        let gauges = cx.gauges.snapshot();
+        let at = Instant::now().saturating_duration_since(cx.load.measure_start);
+        let f = &cx.faults[s.fault];
+        let detail = fire(&cx, f, &mut rng).await;
+        fired.push(Fired {
+            scheduled: i,
+            kind: f.kind,
+            at,
+            in_flight: gauges.in_use + gauges.waiting,
+            detail,
+        });
+    }
+    fired
+}
+
+async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng) -> String {
+    match f.kind {
+        FaultKind::ClosePool => close_pool(cx, f),
+        FaultKind::TerminateBackends => {
+            signal_backends(cx, f.fraction(), rng, Signal::Terminate).await
+        }
+        FaultKind::CancelQueries => signal_backends(cx, f.fraction(), rng, Signal::Cancel).await,
+        FaultKind::RestartServer => restart(cx, f).await,
+    }
+}
+
+fn close_pool(cx: &Context, f: &FaultSettings) -> String {
+    let held = cx.gauges.snapshot().in_use;
+    let swap = f.reopen_after.is_some_and(|d| d.is_zero());
+    let closed = cx.load.access.close_pools(f.drain(), swap);
+    let mut detail = format!(
+        "closed {closed} pool(s) with {held} connection(s) held (drain = {})",
+        f.drain()
+    );
+    if swap {
+        detail.push_str("; replaced by a fresh pool in the same step");
+    } else if let Some(delay) = f.reopen_after {
+        let load = cx.load.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            load.access.reopen_pools();
+        });
+        detail.push_str(&format!(
+            "; reopens after {}",
+            humantime::format_duration(delay)
+        ));
+    }
+    detail
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Terminate,
+    Cancel,
+}
+
+async fn signal_backends(
+    cx: &Context,
+    fraction: f64,
+    rng: &mut fastrand::Rng,
+    signal: Signal,
+) -> String {
+    let client = match cx.admin.client().await {
+        Ok(c) => c,
+        Err(e) => return format!("could not reach the server: {e}"),
+    };
+    let (filter, function, verb) = match signal {
+        Signal::Terminate => ("", "pg_terminate_backend", "terminated"),
+        Signal::Cancel => (
+            " AND state = 'active'",
+            "pg_cancel_backend",
+            "cancelled the query of",
+        ),
+    };
+    let query = format!(
+        "SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 AND application_name <> $2 \
+         AND pid <> pg_backend_pid(){filter}"
+    );
+    let pids: Vec<i32> = match client.query(&query, &[&cx.pattern, &cx.admin.name]).await {
+        Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
+        Err(e) => return format!("could not list this run's backends: {}", describe(&e)),
+    };
+    let wanted = ((pids.len() as f64) * fraction).ceil() as usize;
+    let mut chosen = pids.clone();
+    rng.shuffle(&mut chosen);
+    chosen.truncate(wanted.min(pids.len()));
+    let sql =
+        format!("SELECT count(*) FILTER (WHERE {function}(pid)) FROM unnest($1::int[]) AS pid");
+    match client.query_one(&sql, &[&chosen]).await {
+        Ok(row) => format!(
+            "{verb} {} of {} backend(s)",
+            row.get::<_, i64>(0),
+            pids.len()
+        ),
+        Err(e) => format!("could not signal the backends: {}", describe(&e)),
+    }
+}
+
+async fn restart(cx: &Context, f: &FaultSettings) -> String {
+    let Some(server) = cx.server.clone() else {
+        return "no embedded server to restart".into();
+    };
+    let mode = match f.mode.unwrap_or_default() {
+        RestartMode::Fast => StopMode::Fast,
+        RestartMode::Immediate => StopMode::Immediate,
+    };
+    let down_for = f.down_for.unwrap_or(DEFAULT_DOWN_FOR);
+    let stopping = server.clone();
+    let stopped =
+        tokio::task::spawn_blocking(move || stopping.lock().expect("server lock").stop(mode)).await;
+    if stopped.is_err() {
+        return "the server could not be stopped".into();
+    }
+    tokio::time::sleep(down_for).await;
+    let began = Instant::now();
+    let started =
+        tokio::task::spawn_blocking(move || server.lock().expect("server lock").restart()).await;
+    match started {
+        Ok(Ok(())) => format!(
+            "stopped ({}), down for {}, started again in {} ms",
+            if mode == StopMode::Fast {
+                "fast"
+            } else {
+                "immediate"
+            },
+            humantime::format_duration(down_for),
+            began.elapsed().as_millis()
+        ),
+        Ok(Err(e)) => format!("stopped, but could not start again: {e}"),
+        Err(_) => "stopped, but could not start again".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(at_ms: u64, every_ms: Option<u64>) -> FaultSettings {
+        FaultSettings {
+            kind: FaultKind::TerminateBackends,
+            at: Duration::from_millis(at_ms),
+            every: every_ms.map(Duration::from_millis),
+            drain: None,
+            reopen_after: None,
+            fraction: None,
+            mode: None,
+            down_for: None,
+        }
+    }
+
+    #[test]
+    fn repeats_until_the_end_and_sorts() {
+        let s = schedule(
+            &[fault(1000, Some(2000)), fault(1500, None)],
+            Some(Duration::from_secs(6)),
+        );
+        let at: Vec<_> = s.iter().map(|s| (s.fault, s.at.as_millis())).collect();
+        assert_eq!(at, vec![(0, 1000), (1, 1500), (0, 3000), (0, 5000)]);
+    }
+
+    #[test]
+    fn without_a_known_end_repeats_are_capped() {
+        let s = schedule(&[fault(0, Some(1))], None);
+        assert_eq!(s.len(), MAX_REPEATS as usize);
+    }
+}

@@ -1,0 +1,125 @@
+//! `[[fault]]`: something that goes wrong at a chosen moment of the measured phase.
+//!
+//! ```toml
+//! [[fault]]
+//! kind = "close_pool"        # close_pool | terminate_backends | restart_server | cancel_queries
+//! at = "1s"                  # into the measured phase
+//! every = "2s"               # optional: again and again
+//! drain = false              # close_pool: cut held connections (false) or let them finish (true)
+//! reopen_after = "500ms"     # close_pool: build a fresh pool, as recovery code does
+//! fraction = 0.5             # terminate_backends, cancel_queries: share of this run's backends
+//! mode = "fast"              # restart_server: fast | immediate
+//! down_for = "1s"            # restart_server: how long the server stays down
+//! ```
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The pool is closed; acquires fail at once with `pool_closed` until it is reopened.
+    ClosePool,
+    /// `pg_terminate_backend` on a fraction of this run's backends.
+    TerminateBackends,
+    /// The embedded server stops (`fast` or `immediate`), stays down, starts again.
+    RestartServer,
+    /// `pg_cancel_backend` on a fraction of this run's active backends.
+    CancelQueries,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::ClosePool => "close_pool",
+            FaultKind::TerminateBackends => "terminate_backends",
+            FaultKind::RestartServer => "restart_server",
+            FaultKind::CancelQueries => "cancel_queries",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartMode {
+    /// SIGINT: transactions are aborted, clients disconnected, a shutdown checkpoint is written.
+    #[default]
+    Fast,
+    /// SIGQUIT: no checkpoint; crash recovery at the next start.
+    Immediate,
+}
+
+/// One `[[fault]]` entry; the keys that do not belong to its kind are refused by validation.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSettings {
+    pub kind: FaultKind,
+    #[serde(with = "humantime_serde")]
+    pub at: Duration,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub every: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<bool>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reopen_after: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraction: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<RestartMode>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub down_for: Option<Duration>,
+}
+
+/// How long a restarted server stays down when `down_for` is not given.
+pub const DEFAULT_DOWN_FOR: Duration = Duration::from_secs(1);
+
+impl FaultSettings {
+    pub fn drain(&self) -> bool {
+        self.drain.unwrap_or(false)
+    }
+
+    pub fn fraction(&self) -> f64 {
+        self.fraction.unwrap_or(1.0)
+    }
+
+    /// The keys given that do not apply to this kind.
+    pub fn foreign_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        let k = self.kind;
+        if k != FaultKind::ClosePool {
+            if self.drain.is_some() {
+                keys.push("drain");
+            }
+            if self.reopen_after.is_some() {
+                keys.push("reopen_after");
+            }
+        }
+        if !matches!(k, FaultKind::TerminateBackends | FaultKind::CancelQueries)
+            && self.fraction.is_some()
+        {
+            keys.push("fraction");
+        }
+        if k != FaultKind::RestartServer {
+            if self.mode.is_some() {
+                keys.push("mode");
+            }
+            if self.down_for.is_some() {
+                keys.push("down_for");
+            }
+        }
+        keys
+    }
+}

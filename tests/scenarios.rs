@@ -1,0 +1,131 @@
+//! The shipped scenarios run end to end (shortened), keep the report's invariants (timeline sums
+//! equal totals), and show what their comment blocks promise.
+
+mod common;
+
+use common::*;
+use stress::record::errors::ErrorClass;
+use stress::report::Report;
+use stress::report::model::VariantReport;
+
+fn count(v: &VariantReport, class: ErrorClass) -> u64 {
+    v.errors.get(&class).map_or(0, |e| e.count)
+}
+
+fn shipped(file: &str, db: Option<&str>, sets: &[&str]) -> Report {
+    let text = std::fs::read_to_string(format!("scenarios/{file}.toml")).unwrap();
+    let s = scenario(&text, sets);
+    let url = db.map(database);
+    let _one = load_lock();
+    let report = run_on(&s, url.as_deref()).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_consistent(&report);
+    assert_eq!(report.variants.len(), s.variants.len(), "every variant ran");
+    report
+}
+
+#[test]
+fn pool_closed_race_shows_the_race_and_the_fix() {
+    let r = shipped(
+        "pool-closed-race",
+        Some("s_pool_closed_race"),
+        &["load.duration=2s"],
+    );
+    for n in [1, 3, 5] {
+        let race = variant(&r, &format!("race, {n} concurrent"));
+        assert!(
+            count(race, ErrorClass::PoolClosed) > 0,
+            "race {n}: {:?}",
+            race.errors
+        );
+        assert_eq!(race.faults.len(), 1);
+        let drain = variant(&r, &format!("drain, {n} concurrent"));
+        assert_eq!(drain.pool.cut_by_close, 0, "drain {n} cuts nothing");
+    }
+    let race5 = variant(&r, "race, 5 concurrent");
+    assert!(
+        race5.pool.cut_by_close > 0,
+        "held connections are cut under their users"
+    );
+    let swap = variant(&r, "swap, 5 concurrent");
+    assert!(
+        swap.errors.is_empty(),
+        "the atomic swap fails nothing: {:?}",
+        swap.errors
+    );
+    assert!(swap.operations.ok > 0);
+}
+
+#[test]
+fn pool_sizing_shows_timeouts_on_the_small_pool_only() {
+    let r = shipped(
+        "pool-sizing",
+        Some("s_pool_sizing"),
+        &["load.duration=3s", "load.warmup=0s"],
+    );
+    for name in ["5+10, pre-ping", "5+10, no pre-ping"] {
+        let v = variant(&r, name);
+        assert!(
+            count(v, ErrorClass::PoolTimeout) > 0,
+            "{name}: {:?}",
+            v.errors
+        );
+        assert_eq!(v.pool.peak_in_use, 15, "{name}");
+    }
+    for name in ["20+30, pre-ping", "20+30, no pre-ping"] {
+        let v = variant(&r, name);
+        assert_eq!(
+            count(v, ErrorClass::PoolTimeout),
+            0,
+            "{name}: {:?}",
+            v.errors
+        );
+        assert!(
+            v.latency_ms.acquire.p50 < 100.0,
+            "{name}: acquires do not queue"
+        );
+    }
+    for v in &r.variants {
+        assert!(!v.faults.is_empty(), "{}: backends were terminated", v.name);
+        assert!(
+            v.faults[0].detail.starts_with("terminated"),
+            "{}",
+            v.faults[0].detail
+        );
+    }
+}
+
+#[test]
+fn too_many_connections_shows_the_refusals_and_the_fix() {
+    // Its own server with max_connections = 100, as the scenario says.
+    let r = shipped("too-many-connections", None, &["load.duration=3s"]);
+    let over = variant(&r, "4 x 30");
+    assert!(
+        count(over, ErrorClass::TooManyConnections) > 0,
+        "{:?}",
+        over.errors
+    );
+    assert_eq!(count(over, ErrorClass::PoolTimeout), 0, "{:?}", over.errors);
+    assert_eq!(r.database.max_connections, 100);
+    let fixed = variant(&r, "4 x 24");
+    assert!(fixed.errors.is_empty(), "{:?}", fixed.errors);
+}
+
+#[test]
+fn connect_per_request_pays_a_connection_per_operation() {
+    let r = shipped(
+        "connect-per-request",
+        Some("s_connect_per_request"),
+        &["load.duration=1500ms", "load.warmup=0s"],
+    );
+    let per_request = variant(&r, "connection per request");
+    let pool = variant(&r, "pool of 5..20");
+    assert!(per_request.errors.is_empty() && pool.errors.is_empty());
+    assert!(per_request.pool.connections_created >= per_request.operations.total);
+    assert!(pool.pool.connections_created <= 20);
+    assert!(
+        per_request.latency_ms.acquire.p50 > 10.0 * pool.latency_ms.acquire.p50.max(0.01),
+        "connecting costs more than taking a pooled connection: {} vs {}",
+        per_request.latency_ms.acquire.p50,
+        pool.latency_ms.acquire.p50
+    );
+}
