@@ -319,3 +319,46 @@ load.tasks = 60
         "arrivals beyond the 60 busy tasks are dropped"
     );
 }
+
+#[test]
+fn server_timeouts_produce_their_classes() {
+    let text = r#"
+name = "timeouts"
+[load]
+tasks = 2
+iterations = 2
+[access]
+session_settings = { statement_timeout = "100ms", idle_in_transaction_session_timeout = "150ms" }
+[pool]
+test_on_check_out = false
+[[workload]]
+name = "slow_statement"
+[[workload.step]]
+sql = "SELECT pg_sleep(0.5)"
+[[variant]]
+name = "statement"
+[[variant]]
+name = "idle in transaction"
+workload = [{ name = "idle", transaction = true, step = [{ sql = "SELECT 1" }, { sleep = "600ms" }, { sql = "SELECT 2" }] }]
+"#;
+    let report = run_text("timeouts", text, &[]);
+    assert_consistent(&report);
+    let statement = variant(&report, "statement");
+    assert_eq!(
+        count(statement, ErrorClass::StatementTimeout),
+        4,
+        "{:?}",
+        statement.errors
+    );
+    assert_eq!(
+        statement.errors[&ErrorClass::StatementTimeout].sqlstates["57014"],
+        4
+    );
+    let idle = variant(&report, "idle in transaction");
+    assert_eq!(
+        count(idle, ErrorClass::SessionTimeout),
+        4,
+        "{:?}",
+        idle.errors
+    );
+}

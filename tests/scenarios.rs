@@ -129,3 +129,55 @@ fn connect_per_request_pays_a_connection_per_operation() {
         pool.latency_ms.acquire.p50
     );
 }
+
+#[test]
+fn shared_transactions_lose_acknowledged_writes_and_the_pool_does_not() {
+    let r = shipped(
+        "shared-transactions",
+        Some("s_shared_transactions"),
+        &["load.duration=2s"],
+    );
+    let shared = variant(&r, "shared pipelined");
+    let pool = variant(&r, "pool of 6");
+    let sw = shared.writes.as_ref().expect("verified");
+    assert!(
+        sw.lost > 0 || shared.anomalies.transaction_interleaved > 0,
+        "lost writes or interleaving evidence: {sw:?} {:?}",
+        shared.anomalies
+    );
+    assert!(shared.isolation.max_operations_per_backend > 1);
+    let pw = pool.writes.as_ref().expect("verified");
+    assert_eq!(pw.lost, 0, "{pw:?}");
+    assert_eq!(pool.anomalies.lost_writes, Some(0));
+    assert_eq!(pool.anomalies.transaction_interleaved, 0);
+    assert_eq!(pool.isolation.max_operations_per_backend, 1);
+    if sw.lost > 0 {
+        let f = shared
+            .diagnosis
+            .iter()
+            .find(|f| f.class == "anomalies.lost_writes")
+            .unwrap();
+        assert!(
+            f.finding
+                .contains(&format!("{} of {} writes", sw.lost, sw.acknowledged)),
+            "{}",
+            f.finding
+        );
+    }
+}
+
+#[test]
+fn crud_transactions_retries_through_terminated_backends() {
+    let r = shipped(
+        "crud-transactions",
+        Some("s_crud_transactions"),
+        &["load.duration=3s", "load.warmup=0s"],
+    );
+    let v = &r.variants[0];
+    assert!(!v.faults.is_empty(), "backends were terminated");
+    let w = v.writes.as_ref().expect("chat history saves are verified");
+    assert_eq!(w.lost, 0, "{w:?}");
+    assert_eq!(w.phantom, 0, "{w:?}");
+    assert!(v.latency_ms.by_workload.contains_key("search_documents"));
+    assert!(v.latency_ms.by_workload["health_check"].count > 0);
+}

@@ -81,6 +81,9 @@ impl Connector {
                 .map(|_| OnceCell::new())
                 .collect(),
             in_transaction: AtomicBool::new(false),
+            holders: std::sync::atomic::AtomicU32::new(0),
+            used: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
             serial,
             query_mode: self.query_mode,
             statements: self.statements.clone(),
@@ -137,6 +140,12 @@ pub struct PgConn {
     driver: Driver,
     prepared: Box<[OnceCell<Statement>]>,
     in_transaction: AtomicBool,
+    /// Operations holding this connection now: more than one only on a shared connection.
+    pub holders: std::sync::atomic::AtomicU32,
+    /// Whether any operation used it (for the count of backends that served operations).
+    pub used: AtomicBool,
+    /// Given back to a pool inside a transaction: its next user inherits that transaction.
+    pub dirty: AtomicBool,
     /// The `<n>` of `stress:<run id>:<n>`.
     pub serial: u64,
     query_mode: QueryMode,

@@ -26,6 +26,10 @@ pub struct Gauges {
     pub returned_in_transaction: AtomicU64,
     /// Operations whose connection was cut under them by a pool closed without drain.
     pub cut_by_close: AtomicU64,
+    /// Connections (backends) that served at least one operation.
+    pub backends_used: AtomicU64,
+    /// Most operations holding one connection at once.
+    pub max_per_backend: AtomicU64,
 }
 
 /// A snapshot of the gauges.
@@ -88,6 +92,13 @@ impl Gauges {
     /// Connection tasks still running (their sockets are still open).
     pub fn io_tasks(&self) -> u64 {
         non_negative(self.io_tasks.load(Ordering::Relaxed))
+    }
+
+    /// Notes `holders` operations on one connection; cheap when it is no new maximum.
+    pub fn holders(&self, holders: u64) {
+        if holders > self.max_per_backend.load(Ordering::Relaxed) {
+            self.max_per_backend.fetch_max(holders, Ordering::Relaxed);
+        }
     }
 
     pub fn notice(&self, code: &SqlState) {

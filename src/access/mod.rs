@@ -14,6 +14,7 @@ pub mod capture;
 pub mod conn;
 pub mod gauges;
 pub mod io;
+pub mod lease;
 pub mod pool;
 pub mod shared;
 pub mod socket;
@@ -21,15 +22,14 @@ pub mod socket;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tokio::sync::MutexGuard;
-
 use crate::record::errors::{ErrorClass, OpError};
 use crate::scenario::model::{AccessMode, FaultKind, Settings};
-use crate::workload::params::Value;
-use conn::{Command, Connector, PgConn};
+use conn::Connector;
 use gauges::Gauges;
-use pool::{Generation, Manager, PoolInstance};
-use shared::{SharedConn, Slot};
+use lease::TaskKind;
+pub use lease::{Lease, TaskAccess};
+use pool::PoolInstance;
+use shared::SharedConn;
 
 /// The connections of one variant.
 #[derive(Debug)]
@@ -138,10 +138,7 @@ impl Access {
             Kind::PerOperation => TaskKind::PerOperation(self.connector.clone()),
             Kind::PerTask => TaskKind::PerTask(self.connector.clone(), None),
         };
-        TaskAccess {
-            kind,
-            gauges: self.connector.gauges.clone(),
-        }
+        TaskAccess::new(kind, self.connector.gauges.clone())
     }
 
     /// bb8's statistics, in pool mode.
@@ -183,152 +180,5 @@ impl Access {
             }
         }
         all
-    }
-}
-
-/// One task's way to a connection.
-#[derive(Debug)]
-pub struct TaskAccess {
-    kind: TaskKind,
-    gauges: Arc<Gauges>,
-}
-
-#[derive(Debug)]
-enum TaskKind {
-    Pool(Arc<PoolInstance>),
-    Shared(Arc<SharedConn>),
-    PerOperation(Arc<Connector>),
-    PerTask(Arc<Connector>, Option<Box<PgConn>>),
-}
-
-/// Counts a task as waiting for as long as it lives (also when the acquire is abandoned).
-struct Waiting<'a>(&'a Gauges);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.wait_ended();
-    }
-}
-
-impl TaskAccess {
-    /// Gets a connection for one operation.
-    pub async fn acquire(&mut self) -> Result<Lease<'_>, OpError> {
-        let gauges = &*self.gauges;
-        gauges.wait_started();
-        let waiting = Waiting(gauges);
-        let kind = match &mut self.kind {
-            TaskKind::Pool(pool) => {
-                let (generation, conn) = pool.get().await?;
-                LeaseKind::Pooled(conn, generation)
-            }
-            TaskKind::Shared(shared) => LeaseKind::Shared(shared.slot().await?),
-            TaskKind::PerOperation(connector) => LeaseKind::Owned(connector.connect().await?),
-            TaskKind::PerTask(connector, slot) => {
-                if slot.as_ref().is_none_or(|c| c.is_broken()) {
-                    *slot = None;
-                    *slot = Some(Box::new(connector.connect().await?));
-                }
-                LeaseKind::Dedicated(slot.as_ref().expect("connected above"))
-            }
-        };
-        drop(waiting);
-        gauges.acquired();
-        Ok(Lease { kind, gauges })
-    }
-}
-
-/// A connection held for one operation; released when dropped.
-pub struct Lease<'a> {
-    kind: LeaseKind<'a>,
-    gauges: &'a Gauges,
-}
-
-enum LeaseKind<'a> {
-    Pooled(bb8::PooledConnection<'static, Manager>, Arc<Generation>),
-    Shared(Arc<Slot>),
-    Dedicated(&'a PgConn),
-    Owned(PgConn),
-}
-
-impl Lease<'_> {
-    pub fn conn(&self) -> &PgConn {
-        match &self.kind {
-            LeaseKind::Pooled(c, _) => c,
-            LeaseKind::Shared(s) => &s.conn,
-            LeaseKind::Dedicated(c) => c,
-            LeaseKind::Owned(c) => c,
-        }
-    }
-
-    async fn enter(&self) -> Result<Option<MutexGuard<'_, ()>>, OpError> {
-        match &self.kind {
-            LeaseKind::Shared(slot) => slot.enter().await,
-            _ => Ok(None),
-        }
-    }
-
-    /// Runs a statement's future through the shared gate, or against the pool's close.
-    async fn statement<T>(
-        &self,
-        fut: impl Future<Output = Result<T, OpError>>,
-    ) -> Result<T, OpError> {
-        let _gate = self.enter().await?;
-        let LeaseKind::Pooled(conn, generation) = &self.kind else {
-            return fut.await;
-        };
-        if !generation.closable {
-            return fut.await;
-        }
-        let cut = || {
-            let e = generation.cut_error();
-            if !conn.is_broken() {
-                // Closed under its user (counted once, not again for its ROLLBACK): never
-                // handed out again.
-                conn.mark_dead(e.clone());
-                self.gauges
-                    .cut_by_close
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            Err(e)
-        };
-        if generation.cut.is_raised() {
-            return cut();
-        }
-        tokio::select! {
-            biased;
-            () = generation.cut.raised() => cut(),
-            r = fut => r,
-        }
-    }
-
-    /// Runs statement `index` (see [`PgConn::execute`]).
-    pub async fn execute(
-        &self,
-        index: usize,
-        values: &[Value],
-        captures: &[(String, usize)],
-        slots: &mut [Value],
-    ) -> Result<(), OpError> {
-        self.statement(self.conn().execute(index, values, captures, slots))
-            .await
-    }
-
-    /// BEGIN, COMMIT or ROLLBACK.
-    pub async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
-        self.statement(self.conn().command(sql, kind)).await
-    }
-}
-
-impl Drop for Lease<'_> {
-    fn drop(&mut self) {
-        if let LeaseKind::Pooled(conn, _) = &self.kind
-            && conn.maybe_in_transaction()
-            && !conn.is_broken()
-        {
-            self.gauges
-                .returned_in_transaction
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        self.gauges.released();
     }
 }

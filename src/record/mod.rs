@@ -7,8 +7,10 @@
 //! later second and when the worker ends, so memory stays flat however long the run.
 
 pub mod errors;
+pub mod extras;
 pub mod histogram;
 pub mod timeline;
+pub mod writes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +21,9 @@ use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 
 use errors::{ErrorClass, ErrorTally, OpError};
+pub use extras::{Extras, OpExtras};
 pub use timeline::{Interval, Timeline};
+use writes::{WriteBook, WriteOutcome};
 
 /// Live counters for the progress line, one set per worker (no shared cache line).
 #[derive(Debug, Default)]
@@ -86,6 +90,9 @@ pub struct Totals {
     pub errors: ErrorTally,
     /// Failed operations by class in the second after each scheduled fault.
     pub after_faults: Vec<BTreeMap<ErrorClass, u64>>,
+    pub extras: Extras,
+    /// Every verified write's outcome, warmup included (the ledger holds those too).
+    pub writes: WriteBook,
 }
 
 impl Totals {
@@ -97,6 +104,8 @@ impl Totals {
             latency: Latencies::new(workloads),
             errors: ErrorTally::default(),
             after_faults: vec![BTreeMap::new(); faults],
+            extras: Extras::new(workloads),
+            writes: WriteBook::default(),
         }
     }
 
@@ -111,6 +120,8 @@ impl Totals {
                 *a.entry(*class).or_default() += n;
             }
         }
+        self.extras.merge(&o.extras);
+        self.writes.merge(&o.writes);
     }
 }
 
@@ -129,6 +140,7 @@ pub struct Outcome<'a> {
     pub acquired: bool,
     pub ended: Instant,
     pub error: Option<&'a OpError>,
+    pub extras: OpExtras,
 }
 
 /// A worker thread's recorder.
@@ -140,6 +152,7 @@ pub struct Recorder {
     progress: Arc<Progress>,
     /// Scheduled fault times (into the measured phase), sorted.
     faults: Arc<[Duration]>,
+    leak_threshold: Option<Duration>,
 }
 
 impl Recorder {
@@ -149,6 +162,7 @@ impl Recorder {
         timeline: Arc<Timeline>,
         progress: Arc<Progress>,
         faults: Arc<[Duration]>,
+        leak_threshold: Option<Duration>,
     ) -> Recorder {
         Recorder {
             measure_start,
@@ -157,7 +171,13 @@ impl Recorder {
             timeline,
             progress,
             faults,
+            leak_threshold,
         }
+    }
+
+    /// Notes how a verified write ended (also during warmup: the ledger holds those too).
+    pub fn write(&mut self, id: i64, outcome: WriteOutcome) {
+        self.totals.writes.note(id, outcome);
     }
 
     /// Counts an arrival that found every task busy (open model), in the second it was due.
@@ -193,16 +213,19 @@ impl Recorder {
             return;
         };
         let latency = o.ended.saturating_duration_since(o.started);
+        let hold = o
+            .acquired
+            .then(|| o.ended.saturating_duration_since(o.acquire_ended));
+        self.totals
+            .extras
+            .add(o.workload, o.extras, hold, self.leak_threshold, o.error);
         let l = &mut self.totals.latency;
         histogram::record(
             &mut l.acquire,
-            o.acquire_ended.saturating_duration_since(o.started),
+            o.acquire_ended.saturating_duration_since(o.acquire_started),
         );
-        if o.acquired {
-            histogram::record(
-                &mut l.hold,
-                o.ended.saturating_duration_since(o.acquire_ended),
-            );
+        if let Some(hold) = hold {
+            histogram::record(&mut l.hold, hold);
         }
         let at_ms = u64::try_from(since_start.as_millis()).unwrap_or(u64::MAX);
         match o.error {

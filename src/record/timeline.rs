@@ -75,6 +75,7 @@ pub struct ServerBackends {
     pub active: u64,
     pub idle: u64,
     pub idle_in_transaction: u64,
+    pub longest_idle_in_transaction_ms: u64,
 }
 
 /// All workers' counts for one second, with the sampled state.

@@ -7,11 +7,14 @@ use hdrhistogram::Histogram;
 
 use super::diagnosis::{self, Context};
 use super::model::*;
+use std::sync::atomic::Ordering;
+
 use crate::access::PoolStatistics;
-use crate::access::gauges::Snapshot;
+use crate::access::gauges::Gauges;
 use crate::record::errors::ErrorClass;
 use crate::record::histogram::{self, ms};
 use crate::record::timeline::Bucket;
+use crate::record::writes::WriteCheck;
 use crate::record::{Latencies, Totals};
 use crate::scenario::Variant;
 
@@ -22,15 +25,16 @@ pub struct VariantData<'a> {
     pub totals: Totals,
     pub measured: Duration,
     pub timeline: Vec<(u64, Bucket)>,
-    pub gauges: Snapshot,
-    pub anomalies: Anomalies,
+    pub gauges: &'a Gauges,
     pub pool: Option<PoolStatistics>,
     pub connect_errors: BTreeMap<ErrorClass, u64>,
     pub faults: Vec<FaultEvent>,
-    pub cut_by_close: u64,
+    /// The acknowledged-writes check, when a workload was verified.
+    pub writes: Option<WriteCheck>,
     pub warnings: Vec<String>,
     pub server_max_connections: u32,
     pub server_reserved_connections: u32,
+    pub server_superuser: bool,
 }
 
 /// Summary of a histogram in milliseconds, with the histogram itself.
@@ -100,14 +104,107 @@ fn timeline(buckets: Vec<(u64, Bucket)>) -> Vec<TimelineEntry> {
                     active: s.active,
                     idle: s.idle,
                     idle_in_transaction: s.idle_in_transaction,
+                    longest_idle_in_transaction_ms: s.longest_idle_in_transaction_ms,
                 }),
             }
         })
         .collect()
 }
 
+fn server_stats(timeline: &[TimelineEntry]) -> ServerStats {
+    let backends = || timeline.iter().filter_map(|e| e.server_backends.as_ref());
+    ServerStats {
+        peak_backends: backends().map(|s| s.total).max().unwrap_or(0),
+        peak_idle_in_transaction: backends().map(|s| s.idle_in_transaction).max().unwrap_or(0),
+        longest_idle_in_transaction_ms: backends()
+            .map(|s| s.longest_idle_in_transaction_ms)
+            .max()
+            .unwrap_or(0),
+        seconds_with_idle_in_transaction: backends().filter(|s| s.idle_in_transaction > 0).count()
+            as u64,
+    }
+}
+
+fn pool_stats(data: &VariantData<'_>) -> PoolStats {
+    let g = data.gauges.snapshot();
+    let p = data.pool;
+    PoolStats {
+        peak_in_use: g.peak_in_use,
+        peak_waiting: g.peak_waiting,
+        connections_created: g.created,
+        connections_closed: g.closed,
+        closed_broken: g.broken,
+        timed_out_gets: p.map_or(0, |p| p.get_timed_out),
+        cut_by_close: data.gauges.cut_by_close.load(Ordering::Relaxed),
+        died_idle: data.totals.extras.died_idle,
+        waited_gets: p.map(|p| p.get_waited),
+        closed_invalid: p.map(|p| p.closed_invalid),
+        closed_idle_timeout: p.map(|p| p.closed_idle_timeout),
+        closed_max_lifetime: p.map(|p| p.closed_max_lifetime),
+        connect_errors: data.connect_errors.clone(),
+    }
+}
+
+fn error_stats(t: &Totals) -> BTreeMap<ErrorClass, ErrorStats> {
+    t.errors
+        .classes
+        .iter()
+        .map(|(class, c)| {
+            let stats = ErrorStats {
+                count: c.count,
+                sqlstates: c.sqlstates.clone(),
+                first_at_ms: c.first_at_ms.unwrap_or(0),
+                last_at_ms: c.last_at_ms.unwrap_or(0),
+                sample: c.sample.clone(),
+            };
+            (*class, stats)
+        })
+        .collect()
+}
+
+fn leaks(data: &VariantData<'_>, names: &[String]) -> BTreeMap<String, Leak> {
+    names
+        .iter()
+        .zip(&data.totals.extras.long_holds)
+        .filter(|(_, (count, _))| *count > 0)
+        .map(|(name, (count, longest))| {
+            let leak = Leak {
+                count: *count,
+                longest_ms: longest.as_secs_f64() * 1000.0,
+            };
+            (name.clone(), leak)
+        })
+        .collect()
+}
+
+fn anomalies(data: &VariantData<'_>) -> Anomalies {
+    let g = data.gauges;
+    let leak_threshold = data.variant.settings.access.leak_threshold;
+    Anomalies {
+        transaction_interleaved: g.notices_active_transaction.load(Ordering::Relaxed)
+            + g.notices_no_transaction.load(Ordering::Relaxed),
+        returned_in_transaction: g.returned_in_transaction.load(Ordering::Relaxed),
+        lost_writes: data.writes.as_ref().map(|w| w.lost),
+        phantom_writes: data.writes.as_ref().map(|w| w.phantom),
+        leaks: leak_threshold.map(|_| data.totals.extras.long_holds.iter().map(|h| h.0).sum()),
+    }
+}
+
+fn writes(w: &WriteCheck) -> Writes {
+    Writes {
+        acknowledged: w.acknowledged,
+        failed: w.failed,
+        indeterminate: w.indeterminate,
+        present: w.present,
+        lost: w.lost,
+        phantom: w.phantom,
+        indeterminate_committed: w.indeterminate_committed,
+        indeterminate_rolled_back: w.indeterminate_rolled_back,
+    }
+}
+
 /// The report section of one variant.
-pub fn variant_report(data: VariantData<'_>) -> VariantReport {
+pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
     let settings = &data.variant.settings;
     let names: Vec<String> = data
         .variant
@@ -118,51 +215,7 @@ pub fn variant_report(data: VariantData<'_>) -> VariantReport {
         .collect();
     let t = &data.totals;
     let measured_s = data.measured.as_secs_f64();
-    let timeline = timeline(data.timeline);
-    let server = ServerStats {
-        peak_backends: timeline
-            .iter()
-            .filter_map(|e| e.server_backends.as_ref().map(|s| s.total))
-            .max()
-            .unwrap_or(0),
-        peak_idle_in_transaction: timeline
-            .iter()
-            .filter_map(|e| e.server_backends.as_ref().map(|s| s.idle_in_transaction))
-            .max()
-            .unwrap_or(0),
-    };
-    let g = data.gauges;
-    let pool = PoolStats {
-        peak_in_use: g.peak_in_use,
-        peak_waiting: g.peak_waiting,
-        connections_created: g.created,
-        connections_closed: g.closed,
-        closed_broken: g.broken,
-        timed_out_gets: data.pool.map_or(0, |p| p.get_timed_out),
-        cut_by_close: data.cut_by_close,
-        waited_gets: data.pool.map(|p| p.get_waited),
-        closed_invalid: data.pool.map(|p| p.closed_invalid),
-        closed_idle_timeout: data.pool.map(|p| p.closed_idle_timeout),
-        closed_max_lifetime: data.pool.map(|p| p.closed_max_lifetime),
-        connect_errors: data.connect_errors,
-    };
-    let errors: BTreeMap<ErrorClass, ErrorStats> = t
-        .errors
-        .classes
-        .iter()
-        .map(|(class, c)| {
-            (
-                *class,
-                ErrorStats {
-                    count: c.count,
-                    sqlstates: c.sqlstates.clone(),
-                    first_at_ms: c.first_at_ms.unwrap_or(0),
-                    last_at_ms: c.last_at_ms.unwrap_or(0),
-                    sample: c.sample.clone(),
-                },
-            )
-        })
-        .collect();
+    let timeline = timeline(std::mem::take(&mut data.timeline));
     let mut report = VariantReport {
         name: data.variant.name.clone(),
         settings: serde_json::to_value(settings).expect("settings serialize"),
@@ -172,7 +225,9 @@ pub fn variant_report(data: VariantData<'_>) -> VariantReport {
             ok: t.ok,
             failed: t.failed,
             dropped: t.dropped,
-            retried: 0,
+            retried: t.extras.retried,
+            retries: t.extras.retries,
+            retries_exhausted: t.extras.retries_exhausted,
         },
         measured_s,
         throughput_ops_s: if measured_s > 0.0 {
@@ -181,23 +236,31 @@ pub fn variant_report(data: VariantData<'_>) -> VariantReport {
             0.0
         },
         latency_ms: latency(&t.latency, &names),
-        errors,
-        anomalies: data.anomalies,
-        pool,
-        server,
-        faults: data.faults,
+        errors: error_stats(t),
+        anomalies: anomalies(&data),
+        pool: pool_stats(&data),
+        server: server_stats(&timeline),
+        faults: std::mem::take(&mut data.faults),
+        isolation: Isolation {
+            backends_used: data.gauges.backends_used.load(Ordering::Relaxed),
+            max_operations_per_backend: data.gauges.max_per_backend.load(Ordering::Relaxed),
+            after_dirty_return: t.extras.after_dirty_return.clone(),
+        },
+        writes: data.writes.as_ref().map(writes),
+        leaks: leaks(&data, &names),
         timeline,
         diagnosis: Vec::new(),
         verdict: VariantVerdict {
             pass: true,
             checks: Vec::new(),
         },
-        warnings: data.warnings,
+        warnings: std::mem::take(&mut data.warnings),
     };
     let context = Context {
         settings,
         max_connections: data.server_max_connections,
         reserved_connections: data.server_reserved_connections,
+        superuser: data.server_superuser,
     };
     report.diagnosis = diagnosis::diagnose(&report, &context);
     report

@@ -93,6 +93,14 @@ pub struct VariantReport {
     pub pool: PoolStats,
     pub server: ServerStats,
     pub faults: Vec<FaultEvent>,
+    /// Which connections served the operations.
+    pub isolation: Isolation,
+    /// The acknowledged-writes check, when a workload is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<Writes>,
+    /// Per workload, operations that held a connection longer than `access.leak_threshold`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub leaks: BTreeMap<String, Leak>,
     /// One entry per second of the measured phase; sums equal the totals.
     pub timeline: Vec<TimelineEntry>,
     pub diagnosis: Vec<Finding>,
@@ -113,6 +121,12 @@ pub struct Operations {
     pub dropped: u64,
     /// Operations that needed more than one try.
     pub retried: u64,
+    /// Tries beyond the first, in all (latency of a retried operation covers all its tries).
+    #[serde(default)]
+    pub retries: u64,
+    /// Operations that failed with a retryable class on their last try (counted in `failed`).
+    #[serde(default)]
+    pub retries_exhausted: u64,
 }
 
 /// Latency summaries in milliseconds, each with its histogram.
@@ -159,8 +173,8 @@ pub struct ErrorStats {
     pub sample: String,
 }
 
-/// Silent races: no operation failed, yet something went wrong. Absent fields are not
-/// measured by this version.
+/// Silent races: no operation failed, yet something went wrong. Absent fields were not
+/// measured in this run (no verified workload, no `leak_threshold`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Anomalies {
@@ -169,12 +183,60 @@ pub struct Anomalies {
     pub transaction_interleaved: u64,
     /// Pooled connections given back while inside a transaction.
     pub returned_in_transaction: u64,
+    /// Writes acknowledged as committed but absent from the ledger afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_writes: Option<u64>,
+    /// Writes reported failed but present in the ledger afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phantom_writes: Option<u64>,
+    /// Operations that held a connection longer than `access.leak_threshold`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaks: Option<u64>,
+}
+
+/// Which connections (backends) served the operations.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Isolation {
+    /// Connections that served at least one operation (each is one backend).
+    pub backends_used: u64,
+    /// Most operations in flight on one backend at once: 1 when every operation had its
+    /// connection to itself, more on a shared connection.
+    pub max_operations_per_backend: u64,
+    /// What the operation that next used a connection given back inside a transaction met:
+    /// `ok` or an error class, with counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub after_dirty_return: BTreeMap<String, u64>,
+}
+
+/// The acknowledged-writes check: the ledger read back against what the client was told.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Writes {
+    /// COMMIT succeeded.
+    pub acknowledged: u64,
+    /// The operation failed (its transaction rolled back, as far as the client knew).
+    pub failed: u64,
+    /// The connection died, or the client gave up, while COMMIT was in flight.
+    pub indeterminate: u64,
+    /// Ids found in the ledger.
+    pub present: u64,
+    /// Acknowledged but absent.
+    pub lost: u64,
+    /// Reported failed but present.
+    pub phantom: u64,
+    /// Indeterminate writes that turned out committed.
+    pub indeterminate_committed: u64,
+    /// Indeterminate writes that turned out rolled back.
+    pub indeterminate_rolled_back: u64,
+}
+
+/// Operations of one workload that held a connection too long.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Leak {
+    pub count: u64,
+    pub longest_ms: f64,
 }
 
 /// Connections of the variant (every mode) and bb8's own statistics (pool mode).
@@ -195,6 +257,10 @@ pub struct PoolStats {
     /// (counted in `errors.pool_closed` too).
     #[serde(default)]
     pub cut_by_close: u64,
+    /// Failures on the first statement of a reused pooled connection that had died while idle:
+    /// what `test_on_check_out` (a pre-ping) would have caught.
+    #[serde(default)]
+    pub died_idle: u64,
     /// Pool gets that had to wait (bb8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waited_gets: Option<u64>,
@@ -216,6 +282,12 @@ pub struct PoolStats {
 pub struct ServerStats {
     pub peak_backends: u64,
     pub peak_idle_in_transaction: u64,
+    /// The longest any of this run's backends sat idle inside a transaction (sampled).
+    #[serde(default)]
+    pub longest_idle_in_transaction_ms: u64,
+    /// Seconds in which some backend of this run was idle inside a transaction.
+    #[serde(default)]
+    pub seconds_with_idle_in_transaction: u64,
 }
 
 /// A fault injected during the measured phase.
@@ -266,6 +338,9 @@ pub struct ServerBackends {
     pub active: u64,
     pub idle: u64,
     pub idle_in_transaction: u64,
+    /// The longest current `idle in transaction` state, in milliseconds.
+    #[serde(default)]
+    pub longest_idle_in_transaction_ms: u64,
 }
 
 /// What happened and what to change, from this run's numbers.

@@ -24,6 +24,8 @@ pub struct ServerInfo {
     pub version: String,
     pub max_connections: u32,
     pub reserved_connections: u32,
+    /// Whether our role is a superuser, who may also use the reserved connection slots.
+    pub superuser: bool,
 }
 
 async fn open(config: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
@@ -79,7 +81,8 @@ impl Admin {
             .query_one(
                 "SELECT current_setting('server_version'), \
                         current_setting('max_connections')::int, \
-                        current_setting('superuser_reserved_connections')::int",
+                        current_setting('superuser_reserved_connections')::int, \
+                        current_setting('is_superuser') = 'on'",
                 &[],
             )
             .await
@@ -99,6 +102,7 @@ impl Admin {
                 .to_string(),
             max_connections: n(1),
             reserved_connections: n(2),
+            superuser: row.get(3),
         })
     }
 }

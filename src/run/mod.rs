@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod arrivals;
 pub mod faults;
+pub mod ledger;
 pub mod sampler;
 pub mod shape;
 pub mod task;

@@ -29,7 +29,9 @@ impl BackendQuery {
                 "SELECT count(*), \
                         count(*) FILTER (WHERE state = 'active'), \
                         count(*) FILTER (WHERE state = 'idle'), \
-                        count(*) FILTER (WHERE state LIKE 'idle in transaction%') \
+                        count(*) FILTER (WHERE state LIKE 'idle in transaction%'), \
+                        coalesce(max(extract(epoch FROM now() - state_change) * 1000) \
+                          FILTER (WHERE state LIKE 'idle in transaction%'), 0)::bigint \
                  FROM pg_stat_activity WHERE application_name LIKE $1 AND application_name <> $2",
                 &[&self.pattern, &self.admin.name],
             )
@@ -41,6 +43,7 @@ impl BackendQuery {
             active: n(1),
             idle: n(2),
             idle_in_transaction: n(3),
+            longest_idle_in_transaction_ms: n(4),
         })
     }
 }

@@ -5,7 +5,7 @@
 //! model it takes arrivals from its worker's queue and its latency counts from each
 //! arrival's intended time (coordinated-omission-correct, as wrk2 and k6 measure).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
@@ -16,10 +16,12 @@ use super::arrivals::Arrivals;
 use super::shape::Shape;
 use crate::access::{Access, TaskAccess};
 use crate::record::errors::{ErrorClass, OpError};
-use crate::record::{Outcome, Recorder, Timeline};
+use crate::record::writes::{WriteOutcome, write_id};
+use crate::record::{OpExtras, Outcome, Recorder, Timeline};
+use crate::scenario::model::RetrySettings;
 use crate::workload::exec;
 use crate::workload::params::{Draw, Value};
-use crate::workload::plan::Plan;
+use crate::workload::plan::{Plan, Workload};
 
 /// Everything the tasks of a variant share.
 #[derive(Debug)]
@@ -39,6 +41,10 @@ pub struct LoadRun {
     pub iterations: Option<u64>,
     pub think_time: Duration,
     pub op_timeout: Option<Duration>,
+    pub retry: Option<RetrySettings>,
+    pub leak_threshold: Option<Duration>,
+    /// The ledger's statement, when a workload is verified.
+    pub ledger: Option<usize>,
     /// Scheduled fault times, into the measured phase (for failures in the second after).
     pub faults: Arc<[Duration]>,
     pub timeline: Arc<Timeline>,
@@ -62,7 +68,109 @@ struct Task {
     rng: fastrand::Rng,
     slots: Vec<Value>,
     iteration: u64,
+    /// Verified writes made so far (the next write's id).
+    writes: u64,
     recorder: Rc<RefCell<Recorder>>,
+}
+
+/// What one operation needs besides the connection.
+struct Op<'a> {
+    run: &'a LoadRun,
+    workload: &'a Workload,
+    task: u64,
+    iteration: u64,
+    /// The ledger statement and this operation's write id, when it is verified.
+    write: Option<(usize, i64)>,
+}
+
+/// What an operation's tries learned, for the record.
+#[derive(Default)]
+struct Trace {
+    /// When the first acquire ended.
+    acquire_ended: Option<Instant>,
+    acquired: bool,
+    extras: OpExtras,
+}
+
+impl Op<'_> {
+    /// Acquires and runs the workload; on a retryable failure, again from the acquire (a dead
+    /// connection is not tried twice) with the same values, as pgbench does, up to
+    /// `max_tries`.
+    async fn tries(
+        &self,
+        access: &mut TaskAccess,
+        rng: &mut fastrand::Rng,
+        slots: &mut Vec<Value>,
+        commit_sent: &Cell<bool>,
+        trace: &mut Trace,
+    ) -> Result<(), OpError> {
+        let retry = self.run.retry.as_ref();
+        let max_tries = retry.map_or(1, |r| r.max_tries.max(1));
+        let values = rng.clone();
+        for attempt in 1..=max_tries {
+            *rng = values.clone();
+            trace.extras.tries = attempt;
+            commit_sent.set(false);
+            let result = self.once(access, rng, slots, commit_sent, trace).await;
+            match result {
+                Err(e) if retry.is_some_and(|r| r.on.contains(&e.class)) => {
+                    if attempt == max_tries {
+                        trace.extras.exhausted = true;
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the last try returns")
+    }
+
+    async fn once(
+        &self,
+        access: &mut TaskAccess,
+        rng: &mut fastrand::Rng,
+        slots: &mut Vec<Value>,
+        commit_sent: &Cell<bool>,
+        trace: &mut Trace,
+    ) -> Result<(), OpError> {
+        let lease = access.acquire().await;
+        trace.acquire_ended.get_or_insert_with(Instant::now);
+        let lease = lease?;
+        trace.acquired = true;
+        trace.extras.inherited_transaction |= lease.inherited_transaction;
+        let mut draw = Draw {
+            rng,
+            task: self.task,
+            iteration: self.iteration,
+            seqs: &self.run.seqs,
+        };
+        let result = exec::run(
+            &lease,
+            self.workload,
+            &mut draw,
+            slots,
+            self.write,
+            commit_sent,
+        )
+        .await;
+        if let Err(e) = &result {
+            trace.extras.died_idle |= lease.died_idle(e);
+        }
+        result
+    }
+}
+
+/// How a verified write ended, as the client saw it.
+fn write_outcome(result: &Result<(), OpError>, commit_sent: bool) -> WriteOutcome {
+    match result {
+        Ok(()) => WriteOutcome::Acknowledged,
+        Err(e) if e.class == ErrorClass::CommitIndeterminate => WriteOutcome::Indeterminate,
+        // The client gave up while COMMIT was in flight: the server may have committed.
+        Err(e) if e.class == ErrorClass::OpDeadlineExceeded && commit_sent => {
+            WriteOutcome::Indeterminate
+        }
+        Err(_) => WriteOutcome::Failed,
+    }
 }
 
 impl Task {
@@ -74,6 +182,7 @@ impl Task {
             index,
             slots: Vec::new(),
             iteration: 0,
+            writes: 0,
             recorder,
         }
     }
@@ -83,46 +192,56 @@ impl Task {
         let run = &*self.run;
         let index = run.plan.pick(self.rng.u64(..run.plan.total_weight()));
         let workload = &run.plan.workloads[index];
-        let acquire_started = Instant::now();
-        let mut acquire_ended = None;
-        let mut acquired = false;
-        let (access, rng, slots) = (&mut self.access, &mut self.rng, &mut self.slots);
-        let (task, iteration) = (self.index as u64, self.iteration);
-        let op = async {
-            let lease = access.acquire().await;
-            acquire_ended = Some(Instant::now());
-            let lease = lease?;
-            acquired = true;
-            let mut draw = Draw {
-                rng,
-                task,
-                iteration,
-                seqs: &run.seqs,
-            };
-            exec::run(&lease, workload, &mut draw, slots).await
+        let write = match (workload.verify, run.ledger) {
+            (true, Some(statement)) => {
+                self.writes += 1;
+                Some((statement, write_id(self.index, self.writes)))
+            }
+            _ => None,
         };
+        let op = Op {
+            run,
+            workload,
+            task: self.index as u64,
+            iteration: self.iteration,
+            write,
+        };
+        let acquire_started = Instant::now();
+        let mut trace = Trace::default();
+        let commit_sent = Cell::new(false);
+        let (access, rng, slots) = (&mut self.access, &mut self.rng, &mut self.slots);
+        let attempt = op.tries(access, rng, slots, &commit_sent, &mut trace);
         let result = match run.op_timeout {
-            None => op.await,
-            Some(limit) => tokio::time::timeout(limit, op).await.unwrap_or_else(|_| {
-                Err(OpError::new(
-                    ErrorClass::OpDeadlineExceeded,
-                    format!(
-                        "no result within op_timeout {}",
-                        humantime::format_duration(limit)
-                    ),
-                ))
-            }),
+            None => attempt.await,
+            Some(limit) => tokio::time::timeout(limit, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(OpError::new(
+                        ErrorClass::OpDeadlineExceeded,
+                        format!(
+                            "no result within op_timeout {}",
+                            humantime::format_duration(limit)
+                        ),
+                    ))
+                }),
         };
         let ended = Instant::now();
-        self.recorder.borrow_mut().record(Outcome {
-            workload: index,
-            started,
-            acquire_started,
-            acquire_ended: acquire_ended.unwrap_or(ended),
-            acquired,
-            ended,
-            error: result.as_ref().err(),
-        });
+        {
+            let mut recorder = self.recorder.borrow_mut();
+            if let Some((_, id)) = write {
+                recorder.write(id, write_outcome(&result, commit_sent.get()));
+            }
+            recorder.record(Outcome {
+                workload: index,
+                started,
+                acquire_started,
+                acquire_ended: trace.acquire_ended.unwrap_or(ended),
+                acquired: trace.acquired,
+                ended,
+                error: result.as_ref().err(),
+                extras: trace.extras,
+            });
+        }
         self.iteration += 1;
         if result.is_err() {
             // A failure may have completed without awaiting anything (operation_in_progress

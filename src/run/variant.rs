@@ -2,7 +2,7 @@
 //! and faults, teardown (which runs whenever setup ran), and the variant's report section.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::admin::{Admin, ServerInfo};
 use super::faults::{self, Fired};
+use super::ledger::Ledger;
 use super::sampler::{self, BackendQuery, ProgressLine};
 use super::shape::{self, Shape};
 use super::task::LoadRun;
@@ -20,9 +21,10 @@ use crate::access::conn::Connector;
 use crate::access::gauges::Gauges;
 use crate::database::{Database, SourceKind};
 use crate::record::errors::{ErrorClass, describe};
+use crate::record::writes::WriteCheck;
 use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
-use crate::report::model::{Anomalies, FaultEvent, VariantReport};
+use crate::report::model::{FaultEvent, VariantReport};
 use crate::scenario::Variant;
 use crate::scenario::model::{DEFAULT_DURATION, FaultKind};
 use crate::workload::prepare::{self, StatementInfo};
@@ -142,21 +144,32 @@ fn measured_length(variant: &Variant) -> Option<Duration> {
     })
 }
 
-/// Prepares the statements and opens the access, then builds what the tasks share.
+/// Prepares the statements (with the ledger's) and opens the access, then builds what the
+/// tasks share.
 async fn prepare_load(
     variant: &Variant,
     db: &Database,
     admin: &Admin,
     env: &Env<'_>,
     schedule: &[faults::Scheduled],
+    ledger: Option<&Ledger>,
 ) -> Result<Arc<LoadRun>, RunError> {
     let s = &variant.settings;
     let client = admin.client().await?;
-    let statements: Arc<[StatementInfo]> = prepare::describe_all(&client, &variant.plan)
+    let mut statements = prepare::describe_all(&client, &variant.plan)
         .await
-        .map_err(|e| RunError::BadInput(e.to_string()))?
-        .into();
-    let connector = connector(variant, db, env, statements).await?;
+        .map_err(|e| RunError::BadInput(e.to_string()))?;
+    let ledger_statement = match ledger {
+        Some(l) => {
+            let info = prepare::describe_one(&client, &l.insert_sql())
+                .await
+                .map_err(|e| RunError::BadInput(format!("the ledger statement: {e}")))?;
+            statements.push(info);
+            Some(statements.len() - 1)
+        }
+        None => None,
+    };
+    let connector = connector(variant, db, env, statements.into()).await?;
     let access = Access::open(s, connector).await.map_err(|e| {
         RunError::Infra(format!(
             "cannot open the shared connection to {}: {e}",
@@ -179,6 +192,9 @@ async fn prepare_load(
         iterations: s.load.iterations,
         think_time: s.load.think_time,
         op_timeout: s.load.op_timeout,
+        retry: s.load.retry.clone(),
+        leak_threshold: s.access.leak_threshold,
+        ledger: ledger_statement,
         faults: schedule.iter().map(|f| f.at).collect(),
         timeline: Arc::new(Timeline::default()),
         interrupt: env.interrupt.clone(),
@@ -264,6 +280,8 @@ impl Helpers {
     }
 }
 
+/// Runs the load, with the ledger of the acknowledged-writes check around it when a workload
+/// is verified.
 async fn load(
     variant: &Variant,
     db: &Database,
@@ -271,13 +289,89 @@ async fn load(
     info: &ServerInfo,
     env: &Env<'_>,
 ) -> Result<VariantReport, RunError> {
-    let schedule = faults::schedule(&variant.settings.fault, measured_length(variant));
-    let load = prepare_load(variant, db, admin, env, &schedule).await?;
+    let ledger = match variant.plan.workloads.iter().any(|w| w.verify) {
+        true => Some(Ledger::create(admin, env.run_id).await?),
+        false => None,
+    };
+    let result = match measure(variant, db, admin, env, ledger.as_ref()).await {
+        Ok(m) => {
+            let writes = match &ledger {
+                Some(l) => l
+                    .check(admin, &m.totals.writes)
+                    .await
+                    .map(Some)
+                    .map_err(|e| RunError::Infra(format!("cannot read the ledger back: {e}"))),
+                None => Ok(None),
+            };
+            writes.map(|w| m.report(variant, info, w))
+        }
+        Err(e) => Err(e),
+    };
+    let warning = match ledger {
+        Some(l) => l.remove(admin).await,
+        None => None,
+    };
+    result.map(|mut r| {
+        r.warnings.extend(warning);
+        r
+    })
+}
+
+/// What the load left for the report.
+struct Measured {
+    totals: Totals,
+    fired: Vec<Fired>,
+    scheduled: Vec<faults::Scheduled>,
+    gauges: Arc<Gauges>,
+    pool: Option<crate::access::PoolStatistics>,
+    connect_errors: std::collections::BTreeMap<ErrorClass, u64>,
+    seed: u64,
+    measured: Duration,
+    timeline: Timeline,
+}
+
+impl Measured {
+    fn report(
+        self,
+        variant: &Variant,
+        info: &ServerInfo,
+        writes: Option<WriteCheck>,
+    ) -> VariantReport {
+        let seconds = self.measured.as_secs() + u64::from(self.measured.subsec_nanos() > 0);
+        let faults = fault_events(&self.fired, &self.scheduled, &self.totals);
+        build::variant_report(VariantData {
+            variant,
+            seed: self.seed,
+            totals: self.totals,
+            measured: self.measured,
+            timeline: self.timeline.into_buckets(seconds),
+            gauges: &self.gauges,
+            pool: self.pool,
+            connect_errors: self.connect_errors,
+            faults,
+            writes,
+            warnings: Vec::new(),
+            server_max_connections: info.max_connections,
+            server_reserved_connections: info.reserved_connections,
+            server_superuser: info.superuser,
+        })
+    }
+}
+
+/// The load itself: workers, sampler, faults; then every connection closed.
+async fn measure(
+    variant: &Variant,
+    db: &Database,
+    admin: &Arc<Admin>,
+    env: &Env<'_>,
+    ledger: Option<&Ledger>,
+) -> Result<Measured, RunError> {
+    let scheduled = faults::schedule(&variant.settings.fault, measured_length(variant));
+    let load = prepare_load(variant, db, admin, env, &scheduled, ledger).await?;
     let tasks = variant.settings.load.tasks as usize;
     let mut workers = Workers::start(workers::thread_count(tasks), tasks, &load)
         .map_err(|e| RunError::Infra(format!("cannot start worker threads: {e}")))?;
-    let scheduled = schedule.clone();
-    let helpers = Helpers::start(&load, variant, db, admin, env, &workers, schedule);
+    let helpers = Helpers::start(&load, variant, db, admin, env, &workers, scheduled.clone());
 
     let workloads = variant.plan.workloads.len();
     let mut totals = Totals::new(workloads, scheduled.len());
@@ -290,38 +384,22 @@ async fn load(
     let gauges = load.access.gauges().clone();
     let pool = load.access.pool_statistics();
     let connect_errors = load.access.connect_errors();
-    let anomalies = Anomalies {
-        transaction_interleaved: gauges.notices_active_transaction.load(Ordering::Relaxed)
-            + gauges.notices_no_transaction.load(Ordering::Relaxed),
-        returned_in_transaction: gauges.returned_in_transaction.load(Ordering::Relaxed),
-        ..Anomalies::default()
-    };
     let (measure_start, seed, timeline) = (load.measure_start, load.seed, load.timeline.clone());
     // Close every connection while the worker runtimes that drive them still run.
     drop(load);
     wait_for_io(&gauges, Duration::from_secs(2)).await;
     workers.release();
-
-    let measured = end.saturating_duration_since(measure_start);
-    let seconds = measured.as_secs() + u64::from(measured.subsec_nanos() > 0);
-    let timeline = Arc::try_unwrap(timeline).expect("the sampler and workers have ended");
-    let faults = fault_events(&fired, &scheduled, &totals);
-    Ok(build::variant_report(VariantData {
-        variant,
-        seed,
+    Ok(Measured {
         totals,
-        measured,
-        timeline: timeline.into_buckets(seconds),
-        gauges: gauges.snapshot(),
-        anomalies,
+        fired,
+        scheduled,
+        gauges,
         pool,
         connect_errors,
-        faults,
-        cut_by_close: gauges.cut_by_close.load(Ordering::Relaxed),
-        warnings: Vec::new(),
-        server_max_connections: info.max_connections,
-        server_reserved_connections: info.reserved_connections,
-    }))
+        seed,
+        measured: end.saturating_duration_since(measure_start),
+        timeline: Arc::try_unwrap(timeline).expect("the sampler and workers have ended"),
+    })
 }
 
 fn fault_events(

@@ -154,6 +154,7 @@ fn worker(load: Arc<LoadRun>, (id, count): (usize, usize), tasks: Vec<usize>, li
             load.timeline.clone(),
             progress,
             load.faults.clone(),
+            load.leak_threshold,
         )));
         let handles: Vec<_> = match &load.shape {
             Shape::Closed { .. } => tasks

@@ -12,6 +12,7 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use super::faults::{FaultKind, FaultSettings, RestartMode};
+use crate::record::errors::ErrorClass;
 
 /// One variant's effective settings: the whole scenario document after merging.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -118,6 +119,18 @@ pub struct LoadSettings {
     /// Linear ramps of tasks (closed model) or rate (open model) to each target, as k6 does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<Stage>,
+    /// Retry operations that failed with these classes (pgbench's `--max-tries`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySettings>,
+}
+
+/// `retry = { on = ["serialization_failure", "deadlock_detected"], max_tries = 3 }`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    pub on: Vec<ErrorClass>,
+    /// Tries in all, the first included.
+    pub max_tries: u32,
 }
 
 fn default_tasks() -> u32 {
@@ -138,6 +151,7 @@ impl Default for LoadSettings {
             op_timeout: None,
             rate: None,
             stages: Vec::new(),
+            retry: None,
         }
     }
 }
@@ -167,6 +181,14 @@ pub struct AccessSettings {
     /// `SET name = value` on every connection, in every mode.
     #[serde(default)]
     pub session_settings: BTreeMap<String, SettingValue>,
+    /// Operations that hold a connection longer than this are leaks (HikariCP's
+    /// leakDetectionThreshold), counted per workload with their longest hold.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub leak_threshold: Option<Duration>,
 }
 
 fn default_instances() -> u32 {
@@ -181,6 +203,7 @@ impl Default for AccessSettings {
             instances: default_instances(),
             query_mode: QueryMode::default(),
             session_settings: BTreeMap::new(),
+            leak_threshold: None,
         }
     }
 }
@@ -394,12 +417,33 @@ pub struct WorkloadSettings {
     /// Values drawn once per operation, usable as `@name` in the steps.
     #[serde(default, rename = "let", skip_serializing_if = "BTreeMap::is_empty")]
     pub lets: BTreeMap<String, Param>,
+    /// `"acknowledged_writes"`: each operation also writes a unique id into the harness's
+    /// ledger table, inside its transaction; after the load the ledger is read back to find
+    /// acknowledged writes that are missing (lost) and failed ones that are there (phantom).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+    /// `"ledger"`: a ready-made verified write (a transaction whose only write is the ledger's);
+    /// steps may be added, a sleep say, to widen the race.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builtin: Option<Builtin>,
     #[serde(default)]
     pub step: Vec<StepSettings>,
 }
 
 fn default_weight() -> u32 {
     1
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Verify {
+    AcknowledgedWrites,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Builtin {
+    Ledger,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]

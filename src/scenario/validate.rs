@@ -139,7 +139,24 @@ fn check_load(s: &Settings, p: &mut Problems) {
         }
     }
     if !l.stages.is_empty() {
-        check_stages(s, p, load);
+        check_stages(s, p, load.clone());
+    }
+    if let Some(retry) = &l.retry {
+        if retry.max_tries == 0 {
+            p.add(
+                load.clone().key("retry").key("max_tries"),
+                "must be at least 1 (the first try counts)",
+            );
+        }
+        if retry.on.is_empty() {
+            p.add(
+                load.key("retry").key("on"),
+                "name the error classes to retry, e.g. [\"serialization_failure\"]",
+            );
+        }
+    }
+    if let Some(t) = s.access.leak_threshold {
+        p.positive(root().key("access").key("leak_threshold"), t);
     }
 }
 

@@ -2,6 +2,8 @@
 //! parameters and captures, sleeps that hold the connection, and BEGIN/COMMIT around them when
 //! the workload is transactional (ROLLBACK on error, unless the connection is gone).
 
+use std::cell::Cell;
+
 use crate::access::Lease;
 use crate::access::conn::Command;
 use crate::record::errors::OpError;
@@ -10,11 +12,16 @@ use super::params::{Draw, Value};
 use super::plan::{Step, Workload};
 
 /// Runs `workload` on `lease`. `slots` is a reusable buffer for `let` and captured values.
+/// `write` is the ledger statement and this operation's id, written last inside the
+/// transaction; `commit_sent` is set once COMMIT is on its way (an abandoned operation is
+/// then indeterminate, not failed).
 pub async fn run(
     lease: &Lease<'_>,
     workload: &Workload,
     draw: &mut Draw<'_>,
     slots: &mut Vec<Value>,
+    write: Option<(usize, i64)>,
+    commit_sent: &Cell<bool>,
 ) -> Result<(), OpError> {
     slots.clear();
     slots.resize(workload.slots, Value::Null);
@@ -26,8 +33,17 @@ pub async fn run(
         return steps(lease, workload, draw, slots).await;
     };
     lease.command(begin, Command::Begin).await?;
-    match steps(lease, workload, draw, slots).await {
-        Ok(()) => lease.command("COMMIT", Command::Commit).await,
+    let mut body = steps(lease, workload, draw, slots).await;
+    if let (Ok(()), Some((statement, id))) = (&body, write) {
+        body = lease
+            .execute(statement, &[Value::Int(id)], &[], slots)
+            .await;
+    }
+    match body {
+        Ok(()) => {
+            commit_sent.set(true);
+            lease.command("COMMIT", Command::Commit).await
+        }
         Err(e) => {
             if !e.class.is_connection_loss() {
                 // The operation failed either way; a failed ROLLBACK (say, on a shared

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::scenario::expr::{self, Expr, Generator};
-use crate::scenario::model::{Param, WorkloadSettings};
+use crate::scenario::model::{Builtin, Param, Verify, WorkloadSettings};
 use crate::scenario::node::Path;
 use crate::scenario::validate::Problem;
 
@@ -44,6 +44,8 @@ pub struct Workload {
     pub steps: Vec<Step>,
     /// Slots: `let` values first, then captured columns.
     pub slots: usize,
+    /// Each operation also writes its id into the ledger, inside its transaction.
+    pub verify: bool,
 }
 
 /// A step of a workload.
@@ -176,16 +178,26 @@ impl Compiler {
             }
         }
         let mut slots = lets.len();
-        if w.step.is_empty() {
+        let ledger = w.builtin == Some(Builtin::Ledger);
+        let transaction = w.transaction || ledger;
+        let verify = ledger || w.verify == Some(Verify::AcknowledgedWrites);
+        if w.step.is_empty() && !ledger {
             self.problem(
                 path.clone().key("step"),
                 "a workload needs at least one [[workload.step]]",
             );
         }
-        if w.isolation.is_some() && !w.transaction {
+        if w.isolation.is_some() && !transaction {
             self.problem(
                 path.clone().key("isolation"),
                 "`isolation` needs `transaction = true`",
+            );
+        }
+        if verify && !transaction {
+            self.problem(
+                path.clone().key("verify"),
+                "acknowledged_writes needs `transaction = true`: the ledger write must commit \
+                 or roll back with the workload's writes",
             );
         }
         let mut steps = Vec::new();
@@ -246,7 +258,8 @@ impl Compiler {
         }
         Workload {
             name: w.name.clone(),
-            begin: w.transaction.then(|| match w.isolation {
+            verify,
+            begin: transaction.then(|| match w.isolation {
                 Some(iso) => format!("BEGIN ISOLATION LEVEL {}", iso.sql()),
                 None => "BEGIN".to_string(),
             }),
@@ -328,6 +341,8 @@ mod tests {
             transaction: false,
             isolation: None,
             lets: Default::default(),
+            verify: None,
+            builtin: None,
             step: steps,
         }
     }

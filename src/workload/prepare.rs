@@ -103,6 +103,21 @@ pub async fn describe_all(
     Ok(infos)
 }
 
+/// Describes one statement of the harness's own (the ledger insert).
+pub async fn describe_one(client: &Client, sql: &str) -> Result<StatementInfo, String> {
+    let statement = client.prepare(sql).await.map_err(|e| describe(&e))?;
+    Ok(StatementInfo {
+        sql: sql.to_string(),
+        param_types: statement.params().to_vec(),
+        columns: statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect(),
+        template: Template::new(sql),
+    })
+}
+
 fn check_parameter_counts(plan: &Plan, infos: &[StatementInfo]) -> Result<(), PrepareError> {
     for w in &plan.workloads {
         for (i, step) in w.steps.iter().enumerate() {

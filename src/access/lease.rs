@@ -1,0 +1,213 @@
+//! A task's way to a connection ([`TaskAccess`]), and the connection held for one operation
+//! ([`Lease`]): statements go through the lease, which applies the shared-connection gate and
+//! the pool's close, and keeps the books on who held which connection.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::MutexGuard;
+
+use super::conn::{Command, Connector, PgConn};
+use super::gauges::Gauges;
+use super::pool::{Generation, Manager, PoolInstance};
+use super::shared::{SharedConn, Slot};
+use crate::record::errors::OpError;
+use crate::workload::params::Value;
+
+/// One task's way to a connection.
+#[derive(Debug)]
+pub struct TaskAccess {
+    kind: TaskKind,
+    gauges: Arc<Gauges>,
+}
+
+#[derive(Debug)]
+pub(super) enum TaskKind {
+    Pool(Arc<PoolInstance>),
+    Shared(Arc<SharedConn>),
+    PerOperation(Arc<Connector>),
+    PerTask(Arc<Connector>, Option<Box<PgConn>>),
+}
+
+/// Counts a task as waiting for as long as it lives (also when the acquire is abandoned).
+struct Waiting<'a>(&'a Gauges);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.wait_ended();
+    }
+}
+
+impl TaskAccess {
+    pub(super) fn new(kind: TaskKind, gauges: Arc<Gauges>) -> TaskAccess {
+        TaskAccess { kind, gauges }
+    }
+
+    /// Gets a connection for one operation.
+    pub async fn acquire(&mut self) -> Result<Lease<'_>, OpError> {
+        let gauges = &*self.gauges;
+        gauges.wait_started();
+        let waiting = Waiting(gauges);
+        let kind = match &mut self.kind {
+            TaskKind::Pool(pool) => {
+                let (generation, conn) = pool.get().await?;
+                LeaseKind::Pooled(conn, generation)
+            }
+            TaskKind::Shared(shared) => LeaseKind::Shared(shared.slot().await?),
+            TaskKind::PerOperation(connector) => LeaseKind::Owned(connector.connect().await?),
+            TaskKind::PerTask(connector, slot) => {
+                if slot.as_ref().is_none_or(|c| c.is_broken()) {
+                    *slot = None;
+                    *slot = Some(Box::new(connector.connect().await?));
+                }
+                LeaseKind::Dedicated(slot.as_ref().expect("connected above"))
+            }
+        };
+        drop(waiting);
+        Ok(Lease::new(kind, gauges))
+    }
+}
+
+/// A connection held for one operation; released when dropped.
+pub struct Lease<'a> {
+    kind: LeaseKind<'a>,
+    gauges: &'a Gauges,
+    /// The connection came back to its pool inside a transaction, and this operation is its
+    /// next user: what it meets is reported.
+    pub inherited_transaction: bool,
+    /// A pooled connection that served operations before this one.
+    reused: bool,
+    /// Statements sent through this lease.
+    statements: std::cell::Cell<u32>,
+}
+
+enum LeaseKind<'a> {
+    Pooled(bb8::PooledConnection<'static, Manager>, Arc<Generation>),
+    Shared(Arc<Slot>),
+    Dedicated(&'a PgConn),
+    Owned(PgConn),
+}
+
+impl<'a> Lease<'a> {
+    fn new(kind: LeaseKind<'a>, gauges: &'a Gauges) -> Lease<'a> {
+        let mut lease = Lease {
+            kind,
+            gauges,
+            inherited_transaction: false,
+            reused: false,
+            statements: std::cell::Cell::new(0),
+        };
+        gauges.acquired();
+        let (reused, inherited) = {
+            let conn = lease.conn();
+            let holders = conn.holders.fetch_add(1, Ordering::Relaxed) + 1;
+            gauges.holders(u64::from(holders));
+            let reused =
+                conn.used.load(Ordering::Relaxed) || conn.used.swap(true, Ordering::Relaxed);
+            if !reused {
+                gauges.backends_used.fetch_add(1, Ordering::Relaxed);
+            }
+            let inherited =
+                conn.dirty.load(Ordering::Relaxed) && conn.dirty.swap(false, Ordering::Relaxed);
+            (reused, inherited)
+        };
+        lease.reused = reused && matches!(lease.kind, LeaseKind::Pooled(..));
+        lease.inherited_transaction = inherited;
+        lease
+    }
+}
+
+impl Lease<'_> {
+    /// Whether `e` met a reused pooled connection at its first statement because it had died
+    /// while idle in the pool: what a pre-ping (`test_on_check_out`) would have caught.
+    pub fn died_idle(&self, e: &OpError) -> bool {
+        self.reused && self.statements.get() == 1 && e.class.is_connection_loss()
+    }
+
+    pub fn conn(&self) -> &PgConn {
+        match &self.kind {
+            LeaseKind::Pooled(c, _) => c,
+            LeaseKind::Shared(s) => &s.conn,
+            LeaseKind::Dedicated(c) => c,
+            LeaseKind::Owned(c) => c,
+        }
+    }
+
+    async fn enter(&self) -> Result<Option<MutexGuard<'_, ()>>, OpError> {
+        match &self.kind {
+            LeaseKind::Shared(slot) => slot.enter().await,
+            _ => Ok(None),
+        }
+    }
+
+    /// Runs a statement's future through the shared gate, or against the pool's close.
+    async fn statement<T>(
+        &self,
+        fut: impl Future<Output = Result<T, OpError>>,
+    ) -> Result<T, OpError> {
+        let _gate = self.enter().await?;
+        self.statements.set(self.statements.get() + 1);
+        let LeaseKind::Pooled(conn, generation) = &self.kind else {
+            return fut.await;
+        };
+        if !generation.closable {
+            return fut.await;
+        }
+        let cut = || {
+            let e = generation.cut_error();
+            if !conn.is_broken() {
+                // Closed under its user (counted once, not again for its ROLLBACK): never
+                // handed out again.
+                conn.mark_dead(e.clone());
+                self.gauges
+                    .cut_by_close
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e)
+        };
+        if generation.cut.is_raised() {
+            return cut();
+        }
+        tokio::select! {
+            biased;
+            () = generation.cut.raised() => cut(),
+            r = fut => r,
+        }
+    }
+
+    /// Runs statement `index` (see [`PgConn::execute`]).
+    pub async fn execute(
+        &self,
+        index: usize,
+        values: &[Value],
+        captures: &[(String, usize)],
+        slots: &mut [Value],
+    ) -> Result<(), OpError> {
+        self.statement(self.conn().execute(index, values, captures, slots))
+            .await
+    }
+
+    /// BEGIN, COMMIT or ROLLBACK.
+    pub async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
+        self.statement(self.conn().command(sql, kind)).await
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let conn = self.conn();
+        conn.holders.fetch_sub(1, Ordering::Relaxed);
+        if let LeaseKind::Pooled(conn, _) = &self.kind
+            && conn.maybe_in_transaction()
+            && !conn.is_broken()
+        {
+            // bb8 does not reset connections: the next user inherits the transaction.
+            conn.dirty.store(true, Ordering::Relaxed);
+            self.gauges
+                .returned_in_transaction
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.gauges.released();
+    }
+}

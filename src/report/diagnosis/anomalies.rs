@@ -1,0 +1,160 @@
+//! A finding per silent race seen: no operation failed with it, yet something went wrong.
+
+use super::{Context, ms, pct};
+use crate::report::model::{Finding, VariantReport};
+use crate::scenario::model::AccessMode;
+
+pub fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
+    [
+        lost_writes(r),
+        phantom_writes(r),
+        interleaved(r),
+        returned_in_transaction(r, cx),
+        leaks(r),
+        retries(r),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn lost_writes(r: &VariantReport) -> Option<Finding> {
+    let w = r.writes.as_ref().filter(|w| w.lost > 0)?;
+    Some(Finding {
+        class: "anomalies.lost_writes".into(),
+        finding: format!(
+            "{} of {} writes acknowledged as committed ({}) are missing from the ledger: the client was told \
+             COMMIT succeeded, and the data is gone. On this run {} operations were in flight on one backend at \
+             once and the server warned {} time(s) about interleaved transactions: a COMMIT that ends an \
+             aborted transaction returns no error.",
+            w.lost,
+            w.acknowledged,
+            pct(w.lost, w.acknowledged),
+            r.isolation.max_operations_per_backend,
+            r.anomalies.transaction_interleaved
+        ),
+        advice: "Give every transaction a connection of its own for its whole length (a pool), and never share one \
+                 between tasks."
+            .into(),
+    })
+}
+
+fn phantom_writes(r: &VariantReport) -> Option<Finding> {
+    let w = r.writes.as_ref().filter(|w| w.phantom > 0)?;
+    Some(Finding {
+        class: "anomalies.phantom_writes".into(),
+        finding: format!(
+            "{} of {} writes reported as failed are present in the ledger: another task's COMMIT (or the next \
+             user of a connection given back inside a transaction) committed them.",
+            w.phantom, w.failed
+        ),
+        advice: "Roll back a failed transaction on its own connection before anyone else can use it; never leave \
+                 a transaction open on a connection that goes back to a pool."
+            .into(),
+    })
+}
+
+fn interleaved(r: &VariantReport) -> Option<Finding> {
+    let n = r.anomalies.transaction_interleaved;
+    (n > 0).then(|| Finding {
+        class: "anomalies.transaction_interleaved".into(),
+        finding: format!(
+            "The server warned {n} time(s) that a BEGIN met an open transaction or a COMMIT/ROLLBACK found none \
+             (25001/25P01): transactions of different tasks ran on one connection, up to {} operations at once. \
+             Such a COMMIT can end another task's transaction, and its writes then commit or vanish with it.",
+            r.isolation.max_operations_per_backend
+        ),
+        advice: "Never share a connection between tasks that use transactions: take a connection from a pool for \
+                 the whole transaction."
+            .into(),
+    })
+}
+
+fn returned_in_transaction(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
+    let n = r.anomalies.returned_in_transaction;
+    if n == 0 || cx.settings.access.mode != AccessMode::Pool {
+        return None;
+    }
+    let met: Vec<String> = r
+        .isolation
+        .after_dirty_return
+        .iter()
+        .map(|(what, count)| format!("{count} {what}"))
+        .collect();
+    Some(Finding {
+        class: "anomalies.returned_in_transaction".into(),
+        finding: format!(
+            "{n} pooled connection(s) went back to the pool inside an open transaction (an operation abandoned \
+             mid-transaction, by op_timeout say); bb8 does not reset connections. Their next users met: {}. \
+             Backends sat idle in a transaction for up to {} ms (peak {} at once).",
+            if met.is_empty() { "nothing yet".to_string() } else { met.join(", ") },
+            r.server.longest_idle_in_transaction_ms,
+            r.server.peak_idle_in_transaction
+        ),
+        advice: "Roll back (or discard the connection) when an operation is cancelled mid-transaction, before \
+                 the connection goes back to the pool."
+            .into(),
+    })
+}
+
+fn leaks(r: &VariantReport) -> Option<Finding> {
+    if r.leaks.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = r
+        .leaks
+        .iter()
+        .map(|(w, l)| {
+            format!(
+                "workload `{w}`: {} operation(s), longest hold {}",
+                l.count,
+                ms(l.longest_ms)
+            )
+        })
+        .collect();
+    Some(Finding {
+        class: "anomalies.leaks".into(),
+        finding: format!(
+            "Operations held a connection longer than leak_threshold: {}.",
+            parts.join("; ")
+        ),
+        advice: "Release the connection before slow work (remote calls, sleeps, user input) and take it again \
+                 after, or raise the threshold if such holds are intended."
+            .into(),
+    })
+}
+
+/// Retries hide failures from the error classes: say what they absorbed.
+fn retries(r: &VariantReport) -> Option<Finding> {
+    let o = &r.operations;
+    if o.retried == 0 {
+        return None;
+    }
+    let faults: Vec<String> = r
+        .faults
+        .iter()
+        .map(|f| format!("{} at {} ms", f.kind, f.at_ms))
+        .collect();
+    let mut finding = format!(
+        "{} operation(s) needed more than one try ({} extra tries in all); {} of them still failed on their \
+         last try.",
+        o.retried, o.retries, o.retries_exhausted
+    );
+    if r.pool.died_idle > 0 {
+        finding.push_str(&format!(
+            " {} tries met a pooled connection that had died while idle.",
+            r.pool.died_idle
+        ));
+    }
+    if !faults.is_empty() {
+        finding.push_str(&format!(" Faults injected: {}.", faults.join(", ")));
+    }
+    Some(Finding {
+        class: "operations.retried".into(),
+        finding,
+        advice: "Retries keep these failures from users at the cost of latency (a retried operation's latency \
+                 covers all its tries); pre-ping (test_on_check_out) avoids the tries lost to dead idle \
+                 connections."
+            .into(),
+    })
+}

@@ -1,0 +1,392 @@
+//! A finding per error class present: what happened, in this run's numbers, and what to change.
+
+use super::{Context, ms, pct};
+use crate::record::errors::ErrorClass;
+use crate::report::model::{Finding, VariantReport};
+use crate::scenario::model::{AccessMode, Settings};
+
+pub fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
+    let mut classes: Vec<_> = r.errors.iter().collect();
+    classes.sort_by_key(|(_, stats)| std::cmp::Reverse(stats.count));
+    classes
+        .into_iter()
+        .map(|(class, stats)| {
+            let head = format!(
+                "{} of {} operations ({}) failed with {class}, from {} ms to {} ms into the run.",
+                stats.count,
+                r.operations.total,
+                pct(stats.count, r.operations.total),
+                stats.first_at_ms,
+                stats.last_at_ms
+            );
+            let (detail, advice) = explain(*class, stats.count, r, cx);
+            let detail = if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" {detail}")
+            };
+            Finding {
+                class: class.name().to_string(),
+                finding: format!("{head}{detail} First: \"{}\".", stats.sample),
+                advice,
+            }
+        })
+        .collect()
+}
+
+/// Workloads that hold their connection through a sleep, with the longest such sleep.
+fn holding_sleeps(s: &Settings) -> Vec<String> {
+    s.workload
+        .iter()
+        .filter_map(|w| {
+            let longest = w.step.iter().filter_map(|st| st.sleep).max()?;
+            let inside = if w.transaction {
+                " inside a transaction"
+            } else {
+                ""
+            };
+            Some(format!(
+                "workload `{}` holds its connection through a {} sleep{inside}",
+                w.name,
+                humantime::format_duration(longest)
+            ))
+        })
+        .collect()
+}
+
+fn explain(class: ErrorClass, count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    match class {
+        ErrorClass::OperationInProgress => operation_in_progress(r, cx),
+        ErrorClass::PoolTimeout => pool_timeout(r, cx),
+        ErrorClass::TooManyConnections => too_many_connections(r, cx),
+        ErrorClass::AdminTerminated | ErrorClass::ConnectionClosed | ErrorClass::ServerCrash => {
+            connection_lost(count, r, cx)
+        }
+        ErrorClass::CommitIndeterminate => commit_indeterminate(r),
+        ErrorClass::InFailedTransaction => in_failed_transaction(r, cx),
+        ErrorClass::OpDeadlineExceeded => op_deadline(r, cx),
+        ErrorClass::PoolClosed => pool_closed(count, r),
+        ErrorClass::SerializationFailure | ErrorClass::DeadlockDetected => retryable(class, r, cx),
+        ErrorClass::StatementTimeout | ErrorClass::SessionTimeout | ErrorClass::LockTimeout => {
+            server_timeout(class, r, cx)
+        }
+        ErrorClass::ConnectRefused | ErrorClass::ConnectTimeout | ErrorClass::ServerUnavailable => {
+            unreachable_server(r)
+        }
+        _ => (String::new(), advice_for(class).into()),
+    }
+}
+
+fn operation_in_progress(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let s = cx.settings;
+    let overlap = r.isolation.max_operations_per_backend;
+    (
+        format!(
+            "{} tasks shared {} connection(s); up to {overlap} operations were in flight on one backend at \
+             once, and a statement sent while another was in flight failed at once.",
+            s.load.tasks, s.access.instances
+        ),
+        format!(
+            "Give each task its own connection for the whole operation: a pool with max_size of at least \
+             {overlap} (the deepest overlap seen) per instance would have avoided every one of these."
+        ),
+    )
+}
+
+fn pool_timeout(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let s = cx.settings;
+    let mut detail = format!(
+        "Up to {} tasks waited for {} connection(s) per pool (peak in use {}); acquire p99 was {} against a \
+         connection_timeout of {}; connections were held for {} at p99.",
+        r.pool.peak_waiting,
+        s.pool.max_size,
+        r.pool.peak_in_use,
+        ms(r.latency_ms.acquire.p99),
+        humantime::format_duration(s.pool.connection_timeout),
+        ms(r.latency_ms.hold.p99)
+    );
+    let holds = holding_sleeps(s);
+    if !holds.is_empty() {
+        detail.push_str(&format!(
+            " The hold comes from the workload: {}.",
+            holds.join("; ")
+        ));
+    }
+    (
+        detail,
+        format!(
+            "Hold connections for less time (no sleeps or remote calls while holding one), or raise max_size \
+             towards {} (peak in use + peak waiting), within the server's max_connections ({}).",
+            r.pool.peak_in_use + r.pool.peak_waiting,
+            cx.max_connections
+        ),
+    )
+}
+
+fn too_many_connections(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let s = cx.settings;
+    let (wanted, how) = match s.access.mode {
+        AccessMode::Pool => (
+            s.access.instances * s.pool.max_size,
+            format!(
+                "{} instance(s) × max_size {}",
+                s.access.instances, s.pool.max_size
+            ),
+        ),
+        _ => (
+            s.load.tasks,
+            format!("one per task, {} tasks", s.load.tasks),
+        ),
+    };
+    let role = if cx.superuser {
+        "as a superuser, which may use the reserved slots too"
+    } else {
+        "as an ordinary role"
+    };
+    (
+        format!(
+            "The run could want {wanted} connections ({how}); the server allows {} ({role}: max_connections {}, \
+             {} reserved for superusers), its own admin connection included; it refused {} connect attempt(s) \
+             and this run's backends peaked at {}.",
+            cx.usable_connections(),
+            cx.max_connections,
+            cx.reserved_connections,
+            r.pool.connect_errors.get(&ErrorClass::TooManyConnections).copied().unwrap_or(0),
+            r.server.peak_backends
+        ),
+        "Keep instances × max_size below max_connections − superuser_reserved_connections (with room for \
+         administration), or put a pooler (PgBouncer) between the application and the server."
+            .into(),
+    )
+}
+
+fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let s = cx.settings;
+    let terminated: Vec<String> = r
+        .faults
+        .iter()
+        .filter(|f| f.kind == "terminate_backends" || f.kind == "restart_server")
+        .map(|f| format!("{} at {} ms ({})", f.kind, f.at_ms, f.detail))
+        .collect();
+    let mut detail = format!(
+        "Connections died under their users; {} connection(s) were found broken when given back.",
+        r.pool.closed_broken
+    );
+    if !terminated.is_empty() {
+        detail.push_str(&format!(" Faults: {}.", terminated.join("; ")));
+    }
+    let pool = s.access.mode == AccessMode::Pool;
+    let advice = if pool && !s.pool.test_on_check_out {
+        detail.push_str(&format!(
+            " {} of these {count} failures hit a reused connection at its first statement: it had died while \
+             idle in the pool.",
+            r.pool.died_idle
+        ));
+        format!(
+            "Turn on test_on_check_out (pre-ping): it would have replaced the {} connections that died while \
+             idle before handing them out. Retry idempotent operations once for the ones that die in use.",
+            r.pool.died_idle
+        )
+    } else {
+        if pool {
+            detail.push_str(&format!(
+                " Pre-ping replaced {} dead connection(s) before use; these died while in use.",
+                r.pool.closed_invalid.unwrap_or(0)
+            ));
+        }
+        "Retry idempotent operations once on a fresh connection; pre-ping only catches connections that died \
+         while idle."
+            .into()
+    };
+    (detail, advice)
+}
+
+fn commit_indeterminate(r: &VariantReport) -> (String, String) {
+    let detail = match &r.writes {
+        Some(w) => format!(
+            "The connection was lost while COMMIT was in flight: {} write(s) had an unknown outcome; reading \
+             the ledger back found {} committed and {} rolled back.",
+            w.indeterminate, w.indeterminate_committed, w.indeterminate_rolled_back
+        ),
+        None => "The connection was lost while COMMIT was in flight: these transactions may or may not have \
+                 committed (verify = \"acknowledged_writes\" would resolve them)."
+            .into(),
+    };
+    (
+        detail,
+        "Make writes idempotent (a unique key per write) and check after reconnecting instead of blindly retrying."
+            .into(),
+    )
+}
+
+fn in_failed_transaction(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let shared = cx.settings.access.mode == AccessMode::Shared;
+    let mut detail =
+        "A statement failed inside a transaction and later statements were ignored (25P02)."
+            .to_string();
+    if shared {
+        detail.push_str(&format!(
+            " On this shared connection the transaction was not the task's own: {} operations were in flight on \
+             one backend at once and the server warned {} time(s) about interleaved BEGIN/COMMIT.",
+            r.isolation.max_operations_per_backend, r.anomalies.transaction_interleaved
+        ));
+    }
+    let advice = if shared {
+        "Never run transactions of several tasks on one connection: a pool gives each its own."
+    } else {
+        "Roll back at the first error of a transaction instead of sending more statements into it."
+    };
+    (detail, advice.into())
+}
+
+fn op_deadline(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let limit = cx.settings.load.op_timeout.map(humantime::format_duration);
+    (
+        format!(
+            "The client-side op_timeout ({}) gave up on them; the server may still have run them. Operation \
+             p99 was {}; {} pooled connection(s) went back to the pool inside a transaction.",
+            limit.map_or("unset".to_string(), |l| l.to_string()),
+            ms(r.latency_ms.operation.p99),
+            r.anomalies.returned_in_transaction
+        ),
+        "Use statement_timeout on the server instead, or roll back (or discard) the connection after a \
+         client-side timeout."
+            .into(),
+    )
+}
+
+fn pool_closed(count: u64, r: &VariantReport) -> (String, String) {
+    let closes: Vec<String> = r
+        .faults
+        .iter()
+        .filter(|f| f.kind == "close_pool")
+        .map(|f| {
+            format!(
+                "at {} ms with {} operation(s) in flight ({})",
+                f.at_ms, f.in_flight, f.detail
+            )
+        })
+        .collect();
+    (
+        format!(
+            "The pool was closed {}: {} operation(s) had their connection cut under them, {} found it already \
+             closed when they asked for a connection.",
+            closes.join("; "),
+            r.pool.cut_by_close,
+            count.saturating_sub(r.pool.cut_by_close)
+        ),
+        "Do not close a pool while operations use it: replace it atomically with a fresh one and let the old \
+         one drain (close_pool with drain = true and reopen_after = \"0s\" shows the fix)."
+            .into(),
+    )
+}
+
+fn retryable(class: ErrorClass, r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let retry = cx.settings.load.retry.as_ref();
+    let detail = match retry {
+        Some(rt) if rt.on.contains(&class) => format!(
+            "Retries were on (max_tries {}): {} operation(s) were retried ({} extra tries), and {} still failed \
+             on their last try.",
+            rt.max_tries,
+            r.operations.retried,
+            r.operations.retries,
+            r.operations.retries_exhausted
+        ),
+        _ => "These were not retried (load.retry does not name this class).".into(),
+    };
+    (
+        detail,
+        format!(
+            "Retry the whole transaction on {class} (load.retry = {{ on = [\"{class}\"], max_tries = 3 }}), and \
+             keep transactions short so fewer of them meet."
+        ),
+    )
+}
+
+fn server_timeout(class: ErrorClass, r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let setting = match class {
+        ErrorClass::StatementTimeout => "statement_timeout",
+        ErrorClass::LockTimeout => "lock_timeout",
+        _ => "idle_in_transaction_session_timeout",
+    };
+    let s = cx.settings;
+    let value = s
+        .access
+        .session_settings
+        .get(setting)
+        .or_else(|| s.database.embedded.settings.get(setting))
+        .map_or("the server's setting".to_string(), |v| {
+            format!("{setting} = {}", v.0)
+        });
+    let mut detail = format!(
+        "The server ended them at {value}; failed operations took {} at p99.",
+        ms(r.latency_ms.failed.p99)
+    );
+    if class == ErrorClass::SessionTimeout {
+        detail.push_str(&format!(
+            " This run's backends sat idle in a transaction for up to {} ms.",
+            r.server.longest_idle_in_transaction_ms
+        ));
+        let holds = holding_sleeps(s);
+        if !holds.is_empty() {
+            detail.push_str(&format!(" {}.", holds.join("; ")));
+        }
+    }
+    (detail, advice_for(class).into())
+}
+
+fn unreachable_server(r: &VariantReport) -> (String, String) {
+    let restarts: Vec<String> = r
+        .faults
+        .iter()
+        .filter(|f| f.kind == "restart_server")
+        .map(|f| format!("at {} ms: {}", f.at_ms, f.detail))
+        .collect();
+    let detail = if restarts.is_empty() {
+        String::new()
+    } else {
+        format!("The server was restarted {}.", restarts.join("; "))
+    };
+    (
+        detail,
+        "The server could not be reached or was starting up: retry connects with backoff during restarts."
+            .into(),
+    )
+}
+
+fn advice_for(class: ErrorClass) -> &'static str {
+    match class {
+        ErrorClass::AuthFailed => {
+            "Check the user, password and database name of the connection string."
+        }
+        ErrorClass::SessionTimeout => {
+            "Do not hold a transaction open while waiting on something else; commit first, or raise the timeout."
+        }
+        ErrorClass::StatementTimeout => {
+            "Statements ran longer than statement_timeout: make them faster or raise the limit."
+        }
+        ErrorClass::QueryCanceled => {
+            "Statements were cancelled (pg_cancel_backend or a client cancel): retry idempotent ones."
+        }
+        ErrorClass::LockTimeout => {
+            "Statements waited for locks longer than lock_timeout: shorten the transactions that hold them."
+        }
+        ErrorClass::PoolerError => {
+            "The pooler in between refused the operation: check its limits and mode."
+        }
+        ErrorClass::PreparedStatementMismatch => {
+            "Prepared statements were missing on the connection (transaction pooling, DEALLOCATE): use query_mode = \
+             \"extended\" or \"simple\" behind PgBouncer."
+        }
+        ErrorClass::ResourceExhausted => {
+            "The server ran out of a resource (memory, disk, a configured limit): see the SQLSTATE and its logs."
+        }
+        ErrorClass::SqlError => {
+            "The server rejected statements: see the SQLSTATE codes and fix the workload."
+        }
+        ErrorClass::ClientError => {
+            "A client-side failure (a bug of ours or of the driver, or a workload that captured no row)."
+        }
+        _ => "",
+    }
+}

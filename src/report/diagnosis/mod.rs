@@ -1,0 +1,79 @@
+//! Findings and advice built from a variant's own numbers: one per error class present
+//! ([`classes`]), one per anomaly seen ([`anomalies`]), or one saying the variant ran clean.
+//! Every finding quotes this run's figures, so it can be checked against the report.
+
+mod anomalies;
+mod classes;
+
+use super::model::{Finding, VariantReport};
+use crate::scenario::model::Settings;
+
+/// What the diagnosis needs beyond the report.
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    pub max_connections: u32,
+    pub reserved_connections: u32,
+    /// Whether the load connected as a superuser (who may use the reserved slots too).
+    pub superuser: bool,
+}
+
+impl Context<'_> {
+    /// Connections the server lets this role open.
+    pub fn usable_connections(&self) -> u32 {
+        if self.superuser {
+            self.max_connections
+        } else {
+            self.max_connections
+                .saturating_sub(self.reserved_connections)
+        }
+    }
+}
+
+/// Milliseconds for people: `0.42 ms`, `12.50 ms`, `310 ms`.
+pub(crate) fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+pub(crate) fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "0%".into();
+    }
+    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+}
+
+/// Findings for a variant: error classes (most frequent first), then anomalies; a clean run
+/// gets one finding that says so.
+pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
+    let mut findings = classes::findings(r, cx);
+    findings.extend(anomalies::findings(r, cx));
+    if findings.is_empty() {
+        findings.push(clean(r));
+    }
+    findings
+}
+
+fn clean(r: &VariantReport) -> Finding {
+    let mut finding = format!(
+        "All {} operations succeeded: {:.0} ops/s, operation p99 {}, acquire p99 {}; no anomaly seen.",
+        r.operations.ok,
+        r.throughput_ops_s,
+        ms(r.latency_ms.operation.p99),
+        ms(r.latency_ms.acquire.p99)
+    );
+    if let Some(w) = &r.writes {
+        finding.push_str(&format!(
+            " The ledger holds every one of the {} acknowledged writes.",
+            w.acknowledged
+        ));
+    }
+    Finding {
+        class: "clean".into(),
+        finding,
+        advice: "Nothing to fix at this load. Raise load.tasks or shorten think_time to find where it breaks."
+            .into(),
+    }
+}
