@@ -23,4 +23,5 @@ pub mod record;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod signal;
 pub mod workload;

@@ -286,12 +286,9 @@ impl PgConn {
         let rows = rows.map_err(|e| self.fail(&e, Phase::Statement))?;
         let row = rows.first().ok_or_else(|| no_row(captures))?;
         for (column, slot) in captures {
-            let Captured(value) = row.try_get::<_, Captured>(column.as_str()).map_err(|e| {
-                OpError::new(
-                    ErrorClass::ClientError,
-                    format!("cannot capture `{column}`: {}", errors::describe(&e)),
-                )
-            })?;
+            let Captured(value) = row
+                .try_get::<_, Captured>(column.as_str())
+                .map_err(|e| capture_failed(column, &e))?;
             slots[*slot] = value;
         }
         Ok(())
@@ -315,16 +312,20 @@ impl PgConn {
             })
             .ok_or_else(|| no_row(captures))?;
         for (column, slot) in captures {
-            let text = row.try_get(column.as_str()).map_err(|e| {
-                OpError::new(
-                    ErrorClass::ClientError,
-                    format!("cannot capture `{column}`: {}", errors::describe(&e)),
-                )
-            })?;
+            let text = row
+                .try_get(column.as_str())
+                .map_err(|e| capture_failed(column, &e))?;
             slots[*slot] = text.map_or(Value::Null, |t| Value::Text(t.to_string()));
         }
         Ok(())
     }
+}
+
+fn capture_failed(column: &str, e: &tokio_postgres::Error) -> OpError {
+    OpError::new(
+        ErrorClass::ClientError,
+        format!("cannot capture `{column}`: {}", errors::describe(e)),
+    )
 }
 
 fn no_row(captures: &[(String, usize)]) -> OpError {

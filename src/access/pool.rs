@@ -9,14 +9,13 @@
 //!   only a wait with no connect error in it is `pool_timeout`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bb8::{ErrorSink, ManageConnection, RunError};
-use tokio::sync::Notify;
 
 use super::PoolStatistics;
+use crate::signal::Signal;
 
 use super::conn::{Connector, PgConn};
 use crate::record::errors::{ErrorClass, OpError};
@@ -114,35 +113,6 @@ impl ErrorSink<ManagerError> for Sink {
 
     fn boxed_clone(&self) -> Box<dyn ErrorSink<ManagerError>> {
         Box::new(self.clone())
-    }
-}
-
-/// A one-way flag that tasks can wait on.
-#[derive(Debug, Default)]
-pub struct Signal {
-    raised: AtomicBool,
-    notify: Notify,
-}
-
-impl Signal {
-    pub fn raise(&self) {
-        self.raised.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-
-    pub fn is_raised(&self) -> bool {
-        self.raised.load(Ordering::Relaxed)
-    }
-
-    /// Returns once raised.
-    pub async fn raised(&self) {
-        loop {
-            let notified = self.notify.notified();
-            if self.is_raised() {
-                return;
-            }
-            notified.await;
-        }
     }
 }
 

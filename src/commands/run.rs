@@ -48,7 +48,7 @@ pub fn run(req: RunRequest) -> Exit {
         for s in &scenarios {
             let outcome = run_scenario(s, &mut target, &options, &interrupt).await;
             exit = exit.worst(finish(s, outcome, &req));
-            if interrupt.is_set() {
+            if interrupt.is_raised() {
                 break;
             }
         }
@@ -102,12 +102,12 @@ fn listen_for_signals(interrupt: Arc<Interrupt>) {
                 r = tokio::signal::ctrl_c() => if r.is_err() { return },
                 _ = term.recv() => {}
             }
-            if interrupt.is_set() {
+            if interrupt.is_raised() {
                 eprintln!("interrupted again: stopping now");
             } else {
                 eprintln!("interrupted: stopping the load, writing the partial report");
             }
-            interrupt.trigger();
+            interrupt.raise();
         }
     });
 }

@@ -58,7 +58,7 @@ pub struct Environment {
     pub stress_version: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseInfo {
     /// `embedded` or `url`.

@@ -14,45 +14,16 @@ pub mod workers;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use tokio::sync::Notify;
-
-use crate::database::Target;
+use crate::database::{Database, Target};
 use crate::report::model::{
     DatabaseInfo, Environment, Report, SCHEMA_VERSION, ScenarioInfo, Tool, Verdict,
 };
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Variant};
 
 /// Ctrl-C (or SIGTERM): stop the load, keep what was measured.
-#[derive(Debug, Default)]
-pub struct Interrupt {
-    flag: AtomicBool,
-    notify: Notify,
-}
-
-impl Interrupt {
-    pub fn trigger(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-
-    pub fn is_set(&self) -> bool {
-        self.flag.load(Ordering::Relaxed)
-    }
-
-    pub async fn wait(&self) {
-        loop {
-            // Created before the check: a trigger in between is not missed.
-            let notified = self.notify.notified();
-            if self.is_set() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
+pub type Interrupt = crate::signal::Signal;
 
 /// Why a scenario could not run to the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +77,7 @@ pub async fn run_scenario(
     let mut database_info = None;
     let mut variants = Vec::new();
     for v in &scenario.variants {
-        if interrupt.is_set() {
+        if interrupt.is_raised() {
             break;
         }
         let db = target
@@ -114,21 +85,7 @@ pub async fn run_scenario(
             .map_err(|e| RunError::Infra(e.message))?;
         let admin = Arc::new(admin::Admin::connect(&db, &run_id).await?);
         let info = admin.server_info().await?;
-        database_info.get_or_insert_with(|| DatabaseInfo {
-            source: db.source.as_str().to_string(),
-            server_version: info.version.clone(),
-            max_connections: info.max_connections,
-            superuser_reserved_connections: info.reserved_connections,
-            url: db.display_url.clone(),
-            settings: v
-                .settings
-                .database
-                .embedded
-                .settings
-                .iter()
-                .map(|(k, val)| (k.clone(), val.0.clone()))
-                .collect(),
-        });
+        database_info.get_or_insert_with(|| database(&db, &info, v));
         variants.push(variant::run(v, &db, &admin, &info, &env).await?);
     }
     let pass = variants.iter().all(|v| v.verdict.pass);
@@ -146,19 +103,28 @@ pub async fn run_scenario(
             settings_sha256: scenario.settings_sha256.clone(),
         },
         started_at,
-        interrupted: interrupt.is_set(),
+        interrupted: interrupt.is_raised(),
         environment: environment(),
-        database: database_info.unwrap_or_else(|| DatabaseInfo {
-            source: "none".into(),
-            server_version: String::new(),
-            max_connections: 0,
-            superuser_reserved_connections: 0,
-            url: String::new(),
-            settings: Default::default(),
-        }),
+        database: database_info.unwrap_or_default(),
         variants,
         verdict: Verdict { pass },
     })
+}
+
+/// The report's database section, from the first variant's database.
+fn database(db: &Database, info: &admin::ServerInfo, v: &Variant) -> DatabaseInfo {
+    let embedded = &v.settings.database.embedded.settings;
+    DatabaseInfo {
+        source: db.source.as_str().to_string(),
+        server_version: info.version.clone(),
+        max_connections: info.max_connections,
+        superuser_reserved_connections: info.reserved_connections,
+        url: db.display_url.clone(),
+        settings: embedded
+            .iter()
+            .map(|(k, val)| (k.clone(), val.0.clone()))
+            .collect(),
+    }
 }
 
 fn environment() -> Environment {

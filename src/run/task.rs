@@ -256,7 +256,7 @@ pub async fn closed_loop(run: Arc<LoadRun>, index: usize, recorder: Rc<RefCell<R
     let mut task = Task::new(run.clone(), index, recorder);
     let mut measured = false;
     loop {
-        if run.interrupt.is_set() {
+        if run.interrupt.is_raised() {
             break;
         }
         let now = Instant::now();
@@ -296,7 +296,7 @@ pub async fn open_loop(
 ) {
     let mut task = Task::new(run.clone(), index, recorder);
     while let Some(due) = arrivals.next().await {
-        if run.interrupt.is_set() {
+        if run.interrupt.is_raised() {
             break;
         }
         task.operation(due).await;

@@ -257,7 +257,7 @@ impl Helpers {
         let aborter = workers.aborter();
         let interrupt = env.interrupt.clone();
         let watcher = tokio::spawn(async move {
-            interrupt.wait().await;
+            interrupt.raised().await;
             aborter.abort();
         });
         Helpers {

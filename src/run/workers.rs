@@ -13,10 +13,10 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::thread;
 
 use tokio::sync::{oneshot, watch};
-use tokio::task::{AbortHandle, LocalSet};
+use tokio::task::{AbortHandle, JoinHandle, LocalSet, spawn_local};
 
 use super::arrivals::{self, Arrivals, Share};
 use super::shape::Shape;
@@ -28,7 +28,7 @@ use crate::record::{Progress, Recorder, Totals};
 pub struct Workers {
     done: Vec<oneshot::Receiver<Totals>>,
     release: watch::Sender<bool>,
-    threads: Vec<JoinHandle<()>>,
+    threads: Vec<thread::JoinHandle<()>>,
     aborts: Arc<Mutex<Vec<AbortHandle>>>,
     pub progress: Vec<Arc<Progress>>,
 }
@@ -132,7 +132,7 @@ struct Links {
     released: watch::Receiver<bool>,
 }
 
-fn worker(load: Arc<LoadRun>, (id, count): (usize, usize), tasks: Vec<usize>, links: Links) {
+fn worker(load: Arc<LoadRun>, place: (usize, usize), tasks: Vec<usize>, links: Links) {
     let Links {
         progress,
         aborts,
@@ -147,54 +147,15 @@ fn worker(load: Arc<LoadRun>, (id, count): (usize, usize), tasks: Vec<usize>, li
     };
     let local = LocalSet::new();
     local.block_on(&rt, async move {
-        let workloads = load.plan.workloads.len();
         let recorder = Rc::new(RefCell::new(Recorder::new(
-            workloads,
+            load.plan.workloads.len(),
             load.measure_start,
             load.timeline.clone(),
             progress,
             load.faults.clone(),
             load.leak_threshold,
         )));
-        let handles: Vec<_> = match &load.shape {
-            Shape::Closed { .. } => tasks
-                .into_iter()
-                .map(|t| tokio::task::spawn_local(closed_loop(load.clone(), t, recorder.clone())))
-                .collect(),
-            Shape::Open { rate } => {
-                let arrivals = Rc::new(Arrivals::default());
-                let share = Share {
-                    rate: rate.clone(),
-                    start: load.start,
-                    end: load.deadline,
-                    worker: id,
-                    workers: count,
-                };
-                let stopped = {
-                    let load = load.clone();
-                    move || load.interrupt.is_set()
-                };
-                let mut handles: Vec<_> = tasks
-                    .into_iter()
-                    .map(|t| {
-                        tokio::task::spawn_local(open_loop(
-                            load.clone(),
-                            t,
-                            recorder.clone(),
-                            arrivals.clone(),
-                        ))
-                    })
-                    .collect();
-                handles.push(tokio::task::spawn_local(arrivals::generate(
-                    arrivals,
-                    share,
-                    recorder.clone(),
-                    stopped,
-                )));
-                handles
-            }
-        };
-
+        let handles = spawn_tasks(&load, place, tasks, &recorder);
         aborts
             .lock()
             .expect("aborts lock")
@@ -216,17 +177,61 @@ fn worker(load: Arc<LoadRun>, (id, count): (usize, usize), tasks: Vec<usize>, li
         for p in panics {
             // A bug of ours: never silent.
             totals.failed += 1;
-            totals.errors.add(
-                &OpError::new(
-                    ErrorClass::ClientError,
-                    format!("a load task panicked: {p}"),
-                ),
-                0,
+            let e = OpError::new(
+                ErrorClass::ClientError,
+                format!("a load task panicked: {p}"),
             );
+            totals.errors.add(&e, 0);
         }
         let _ = done.send(totals);
         let _ = released.wait_for(|r| *r).await;
     });
+}
+
+/// Spawns this worker's tasks on its `LocalSet`: closed-model loops, or open-model loops fed
+/// by this worker's share of the arrivals.
+fn spawn_tasks(
+    load: &Arc<LoadRun>,
+    (id, count): (usize, usize),
+    tasks: Vec<usize>,
+    recorder: &Rc<RefCell<Recorder>>,
+) -> Vec<JoinHandle<()>> {
+    let Shape::Open { rate } = &load.shape else {
+        return tasks
+            .into_iter()
+            .map(|t| spawn_local(closed_loop(load.clone(), t, recorder.clone())))
+            .collect();
+    };
+    let arrivals = Rc::new(Arrivals::default());
+    let share = Share {
+        rate: rate.clone(),
+        start: load.start,
+        end: load.deadline,
+        worker: id,
+        workers: count,
+    };
+    let stopped = {
+        let load = load.clone();
+        move || load.interrupt.is_raised()
+    };
+    let mut handles: Vec<_> = tasks
+        .into_iter()
+        .map(|t| {
+            spawn_local(open_loop(
+                load.clone(),
+                t,
+                recorder.clone(),
+                arrivals.clone(),
+            ))
+        })
+        .collect();
+    handles.push(spawn_local(arrivals::generate(
+        arrivals,
+        share,
+        recorder.clone(),
+        stopped,
+    )));
+    handles
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::scenario::expr::{self, Expr, Generator};
-use crate::scenario::model::{Builtin, Param, Verify, WorkloadSettings};
+use crate::scenario::model::{Builtin, Param, StepSettings, Verify, WorkloadSettings};
 use crate::scenario::node::Path;
 use crate::scenario::validate::Problem;
 
@@ -152,8 +152,9 @@ impl Compiler {
         self.statements.len() - 1
     }
 
-    fn workload(&mut self, w: &WorkloadSettings, path: Path) -> Workload {
-        let mut names: HashMap<String, usize> = HashMap::new();
+    /// `let` values: their sources, and their names mapped to slots.
+    fn lets(&mut self, w: &WorkloadSettings, path: &Path) -> (Vec<Source>, HashMap<String, usize>) {
+        let mut names = HashMap::new();
         let mut lets = Vec::new();
         for (name, value) in &w.lets {
             let at = path.clone().key("let").key(name);
@@ -177,11 +178,51 @@ impl Compiler {
                 lets.push(source);
             }
         }
-        let mut slots = lets.len();
-        let ledger = w.builtin == Some(Builtin::Ledger);
-        let transaction = w.transaction || ledger;
-        let verify = ledger || w.verify == Some(Verify::AcknowledgedWrites);
-        if w.step.is_empty() && !ledger {
+        (lets, names)
+    }
+
+    /// A `sql` step: its statement, parameter sources, and captured columns given slots from
+    /// `slots` on (the names become visible to later steps).
+    fn sql_step(
+        &mut self,
+        sql: &str,
+        step: &StepSettings,
+        at: Path,
+        (workload, index): (&str, usize),
+        names: &mut HashMap<String, usize>,
+        slots: &mut usize,
+    ) -> Step {
+        if sql.trim().is_empty() {
+            self.problem(at.clone().key("sql"), "must not be empty");
+        }
+        let statement = self.statement(sql, workload, index);
+        let params = (step.params.iter().enumerate())
+            .filter_map(|(j, p)| self.source(p, names, at.clone().key("params").index(j)))
+            .collect();
+        let mut captures = Vec::new();
+        for (j, column) in step.capture.iter().enumerate() {
+            if !expr::is_ident(column) {
+                let message = format!("`{column}` is not a valid name (letters, digits, _)");
+                self.problem(at.clone().key("capture").index(j), message);
+                continue;
+            }
+            names.insert(column.clone(), *slots);
+            captures.push((column.clone(), *slots));
+            *slots += 1;
+            let spec = &mut self.statements[statement];
+            if !spec.captured.contains(column) {
+                spec.captured.push(column.clone());
+            }
+        }
+        Step::Sql {
+            statement,
+            params,
+            captures,
+        }
+    }
+
+    fn check_kind(&mut self, w: &WorkloadSettings, path: &Path, transaction: bool, verify: bool) {
+        if w.step.is_empty() && w.builtin.is_none() {
             self.problem(
                 path.clone().key("step"),
                 "a workload needs at least one [[workload.step]]",
@@ -200,14 +241,25 @@ impl Compiler {
                  or roll back with the workload's writes",
             );
         }
+    }
+
+    fn workload(&mut self, w: &WorkloadSettings, path: Path) -> Workload {
+        let (lets, mut names) = self.lets(w, &path);
+        let mut slots = lets.len();
+        let ledger = w.builtin == Some(Builtin::Ledger);
+        let transaction = w.transaction || ledger;
+        let verify = ledger || w.verify == Some(Verify::AcknowledgedWrites);
+        self.check_kind(w, &path, transaction, verify);
         let mut steps = Vec::new();
         for (i, step) in w.step.iter().enumerate() {
             let at = path.clone().key("step").index(i);
             match (&step.sql, step.sleep) {
-                (Some(_), Some(_)) => self.problem(
-                    at.key("sleep"),
-                    "a step is either `sql` or `sleep`, not both",
-                ),
+                (Some(_), Some(_)) => {
+                    self.problem(
+                        at.key("sleep"),
+                        "a step is either `sql` or `sleep`, not both",
+                    );
+                }
                 (None, None) => self.problem(at, "a step needs `sql` or `sleep`"),
                 (None, Some(d)) => {
                     if !step.params.is_empty() || !step.capture.is_empty() {
@@ -219,40 +271,8 @@ impl Compiler {
                     steps.push(Step::Sleep(d));
                 }
                 (Some(sql), None) => {
-                    if sql.trim().is_empty() {
-                        self.problem(at.clone().key("sql"), "must not be empty");
-                    }
-                    let statement = self.statement(sql, &w.name, i);
-                    let mut params = Vec::new();
-                    for (j, param) in step.params.iter().enumerate() {
-                        if let Some(s) =
-                            self.source(param, &names, at.clone().key("params").index(j))
-                        {
-                            params.push(s);
-                        }
-                    }
-                    let mut captures = Vec::new();
-                    for (j, column) in step.capture.iter().enumerate() {
-                        if !expr::is_ident(column) {
-                            self.problem(
-                                at.clone().key("capture").index(j),
-                                format!("`{column}` is not a valid name (letters, digits, _)"),
-                            );
-                            continue;
-                        }
-                        names.insert(column.clone(), slots);
-                        captures.push((column.clone(), slots));
-                        slots += 1;
-                        let spec = &mut self.statements[statement];
-                        if !spec.captured.contains(column) {
-                            spec.captured.push(column.clone());
-                        }
-                    }
-                    steps.push(Step::Sql {
-                        statement,
-                        params,
-                        captures,
-                    });
+                    let place = (w.name.as_str(), i);
+                    steps.push(self.sql_step(sql, step, at, place, &mut names, &mut slots));
                 }
             }
         }
