@@ -173,8 +173,8 @@ pub struct ErrorStats {
     pub sample: String,
 }
 
-/// Silent races: no operation failed, yet something went wrong. Absent fields were not
-/// measured in this run (no verified workload, no `leak_threshold`).
+/// Silent races: no operation failed, yet something went wrong. `null` means not measured in
+/// this run (no verified workload, no `leak_threshold`), which is not the same as 0.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Anomalies {
@@ -184,13 +184,13 @@ pub struct Anomalies {
     /// Pooled connections given back while inside a transaction.
     pub returned_in_transaction: u64,
     /// Writes acknowledged as committed but absent from the ledger afterwards.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub lost_writes: Option<u64>,
     /// Writes reported failed but present in the ledger afterwards.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub phantom_writes: Option<u64>,
     /// Operations that held a connection longer than `access.leak_threshold`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub leaks: Option<u64>,
 }
 
