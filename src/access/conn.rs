@@ -230,7 +230,42 @@ impl PgConn {
             .await
     }
 
+    // Futures are moved by value through several layers (lease, driver, timeout) and moving
+    // them copies their whole state machine; so the rare paths (first preparation, captures,
+    // the other query modes) are boxed, which keeps the common one (a cached prepared
+    // statement without captures) small.
     async fn execute_on_client(
+        &self,
+        index: usize,
+        values: &[Value],
+        captures: &[(String, usize)],
+        slots: &mut [Value],
+    ) -> Result<(), OpError> {
+        if self.query_mode != QueryMode::Prepared || !captures.is_empty() {
+            return Box::pin(self.execute_other(index, values, captures, slots)).await;
+        }
+        let statement = self.prepared(index).await?;
+        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+        self.client
+            .execute(statement, &params)
+            .await
+            .map(drop)
+            .map_err(|e| self.fail(&e, Phase::Statement))
+    }
+
+    /// Statement `index`, prepared on this connection the first time it is used.
+    async fn prepared(&self, index: usize) -> Result<&Statement, OpError> {
+        if let Some(statement) = self.prepared[index].get() {
+            return Ok(statement);
+        }
+        let info = &self.statements[index];
+        let prepare = || self.client.prepare_typed(&info.sql, &info.param_types);
+        Box::pin(self.prepared[index].get_or_try_init(prepare))
+            .await
+            .map_err(|e| self.fail(&e, Phase::Statement))
+    }
+
+    async fn execute_other(
         &self,
         index: usize,
         values: &[Value],
@@ -240,17 +275,10 @@ impl PgConn {
         let info = &self.statements[index];
         match self.query_mode {
             QueryMode::Prepared => {
-                let statement = self.prepared[index]
-                    .get_or_try_init(|| self.client.prepare_typed(&info.sql, &info.param_types))
-                    .await
-                    .map_err(|e| self.fail(&e, Phase::Statement))?;
+                let statement = self.prepared(index).await?;
                 let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-                if captures.is_empty() {
-                    self.client.execute(statement, &params).await.map(drop)
-                } else {
-                    let rows = self.client.query(statement, &params).await;
-                    return self.capture_typed(rows, captures, slots);
-                }
+                let rows = self.client.query(statement, &params).await;
+                self.capture_typed(rows, captures, slots)
             }
             QueryMode::Extended => {
                 let params: Vec<(&(dyn ToSql + Sync), Type)> = values
@@ -259,22 +287,19 @@ impl PgConn {
                     .map(|(v, t)| (v as &(dyn ToSql + Sync), t.clone()))
                     .collect();
                 if captures.is_empty() {
-                    self.client
-                        .execute_typed(&info.sql, &params)
-                        .await
-                        .map(drop)
+                    let done = self.client.execute_typed(&info.sql, &params).await;
+                    done.map(drop).map_err(|e| self.fail(&e, Phase::Statement))
                 } else {
                     let rows = self.client.query_typed(&info.sql, &params).await;
-                    return self.capture_typed(rows, captures, slots);
+                    self.capture_typed(rows, captures, slots)
                 }
             }
             QueryMode::Simple => {
                 let sql = info.template.render(values);
                 let messages = self.client.simple_query(&sql).await;
-                return self.capture_simple(messages, captures, slots);
+                self.capture_simple(messages, captures, slots)
             }
         }
-        .map_err(|e| self.fail(&e, Phase::Statement))
     }
 
     fn capture_typed(

@@ -94,21 +94,10 @@ impl Driver {
     }
 
     /// Runs `fut` (a request on this connection's client), driving the connection meanwhile
-    /// when it is driven inline.
-    pub async fn run<F: Future>(&self, fut: F) -> F::Output {
-        let Io::Inline(connection) = &self.io else {
-            return fut.await;
-        };
-        let mut fut = std::pin::pin!(fut);
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-                return Poll::Ready(v);
-            }
-            // Sends the request, reads what arrived; the response may be in now.
-            self.poll_inline(connection, cx);
-            fut.as_mut().poll(cx)
-        })
-        .await
+    /// when it is driven inline. A plain future rather than an `async fn`: an async fn would
+    /// hold its future argument twice (rust-lang/rust#62958), and this is the hot path.
+    pub fn run<F: Future>(&self, fut: F) -> Driven<'_, F> {
+        Driven { driver: self, fut }
     }
 
     fn poll_inline(&self, connection: &Mutex<Option<Connection>>, cx: &mut Context<'_>) {
@@ -133,6 +122,32 @@ impl Driver {
                 Poll::Pending => return,
             }
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request on a connection, driving the connection's I/O while it waits (inline mode).
+    pub struct Driven<'a, F> {
+        driver: &'a Driver,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future> Future for Driven<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(v) = this.fut.as_mut().poll(cx) {
+            return Poll::Ready(v);
+        }
+        let Io::Inline(connection) = &this.driver.io else {
+            return Poll::Pending;
+        };
+        // Sends the request, reads what arrived; the response may be in now.
+        this.driver.poll_inline(connection, cx);
+        this.fut.poll(cx)
     }
 }
 

@@ -55,11 +55,14 @@ impl TaskAccess {
                 LeaseKind::Pooled(conn, generation)
             }
             TaskKind::Shared(shared) => LeaseKind::Shared(shared.slot().await?),
-            TaskKind::PerOperation(connector) => LeaseKind::Owned(connector.connect().await?),
+            // Connecting is boxed: its large future would otherwise size every acquire.
+            TaskKind::PerOperation(connector) => {
+                LeaseKind::Owned(Box::pin(connector.connect()).await?)
+            }
             TaskKind::PerTask(connector, slot) => {
                 if slot.as_ref().is_none_or(|c| c.is_broken()) {
                     *slot = None;
-                    *slot = Some(Box::new(connector.connect().await?));
+                    *slot = Some(Box::new(Box::pin(connector.connect()).await?));
                 }
                 LeaseKind::Dedicated(slot.as_ref().expect("connected above"))
             }
@@ -141,19 +144,54 @@ impl Lease<'_> {
         }
     }
 
-    /// Runs a statement's future through the shared gate, or against the pool's close.
-    async fn statement<T>(
+    /// Passes the shared-connection gate and counts the statement.
+    async fn gate(&self) -> Result<Option<MutexGuard<'_, ()>>, OpError> {
+        let gate = self.enter().await?;
+        self.statements.set(self.statements.get() + 1);
+        Ok(gate)
+    }
+
+    /// Whether statements must watch for the pool being closed under them.
+    fn closable(&self) -> bool {
+        matches!(&self.kind, LeaseKind::Pooled(_, generation) if generation.closable)
+    }
+
+    /// Runs statement `index` (see [`PgConn::execute`]) through the shared gate, or against
+    /// the pool's close. (The statement's future is not passed to a shared helper: an async
+    /// fn holds a future argument twice, rust-lang/rust#62958, and this is the hot path.)
+    pub async fn execute(
+        &self,
+        index: usize,
+        values: &[Value],
+        captures: &[(String, usize)],
+        slots: &mut [Value],
+    ) -> Result<(), OpError> {
+        let _gate = self.gate().await?;
+        let statement = self.conn().execute(index, values, captures, slots);
+        if self.closable() {
+            return Box::pin(self.against_close(statement)).await;
+        }
+        statement.await
+    }
+
+    /// BEGIN, COMMIT or ROLLBACK, like [`Lease::execute`].
+    pub async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
+        let _gate = self.gate().await?;
+        let statement = self.conn().command(sql, kind);
+        if self.closable() {
+            return Box::pin(self.against_close(statement)).await;
+        }
+        statement.await
+    }
+
+    /// Runs a statement unless the pool is closed under it (without drain).
+    async fn against_close<T>(
         &self,
         fut: impl Future<Output = Result<T, OpError>>,
     ) -> Result<T, OpError> {
-        let _gate = self.enter().await?;
-        self.statements.set(self.statements.get() + 1);
         let LeaseKind::Pooled(conn, generation) = &self.kind else {
             return fut.await;
         };
-        if !generation.closable {
-            return fut.await;
-        }
         let cut = || {
             let e = generation.cut_error();
             if !conn.is_broken() {
@@ -174,23 +212,6 @@ impl Lease<'_> {
             () = generation.cut.raised() => cut(),
             r = fut => r,
         }
-    }
-
-    /// Runs statement `index` (see [`PgConn::execute`]).
-    pub async fn execute(
-        &self,
-        index: usize,
-        values: &[Value],
-        captures: &[(String, usize)],
-        slots: &mut [Value],
-    ) -> Result<(), OpError> {
-        self.statement(self.conn().execute(index, values, captures, slots))
-            .await
-    }
-
-    /// BEGIN, COMMIT or ROLLBACK.
-    pub async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
-        self.statement(self.conn().command(sql, kind)).await
     }
 }
 

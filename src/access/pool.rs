@@ -46,7 +46,8 @@ impl ManageConnection for Manager {
     }
 
     async fn is_valid(&self, conn: &mut PgConn) -> Result<(), ManagerError> {
-        conn.ping().await.map_err(ManagerError::Check)
+        // Boxed: bb8 embeds this future in every get's, used or not.
+        Box::pin(conn.ping()).await.map_err(ManagerError::Check)
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
@@ -237,10 +238,12 @@ impl PoolInstance {
             let generation = self.current.read().expect("pool slot").clone();
             let generation = generation.ok_or_else(|| self.closed_error())?;
             let got = if generation.closable {
+                // Boxed: the select would hold bb8's get future twice over on the hot path.
+                let get = Box::pin(generation.pool.get_owned());
                 tokio::select! {
                     biased;
                     () = generation.closed.raised() => continue,
-                    got = generation.pool.get_owned() => got,
+                    got = get => got,
                 }
             } else {
                 generation.pool.get_owned().await

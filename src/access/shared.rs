@@ -83,7 +83,7 @@ impl SharedConn {
         if !slot.conn.is_broken() {
             return Ok(slot);
         }
-        let conn = self.connector.connect().await?;
+        let conn = Box::pin(self.connector.connect()).await?;
         let fresh = Arc::new(Slot {
             conn,
             semantics: self.semantics,
