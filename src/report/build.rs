@@ -190,9 +190,11 @@ pub fn variant_report(data: VariantData<'_>) -> VariantReport {
         diagnosis: Vec::new(),
         verdict: VariantVerdict {
             pass: true,
-            checks: Vec::new(),
+            ..VariantVerdict::default()
         },
         warnings: data.warnings,
+        started_at: None,
+        machines: Vec::new(),
     };
     let context = Context {
         settings,

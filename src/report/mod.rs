@@ -4,9 +4,12 @@
 
 pub mod build;
 pub mod diagnosis;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod json;
 pub mod model;
 pub mod schema;
 pub mod summary;
+pub mod verdict;
 
 pub use model::Report;

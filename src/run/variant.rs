@@ -278,6 +278,7 @@ async fn load(
         .map_err(|e| RunError::Infra(format!("cannot start worker threads: {e}")))?;
     let scheduled = schedule.clone();
     let helpers = Helpers::start(&load, variant, db, admin, env, &workers, schedule);
+    let abort = super::abort::watch(variant, &load, workers.aborter());
 
     let workloads = variant.plan.workloads.len();
     let mut totals = Totals::new(workloads, scheduled.len());
@@ -285,6 +286,7 @@ async fn load(
         totals.merge(&t);
     }
     let end = Instant::now();
+    let aborted = abort.stop().await;
     let fired = helpers.stop(end).await;
 
     let gauges = load.access.gauges().clone();
@@ -306,7 +308,7 @@ async fn load(
     let seconds = measured.as_secs() + u64::from(measured.subsec_nanos() > 0);
     let timeline = Arc::try_unwrap(timeline).expect("the sampler and workers have ended");
     let faults = fault_events(&fired, &scheduled, &totals);
-    Ok(build::variant_report(VariantData {
+    let mut report = build::variant_report(VariantData {
         variant,
         seed,
         totals,
@@ -321,7 +323,10 @@ async fn load(
         warnings: Vec::new(),
         server_max_connections: info.max_connections,
         server_reserved_connections: info.reserved_connections,
-    }))
+    });
+    report.verdict.aborted = aborted;
+    report.started_at = Some(super::wall_clock(measure_start));
+    Ok(report)
 }
 
 fn fault_events(
