@@ -77,6 +77,29 @@ pub fn overall(variants: &[VariantReport]) -> Verdict {
     }
 }
 
+/// A check as one line: `operation.p99 = 73.2ms, limit ≤ 50.0ms`.
+pub fn describe(c: &Check) -> String {
+    let metric: Option<Metric> = c.metric.parse().ok();
+    let show = |x: f64| {
+        metric
+            .as_ref()
+            .map_or_else(|| x.to_string(), |m| m.format(x))
+    };
+    let op = match c.bound {
+        Direction::Max => "≤",
+        Direction::Min => "≥",
+    };
+    match (c.actual, &c.note) {
+        (Some(a), _) => format!("{} = {}, limit {op} {}", c.metric, show(a), show(c.limit)),
+        (None, Some(why)) => format!(
+            "{}: not measured ({why}), limit {op} {}",
+            c.metric,
+            show(c.limit)
+        ),
+        (None, None) => format!("{}: not measured, limit {op} {}", c.metric, show(c.limit)),
+    }
+}
+
 /// Sets the report's verdict from its variants'.
 pub fn settle_report(report: &mut Report) {
     report.verdict = overall(&report.variants);
