@@ -244,3 +244,28 @@ fn bad_arguments_are_exit_2() {
     assert_eq!(code, 2);
     assert!(out.contains("not a stress report"), "{out}");
 }
+
+#[test]
+fn the_committed_ci_gate_baseline_matches_its_scenario() {
+    let s = stress::scenario::load(
+        Path::new("scenarios/ci-gate.toml"),
+        &stress::scenario::LoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let base = stress::report::json::read(Path::new("reports/baselines/ci-gate.json")).unwrap();
+    let info = stress::report::model::ScenarioInfo {
+        name: s.name.clone(),
+        description: None,
+        file: "scenarios/ci-gate.toml".into(),
+        settings_sha256: s.settings_sha256.clone(),
+    };
+    stress::report::compare::comparable(&base.scenario, &info).unwrap_or_else(|e| {
+        panic!(
+            "{e}\nrecord it again: cargo run -- run scenarios/ci-gate.toml --out reports/baselines/ci-gate.json"
+        )
+    });
+    assert!(
+        base.verdict.pass,
+        "the baseline itself meets the expectations"
+    );
+}
