@@ -412,3 +412,18 @@ fn every_shipped_scenario_checks() {
         .assert()
         .success();
 }
+
+#[test]
+fn the_scenario_of_the_kubernetes_example_checks() {
+    let manifest = std::fs::read_to_string("examples/k8s-indexed-job.yaml").unwrap();
+    let scenario: String = manifest
+        .split("scenario.toml: |\n")
+        .nth(1)
+        .expect("a scenario in the ConfigMap")
+        .lines()
+        .take_while(|l| l.starts_with("    ") || l.is_empty())
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let (_dir, path) = write("k8s", &scenario);
+    stress().arg("check").arg(&path).assert().success();
+}
