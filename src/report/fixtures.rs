@@ -1,6 +1,6 @@
 //! Test fixtures: variant reports with chosen numbers, without running anything.
 
-use super::model::VariantReport;
+use super::model::{Report, VariantReport};
 
 /// A variant report with these numbers and settings (everything else empty).
 pub fn variant(name: &str, ok: u64, failed: u64, settings: serde_json::Value) -> VariantReport {
@@ -26,4 +26,20 @@ pub fn variant(name: &str, ok: u64, failed: u64, settings: serde_json::Value) ->
 fn summary(count: u64, p: f64) -> serde_json::Value {
     serde_json::json!({ "count": count, "min": p, "mean": p, "p50": p, "p90": p, "p99": p,
                         "p999": p, "max": p, "hdr": "" })
+}
+
+/// A report of `variants`, started at `started_at` (RFC 3339).
+pub fn report(run_id: &str, started_at: &str, variants: Vec<VariantReport>) -> Report {
+    let json = serde_json::json!({
+        "schema_version": 1, "tool": { "name": "stress", "version": "0" }, "run_id": run_id,
+        "scenario": { "name": "s", "file": "s.toml", "settings_sha256": "abc" },
+        "started_at": started_at, "interrupted": false,
+        "environment": { "host": run_id, "cores": 2, "os": "linux", "stress_version": "0" },
+        "database": { "source": "url", "server_version": "17", "max_connections": 100,
+                      "superuser_reserved_connections": 3, "url": "postgres://x", "settings": {} },
+        "variants": [], "verdict": { "pass": true }
+    });
+    let mut r: Report = serde_json::from_value(json).unwrap();
+    r.variants = variants;
+    r
 }

@@ -116,7 +116,7 @@ pub fn connections(settings: &serde_json::Value) -> Option<u64> {
         .unwrap_or("pool");
     let instances = num("access", "instances").unwrap_or(1);
     match mode {
-        "pool" => Some(instances * num("pool", "max_size")?),
+        "pool" => instances.checked_mul(num("pool", "max_size")?),
         "shared" => Some(instances),
         _ => num("load", "tasks"),
     }

@@ -172,6 +172,40 @@ fn ms_between(later: SystemTime, earlier: SystemTime) -> u64 {
         .as_millis() as u64
 }
 
+/// Where each machine's measured phase ended; an error for a length no run can have.
+fn ends(parts: &[Part<'_>]) -> Result<Vec<SystemTime>, MergeError> {
+    parts
+        .iter()
+        .map(|p| {
+            Duration::try_from_secs_f64(p.variant.measured_s)
+                .ok()
+                .and_then(|d| p.start.checked_add(d))
+                .ok_or_else(|| MergeError::Input {
+                    file: p.input.file.clone(),
+                    message: format!(
+                        "variant `{}`: measured_s = {} is not a length of time",
+                        p.variant.name, p.variant.measured_s
+                    ),
+                })
+        })
+        .collect()
+}
+
+/// Refuses machines whose measured phases did not overlap: they did not run one load.
+fn overlapping(parts: &[Part<'_>], ends: &[SystemTime]) -> Result<(), MergeError> {
+    let latest_start = parts.iter().map(|p| p.start).max();
+    let earliest_end = ends.iter().min().copied();
+    match (latest_start, earliest_end) {
+        (Some(s), Some(e)) if s > e => Err(MergeError::Mismatch(format!(
+            "variant `{}`: the machines did not run at the same time (one had finished {:.1} s \
+             before another started); merge is for one load split over machines at once",
+            parts[0].variant.name,
+            s.duration_since(e).unwrap_or_default().as_secs_f64()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport, MergeError> {
     let first = parts[0].variant;
     let origin = parts
@@ -179,11 +213,9 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         .map(|p| p.start)
         .min()
         .expect("one part at least");
-    let end = parts
-        .iter()
-        .map(|p| p.start + Duration::from_secs_f64(p.variant.measured_s.max(0.0)))
-        .max()
-        .expect("one part at least");
+    let ends = ends(parts)?;
+    overlapping(parts, &ends)?;
+    let end = ends.iter().max().copied().expect("one part at least");
     let offsets: Vec<u64> = parts.iter().map(|p| ms_between(p.start, origin)).collect();
     let measured_s = end.duration_since(origin).unwrap_or_default().as_secs_f64();
     let operations = operations(parts);
@@ -213,7 +245,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
                 .iter()
                 .zip(&offsets)
                 .map(|(p, o)| timeline::Part {
-                    offset_ms: *o as i64,
+                    offset_ms: i64::try_from(*o).unwrap_or(i64::MAX),
                     entries: &p.variant.timeline,
                 })
                 .collect::<Vec<_>>(),
@@ -289,7 +321,8 @@ fn errors(
     let mut out: BTreeMap<_, ErrorStats> = BTreeMap::new();
     for (p, offset) in parts.iter().zip(offsets) {
         for (class, e) in &p.variant.errors {
-            let (first, last) = (e.first_at_ms + offset, e.last_at_ms + offset);
+            let first = e.first_at_ms.saturating_add(*offset);
+            let last = e.last_at_ms.saturating_add(*offset);
             let merged = out.entry(*class).or_insert_with(|| ErrorStats {
                 count: 0,
                 sqlstates: BTreeMap::new(),
@@ -368,8 +401,8 @@ fn faults(parts: &[Part<'_>], offsets: &[u64]) -> Vec<FaultEvent> {
         .zip(offsets)
         .flat_map(|(p, offset)| {
             p.variant.faults.iter().map(move |f| FaultEvent {
-                at_ms: f.at_ms + offset,
-                scheduled_ms: f.scheduled_ms + offset,
+                at_ms: f.at_ms.saturating_add(*offset),
+                scheduled_ms: f.scheduled_ms.saturating_add(*offset),
                 detail: format!("{}: {}", host(p), f.detail),
                 ..f.clone()
             })
@@ -423,4 +456,60 @@ fn diagnose(v: &VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> Vec<Fin
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn input(run: &str, at: &str, ok: u64) -> Input {
+        let mut v = fixtures::variant("v", ok, 0, serde_json::json!({}));
+        v.measured_s = 2.0;
+        Input {
+            file: PathBuf::from(format!("{run}.json")),
+            report: fixtures::report(run, at, vec![v]),
+        }
+    }
+
+    #[test]
+    fn overlapping_runs_sum_and_keep_peaks_per_machine() {
+        let a = input("a", "2026-01-01T00:00:00.000Z", 100);
+        let mut b = input("b", "2026-01-01T00:00:00.500Z", 50);
+        b.report.variants[0].pool.peak_in_use = 7;
+        let m = merge(&[a, b], false).unwrap();
+        let v = &m.variants[0];
+        assert_eq!(v.operations.ok, 150);
+        assert_eq!(v.measured_s, 2.5, "from the first start to the last end");
+        assert_eq!(v.throughput_ops_s, 60.0);
+        assert_eq!(v.pool.peak_in_use, 7, "the highest machine's, not the sum");
+        assert_eq!(v.machines.len(), 2);
+        assert_eq!(m.run_id, "a+b");
+        assert_eq!(m.started_at, "2026-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn runs_that_did_not_overlap_or_are_corrupt_are_refused() {
+        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+        let b = input("b", "2026-01-01T00:00:05.000Z", 1);
+        let e = merge(&[a, b], false).unwrap_err().to_string();
+        assert!(e.contains("did not run at the same time"), "{e}");
+        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+        let mut b = input("b", "2026-01-01T00:00:00.000Z", 1);
+        b.report.variants[0].latency_ms.operation.hdr = "not a histogram".into();
+        let e = merge(&[a, b], false).unwrap_err().to_string();
+        assert!(e.contains("latency_ms.operation"), "{e}");
+        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+        let mut b = input("b", "yesterday", 1);
+        b.report.variants[0].started_at = None;
+        let e = merge(&[a, b], false).unwrap_err().to_string();
+        assert!(e.starts_with("b.json: started_at"), "{e}");
+        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+        let mut b = input("b", "2026-01-01T00:00:00.000Z", 1);
+        b.report.scenario.settings_sha256 = "other".into();
+        assert!(matches!(
+            merge(&[a, b], false),
+            Err(MergeError::Mismatch(_))
+        ));
+    }
 }

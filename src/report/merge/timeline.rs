@@ -56,13 +56,23 @@ pub struct Part<'a> {
     pub entries: &'a [TimelineEntry],
 }
 
+/// The longest merged timeline: a week of seconds (a report claiming more is corrupt).
+const MAX_SECONDS: usize = 7 * 24 * 3600;
+
 /// Aligns the machines' timelines on wall-clock seconds and adds them up.
 pub fn merge(variant: &str, parts: &[Part<'_>]) -> Result<Vec<TimelineEntry>, MergeError> {
     let mut seconds: Vec<Vec<&TimelineEntry>> = Vec::new();
     for p in parts {
         for e in p.entries {
-            let start = p.offset_ms + e.t_ms as i64 - 1000;
+            let t_ms = i64::try_from(e.t_ms).unwrap_or(i64::MAX);
+            let start = p.offset_ms.saturating_add(t_ms).saturating_sub(1000);
             let k = usize::try_from((start as f64 / 1000.0).round() as i64).unwrap_or(0);
+            if k >= MAX_SECONDS {
+                return Err(MergeError::Data(format!(
+                    "variant `{variant}`: a timeline entry at t_ms = {} lies more than a week into the merged run",
+                    e.t_ms
+                )));
+            }
             if seconds.len() <= k {
                 seconds.resize_with(k + 1, Vec::new);
             }
