@@ -141,3 +141,40 @@ fn baseline_suite(c: &Comparison) -> TestSuite {
     }
     suite
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::{Metric, Stat};
+    use crate::report::fixtures;
+    use crate::scenario::expect::{Expectation, Expectations};
+
+    #[test]
+    fn one_failure_per_failed_check_with_its_numbers() {
+        let mut v = fixtures::variant("v", 10, 0, serde_json::json!({}));
+        let checks = [
+            (Metric::Throughput, 100.0),
+            (Metric::Operation(Stat::P99), 9.0),
+        ];
+        let expect = Expectations {
+            abort_on_fail: false,
+            checks: checks
+                .into_iter()
+                .map(|(metric, limit)| Expectation { metric, limit })
+                .collect(),
+        };
+        verdict::apply(&mut v, &expect);
+        let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
+        let run = Exported {
+            report: &r,
+            comparison: None,
+        };
+        let xml = String::from_utf8(Junit.render(&[run]).unwrap()).unwrap();
+        assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+        assert_eq!(xml.matches("<testcase").count(), 3, "{xml}");
+        assert!(
+            xml.contains("message=\"throughput = 10.0 ops/s, limit ≥ 100.0 ops/s\""),
+            "{xml}"
+        );
+    }
+}

@@ -147,3 +147,38 @@ fn comparison(c: &Comparison) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::Metric;
+    use crate::report::fixtures;
+    use crate::report::verdict;
+    use crate::scenario::expect::{Expectation, Expectations};
+
+    #[test]
+    fn a_failed_report_names_its_failed_checks_and_escapes_cells() {
+        let mut v = fixtures::variant("a | b", 10, 0, serde_json::json!({}));
+        let expect = Expectations {
+            abort_on_fail: false,
+            checks: vec![Expectation {
+                metric: Metric::Throughput,
+                limit: 100.0,
+            }],
+        };
+        verdict::apply(&mut v, &expect);
+        let mut r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
+        verdict::settle_report(&mut r);
+        let run = Exported {
+            report: &r,
+            comparison: None,
+        };
+        let md = String::from_utf8(Markdown.render(&[run]).unwrap()).unwrap();
+        assert!(md.starts_with("## ❌ stress: `s` failed"), "{md}");
+        assert!(md.contains("| a \\| b |"), "{md}");
+        assert!(
+            md.contains("- `a | b`: throughput = 10.0 ops/s, limit ≥ 100.0 ops/s"),
+            "{md}"
+        );
+    }
+}
