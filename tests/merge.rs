@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use stress::record::histogram::{self, ms};
 use stress::report::Report;
 use stress::report::json;
+use stress::report::model::VariantReport;
 
 /// Half of a 4-task load: the other half runs on "another machine" at the same time. The
 /// table exists beforehand, as on a real deployment (two concurrent `CREATE TABLE IF NOT
@@ -94,52 +95,10 @@ fn stress_merge(files: &[&Path], out: &Path) -> (i32, String) {
     (output.status.code().unwrap(), text)
 }
 
-#[test]
-fn two_concurrent_half_loads_merge_into_sums_and_union_histograms() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = database("merge_halves");
-    create_table(&url);
-    let file = dir.path().join("half.toml");
-    std::fs::write(&file, HALF).unwrap();
-    let (a, b, m) = (
-        dir.path().join("a.json"),
-        dir.path().join("b.json"),
-        dir.path().join("m.json"),
-    );
-    {
-        let _one_at_a_time = load_lock();
-        let spawn = |out: &Path| {
-            Command::new(assert_cmd::cargo::cargo_bin("stress"))
-                .arg("run")
-                .arg(&file)
-                .args(["--database-url", &url, "--quiet", "--out"])
-                .arg(out)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
-        let (pa, pb) = (spawn(&a), spawn(&b));
-        for p in [pa, pb] {
-            let out = p.wait_with_output().unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success(), "{stderr}");
-        }
-    }
-    let (ra, rb) = (json::read(&a).unwrap(), json::read(&b).unwrap());
-    let (code, out) = stress_merge(&[&a, &b], &m);
-    assert_eq!(code, 0, "{out}");
-    let merged: Report = json::read(&m).unwrap();
-    assert_consistent(&merged);
-    let (va, vb, vm) = (&ra.variants[0], &rb.variants[0], &merged.variants[0]);
-
-    assert_eq!(
-        vm.operations.total,
-        va.operations.total + vb.operations.total
-    );
-    assert_eq!(vm.operations.ok, va.operations.ok + vb.operations.ok);
-    let l = |v: &stress::report::model::VariantReport| v.latency_ms.clone();
-    let (la, lb, lm) = (l(va), l(vb), l(vm));
+/// Every latency histogram of the merged variant is the union of the two machines' ones,
+/// and its summary is computed from that union.
+fn assert_latencies_are_the_union(va: &VariantReport, vb: &VariantReport, vm: &VariantReport) {
+    let (la, lb, lm) = (&va.latency_ms, &vb.latency_ms, &vm.latency_ms);
     assert_union(
         "operation",
         &lm.operation.hdr,
@@ -163,6 +122,58 @@ fn two_concurrent_half_loads_merge_into_sums_and_union_histograms() {
         "summaries from the union"
     );
     assert_eq!(lm.operation.count, u.len());
+}
+
+/// Runs the scenario in one process per report path, all at the same time.
+fn run_at_once(url: &str, file: &Path, outs: &[&Path]) {
+    let _one_at_a_time = load_lock();
+    let children: Vec<_> = outs
+        .iter()
+        .map(|out| {
+            Command::new(assert_cmd::cargo::cargo_bin("stress"))
+                .arg("run")
+                .arg(file)
+                .args(["--database-url", url, "--quiet", "--out"])
+                .arg(out)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+    }
+}
+
+#[test]
+fn two_concurrent_half_loads_merge_into_sums_and_union_histograms() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database("merge_halves");
+    create_table(&url);
+    let file = dir.path().join("half.toml");
+    std::fs::write(&file, HALF).unwrap();
+    let (a, b, m) = (
+        dir.path().join("a.json"),
+        dir.path().join("b.json"),
+        dir.path().join("m.json"),
+    );
+    run_at_once(&url, &file, &[&a, &b]);
+    let (ra, rb) = (json::read(&a).unwrap(), json::read(&b).unwrap());
+    let (code, out) = stress_merge(&[&a, &b], &m);
+    assert_eq!(code, 0, "{out}");
+    let merged: Report = json::read(&m).unwrap();
+    assert_consistent(&merged);
+    let (va, vb, vm) = (&ra.variants[0], &rb.variants[0], &merged.variants[0]);
+
+    assert_eq!(
+        vm.operations.total,
+        va.operations.total + vb.operations.total
+    );
+    assert_eq!(vm.operations.ok, va.operations.ok + vb.operations.ok);
+    assert_latencies_are_the_union(va, vb, vm);
 
     // The two machines ran at the same time: the merged phase is about as long as one.
     assert!(vm.measured_s >= va.measured_s.max(vb.measured_s));
