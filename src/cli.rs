@@ -23,6 +23,10 @@ pub enum Command {
     Run(RunArgs),
     /// Validate scenarios without touching a database.
     Check(CheckArgs),
+    /// Compare a report with a baseline report: deltas per variant, exit 1 on a regression.
+    Compare(CompareArgs),
+    /// Merge the reports of one scenario run on several machines at once into one report.
+    Merge(MergeArgs),
     /// Print the JSON Schema of the report.
     Schema,
 }
@@ -56,6 +60,63 @@ pub struct RunArgs {
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Compare with this earlier report of the scenario (a directory of them when several files
+    /// run); a regression exits 1.
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
+    /// How much worse METRIC may get than in the baseline, in percent (repeatable):
+    /// `operation.p99=10%`, `throughput=20%`.
+    #[arg(long = "tolerance", value_name = "METRIC=PCT", requires = "baseline")]
+    pub tolerances: Vec<String>,
+    /// Compare with a baseline of other settings or another scenario anyway.
+    #[arg(long, requires = "baseline")]
+    pub force: bool,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+/// Outputs besides the JSON report.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Also write JUnit XML: a test case per variant and per check.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Also write a Markdown summary (for a pull-request comment or a CI step summary).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline report.
+    #[arg(value_name = "BASE.json")]
+    pub base: PathBuf,
+    /// The report to judge.
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
+    /// How much worse METRIC may get, in percent (repeatable): `operation.p99=10%`.
+    #[arg(long = "tolerance", value_name = "METRIC=PCT")]
+    pub tolerances: Vec<String>,
+    /// Compare reports of other settings or of another scenario anyway.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports of the same scenario, run at the same time on several machines.
+    #[arg(required = true, num_args = 2.., value_name = "REPORT.json")]
+    pub files: Vec<PathBuf>,
+    /// Where to write the merged report.
+    #[arg(long, required = true, value_name = "M.json")]
+    pub out: PathBuf,
+    /// Merge reports whose settings differ anyway.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub export: ExportArgs,
 }
 
 #[derive(Debug, Args)]
@@ -82,12 +143,18 @@ pub fn main() -> ExitCode {
         }
     };
     let exit = match cli.command {
-        Command::Run(args) => commands::run::run(options::run(args)),
-        Command::Check(args) => commands::check::check(options::check(args)),
+        Command::Run(args) => options::run(args).map(commands::run::run),
+        Command::Check(args) => Ok(commands::check::check(options::check(args))),
+        Command::Compare(args) => options::compare(args).map(commands::compare::compare),
+        Command::Merge(args) => Ok(commands::merge::merge(options::merge(args))),
         Command::Schema => {
             print!("{}", crate::report::schema::report_schema());
-            crate::exit::Exit::Ok
+            Ok(crate::exit::Exit::Ok)
         }
     };
-    exit.into()
+    exit.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        crate::exit::Exit::BadInput
+    })
+    .into()
 }

@@ -8,7 +8,9 @@
 //! - [`workload`]: the compiled mix of statements, parameters and transactions;
 //! - [`run`]: tasks, the load model, the runtime layout;
 //! - [`record`]: histograms, error classes, the timeline;
-//! - [`report`]: the JSON report, the terminal summary, the schema.
+//! - [`report`]: the JSON report, the verdict, comparisons and merges, the exporters (JSON,
+//!   JUnit, Markdown, the terminal summary), the schema;
+//! - [`metric`]: the one metric vocabulary of `[expect]`, `--tolerance` and every table.
 //!
 //! [`cli`] and [`options`] are the edge: they turn the command line into settings and errors
 //! into exit codes; nothing below them sees clap.
@@ -18,6 +20,7 @@ pub mod cli;
 pub mod commands;
 pub mod database;
 pub mod exit;
+pub mod metric;
 pub mod options;
 pub mod record;
 pub mod report;

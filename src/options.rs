@@ -1,9 +1,50 @@
-//! Validated settings of each command, made from the parsed command line.
+//! Validated settings of each command, made from the parsed command line. A bad argument
+//! (a `--tolerance` with an unknown metric, say) is an [`OptionsError`]: exit 2 before anything
+//! runs.
 
 use std::path::PathBuf;
 
-use crate::cli::{CheckArgs, RunArgs, ScenarioArgs};
+use crate::cli::{CheckArgs, CompareArgs, ExportArgs, MergeArgs, RunArgs, ScenarioArgs};
+use crate::report::compare::{Tolerance, ToleranceError, Tolerances};
 use crate::scenario::LoadOptions;
+
+/// A command-line argument that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    #[error("--tolerance {0}")]
+    Tolerance(#[from] ToleranceError),
+}
+
+fn tolerances(args: &[String]) -> Result<Tolerances, OptionsError> {
+    let parsed = args
+        .iter()
+        .map(|a| a.parse::<Tolerance>())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Tolerances(parsed))
+}
+
+/// Outputs besides the JSON report.
+#[derive(Debug, Clone, Default)]
+pub struct Exports {
+    pub junit: Option<PathBuf>,
+    pub markdown: Option<PathBuf>,
+}
+
+fn exports(args: ExportArgs) -> Exports {
+    Exports {
+        junit: args.junit,
+        markdown: args.markdown,
+    }
+}
+
+/// `--baseline`: where each scenario's baseline report is, and how to judge against it.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    /// A file (one scenario) or a directory of `<scenario name>.json`.
+    pub at: Out,
+    pub tolerances: Tolerances,
+    pub force: bool,
+}
 
 /// Scenario files and what the command line adds to them.
 #[derive(Debug, Clone)]
@@ -63,20 +104,75 @@ pub struct RunRequest {
     pub database_url: Option<String>,
     pub out: Out,
     pub quiet: bool,
+    pub baseline: Option<Baseline>,
+    pub exports: Exports,
 }
 
-pub fn run(args: RunArgs) -> RunRequest {
+/// A file for one scenario; a directory for several (or when it is one).
+fn file_or_dir(path: PathBuf, several: bool) -> Out {
+    if several || path.is_dir() {
+        Out::Dir(path)
+    } else {
+        Out::File(path)
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<RunRequest, OptionsError> {
     let several = args.scenario.files.len() > 1;
-    let out = match args.out {
-        None => Out::Default,
-        Some(p) if several || p.is_dir() => Out::Dir(p),
-        Some(p) => Out::File(p),
+    let out = args.out.map_or(Out::Default, |p| file_or_dir(p, several));
+    let baseline = match args.baseline {
+        Some(p) => Some(Baseline {
+            at: file_or_dir(p, several),
+            tolerances: tolerances(&args.tolerances)?,
+            force: args.force,
+        }),
+        None => None,
     };
-    RunRequest {
+    Ok(RunRequest {
         scenarios: scenarios(args.scenario),
         database_url: args.database_url,
         out,
         quiet: args.quiet,
+        baseline,
+        exports: exports(args.export),
+    })
+}
+
+/// `stress compare BASE NEW`.
+#[derive(Debug, Clone)]
+pub struct CompareRequest {
+    pub base: PathBuf,
+    pub new: PathBuf,
+    pub tolerances: Tolerances,
+    pub force: bool,
+    pub exports: Exports,
+}
+
+pub fn compare(args: CompareArgs) -> Result<CompareRequest, OptionsError> {
+    Ok(CompareRequest {
+        tolerances: tolerances(&args.tolerances)?,
+        base: args.base,
+        new: args.new,
+        force: args.force,
+        exports: exports(args.export),
+    })
+}
+
+/// `stress merge A B ... --out M`.
+#[derive(Debug, Clone)]
+pub struct MergeRequest {
+    pub files: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub force: bool,
+    pub exports: Exports,
+}
+
+pub fn merge(args: MergeArgs) -> MergeRequest {
+    MergeRequest {
+        files: args.files,
+        out: args.out,
+        force: args.force,
+        exports: exports(args.export),
     }
 }
 
@@ -96,6 +192,17 @@ pub fn check(args: CheckArgs) -> CheckRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_tolerance_metric_is_refused_at_argument_time() {
+        let e = tolerances(&["operation.p95=10%".into()]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--tolerance `operation.p95=10%`: unknown metric `operation.p95`"),
+            "{e}"
+        );
+        assert_eq!(tolerances(&["throughput=20%".into()]).unwrap().0.len(), 1);
+    }
 
     #[test]
     fn report_paths() {

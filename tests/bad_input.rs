@@ -242,9 +242,39 @@ fn invalid_toml() {
 }
 
 #[test]
-fn later_features_are_refused_with_their_position() {
-    let text = format!("{VALID}[sweep]\n\"pool.max_size\" = [1, 2]\n");
-    assert_bad("sweep", &text, &[], &file_at("sweep", "12:1"), "sweep");
+fn bad_expectations_and_sweeps_name_line_and_key() {
+    let text = format!("{VALID}[expect]\nerrors.pool_timout = 0\n");
+    assert_bad(
+        "metric",
+        &text,
+        &[],
+        &file_at("metric", "13:22"),
+        "expect.errors.pool_timout",
+    );
+    let text = format!("{VALID}[expect]\noperation.p99 = 50\n");
+    assert_bad(
+        "latency_limit",
+        &text,
+        &[],
+        &file_at("latency_limit", "13:17"),
+        "expect.operation.p99",
+    );
+    let text = format!("{VALID}[sweep]\npool.max_size = 5\n");
+    assert_bad(
+        "sweep_list",
+        &text,
+        &[],
+        &file_at("sweep_list", "13:17"),
+        "sweep.pool.max_size",
+    );
+    let text = format!("{VALID}[sweep]\npool.max_size = [2, 0]\n");
+    assert_bad(
+        "sweep_value",
+        &text,
+        &[],
+        &file_at("sweep_value", "13:21"),
+        "pool.max_size",
+    );
 }
 
 #[test]
@@ -381,4 +411,19 @@ fn every_shipped_scenario_checks() {
         .args(&files)
         .assert()
         .success();
+}
+
+#[test]
+fn the_scenario_of_the_kubernetes_example_checks() {
+    let manifest = std::fs::read_to_string("examples/k8s-indexed-job.yaml").unwrap();
+    let scenario: String = manifest
+        .split("scenario.toml: |\n")
+        .nth(1)
+        .expect("a scenario in the ConfigMap")
+        .lines()
+        .take_while(|l| l.starts_with("    ") || l.is_empty())
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let (_dir, path) = write("k8s", &scenario);
+    stress().arg("check").arg(&path).assert().success();
 }

@@ -2,9 +2,43 @@
 //! outcome to an exit code.
 
 pub mod check;
+pub mod compare;
+pub mod merge;
 pub mod run;
 
+use crate::exit::Exit;
+use crate::options::Exports;
+use crate::report::Report;
+use crate::report::compare::Comparison;
+use crate::report::export::{self, Exported, Exporter};
+use crate::report::junit::Junit;
+use crate::report::markdown::Markdown;
 use crate::scenario::source::ScenarioErrors;
+
+/// Writes the JUnit and Markdown outputs asked for, over every report of the command.
+pub fn write_exports(exports: &Exports, done: &[(Report, Option<Comparison>)]) -> Exit {
+    let runs: Vec<Exported<'_>> = done
+        .iter()
+        .map(|(report, comparison)| Exported {
+            report,
+            comparison: comparison.as_ref(),
+        })
+        .collect();
+    let wanted: [(&dyn Exporter, &Option<std::path::PathBuf>); 2] =
+        [(&Junit, &exports.junit), (&Markdown, &exports.markdown)];
+    let mut exit = Exit::Ok;
+    for (exporter, path) in wanted {
+        let Some(path) = path else { continue };
+        match export::export(exporter, &runs, path) {
+            Ok(()) => println!("{}: {}", exporter.format(), path.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit = Exit::Infra;
+            }
+        }
+    }
+    exit
+}
 
 /// Prints scenario errors with their snippets (file, line, caret) on stderr. Lines are not
 /// wrapped: the first line of each error (`file:line:column: key `k`: message`) stays whole,

@@ -1,16 +1,22 @@
-//! `stress run FILE...`: validate every file first, then run each scenario, print its summary
-//! and write its report. Ctrl-C stops the load, writes the partial report, removes the
-//! embedded server, and exits 130.
+//! `stress run FILE...`: validate every file (and read every `--baseline` report, refusing one
+//! of another scenario) first, then run each scenario, print its summary, write its report,
+//! compare it with its baseline, and at the end write the JUnit and Markdown outputs. Ctrl-C
+//! stops the load, writes the partial report, removes the embedded server, and exits 130.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 
 use crate::database::Target;
 use crate::exit::Exit;
-use crate::options::RunRequest;
-use crate::report::{json, summary};
+use crate::options::{Baseline, RunRequest};
+use crate::report::compare::{self, Comparison};
+use crate::report::model::ScenarioInfo;
+use crate::report::{Report, json, summary};
 use crate::run::{Interrupt, RunError, RunOptions, run_scenario};
 use crate::scenario::{self, Scenario};
+
+/// A scenario's baseline report, and why it was compared although it differs (`--force`).
+type Base = Option<(Report, Option<String>)>;
 
 pub fn run(req: RunRequest) -> Exit {
     let mut scenarios: Vec<Scenario> = Vec::new();
@@ -27,6 +33,9 @@ pub fn run(req: RunRequest) -> Exit {
     if bad {
         return Exit::BadInput;
     }
+    let Some(baselines) = baselines(&scenarios, req.baseline.as_ref()) else {
+        return Exit::BadInput;
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -45,49 +54,105 @@ pub fn run(req: RunRequest) -> Exit {
             progress: !req.quiet && std::io::stderr().is_terminal(),
         };
         let mut exit = Exit::Ok;
-        for s in &scenarios {
+        let mut done = Vec::new();
+        for (s, base) in scenarios.iter().zip(baselines) {
             let outcome = run_scenario(s, &mut target, &options, &interrupt).await;
-            exit = exit.worst(finish(s, outcome, &req));
+            let (e, finished) = finish(s, outcome, base, &req);
+            exit = exit.worst(e);
+            done.extend(finished);
             if interrupt.is_raised() {
                 break;
             }
         }
         target.shutdown();
-        exit
+        exit.worst(super::write_exports(&req.exports, &done))
     })
 }
 
-/// Writes and prints a scenario's report, or its error; returns its exit code.
+/// Reads each scenario's baseline, refusing one of another scenario or other settings unless
+/// `--force`. `None` (after printing why) when one cannot be used.
+fn baselines(scenarios: &[Scenario], baseline: Option<&Baseline>) -> Option<Vec<Base>> {
+    let Some(b) = baseline else {
+        return Some(scenarios.iter().map(|_| None).collect());
+    };
+    let mut out = Vec::new();
+    for s in scenarios {
+        let path = b.at.path_for(&s.name);
+        let report = match json::read(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: --baseline {e}");
+                return None;
+            }
+        };
+        let info = ScenarioInfo {
+            name: s.name.clone(),
+            description: None,
+            file: s.file.display().to_string(),
+            settings_sha256: s.settings_sha256.clone(),
+        };
+        let forced = match compare::comparable(&report.scenario, &info) {
+            Ok(()) => None,
+            Err(m) if b.force => Some(m.0),
+            Err(m) => {
+                eprintln!(
+                    "error: --baseline {}: {m}\n  (pass --force to compare anyway)",
+                    path.display()
+                );
+                return None;
+            }
+        };
+        out.push(Some((report, forced)));
+    }
+    Some(out)
+}
+
+/// Prints and writes a scenario's report, or its error, and compares it with its baseline;
+/// returns its exit code and what the other exporters need.
 fn finish(
     s: &Scenario,
-    outcome: Result<crate::report::Report, RunError>,
+    outcome: Result<Report, RunError>,
+    base: Base,
     req: &RunRequest,
-) -> Exit {
+) -> (Exit, Option<(Report, Option<Comparison>)>) {
     let report = match outcome {
         Ok(r) => r,
         Err(RunError::BadInput(m)) => {
             eprintln!("error: {}: {m}", s.file.display());
-            return Exit::BadInput;
+            return (Exit::BadInput, None);
         }
         Err(RunError::Infra(m)) => {
             eprintln!("error: {}: {m}", s.file.display());
-            return Exit::Infra;
+            return (Exit::Infra, None);
         }
     };
-    print!("{}", summary::render(&report));
+    anstream::print!("{}", summary::render(&report));
+    let comparison = base.map(|(base, forced)| {
+        let tolerances = &req
+            .baseline
+            .as_ref()
+            .expect("a baseline was read")
+            .tolerances;
+        compare::compare(&base, &report, tolerances, forced)
+    });
+    if let Some(c) = &comparison {
+        anstream::print!("{}", summary::render_comparison(c));
+    }
     let path = req.out.path_for(&s.name);
     if let Err(e) = json::write(&report, &path) {
-        eprintln!("error: cannot write the report to {}: {e}", path.display());
-        return Exit::Infra;
+        eprintln!("error: {e}");
+        return (Exit::Infra, Some((report, comparison)));
     }
     println!("report: {}", path.display());
-    if report.interrupted {
+    let regressed = comparison.as_ref().is_some_and(|c| c.regressions() > 0);
+    let exit = if report.interrupted {
         Exit::Interrupted
-    } else if !report.verdict.pass {
+    } else if !report.verdict.pass || regressed {
         Exit::ExpectationFailed
     } else {
         Exit::Ok
-    }
+    };
+    (exit, Some((report, comparison)))
 }
 
 fn listen_for_signals(interrupt: Arc<Interrupt>) {

@@ -128,6 +128,22 @@ impl Timeline {
         seconds.entry(second).or_insert_with(Bucket::new).sample = Some(sample);
     }
 
+    /// What the workers have flushed so far (whole seconds, about a second behind): ok, failed,
+    /// and failed by class. For checks watched during the run (`abort_on_fail`).
+    pub fn counts(&self) -> (u64, u64, BTreeMap<ErrorClass, u64>) {
+        let seconds = self.seconds.lock().expect("timeline lock");
+        let mut classes = BTreeMap::new();
+        let (mut ok, mut failed) = (0, 0);
+        for b in seconds.values() {
+            ok += b.ok;
+            failed += b.failed;
+            for (class, n) in &b.errors {
+                *classes.entry(*class).or_default() += n;
+            }
+        }
+        (ok, failed, classes)
+    }
+
     /// The buckets of seconds `0..seconds` (empty ones included), consuming the timeline.
     pub fn into_buckets(self, seconds: u64) -> Vec<(u64, Bucket)> {
         let mut map = self.seconds.into_inner().expect("timeline lock");

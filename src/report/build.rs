@@ -252,9 +252,11 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         diagnosis: Vec::new(),
         verdict: VariantVerdict {
             pass: true,
-            checks: Vec::new(),
+            ..VariantVerdict::default()
         },
         warnings: std::mem::take(&mut data.warnings),
+        started_at: None,
+        machines: Vec::new(),
     };
     let context = Context {
         settings,

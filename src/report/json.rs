@@ -1,31 +1,69 @@
-//! Writing and reading report files. Writes are atomic (a temporary file in the same
-//! directory, then a rename), so a reader never sees half a report.
+//! The JSON report: the exporter that always runs (one file per scenario), and reading a
+//! report back (`--baseline`, `compare`, `merge`).
 
-use std::io::Write;
 use std::path::Path;
 
+use super::export::{self, ExportError, Exported, Exporter};
 use super::model::Report;
 
-/// Writes `report` as pretty JSON to `path`, creating the directory if needed.
-pub fn write(report: &Report, path: &Path) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
+/// The JSON report, pretty-printed; one report per file.
+pub struct Json;
+
+impl Exporter for Json {
+    fn format(&self) -> &'static str {
+        "JSON"
+    }
+
+    fn render(&self, runs: &[Exported<'_>]) -> Result<Vec<u8>, ExportError> {
+        let [run] = runs else {
+            return Err(ExportError::Render {
+                format: "JSON",
+                message: format!("one report per JSON file, not {}", runs.len()),
+            });
+        };
+        let mut bytes = serde_json::to_vec_pretty(run.report).map_err(|e| ExportError::Render {
+            format: "JSON",
+            message: e.to_string(),
+        })?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+}
+
+/// Writes `report` as pretty JSON to `path` (atomically), creating the directory if needed.
+pub fn write(report: &Report, path: &Path) -> Result<(), ExportError> {
+    let run = Exported {
+        report,
+        comparison: None,
     };
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".stress-report-")
-        .suffix(".json.tmp")
-        .tempfile_in(dir)?;
-    serde_json::to_writer_pretty(&mut tmp, report)?;
-    tmp.write_all(b"\n")?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    export::export(&Json, &[run], path)
+}
+
+/// Why a report could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a stress report: {source}", path.display())]
+    Parse {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// Reads a report.
-pub fn read(path: &Path) -> Result<Report, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: not a stress report: {e}", path.display()))
+pub fn read(path: &Path) -> Result<Report, ReadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| ReadError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
 }

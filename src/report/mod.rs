@@ -1,12 +1,22 @@
 //! The report: its JSON model ([`model`]), how a variant's recording becomes one ([`build`]),
-//! the findings ([`diagnosis`]), and the exporters: JSON file ([`json`]), terminal summary
-//! ([`summary`]) and the JSON Schema ([`schema`]).
+//! the findings ([`diagnosis`]), the verdict on `[expect]` ([`verdict`]), the comparison with a
+//! baseline ([`compare`]), and the exporters ([`export`]): JSON file ([`json`]), JUnit XML
+//! ([`junit`]), Markdown ([`markdown`]), the terminal summary ([`summary`]), and the JSON
+//! Schema ([`schema`]); and merging the reports of several machines ([`merge`]).
 
 pub mod build;
+pub mod compare;
 pub mod diagnosis;
+pub mod export;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod merge;
 pub mod model;
 pub mod schema;
 pub mod summary;
+pub mod verdict;
 
 pub use model::Report;

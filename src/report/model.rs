@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::metric::Direction;
 use crate::record::errors::ErrorClass;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -29,6 +30,20 @@ pub struct Report {
     pub database: DatabaseInfo,
     pub variants: Vec<VariantReport>,
     pub verdict: Verdict,
+    /// A merged report (`stress merge`): the reports it was made from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedSource>,
+}
+
+/// One of the reports a merged report was made from.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MergedSource {
+    pub run_id: String,
+    pub host: String,
+    pub started_at: String,
+    /// The report file it was read from.
+    pub file: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -66,6 +81,9 @@ pub struct DatabaseInfo {
     pub server_version: String,
     pub max_connections: u32,
     pub superuser_reserved_connections: u32,
+    /// Whether the load connected as a superuser (who may use the reserved slots too).
+    #[serde(default)]
+    pub superuser: bool,
     /// With the password replaced by `***`.
     pub url: String,
     /// Server settings of the embedded server (`[database.embedded]`), as given.
@@ -94,6 +112,7 @@ pub struct VariantReport {
     pub server: ServerStats,
     pub faults: Vec<FaultEvent>,
     /// Which connections served the operations.
+    #[serde(default)]
     pub isolation: Isolation,
     /// The acknowledged-writes check, when a workload is verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +127,27 @@ pub struct VariantReport {
     /// Things that went wrong around the load (a teardown statement that failed, say).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Wall-clock start of the measured phase (RFC 3339, UTC, milliseconds): merges align the
+    /// timelines of several machines on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// A merged report: each machine's own peaks. Peaks are not summed (the machines' peaks
+    /// need not coincide); `pool` and `server` hold the highest of them, and the timeline's
+    /// per-second sums show what was in use at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machines: Vec<MachinePeaks>,
+}
+
+/// One machine's peaks in a merged report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MachinePeaks {
+    pub run_id: String,
+    pub host: String,
+    pub peak_in_use: u64,
+    pub peak_waiting: u64,
+    pub peak_backends: u64,
+    pub peak_idle_in_transaction: u64,
 }
 
 /// `total = ok + failed`; `dropped` is outside `total`.
@@ -353,24 +393,64 @@ pub struct Finding {
     pub advice: String,
 }
 
+/// Whether a variant met its `[expect]`: every check, with its limit and the value measured.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VariantVerdict {
     pub pass: bool,
     pub checks: Vec<Check>,
+    /// `abort_on_fail`: the check that stopped the variant early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<Aborted>,
 }
 
+/// One expectation, judged.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
+    /// In the metric vocabulary: `operation.p99`, `errors.pool_timeout`, `throughput`, ...
     pub metric: String,
+    /// `max`: the value must not exceed the limit; `min` (throughput): must not fall below it.
+    pub bound: Direction,
+    /// In the metric's unit: milliseconds for latencies, a fraction for `error_rate`,
+    /// operations per second for `throughput`, counts otherwise.
     pub limit: f64,
-    pub actual: f64,
+    /// Null when the run could not measure it; the check then fails and `note` says why.
+    pub actual: Option<f64>,
     pub pass: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
+/// A variant stopped by `abort_on_fail` as soon as a check could no longer pass.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Aborted {
+    pub metric: String,
+    /// Milliseconds into the measured phase.
+    pub at_ms: u64,
+    pub detail: String,
+}
+
+/// The scenario's verdict: every variant passed. With expectations and several variants (a
+/// sweep, say), also the cheapest configuration that met them.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Verdict {
     pub pass: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cheapest: Option<Cheapest>,
+}
+
+/// The configuration that met every expectation with the fewest connections.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Cheapest {
+    /// Null when no variant met its expectations.
+    pub variant: Option<String>,
+    /// Connections it may open: instances × max_size (pool), instances (shared), tasks
+    /// (per_task, per_operation).
+    pub connections: Option<u64>,
+    /// How it was chosen, or why none was.
+    pub detail: String,
 }

@@ -1,7 +1,9 @@
 //! Running scenarios: the closed-model load ([`task`]) on one current-thread runtime per core
 //! ([`workers`]), the per-second sampler and progress line ([`sampler`]), one variant from setup
-//! to teardown ([`variant`]), and here, a whole scenario into a [`Report`].
+//! to teardown ([`variant`]), `abort_on_fail` ([`abort`]), and here, a whole scenario into a
+//! [`Report`] with its verdict.
 
+pub mod abort;
 pub mod admin;
 pub mod arrivals;
 pub mod faults;
@@ -14,12 +16,11 @@ pub mod workers;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::database::{Database, Target};
-use crate::report::model::{
-    DatabaseInfo, Environment, Report, SCHEMA_VERSION, ScenarioInfo, Tool, Verdict,
-};
+use crate::report::model::{DatabaseInfo, Environment, Report, SCHEMA_VERSION, ScenarioInfo, Tool};
+use crate::report::verdict;
 use crate::scenario::{Scenario, Variant};
 
 /// Ctrl-C (or SIGTERM): stop the load, keep what was measured.
@@ -86,9 +87,10 @@ pub async fn run_scenario(
         let admin = Arc::new(admin::Admin::connect(&db, &run_id).await?);
         let info = admin.server_info().await?;
         database_info.get_or_insert_with(|| database(&db, &info, v));
-        variants.push(variant::run(v, &db, &admin, &info, &env).await?);
+        let mut report = variant::run(v, &db, &admin, &info, &env).await?;
+        verdict::apply(&mut report, &v.expect);
+        variants.push(report);
     }
-    let pass = variants.iter().all(|v| v.verdict.pass);
     Ok(Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
@@ -106,8 +108,9 @@ pub async fn run_scenario(
         interrupted: interrupt.is_raised(),
         environment: environment(),
         database: database_info.unwrap_or_default(),
+        verdict: verdict::overall(&variants),
         variants,
-        verdict: Verdict { pass },
+        merged_from: Vec::new(),
     })
 }
 
@@ -119,12 +122,23 @@ fn database(db: &Database, info: &admin::ServerInfo, v: &Variant) -> DatabaseInf
         server_version: info.version.clone(),
         max_connections: info.max_connections,
         superuser_reserved_connections: info.reserved_connections,
+        superuser: info.superuser,
         url: db.display_url.clone(),
         settings: embedded
             .iter()
             .map(|(k, val)| (k.clone(), val.0.clone()))
             .collect(),
     }
+}
+
+/// An instant of this process as wall-clock time: RFC 3339, UTC, milliseconds.
+pub fn wall_clock(at: Instant) -> String {
+    let now = SystemTime::now();
+    let then = match Instant::now().checked_duration_since(at) {
+        Some(ago) => now - ago,
+        None => now + at.duration_since(Instant::now()),
+    };
+    humantime::format_rfc3339_millis(then).to_string()
 }
 
 fn environment() -> Environment {

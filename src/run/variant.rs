@@ -24,7 +24,7 @@ use crate::record::errors::{ErrorClass, describe};
 use crate::record::writes::WriteCheck;
 use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
-use crate::report::model::{FaultEvent, VariantReport};
+use crate::report::model::{Aborted, FaultEvent, VariantReport};
 use crate::scenario::Variant;
 use crate::scenario::model::{DEFAULT_DURATION, FaultKind};
 use crate::workload::prepare::{self, StatementInfo};
@@ -327,6 +327,10 @@ struct Measured {
     connect_errors: std::collections::BTreeMap<ErrorClass, u64>,
     seed: u64,
     measured: Duration,
+    /// Wall-clock start of the measured phase (to align merged reports).
+    started_at: String,
+    /// Which check stopped the variant early (`abort_on_fail`).
+    aborted: Option<Aborted>,
     timeline: Timeline,
 }
 
@@ -339,7 +343,7 @@ impl Measured {
     ) -> VariantReport {
         let seconds = self.measured.as_secs() + u64::from(self.measured.subsec_nanos() > 0);
         let faults = fault_events(&self.fired, &self.scheduled, &self.totals);
-        build::variant_report(VariantData {
+        let mut report = build::variant_report(VariantData {
             variant,
             seed: self.seed,
             totals: self.totals,
@@ -354,7 +358,10 @@ impl Measured {
             server_max_connections: info.max_connections,
             server_reserved_connections: info.reserved_connections,
             server_superuser: info.superuser,
-        })
+        });
+        report.verdict.aborted = self.aborted;
+        report.started_at = Some(self.started_at);
+        report
     }
 }
 
@@ -372,6 +379,7 @@ async fn measure(
     let mut workers = Workers::start(workers::thread_count(tasks), tasks, &load)
         .map_err(|e| RunError::Infra(format!("cannot start worker threads: {e}")))?;
     let helpers = Helpers::start(&load, variant, db, admin, env, &workers, scheduled.clone());
+    let abort = super::abort::watch(variant, &load, workers.aborter());
 
     let workloads = variant.plan.workloads.len();
     let mut totals = Totals::new(workloads, scheduled.len());
@@ -379,6 +387,7 @@ async fn measure(
         totals.merge(&t);
     }
     let end = Instant::now();
+    let aborted = abort.stop().await;
     let fired = helpers.stop(end).await;
 
     let gauges = load.access.gauges().clone();
@@ -398,6 +407,8 @@ async fn measure(
         connect_errors,
         seed,
         measured: end.saturating_duration_since(measure_start),
+        started_at: super::wall_clock(measure_start),
+        aborted,
         timeline: Arc::try_unwrap(timeline).expect("the sampler and workers have ended"),
     })
 }

@@ -1,17 +1,20 @@
 //! Scenario files: read, merge variants and `--set`, deserialize, validate, compile.
 //!
 //! The pipeline keeps every value's origin until the end (see `node.rs`): parse the file into a
-//! spanned tree, take `[[variant]]` out, deep-merge each variant over the base, write `--set`
+//! spanned tree, take `[sweep]` and `[[variant]]` out, expand the sweep (see `sweep.rs`),
+//! deep-merge each variant over the base, write the sweep point's values, then `--set`
 //! values, deserialize with `deny_unknown_fields` (see `de.rs`), then check the semantics (see
 //! `validate.rs`). Any error names the file, line, column and key. Nothing here connects to a
 //! database.
 
 pub mod de;
+pub mod expect;
 pub mod expr;
 pub mod faults;
 pub mod model;
 pub mod node;
 pub mod source;
+pub mod sweep;
 pub mod validate;
 
 use std::path::{Path as FsPath, PathBuf};
@@ -54,6 +57,8 @@ pub struct Variant {
     pub name: String,
     pub settings: Settings,
     pub plan: Arc<Plan>,
+    /// The compiled `[expect]` (merged with the variant's own).
+    pub expect: expect::Expectations,
 }
 
 /// Reads and validates a scenario file.
@@ -77,17 +82,20 @@ pub fn load_str(
         .iter()
         .map(|arg| parse_set(&mut sources, arg))
         .collect::<Result<Vec<_>, _>>()?;
+    let axes = sweep::take(&sources, &mut base)?;
     let declared = take_variants(&sources, &mut base)?;
-    let selected = select(&declared, &options.variants)?;
+    sweep::refuse_in_variants(&sources, &declared)?;
+    let selected = select(sweep::expand(declared, &axes), &options.variants)?;
 
     let mut errors: Vec<ScenarioError> = Vec::new();
     let mut variants = Vec::new();
-    for (name, over) in selected {
+    for planned in selected {
+        let name = planned.name;
         let mut merged = base.clone();
-        if let Some(over) = over {
+        if let Some(over) = planned.over {
             merged.merge(over);
         }
-        for (keys, value) in &sets {
+        for (keys, value) in planned.point.iter().chain(&sets) {
             if let Err(e) = merged.set(keys, value.clone()) {
                 let key = keys
                     .iter()
@@ -147,10 +155,12 @@ fn build_variant(
             .collect());
     }
     let plan = plan::compile(&settings.workload).expect("validated above");
+    let expect = expect::compile(settings.expect.as_ref()).expect("validated above");
     Ok(Variant {
         name: name.to_string(),
         settings,
         plan: Arc::new(plan),
+        expect,
     })
 }
 
@@ -214,14 +224,20 @@ fn take_variants(sources: &SourceMap, base: &mut Node) -> Result<Declared, Scena
     }
 }
 
-fn select(declared: &Declared, wanted: &[String]) -> Result<Declared, ScenarioErrors> {
+/// The variants named by `--variant`: a variant's full name, or the name of a `[[variant]]`
+/// (all its sweep points).
+fn select(
+    planned: Vec<sweep::Planned>,
+    wanted: &[String],
+) -> Result<Vec<sweep::Planned>, ScenarioErrors> {
     if wanted.is_empty() {
-        return Ok(declared.clone());
+        return Ok(planned);
     }
+    let chosen = |p: &sweep::Planned, w: &String| p.name == *w || p.declared == *w;
     let mut errors = Vec::new();
     for w in wanted {
-        if !declared.iter().any(|(name, _)| name == w) {
-            let names: Vec<_> = declared.iter().map(|(n, _)| format!("`{n}`")).collect();
+        if !planned.iter().any(|p| chosen(p, w)) {
+            let names: Vec<_> = planned.iter().map(|p| format!("`{}`", p.name)).collect();
             errors.push(ScenarioError::argument(
                 "--variant",
                 format!(
@@ -234,14 +250,14 @@ fn select(declared: &Declared, wanted: &[String]) -> Result<Declared, ScenarioEr
     if !errors.is_empty() {
         return Err(ScenarioErrors(errors));
     }
-    Ok(declared
-        .iter()
-        .filter(|(n, _)| wanted.contains(n))
-        .cloned()
+    Ok(planned
+        .into_iter()
+        .filter(|p| wanted.iter().any(|w| chosen(p, w)))
         .collect())
 }
 
-type SetKeys = Vec<(String, Origin)>;
+/// Dotted keys, each with the place it was written.
+pub type SetKeys = Vec<(String, Origin)>;
 
 /// Parses `KEY=VALUE` into dotted keys and a value node, each with its origin in the argument.
 fn parse_set(sources: &mut SourceMap, arg: &str) -> Result<(SetKeys, Node), ScenarioErrors> {
@@ -312,8 +328,20 @@ fn parse_keys(
     }
 }
 
+/// Hash of what decides the numbers: every variant's name and settings, without `description`
+/// and `[expect]` (rewording one or tightening a limit keeps a baseline comparable).
 fn settings_hash(variants: &[Variant]) -> String {
-    let all: Vec<_> = variants.iter().map(|v| (&v.name, &v.settings)).collect();
+    let all: Vec<_> = variants
+        .iter()
+        .map(|v| {
+            let mut settings = serde_json::to_value(&v.settings).expect("settings serialize");
+            if let Some(map) = settings.as_object_mut() {
+                map.remove("description");
+                map.remove("expect");
+            }
+            (&v.name, settings)
+        })
+        .collect();
     let json = serde_json::to_vec(&all).expect("settings serialize");
     let digest = Sha256::digest(&json);
     digest.iter().map(|b| format!("{b:02x}")).collect()

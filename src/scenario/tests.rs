@@ -127,13 +127,92 @@ fn errors_of_the_base_are_reported_once() {
 }
 
 #[test]
-fn later_features_are_rejected_with_their_position() {
-    let text = format!("{BASE}\n[expect]\nerror_rate = 0\n");
+fn expect_compiles_and_variants_override_it() {
+    let text = format!(
+        "{BASE}expect.operation.p99 = \"80ms\"\n\n[expect]\nerror_rate = 0\nerrors.pool_timeout = 0\noperation.p99 = \"50ms\"\n"
+    );
+    let s = load_with(&text, &[], &[]).unwrap();
+    let shared = &s.variants[0].expect;
+    assert_eq!(shared.checks.len(), 3);
+    assert_eq!(shared.checks[2].limit, 50.0);
+    let pool = &s.variants[1].expect;
+    assert_eq!(pool.checks.len(), 3, "merged key by key: {pool:?}");
+    assert_eq!(pool.checks[2].metric.to_string(), "operation.p99");
+    assert_eq!(pool.checks[2].limit, 80.0, "the variant's limit wins");
+}
+
+#[test]
+fn expect_errors_name_line_and_key() {
+    let text = format!("{BASE}\n[expect]\nerrors.pool_timout = 0\n");
     let e = first_error(&text, &[]);
     assert!(
-        e.contains("key `expect`: [expect] is not supported yet"),
+        e.starts_with(
+            "t.toml:28:22: key `expect.errors.pool_timout`: unknown metric `errors.pool_timout`"
+        ),
         "{e}"
     );
+    let text = format!("{BASE}\n[expect]\noperation.p99 = 50\n");
+    let e = first_error(&text, &[]);
+    assert!(
+        e.starts_with("t.toml:28:17: key `expect.operation.p99`"),
+        "{e}"
+    );
+    let e = first_error(BASE, &["expect.throughput=-1"]);
+    assert!(e.contains("key `expect.throughput`"), "{e}");
+}
+
+#[test]
+fn expectations_and_descriptions_do_not_change_the_settings_hash() {
+    let a = load_with(BASE, &[], &[]).unwrap().settings_sha256;
+    let b = load_with(BASE, &["expect.error_rate=0", "description=x"], &[])
+        .unwrap()
+        .settings_sha256;
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_sweep_crosses_the_named_variants() {
+    let text = format!("{BASE}\n[sweep]\nload.tasks = [2, 4]\n");
+    let s = load_with(&text, &[], &[]).unwrap();
+    let names: Vec<_> = s.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "shared / load.tasks=2",
+            "shared / load.tasks=4",
+            "pool / load.tasks=2",
+            "pool / load.tasks=4"
+        ]
+    );
+    assert_eq!(s.variants[3].settings.load.tasks, 4);
+    assert_eq!(
+        s.variants[3].settings.pool.max_size, 3,
+        "the variant's own value stays"
+    );
+    let one = load_with(&text, &[], &["pool"]).unwrap();
+    assert_eq!(
+        one.variants.len(),
+        2,
+        "--variant NAME selects all its points"
+    );
+    let one = load_with(&text, &[], &["pool / load.tasks=4"]).unwrap();
+    assert_eq!(one.variants.len(), 1);
+}
+
+#[test]
+fn a_bad_swept_value_points_into_the_sweep_list() {
+    let text = format!("{BASE}\n[sweep]\npool.max_size = [2, 0]\n");
+    let e = first_error(&text, &[]);
+    assert!(
+        e.starts_with("t.toml:28:21: key `pool.max_size`: must be at least 1"),
+        "{e}"
+    );
+    let text = BASE.replace(
+        "pool.max_size = 3",
+        "pool.max_size = 3\nsweep.load.tasks = [1, 2]",
+    );
+    let e = first_error(&text, &[]);
+    assert!(e.contains("[sweep] applies to the whole scenario"), "{e}");
 }
 
 #[test]

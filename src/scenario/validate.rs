@@ -1,10 +1,11 @@
 //! Semantic checks of one variant's merged settings: everything serde cannot see (zero tasks,
 //! `min_idle > max_size`, durations bb8 would panic on, both `duration` and `iterations`,
-//! workloads, generators, `@name` references). Each problem names the path of the value, so
+//! workloads, generators, `@name` references, `[expect]` metrics and limits). Each problem names the path of the value, so
 //! the caller can point at the line it came from.
 
 use std::time::Duration;
 
+use super::expect;
 use super::model::{AccessMode, FaultKind, Settings};
 use super::node::Path;
 use crate::workload::plan;
@@ -64,11 +65,8 @@ pub fn check(settings: &Settings) -> Vec<Problem> {
         p.0.extend(problems);
     }
     check_faults(settings, &mut p);
-    if settings.expect.is_some() {
-        p.later(root().key("expect"), "[expect]", "the CI gate issue (#5)");
-    }
-    if settings.sweep.is_some() {
-        p.later(root().key("sweep"), "[sweep]", "the CI gate issue (#5)");
+    if let Err(problems) = expect::compile(settings.expect.as_ref()) {
+        p.0.extend(problems);
     }
     p.0
 }

@@ -1,0 +1,45 @@
+//! `stress merge A.json B.json... --out M.json`: one report from the reports of a scenario run
+//! on several machines at once (see [`crate::report::merge`]). Unreadable reports, reports of
+//! different scenarios or settings (without `--force`) and corrupt histograms are exit 2; the
+//! merged verdict decides between 0 and 1.
+
+use crate::exit::Exit;
+use crate::options::MergeRequest;
+use crate::report::merge::{self, Input};
+use crate::report::{json, summary};
+
+pub fn merge(req: MergeRequest) -> Exit {
+    let mut inputs = Vec::new();
+    for file in &req.files {
+        match json::read(file) {
+            Ok(report) => inputs.push(Input {
+                file: file.clone(),
+                report,
+            }),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::BadInput;
+            }
+        }
+    }
+    let report = match merge::merge(&inputs, req.force) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot merge: {e}");
+            return Exit::BadInput;
+        }
+    };
+    anstream::print!("{}", summary::render(&report));
+    if let Err(e) = json::write(&report, &req.out) {
+        eprintln!("error: {e}");
+        return Exit::Infra;
+    }
+    println!("merged report: {}", req.out.display());
+    let pass = report.verdict.pass;
+    let exit = super::write_exports(&req.exports, &[(report, None)]);
+    if pass {
+        exit
+    } else {
+        exit.worst(Exit::ExpectationFailed)
+    }
+}

@@ -1,0 +1,381 @@
+//! The metric vocabulary, the same everywhere: `[expect]` keys, `--tolerance` arguments, the
+//! verdict's checks and the comparison tables.
+//!
+//! | metric | value | direction |
+//! |---|---|---|
+//! | `error_rate` | failed / total | max |
+//! | `errors.<class>` | failed operations of that class (a count) | max |
+//! | `operation.<stat>` | latency of successful operations, ms | max |
+//! | `acquire.<stat>` | latency of acquires, ms | max |
+//! | `throughput` | successful operations per second | min |
+//! | `anomalies.<name>` | a field of the report's `anomalies` (a count) | max |
+//!
+//! `<stat>` is `p50`, `p90`, `p99`, `p999`, `max` or `mean`. `<class>` is an error class of the
+//! contract (`pool_timeout`, ...). `<name>` is any field of the report's `Anomalies`; the list
+//! is read from its JSON Schema, so a field added there is a metric at once. Some anomalies are
+//! not measured by every version: resolving one then says so ([`Measured::NotMeasured`]), it
+//! never passes silently as zero.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::record::errors::ErrorClass;
+use crate::report::model::{Anomalies, LatencySummary, VariantReport};
+
+/// A statistic of a latency histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stat {
+    P50,
+    P90,
+    P99,
+    P999,
+    Max,
+    Mean,
+}
+
+impl Stat {
+    pub const ALL: [Stat; 6] = [
+        Stat::P50,
+        Stat::P90,
+        Stat::P99,
+        Stat::P999,
+        Stat::Max,
+        Stat::Mean,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stat::P50 => "p50",
+            Stat::P90 => "p90",
+            Stat::P99 => "p99",
+            Stat::P999 => "p999",
+            Stat::Max => "max",
+            Stat::Mean => "mean",
+        }
+    }
+
+    fn of(self, s: &LatencySummary) -> f64 {
+        match self {
+            Stat::P50 => s.p50,
+            Stat::P90 => s.p90,
+            Stat::P99 => s.p99,
+            Stat::P999 => s.p999,
+            Stat::Max => s.max,
+            Stat::Mean => s.mean,
+        }
+    }
+}
+
+/// A metric of a variant's report.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    ErrorRate,
+    Errors(ErrorClass),
+    Operation(Stat),
+    Acquire(Stat),
+    Throughput,
+    /// A field of [`Anomalies`] (checked against its schema when parsed).
+    Anomaly(String),
+}
+
+/// Whether a check puts an upper or a lower bound on the metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The value must not exceed the limit (latencies, errors, anomalies).
+    Max,
+    /// The value must not fall below the limit (throughput).
+    Min,
+}
+
+/// What the numbers of a metric mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A fraction, 0 to 1.
+    Ratio,
+    /// Events.
+    Count,
+    /// Milliseconds.
+    Millis,
+    /// Operations per second.
+    PerSecond,
+}
+
+/// A metric's value in a variant, or why there is none.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Measured {
+    Value(f64),
+    NotMeasured(String),
+}
+
+/// A metric name that is not in the vocabulary.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown metric `{name}`: {hint}")]
+pub struct UnknownMetric {
+    pub name: String,
+    pub hint: String,
+}
+
+/// The field names of [`Anomalies`], read from its JSON Schema.
+pub fn anomaly_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let schema = schemars::schema_for!(Anomalies);
+        schema
+            .as_value()
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    })
+}
+
+const VOCABULARY: &str = "metrics are error_rate, errors.<class>, operation.<stat>, \
+                          acquire.<stat>, throughput and anomalies.<name>";
+
+fn unknown(name: &str, hint: impl Into<String>) -> UnknownMetric {
+    UnknownMetric {
+        name: name.to_string(),
+        hint: hint.into(),
+    }
+}
+
+fn stat(name: &str, part: &str) -> Result<Stat, UnknownMetric> {
+    Stat::ALL
+        .into_iter()
+        .find(|s| s.name() == part)
+        .ok_or_else(|| {
+            let stats: Vec<_> = Stat::ALL.iter().map(|s| s.name()).collect();
+            unknown(name, format!("the statistics are {}", stats.join(", ")))
+        })
+}
+
+impl FromStr for Metric {
+    type Err = UnknownMetric;
+
+    fn from_str(name: &str) -> Result<Metric, UnknownMetric> {
+        let (head, rest) = match name.split_once('.') {
+            Some((h, r)) => (h, Some(r)),
+            None => (name, None),
+        };
+        match (head, rest) {
+            ("error_rate", None) => Ok(Metric::ErrorRate),
+            ("throughput", None) => Ok(Metric::Throughput),
+            ("operation", Some(s)) => Ok(Metric::Operation(stat(name, s)?)),
+            ("acquire", Some(s)) => Ok(Metric::Acquire(stat(name, s)?)),
+            ("errors", Some(class)) => {
+                ErrorClass::from_name(class)
+                    .map(Metric::Errors)
+                    .ok_or_else(|| {
+                        let all: Vec<_> = ErrorClass::ALL.iter().map(|c| c.name()).collect();
+                        unknown(
+                            name,
+                            format!(
+                                "no error class `{class}`; the classes are {}",
+                                all.join(", ")
+                            ),
+                        )
+                    })
+            }
+            ("anomalies", Some(field)) => {
+                let names = anomaly_names();
+                if names.iter().any(|n| n == field) {
+                    Ok(Metric::Anomaly(field.to_string()))
+                } else {
+                    Err(unknown(
+                        name,
+                        format!("the anomalies are {}", names.join(", ")),
+                    ))
+                }
+            }
+            ("operation" | "acquire" | "errors" | "anomalies", None) => Err(unknown(
+                name,
+                format!("name one of them: {head}.<...> ({VOCABULARY})"),
+            )),
+            _ => Err(unknown(name, VOCABULARY)),
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Metric::ErrorRate => f.write_str("error_rate"),
+            Metric::Errors(c) => write!(f, "errors.{}", c.name()),
+            Metric::Operation(s) => write!(f, "operation.{}", s.name()),
+            Metric::Acquire(s) => write!(f, "acquire.{}", s.name()),
+            Metric::Throughput => f.write_str("throughput"),
+            Metric::Anomaly(n) => write!(f, "anomalies.{n}"),
+        }
+    }
+}
+
+impl Metric {
+    /// `throughput` is a minimum; every other metric a maximum.
+    pub fn direction(&self) -> Direction {
+        match self {
+            Metric::Throughput => Direction::Min,
+            _ => Direction::Max,
+        }
+    }
+
+    pub fn unit(&self) -> Unit {
+        match self {
+            Metric::ErrorRate => Unit::Ratio,
+            Metric::Errors(_) | Metric::Anomaly(_) => Unit::Count,
+            Metric::Operation(_) | Metric::Acquire(_) => Unit::Millis,
+            Metric::Throughput => Unit::PerSecond,
+        }
+    }
+
+    /// The metric's value in a variant's report.
+    pub fn resolve(&self, v: &VariantReport) -> Measured {
+        let latency = |s: &LatencySummary, stat: Stat, what: &str| {
+            if s.count == 0 {
+                Measured::NotMeasured(format!("no {what} was measured"))
+            } else {
+                Measured::Value(stat.of(s))
+            }
+        };
+        match self {
+            Metric::ErrorRate if v.operations.total == 0 => {
+                Measured::NotMeasured("no operation ran".into())
+            }
+            Metric::ErrorRate => {
+                Measured::Value(v.operations.failed as f64 / v.operations.total as f64)
+            }
+            Metric::Errors(c) => Measured::Value(v.errors.get(c).map_or(0, |e| e.count) as f64),
+            Metric::Operation(s) => latency(&v.latency_ms.operation, *s, "successful operation"),
+            Metric::Acquire(s) => latency(&v.latency_ms.acquire, *s, "acquire"),
+            Metric::Throughput => Measured::Value(v.throughput_ops_s),
+            Metric::Anomaly(name) => anomaly(&v.anomalies, name),
+        }
+    }
+
+    /// A value of this metric as people read it: `12.3ms`, `0.50%`, `7`, `812.4 ops/s`.
+    pub fn format(&self, value: f64) -> String {
+        match self.unit() {
+            Unit::Ratio => format!("{:.2}%", value * 100.0),
+            Unit::Count => format!("{value:.0}"),
+            Unit::Millis => format_ms(value),
+            Unit::PerSecond => format!("{value:.1} ops/s"),
+        }
+    }
+}
+
+fn anomaly(a: &Anomalies, name: &str) -> Measured {
+    let value = serde_json::to_value(a).ok();
+    match value
+        .as_ref()
+        .and_then(|v| v.get(name))
+        .and_then(|v| v.as_f64())
+    {
+        Some(n) => Measured::Value(n),
+        None => Measured::NotMeasured(format!(
+            "anomalies.{name} is not measured by this version of stress"
+        )),
+    }
+}
+
+/// Milliseconds as the tables show them.
+pub fn format_ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.1}ms")
+    } else {
+        format!("{v:.2}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_name_parses_and_prints_back() {
+        for name in [
+            "error_rate",
+            "errors.pool_timeout",
+            "operation.p99",
+            "operation.p999",
+            "operation.mean",
+            "acquire.max",
+            "throughput",
+            "anomalies.transaction_interleaved",
+            "anomalies.lost_writes",
+        ] {
+            let m: Metric = name.parse().unwrap();
+            assert_eq!(m.to_string(), name);
+        }
+    }
+
+    #[test]
+    fn unknown_names_say_what_exists() {
+        let e = "errors.pool_timout".parse::<Metric>().unwrap_err();
+        assert!(
+            e.to_string().contains("no error class `pool_timout`"),
+            "{e}"
+        );
+        assert!(e.hint.contains("pool_timeout"), "{e}");
+        let e = "operation.p95".parse::<Metric>().unwrap_err();
+        assert!(e.hint.contains("p50, p90, p99, p999, max, mean"), "{e}");
+        let e = "anomalies.nope".parse::<Metric>().unwrap_err();
+        assert!(e.hint.contains("transaction_interleaved"), "{e}");
+        let e = "latency".parse::<Metric>().unwrap_err();
+        assert!(e.hint.contains("error_rate"), "{e}");
+        assert!("operation".parse::<Metric>().is_err());
+    }
+
+    #[test]
+    fn throughput_is_the_only_minimum() {
+        assert_eq!(Metric::Throughput.direction(), Direction::Min);
+        for name in [
+            "error_rate",
+            "errors.sql_error",
+            "acquire.p50",
+            "anomalies.leaks",
+        ] {
+            assert_eq!(name.parse::<Metric>().unwrap().direction(), Direction::Max);
+        }
+    }
+
+    #[test]
+    fn anomaly_names_come_from_the_report_type() {
+        let names = anomaly_names();
+        for n in [
+            "transaction_interleaved",
+            "returned_in_transaction",
+            "lost_writes",
+        ] {
+            assert!(names.iter().any(|x| x == n), "{names:?}");
+        }
+    }
+
+    #[test]
+    fn unmeasured_anomalies_are_not_zero() {
+        let a = Anomalies::default();
+        assert_eq!(anomaly(&a, "transaction_interleaved"), Measured::Value(0.0));
+        assert!(matches!(
+            anomaly(&a, "lost_writes"),
+            Measured::NotMeasured(_)
+        ));
+        let a = Anomalies {
+            lost_writes: Some(3),
+            ..Anomalies::default()
+        };
+        assert_eq!(anomaly(&a, "lost_writes"), Measured::Value(3.0));
+    }
+
+    #[test]
+    fn values_are_formatted_in_their_unit() {
+        assert_eq!(Metric::ErrorRate.format(0.005), "0.50%");
+        assert_eq!(Metric::Operation(Stat::P99).format(12.34), "12.3ms");
+        assert_eq!(Metric::Throughput.format(812.44), "812.4 ops/s");
+        assert_eq!(Metric::Errors(ErrorClass::SqlError).format(7.0), "7");
+    }
+}

@@ -1,0 +1,497 @@
+//! A report against a baseline: per variant (matched by name), each metric's value before and
+//! now, its change, the tolerance, and whether it regressed.
+//!
+//! Tolerances are percentages of the baseline's value, per metric (`--tolerance
+//! operation.p99=10%`). The defaults are built for shared, noisy CI machines: error rates,
+//! error classes and anomalies are strict (any increase is a regression, and a class absent
+//! from the baseline is one as soon as it appears); median-like latencies (p50, p90, mean) may
+//! grow by 100% and tail latencies (p99, p999, max) by 200%, and a latency must also have
+//! grown by more than [`LATENCY_NOISE_MS`]; throughput may fall by 50%. Measured on this
+//! project's two-core machine with three CPU hogs beside an unchanged run of
+//! `scenarios/ci-gate.toml`: p50 +4%, p99 +29% to +103%, throughput −14%, a 0.4 ms round trip
+//! 6 ms. A tolerance given with `--tolerance` is taken literally, without the floor.
+//!
+//! Two reports are comparable when they ran the same scenario: same name and same
+//! `settings_sha256` (the effective settings, not the file's bytes, so a comment edit keeps a
+//! baseline). Otherwise [`comparable`] says why, and the caller refuses unless forced.
+
+use std::collections::BTreeSet;
+
+use super::model::{Report, ScenarioInfo, VariantReport};
+use crate::metric::{Direction, Measured, Metric, Stat, Unit, UnknownMetric, anomaly_names};
+
+/// With the default tolerances, latency changes up to this (milliseconds) are noise, never a
+/// regression.
+pub const LATENCY_NOISE_MS: f64 = 5.0;
+
+/// How much worse a metric may get, in percent of the baseline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tolerance {
+    pub metric: Metric,
+    pub pct: f64,
+}
+
+/// A `--tolerance` argument that cannot be used.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ToleranceError {
+    #[error("`{0}` is not METRIC=PCT (for example operation.p99=10%)")]
+    Shape(String),
+    #[error("`{arg}`: {source}")]
+    Metric {
+        arg: String,
+        #[source]
+        source: UnknownMetric,
+    },
+    #[error("`{0}`: the tolerance is a percentage, 0 or more, such as 10%")]
+    Pct(String),
+}
+
+impl std::str::FromStr for Tolerance {
+    type Err = ToleranceError;
+
+    /// `METRIC=PCT`: `operation.p99=10%`, `throughput=50` (the `%` and a sign are optional).
+    fn from_str(arg: &str) -> Result<Tolerance, ToleranceError> {
+        let (name, pct) = arg
+            .split_once('=')
+            .ok_or_else(|| ToleranceError::Shape(arg.to_string()))?;
+        let metric = name
+            .trim()
+            .parse::<Metric>()
+            .map_err(|source| ToleranceError::Metric {
+                arg: arg.to_string(),
+                source,
+            })?;
+        let text = pct
+            .trim()
+            .trim_end_matches('%')
+            .trim_start_matches(['+', '-']);
+        match text.parse::<f64>() {
+            Ok(p) if p.is_finite() && p >= 0.0 => Ok(Tolerance { metric, pct: p }),
+            _ => Err(ToleranceError::Pct(arg.to_string())),
+        }
+    }
+}
+
+/// The tolerances given on the command line, over the defaults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tolerances(pub Vec<Tolerance>);
+
+/// How much worse a metric may get before it regresses: more than `pct` percent of the
+/// baseline and more than `floor` (in the metric's unit) in absolute terms.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Allowance {
+    pub pct: f64,
+    pub floor: f64,
+}
+
+impl Tolerances {
+    /// The default allowance of a metric.
+    pub fn default_for(metric: &Metric) -> Allowance {
+        let tail = matches!(
+            metric,
+            Metric::Operation(Stat::P99 | Stat::P999 | Stat::Max)
+                | Metric::Acquire(Stat::P99 | Stat::P999 | Stat::Max)
+        );
+        let (pct, floor) = match metric.unit() {
+            Unit::Millis if tail => (200.0, LATENCY_NOISE_MS),
+            Unit::Millis => (100.0, LATENCY_NOISE_MS),
+            Unit::PerSecond => (50.0, 0.0),
+            Unit::Ratio | Unit::Count => (0.0, 0.0),
+        };
+        Allowance { pct, floor }
+    }
+
+    /// The allowance of a metric: the last tolerance given for it (taken literally), else its
+    /// default.
+    pub fn of(&self, metric: &Metric) -> Allowance {
+        self.0
+            .iter()
+            .rev()
+            .find(|t| &t.metric == metric)
+            .map_or_else(
+                || Self::default_for(metric),
+                |t| Allowance {
+                    pct: t.pct,
+                    floor: 0.0,
+                },
+            )
+    }
+}
+
+/// Two reports of different scenarios.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Mismatch(pub String);
+
+/// Whether a report of `new` can be held against the baseline `base`.
+pub fn comparable(base: &ScenarioInfo, new: &ScenarioInfo) -> Result<(), Mismatch> {
+    if base.name != new.name {
+        return Err(Mismatch(format!(
+            "the baseline is a report of scenario `{}`, this is scenario `{}`: they cannot be compared",
+            base.name, new.name
+        )));
+    }
+    if base.settings_sha256 != new.settings_sha256 {
+        return Err(Mismatch(format!(
+            "the effective settings of scenario `{}` differ from the baseline's (settings_sha256 {} \
+             now, {} in the baseline): a changed setting, variant, sweep or --set changes the numbers \
+             (comments, the description and [expect] do not count); record a new baseline",
+            new.name,
+            short(&new.settings_sha256),
+            short(&base.settings_sha256)
+        )));
+    }
+    Ok(())
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// One metric of one variant, before and now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub metric: Metric,
+    pub base: Option<f64>,
+    pub new: Option<f64>,
+    pub allowance: Allowance,
+    pub regression: bool,
+    pub note: Option<String>,
+}
+
+impl Row {
+    /// The row as table cells: metric, baseline, now, change, tolerance, status.
+    pub fn cells(&self) -> [String; 6] {
+        let value = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| self.metric.format(x));
+        let change = self
+            .change_pct()
+            .map_or_else(|| "-".to_string(), |c| format!("{c:+.1}%"));
+        let sign = match self.metric.direction() {
+            Direction::Max => '+',
+            Direction::Min => '-',
+        };
+        let Allowance { pct, floor } = self.allowance;
+        let tolerance = if floor > 0.0 {
+            format!("{sign}{pct}% and {sign}{}", self.metric.format(floor))
+        } else {
+            format!("{sign}{pct}%")
+        };
+        let status = match (self.regression, &self.note) {
+            (true, Some(n)) => format!("REGRESSION ({n})"),
+            (true, None) => "REGRESSION".to_string(),
+            (false, Some(n)) => format!("ok ({n})"),
+            (false, None) => "ok".to_string(),
+        };
+        [
+            self.metric.to_string(),
+            value(self.base),
+            value(self.new),
+            change,
+            tolerance,
+            status,
+        ]
+    }
+
+    /// The change in percent of the baseline (none from zero or without both values).
+    pub fn change_pct(&self) -> Option<f64> {
+        match (self.base, self.new) {
+            (Some(b), Some(n)) if b != 0.0 => Some((n - b) / b * 100.0),
+            _ => None,
+        }
+    }
+}
+
+/// One variant's rows, or why it has none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VariantComparison {
+    pub name: String,
+    pub rows: Vec<Row>,
+    /// `not in the baseline` or `not in this run`.
+    pub note: Option<String>,
+}
+
+/// A report against its baseline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub scenario: String,
+    pub base_run: String,
+    pub new_run: String,
+    /// Set when `--force` compared reports that [`comparable`] refused: why they differ.
+    pub forced: Option<String>,
+    pub variants: Vec<VariantComparison>,
+}
+
+impl Comparison {
+    pub fn regressions(&self) -> usize {
+        self.variants
+            .iter()
+            .flat_map(|v| &v.rows)
+            .filter(|r| r.regression)
+            .count()
+    }
+}
+
+/// Compares every variant of `new` with the baseline variant of the same name.
+pub fn compare(
+    base: &Report,
+    new: &Report,
+    tolerances: &Tolerances,
+    forced: Option<String>,
+) -> Comparison {
+    let mut variants: Vec<VariantComparison> = new
+        .variants
+        .iter()
+        .map(|n| match base.variants.iter().find(|b| b.name == n.name) {
+            Some(b) => VariantComparison {
+                name: n.name.clone(),
+                rows: rows(b, n, tolerances),
+                note: None,
+            },
+            None => VariantComparison {
+                name: n.name.clone(),
+                rows: Vec::new(),
+                note: Some("not in the baseline".into()),
+            },
+        })
+        .collect();
+    for b in &base.variants {
+        if !new.variants.iter().any(|n| n.name == b.name) {
+            variants.push(VariantComparison {
+                name: b.name.clone(),
+                rows: Vec::new(),
+                note: Some("not in this run".into()),
+            });
+        }
+    }
+    Comparison {
+        scenario: new.scenario.name.clone(),
+        base_run: base.run_id.clone(),
+        new_run: new.run_id.clone(),
+        forced,
+        variants,
+    }
+}
+
+/// The metrics compared for a pair of variants: the defaults, every error class and anomaly
+/// seen in either, and any metric given a tolerance.
+fn metrics(base: &VariantReport, new: &VariantReport, tolerances: &Tolerances) -> Vec<Metric> {
+    let mut out = vec![Metric::ErrorRate];
+    let classes: BTreeSet<_> = base.errors.keys().chain(new.errors.keys()).collect();
+    out.extend(classes.into_iter().map(|c| Metric::Errors(*c)));
+    out.extend([
+        Metric::Operation(Stat::P50),
+        Metric::Operation(Stat::P99),
+        Metric::Acquire(Stat::P99),
+        Metric::Throughput,
+    ]);
+    for name in anomaly_names() {
+        let m = Metric::Anomaly(name.clone());
+        let seen = |v: &VariantReport| matches!(m.resolve(v), Measured::Value(x) if x > 0.0);
+        if seen(base) || seen(new) {
+            out.push(m);
+        }
+    }
+    for t in &tolerances.0 {
+        if !out.contains(&t.metric) {
+            out.push(t.metric.clone());
+        }
+    }
+    out
+}
+
+fn rows(base: &VariantReport, new: &VariantReport, tolerances: &Tolerances) -> Vec<Row> {
+    metrics(base, new, tolerances)
+        .into_iter()
+        .filter_map(|metric| {
+            let allowance = tolerances.of(&metric);
+            let (b, n) = (metric.resolve(base), metric.resolve(new));
+            let (regression, note) = judge(&metric, &b, &n, allowance)?;
+            let value = |m: Measured| match m {
+                Measured::Value(x) => Some(x),
+                Measured::NotMeasured(_) => None,
+            };
+            Some(Row {
+                metric,
+                base: value(b),
+                new: value(n),
+                allowance,
+                regression,
+                note,
+            })
+        })
+        .collect()
+}
+
+/// Whether a metric regressed, with a note; `None` when neither report measured it.
+fn judge(
+    metric: &Metric,
+    base: &Measured,
+    new: &Measured,
+    allowance: Allowance,
+) -> Option<(bool, Option<String>)> {
+    let (b, n) = match (base, new) {
+        (Measured::Value(b), Measured::Value(n)) => (*b, *n),
+        (Measured::Value(_), Measured::NotMeasured(why)) => {
+            return Some((true, Some(format!("not measured in this run: {why}"))));
+        }
+        (Measured::NotMeasured(_), Measured::Value(_)) => {
+            return Some((false, Some("not measured in the baseline".into())));
+        }
+        (Measured::NotMeasured(_), Measured::NotMeasured(_)) => return None,
+    };
+    let Allowance { pct, floor } = allowance;
+    let regression = match metric.direction() {
+        Direction::Max => n > b * (1.0 + pct / 100.0) && n - b > floor,
+        Direction::Min => n < b * (1.0 - pct / 100.0) && b - n > floor,
+    };
+    let note = match metric {
+        Metric::Errors(_) if b == 0.0 && n > 0.0 => Some("new error class".to_string()),
+        Metric::Anomaly(_) if b == 0.0 && n > 0.0 => Some("new anomaly".to_string()),
+        _ => None,
+    };
+    Some((regression, note))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::errors::ErrorClass;
+    use crate::report::fixtures::variant;
+    use crate::report::model::ErrorStats;
+
+    fn judged(metric: &str, b: f64, n: f64, pct: f64) -> bool {
+        let m: Metric = metric.parse().unwrap();
+        let allowance = Allowance { pct, floor: 0.0 };
+        judge(&m, &Measured::Value(b), &Measured::Value(n), allowance)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn tolerance_math_by_direction() {
+        assert!(!judged("operation.p99", 10.0, 19.9, 100.0));
+        assert!(judged("operation.p99", 10.0, 20.1, 100.0));
+        assert!(!judged("throughput", 1000.0, 501.0, 50.0));
+        assert!(judged("throughput", 1000.0, 499.0, 50.0));
+        assert!(
+            !judged("throughput", 1000.0, 5000.0, 0.0),
+            "faster is never worse"
+        );
+        assert!(judged("error_rate", 0.0, 0.0001, 0.0), "strict from zero");
+        assert!(
+            judged("errors.pool_timeout", 0.0, 1.0, 500.0),
+            "a new class always counts"
+        );
+        assert!(!judged("errors.pool_timeout", 4.0, 4.0, 0.0));
+    }
+
+    #[test]
+    fn by_default_latency_noise_never_counts_but_given_tolerances_are_literal() {
+        let m: Metric = "acquire.p99".parse().unwrap();
+        let by_default = |b: f64, n: f64| {
+            let a = Tolerances::default().of(&m);
+            judge(&m, &Measured::Value(b), &Measured::Value(n), a)
+                .unwrap()
+                .0
+        };
+        assert!(!by_default(0.02, 4.9), "5 ms of noise is tolerated");
+        assert!(by_default(0.02, 5.1));
+        assert!(!by_default(20.0, 59.0), "a tail may triple");
+        assert!(by_default(20.0, 61.0));
+        let p50: Metric = "operation.p50".parse().unwrap();
+        assert_eq!(Tolerances::default().of(&p50).pct, 100.0);
+        let given = Tolerances(vec!["acquire.p99=100%".parse().unwrap()]).of(&m);
+        assert_eq!(
+            given,
+            Allowance {
+                pct: 100.0,
+                floor: 0.0
+            }
+        );
+        assert!(
+            judge(&m, &Measured::Value(0.02), &Measured::Value(0.05), given)
+                .unwrap()
+                .0
+        );
+    }
+
+    #[test]
+    fn tolerance_arguments() {
+        let t: Tolerance = "operation.p99=10%".parse().unwrap();
+        assert_eq!(
+            (t.metric.to_string(), t.pct),
+            ("operation.p99".into(), 10.0)
+        );
+        assert_eq!("throughput=-50%".parse::<Tolerance>().unwrap().pct, 50.0);
+        assert!(matches!(
+            "operation.p95=10%".parse::<Tolerance>(),
+            Err(ToleranceError::Metric { .. })
+        ));
+        assert!(matches!(
+            "p99".parse::<Tolerance>(),
+            Err(ToleranceError::Shape(_))
+        ));
+        assert!(matches!(
+            "throughput=lots".parse::<Tolerance>(),
+            Err(ToleranceError::Pct(_))
+        ));
+        let ts = Tolerances(vec![t]);
+        assert_eq!(ts.of(&"operation.p99".parse().unwrap()).pct, 10.0);
+        assert_eq!(ts.of(&Metric::Throughput).pct, 50.0);
+        assert_eq!(ts.of(&Metric::ErrorRate).pct, 0.0);
+    }
+
+    #[test]
+    fn a_new_error_class_is_a_regression_and_variants_match_by_name() {
+        let settings = serde_json::json!({});
+        let base = variant("v", 100, 0, settings.clone());
+        let mut new = variant("v", 99, 1, settings.clone());
+        new.errors.insert(
+            ErrorClass::PoolTimeout,
+            ErrorStats {
+                count: 1,
+                sqlstates: Default::default(),
+                first_at_ms: 0,
+                last_at_ms: 0,
+                sample: String::new(),
+            },
+        );
+        let rows = rows(&base, &new, &Tolerances::default());
+        let class = rows
+            .iter()
+            .find(|r| r.metric == Metric::Errors(ErrorClass::PoolTimeout))
+            .unwrap();
+        assert!(class.regression);
+        assert_eq!(class.note.as_deref(), Some("new error class"));
+        assert!(
+            rows.iter()
+                .find(|r| r.metric == Metric::ErrorRate)
+                .unwrap()
+                .regression
+        );
+        assert!(
+            !rows
+                .iter()
+                .find(|r| r.metric == Metric::Throughput)
+                .unwrap()
+                .regression
+        );
+        let same = super::rows(&base, &base, &Tolerances::default());
+        assert!(same.iter().all(|r| !r.regression), "{same:?}");
+    }
+
+    #[test]
+    fn refuses_other_scenarios_and_changed_settings() {
+        let info = |name: &str, hash: &str| ScenarioInfo {
+            name: name.into(),
+            description: None,
+            file: "x.toml".into(),
+            settings_sha256: hash.into(),
+        };
+        assert!(comparable(&info("a", "1"), &info("a", "1")).is_ok());
+        let e = comparable(&info("a", "1"), &info("b", "1")).unwrap_err();
+        assert!(e.0.contains("scenario `a`"), "{e}");
+        let e = comparable(&info("a", "1"), &info("a", "2")).unwrap_err();
+        assert!(e.0.contains("effective settings"), "{e}");
+    }
+}

@@ -1,0 +1,180 @@
+//! JUnit XML (`--junit PATH`), through the `quick-junit` crate, for CI systems that render test
+//! results.
+//!
+//! Per scenario, a test suite named after it holds one test case per variant (it passes when
+//! the variant ran; its output is the variant's numbers; an interrupted run is an error) and one
+//! per check, named by its metric, whose failure message carries the numbers:
+//! `operation.p99 = 73.2ms, limit ≤ 50.0ms`. So there is exactly one `<failure>` per failed
+//! check. A comparison with a baseline adds a suite `<scenario> vs baseline` with one test case
+//! per variant and compared metric, failing on a regression.
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
+
+use super::compare::Comparison;
+use super::export::{ExportError, Exported, Exporter};
+use super::model::{Report, VariantReport};
+use super::verdict;
+
+/// The JUnit exporter.
+pub struct Junit;
+
+impl Exporter for Junit {
+    fn format(&self) -> &'static str {
+        "JUnit"
+    }
+
+    fn render(&self, runs: &[Exported<'_>]) -> Result<Vec<u8>, ExportError> {
+        let mut junit = JUnit::new("stress");
+        for run in runs {
+            junit.add_test_suite(suite(run.report));
+            if let Some(c) = run.comparison {
+                junit.add_test_suite(baseline_suite(c));
+            }
+        }
+        let mut bytes = Vec::new();
+        junit
+            .serialize(&mut bytes)
+            .map_err(|e| ExportError::Render {
+                format: "JUnit",
+                message: e.to_string(),
+            })?;
+        Ok(bytes)
+    }
+}
+
+fn failure(message: String, ty: &str) -> TestCaseStatus {
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    status.set_message(message).set_type(ty);
+    status
+}
+
+fn suite(report: &Report) -> TestSuite {
+    let scenario = &report.scenario.name;
+    let mut suite = TestSuite::new(scenario.as_str());
+    suite
+        .add_property(Property::new("run_id", report.run_id.as_str()))
+        .add_property(Property::new("started_at", report.started_at.as_str()))
+        .add_property(Property::new(
+            "settings_sha256",
+            report.scenario.settings_sha256.as_str(),
+        ));
+    let mut total = Duration::ZERO;
+    for v in &report.variants {
+        let time = Duration::try_from_secs_f64(v.measured_s).unwrap_or_default();
+        total += time;
+        suite.add_test_case(variant_case(report, v, time));
+        for c in &v.verdict.checks {
+            let status = if c.pass {
+                TestCaseStatus::success()
+            } else {
+                failure(verdict::describe(c), "expectation")
+            };
+            let mut case = TestCase::new(c.metric.as_str(), status);
+            case.set_classname(format!("{scenario}/{}", v.name));
+            suite.add_test_case(case);
+        }
+    }
+    suite.set_time(total);
+    suite
+}
+
+fn variant_case(report: &Report, v: &VariantReport, time: Duration) -> TestCase {
+    let status = if report.interrupted {
+        let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+        s.set_message("interrupted: partial results");
+        s
+    } else {
+        TestCaseStatus::success()
+    };
+    let mut case = TestCase::new(v.name.as_str(), status);
+    case.set_classname(report.scenario.name.as_str())
+        .set_time(time);
+    let mut out = format!(
+        "{} operations, {} ok, {} failed, {:.1} ops/s, operation p50 {:.3} ms, p99 {:.3} ms",
+        v.operations.total,
+        v.operations.ok,
+        v.operations.failed,
+        v.throughput_ops_s,
+        v.latency_ms.operation.p50,
+        v.latency_ms.operation.p99
+    );
+    for (class, e) in &v.errors {
+        out.push_str(&format!("\nerrors.{class}: {}", e.count));
+    }
+    if let Some(a) = &v.verdict.aborted {
+        out.push_str(&format!(
+            "\naborted after {} ms by abort_on_fail: {}",
+            a.at_ms, a.detail
+        ));
+    }
+    case.set_system_out(out);
+    case
+}
+
+fn baseline_suite(c: &Comparison) -> TestSuite {
+    let mut suite = TestSuite::new(format!("{} vs baseline", c.scenario));
+    suite
+        .add_property(Property::new("baseline_run_id", c.base_run.as_str()))
+        .add_property(Property::new("run_id", c.new_run.as_str()));
+    for v in &c.variants {
+        for r in &v.rows {
+            let [metric, base, new, change, tolerance, _] = r.cells();
+            let status = if r.regression {
+                let note = r
+                    .note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                failure(
+                    format!("{metric}: {base} → {new} ({change}), tolerance {tolerance}{note}"),
+                    "regression",
+                )
+            } else {
+                TestCaseStatus::success()
+            };
+            let mut case = TestCase::new(format!("baseline {metric}"), status);
+            case.set_classname(format!("{}/{}", c.scenario, v.name));
+            suite.add_test_case(case);
+        }
+    }
+    suite
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::{Metric, Stat};
+    use crate::report::fixtures;
+    use crate::scenario::expect::{Expectation, Expectations};
+
+    #[test]
+    fn one_failure_per_failed_check_with_its_numbers() {
+        let mut v = fixtures::variant("v", 10, 0, serde_json::json!({}));
+        let checks = [
+            (Metric::Throughput, 100.0),
+            (Metric::Operation(Stat::P99), 9.0),
+        ];
+        let expect = Expectations {
+            abort_on_fail: false,
+            checks: checks
+                .into_iter()
+                .map(|(metric, limit)| Expectation { metric, limit })
+                .collect(),
+        };
+        verdict::apply(&mut v, &expect);
+        let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
+        let run = Exported {
+            report: &r,
+            comparison: None,
+        };
+        let xml = String::from_utf8(Junit.render(&[run]).unwrap()).unwrap();
+        assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+        assert_eq!(xml.matches("<testcase").count(), 3, "{xml}");
+        assert!(
+            xml.contains("message=\"throughput = 10.0 ops/s, limit ≥ 100.0 ops/s\""),
+            "{xml}"
+        );
+    }
+}

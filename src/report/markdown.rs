@@ -1,0 +1,184 @@
+//! Markdown (`--markdown PATH`): a summary for a pull-request comment or a CI step summary
+//! (`$GITHUB_STEP_SUMMARY`): per scenario, the verdict in the heading, the comparison table of
+//! the variants, the failed checks spelled out, the cheapest passing configuration, and the
+//! deltas against the baseline with regressions marked.
+
+use super::compare::Comparison;
+use super::export::{ExportError, Exported, Exporter};
+use super::model::Report;
+use super::summary::{checks_cell, connections_cell};
+use super::verdict;
+use crate::metric::format_ms as ms;
+
+/// The Markdown exporter.
+pub struct Markdown;
+
+impl Exporter for Markdown {
+    fn format(&self) -> &'static str {
+        "Markdown"
+    }
+
+    fn render(&self, runs: &[Exported<'_>]) -> Result<Vec<u8>, ExportError> {
+        let mut out = String::new();
+        for run in runs {
+            out.push_str(&report(run.report));
+            if let Some(c) = run.comparison {
+                out.push_str(&comparison(c));
+            }
+        }
+        Ok(out.into_bytes())
+    }
+}
+
+/// A table cell: pipes escaped, line breaks as `<br>`.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+fn row(cells: &[String]) -> String {
+    let cells: Vec<_> = cells.iter().map(|c| cell(c)).collect();
+    format!("| {} |\n", cells.join(" | "))
+}
+
+fn report(r: &Report) -> String {
+    let (mark, word) = match (r.interrupted, r.verdict.pass) {
+        (true, _) => ("⚠️", "interrupted"),
+        (false, true) => ("✅", "passed"),
+        (false, false) => ("❌", "failed"),
+    };
+    let mut out = format!("## {mark} stress: `{}` {word}\n\n", r.scenario.name);
+    out.push_str(&format!(
+        "Run `{}`, started {}, {} variant(s), settings `{}`.\n\n",
+        r.run_id,
+        r.started_at,
+        r.variants.len(),
+        r.scenario.settings_sha256.get(..12).unwrap_or("")
+    ));
+    out.push_str("| variant | conns | ops | failed | ops/s | op p50 | op p99 | acq p99 | errors | checks |\n");
+    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|---|--:|\n");
+    for v in &r.variants {
+        let errors: Vec<_> = v
+            .errors
+            .iter()
+            .map(|(c, e)| format!("{c} {}", e.count))
+            .collect();
+        out.push_str(&row(&[
+            v.name.clone(),
+            connections_cell(v),
+            v.operations.total.to_string(),
+            v.operations.failed.to_string(),
+            format!("{:.0}", v.throughput_ops_s),
+            ms(v.latency_ms.operation.p50),
+            ms(v.latency_ms.operation.p99),
+            ms(v.latency_ms.acquire.p99),
+            if errors.is_empty() {
+                "-".into()
+            } else {
+                errors.join(", ")
+            },
+            checks_cell(v),
+        ]));
+    }
+    out.push('\n');
+    out.push_str(&failed_checks(r));
+    if let Some(c) = &r.verdict.cheapest {
+        match &c.variant {
+            Some(name) => out.push_str(&format!(
+                "**Cheapest configuration meeting the expectations:** `{name}`, {} connection(s).\n\n",
+                c.connections.unwrap_or(0)
+            )),
+            None => out.push_str(&format!(
+                "**No configuration met the expectations:** {}.\n\n",
+                c.detail
+            )),
+        }
+    }
+    out
+}
+
+fn failed_checks(r: &Report) -> String {
+    let mut lines = Vec::new();
+    for v in &r.variants {
+        if let Some(a) = &v.verdict.aborted {
+            lines.push(format!(
+                "- `{}`: aborted after {:.2} s by `abort_on_fail`: {}",
+                v.name,
+                a.at_ms as f64 / 1000.0,
+                a.detail
+            ));
+        }
+        for c in v.verdict.checks.iter().filter(|c| !c.pass) {
+            lines.push(format!("- `{}`: {}", v.name, verdict::describe(c)));
+        }
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("**Failed checks**\n\n{}\n\n", lines.join("\n"))
+}
+
+fn comparison(c: &Comparison) -> String {
+    let verdict = match c.regressions() {
+        0 => "no regression".to_string(),
+        n => format!("❌ {n} regression(s)"),
+    };
+    let mut out = format!(
+        "### Against the baseline (run `{}` → `{}`): {verdict}\n\n",
+        c.base_run, c.new_run
+    );
+    if let Some(why) = &c.forced {
+        out.push_str(&format!("Compared with `--force`, although {why}.\n\n"));
+    }
+    out.push_str("| variant | metric | baseline | now | change | tolerance | |\n");
+    out.push_str("|---|---|--:|--:|--:|--:|---|\n");
+    for v in &c.variants {
+        if let Some(note) = &v.note {
+            out.push_str(&row(&[v.name.clone(), "-".into(), note.clone()]));
+        }
+        for r in &v.rows {
+            let mut cells = vec![v.name.clone()];
+            cells.extend(r.cells());
+            if r.regression {
+                cells[6] = format!("**{}**", cells[6]);
+            }
+            out.push_str(&row(&cells));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::Metric;
+    use crate::report::fixtures;
+    use crate::report::verdict;
+    use crate::scenario::expect::{Expectation, Expectations};
+
+    #[test]
+    fn a_failed_report_names_its_failed_checks_and_escapes_cells() {
+        let mut v = fixtures::variant("a | b", 10, 0, serde_json::json!({}));
+        let expect = Expectations {
+            abort_on_fail: false,
+            checks: vec![Expectation {
+                metric: Metric::Throughput,
+                limit: 100.0,
+            }],
+        };
+        verdict::apply(&mut v, &expect);
+        let mut r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
+        verdict::settle_report(&mut r);
+        let run = Exported {
+            report: &r,
+            comparison: None,
+        };
+        let md = String::from_utf8(Markdown.render(&[run]).unwrap()).unwrap();
+        assert!(md.starts_with("## ❌ stress: `s` failed"), "{md}");
+        assert!(md.contains("| a \\| b |"), "{md}");
+        assert!(
+            md.contains("- `a | b`: throughput = 10.0 ops/s, limit ≥ 100.0 ops/s"),
+            "{md}"
+        );
+    }
+}

@@ -1,0 +1,573 @@
+//! `stress merge`: the reports of one scenario run at the same time on several machines (a
+//! Kubernetes Indexed Job, a CI matrix), made into one report as if one machine had produced
+//! the whole load.
+//!
+//! - Totals, error classes (with their SQLSTATEs) and counters are summed; anomalies too,
+//!   when every machine measured them.
+//! - Latencies are merged exactly: each HdrHistogram is decoded, added, re-encoded and
+//!   summarized again ([`timeline::latency`]); percentiles are never averaged.
+//! - Timelines are aligned on wall-clock seconds (each variant's `started_at`, else the
+//!   report's) with their interval histograms merged ([`timeline::merge`]). The merged
+//!   measured phase runs from the earliest machine's start to the latest one's end, and
+//!   throughput is the summed successes over it.
+//! - Peaks (in use, waiting, backends) are not summed, since machines peak at different
+//!   moments: `pool` and `server` keep the highest machine's, `machines` lists each one's, and
+//!   the merged timeline shows what was in use at once, second by second.
+//! - The diagnosis and the verdict are computed again on the merged numbers, with each
+//!   variant's recorded checks.
+
+pub mod timeline;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::compare;
+use super::diagnosis::{self, Context};
+use super::model::*;
+use super::verdict;
+use crate::scenario::model::Settings;
+
+/// Why reports cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("{}: {message}", file.display())]
+    Input { file: PathBuf, message: String },
+    #[error("{0}")]
+    Mismatch(String),
+    #[error("{0}")]
+    Data(String),
+}
+
+/// A report to merge, and the file it was read from.
+pub struct Input {
+    pub file: PathBuf,
+    pub report: Report,
+}
+
+/// One machine's variant, with where its measured phase started.
+struct Part<'a> {
+    input: &'a Input,
+    start: SystemTime,
+    variant: &'a VariantReport,
+}
+
+fn parse_time(input: &Input, what: &str, text: &str) -> Result<SystemTime, MergeError> {
+    humantime::parse_rfc3339(text).map_err(|e| MergeError::Input {
+        file: input.file.clone(),
+        message: format!("{what}: {text:?} is not an RFC 3339 time: {e}"),
+    })
+}
+
+/// Merges reports of one scenario; with `force`, also of different settings (said in every
+/// variant's warnings).
+pub fn merge(inputs: &[Input], force: bool) -> Result<Report, MergeError> {
+    let first = inputs
+        .first()
+        .ok_or_else(|| MergeError::Mismatch("nothing to merge".into()))?;
+    let mut notes = Vec::new();
+    for other in &inputs[1..] {
+        if let Err(m) = compare::comparable(&first.report.scenario, &other.report.scenario) {
+            let why = format!("{} and {}: {m}", first.file.display(), other.file.display());
+            if !force {
+                return Err(MergeError::Mismatch(format!(
+                    "{why}\n  (pass --force to merge anyway)"
+                )));
+            }
+            notes.push(format!("merged with --force although {why}"));
+        }
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for input in inputs {
+        for v in &input.report.variants {
+            if !names.contains(&v.name.as_str()) {
+                names.push(&v.name);
+            }
+        }
+    }
+    let mut variants = Vec::new();
+    for name in names {
+        let mut parts = Vec::new();
+        for input in inputs {
+            if let Some(v) = input.report.variants.iter().find(|v| v.name == name) {
+                let start = v.started_at.as_deref().unwrap_or(&input.report.started_at);
+                parts.push(Part {
+                    input,
+                    start: parse_time(input, "started_at", start)?,
+                    variant: v,
+                });
+            }
+        }
+        let mut v = variant(&parts, &first.report.database)?;
+        v.warnings.extend(notes.iter().cloned());
+        if parts.len() < inputs.len() {
+            v.warnings.push(format!(
+                "ran on {} of the {} merged machines",
+                parts.len(),
+                inputs.len()
+            ));
+        }
+        variants.push(v);
+    }
+    report(inputs, variants)
+}
+
+fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, MergeError> {
+    let first = &inputs[0].report;
+    let mut starts = Vec::new();
+    for input in inputs {
+        starts.push(parse_time(input, "started_at", &input.report.started_at)?);
+    }
+    let earliest = starts
+        .iter()
+        .min()
+        .copied()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut hosts: Vec<&str> = Vec::new();
+    for input in inputs {
+        if !hosts.contains(&input.report.environment.host.as_str()) {
+            hosts.push(&input.report.environment.host);
+        }
+    }
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "stress".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        run_id: inputs
+            .iter()
+            .map(|i| i.report.run_id.as_str())
+            .collect::<Vec<_>>()
+            .join("+"),
+        scenario: first.scenario.clone(),
+        started_at: humantime::format_rfc3339_millis(earliest).to_string(),
+        interrupted: inputs.iter().any(|i| i.report.interrupted),
+        environment: Environment {
+            host: hosts.join(", "),
+            cores: inputs.iter().map(|i| i.report.environment.cores).sum(),
+            ..first.environment.clone()
+        },
+        database: first.database.clone(),
+        variants,
+        verdict: Verdict::default(),
+        merged_from: inputs
+            .iter()
+            .map(|i| MergedSource {
+                run_id: i.report.run_id.clone(),
+                host: i.report.environment.host.clone(),
+                started_at: i.report.started_at.clone(),
+                file: i.file.display().to_string(),
+            })
+            .collect(),
+    };
+    verdict::settle_report(&mut report);
+    Ok(report)
+}
+
+fn ms_between(later: SystemTime, earlier: SystemTime) -> u64 {
+    later
+        .duration_since(earlier)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as u64
+}
+
+/// Where each machine's measured phase ended; an error for a length no run can have.
+fn ends(parts: &[Part<'_>]) -> Result<Vec<SystemTime>, MergeError> {
+    parts
+        .iter()
+        .map(|p| {
+            Duration::try_from_secs_f64(p.variant.measured_s)
+                .ok()
+                .and_then(|d| p.start.checked_add(d))
+                .ok_or_else(|| MergeError::Input {
+                    file: p.input.file.clone(),
+                    message: format!(
+                        "variant `{}`: measured_s = {} is not a length of time",
+                        p.variant.name, p.variant.measured_s
+                    ),
+                })
+        })
+        .collect()
+}
+
+/// Refuses machines whose measured phases did not overlap: they did not run one load.
+fn overlapping(parts: &[Part<'_>], ends: &[SystemTime]) -> Result<(), MergeError> {
+    let latest_start = parts.iter().map(|p| p.start).max();
+    let earliest_end = ends.iter().min().copied();
+    match (latest_start, earliest_end) {
+        (Some(s), Some(e)) if s > e => Err(MergeError::Mismatch(format!(
+            "variant `{}`: the machines did not run at the same time (one had finished {:.1} s \
+             before another started); merge is for one load split over machines at once",
+            parts[0].variant.name,
+            s.duration_since(e).unwrap_or_default().as_secs_f64()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport, MergeError> {
+    let first = parts[0].variant;
+    let origin = parts
+        .iter()
+        .map(|p| p.start)
+        .min()
+        .expect("one part at least");
+    let ends = ends(parts)?;
+    overlapping(parts, &ends)?;
+    let end = ends.iter().max().copied().expect("one part at least");
+    let offsets: Vec<u64> = parts.iter().map(|p| ms_between(p.start, origin)).collect();
+    let measured_s = end.duration_since(origin).unwrap_or_default().as_secs_f64();
+    let operations = operations(parts);
+    let mut v = VariantReport {
+        name: first.name.clone(),
+        settings: first.settings.clone(),
+        seed: first.seed,
+        operations,
+        measured_s,
+        throughput_ops_s: if measured_s > 0.0 {
+            operations.ok as f64 / measured_s
+        } else {
+            0.0
+        },
+        latency_ms: latency(parts)?,
+        errors: errors(parts, &offsets),
+        anomalies: anomalies(parts),
+        pool: pool(parts),
+        server: ServerStats {
+            peak_backends: max(parts, |v| v.server.peak_backends),
+            peak_idle_in_transaction: max(parts, |v| v.server.peak_idle_in_transaction),
+            longest_idle_in_transaction_ms: max(parts, |v| v.server.longest_idle_in_transaction_ms),
+            seconds_with_idle_in_transaction: max(parts, |v| {
+                v.server.seconds_with_idle_in_transaction
+            }),
+        },
+        faults: faults(parts, &offsets),
+        isolation: isolation(parts),
+        writes: writes(parts),
+        leaks: leaks(parts),
+        timeline: timeline::merge(
+            &first.name,
+            &parts
+                .iter()
+                .zip(&offsets)
+                .map(|(p, o)| timeline::Part {
+                    offset_ms: i64::try_from(*o).unwrap_or(i64::MAX),
+                    entries: &p.variant.timeline,
+                })
+                .collect::<Vec<_>>(),
+        )?,
+        diagnosis: Vec::new(),
+        verdict: VariantVerdict {
+            pass: true,
+            checks: first.verdict.checks.clone(),
+            aborted: parts.iter().find_map(|p| p.variant.verdict.aborted.clone()),
+        },
+        warnings: warnings(parts),
+        started_at: Some(humantime::format_rfc3339_millis(origin).to_string()),
+        machines: machines(parts),
+    };
+    v.diagnosis = diagnose(&v, parts, database);
+    verdict::rejudge(&mut v);
+    Ok(v)
+}
+
+fn max(parts: &[Part<'_>], f: fn(&VariantReport) -> u64) -> u64 {
+    parts.iter().map(|p| f(p.variant)).max().unwrap_or(0)
+}
+
+fn sum(parts: &[Part<'_>], f: fn(&VariantReport) -> u64) -> u64 {
+    parts.iter().map(|p| f(p.variant)).sum()
+}
+
+fn operations(parts: &[Part<'_>]) -> Operations {
+    Operations {
+        total: sum(parts, |v| v.operations.total),
+        ok: sum(parts, |v| v.operations.ok),
+        failed: sum(parts, |v| v.operations.failed),
+        dropped: sum(parts, |v| v.operations.dropped),
+        retried: sum(parts, |v| v.operations.retried),
+        retries: sum(parts, |v| v.operations.retries),
+        retries_exhausted: sum(parts, |v| v.operations.retries_exhausted),
+    }
+}
+
+/// Backends used add up (each machine has its own); the deepest overlap is the largest.
+fn isolation(parts: &[Part<'_>]) -> Isolation {
+    let mut after_dirty_return = BTreeMap::new();
+    for p in parts {
+        for (what, n) in &p.variant.isolation.after_dirty_return {
+            *after_dirty_return.entry(what.clone()).or_default() += n;
+        }
+    }
+    Isolation {
+        backends_used: sum(parts, |v| v.isolation.backends_used),
+        max_operations_per_backend: max(parts, |v| v.isolation.max_operations_per_backend),
+        after_dirty_return,
+    }
+}
+
+/// Each machine checks its own ledger: the counts add up.
+fn writes(parts: &[Part<'_>]) -> Option<Writes> {
+    let all: Vec<&Writes> = parts
+        .iter()
+        .filter_map(|p| p.variant.writes.as_ref())
+        .collect();
+    if all.is_empty() {
+        return None;
+    }
+    let total = |f: fn(&Writes) -> u64| all.iter().map(|w| f(w)).sum();
+    Some(Writes {
+        acknowledged: total(|w| w.acknowledged),
+        failed: total(|w| w.failed),
+        indeterminate: total(|w| w.indeterminate),
+        present: total(|w| w.present),
+        lost: total(|w| w.lost),
+        phantom: total(|w| w.phantom),
+        indeterminate_committed: total(|w| w.indeterminate_committed),
+        indeterminate_rolled_back: total(|w| w.indeterminate_rolled_back),
+    })
+}
+
+fn leaks(parts: &[Part<'_>]) -> BTreeMap<String, Leak> {
+    let mut out: BTreeMap<String, Leak> = BTreeMap::new();
+    for (workload, l) in parts.iter().flat_map(|p| &p.variant.leaks) {
+        let merged = out.entry(workload.clone()).or_default();
+        merged.count += l.count;
+        merged.longest_ms = merged.longest_ms.max(l.longest_ms);
+    }
+    out
+}
+
+fn latency(parts: &[Part<'_>]) -> Result<Latency, MergeError> {
+    let name = &parts[0].variant.name;
+    let merge = |what: &str, pick: fn(&Latency) -> &LatencySummary| {
+        timeline::latency(
+            &format!("variant `{name}`: latency_ms.{what}"),
+            parts.iter().map(|p| pick(&p.variant.latency_ms)),
+        )
+    };
+    let mut workloads: Vec<&String> = Vec::new();
+    for p in parts {
+        workloads.extend(p.variant.latency_ms.by_workload.keys());
+    }
+    workloads.sort();
+    workloads.dedup();
+    let mut by_workload = BTreeMap::new();
+    for w in workloads {
+        let summaries = parts
+            .iter()
+            .filter_map(|p| p.variant.latency_ms.by_workload.get(w));
+        let what = format!("variant `{name}`: latency_ms.by_workload.{w}");
+        by_workload.insert(w.clone(), timeline::latency(&what, summaries)?);
+    }
+    Ok(Latency {
+        operation: merge("operation", |l| &l.operation)?,
+        failed: merge("failed", |l| &l.failed)?,
+        acquire: merge("acquire", |l| &l.acquire)?,
+        hold: merge("hold", |l| &l.hold)?,
+        by_workload,
+    })
+}
+
+fn errors(
+    parts: &[Part<'_>],
+    offsets: &[u64],
+) -> BTreeMap<crate::record::errors::ErrorClass, ErrorStats> {
+    let mut out: BTreeMap<_, ErrorStats> = BTreeMap::new();
+    for (p, offset) in parts.iter().zip(offsets) {
+        for (class, e) in &p.variant.errors {
+            let first = e.first_at_ms.saturating_add(*offset);
+            let last = e.last_at_ms.saturating_add(*offset);
+            let merged = out.entry(*class).or_insert_with(|| ErrorStats {
+                count: 0,
+                sqlstates: BTreeMap::new(),
+                first_at_ms: first,
+                last_at_ms: last,
+                sample: e.sample.clone(),
+            });
+            merged.count += e.count;
+            for (code, n) in &e.sqlstates {
+                *merged.sqlstates.entry(code.clone()).or_default() += n;
+            }
+            if first < merged.first_at_ms {
+                merged.first_at_ms = first;
+                merged.sample = e.sample.clone();
+            }
+            merged.last_at_ms = merged.last_at_ms.max(last);
+        }
+    }
+    out
+}
+
+/// Sums every anomaly all machines measured (through JSON, so new fields merge too).
+fn anomalies(parts: &[Part<'_>]) -> Anomalies {
+    let values: Vec<serde_json::Value> = parts
+        .iter()
+        .filter_map(|p| serde_json::to_value(&p.variant.anomalies).ok())
+        .collect();
+    let mut out = serde_json::Map::new();
+    if let Some(serde_json::Value::Object(first)) = values.first() {
+        for key in first.keys() {
+            let counts: Option<Vec<u64>> = values.iter().map(|v| v.get(key)?.as_u64()).collect();
+            if let Some(counts) = counts {
+                out.insert(key.clone(), counts.iter().sum::<u64>().into());
+            }
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(out)).unwrap_or_default()
+}
+
+fn optional(parts: &[Part<'_>], f: fn(&PoolStats) -> Option<u64>) -> Option<u64> {
+    let present: Vec<u64> = parts.iter().filter_map(|p| f(&p.variant.pool)).collect();
+    (!present.is_empty()).then(|| present.iter().sum())
+}
+
+fn pool(parts: &[Part<'_>]) -> PoolStats {
+    let mut connect_errors = BTreeMap::new();
+    for p in parts {
+        for (class, n) in &p.variant.pool.connect_errors {
+            *connect_errors.entry(*class).or_default() += n;
+        }
+    }
+    PoolStats {
+        peak_in_use: max(parts, |v| v.pool.peak_in_use),
+        peak_waiting: max(parts, |v| v.pool.peak_waiting),
+        connections_created: sum(parts, |v| v.pool.connections_created),
+        connections_closed: sum(parts, |v| v.pool.connections_closed),
+        closed_broken: sum(parts, |v| v.pool.closed_broken),
+        timed_out_gets: sum(parts, |v| v.pool.timed_out_gets),
+        cut_by_close: sum(parts, |v| v.pool.cut_by_close),
+        died_idle: sum(parts, |v| v.pool.died_idle),
+        waited_gets: optional(parts, |p| p.waited_gets),
+        closed_invalid: optional(parts, |p| p.closed_invalid),
+        closed_idle_timeout: optional(parts, |p| p.closed_idle_timeout),
+        closed_max_lifetime: optional(parts, |p| p.closed_max_lifetime),
+        connect_errors,
+    }
+}
+
+fn host(p: &Part<'_>) -> String {
+    let env = &p.input.report.environment;
+    format!("{} (run {})", env.host, p.input.report.run_id)
+}
+
+fn faults(parts: &[Part<'_>], offsets: &[u64]) -> Vec<FaultEvent> {
+    let mut out: Vec<FaultEvent> = parts
+        .iter()
+        .zip(offsets)
+        .flat_map(|(p, offset)| {
+            p.variant.faults.iter().map(move |f| FaultEvent {
+                at_ms: f.at_ms.saturating_add(*offset),
+                scheduled_ms: f.scheduled_ms.saturating_add(*offset),
+                detail: format!("{}: {}", host(p), f.detail),
+                ..f.clone()
+            })
+        })
+        .collect();
+    out.sort_by_key(|f| f.at_ms);
+    out
+}
+
+fn warnings(parts: &[Part<'_>]) -> Vec<String> {
+    parts
+        .iter()
+        .flat_map(|p| {
+            p.variant
+                .warnings
+                .iter()
+                .map(move |w| format!("{}: {w}", host(p)))
+        })
+        .collect()
+}
+
+fn machines(parts: &[Part<'_>]) -> Vec<MachinePeaks> {
+    parts
+        .iter()
+        .map(|p| MachinePeaks {
+            run_id: p.input.report.run_id.clone(),
+            host: p.input.report.environment.host.clone(),
+            peak_in_use: p.variant.pool.peak_in_use,
+            peak_waiting: p.variant.pool.peak_waiting,
+            peak_backends: p.variant.server.peak_backends,
+            peak_idle_in_transaction: p.variant.server.peak_idle_in_transaction,
+        })
+        .collect()
+}
+
+/// The findings on the merged numbers; the machines' own (deduplicated by class) when the
+/// settings cannot be read back.
+fn diagnose(v: &VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> Vec<Finding> {
+    if let Ok(settings) = serde_json::from_value::<Settings>(v.settings.clone()) {
+        let cx = Context {
+            settings: &settings,
+            max_connections: db.max_connections,
+            reserved_connections: db.superuser_reserved_connections,
+            superuser: db.superuser,
+        };
+        return diagnosis::diagnose(v, &cx);
+    }
+    let mut out: Vec<Finding> = Vec::new();
+    for f in parts.iter().flat_map(|p| &p.variant.diagnosis) {
+        if !out.iter().any(|o| o.class == f.class) {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn input(run: &str, at: &str, ok: u64) -> Input {
+        let mut v = fixtures::variant("v", ok, 0, serde_json::json!({}));
+        v.measured_s = 2.0;
+        Input {
+            file: PathBuf::from(format!("{run}.json")),
+            report: fixtures::report(run, at, vec![v]),
+        }
+    }
+
+    #[test]
+    fn overlapping_runs_sum_and_keep_peaks_per_machine() {
+        let a = input("a", "2026-01-01T00:00:00.000Z", 100);
+        let mut b = input("b", "2026-01-01T00:00:00.500Z", 50);
+        b.report.variants[0].pool.peak_in_use = 7;
+        let m = merge(&[a, b], false).unwrap();
+        let v = &m.variants[0];
+        assert_eq!(v.operations.ok, 150);
+        assert_eq!(v.measured_s, 2.5, "from the first start to the last end");
+        assert_eq!(v.throughput_ops_s, 60.0);
+        assert_eq!(v.pool.peak_in_use, 7, "the highest machine's, not the sum");
+        assert_eq!(v.machines.len(), 2);
+        assert_eq!(m.run_id, "a+b");
+        assert_eq!(m.started_at, "2026-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn runs_that_did_not_overlap_or_are_corrupt_are_refused() {
+        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+        let b = input("b", "2026-01-01T00:00:05.000Z", 1);
+        let e = merge(&[a, b], false).unwrap_err().to_string();
+        assert!(e.contains("did not run at the same time"), "{e}");
+        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+        let mut b = input("b", "2026-01-01T00:00:00.000Z", 1);
+        b.report.variants[0].latency_ms.operation.hdr = "not a histogram".into();
+        let e = merge(&[a, b], false).unwrap_err().to_string();
+        assert!(e.contains("latency_ms.operation"), "{e}");
+        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+        let mut b = input("b", "yesterday", 1);
+        b.report.variants[0].started_at = None;
+        let e = merge(&[a, b], false).unwrap_err().to_string();
+        assert!(e.starts_with("b.json: started_at"), "{e}");
+        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+        let mut b = input("b", "2026-01-01T00:00:00.000Z", 1);
+        b.report.scenario.settings_sha256 = "other".into();
+        assert!(matches!(
+            merge(&[a, b], false),
+            Err(MergeError::Mismatch(_))
+        ));
+    }
+}

@@ -1,0 +1,250 @@
+//! The verdict: each variant's `[expect]` judged on its own report (every check with its limit
+//! and the value measured), the scenario's pass or fail, and, when several variants were held
+//! to expectations (a sweep of pool sizes, say), the cheapest configuration that met them.
+//!
+//! A check whose metric was not measured (no successful operation, an anomaly this version
+//! does not measure) fails and says why: a gate must not pass on a number it never saw.
+
+use super::model::{Cheapest, Check, Report, VariantReport, VariantVerdict, Verdict};
+use crate::metric::{Direction, Measured, Metric};
+use crate::scenario::expect::Expectations;
+
+/// Judges one metric against one limit.
+pub fn check(metric: &Metric, limit: f64, v: &VariantReport) -> Check {
+    let bound = metric.direction();
+    let (actual, note) = match metric.resolve(v) {
+        Measured::Value(x) => (Some(x), None),
+        Measured::NotMeasured(why) => (None, Some(why)),
+    };
+    let pass = actual.is_some_and(|x| match bound {
+        Direction::Max => x <= limit,
+        Direction::Min => x >= limit,
+    });
+    Check {
+        metric: metric.to_string(),
+        bound,
+        limit,
+        actual,
+        pass,
+        note,
+    }
+}
+
+/// Sets a variant's verdict from its expectations (keeping an abort already recorded).
+pub fn apply(v: &mut VariantReport, expect: &Expectations) {
+    let checks = expect
+        .checks
+        .iter()
+        .map(|e| check(&e.metric, e.limit, v))
+        .collect();
+    settle(v, checks);
+}
+
+/// Judges a variant's recorded checks again on its (merged) numbers.
+pub fn rejudge(v: &mut VariantReport) {
+    let checks = v
+        .verdict
+        .checks
+        .iter()
+        .map(|c| match c.metric.parse::<Metric>() {
+            Ok(m) => check(&m, c.limit, v),
+            // A metric this version does not know: keep what the report said, never pass.
+            Err(e) => Check {
+                pass: false,
+                note: Some(e.to_string()),
+                ..c.clone()
+            },
+        })
+        .collect();
+    settle(v, checks);
+}
+
+fn settle(v: &mut VariantReport, checks: Vec<Check>) {
+    let aborted = v.verdict.aborted.take();
+    v.verdict = VariantVerdict {
+        pass: aborted.is_none() && checks.iter().all(|c| c.pass),
+        checks,
+        aborted,
+    };
+}
+
+/// The scenario's verdict: every variant passed; and the cheapest passing configuration when
+/// more than one variant was held to expectations.
+pub fn overall(variants: &[VariantReport]) -> Verdict {
+    Verdict {
+        pass: variants.iter().all(|v| v.verdict.pass),
+        cheapest: cheapest(variants),
+    }
+}
+
+/// A check as one line: `operation.p99 = 73.2ms, limit ≤ 50.0ms`.
+pub fn describe(c: &Check) -> String {
+    let metric: Option<Metric> = c.metric.parse().ok();
+    let show = |x: f64| {
+        metric
+            .as_ref()
+            .map_or_else(|| x.to_string(), |m| m.format(x))
+    };
+    let op = match c.bound {
+        Direction::Max => "≤",
+        Direction::Min => "≥",
+    };
+    match (c.actual, &c.note) {
+        (Some(a), _) => format!("{} = {}, limit {op} {}", c.metric, show(a), show(c.limit)),
+        (None, Some(why)) => format!(
+            "{}: not measured ({why}), limit {op} {}",
+            c.metric,
+            show(c.limit)
+        ),
+        (None, None) => format!("{}: not measured, limit {op} {}", c.metric, show(c.limit)),
+    }
+}
+
+/// Sets the report's verdict from its variants'.
+pub fn settle_report(report: &mut Report) {
+    report.verdict = overall(&report.variants);
+}
+
+/// Connections a variant may open, read from its settings: instances × max_size in pool mode,
+/// instances for a shared connection, tasks when each task or operation has its own.
+pub fn connections(settings: &serde_json::Value) -> Option<u64> {
+    let num = |section: &str, key: &str| settings.get(section)?.get(key)?.as_u64();
+    let mode = settings
+        .get("access")
+        .and_then(|a| a.get("mode"))
+        .and_then(|m| m.as_str())
+        .unwrap_or("pool");
+    let instances = num("access", "instances").unwrap_or(1);
+    match mode {
+        "pool" => instances.checked_mul(num("pool", "max_size")?),
+        "shared" => Some(instances),
+        _ => num("load", "tasks"),
+    }
+}
+
+fn cheapest(variants: &[VariantReport]) -> Option<Cheapest> {
+    let judged: Vec<_> = variants
+        .iter()
+        .filter(|v| !v.verdict.checks.is_empty())
+        .collect();
+    if variants.len() < 2 || judged.is_empty() {
+        return None;
+    }
+    let best = judged
+        .iter()
+        .filter(|v| v.verdict.pass)
+        .filter_map(|v| Some((connections(&v.settings)?, *v)))
+        .min_by(|(ca, a), (cb, b)| {
+            ca.cmp(cb)
+                .then(b.throughput_ops_s.total_cmp(&a.throughput_ops_s))
+        });
+    let passed = judged.iter().filter(|v| v.verdict.pass).count();
+    Some(match best {
+        Some((n, v)) => Cheapest {
+            variant: Some(v.name.clone()),
+            connections: Some(n),
+            detail: format!(
+                "{passed} of {} variants met every expectation; `{}` did with the fewest \
+                 connections ({n}; ties go to the higher throughput)",
+                judged.len(),
+                v.name
+            ),
+        },
+        None => Cheapest {
+            variant: None,
+            connections: None,
+            detail: format!(
+                "none of the {} variants held to expectations met them all",
+                judged.len()
+            ),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::Stat;
+    use crate::report::fixtures::variant;
+    use crate::scenario::expect::Expectation;
+
+    fn pool(max_size: u64) -> serde_json::Value {
+        serde_json::json!({ "access": { "mode": "pool", "instances": 2 }, "pool": { "max_size": max_size },
+                            "load": { "tasks": 50 } })
+    }
+
+    fn expect(checks: Vec<(Metric, f64)>) -> Expectations {
+        Expectations {
+            abort_on_fail: false,
+            checks: checks
+                .into_iter()
+                .map(|(metric, limit)| Expectation { metric, limit })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn maxima_and_minima_and_unmeasured_values() {
+        let mut v = variant("v", 100, 0, pool(5));
+        apply(
+            &mut v,
+            &expect(vec![
+                (Metric::Operation(Stat::P99), 5.0),
+                (Metric::Throughput, 101.0),
+                (Metric::ErrorRate, 0.0),
+                (Metric::Anomaly("lost_writes".into()), 0.0),
+            ]),
+        );
+        let passes: Vec<bool> = v.verdict.checks.iter().map(|c| c.pass).collect();
+        assert_eq!(passes, [true, false, true, false]);
+        assert_eq!(v.verdict.checks[3].actual, None);
+        assert!(
+            v.verdict.checks[3]
+                .note
+                .as_ref()
+                .unwrap()
+                .contains("not measured")
+        );
+        assert!(!v.verdict.pass);
+        let mut v = variant("v", 0, 3, pool(5));
+        apply(&mut v, &expect(vec![(Metric::Operation(Stat::P99), 5.0)]));
+        assert!(
+            !v.verdict.pass,
+            "no successful operation: p99 was not measured"
+        );
+    }
+
+    #[test]
+    fn the_cheapest_passing_configuration_has_the_fewest_connections() {
+        let e = expect(vec![(Metric::Throughput, 50.0)]);
+        let mut vs = vec![
+            variant("small", 10, 0, pool(2)),
+            variant("medium", 60, 0, pool(5)),
+            variant("large", 90, 0, pool(10)),
+        ];
+        for v in &mut vs {
+            apply(v, &e);
+        }
+        let verdict = overall(&vs);
+        assert!(!verdict.pass);
+        let c = verdict.cheapest.unwrap();
+        assert_eq!(c.variant.as_deref(), Some("medium"));
+        assert_eq!(c.connections, Some(10), "2 instances × max_size 5");
+        let e = expect(vec![(Metric::Throughput, 500.0)]);
+        for v in &mut vs {
+            apply(v, &e);
+        }
+        let c = overall(&vs).cheapest.unwrap();
+        assert_eq!(c.variant, None);
+        assert!(c.detail.contains("none of the 3"), "{}", c.detail);
+    }
+
+    #[test]
+    fn connections_by_access_mode() {
+        assert_eq!(connections(&pool(5)), Some(10));
+        let shared = serde_json::json!({ "access": { "mode": "shared", "instances": 3 }, "load": { "tasks": 9 } });
+        assert_eq!(connections(&shared), Some(3));
+        let per_task = serde_json::json!({ "access": { "mode": "per_task", "instances": 1 }, "load": { "tasks": 9 } });
+        assert_eq!(connections(&per_task), Some(9));
+    }
+}

@@ -1,0 +1,233 @@
+//! `abort_on_fail = true`: stop a variant as soon as one of its checks can no longer pass, as
+//! k6's `abortOnFail` does, instead of running the whole duration to a known failure.
+//!
+//! A small watcher task on the control runtime reads the live counters ten times a second and,
+//! when a check is lost, records which one and aborts the load tasks (as Ctrl-C does, through
+//! [`Aborter`]; in-flight operations are dropped). The next variant still runs: in a sweep the
+//! other configurations are what the user came for. Which checks it watches:
+//!
+//! - `errors.<class>` (maximum): the class's count so far is above the limit. Counts only
+//!   grow, so the check is lost for good.
+//! - `anomalies.transaction_interleaved`, `anomalies.returned_in_transaction`: likewise, from
+//!   the connection gauges.
+//! - `error_rate`: with `iterations`, when the failures so far exceed the limit times every
+//!   operation the variant will run (lost for good); otherwise when the rate so far is above
+//!   the limit, as k6 judges it (a later run of successes could have brought it back down).
+//!
+//! Latency and throughput checks are judged at the end only. The counters are the timeline's
+//! flushed seconds, so the watcher reacts within about a second.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::task::LoadRun;
+use super::workers::Aborter;
+use crate::access::gauges::Gauges;
+use crate::metric::Metric;
+use crate::record::errors::ErrorClass;
+use crate::report::model::Aborted;
+use crate::scenario::Variant;
+
+const EVERY: Duration = Duration::from_millis(100);
+
+/// A check the watcher can decide during the run.
+#[derive(Clone, Debug, PartialEq)]
+enum Watched {
+    Class(ErrorClass, f64),
+    Anomaly(&'static str, f64),
+    /// The limit, and the number of operations the variant will run when that is known.
+    Rate(f64, Option<u64>),
+}
+
+/// The live numbers the watched checks are decided on.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Live {
+    ok: u64,
+    failed: u64,
+    classes: BTreeMap<ErrorClass, u64>,
+    interleaved: u64,
+    returned_in_transaction: u64,
+}
+
+/// The running watcher (inert when `abort_on_fail` is off or nothing can be watched).
+pub struct AbortWatch(Option<(oneshot::Sender<()>, JoinHandle<Option<Aborted>>)>);
+
+/// Starts watching the variant's checks, if it asked for `abort_on_fail`.
+pub fn watch(variant: &Variant, load: &Arc<LoadRun>, aborter: Aborter) -> AbortWatch {
+    let watched = watched(variant);
+    if !variant.expect.abort_on_fail || watched.is_empty() {
+        return AbortWatch(None);
+    }
+    let (stop, mut stopped) = oneshot::channel();
+    let load = load.clone();
+    let handle = tokio::spawn(async move {
+        let gauges = load.access.gauges().clone();
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return None,
+                _ = tokio::time::sleep(EVERY) => {}
+            }
+            let live = live(&load, &gauges);
+            if let Some((metric, detail)) = watched.iter().find_map(|w| lost(w, &live)) {
+                aborter.abort();
+                let at = Instant::now().saturating_duration_since(load.measure_start);
+                return Some(Aborted {
+                    metric,
+                    at_ms: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
+                    detail,
+                });
+            }
+        }
+    });
+    AbortWatch(Some((stop, handle)))
+}
+
+impl AbortWatch {
+    /// Stops the watcher; returns the check that aborted the variant, if one did.
+    pub async fn stop(self) -> Option<Aborted> {
+        let (stop, handle) = self.0?;
+        let _ = stop.send(());
+        handle.await.ok().flatten()
+    }
+}
+
+fn watched(variant: &Variant) -> Vec<Watched> {
+    let load = &variant.settings.load;
+    let planned = load
+        .iterations
+        .map(|n| n.saturating_mul(u64::from(load.tasks)));
+    variant
+        .expect
+        .checks
+        .iter()
+        .filter_map(|e| match &e.metric {
+            Metric::Errors(class) => Some(Watched::Class(*class, e.limit)),
+            Metric::ErrorRate => Some(Watched::Rate(e.limit, planned)),
+            Metric::Anomaly(name) => match name.as_str() {
+                "transaction_interleaved" => {
+                    Some(Watched::Anomaly("transaction_interleaved", e.limit))
+                }
+                "returned_in_transaction" => {
+                    Some(Watched::Anomaly("returned_in_transaction", e.limit))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn live(load: &LoadRun, gauges: &Gauges) -> Live {
+    let (ok, failed, classes) = load.timeline.counts();
+    Live {
+        ok,
+        failed,
+        classes,
+        interleaved: gauges.notices_active_transaction.load(Ordering::Relaxed)
+            + gauges.notices_no_transaction.load(Ordering::Relaxed),
+        returned_in_transaction: gauges.returned_in_transaction.load(Ordering::Relaxed),
+    }
+}
+
+/// The metric and why, when the check is lost on these numbers.
+fn lost(w: &Watched, live: &Live) -> Option<(String, String)> {
+    let over = |metric: String, n: u64, limit: f64| {
+        (n as f64 > limit).then(|| {
+            let detail = format!("{metric} reached {n}, above its limit of {limit}");
+            (metric, detail)
+        })
+    };
+    match w {
+        Watched::Class(class, limit) => over(
+            Metric::Errors(*class).to_string(),
+            live.classes.get(class).copied().unwrap_or(0),
+            *limit,
+        ),
+        Watched::Anomaly(name, limit) => {
+            let n = match *name {
+                "transaction_interleaved" => live.interleaved,
+                _ => live.returned_in_transaction,
+            };
+            over(format!("anomalies.{name}"), n, *limit)
+        }
+        Watched::Rate(limit, planned) => {
+            let total = live.ok + live.failed;
+            let failed = live.failed as f64;
+            let lost = match planned {
+                Some(all) => failed > limit * *all as f64,
+                None => total > 0 && failed > limit * total as f64,
+            };
+            lost.then(|| {
+                let rate = failed / total.max(1) as f64;
+                let detail = match planned {
+                    Some(all) => format!(
+                        "{} failed operations already exceed error_rate {limit} of all {all} the variant runs",
+                        live.failed
+                    ),
+                    None => format!(
+                        "error_rate so far is {rate:.4} ({} of {total}), above its limit of {limit}",
+                        live.failed
+                    ),
+                };
+                ("error_rate".to_string(), detail)
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(ok: u64, failed: u64, class: Option<(ErrorClass, u64)>) -> Live {
+        Live {
+            ok,
+            failed,
+            classes: class.into_iter().collect(),
+            ..Live::default()
+        }
+    }
+
+    #[test]
+    fn a_count_above_its_limit_is_lost_for_good() {
+        let w = Watched::Class(ErrorClass::PoolTimeout, 2.0);
+        assert_eq!(
+            lost(&w, &live(10, 2, Some((ErrorClass::PoolTimeout, 2)))),
+            None
+        );
+        let (metric, detail) = lost(&w, &live(10, 3, Some((ErrorClass::PoolTimeout, 3)))).unwrap();
+        assert_eq!(metric, "errors.pool_timeout");
+        assert!(detail.contains("reached 3"), "{detail}");
+        assert_eq!(
+            lost(&w, &live(10, 9, Some((ErrorClass::SqlError, 9)))),
+            None
+        );
+    }
+
+    #[test]
+    fn an_error_rate_with_known_iterations_waits_until_it_cannot_pass() {
+        // 1 % of 1000 planned operations: the 11th failure loses it, whatever the rate so far.
+        let w = Watched::Rate(0.01, Some(1000));
+        assert_eq!(lost(&w, &live(0, 10, None)), None);
+        assert!(lost(&w, &live(0, 11, None)).is_some());
+        // Without a known total, the rate so far decides (as k6 does).
+        let w = Watched::Rate(0.01, None);
+        assert_eq!(lost(&w, &live(1000, 10, None)), None);
+        assert!(lost(&w, &live(100, 10, None)).is_some());
+        assert_eq!(lost(&w, &live(0, 0, None)), None);
+        assert!(lost(&Watched::Rate(0.0, None), &live(500, 1, None)).is_some());
+    }
+
+    #[test]
+    fn anomalies_come_from_the_gauges() {
+        let mut l = live(1, 0, None);
+        l.interleaved = 1;
+        assert!(lost(&Watched::Anomaly("transaction_interleaved", 0.0), &l).is_some());
+        assert!(lost(&Watched::Anomaly("returned_in_transaction", 0.0), &l).is_none());
+    }
+}

@@ -1,0 +1,271 @@
+//! Baselines on real runs: an unchanged build passes within the default tolerances, and a
+//! regression injected where a real one would come from (the code under test: here a SQL
+//! function the workload calls, redefined between runs, so the scenario and its settings hash
+//! stay the same) fails: slower, or a new error class. Reports of other settings are refused.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use common::*;
+
+/// The "application" is `work(i)`; each operation also holds its connection 5 ms, so
+/// throughput and latency are steady enough to compare on a busy two-core machine.
+const SCENARIO: &str = r#"
+name = "baseline"
+seed = 11
+[load]
+tasks = 2
+iterations = 60
+[pool]
+max_size = 2
+[[workload]]
+name = "call"
+[[workload.step]]
+sql = "SELECT work($1)"
+params = ["random_int(1, 10)"]
+[[workload.step]]
+sleep = "5ms"
+"#;
+
+const FAST: &str = "CREATE OR REPLACE FUNCTION work(i int) RETURNS int LANGUAGE sql AS 'SELECT i'";
+const SLOW: &str = "CREATE OR REPLACE FUNCTION work(i int) RETURNS int LANGUAGE sql AS 'SELECT i FROM pg_sleep(0.03)'";
+const FAILING: &str = "CREATE OR REPLACE FUNCTION work(i int) RETURNS int LANGUAGE plpgsql AS \
+     $$ BEGIN IF i = 1 THEN RAISE EXCEPTION 'boom'; END IF; RETURN i; END $$";
+
+fn define(url: &str, sql: &str) {
+    let sql = sql.to_string();
+    let url = url.to_string();
+    block_on(async move {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client.batch_execute(&sql).await.unwrap();
+    });
+}
+
+fn stress() -> Command {
+    Command::cargo_bin("stress").unwrap()
+}
+
+/// Runs the scenario once; returns the exit code and stdout.
+fn run(url: &str, file: &Path, out: &Path, args: &[&str]) -> (i32, String) {
+    let _one_at_a_time = load_lock();
+    let output = stress()
+        .arg("run")
+        .arg(file)
+        .args(["--database-url", url, "--quiet", "--out"])
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (output.status.code().unwrap(), format!("{stdout}{stderr}"))
+}
+
+fn compare(base: &Path, new: &Path, args: &[&str]) -> (i32, String) {
+    let output = stress()
+        .arg("compare")
+        .arg(base)
+        .arg(new)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap(), text)
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    url: String,
+    file: PathBuf,
+    base: PathBuf,
+}
+
+/// A database with the fast `work`, and a baseline report of it.
+fn setup(name: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(name);
+    define(&url, FAST);
+    let file = dir.path().join("baseline.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let base = dir.path().join("base.json");
+    let (code, out) = run(&url, &file, &base, &[]);
+    assert_eq!(code, 0, "{out}");
+    Setup {
+        dir,
+        url,
+        file,
+        base,
+    }
+}
+
+#[test]
+fn an_unchanged_build_passes_and_a_slower_one_regresses() {
+    let s = setup("compare_slower");
+    let again = s.dir.path().join("again.json");
+    let (code, out) = run(
+        &s.url,
+        &s.file,
+        &again,
+        &["--baseline", s.base.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "unchanged, within the default tolerances:\n{out}");
+    assert!(out.contains("no regression"), "{out}");
+    let (code, out) = compare(&s.base, &again, &[]);
+    assert_eq!(code, 0, "{out}");
+
+    define(&s.url, SLOW);
+    let slow = s.dir.path().join("slow.json");
+    let (code, out) = run(
+        &s.url,
+        &s.file,
+        &slow,
+        &["--baseline", s.base.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "30 ms more per operation is a regression:\n{out}");
+    let p50 = out
+        .lines()
+        .find(|l| l.contains("operation.p50"))
+        .expect("a row for operation.p50");
+    assert!(p50.contains("REGRESSION"), "{out}");
+    let (code, out) = compare(&s.base, &slow, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("REGRESSION"), "{out}");
+    // Wide enough tolerances let it through.
+    let loose = [
+        "--tolerance",
+        "operation.p50=100000%",
+        "--tolerance",
+        "operation.p99=100000%",
+        "--tolerance",
+        "acquire.p99=100000%",
+        "--tolerance",
+        "throughput=100%",
+    ];
+    let (code, out) = compare(&s.base, &slow, &loose);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn a_new_error_class_is_a_regression_whatever_the_tolerance() {
+    let s = setup("compare_errors");
+    define(&s.url, FAILING);
+    let failing = s.dir.path().join("failing.json");
+    let md = s.dir.path().join("cmp.md");
+    let (code, out) = run(
+        &s.url,
+        &s.file,
+        &failing,
+        &[
+            "--baseline",
+            s.base.to_str().unwrap(),
+            "--tolerance",
+            "errors.sql_error=1000%",
+            "--markdown",
+            md.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("errors.sql_error"))
+        .expect("a row for the new class");
+    assert!(row.contains("REGRESSION (new error class)"), "{out}");
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("**REGRESSION (new error class)**"), "{md}");
+}
+
+#[test]
+fn other_settings_are_refused_unless_forced() {
+    let s = setup("compare_refused");
+    let other = s.dir.path().join("other.json");
+    let base = s.base.to_str().unwrap();
+    let (code, out) = run(
+        &s.url,
+        &s.file,
+        &other,
+        &["--baseline", base, "--set", "load.tasks=1"],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("effective settings"), "{out}");
+    assert!(out.contains("--force"), "{out}");
+    assert!(!other.exists(), "refused before anything ran");
+    let (code, out) = run(
+        &s.url,
+        &s.file,
+        &other,
+        &["--baseline", base, "--set", "load.tasks=1", "--force"],
+    );
+    assert!(code == 0 || code == 1, "{out}");
+    assert!(out.contains("forced, although"), "{out}");
+    let (code, out) = compare(&s.base, &other, &[]);
+    assert_eq!(code, 2, "{out}");
+    let (code, _) = compare(&s.base, &other, &["--force"]);
+    assert!(code == 0 || code == 1);
+    // A comment and a new description keep the baseline comparable.
+    std::fs::write(
+        &s.file,
+        format!("# edited\ndescription = \"x\"\n{SCENARIO}"),
+    )
+    .unwrap();
+    let again = s.dir.path().join("again.json");
+    let (code, out) = run(&s.url, &s.file, &again, &["--baseline", base]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn bad_arguments_are_exit_2() {
+    let (code, out) = compare(
+        Path::new("a.json"),
+        Path::new("b.json"),
+        &["--tolerance", "operation.p95=10%"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("--tolerance `operation.p95=10%`: unknown metric"),
+        "{out}"
+    );
+    let (code, out) = compare(Path::new("missing.json"), Path::new("b.json"), &[]);
+    assert_eq!(code, 2);
+    assert!(out.contains("missing.json"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{\"not\": \"a report\"}").unwrap();
+    let (code, out) = compare(&junk, &junk, &[]);
+    assert_eq!(code, 2);
+    assert!(out.contains("not a stress report"), "{out}");
+}
+
+#[test]
+fn the_committed_ci_gate_baseline_matches_its_scenario() {
+    let s = stress::scenario::load(
+        Path::new("scenarios/ci-gate.toml"),
+        &stress::scenario::LoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let base = stress::report::json::read(Path::new("reports/baselines/ci-gate.json")).unwrap();
+    let info = stress::report::model::ScenarioInfo {
+        name: s.name.clone(),
+        description: None,
+        file: "scenarios/ci-gate.toml".into(),
+        settings_sha256: s.settings_sha256.clone(),
+    };
+    stress::report::compare::comparable(&base.scenario, &info).unwrap_or_else(|e| {
+        panic!(
+            "{e}\nrecord it again: cargo run -- run scenarios/ci-gate.toml --out reports/baselines/ci-gate.json"
+        )
+    });
+    assert!(
+        base.verdict.pass,
+        "the baseline itself meets the expectations"
+    );
+}
