@@ -12,6 +12,7 @@ pub fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
         returned_in_transaction(r, cx),
         leaks(r),
         retries(r),
+        unfair_waits(r, cx),
     ]
     .into_iter()
     .flatten()
@@ -155,6 +156,31 @@ fn retries(r: &VariantReport) -> Option<Finding> {
         advice: "Retries keep these failures from users at the cost of latency (a retried operation's latency \
                  covers all its tries); pre-ping (test_on_check_out) avoids the tries lost to dead idle \
                  connections."
+            .into(),
+    })
+}
+
+/// A few acquires waited far longer than almost all others: bb8 hands a released connection to
+/// whoever asks next (often the task that just released it), not to the longest waiter.
+fn unfair_waits(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
+    let a = &r.latency_ms.acquire;
+    let starved = cx.settings.access.mode == AccessMode::Pool
+        && r.pool.peak_waiting > 0
+        && a.max >= 1000.0
+        && a.max > 50.0 * a.p99.max(0.01);
+    starved.then(|| Finding {
+        class: "pool.unfair_waits".into(),
+        finding: format!(
+            "Acquire p99 was {} but the longest acquire took {}: with up to {} tasks waiting, a released \
+             connection went to whichever task asked next (often the one that had just released it), \
+             not to the longest waiter, and some tasks waited for most of the run.",
+            ms(a.p99),
+            ms(a.max),
+            r.pool.peak_waiting
+        ),
+        advice: "Size the pool to the concurrency (max_size of at least the tasks that use it at once), or \
+                 leave time between giving a connection back and asking for the next (think_time), so a \
+                 waiter gets its turn; a fair (FIFO-handoff) pool avoids this."
             .into(),
     })
 }

@@ -77,3 +77,67 @@ fn clean(r: &VariantReport) -> Finding {
             .into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn settings() -> Settings {
+        let text =
+            "name = \"s\"\n[[workload]]\nname = \"w\"\n[[workload.step]]\nsql = \"SELECT 1\"\n";
+        let s =
+            crate::scenario::load_str(std::path::Path::new("s.toml"), text, &Default::default());
+        s.unwrap().variants.remove(0).settings
+    }
+
+    #[test]
+    fn a_starved_waiter_is_reported_with_the_run_numbers() {
+        let settings = settings();
+        let cx = Context {
+            settings: &settings,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: true,
+        };
+        let mut v = fixtures::variant("v", 1000, 0, serde_json::json!({}));
+        v.pool.peak_waiting = 4;
+        v.latency_ms.acquire.p99 = 0.04;
+        v.latency_ms.acquire.max = 2870.0;
+        let f = diagnose(&v, &cx);
+        let unfair = f
+            .iter()
+            .find(|f| f.class == "pool.unfair_waits")
+            .expect("reported");
+        assert!(
+            unfair.finding.contains("0.04 ms") && unfair.finding.contains("2870 ms"),
+            "{}",
+            unfair.finding
+        );
+        assert!(
+            unfair.finding.contains("up to 4 tasks waiting"),
+            "{}",
+            unfair.finding
+        );
+        v.latency_ms.acquire.max = 100.0;
+        assert!(
+            diagnose(&v, &cx)
+                .iter()
+                .all(|f| f.class != "pool.unfair_waits")
+        );
+    }
+
+    #[test]
+    fn usable_connections_depend_on_the_role() {
+        let settings = settings();
+        let mut cx = Context {
+            settings: &settings,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: false,
+        };
+        assert_eq!(cx.usable_connections(), 97);
+        cx.superuser = true;
+        assert_eq!(cx.usable_connections(), 100);
+    }
+}
