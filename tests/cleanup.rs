@@ -181,3 +181,22 @@ fn nothing_is_left_after_ctrl_c_and_the_partial_report_is_written() {
     assert!(report["variants"][0]["operations"]["ok"].as_u64().unwrap() > 0);
     assert_nothing_left(tmp.path());
 }
+
+#[test]
+fn missing_server_binaries_say_how_to_install_them() {
+    let tmp = tmpdir();
+    let work = tempfile::tempdir().unwrap();
+    let file = scenario_file(work.path(), "300ms", "");
+    let out = stress(
+        tmp.path(),
+        &["run", file.to_str().unwrap(), "--out", "/dev/null"],
+    )
+    .env("PG_BIN", work.path())
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("apt-get install -y postgresql"), "{stderr}");
+    assert!(stderr.contains("--database-url"), "{stderr}");
+    assert_nothing_left(tmp.path());
+}
