@@ -124,11 +124,6 @@ impl Shape {
     }
 }
 
-/// Length of the measured phase when `stages` set it.
-pub fn staged_length(load: &LoadSettings) -> Option<Duration> {
-    (!load.stages.is_empty()).then(|| load.stages.iter().map(|s| s.duration).sum())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,11 +55,11 @@ pub enum RestartMode {
 #[serde(deny_unknown_fields)]
 pub struct FaultSettings {
     pub kind: FaultKind,
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub at: Duration,
     #[serde(
         default,
-        with = "humantime_serde",
+        with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub every: Option<Duration>,
@@ -67,7 +67,7 @@ pub struct FaultSettings {
     pub drain: Option<bool>,
     #[serde(
         default,
-        with = "humantime_serde",
+        with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub reopen_after: Option<Duration>,
@@ -77,7 +77,7 @@ pub struct FaultSettings {
     pub mode: Option<RestartMode>,
     #[serde(
         default,
-        with = "humantime_serde",
+        with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub down_for: Option<Duration>,

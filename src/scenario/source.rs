@@ -185,6 +185,11 @@ impl ScenarioError {
         self.help = Some(help.into());
         self
     }
+
+    /// The same problem at the same place (as found again in another variant).
+    pub fn same_as(&self, other: &ScenarioError) -> bool {
+        self.location == other.location && self.key == other.key && self.message == other.message
+    }
 }
 
 impl fmt::Display for ScenarioError {

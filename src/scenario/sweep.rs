@@ -38,7 +38,17 @@ pub struct Planned {
 const FIXED: [&str; 2] = ["name", "variant"];
 
 /// Removes `[sweep]` from the base and returns its axes, in file order.
-pub fn take(sources: &SourceMap, base: &mut Node) -> Result<Vec<Axis>, ScenarioErrors> {
+/// Most variants a scenario may expand to: each runs for its whole duration, so a sweep past
+/// this is a typo (`[1, 1000]` for `1..1000`) or a run of days, better refused at once.
+pub const MAX_VARIANTS: usize = 1000;
+
+/// Removes `[sweep]` from the base and returns its axes; `named` is the number of declared
+/// variants the points are crossed with.
+pub fn take(
+    sources: &SourceMap,
+    base: &mut Node,
+    named: usize,
+) -> Result<Vec<Axis>, ScenarioErrors> {
     let Some(entry) = base.remove("sweep") else {
         return Ok(Vec::new());
     };
@@ -55,6 +65,26 @@ pub fn take(sources: &SourceMap, base: &mut Node) -> Result<Vec<Axis>, ScenarioE
     collect(sources, &entry.value, &start, &mut axes, &mut errors);
     if errors.is_empty() && axes.is_empty() {
         errors.push(sources.error(&entry.key_origin, "sweep", "lists no key to sweep"));
+    }
+    let count = axes
+        .iter()
+        .try_fold(named.max(1), |n: usize, a| n.checked_mul(a.values.len()));
+    if count.is_none_or(|n| n > MAX_VARIANTS) {
+        let sizes: Vec<String> = axes.iter().map(|a| a.values.len().to_string()).collect();
+        let crossed = if named > 1 {
+            format!(" × {named} named variants")
+        } else {
+            String::new()
+        };
+        errors.push(sources.error(
+            &entry.key_origin,
+            "sweep",
+            format!(
+                "expands to more than the {MAX_VARIANTS} variants a scenario may have ({} \
+                 values{crossed}): sweep fewer values",
+                sizes.join(" × ")
+            ),
+        ));
     }
     if errors.is_empty() {
         Ok(axes)
@@ -234,7 +264,7 @@ mod tests {
 
     fn names(text: &str, declared: Vec<(String, Option<Node>)>) -> Vec<String> {
         let (sources, mut base) = parse(text);
-        let axes = take(&sources, &mut base).unwrap();
+        let axes = take(&sources, &mut base, 1).unwrap();
         assert!(base.get("sweep").is_none(), "taken out of the base");
         expand(declared, &axes)
             .into_iter()
@@ -294,7 +324,34 @@ mod tests {
 
     fn error(text: &str) -> String {
         let (sources, mut base) = parse(text);
-        take(&sources, &mut base).unwrap_err().0[0].to_string()
+        take(&sources, &mut base, 1).unwrap_err().0[0].to_string()
+    }
+
+    #[test]
+    fn a_sweep_past_the_limit_is_refused_at_its_key() {
+        let values = |n: usize| {
+            (1..=n)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let text = format!(
+            "[sweep]\nload.tasks = [{}]\npool.max_size = [{}]\n",
+            values(40),
+            values(30)
+        );
+        let e = error(&text);
+        assert_eq!(
+            e,
+            "t.toml:1:2: key `sweep`: expands to more than the 1000 variants a scenario may \
+             have (40 × 30 values): sweep fewer values"
+        );
+        let text = format!("[sweep]\nload.tasks = [{}]\n", values(1000));
+        let (sources, mut base) = parse(&text);
+        assert_eq!(take(&sources, &mut base, 1).unwrap().len(), 1);
+        let (sources, mut base) = parse(&text);
+        let e = take(&sources, &mut base, 2).unwrap_err().0[0].to_string();
+        assert!(e.contains("(1000 values × 2 named variants)"), "{e}");
     }
 
     #[test]
@@ -318,7 +375,7 @@ mod tests {
     #[test]
     fn a_swept_value_keeps_its_origin_in_the_list() {
         let (sources, mut base) = parse("[sweep]\npool.max_size = [5, 0]\n");
-        let axes = take(&sources, &mut base).unwrap();
+        let axes = take(&sources, &mut base, 1).unwrap();
         let planned = expand(default(), &axes);
         let (keys, value) = &planned[1].point[0];
         base.set(keys, value.clone()).unwrap();

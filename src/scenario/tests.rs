@@ -216,6 +216,38 @@ fn a_bad_swept_value_points_into_the_sweep_list() {
 }
 
 #[test]
+fn a_set_of_a_swept_key_is_refused() {
+    let text = format!("{BASE}\n[sweep]\npool.max_size = [2, 4]\n");
+    for set in ["pool.max_size=8", "pool={ max_size = 8 }"] {
+        let e = first_error(&text, &[set]);
+        assert!(
+            e.contains("`pool.max_size` is swept by [sweep]"),
+            "{set}: {e}"
+        );
+        assert!(e.starts_with("--set"), "{set}: {e}");
+    }
+    assert!(load_with(&text, &["pool.min_idle=1"], &[]).is_ok());
+}
+
+#[test]
+fn an_error_is_reported_once_with_the_variants_it_is_in() {
+    let text = BASE.replace("tasks = 5", "tasks = 0");
+    let errors = load_with(&text, &[], &[]).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].message.ends_with("must be at least 1"),
+        "{errors:?}"
+    );
+    let text = BASE.replace("pool.max_size = 3", "pool.max_size = 3\npool.min_idle = 4");
+    let errors = load_with(&text, &[], &[]).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].message.ends_with("(in variant `pool`)"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn no_variant_means_one_default_variant() {
     let text = BASE.split("[[variant]]").next().unwrap();
     let s = load_with(text, &[], &[]).unwrap();

@@ -173,12 +173,14 @@ fn check_stages(s: &Settings, p: &mut Problems, load: Path) {
             );
         }
     }
-    let total: Duration = l.stages.iter().map(|st| st.duration).sum();
+    let total = l.staged_length().unwrap_or_default();
     if total.is_zero() {
         p.add(
             load.clone().key("stages"),
             "the stages last zero seconds in all",
         );
+    } else if let Some(message) = super::duration::too_long(total) {
+        p.add(load.clone().key("stages"), format!("in all, {message}"));
     }
     for (i, stage) in l.stages.iter().enumerate() {
         let at = load.clone().key("stages").index(i).key("target");
@@ -196,20 +198,8 @@ fn check_stages(s: &Settings, p: &mut Problems, load: Path) {
     }
 }
 
-/// How long the measured phase lasts, when that is known before the run.
-fn measured_length(s: &Settings) -> Option<Duration> {
-    if !s.load.stages.is_empty() {
-        return Some(s.load.stages.iter().map(|st| st.duration).sum());
-    }
-    match (s.load.duration, s.load.iterations) {
-        (Some(d), _) => Some(d),
-        (None, Some(_)) => None,
-        (None, None) => Some(crate::scenario::model::DEFAULT_DURATION),
-    }
-}
-
 fn check_faults(s: &Settings, p: &mut Problems) {
-    let length = measured_length(s);
+    let length = s.load.measured_length();
     for (i, f) in s.fault.iter().enumerate() {
         let at = root().key("fault").index(i);
         for key in f.foreign_keys() {
