@@ -11,8 +11,10 @@
 //! - `anomalies.transaction_interleaved`, `anomalies.returned_in_transaction`: likewise, from
 //!   the connection gauges.
 //! - `error_rate`: with `iterations`, when the failures so far exceed the limit times every
-//!   operation the variant will run (lost for good); otherwise when the rate so far is above
-//!   the limit, as k6 judges it (a later run of successes could have brought it back down).
+//!   operation the variant will run (lost for good). With a `duration` the number of
+//!   operations is not known until the end, and a rate above the limit now can still come back
+//!   down (k6 aborts on it anyway, and offers `delayAbortEval` against the false alarms), so
+//!   it is judged at the end only: a gate must not fail a run that would have passed.
 //!
 //! Latency and throughput checks are judged at the end only. The counters are the timeline's
 //! flushed seconds, so the watcher reacts within about a second.
@@ -40,7 +42,8 @@ const EVERY: Duration = Duration::from_millis(100);
 enum Watched {
     Class(ErrorClass, f64),
     Anomaly(&'static str, f64),
-    /// The limit, and the number of operations the variant will run when that is known.
+    /// The limit, and the number of operations the variant will run when that is known
+    /// (only a limit of zero is watched without it).
     Rate(f64, Option<u64>),
 }
 
@@ -107,7 +110,10 @@ fn watched(variant: &Variant) -> Vec<Watched> {
         .iter()
         .filter_map(|e| match &e.metric {
             Metric::Errors(class) => Some(Watched::Class(*class, e.limit)),
-            Metric::ErrorRate => Some(Watched::Rate(e.limit, planned)),
+            // Unknown total: only a limit of zero is lost for good (by the first failure).
+            Metric::ErrorRate if planned.is_some() || e.limit == 0.0 => {
+                Some(Watched::Rate(e.limit, planned))
+            }
             Metric::Anomaly(name) => match name.as_str() {
                 "transaction_interleaved" => {
                     Some(Watched::Anomaly("transaction_interleaved", e.limit))
@@ -155,28 +161,21 @@ fn lost(w: &Watched, live: &Live) -> Option<(String, String)> {
             };
             over(format!("anomalies.{name}"), n, *limit)
         }
-        Watched::Rate(limit, planned) => {
-            let total = live.ok + live.failed;
-            let failed = live.failed as f64;
-            let lost = match planned {
-                Some(all) => failed > limit * *all as f64,
-                None => total > 0 && failed > limit * total as f64,
-            };
-            lost.then(|| {
-                let rate = failed / total.max(1) as f64;
-                let detail = match planned {
-                    Some(all) => format!(
-                        "{} failed operations already exceed error_rate {limit} of all {all} the variant runs",
-                        live.failed
-                    ),
-                    None => format!(
-                        "error_rate so far is {rate:.4} ({} of {total}), above its limit of {limit}",
-                        live.failed
-                    ),
-                };
-                ("error_rate".to_string(), detail)
-            })
-        }
+        Watched::Rate(limit, Some(all)) => (live.failed as f64 > limit * *all as f64).then(|| {
+            let detail = format!(
+                "{} failed operations already exceed error_rate {limit} of all {all} the \
+                     variant runs",
+                live.failed
+            );
+            ("error_rate".to_string(), detail)
+        }),
+        Watched::Rate(limit, None) => (live.failed > 0 && *limit == 0.0).then(|| {
+            let detail = format!(
+                "{} operations failed: error_rate can no longer be 0",
+                live.failed
+            );
+            ("error_rate".to_string(), detail)
+        }),
     }
 }
 
@@ -215,12 +214,33 @@ mod tests {
         let w = Watched::Rate(0.01, Some(1000));
         assert_eq!(lost(&w, &live(0, 10, None)), None);
         assert!(lost(&w, &live(0, 11, None)).is_some());
-        // Without a known total, the rate so far decides (as k6 does).
+        // Without a known total, a rate above its limit so far can still come down: only a
+        // limit of zero is decided, by the first failure.
         let w = Watched::Rate(0.01, None);
-        assert_eq!(lost(&w, &live(1000, 10, None)), None);
-        assert!(lost(&w, &live(100, 10, None)).is_some());
-        assert_eq!(lost(&w, &live(0, 0, None)), None);
-        assert!(lost(&Watched::Rate(0.0, None), &live(500, 1, None)).is_some());
+        assert_eq!(lost(&w, &live(100, 10, None)), None);
+        let w = Watched::Rate(0.0, None);
+        assert_eq!(lost(&w, &live(500, 0, None)), None);
+        assert!(lost(&w, &live(500, 1, None)).is_some());
+    }
+
+    #[test]
+    fn an_error_rate_over_a_duration_is_watched_only_at_zero() {
+        let text = |limit: &str| {
+            format!(
+                "name = \"a\"\n[load]\nduration = \"1s\"\n[expect]\nabort_on_fail = true\n\
+                 error_rate = {limit}\n[[workload]]\nname = \"w\"\n[[workload.step]]\n\
+                 sql = \"SELECT 1\"\n"
+            )
+        };
+        let load = |t: String| {
+            let path = std::path::Path::new("a.toml");
+            crate::scenario::load_str(path, &t, &Default::default()).unwrap()
+        };
+        assert!(watched(&load(text("0.01")).variants[0]).is_empty());
+        assert_eq!(
+            watched(&load(text("0")).variants[0]),
+            [Watched::Rate(0.0, None)]
+        );
     }
 
     #[test]
