@@ -16,6 +16,7 @@
 //! - The diagnosis and the verdict are computed again on the merged numbers, with each
 //!   variant's recorded checks.
 
+mod guard;
 pub mod timeline;
 
 use std::collections::BTreeMap;
@@ -65,9 +66,10 @@ pub fn merge(inputs: &[Input], force: bool) -> Result<Report, MergeError> {
     let first = inputs
         .first()
         .ok_or_else(|| MergeError::Mismatch("nothing to merge".into()))?;
+    guard::check(inputs)?;
     let mut notes = Vec::new();
     for other in &inputs[1..] {
-        if let Err(m) = compare::comparable(&first.report.scenario, &other.report.scenario) {
+        if let Err(m) = compare::same_scenario(&first.report.scenario, &other.report.scenario) {
             let why = format!("{} and {}: {m}", first.file.display(), other.file.display());
             if !force {
                 return Err(MergeError::Mismatch(format!(
@@ -222,6 +224,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
     let mut v = VariantReport {
         name: first.name.clone(),
         settings: first.settings.clone(),
+        settings_sha256: first.settings_sha256.clone(),
         seed: first.seed,
         operations,
         measured_s,
