@@ -253,13 +253,8 @@ fn the_committed_ci_gate_baseline_matches_its_scenario() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let base = stress::report::json::read(Path::new("reports/baselines/ci-gate.json")).unwrap();
-    let info = stress::report::model::ScenarioInfo {
-        name: s.name.clone(),
-        description: None,
-        file: "scenarios/ci-gate.toml".into(),
-        settings_sha256: s.settings_sha256.clone(),
-    };
-    stress::report::compare::comparable(&base.scenario, &info).unwrap_or_else(|e| {
+    let print = stress::report::compare::Fingerprint::of_scenario(&s);
+    stress::report::compare::comparable(&base, &print).unwrap_or_else(|e| {
         panic!(
             "{e}\nrecord it again: cargo run -- run scenarios/ci-gate.toml --out reports/baselines/ci-gate.json"
         )

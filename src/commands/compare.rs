@@ -4,7 +4,7 @@
 
 use crate::exit::Exit;
 use crate::options::CompareRequest;
-use crate::report::compare::{self, comparable};
+use crate::report::compare::{self, Fingerprint, comparable};
 use crate::report::{json, summary};
 
 pub fn compare(req: CompareRequest) -> Exit {
@@ -15,7 +15,7 @@ pub fn compare(req: CompareRequest) -> Exit {
             return Exit::BadInput;
         }
     };
-    let forced = match comparable(&base.scenario, &new.scenario) {
+    let forced = match comparable(&base, &Fingerprint::of(&new)) {
         Ok(()) => None,
         Err(m) if req.force => Some(m.0),
         Err(m) => {
@@ -29,7 +29,7 @@ pub fn compare(req: CompareRequest) -> Exit {
     };
     let c = compare::compare(&base, &new, &req.tolerances, forced);
     anstream::print!("{}", summary::render_comparison(&c));
-    let exit = super::write_exports(&req.exports, &[(new, Some(c.clone()))]);
+    let exit = super::write_exports(&req.exports, &[(new, Some(c.clone()))], true);
     if c.regressions() > 0 {
         exit.worst(Exit::ExpectationFailed)
     } else {

@@ -36,7 +36,7 @@ pub fn merge(req: MergeRequest) -> Exit {
     }
     println!("merged report: {}", req.out.display());
     let pass = report.verdict.pass;
-    let exit = super::write_exports(&req.exports, &[(report, None)]);
+    let exit = super::write_exports(&req.exports, &[(report, None)], false);
     if pass {
         exit
     } else {

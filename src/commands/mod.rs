@@ -16,12 +16,19 @@ use crate::report::markdown::Markdown;
 use crate::scenario::source::ScenarioErrors;
 
 /// Writes the JUnit and Markdown outputs asked for, over every report of the command.
-pub fn write_exports(exports: &Exports, done: &[(Report, Option<Comparison>)]) -> Exit {
+/// Writes the `--junit` and `--markdown` outputs of these runs; with `comparison_only` (`stress
+/// compare`) they judge the comparisons alone.
+pub fn write_exports(
+    exports: &Exports,
+    done: &[(Report, Option<Comparison>)],
+    comparison_only: bool,
+) -> Exit {
     let runs: Vec<Exported<'_>> = done
         .iter()
         .map(|(report, comparison)| Exported {
             report,
             comparison: comparison.as_ref(),
+            comparison_only,
         })
         .collect();
     let wanted: [(&dyn Exporter, &Option<std::path::PathBuf>); 2] =

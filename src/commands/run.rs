@@ -9,8 +9,7 @@ use std::sync::Arc;
 use crate::database::Target;
 use crate::exit::Exit;
 use crate::options::{Baseline, RunRequest};
-use crate::report::compare::{self, Comparison};
-use crate::report::model::ScenarioInfo;
+use crate::report::compare::{self, Comparison, Fingerprint};
 use crate::report::{Report, json, summary};
 use crate::run::{Interrupt, RunError, RunOptions, run_scenario};
 use crate::scenario::{self, Scenario};
@@ -65,7 +64,7 @@ pub fn run(req: RunRequest) -> Exit {
             }
         }
         target.shutdown();
-        exit.worst(super::write_exports(&req.exports, &done))
+        exit.worst(super::write_exports(&req.exports, &done, false))
     })
 }
 
@@ -85,13 +84,7 @@ fn baselines(scenarios: &[Scenario], baseline: Option<&Baseline>) -> Option<Vec<
                 return None;
             }
         };
-        let info = ScenarioInfo {
-            name: s.name.clone(),
-            description: None,
-            file: s.file.display().to_string(),
-            settings_sha256: s.settings_sha256.clone(),
-        };
-        let forced = match compare::comparable(&report.scenario, &info) {
+        let forced = match compare::comparable(&report, &Fingerprint::of_scenario(s)) {
             Ok(()) => None,
             Err(m) if b.force => Some(m.0),
             Err(m) => {

@@ -83,6 +83,15 @@ pub fn redacted(c: &tokio_postgres::Config) -> String {
     s
 }
 
+/// A URL as written in a scenario, fit to be shown or stored: the password replaced by `***`
+/// (a URL that does not parse is replaced whole, since it cannot be taken apart safely).
+pub fn redacted_str(url: &str) -> String {
+    match url.parse::<tokio_postgres::Config>() {
+        Ok(c) => redacted(&c),
+        Err(_) => "***".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +107,15 @@ mod tests {
             redacted(&c),
             "postgres://app:***@%2Fvar%2Frun%2Fpostgresql/a"
         );
+    }
+
+    #[test]
+    fn a_url_string_is_redacted_whole_when_it_does_not_parse() {
+        assert_eq!(
+            redacted_str("postgres://app:s3cret@h/db"),
+            "postgres://app:***@h:5432/db"
+        );
+        assert_eq!(redacted_str("postgres://app:s3cret@h:x/db"), "***");
     }
 
     #[test]

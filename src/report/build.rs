@@ -218,7 +218,8 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
     let timeline = timeline(std::mem::take(&mut data.timeline));
     let mut report = VariantReport {
         name: data.variant.name.clone(),
-        settings: serde_json::to_value(settings).expect("settings serialize"),
+        settings: serde_json::to_value(settings.redacted()).expect("settings serialize"),
+        settings_sha256: data.variant.settings_sha256.clone(),
         seed: data.seed,
         operations: Operations {
             total: t.ok + t.failed,

@@ -13,7 +13,9 @@
 //!
 //! Two reports are comparable when they ran the same scenario: same name and same
 //! `settings_sha256` (the effective settings, not the file's bytes, so a comment edit keeps a
-//! baseline). Otherwise [`comparable`] says why, and the caller refuses unless forced.
+//! baseline). A run of some variants (`--variant`) is comparable when each of its variants has
+//! the settings hash of the baseline's variant of the same name. Otherwise [`comparable`] says
+//! why, and the caller refuses unless forced.
 
 use std::collections::BTreeSet;
 
@@ -123,25 +125,95 @@ impl Tolerances {
 #[error("{0}")]
 pub struct Mismatch(pub String);
 
-/// Whether a report of `new` can be held against the baseline `base`.
-pub fn comparable(base: &ScenarioInfo, new: &ScenarioInfo) -> Result<(), Mismatch> {
-    if base.name != new.name {
-        return Err(Mismatch(format!(
-            "the baseline is a report of scenario `{}`, this is scenario `{}`: they cannot be compared",
-            base.name, new.name
-        )));
+/// What identifies the settings a report was (or will be) made with: the scenario's name, the
+/// hash of the selected variants' settings, and each variant's own hash.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fingerprint {
+    pub name: String,
+    pub settings_sha256: String,
+    /// Each variant's name and settings hash (empty in reports of older versions).
+    pub variants: Vec<(String, String)>,
+}
+
+impl Fingerprint {
+    /// The fingerprint a run of this scenario's selected variants will have.
+    pub fn of_scenario(s: &crate::scenario::Scenario) -> Fingerprint {
+        Fingerprint {
+            name: s.name.clone(),
+            settings_sha256: s.settings_sha256.clone(),
+            variants: s
+                .variants
+                .iter()
+                .map(|v| (v.name.clone(), v.settings_sha256.clone()))
+                .collect(),
+        }
     }
-    if base.settings_sha256 != new.settings_sha256 {
-        return Err(Mismatch(format!(
-            "the effective settings of scenario `{}` differ from the baseline's (settings_sha256 {} \
-             now, {} in the baseline): a changed setting, variant, sweep or --set changes the numbers \
-             (comments, the description and [expect] do not count); record a new baseline",
-            new.name,
-            short(&new.settings_sha256),
-            short(&base.settings_sha256)
-        )));
+
+    pub fn of(report: &Report) -> Fingerprint {
+        Fingerprint {
+            name: report.scenario.name.clone(),
+            settings_sha256: report.scenario.settings_sha256.clone(),
+            variants: report
+                .variants
+                .iter()
+                .map(|v| (v.name.clone(), v.settings_sha256.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// Whether two reports ran the same scenario with the same settings (`stress merge`).
+pub fn same_scenario(a: &ScenarioInfo, b: &ScenarioInfo) -> Result<(), Mismatch> {
+    same_name(a, &b.name)?;
+    if a.settings_sha256 != b.settings_sha256 {
+        return Err(changed(&b.name, &b.settings_sha256, &a.settings_sha256));
     }
     Ok(())
+}
+
+/// Whether a run of `new` can be held against the baseline `base`: same scenario, and either
+/// the same settings throughout or, for a run of some variants (`--variant`), each variant's
+/// settings equal to those of the baseline's variant of the same name.
+pub fn comparable(base: &Report, new: &Fingerprint) -> Result<(), Mismatch> {
+    same_name(&base.scenario, &new.name)?;
+    if base.scenario.settings_sha256 == new.settings_sha256 {
+        return Ok(());
+    }
+    let by_variant = new.variants.iter().all(|(name, hash)| {
+        !hash.is_empty()
+            && base
+                .variants
+                .iter()
+                .any(|b| &b.name == name && &b.settings_sha256 == hash)
+    });
+    if by_variant && !new.variants.is_empty() {
+        return Ok(());
+    }
+    Err(changed(
+        &new.name,
+        &new.settings_sha256,
+        &base.scenario.settings_sha256,
+    ))
+}
+
+fn same_name(base: &ScenarioInfo, new: &str) -> Result<(), Mismatch> {
+    if base.name == new {
+        return Ok(());
+    }
+    Err(Mismatch(format!(
+        "the baseline is a report of scenario `{}`, this is scenario `{new}`: they cannot be compared",
+        base.name
+    )))
+}
+
+fn changed(name: &str, new: &str, base: &str) -> Mismatch {
+    Mismatch(format!(
+        "the effective settings of scenario `{name}` differ from the baseline's (settings_sha256 \
+         {} now, {} in the baseline): a changed setting, variant, sweep or --set changes the \
+         numbers (comments, the description and [expect] do not count); record a new baseline",
+        short(new),
+        short(base)
+    ))
 }
 
 fn short(hash: &str) -> &str {
@@ -208,6 +280,8 @@ pub struct VariantComparison {
     pub rows: Vec<Row>,
     /// `not in the baseline` or `not in this run`.
     pub note: Option<String>,
+    /// A baseline variant the run should have run and did not: a regression.
+    pub missing: bool,
 }
 
 /// A report against its baseline.
@@ -222,12 +296,15 @@ pub struct Comparison {
 }
 
 impl Comparison {
+    /// Regressed metrics, plus baseline variants missing from the run.
     pub fn regressions(&self) -> usize {
-        self.variants
+        let rows = self
+            .variants
             .iter()
             .flat_map(|v| &v.rows)
             .filter(|r| r.regression)
-            .count()
+            .count();
+        rows + self.variants.iter().filter(|v| v.missing).count()
     }
 }
 
@@ -246,20 +323,37 @@ pub fn compare(
                 name: n.name.clone(),
                 rows: rows(b, n, tolerances),
                 note: None,
+                missing: false,
             },
             None => VariantComparison {
                 name: n.name.clone(),
                 rows: Vec::new(),
                 note: Some("not in the baseline".into()),
+                missing: false,
             },
         })
         .collect();
+    // A baseline variant this run lacks is a regression unless the run chose not to run it
+    // (`--variant`, which changes the selection's hash): an interrupted run, or one that lost a
+    // variant otherwise, must not pass the gate on what it did not measure.
+    let same_selection = base.scenario.settings_sha256 == new.scenario.settings_sha256;
     for b in &base.variants {
         if !new.variants.iter().any(|n| n.name == b.name) {
+            let (note, missing) = if new.interrupted {
+                (
+                    "not in this run: it was interrupted before this variant",
+                    true,
+                )
+            } else if same_selection {
+                ("not in this run", true)
+            } else {
+                ("not selected in this run", false)
+            };
             variants.push(VariantComparison {
                 name: b.name.clone(),
                 rows: Vec::new(),
-                note: Some("not in this run".into()),
+                note: Some(note.into()),
+                missing,
             });
         }
     }
@@ -356,7 +450,7 @@ fn judge(
 mod tests {
     use super::*;
     use crate::record::errors::ErrorClass;
-    use crate::report::fixtures::variant;
+    use crate::report::fixtures::{self, variant};
     use crate::report::model::ErrorStats;
 
     fn judged(metric: &str, b: f64, n: f64, pct: f64) -> bool {
@@ -482,16 +576,66 @@ mod tests {
 
     #[test]
     fn refuses_other_scenarios_and_changed_settings() {
-        let info = |name: &str, hash: &str| ScenarioInfo {
+        let base = baseline_of(&[("a", "ha"), ("b", "hb")], "all");
+        let print = |name: &str, hash: &str, variants: &[(&str, &str)]| Fingerprint {
             name: name.into(),
-            description: None,
-            file: "x.toml".into(),
             settings_sha256: hash.into(),
+            variants: variants
+                .iter()
+                .map(|(n, h)| (n.to_string(), h.to_string()))
+                .collect(),
         };
-        assert!(comparable(&info("a", "1"), &info("a", "1")).is_ok());
-        let e = comparable(&info("a", "1"), &info("b", "1")).unwrap_err();
-        assert!(e.0.contains("scenario `a`"), "{e}");
-        let e = comparable(&info("a", "1"), &info("a", "2")).unwrap_err();
+        let everything = [("a", "ha"), ("b", "hb")];
+        assert!(comparable(&base, &print("s", "all", &everything)).is_ok());
+        let e = comparable(&base, &print("t", "all", &everything)).unwrap_err();
+        assert!(e.0.contains("scenario `s`"), "{e}");
+        let e = comparable(&base, &print("s", "other", &[("a", "h2"), ("b", "hb")])).unwrap_err();
         assert!(e.0.contains("effective settings"), "{e}");
+        // `--variant b`: the selection's hash differs, the variant's own does not.
+        assert!(comparable(&base, &print("s", "only-b", &[("b", "hb")])).is_ok());
+        assert!(comparable(&base, &print("s", "only-c", &[("c", "hc")])).is_err());
+        // A baseline of an older version has no per-variant hashes: only the whole counts.
+        let old = baseline_of(&[("a", ""), ("b", "")], "all");
+        assert!(comparable(&old, &print("s", "only-b", &[("b", "")])).is_err());
+    }
+
+    #[test]
+    fn a_variant_missing_from_the_run_is_a_regression_unless_deselected() {
+        let base = baseline_of(&[("a", "ha"), ("b", "hb")], "all");
+        let mut new = baseline_of(&[("a", "ha")], "all");
+        let c = compare(&base, &new, &Tolerances::default(), None);
+        assert_eq!(c.regressions(), 1, "{c:?}");
+        new.interrupted = true;
+        let c = compare(&base, &new, &Tolerances::default(), None);
+        assert_eq!(c.regressions(), 1);
+        assert!(
+            c.variants[1]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("interrupted")
+        );
+        new.interrupted = false;
+        new.scenario.settings_sha256 = "only-a".into();
+        let c = compare(&base, &new, &Tolerances::default(), None);
+        assert_eq!(c.regressions(), 0, "{c:?}");
+        assert_eq!(
+            c.variants[1].note.as_deref(),
+            Some("not selected in this run")
+        );
+    }
+
+    fn baseline_of(variants: &[(&str, &str)], hash: &str) -> Report {
+        let vs = variants
+            .iter()
+            .map(|(name, h)| {
+                let mut v = fixtures::variant(name, 1, 0, serde_json::json!({}));
+                v.settings_sha256 = h.to_string();
+                v
+            })
+            .collect();
+        let mut r = fixtures::report("r", "2026-01-01T00:00:00.000Z", vs);
+        r.scenario.settings_sha256 = hash.into();
+        r
     }
 }

@@ -15,6 +15,9 @@ use super::model::Report;
 pub struct Exported<'a> {
     pub report: &'a Report,
     pub comparison: Option<&'a Comparison>,
+    /// `stress compare`: the verdict is the comparison's alone, so the report's own checks are
+    /// left out of the formats that judge (JUnit, Markdown).
+    pub comparison_only: bool,
 }
 
 /// Why an export failed.

@@ -35,6 +35,7 @@ pub fn write(report: &Report, path: &Path) -> Result<(), ExportError> {
     let run = Exported {
         report,
         comparison: None,
+        comparison_only: false,
     };
     export::export(&Json, &[run], path)
 }

@@ -28,7 +28,9 @@ impl Exporter for Junit {
     fn render(&self, runs: &[Exported<'_>]) -> Result<Vec<u8>, ExportError> {
         let mut junit = JUnit::new("stress");
         for run in runs {
-            junit.add_test_suite(suite(run.report));
+            if !run.comparison_only {
+                junit.add_test_suite(suite(run.report));
+            }
             if let Some(c) = run.comparison {
                 junit.add_test_suite(baseline_suite(c));
             }
@@ -119,6 +121,12 @@ fn baseline_suite(c: &Comparison) -> TestSuite {
         .add_property(Property::new("baseline_run_id", c.base_run.as_str()))
         .add_property(Property::new("run_id", c.new_run.as_str()));
     for v in &c.variants {
+        if v.missing {
+            let note = v.note.clone().unwrap_or_default();
+            let mut case = TestCase::new("baseline variant", failure(note, "regression"));
+            case.set_classname(format!("{}/{}", c.scenario, v.name));
+            suite.add_test_case(case);
+        }
         for r in &v.rows {
             let [metric, base, new, change, tolerance, _] = r.cells();
             let status = if r.regression {
@@ -168,6 +176,7 @@ mod tests {
         let run = Exported {
             report: &r,
             comparison: None,
+            comparison_only: false,
         };
         let xml = String::from_utf8(Junit.render(&[run]).unwrap()).unwrap();
         assert_eq!(xml.matches("<failure").count(), 1, "{xml}");

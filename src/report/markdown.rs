@@ -21,7 +21,9 @@ impl Exporter for Markdown {
     fn render(&self, runs: &[Exported<'_>]) -> Result<Vec<u8>, ExportError> {
         let mut out = String::new();
         for run in runs {
-            out.push_str(&report(run.report));
+            if !run.comparison_only {
+                out.push_str(&report(run.report, run.comparison));
+            }
             if let Some(c) = run.comparison {
                 out.push_str(&comparison(c));
             }
@@ -40,11 +42,13 @@ fn row(cells: &[String]) -> String {
     format!("| {} |\n", cells.join(" | "))
 }
 
-fn report(r: &Report) -> String {
-    let (mark, word) = match (r.interrupted, r.verdict.pass) {
-        (true, _) => ("⚠️", "interrupted"),
-        (false, true) => ("✅", "passed"),
-        (false, false) => ("❌", "failed"),
+fn report(r: &Report, comparison: Option<&Comparison>) -> String {
+    let regressed = comparison.is_some_and(|c| c.regressions() > 0);
+    let (mark, word) = match (r.interrupted, r.verdict.pass, regressed) {
+        (true, _, _) => ("⚠️", "interrupted"),
+        (false, true, false) => ("✅", "passed"),
+        (false, true, true) => ("❌", "regressed against the baseline"),
+        (false, false, _) => ("❌", "failed"),
     };
     let mut out = format!("## {mark} stress: `{}` {word}\n\n", r.scenario.name);
     out.push_str(&format!(
@@ -133,7 +137,16 @@ fn comparison(c: &Comparison) -> String {
     out.push_str("|---|---|--:|--:|--:|--:|---|\n");
     for v in &c.variants {
         if let Some(note) = &v.note {
-            out.push_str(&row(&[v.name.clone(), "-".into(), note.clone()]));
+            let status = if v.missing { "**REGRESSION**" } else { "" };
+            out.push_str(&row(&[
+                v.name.clone(),
+                "-".into(),
+                note.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+                status.into(),
+            ]));
         }
         for r in &v.rows {
             let mut cells = vec![v.name.clone()];
@@ -172,6 +185,7 @@ mod tests {
         let run = Exported {
             report: &r,
             comparison: None,
+            comparison_only: false,
         };
         let md = String::from_utf8(Markdown.render(&[run]).unwrap()).unwrap();
         assert!(md.starts_with("## ❌ stress: `s` failed"), "{md}");
@@ -180,5 +194,37 @@ mod tests {
             md.contains("- `a | b`: throughput = 10.0 ops/s, limit ≥ 100.0 ops/s"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn a_passing_run_that_regressed_says_so_in_its_heading() {
+        let v = fixtures::variant("a", 10, 0, serde_json::json!({}));
+        let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
+        let c = Comparison {
+            scenario: "s".into(),
+            base_run: "r0".into(),
+            new_run: "r1".into(),
+            forced: None,
+            variants: vec![crate::report::compare::VariantComparison {
+                name: "b".into(),
+                rows: Vec::new(),
+                note: Some("not in this run".into()),
+                missing: true,
+            }],
+        };
+        let run = |comparison_only| Exported {
+            report: &r,
+            comparison: Some(&c),
+            comparison_only,
+        };
+        let md = String::from_utf8(Markdown.render(&[run(false)]).unwrap()).unwrap();
+        assert!(
+            md.starts_with("## ❌ stress: `s` regressed against the baseline"),
+            "{md}"
+        );
+        assert!(md.contains("| b | - | not in this run |"), "{md}");
+        assert!(md.contains("**REGRESSION**"), "{md}");
+        let md = String::from_utf8(Markdown.render(&[run(true)]).unwrap()).unwrap();
+        assert!(md.starts_with("### Against the baseline"), "{md}");
     }
 }

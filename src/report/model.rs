@@ -95,8 +95,13 @@ pub struct DatabaseInfo {
 #[serde(deny_unknown_fields)]
 pub struct VariantReport {
     pub name: String,
-    /// The variant's effective settings, as `stress check --print` shows them.
+    /// The variant's effective settings, as `stress check --print` shows them (the database
+    /// URL's password redacted).
     pub settings: serde_json::Value,
+    /// Hash of this variant's effective settings, as `scenario.settings_sha256` but for this
+    /// variant alone: a run of some variants (`--variant`) can be held against a baseline of all.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub settings_sha256: String,
     /// Seed of the parameter streams (the scenario's, or the one drawn for this run).
     pub seed: u64,
     pub operations: Operations,

@@ -211,7 +211,16 @@ pub fn render_comparison(c: &Comparison) -> String {
         ]);
     for v in &c.variants {
         if let Some(note) = &v.note {
-            table.add_row(vec![v.name.clone(), "-".into(), note.clone()]);
+            let status = if v.missing { "REGRESSION" } else { "" };
+            table.add_row(vec![
+                v.name.clone(),
+                "-".into(),
+                note.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+                status.into(),
+            ]);
         }
         for r in &v.rows {
             let mut row = vec![v.name.clone()];

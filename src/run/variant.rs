@@ -12,7 +12,7 @@ use super::admin::{Admin, ServerInfo};
 use super::faults::{self, Fired};
 use super::ledger::Ledger;
 use super::sampler::{self, BackendQuery, ProgressLine};
-use super::shape::{self, Shape};
+use super::shape::Shape;
 use super::task::LoadRun;
 use super::workers::{self, Workers};
 use super::{Interrupt, RunError};
@@ -26,7 +26,7 @@ use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
 use crate::report::model::{Aborted, FaultEvent, VariantReport};
 use crate::scenario::Variant;
-use crate::scenario::model::{DEFAULT_DURATION, FaultKind};
+use crate::scenario::model::FaultKind;
 use crate::workload::prepare::{self, StatementInfo};
 
 /// What the run tells every variant.
@@ -134,16 +134,6 @@ async fn connector(
     }
 }
 
-/// The measured phase's length, when known before the run.
-fn measured_length(variant: &Variant) -> Option<Duration> {
-    let load = &variant.settings.load;
-    shape::staged_length(load).or(match (load.duration, load.iterations) {
-        (Some(d), _) => Some(d),
-        (None, Some(_)) => None,
-        (None, None) => Some(DEFAULT_DURATION),
-    })
-}
-
 /// Prepares the statements (with the ledger's) and opens the access, then builds what the
 /// tasks share.
 async fn prepare_load(
@@ -188,7 +178,11 @@ async fn prepare_load(
         shape: Shape::of(&s.load),
         start,
         measure_start,
-        deadline: measured_length(variant).map(|d| measure_start + d),
+        deadline: variant
+            .settings
+            .load
+            .measured_length()
+            .map(|d| measure_start + d),
         iterations: s.load.iterations,
         think_time: s.load.think_time,
         op_timeout: s.load.op_timeout,
@@ -373,7 +367,10 @@ async fn measure(
     env: &Env<'_>,
     ledger: Option<&Ledger>,
 ) -> Result<Measured, RunError> {
-    let scheduled = faults::schedule(&variant.settings.fault, measured_length(variant));
+    let scheduled = faults::schedule(
+        &variant.settings.fault,
+        variant.settings.load.measured_length(),
+    );
     let load = prepare_load(variant, db, admin, env, &scheduled, ledger).await?;
     let tasks = variant.settings.load.tasks as usize;
     let mut workers = Workers::start(workers::thread_count(tasks), tasks, &load)

@@ -8,6 +8,7 @@
 //! database.
 
 pub mod de;
+pub mod duration;
 pub mod expect;
 pub mod expr;
 pub mod faults;
@@ -59,6 +60,8 @@ pub struct Variant {
     pub plan: Arc<Plan>,
     /// The compiled `[expect]` (merged with the variant's own).
     pub expect: expect::Expectations,
+    /// Hash of this variant's effective settings (see [`Scenario::settings_sha256`]).
+    pub settings_sha256: String,
 }
 
 /// Reads and validates a scenario file.
@@ -82,13 +85,15 @@ pub fn load_str(
         .iter()
         .map(|arg| parse_set(&mut sources, arg))
         .collect::<Result<Vec<_>, _>>()?;
-    let axes = sweep::take(&sources, &mut base)?;
     let declared = take_variants(&sources, &mut base)?;
+    let axes = sweep::take(&sources, &mut base, declared.len())?;
+    refuse_sets_on_swept_keys(&sources, &sets, &axes)?;
     sweep::refuse_in_variants(&sources, &declared)?;
     let selected = select(sweep::expand(declared, &axes), &options.variants)?;
 
-    let mut errors: Vec<ScenarioError> = Vec::new();
+    let mut errors = Found::default();
     let mut variants = Vec::new();
+    let count = selected.len();
     for planned in selected {
         let name = planned.name;
         let mut merged = base.clone();
@@ -102,22 +107,17 @@ pub fn load_str(
                     .map(|(k, _)| k.as_str())
                     .collect::<Vec<_>>()
                     .join(".");
-                errors.push(sources.error(&value.origin, key, format!("cannot set: {e}")));
+                let e = sources.error(&value.origin, key, format!("cannot set: {e}"));
+                errors.add(e, &name);
             }
         }
         match build_variant(&sources, &merged, &name) {
             Ok(v) => variants.push(v),
-            Err(es) => {
-                for e in es {
-                    if !errors.iter().any(|o| o.to_string() == e.to_string()) {
-                        errors.push(e);
-                    }
-                }
-            }
+            Err(es) => es.into_iter().for_each(|e| errors.add(e, &name)),
         }
     }
-    if !errors.is_empty() {
-        return Err(ScenarioErrors(errors));
+    if !errors.0.is_empty() {
+        return Err(errors.finish(count));
     }
     let first = &variants[0].settings;
     Ok(Scenario {
@@ -127,6 +127,37 @@ pub fn load_str(
         settings_sha256: settings_hash(&variants),
         variants,
     })
+}
+
+/// The errors of every variant: one value can be wrong in several variants (a base value, or
+/// one a variant does not override), and is reported once, with the variants it is wrong in
+/// when that is not all of them.
+#[derive(Default)]
+struct Found(Vec<(ScenarioError, Vec<String>)>);
+
+impl Found {
+    fn add(&mut self, e: ScenarioError, variant: &str) {
+        match self.0.iter_mut().find(|(o, _)| o.same_as(&e)) {
+            Some((_, in_variants)) => in_variants.push(variant.to_string()),
+            None => self.0.push((e, vec![variant.to_string()])),
+        }
+    }
+
+    fn finish(self, variants: usize) -> ScenarioErrors {
+        let errors = self.0.into_iter().map(|(mut e, in_variants)| {
+            if variants > 1 && in_variants.len() < variants {
+                let names: Vec<String> = in_variants.iter().map(|n| format!("`{n}`")).collect();
+                let which = if names.len() == 1 {
+                    "variant"
+                } else {
+                    "variants"
+                };
+                e.message = format!("{} (in {which} {})", e.message, names.join(", "));
+            }
+            e
+        });
+        ScenarioErrors(errors.collect())
+    }
 }
 
 fn build_variant(
@@ -158,6 +189,7 @@ fn build_variant(
     let expect = expect::compile(settings.expect.as_ref()).expect("validated above");
     Ok(Variant {
         name: name.to_string(),
+        settings_sha256: variant_hash(name, &settings),
         settings,
         plan: Arc::new(plan),
         expect,
@@ -259,6 +291,40 @@ fn select(
 /// Dotted keys, each with the place it was written.
 pub type SetKeys = Vec<(String, Origin)>;
 
+/// A `--set` of a swept key (or of a table above or below one) would override every point of
+/// the sweep, leaving variants named by values they do not have: refused, naming both.
+fn refuse_sets_on_swept_keys(
+    sources: &SourceMap,
+    sets: &[(SetKeys, Node)],
+    axes: &[sweep::Axis],
+) -> Result<(), ScenarioErrors> {
+    let names = |keys: &SetKeys| keys.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    let mut errors = Vec::new();
+    for (keys, value) in sets {
+        let set = names(keys);
+        for axis in axes {
+            let swept = names(&axis.keys);
+            let shorter = set.len().min(swept.len());
+            if set[..shorter] == swept[..shorter] {
+                errors.push(sources.error(
+                    &value.origin,
+                    set.join("."),
+                    format!(
+                        "`{}` is swept by [sweep]: a --set would override every point of the \
+                         sweep; remove it from [sweep], or select points with --variant",
+                        axis.name
+                    ),
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ScenarioErrors(errors))
+    }
+}
+
 /// Parses `KEY=VALUE` into dotted keys and a value node, each with its origin in the argument.
 fn parse_set(sources: &mut SourceMap, arg: &str) -> Result<(SetKeys, Node), ScenarioErrors> {
     let Some(eq) = split_at_equals(arg) else {
@@ -328,23 +394,39 @@ fn parse_keys(
     }
 }
 
-/// Hash of what decides the numbers: every variant's name and settings, without `description`
-/// and `[expect]` (rewording one or tightening a limit keeps a baseline comparable).
+/// What decides one variant's numbers, as hashed: its name and settings without
+/// `description` and `[expect]` (rewording one or tightening a limit keeps a baseline
+/// comparable), the database URL's password redacted.
+fn hashed_settings(name: &str, settings: &Settings) -> serde_json::Value {
+    let mut value = serde_json::to_value(settings.redacted()).expect("settings serialize");
+    if let Some(map) = value.as_object_mut() {
+        map.remove("description");
+        map.remove("expect");
+    }
+    serde_json::json!([name, value])
+}
+
+fn sha256_hex(json: &serde_json::Value) -> String {
+    let bytes = serde_json::to_vec(json).expect("settings serialize");
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Hash of one variant's effective settings: lets a run of some variants (`--variant`) be
+/// held against a baseline of all of them.
+fn variant_hash(name: &str, settings: &Settings) -> String {
+    sha256_hex(&hashed_settings(name, settings))
+}
+
+/// Hash of what decides the numbers of every selected variant.
 fn settings_hash(variants: &[Variant]) -> String {
     let all: Vec<_> = variants
         .iter()
-        .map(|v| {
-            let mut settings = serde_json::to_value(&v.settings).expect("settings serialize");
-            if let Some(map) = settings.as_object_mut() {
-                map.remove("description");
-                map.remove("expect");
-            }
-            (&v.name, settings)
-        })
+        .map(|v| hashed_settings(&v.name, &v.settings))
         .collect();
-    let json = serde_json::to_vec(&all).expect("settings serialize");
-    let digest = Sha256::digest(&json);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(&serde_json::Value::Array(all))
 }
 
 #[cfg(test)]

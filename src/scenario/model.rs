@@ -44,6 +44,18 @@ pub struct Settings {
     pub expect: Option<ExpectSettings>,
 }
 
+impl Settings {
+    /// The settings as they may be shown or stored (`check --print`, the report, the settings
+    /// hash): the database URL's password replaced by `***`.
+    pub fn redacted(&self) -> Settings {
+        let mut shown = self.clone();
+        if let Some(url) = &mut shown.database.url {
+            *url = crate::database::url::redacted_str(url);
+        }
+        shown
+    }
+}
+
 /// `[database]`: where the database comes from and how each variant's state is made.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -94,21 +106,21 @@ pub struct LoadSettings {
     /// Measured phase length; `duration` and `iterations` exclude each other (default 10s).
     #[serde(
         default,
-        with = "humantime_serde",
+        with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub duration: Option<Duration>,
     /// Operations per task in the measured phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<u64>,
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "super::duration")]
     pub think_time: Duration,
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "super::duration")]
     pub warmup: Duration,
     /// Client-side deadline per operation (asyncio.wait_for): `op_deadline_exceeded`.
     #[serde(
         default,
-        with = "humantime_serde",
+        with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub op_timeout: Option<Duration>,
@@ -139,6 +151,29 @@ fn default_tasks() -> u32 {
 /// Measured phase length when neither `duration` nor `iterations` is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
+impl LoadSettings {
+    /// How long the stages last in all (saturating: validation refuses more than
+    /// [`super::duration::MAX`]).
+    pub fn staged_length(&self) -> Option<Duration> {
+        (!self.stages.is_empty()).then(|| {
+            self.stages
+                .iter()
+                .fold(Duration::ZERO, |sum, st| sum.saturating_add(st.duration))
+        })
+    }
+
+    /// How long the measured phase lasts, when that is known before the run: the stages', the
+    /// `duration`, or the default; unknown with `iterations`.
+    pub fn measured_length(&self) -> Option<Duration> {
+        self.staged_length()
+            .or(match (self.duration, self.iterations) {
+                (Some(d), _) => Some(d),
+                (None, Some(_)) => None,
+                (None, None) => Some(DEFAULT_DURATION),
+            })
+    }
+}
+
 impl Default for LoadSettings {
     fn default() -> Self {
         LoadSettings {
@@ -159,7 +194,7 @@ impl Default for LoadSettings {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "super::duration")]
     pub duration: Duration,
     pub target: f64,
 }
@@ -184,7 +219,7 @@ pub struct AccessSettings {
     /// leakDetectionThreshold), counted per workload with their longest hold.
     #[serde(
         default,
-        with = "humantime_serde",
+        with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub leak_threshold: Option<Duration>,
@@ -270,13 +305,13 @@ pub struct PoolSettings {
     pub max_size: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_idle: Option<u32>,
-    #[serde(default = "default_connection_timeout", with = "humantime_serde")]
+    #[serde(default = "default_connection_timeout", with = "super::duration")]
     pub connection_timeout: Duration,
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout: Toggle,
     #[serde(default = "default_max_lifetime")]
     pub max_lifetime: Toggle,
-    #[serde(default = "default_reaper_rate", with = "humantime_serde")]
+    #[serde(default = "default_reaper_rate", with = "super::duration")]
     pub reaper_rate: Duration,
     #[serde(default = "yes")]
     pub test_on_check_out: bool,
@@ -355,9 +390,12 @@ impl<'de> Deserialize<'de> for Toggle {
                 if v == "off" {
                     return Ok(Toggle(None));
                 }
-                humantime::parse_duration(v)
-                    .map(|d| Toggle(Some(d)))
-                    .map_err(|e| E::custom(format!("invalid duration {v:?}: {e}")))
+                let d = humantime::parse_duration(v)
+                    .map_err(|e| E::custom(format!("invalid duration {v:?}: {e}")))?;
+                match super::duration::too_long(d) {
+                    Some(message) => Err(E::custom(message)),
+                    None => Ok(Toggle(Some(d))),
+                }
             }
         }
         d.deserialize_str(V)
@@ -480,7 +518,7 @@ pub struct StepSettings {
     pub capture: Vec<String>,
     #[serde(
         default,
-        with = "humantime_serde",
+        with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub sleep: Option<Duration>,
