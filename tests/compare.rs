@@ -264,3 +264,64 @@ fn the_committed_ci_gate_baseline_matches_its_scenario() {
         "the baseline itself meets the expectations"
     );
 }
+
+/// The committed ci-gate baseline with the default tolerances catches a regression of the size
+/// a real one has (every latency ×2.5 and 6 ms more, throughput −60%), and lets through the
+/// noise measured on this machine (+30% p99, −15% throughput).
+#[test]
+fn the_committed_ci_gate_baseline_catches_an_injected_slowdown_and_not_noise() {
+    let base = stress::report::json::read(Path::new("reports/baselines/ci-gate.json")).unwrap();
+    let scaled = |lat: f64, thr: f64| {
+        let mut r = base.clone();
+        for v in &mut r.variants {
+            for s in [&mut v.latency_ms.operation, &mut v.latency_ms.acquire] {
+                for p in [&mut s.p50, &mut s.p90, &mut s.p99, &mut s.p999, &mut s.max] {
+                    *p = *p * lat + if lat > 2.0 { 6.0 } else { 0.0 };
+                }
+            }
+            v.throughput_ops_s *= thr;
+        }
+        r
+    };
+    let tolerances = stress::report::compare::Tolerances::default();
+    let slow = stress::report::compare::compare(&base, &scaled(2.5, 0.4), &tolerances, None);
+    for v in &slow.variants {
+        let regressed: Vec<String> = v
+            .rows
+            .iter()
+            .filter(|r| r.regression)
+            .map(|r| r.metric.to_string())
+            .collect();
+        for metric in ["operation.p50", "throughput"] {
+            assert!(
+                regressed.iter().any(|m| m == metric),
+                "{}: {regressed:?}",
+                v.name
+            );
+        }
+    }
+    let noisy = stress::report::compare::compare(&base, &scaled(1.3, 0.85), &tolerances, None);
+    assert_eq!(noisy.regressions(), 0, "{noisy:?}");
+}
+
+/// The real gate (`scenarios/ci-gate.toml` against its committed baseline, as `.ci/run` runs
+/// it) fails on a regression injected into the server: transactions idle for 5 ms are killed,
+/// so the 20 ms the workload holds inside one becomes a new error class.
+#[test]
+fn the_real_ci_gate_fails_on_a_new_error_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database("compare_gate_injected");
+    define(
+        &url,
+        "ALTER DATABASE compare_gate_injected SET idle_in_transaction_session_timeout = '5ms'",
+    );
+    let out = dir.path().join("gate.json");
+    let (code, text) = run(
+        &url,
+        Path::new("scenarios/ci-gate.toml"),
+        &out,
+        &["--baseline", "reports/baselines/ci-gate.json"],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("new error class"), "{text}");
+}
