@@ -13,8 +13,9 @@
 //! `<stat>` is `p50`, `p90`, `p99`, `p999`, `max` or `mean`. `<class>` is an error class of the
 //! contract (`pool_timeout`, ...). `<name>` is any field of the report's `Anomalies`; the list
 //! is read from its JSON Schema, so a field added there is a metric at once. Some anomalies are
-//! not measured by every version: resolving one then says so ([`Measured::NotMeasured`]), it
-//! never passes silently as zero.
+//! measured only when the scenario asks (`lost_writes` with a verified workload, `leaks` with
+//! `access.leak_threshold`): resolving one then says what to set ([`Measured::NotMeasured`]),
+//! it never passes silently as zero.
 
 use std::fmt;
 use std::str::FromStr;
@@ -275,9 +276,19 @@ fn anomaly(a: &Anomalies, name: &str) -> Measured {
         .and_then(|v| v.as_f64())
     {
         Some(n) => Measured::Value(n),
-        None => Measured::NotMeasured(format!(
-            "anomalies.{name} is not measured by this version of stress"
-        )),
+        None => Measured::NotMeasured(unmeasured_reason(name)),
+    }
+}
+
+/// Why an anomaly has no value in a report: what the scenario must ask for to measure it.
+fn unmeasured_reason(name: &str) -> String {
+    match name {
+        "lost_writes" | "phantom_writes" => format!(
+            "anomalies.{name} is measured only when a workload is checked: set verify = \
+             \"acknowledged_writes\" on a writing workload, or add builtin = \"ledger\""
+        ),
+        "leaks" => "anomalies.leaks is measured only with access.leak_threshold set".to_string(),
+        _ => format!("anomalies.{name} was not measured in this run"),
     }
 }
 

@@ -2,12 +2,13 @@
 //! and the value measured), the scenario's pass or fail, and, when several variants were held
 //! to expectations (a sweep of pool sizes, say), the cheapest configuration that met them.
 //!
-//! A check whose metric was not measured (no successful operation, an anomaly this version
-//! does not measure) fails and says why: a gate must not pass on a number it never saw.
+//! A check whose metric was not measured (no successful operation, an anomaly the scenario did
+//! not ask to measure) fails and says why: a gate must not pass on a number it never saw.
 
 use super::model::{Cheapest, Check, Report, VariantReport, VariantVerdict, Verdict};
 use crate::metric::{Direction, Measured, Metric};
 use crate::scenario::expect::Expectations;
+use crate::scenario::model::{AccessMode, Settings};
 
 /// Judges one metric against one limit.
 pub fn check(metric: &Metric, limit: f64, v: &VariantReport) -> Check {
@@ -106,20 +107,16 @@ pub fn settle_report(report: &mut Report) {
 }
 
 /// Connections a variant may open, read from its settings: instances × max_size in pool mode,
-/// instances for a shared connection, tasks when each task or operation has its own.
+/// instances for a shared connection, tasks when each task or operation has its own. `None`
+/// when the settings are not those of this version (a report edited by hand, say).
 pub fn connections(settings: &serde_json::Value) -> Option<u64> {
-    let num = |section: &str, key: &str| settings.get(section)?.get(key)?.as_u64();
-    let mode = settings
-        .get("access")
-        .and_then(|a| a.get("mode"))
-        .and_then(|m| m.as_str())
-        .unwrap_or("pool");
-    let instances = num("access", "instances").unwrap_or(1);
-    match mode {
-        "pool" => instances.checked_mul(num("pool", "max_size")?),
-        "shared" => Some(instances),
-        _ => num("load", "tasks"),
-    }
+    let s: Settings = serde_json::from_value(settings.clone()).ok()?;
+    let instances = u64::from(s.access.instances);
+    Some(match s.access.mode {
+        AccessMode::Pool => instances * u64::from(s.pool.max_size),
+        AccessMode::Shared => instances,
+        AccessMode::PerOperation | AccessMode::PerTask => u64::from(s.load.tasks),
+    })
 }
 
 fn cheapest(variants: &[VariantReport]) -> Option<Cheapest> {
@@ -138,16 +135,48 @@ fn cheapest(variants: &[VariantReport]) -> Option<Cheapest> {
             ca.cmp(cb)
                 .then(b.throughput_ops_s.total_cmp(&a.throughput_ops_s))
         });
-    let passed = judged.iter().filter(|v| v.verdict.pass).count();
+    let passed: Vec<&str> = judged
+        .iter()
+        .filter(|v| v.verdict.pass)
+        .map(|v| v.name.as_str())
+        .collect();
+    let unknown: Vec<String> = passed
+        .iter()
+        .filter(|name| best.is_none_or(|(_, b)| b.name != **name))
+        .filter(|name| {
+            judged
+                .iter()
+                .any(|v| v.name == **name && connections(&v.settings).is_none())
+        })
+        .map(|name| format!("`{name}`"))
+        .collect();
+    let unknown_note = if unknown.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} passed too, with settings this version cannot count connections from",
+            unknown.join(", ")
+        )
+    };
+    let passed = passed.len();
     Some(match best {
         Some((n, v)) => Cheapest {
             variant: Some(v.name.clone()),
             connections: Some(n),
             detail: format!(
                 "{passed} of {} variants met every expectation; `{}` did with the fewest \
-                 connections ({n}; ties go to the higher throughput)",
+                 connections ({n}; ties go to the higher throughput){unknown_note}",
                 judged.len(),
                 v.name
+            ),
+        },
+        None if passed > 0 => Cheapest {
+            variant: None,
+            connections: None,
+            detail: format!(
+                "{passed} of {} variants met every expectation, but the connections of none \
+                 could be counted from its settings{unknown_note}",
+                judged.len()
             ),
         },
         None => Cheapest {
@@ -169,7 +198,7 @@ mod tests {
     use crate::scenario::expect::Expectation;
 
     fn pool(max_size: u64) -> serde_json::Value {
-        serde_json::json!({ "access": { "mode": "pool", "instances": 2 }, "pool": { "max_size": max_size },
+        serde_json::json!({ "name": "s", "access": { "mode": "pool", "instances": 2 }, "pool": { "max_size": max_size },
                             "load": { "tasks": 50 } })
     }
 
@@ -203,7 +232,7 @@ mod tests {
                 .note
                 .as_ref()
                 .unwrap()
-                .contains("not measured")
+                .contains("measured only when a workload is checked")
         );
         assert!(!v.verdict.pass);
         let mut v = variant("v", 0, 3, pool(5));
@@ -242,9 +271,28 @@ mod tests {
     #[test]
     fn connections_by_access_mode() {
         assert_eq!(connections(&pool(5)), Some(10));
-        let shared = serde_json::json!({ "access": { "mode": "shared", "instances": 3 }, "load": { "tasks": 9 } });
+        let shared = serde_json::json!({ "name": "s", "access": { "mode": "shared", "instances": 3 }, "load": { "tasks": 9 } });
         assert_eq!(connections(&shared), Some(3));
-        let per_task = serde_json::json!({ "access": { "mode": "per_task", "instances": 1 }, "load": { "tasks": 9 } });
+        let per_task = serde_json::json!({ "name": "s", "access": { "mode": "per_task", "instances": 1 }, "load": { "tasks": 9 } });
         assert_eq!(connections(&per_task), Some(9));
+        // Defaults count too: one pool of bb8's default 10.
+        assert_eq!(connections(&serde_json::json!({ "name": "s" })), Some(10));
+        assert_eq!(connections(&serde_json::json!({ "what": 1 })), None);
+    }
+
+    #[test]
+    fn a_passing_variant_of_unknown_cost_is_not_reported_as_failing() {
+        let e = expect(vec![(Metric::Throughput, 50.0)]);
+        let mut vs = vec![
+            variant("odd", 90, 0, serde_json::json!({ "what": 1 })),
+            variant("small", 10, 0, pool(2)),
+        ];
+        for v in &mut vs {
+            apply(v, &e);
+        }
+        let c = overall(&vs).cheapest.unwrap();
+        assert_eq!(c.variant, None);
+        assert!(c.detail.starts_with("1 of 2 variants met"), "{}", c.detail);
+        assert!(c.detail.contains("`odd` passed too"), "{}", c.detail);
     }
 }
