@@ -74,7 +74,7 @@ fn suite(report: &Report) -> TestSuite {
                 failure(verdict::describe(c), "expectation")
             };
             let mut case = TestCase::new(c.metric.as_str(), status);
-            case.set_classname(format!("{scenario}/{}", v.name));
+            case.set_classname(classname(&[scenario, &v.name]));
             suite.add_test_case(case);
         }
     }
@@ -82,16 +82,31 @@ fn suite(report: &Report) -> TestSuite {
     suite
 }
 
+/// A class name for CI systems that read dots as package separators (Jenkins): a swept variant
+/// (`pool.max_size=10`) must not become a package tree.
+fn classname(parts: &[&str]) -> String {
+    parts.join("/").replace('.', "_")
+}
+
+/// The variant's own case: an error when the run was interrupted; skipped (not green) when
+/// `abort_on_fail` stopped it, since the check that stopped it already carries the failure.
 fn variant_case(report: &Report, v: &VariantReport, time: Duration) -> TestCase {
     let status = if report.interrupted {
         let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
         s.set_message("interrupted: partial results");
         s
+    } else if let Some(a) = &v.verdict.aborted {
+        let mut s = TestCaseStatus::skipped();
+        s.set_message(format!(
+            "aborted after {} ms by abort_on_fail: {}",
+            a.at_ms, a.detail
+        ));
+        s
     } else {
         TestCaseStatus::success()
     };
     let mut case = TestCase::new(v.name.as_str(), status);
-    case.set_classname(report.scenario.name.as_str())
+    case.set_classname(classname(&[&report.scenario.name]))
         .set_time(time);
     let mut out = format!(
         "{} operations, {} ok, {} failed, {:.1} ops/s, operation p50 {:.3} ms, p99 {:.3} ms",
@@ -124,7 +139,7 @@ fn baseline_suite(c: &Comparison) -> TestSuite {
         if v.missing {
             let note = v.note.clone().unwrap_or_default();
             let mut case = TestCase::new("baseline variant", failure(note, "regression"));
-            case.set_classname(format!("{}/{}", c.scenario, v.name));
+            case.set_classname(classname(&[&c.scenario, &v.name]));
             suite.add_test_case(case);
         }
         for r in &v.rows {
@@ -143,7 +158,7 @@ fn baseline_suite(c: &Comparison) -> TestSuite {
                 TestCaseStatus::success()
             };
             let mut case = TestCase::new(format!("baseline {metric}"), status);
-            case.set_classname(format!("{}/{}", c.scenario, v.name));
+            case.set_classname(classname(&[&c.scenario, &v.name]));
             suite.add_test_case(case);
         }
     }
@@ -185,5 +200,24 @@ mod tests {
             xml.contains("message=\"throughput = 10.0 ops/s, limit ≥ 100.0 ops/s\""),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn an_aborted_variant_is_not_green_and_dots_leave_class_names() {
+        let mut v = fixtures::variant("pool.max_size=5", 10, 1, serde_json::json!({}));
+        v.verdict.aborted = Some(crate::report::model::Aborted {
+            metric: "errors.sql_error".into(),
+            at_ms: 1200,
+            detail: "errors.sql_error reached 1, above its limit of 0".into(),
+        });
+        let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
+        let run = Exported {
+            report: &r,
+            comparison: None,
+            comparison_only: false,
+        };
+        let xml = String::from_utf8(Junit.render(&[run]).unwrap()).unwrap();
+        assert!(xml.contains("<skipped message=\"aborted after 1200 ms"), "{xml}");
+        assert!(!xml.contains("classname=\"s/pool.max_size"), "{xml}");
     }
 }
