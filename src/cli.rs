@@ -142,6 +142,9 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    if !matches!(cli.command, Command::Run(_)) {
+        quiet_on_closed_pipe();
+    }
     let exit = match cli.command {
         Command::Run(args) => options::run(args).map(commands::run::run),
         Command::Check(args) => Ok(commands::check::check(options::check(args))),
@@ -157,4 +160,13 @@ pub fn main() -> ExitCode {
         crate::exit::Exit::BadInput
     })
     .into()
+}
+
+/// `stress check --print | head` should end quietly, as Unix tools do, not panic in
+/// `println!` (Rust ignores SIGPIPE, so a closed pipe is an error there). Not for `run`: it
+/// owns a server to shut down and a report to write, whatever happens to its stdout.
+fn quiet_on_closed_pipe() {
+    // SAFETY: restoring the default disposition of SIGPIPE, before any thread is started.
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }

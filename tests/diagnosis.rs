@@ -493,8 +493,9 @@ sql = "SELECT pg_sleep(0.05)"
     let _one = load_lock();
     let killer = std::thread::spawn(|| {
         // Find a backend of a stress run (not its admin connection) and SIGKILL it.
+        // Looks for up to 2 s: on a loaded machine the server may be slow to start.
         std::thread::sleep(Duration::from_millis(900));
-        for _ in 0..50 {
+        for _ in 0..200 {
             for entry in std::fs::read_dir("/proc").unwrap().flatten() {
                 let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
                 let cmd = String::from_utf8_lossy(&cmd);

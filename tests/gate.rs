@@ -203,14 +203,8 @@ errors.sql_error = 0
     let url = database("gate_abort");
     let file = scenario_file(dir.path(), "abort", text);
     let out = dir.path().join("r.json");
-    let started = std::time::Instant::now();
     let (code, stdout, report) = run(&url, &file, &out, &[]);
-    let took = started.elapsed();
     assert_eq!(code, 1, "{stdout}");
-    assert!(
-        took.as_secs() < 10,
-        "stopped early, not after 30 s: {took:?}"
-    );
     assert_consistent(&report);
     let v = &report.variants[0];
     let aborted = v
@@ -219,6 +213,8 @@ errors.sql_error = 0
         .as_ref()
         .expect("the report says why it stopped");
     assert_eq!(aborted.metric, "errors.sql_error");
+    // Stopped early, not after 30 s (the report's own clock: the wall clock of a test also
+    // counts the wait for the other load tests).
     assert!(v.measured_s < 5.0, "{}", v.measured_s);
     assert!(!report.interrupted, "an abort is not a Ctrl-C");
     assert!(stdout.contains("ABORTED"), "{stdout}");
@@ -226,21 +222,22 @@ errors.sql_error = 0
 
 #[test]
 fn a_three_by_two_sweep_runs_six_variants_and_names_the_cheapest_passing_one() {
-    // A connection is held 300 ms and a wait gives up after 100 ms: only max_size >= tasks
-    // meets errors.pool_timeout = 0.
+    // A connection is held 1 s and a wait gives up after 400 ms: only max_size >= tasks meets
+    // errors.pool_timeout = 0. (400 ms, not less: opening a connection on a loaded CI machine
+    // must not look like a pool that is too small.)
     let text = r#"
 name = "sizing"
 [load]
 tasks = 2
 iterations = 2
 [pool]
-connection_timeout = "100ms"
+connection_timeout = "400ms"
 [[workload]]
 name = "hold"
 [[workload.step]]
 sql = "SELECT 1"
 [[workload.step]]
-sleep = "300ms"
+sleep = "1s"
 [expect]
 errors.pool_timeout = 0
 [sweep]

@@ -1,7 +1,15 @@
 //! Live counters of a variant's connections, shared by every access mode and instance: open,
 //! created, closed, broken, held for an operation, tasks waiting, connection tasks alive, and
 //! the server notices that reveal interleaved transactions.
+//!
+//! The report covers the measured phase only: at its start ([`Gauges::begin_measured_phase`])
+//! the peaks restart from the current values and the counters are noted, so that
+//! [`Gauges::measured`] leaves out what the warmup did (notices, dirty returns, connections
+//! cut by a close). The report's connections created and closed, `backends_used` and
+//! `max_per_backend` cover the whole run, setup included (a shared connection is opened
+//! before the load).
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use tokio_postgres::error::SqlState;
@@ -30,6 +38,35 @@ pub struct Gauges {
     pub backends_used: AtomicU64,
     /// Most operations holding one connection at once.
     pub max_per_backend: AtomicU64,
+    /// The counters when the measured phase began.
+    at_measure_start: Mutex<Counters>,
+}
+
+/// The counters the report gives for the measured phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub created: u64,
+    pub closed: u64,
+    pub broken: u64,
+    /// Notices 25001 and 25P01.
+    pub interleaved: u64,
+    pub returned_in_transaction: u64,
+    pub cut_by_close: u64,
+}
+
+impl Counters {
+    fn since(self, start: Counters) -> Counters {
+        Counters {
+            created: self.created.saturating_sub(start.created),
+            closed: self.closed.saturating_sub(start.closed),
+            broken: self.broken.saturating_sub(start.broken),
+            interleaved: self.interleaved.saturating_sub(start.interleaved),
+            returned_in_transaction: self
+                .returned_in_transaction
+                .saturating_sub(start.returned_in_transaction),
+            cut_by_close: self.cut_by_close.saturating_sub(start.cut_by_close),
+        }
+    }
 }
 
 /// A snapshot of the gauges.
@@ -110,6 +147,35 @@ impl Gauges {
         }
     }
 
+    fn counters(&self) -> Counters {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counters {
+            created: load(&self.created),
+            closed: load(&self.closed),
+            broken: load(&self.broken),
+            interleaved: load(&self.notices_active_transaction)
+                + load(&self.notices_no_transaction),
+            returned_in_transaction: load(&self.returned_in_transaction),
+            cut_by_close: load(&self.cut_by_close),
+        }
+    }
+
+    /// The warmup is over: peaks restart from now, counters count from now.
+    pub fn begin_measured_phase(&self) {
+        let current = |c: &AtomicI64| c.load(Ordering::Relaxed);
+        self.peak_in_use
+            .store(current(&self.in_use).max(0), Ordering::Relaxed);
+        self.peak_waiting
+            .store(current(&self.waiting).max(0), Ordering::Relaxed);
+        *self.at_measure_start.lock().expect("gauges lock") = self.counters();
+    }
+
+    /// The counters since the measured phase began (the whole run until it has).
+    pub fn measured(&self) -> Counters {
+        let start = *self.at_measure_start.lock().expect("gauges lock");
+        self.counters().since(start)
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             open: non_negative(self.open.load(Ordering::Relaxed)),
@@ -121,5 +187,38 @@ impl Gauges {
             waiting: non_negative(self.waiting.load(Ordering::Relaxed)),
             peak_waiting: non_negative(self.peak_waiting.load(Ordering::Relaxed)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_measured_phase_leaves_the_warmup_out() {
+        let g = Gauges::default();
+        for _ in 0..3 {
+            g.opened();
+            g.acquired();
+        }
+        g.notice(&SqlState::ACTIVE_SQL_TRANSACTION);
+        g.released();
+        g.released();
+        g.begin_measured_phase();
+        assert_eq!(
+            g.snapshot().peak_in_use,
+            1,
+            "the peak restarts from what is in use"
+        );
+        assert_eq!(g.measured(), Counters::default());
+        g.opened();
+        g.notice(&SqlState::NO_ACTIVE_SQL_TRANSACTION);
+        g.returned_in_transaction.fetch_add(1, Ordering::Relaxed);
+        let m = g.measured();
+        assert_eq!(
+            (m.created, m.interleaved, m.returned_in_transaction),
+            (1, 1, 1)
+        );
+        assert_eq!(g.snapshot().created, 4, "the snapshot keeps the whole run");
     }
 }

@@ -36,6 +36,8 @@ use shared::SharedConn;
 pub struct Access {
     kind: Kind,
     pub connector: Arc<Connector>,
+    /// bb8's statistics when the measured phase began (the report leaves the warmup out).
+    pool_at_measure_start: std::sync::Mutex<PoolStatistics>,
 }
 
 #[derive(Debug)]
@@ -60,6 +62,26 @@ pub struct PoolStatistics {
 }
 
 impl PoolStatistics {
+    /// What happened after `start` (statistics only grow: they add up over pool generations).
+    pub fn since(&self, start: &PoolStatistics) -> PoolStatistics {
+        PoolStatistics {
+            get_direct: self.get_direct.saturating_sub(start.get_direct),
+            get_waited: self.get_waited.saturating_sub(start.get_waited),
+            get_timed_out: self.get_timed_out.saturating_sub(start.get_timed_out),
+            connections_created: self
+                .connections_created
+                .saturating_sub(start.connections_created),
+            closed_broken: self.closed_broken.saturating_sub(start.closed_broken),
+            closed_invalid: self.closed_invalid.saturating_sub(start.closed_invalid),
+            closed_max_lifetime: self
+                .closed_max_lifetime
+                .saturating_sub(start.closed_max_lifetime),
+            closed_idle_timeout: self
+                .closed_idle_timeout
+                .saturating_sub(start.closed_idle_timeout),
+        }
+    }
+
     pub fn add(&mut self, o: &PoolStatistics) {
         self.get_direct += o.get_direct;
         self.get_waited += o.get_waited;
@@ -123,7 +145,11 @@ impl Access {
             AccessMode::PerOperation => Kind::PerOperation,
             AccessMode::PerTask => Kind::PerTask,
         };
-        Ok(Access { kind, connector })
+        Ok(Access {
+            kind,
+            connector,
+            pool_at_measure_start: Default::default(),
+        })
     }
 
     pub fn gauges(&self) -> &Arc<Gauges> {
@@ -141,8 +167,8 @@ impl Access {
         TaskAccess::new(kind, self.connector.gauges.clone())
     }
 
-    /// bb8's statistics, in pool mode.
-    pub fn pool_statistics(&self) -> Option<PoolStatistics> {
+    /// bb8's statistics since the run began, in pool mode.
+    fn pool_totals(&self) -> Option<PoolStatistics> {
         let Kind::Pool(pools) = &self.kind else {
             return None;
         };
@@ -151,6 +177,20 @@ impl Access {
             s.add(&p.statistics());
         }
         Some(s)
+    }
+
+    /// The warmup is over: the connection gauges and bb8's statistics count from now.
+    pub fn begin_measured_phase(&self) {
+        self.connector.gauges.begin_measured_phase();
+        if let Some(now) = self.pool_totals() {
+            *self.pool_at_measure_start.lock().expect("statistics lock") = now;
+        }
+    }
+
+    /// bb8's statistics over the measured phase, in pool mode.
+    pub fn pool_statistics(&self) -> Option<PoolStatistics> {
+        let start = *self.pool_at_measure_start.lock().expect("statistics lock");
+        self.pool_totals().map(|now| now.since(&start))
     }
 
     /// Closes every pool (pool mode), replacing each at once with `swap`; returns how many

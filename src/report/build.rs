@@ -127,6 +127,7 @@ fn server_stats(timeline: &[TimelineEntry]) -> ServerStats {
 
 fn pool_stats(data: &VariantData<'_>) -> PoolStats {
     let g = data.gauges.snapshot();
+    let m = data.gauges.measured();
     let p = data.pool;
     PoolStats {
         peak_in_use: g.peak_in_use,
@@ -135,7 +136,7 @@ fn pool_stats(data: &VariantData<'_>) -> PoolStats {
         connections_closed: g.closed,
         closed_broken: g.broken,
         timed_out_gets: p.map_or(0, |p| p.get_timed_out),
-        cut_by_close: data.gauges.cut_by_close.load(Ordering::Relaxed),
+        cut_by_close: m.cut_by_close,
         died_idle: data.totals.extras.died_idle,
         waited_gets: p.map(|p| p.get_waited),
         closed_invalid: p.map(|p| p.closed_invalid),
@@ -178,12 +179,11 @@ fn leaks(data: &VariantData<'_>, names: &[String]) -> BTreeMap<String, Leak> {
 }
 
 fn anomalies(data: &VariantData<'_>) -> Anomalies {
-    let g = data.gauges;
+    let m = data.gauges.measured();
     let leak_threshold = data.variant.settings.access.leak_threshold;
     Anomalies {
-        transaction_interleaved: g.notices_active_transaction.load(Ordering::Relaxed)
-            + g.notices_no_transaction.load(Ordering::Relaxed),
-        returned_in_transaction: g.returned_in_transaction.load(Ordering::Relaxed),
+        transaction_interleaved: m.interleaved,
+        returned_in_transaction: m.returned_in_transaction,
         lost_writes: data.writes.as_ref().map(|w| w.lost),
         phantom_writes: data.writes.as_ref().map(|w| w.phantom),
         leaks: leak_threshold.map(|_| data.totals.extras.long_holds.iter().map(|h| h.0).sum()),

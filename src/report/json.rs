@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::export::{self, ExportError, Exported, Exporter};
-use super::model::Report;
+use super::model::{Report, SCHEMA_VERSION};
 
 /// The JSON report, pretty-printed; one report per file.
 pub struct Json;
@@ -55,6 +55,15 @@ pub enum ReadError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "{}: a report of schema_version {found}, written by a newer stress; this one reads up to \
+         {SCHEMA_VERSION}",
+        path.display()
+    )]
+    Newer {
+        path: std::path::PathBuf,
+        found: u64,
+    },
 }
 
 /// Reads a report.
@@ -63,8 +72,47 @@ pub fn read(path: &Path) -> Result<Report, ReadError> {
         path: path.to_path_buf(),
         source,
     })?;
+    // The version first: a newer report may have fields this version would call unknown.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<u64>,
+    }
+    if let Ok(Version {
+        schema_version: Some(found),
+    }) = serde_json::from_str(&text)
+        && found > u64::from(SCHEMA_VERSION)
+    {
+        return Err(ReadError::Newer {
+            path: path.to_path_buf(),
+            found,
+        });
+    }
     serde_json::from_str(&text).map_err(|source| ReadError::Parse {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_of_a_newer_schema_is_refused_by_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(&path, r#"{"schema_version": 99, "field_of_the_future": 1}"#).unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("schema_version 99, written by a newer stress"),
+            "{e}"
+        );
+        std::fs::write(&path, r#"{"schema_version": 1}"#).unwrap();
+        assert!(
+            read(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("not a stress report")
+        );
+    }
 }

@@ -217,7 +217,10 @@ mod tests {
             comparison_only: false,
         };
         let xml = String::from_utf8(Junit.render(&[run]).unwrap()).unwrap();
-        assert!(xml.contains("<skipped message=\"aborted after 1200 ms"), "{xml}");
+        assert!(
+            xml.contains("<skipped message=\"aborted after 1200 ms"),
+            "{xml}"
+        );
         assert!(!xml.contains("classname=\"s/pool.max_size"), "{xml}");
     }
 }

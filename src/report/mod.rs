@@ -8,6 +8,7 @@ pub mod build;
 pub mod compare;
 pub mod diagnosis;
 pub mod export;
+pub mod fingerprint;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod json;

@@ -288,13 +288,17 @@ pub struct Leak {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PoolStats {
-    /// Most connections held for an operation at once.
+    /// Most connections held for an operation at once (measured phase).
     pub peak_in_use: u64,
-    /// Most tasks waiting to get a connection at once.
+    /// Most tasks waiting to get a connection at once (measured phase).
     pub peak_waiting: u64,
+    /// Connections opened over the whole run, including those opened before the load (a shared
+    /// connection, `min_idle`) and during the warmup. The other counters below cover the
+    /// measured phase only.
     pub connections_created: u64,
+    /// Connections closed over the whole run, as `connections_created`.
     pub connections_closed: u64,
-    /// Connections found dead when given back.
+    /// Connections found dead when given back (whole run, as `connections_created`).
     pub closed_broken: u64,
     /// Pool gets that timed out (bb8).
     pub timed_out_gets: u64,

@@ -140,24 +140,7 @@ fn cheapest(variants: &[VariantReport]) -> Option<Cheapest> {
         .filter(|v| v.verdict.pass)
         .map(|v| v.name.as_str())
         .collect();
-    let unknown: Vec<String> = passed
-        .iter()
-        .filter(|name| best.is_none_or(|(_, b)| b.name != **name))
-        .filter(|name| {
-            judged
-                .iter()
-                .any(|v| v.name == **name && connections(&v.settings).is_none())
-        })
-        .map(|name| format!("`{name}`"))
-        .collect();
-    let unknown_note = if unknown.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; {} passed too, with settings this version cannot count connections from",
-            unknown.join(", ")
-        )
-    };
+    let unknown_note = uncounted(&judged);
     let passed = passed.len();
     Some(match best {
         Some((n, v)) => Cheapest {
@@ -188,6 +171,22 @@ fn cheapest(variants: &[VariantReport]) -> Option<Cheapest> {
             ),
         },
     })
+}
+
+/// The passing variants whose connections cannot be counted from their settings, as a note.
+fn uncounted(judged: &[&VariantReport]) -> String {
+    let names: Vec<String> = judged
+        .iter()
+        .filter(|v| v.verdict.pass && connections(&v.settings).is_none())
+        .map(|v| format!("`{}`", v.name))
+        .collect();
+    if names.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; {} passed too, with settings this version cannot count connections from",
+        names.join(", ")
+    )
 }
 
 #[cfg(test)]

@@ -21,7 +21,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -134,9 +133,8 @@ fn live(load: &LoadRun, gauges: &Gauges) -> Live {
         ok,
         failed,
         classes,
-        interleaved: gauges.notices_active_transaction.load(Ordering::Relaxed)
-            + gauges.notices_no_transaction.load(Ordering::Relaxed),
-        returned_in_transaction: gauges.returned_in_transaction.load(Ordering::Relaxed),
+        interleaved: gauges.measured().interleaved,
+        returned_in_transaction: gauges.measured().returned_in_transaction,
     }
 }
 

@@ -48,15 +48,21 @@ impl BackendQuery {
     }
 }
 
-/// Samples at the end of every second of the measured phase; when told the load's end, takes
-/// a last sample for the partial second and returns.
+/// At the start of the measured phase calls `begin` (the gauges count from there); then
+/// samples at the end of every second of it; when told the load's end, takes a last sample for
+/// the partial second and returns.
 pub async fn sample_seconds(
     measure_start: Instant,
+    begin: impl FnOnce(),
     gauges: Arc<Gauges>,
     timeline: Arc<Timeline>,
     backends: Arc<BackendQuery>,
     mut stop: oneshot::Receiver<Instant>,
 ) {
+    tokio::select! {
+        () = tokio::time::sleep_until(measure_start.into()) => begin(),
+        _ = &mut stop => return,
+    }
     let mut previous = gauges.snapshot();
     let mut second: u64 = 0;
     loop {

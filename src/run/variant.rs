@@ -223,8 +223,15 @@ impl Helpers {
             pattern: pattern.clone(),
         });
         let (stop_sampler, stopped) = oneshot::channel();
+        // Without a warmup, `measure` began the measured phase before the tasks started.
+        let measured = (load.measure_start > load.start).then(|| load.clone());
         let sampler = tokio::spawn(sampler::sample_seconds(
             load.measure_start,
+            move || {
+                if let Some(load) = measured {
+                    load.access.begin_measured_phase();
+                }
+            },
             gauges.clone(),
             load.timeline.clone(),
             backends,
@@ -373,6 +380,10 @@ async fn measure(
     );
     let load = prepare_load(variant, db, admin, env, &scheduled, ledger).await?;
     let tasks = variant.settings.load.tasks as usize;
+    if load.measure_start <= load.start {
+        // No warmup: what the pool did while it was built is setup, not load.
+        load.access.begin_measured_phase();
+    }
     let mut workers = Workers::start(workers::thread_count(tasks), tasks, &load)
         .map_err(|e| RunError::Infra(format!("cannot start worker threads: {e}")))?;
     let helpers = Helpers::start(&load, variant, db, admin, env, &workers, scheduled.clone());
