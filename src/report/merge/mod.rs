@@ -13,8 +13,8 @@
 //! - Peaks (in use, waiting, backends) are not summed, since machines peak at different
 //!   moments: `pool` and `server` keep the highest machine's, `machines` lists each one's, and
 //!   the merged timeline shows what was in use at once, second by second.
-//! - The diagnosis and the verdict are computed again on the merged numbers, with each
-//!   variant's recorded checks.
+//! - The diagnosis and the verdict are computed again on the merged numbers, with the first
+//!   report's checks of each variant (a warning says so when the machines' differ).
 
 mod guard;
 pub mod timeline;
@@ -472,8 +472,10 @@ fn faults(parts: &[Part<'_>], offsets: &[u64]) -> Vec<FaultEvent> {
     out
 }
 
+/// Each machine's warnings, and one when the machines held the variant to different
+/// expectations (`[expect]` is not in the settings hash): the merged verdict uses the first's.
 fn warnings(parts: &[Part<'_>]) -> Vec<String> {
-    parts
+    let mut out: Vec<String> = parts
         .iter()
         .flat_map(|p| {
             p.variant
@@ -481,7 +483,27 @@ fn warnings(parts: &[Part<'_>]) -> Vec<String> {
                 .iter()
                 .map(move |w| format!("{}: {w}", host(p)))
         })
-        .collect()
+        .collect();
+    let limits = |v: &VariantReport| -> Vec<(String, u64)> {
+        let checks = &v.verdict.checks;
+        checks
+            .iter()
+            .map(|c| (c.metric.clone(), c.limit.to_bits()))
+            .collect()
+    };
+    let first = &parts[0];
+    for p in &parts[1..] {
+        if limits(p.variant) != limits(first.variant) {
+            out.push(format!(
+                "{} held this variant to other expectations than {}; the merged verdict uses \
+                 those of {}",
+                host(p),
+                host(first),
+                first.input.file.display()
+            ));
+        }
+    }
+    out
 }
 
 fn machines(parts: &[Part<'_>]) -> Vec<MachinePeaks> {
@@ -520,57 +542,4 @@ fn diagnose(v: &VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> Vec<Fin
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::fixtures;
-
-    fn input(run: &str, at: &str, ok: u64) -> Input {
-        let mut v = fixtures::variant("v", ok, 0, serde_json::json!({}));
-        v.measured_s = 2.0;
-        Input {
-            file: PathBuf::from(format!("{run}.json")),
-            report: fixtures::report(run, at, vec![v]),
-        }
-    }
-
-    #[test]
-    fn overlapping_runs_sum_and_keep_peaks_per_machine() {
-        let a = input("a", "2026-01-01T00:00:00.000Z", 100);
-        let mut b = input("b", "2026-01-01T00:00:00.500Z", 50);
-        b.report.variants[0].pool.peak_in_use = 7;
-        let m = merge(&[a, b], false).unwrap();
-        let v = &m.variants[0];
-        assert_eq!(v.operations.ok, 150);
-        assert_eq!(v.measured_s, 2.5, "from the first start to the last end");
-        assert_eq!(v.throughput_ops_s, 60.0);
-        assert_eq!(v.pool.peak_in_use, 7, "the highest machine's, not the sum");
-        assert_eq!(v.machines.len(), 2);
-        assert_eq!(m.run_id, "a+b");
-        assert_eq!(m.started_at, "2026-01-01T00:00:00.000Z");
-    }
-
-    #[test]
-    fn runs_that_did_not_overlap_or_are_corrupt_are_refused() {
-        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
-        let b = input("b", "2026-01-01T00:00:05.000Z", 1);
-        let e = merge(&[a, b], false).unwrap_err().to_string();
-        assert!(e.contains("did not run at the same time"), "{e}");
-        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
-        let mut b = input("b", "2026-01-01T00:00:00.000Z", 1);
-        b.report.variants[0].latency_ms.operation.hdr = "not a histogram".into();
-        let e = merge(&[a, b], false).unwrap_err().to_string();
-        assert!(e.contains("latency_ms.operation"), "{e}");
-        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
-        let mut b = input("b", "yesterday", 1);
-        b.report.variants[0].started_at = None;
-        let e = merge(&[a, b], false).unwrap_err().to_string();
-        assert!(e.starts_with("b.json: started_at"), "{e}");
-        let a = input("a", "2026-01-01T00:00:00.000Z", 1);
-        let mut b = input("b", "2026-01-01T00:00:00.000Z", 1);
-        b.report.scenario.settings_sha256 = "other".into();
-        assert!(matches!(
-            merge(&[a, b], false),
-            Err(MergeError::Mismatch(_))
-        ));
-    }
-}
+mod tests;

@@ -1,0 +1,78 @@
+//! Merging fixture reports: sums, peaks, refusals.
+
+use super::*;
+use crate::report::fixtures;
+
+fn input(run: &str, at: &str, ok: u64) -> Input {
+    let mut v = fixtures::variant("v", ok, 0, serde_json::json!({}));
+    v.measured_s = 2.0;
+    Input {
+        file: PathBuf::from(format!("{run}.json")),
+        report: fixtures::report(run, at, vec![v]),
+    }
+}
+
+#[test]
+fn overlapping_runs_sum_and_keep_peaks_per_machine() {
+    let a = input("a", "2026-01-01T00:00:00.000Z", 100);
+    let mut b = input("b", "2026-01-01T00:00:00.500Z", 50);
+    b.report.variants[0].pool.peak_in_use = 7;
+    let m = merge(&[a, b], false).unwrap();
+    let v = &m.variants[0];
+    assert_eq!(v.operations.ok, 150);
+    assert_eq!(v.measured_s, 2.5, "from the first start to the last end");
+    assert_eq!(v.throughput_ops_s, 60.0);
+    assert_eq!(v.pool.peak_in_use, 7, "the highest machine's, not the sum");
+    assert_eq!(v.machines.len(), 2);
+    assert_eq!(m.run_id, "a+b");
+    assert_eq!(m.started_at, "2026-01-01T00:00:00.000Z");
+}
+
+#[test]
+fn runs_that_did_not_overlap_or_are_corrupt_are_refused() {
+    let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+    let b = input("b", "2026-01-01T00:00:05.000Z", 1);
+    let e = merge(&[a, b], false).unwrap_err().to_string();
+    assert!(e.contains("did not run at the same time"), "{e}");
+    let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+    let mut b = input("b", "2026-01-01T00:00:00.000Z", 1);
+    b.report.variants[0].latency_ms.operation.hdr = "not a histogram".into();
+    let e = merge(&[a, b], false).unwrap_err().to_string();
+    assert!(e.contains("latency_ms.operation"), "{e}");
+    let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+    let mut b = input("b", "yesterday", 1);
+    b.report.variants[0].started_at = None;
+    let e = merge(&[a, b], false).unwrap_err().to_string();
+    assert!(e.starts_with("b.json: started_at"), "{e}");
+    let a = input("a", "2026-01-01T00:00:00.000Z", 1);
+    let mut b = input("b", "2026-01-01T00:00:00.000Z", 1);
+    b.report.scenario.settings_sha256 = "other".into();
+    assert!(matches!(
+        merge(&[a, b], false),
+        Err(MergeError::Mismatch(_))
+    ));
+}
+
+#[test]
+fn different_expectations_on_the_machines_are_said() {
+    use crate::metric::Direction;
+    let check = |limit: f64| Check {
+        metric: "throughput".into(),
+        limit,
+        bound: Direction::Min,
+        actual: None,
+        pass: true,
+        note: None,
+    };
+    let mut a = input("a", "2026-01-01T00:00:00.000Z", 100);
+    let mut b = input("b", "2026-01-01T00:00:00.000Z", 100);
+    a.report.variants[0].verdict.checks.push(check(10.0));
+    b.report.variants[0].verdict.checks.push(check(20.0));
+    let m = merge(&[a, b], false).unwrap();
+    let w = &m.variants[0].warnings;
+    assert!(
+        w.iter()
+            .any(|w| w.contains("other expectations") && w.contains("a.json")),
+        "{w:?}"
+    );
+}
