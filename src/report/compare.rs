@@ -183,6 +183,25 @@ pub struct VariantComparison {
     pub missing: bool,
 }
 
+impl VariantComparison {
+    /// The table row of a variant without rows (missing on one side), as `Row::cells` plus the
+    /// variant's name, with `regression` as its status when it counts as one.
+    pub fn note_cells(&self, regression: &str) -> Option<Vec<String>> {
+        let note = self.note.as_ref()?;
+        let status = if self.missing { regression } else { "" };
+        let blank = String::new;
+        Some(vec![
+            self.name.clone(),
+            "-".into(),
+            note.clone(),
+            blank(),
+            blank(),
+            blank(),
+            status.into(),
+        ])
+    }
+}
+
 /// A report against its baseline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
@@ -482,8 +501,8 @@ mod tests {
 
     #[test]
     fn a_variant_missing_from_the_run_is_a_regression_unless_deselected() {
-        let base = baseline_of(&[("a", "ha"), ("b", "hb")], "all");
-        let mut new = baseline_of(&[("a", "ha")], "all");
+        let base = fixtures::hashed(&[("a", "ha"), ("b", "hb")], "all");
+        let mut new = fixtures::hashed(&[("a", "ha")], "all");
         let c = compare(&base, &new, &Tolerances::default(), None);
         assert_eq!(c.regressions(), 1, "{c:?}");
         new.interrupted = true;
@@ -504,19 +523,5 @@ mod tests {
             c.variants[1].note.as_deref(),
             Some("not selected in this run")
         );
-    }
-
-    fn baseline_of(variants: &[(&str, &str)], hash: &str) -> Report {
-        let vs = variants
-            .iter()
-            .map(|(name, h)| {
-                let mut v = fixtures::variant(name, 1, 0, serde_json::json!({}));
-                v.settings_sha256 = h.to_string();
-                v
-            })
-            .collect();
-        let mut r = fixtures::report("r", "2026-01-01T00:00:00.000Z", vs);
-        r.scenario.settings_sha256 = hash.into();
-        r
     }
 }

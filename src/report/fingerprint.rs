@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn refuses_other_scenarios_and_changed_settings() {
-        let base = baseline_of(&[("a", "ha"), ("b", "hb")], "all");
+        let base = fixtures::hashed(&[("a", "ha"), ("b", "hb")], "all");
         let print = |name: &str, hash: &str, variants: &[(&str, &str)]| Fingerprint {
             name: name.into(),
             settings_sha256: hash.into(),
@@ -134,21 +134,7 @@ mod tests {
         assert!(comparable(&base, &print("s", "only-b", &[("b", "hb")])).is_ok());
         assert!(comparable(&base, &print("s", "only-c", &[("c", "hc")])).is_err());
         // A baseline of an older version has no per-variant hashes: only the whole counts.
-        let old = baseline_of(&[("a", ""), ("b", "")], "all");
+        let old = fixtures::hashed(&[("a", ""), ("b", "")], "all");
         assert!(comparable(&old, &print("s", "only-b", &[("b", "")])).is_err());
-    }
-
-    fn baseline_of(variants: &[(&str, &str)], hash: &str) -> Report {
-        let vs = variants
-            .iter()
-            .map(|(name, h)| {
-                let mut v = fixtures::variant(name, 1, 0, serde_json::json!({}));
-                v.settings_sha256 = h.to_string();
-                v
-            })
-            .collect();
-        let mut r = fixtures::report("r", "2026-01-01T00:00:00.000Z", vs);
-        r.scenario.settings_sha256 = hash.into();
-        r
     }
 }

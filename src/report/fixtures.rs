@@ -43,3 +43,18 @@ pub fn report(run_id: &str, started_at: &str, variants: Vec<VariantReport>) -> R
     r.variants = variants;
     r
 }
+
+/// A report of variants with these names and settings hashes, its own hash `hash`.
+pub fn hashed(variants: &[(&str, &str)], hash: &str) -> Report {
+    let vs = variants
+        .iter()
+        .map(|(name, h)| {
+            let mut v = variant(name, 1, 0, serde_json::json!({}));
+            v.settings_sha256 = h.to_string();
+            v
+        })
+        .collect();
+    let mut r = report("r", "2026-01-01T00:00:00.000Z", vs);
+    r.scenario.settings_sha256 = hash.into();
+    r
+}

@@ -136,17 +136,8 @@ fn comparison(c: &Comparison) -> String {
     out.push_str("| variant | metric | baseline | now | change | tolerance | |\n");
     out.push_str("|---|---|--:|--:|--:|--:|---|\n");
     for v in &c.variants {
-        if let Some(note) = &v.note {
-            let status = if v.missing { "**REGRESSION**" } else { "" };
-            out.push_str(&row(&[
-                v.name.clone(),
-                "-".into(),
-                note.clone(),
-                String::new(),
-                String::new(),
-                String::new(),
-                status.into(),
-            ]));
+        if let Some(cells) = v.note_cells("**REGRESSION**") {
+            out.push_str(&row(&cells));
         }
         for r in &v.rows {
             let mut cells = vec![v.name.clone()];

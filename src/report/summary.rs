@@ -210,17 +210,8 @@ pub fn render_comparison(c: &Comparison) -> String {
             "",
         ]);
     for v in &c.variants {
-        if let Some(note) = &v.note {
-            let status = if v.missing { "REGRESSION" } else { "" };
-            table.add_row(vec![
-                v.name.clone(),
-                "-".into(),
-                note.clone(),
-                String::new(),
-                String::new(),
-                String::new(),
-                status.into(),
-            ]);
+        if let Some(cells) = v.note_cells("REGRESSION") {
+            table.add_row(cells);
         }
         for r in &v.rows {
             let mut row = vec![v.name.clone()];
