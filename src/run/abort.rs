@@ -74,6 +74,9 @@ pub fn watch(variant: &Variant, load: &Arc<LoadRun>, aborter: Aborter) -> AbortW
                 _ = &mut stopped => return None,
                 _ = tokio::time::sleep(EVERY) => {}
             }
+            if Instant::now() < load.measure_start {
+                continue; // the warmup is not judged
+            }
             let live = live(&load, &gauges);
             if let Some((metric, detail)) = watched.iter().find_map(|w| lost(w, &live)) {
                 aborter.abort();

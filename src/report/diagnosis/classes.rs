@@ -177,10 +177,21 @@ fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, 
     }
     let pool = s.access.mode == AccessMode::Pool;
     let advice = if pool && !s.pool.test_on_check_out {
+        // `died_idle` counts tries: with retries it includes tries that were retried and
+        // succeeded, so it is not a part of `count`.
+        let hit = if s.load.retry.is_some() {
+            format!(
+                "{} tries (retried ones included) met a reused connection",
+                r.pool.died_idle
+            )
+        } else {
+            format!(
+                "{} of these {count} failures hit a reused connection",
+                r.pool.died_idle
+            )
+        };
         detail.push_str(&format!(
-            " {} of these {count} failures hit a reused connection at its first statement: it had died while \
-             idle in the pool.",
-            r.pool.died_idle
+            " {hit} at its first statement: it had died while idle in the pool."
         ));
         format!(
             "Turn on test_on_check_out (pre-ping): it would have replaced the {} connections that died while \
@@ -388,5 +399,50 @@ fn advice_for(class: ErrorClass) -> &'static str {
             "A client-side failure (a bug of ours or of the driver, or a workload that captured no row)."
         }
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn settings(extra: &str) -> Settings {
+        let text = format!(
+            "name = \"d\"\n[pool]\ntest_on_check_out = false\n{extra}\n[[workload]]\nname = \"w\"\n\
+             [[workload.step]]\nsql = \"SELECT 1\"\n"
+        );
+        crate::scenario::load_str(std::path::Path::new("d.toml"), &text, &Default::default())
+            .unwrap()
+            .variants[0]
+            .settings
+            .clone()
+    }
+
+    /// Regression: with retries, `died_idle` counts tries that were retried and succeeded, and
+    /// the finding said "22 of these 1 failures".
+    #[test]
+    fn dead_idle_connections_are_tries_not_failures_when_retried() {
+        let mut r = fixtures::variant("v", 100, 1, serde_json::json!({}));
+        r.pool.died_idle = 22;
+        let cx = |s| Context {
+            settings: s,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: true,
+        };
+        let retried = settings("[load]\nretry = { on = [\"admin_terminated\"], max_tries = 3 }");
+        let (detail, _) = connection_lost(1, &r, &cx(&retried));
+        assert!(
+            detail.contains("22 tries (retried ones included) met a reused connection"),
+            "{detail}"
+        );
+        r.pool.died_idle = 1;
+        let plain = settings("");
+        let (detail, _) = connection_lost(1, &r, &cx(&plain));
+        assert!(
+            detail.contains("1 of these 1 failures hit a reused connection"),
+            "{detail}"
+        );
     }
 }
