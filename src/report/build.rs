@@ -111,6 +111,27 @@ fn timeline(buckets: Vec<(u64, Bucket)>) -> Vec<TimelineEntry> {
         .collect()
 }
 
+fn operations(t: &Totals) -> Operations {
+    Operations {
+        total: t.ok + t.failed,
+        ok: t.ok,
+        failed: t.failed,
+        dropped: t.dropped,
+        retried: t.extras.retried,
+        retries: t.extras.retries,
+        retries_exhausted: t.extras.retries_exhausted,
+    }
+}
+
+fn isolation(data: &VariantData<'_>) -> Isolation {
+    let g = data.gauges;
+    Isolation {
+        backends_used: g.backends_used.load(Ordering::Relaxed),
+        max_operations_per_backend: g.max_per_backend.load(Ordering::Relaxed),
+        after_dirty_return: data.totals.extras.after_dirty_return.clone(),
+    }
+}
+
 fn server_stats(timeline: &[TimelineEntry]) -> ServerStats {
     let backends = || timeline.iter().filter_map(|e| e.server_backends.as_ref());
     ServerStats {
@@ -221,15 +242,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         settings: serde_json::to_value(settings.redacted()).expect("settings serialize"),
         settings_sha256: data.variant.settings_sha256.clone(),
         seed: data.seed,
-        operations: Operations {
-            total: t.ok + t.failed,
-            ok: t.ok,
-            failed: t.failed,
-            dropped: t.dropped,
-            retried: t.extras.retried,
-            retries: t.extras.retries,
-            retries_exhausted: t.extras.retries_exhausted,
-        },
+        operations: operations(t),
         measured_s,
         throughput_ops_s: if measured_s > 0.0 {
             t.ok as f64 / measured_s
@@ -242,11 +255,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         pool: pool_stats(&data),
         server: server_stats(&timeline),
         faults: std::mem::take(&mut data.faults),
-        isolation: Isolation {
-            backends_used: data.gauges.backends_used.load(Ordering::Relaxed),
-            max_operations_per_backend: data.gauges.max_per_backend.load(Ordering::Relaxed),
-            after_dirty_return: t.extras.after_dirty_return.clone(),
-        },
+        isolation: isolation(&data),
         writes: data.writes.as_ref().map(writes),
         leaks: leaks(&data, &names),
         timeline,
