@@ -222,21 +222,7 @@ impl Helpers {
             admin: admin.clone(),
             pattern: pattern.clone(),
         });
-        let (stop_sampler, stopped) = oneshot::channel();
-        // Without a warmup, `measure` began the measured phase before the tasks started.
-        let measured = (load.measure_start > load.start).then(|| load.clone());
-        let sampler = tokio::spawn(sampler::sample_seconds(
-            load.measure_start,
-            move || {
-                if let Some(load) = measured {
-                    load.access.begin_measured_phase();
-                }
-            },
-            gauges.clone(),
-            load.timeline.clone(),
-            backends,
-            stopped,
-        ));
+        let (stop_sampler, sampler) = Self::sampler(load, backends);
         let (stop_faults, stopped) = oneshot::channel();
         let cx = faults::Context {
             load: load.clone(),
@@ -267,6 +253,29 @@ impl Helpers {
             progress: (progress, ticker),
             watcher,
         }
+    }
+
+    /// The per-second sampler, which also begins the measured phase when the warmup ends.
+    fn sampler(
+        load: &Arc<LoadRun>,
+        backends: Arc<BackendQuery>,
+    ) -> (oneshot::Sender<Instant>, JoinHandle<()>) {
+        let (stop, stopped) = oneshot::channel();
+        // Without a warmup, `measure` began the measured phase before the tasks started.
+        let measured = (load.measure_start > load.start).then(|| load.clone());
+        let sampler = tokio::spawn(sampler::sample_seconds(
+            load.measure_start,
+            move || {
+                if let Some(load) = measured {
+                    load.access.begin_measured_phase();
+                }
+            },
+            load.access.gauges().clone(),
+            load.timeline.clone(),
+            backends,
+            stopped,
+        ));
+        (stop, sampler)
     }
 
     /// Stops them after the load ended at `end`; returns the faults that fired.

@@ -237,29 +237,12 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         errors: errors(parts, &offsets),
         anomalies: anomalies(parts),
         pool: pool(parts),
-        server: ServerStats {
-            peak_backends: max(parts, |v| v.server.peak_backends),
-            peak_idle_in_transaction: max(parts, |v| v.server.peak_idle_in_transaction),
-            longest_idle_in_transaction_ms: max(parts, |v| v.server.longest_idle_in_transaction_ms),
-            seconds_with_idle_in_transaction: max(parts, |v| {
-                v.server.seconds_with_idle_in_transaction
-            }),
-        },
+        server: server(parts),
         faults: faults(parts, &offsets),
         isolation: isolation(parts),
         writes: writes(parts),
         leaks: leaks(parts),
-        timeline: timeline::merge(
-            &first.name,
-            &parts
-                .iter()
-                .zip(&offsets)
-                .map(|(p, o)| timeline::Part {
-                    offset_ms: i64::try_from(*o).unwrap_or(i64::MAX),
-                    entries: &p.variant.timeline,
-                })
-                .collect::<Vec<_>>(),
-        )?,
+        timeline: merged_timeline(parts, &offsets)?,
         diagnosis: Vec::new(),
         verdict: VariantVerdict {
             pass: true,
@@ -273,6 +256,29 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
     v.diagnosis = diagnose(&v, parts, database);
     verdict::rejudge(&mut v);
     Ok(v)
+}
+
+/// The server's peaks: the highest machine's (they may not have peaked at once).
+fn server(parts: &[Part<'_>]) -> ServerStats {
+    ServerStats {
+        peak_backends: max(parts, |v| v.server.peak_backends),
+        peak_idle_in_transaction: max(parts, |v| v.server.peak_idle_in_transaction),
+        longest_idle_in_transaction_ms: max(parts, |v| v.server.longest_idle_in_transaction_ms),
+        seconds_with_idle_in_transaction: max(parts, |v| v.server.seconds_with_idle_in_transaction),
+    }
+}
+
+fn merged_timeline(parts: &[Part<'_>], offsets: &[u64]) -> Result<Vec<TimelineEntry>, MergeError> {
+    let name = &parts[0].variant.name;
+    let parts: Vec<timeline::Part<'_>> = parts
+        .iter()
+        .zip(offsets)
+        .map(|(p, o)| timeline::Part {
+            offset_ms: i64::try_from(*o).unwrap_or(i64::MAX),
+            entries: &p.variant.timeline,
+        })
+        .collect();
+    timeline::merge(name, &parts)
 }
 
 fn max(parts: &[Part<'_>], f: fn(&VariantReport) -> u64) -> u64 {
