@@ -131,3 +131,27 @@ fn an_oversized_sweep_is_refused_at_its_key() {
     assert!(stderr.contains("key `sweep`"), "{stderr}");
     assert!(stderr.contains("more than the 1000 variants"), "{stderr}");
 }
+
+/// `stress check --print ... | head` panicked in `println!` once the reader had gone (Rust
+/// ignores SIGPIPE, so the write fails instead). Now it ends quietly, as Unix tools do.
+#[test]
+fn a_closed_stdout_pipe_is_no_panic() {
+    let files = vec!["scenarios/pool-sizing.toml"; 200];
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stress"))
+        .arg("check")
+        .arg("--print")
+        .args(&files)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read a little, then hang up: far more than a pipe's buffer is still to come.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
