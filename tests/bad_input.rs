@@ -426,4 +426,18 @@ fn the_scenario_of_the_kubernetes_example_checks() {
         .collect();
     let (_dir, path) = write("k8s", &scenario);
     stress().arg("check").arg(&path).assert().success();
+    // The GitHub Actions example runs the same scenario from a file: same effective settings,
+    // and no setup/teardown (every copy would run them against the shared database).
+    let options = stress::scenario::LoadOptions::default();
+    let inline = stress::scenario::load(&path, &options).unwrap_or_else(|e| panic!("{e}"));
+    let file = stress::scenario::load(
+        std::path::Path::new("examples/checkout-load.toml"),
+        &options,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(inline.settings_sha256, file.settings_sha256);
+    let db = &file.variants[0].settings.database;
+    assert!(db.setup.is_empty() && db.teardown.is_empty());
+    let workflow = std::fs::read_to_string("examples/github-actions.yml").unwrap();
+    assert!(workflow.contains("default: \"examples/checkout-load.toml\""));
 }
