@@ -263,6 +263,19 @@ fn the_committed_ci_gate_baseline_matches_its_scenario() {
         base.verdict.pass,
         "the baseline itself meets the expectations"
     );
+    // Each variant carries its own hash, so a run of one variant (`--variant`) is held
+    // against it too (it was refused before per-variant hashes).
+    let one = stress::scenario::load(
+        Path::new("scenarios/ci-gate.toml"),
+        &stress::scenario::LoadOptions {
+            variants: vec!["pool of 8".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let print = stress::report::compare::Fingerprint::of_scenario(&one);
+    assert_ne!(print.settings_sha256, base.scenario.settings_sha256);
+    stress::report::compare::comparable(&base, &print).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The committed ci-gate baseline with the default tolerances catches a regression of the size
