@@ -172,6 +172,15 @@ mod tests {
     use crate::report::fixtures;
     use crate::scenario::expect::{Expectation, Expectations};
 
+    fn xml(r: &Report) -> String {
+        let run = Exported {
+            report: r,
+            comparison: None,
+            comparison_only: false,
+        };
+        String::from_utf8(Junit.render(&[run]).unwrap()).unwrap()
+    }
+
     #[test]
     fn one_failure_per_failed_check_with_its_numbers() {
         let mut v = fixtures::variant("v", 10, 0, serde_json::json!({}));
@@ -188,12 +197,7 @@ mod tests {
         };
         verdict::apply(&mut v, &expect);
         let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
-        let run = Exported {
-            report: &r,
-            comparison: None,
-            comparison_only: false,
-        };
-        let xml = String::from_utf8(Junit.render(&[run]).unwrap()).unwrap();
+        let xml = xml(&r);
         assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
         assert_eq!(xml.matches("<testcase").count(), 3, "{xml}");
         assert!(
@@ -211,12 +215,7 @@ mod tests {
             detail: "errors.sql_error reached 1, above its limit of 0".into(),
         });
         let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
-        let run = Exported {
-            report: &r,
-            comparison: None,
-            comparison_only: false,
-        };
-        let xml = String::from_utf8(Junit.render(&[run]).unwrap()).unwrap();
+        let xml = xml(&r);
         assert!(
             xml.contains("<skipped message=\"aborted after 1200 ms"),
             "{xml}"
