@@ -132,12 +132,13 @@ fn watched(variant: &Variant) -> Vec<Watched> {
 
 fn live(load: &LoadRun, gauges: &Gauges) -> Live {
     let (ok, failed, classes) = load.timeline.counts();
+    let measured = gauges.measured();
     Live {
         ok,
         failed,
         classes,
-        interleaved: gauges.measured().interleaved,
-        returned_in_transaction: gauges.measured().returned_in_transaction,
+        interleaved: measured.interleaved,
+        returned_in_transaction: measured.returned_in_transaction,
     }
 }
 
