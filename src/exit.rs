@@ -3,14 +3,16 @@
 use std::process::ExitCode;
 
 /// `0` ran and every expectation held · `1` an expectation failed · `2` bad invocation or
-/// scenario · `3` infrastructure failure · `130` interrupted.
+/// scenario · `3` infrastructure failure · `128 + N` stopped by signal N, as shells report it:
+/// `129` SIGHUP, `130` SIGINT (Ctrl-C), `143` SIGTERM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     Ok,
     ExpectationFailed,
     BadInput,
     Infra,
-    Interrupted,
+    /// Stopped by this signal number.
+    Interrupted(i32),
 }
 
 impl Exit {
@@ -20,7 +22,8 @@ impl Exit {
             Exit::ExpectationFailed => 1,
             Exit::BadInput => 2,
             Exit::Infra => 3,
-            Exit::Interrupted => 130,
+            // Signal numbers are small; anything odd still reads as SIGINT's 130.
+            Exit::Interrupted(signo) => u8::try_from(128 + signo).unwrap_or(130),
         }
     }
 
@@ -31,7 +34,7 @@ impl Exit {
             Exit::ExpectationFailed => 1,
             Exit::Infra => 2,
             Exit::BadInput => 3,
-            Exit::Interrupted => 4,
+            Exit::Interrupted(_) => 4,
         };
         if rank(other) > rank(self) {
             other
@@ -57,6 +60,14 @@ mod tests {
         assert_eq!(Infra.worst(ExpectationFailed), Infra);
         assert_eq!(Infra.worst(BadInput), BadInput);
         assert_eq!(BadInput.worst(Ok), BadInput);
-        assert_eq!(BadInput.worst(Interrupted), Interrupted);
+        assert_eq!(BadInput.worst(Interrupted(15)), Interrupted(15));
+        assert_eq!(Interrupted(15).worst(Interrupted(2)), Interrupted(15));
+    }
+
+    #[test]
+    fn a_signal_exits_as_shells_report_it() {
+        assert_eq!(Interrupted(1).code(), 129);
+        assert_eq!(Interrupted(2).code(), 130);
+        assert_eq!(Interrupted(15).code(), 143);
     }
 }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod compare;
 pub mod merge;
 pub mod run;
+mod signals;
 
 use crate::exit::Exit;
 use crate::options::Exports;

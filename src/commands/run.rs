@@ -1,10 +1,10 @@
 //! `stress run FILE...`: validate every file (and read every `--baseline` report, refusing one
 //! of another scenario) first, then run each scenario, print its summary, write its report,
-//! compare it with its baseline, and at the end write the JUnit and Markdown outputs. Ctrl-C
-//! stops the load, writes the partial report, removes the embedded server, and exits 130.
+//! compare it with its baseline, and at the end write the JUnit and Markdown outputs. SIGINT,
+//! SIGTERM and SIGHUP ([`super::signals`], caught before anything starts) stop the load, write
+//! the partial report, remove the embedded server, and exit 128 + the signal's number.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 
 use crate::database::Target;
 use crate::exit::Exit;
@@ -18,6 +18,13 @@ use crate::scenario::{self, Scenario};
 type Base = Option<(Report, Option<String>)>;
 
 pub fn run(req: RunRequest) -> Exit {
+    let interrupt = match super::signals::install() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: cannot install the signal handlers: {e}");
+            return Exit::Infra;
+        }
+    };
     let mut scenarios: Vec<Scenario> = Vec::new();
     let mut bad = false;
     for file in &req.scenarios.files {
@@ -45,12 +52,11 @@ pub fn run(req: RunRequest) -> Exit {
             return Exit::Infra;
         }
     };
-    let interrupt = Arc::new(Interrupt::default());
     rt.block_on(async {
-        listen_for_signals(interrupt.clone());
-        let mut target = Target::new(req.database_url.clone());
+        let mut target = Target::new(req.database_url.clone()).interruptible(interrupt.clone());
         let options = RunOptions {
             progress: !req.quiet && std::io::stderr().is_terminal(),
+            phases: !req.quiet,
         };
         let mut exit = Exit::Ok;
         let mut done = Vec::new();
@@ -64,8 +70,19 @@ pub fn run(req: RunRequest) -> Exit {
             }
         }
         target.shutdown();
-        exit.worst(super::write_exports(&req.exports, &done, false))
+        exit = exit.worst(super::write_exports(&req.exports, &done, false));
+        signalled(exit, &interrupt)
     })
+}
+
+/// A run that received a signal exits 128 + its number, as shells report it, even when the
+/// signal came after the last load (its report is then complete, and not marked interrupted).
+fn signalled(exit: Exit, interrupt: &Interrupt) -> Exit {
+    match interrupt.signo() {
+        // The worst of all exits: nothing else can win over it.
+        Some(signo) => Exit::Interrupted(signo),
+        None => exit,
+    }
 }
 
 /// Reads each scenario's baseline, refusing one of another scenario or other settings unless
@@ -139,33 +156,11 @@ fn finish(
     println!("report: {}", path.display());
     let regressed = comparison.as_ref().is_some_and(|c| c.regressions() > 0);
     let exit = if report.interrupted {
-        Exit::Interrupted
+        Exit::Interrupted(crate::signal::SIGINT)
     } else if !report.verdict.pass || regressed {
         Exit::ExpectationFailed
     } else {
         Exit::Ok
     };
     (exit, Some((report, comparison)))
-}
-
-fn listen_for_signals(interrupt: Arc<Interrupt>) {
-    tokio::spawn(async move {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            return;
-        };
-        loop {
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => if r.is_err() { return },
-                _ = term.recv() => {}
-            }
-            if interrupt.is_raised() {
-                eprintln!("interrupted again: stopping now");
-            } else {
-                eprintln!("interrupted: stopping the load, writing the partial report");
-            }
-            interrupt.raise();
-        }
-    });
 }

@@ -3,18 +3,24 @@
 //! `initdb` costs about half a second; copying an initialized data directory costs a tenth of
 //! that. The template is made once per server version and binary directory, in the user's cache
 //! directory (`STRESS_CACHE_DIR`, `XDG_CACHE_HOME/stress` or `~/.cache/stress`), and published
-//! with an atomic rename so that concurrent runs never see half a template.
+//! with an atomic rename so that concurrent runs never see half a template. `initdb` runs in a
+//! process group of its own (a Ctrl-C is ours to handle), is stopped when the run is
+//! interrupted, and its directories are guarded by watchdogs should `stress` die meanwhile.
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::InfraError;
 use super::binaries::{Binaries, RunAs};
+use super::watchdog::Watchdog;
+use crate::signal::Interrupt;
 
 /// Superuser of the clusters we create.
 pub const SUPERUSER: &str = "postgres";
@@ -35,7 +41,11 @@ fn cache_root() -> PathBuf {
 }
 
 /// The template data directory for these binaries, made if missing.
-pub fn template(bins: &Binaries, run_as: Option<&RunAs>) -> Result<PathBuf, InfraError> {
+pub fn template(
+    bins: &Binaries,
+    run_as: Option<&RunAs>,
+    interrupt: &Interrupt,
+) -> Result<PathBuf, InfraError> {
     let digest = Sha256::digest(bins.dir.to_string_lossy().as_bytes());
     let tag: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     let root = cache_root();
@@ -53,9 +63,10 @@ pub fn template(bins: &Binaries, run_as: Option<&RunAs>) -> Result<PathBuf, Infr
         .prefix("stress-initdb-")
         .tempdir()
         .map_err(|e| InfraError::new(format!("cannot create a temporary directory: {e}")))?;
+    let mut work_dog = Watchdog::guard(work.path())?;
     give_to(work.path(), run_as)?;
     let data = work.path().join("data");
-    initdb(bins, &data, run_as)?;
+    initdb(bins, &data, run_as, interrupt, &mut work_dog)?;
     let staging = tempfile::Builder::new()
         .prefix(".staging-")
         .tempdir_in(&root)
@@ -65,8 +76,11 @@ pub fn template(bins: &Binaries, run_as: Option<&RunAs>) -> Result<PathBuf, Infr
                 root.display()
             ))
         })?;
+    let _staging_dog = Watchdog::guard(staging.path())?;
     copy_tree(&data, staging.path(), None)
         .map_err(|e| InfraError::new(format!("cannot copy the template: {e}")))?;
+    // The watchdog's mark is not part of the template.
+    let _ = fs::remove_file(staging.path().join("stress.owner"));
     fs::write(staging.path().join(MARKER), &bins.version)
         .map_err(|e| InfraError::new(format!("cannot write the template marker: {e}")))?;
     let staged = staging.keep();
@@ -83,7 +97,13 @@ pub fn template(bins: &Binaries, run_as: Option<&RunAs>) -> Result<PathBuf, Infr
     Ok(target)
 }
 
-fn initdb(bins: &Binaries, data: &Path, run_as: Option<&RunAs>) -> Result<(), InfraError> {
+fn initdb(
+    bins: &Binaries,
+    data: &Path,
+    run_as: Option<&RunAs>,
+    interrupt: &Interrupt,
+    dog: &mut Watchdog,
+) -> Result<(), InfraError> {
     let mut cmd = Command::new(bins.initdb());
     cmd.arg("-D")
         .arg(data)
@@ -98,11 +118,35 @@ fn initdb(bins: &Binaries, data: &Path, run_as: Option<&RunAs>) -> Result<(), In
             "--no-sync",
         ])
         .current_dir(data.parent().unwrap_or(Path::new("/")))
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: a Ctrl-C at the terminal is ours to handle, not initdb's.
+        .process_group(0);
     as_user(&mut cmd, run_as);
-    let out = cmd
-        .output()
+    let mut child = cmd
+        .spawn()
         .map_err(|e| InfraError::new(format!("cannot run {}: {e}", bins.initdb().display())))?;
+    let pid = child.id();
+    dog.watch(pid);
+    // Poll, so that an interrupt stops it (its output is small: the pipes cannot fill).
+    while child.try_wait().ok().flatten().is_none() {
+        if interrupt.is_raised() {
+            // SIGTERM: initdb removes what it made and exits.
+            let target = nix::unistd::Pid::from_raw(pid as i32);
+            let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM);
+            let _ = child.wait();
+            dog.forget(pid);
+            return Err(InfraError::new(
+                "interrupted while initdb built the template",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| InfraError::new(format!("cannot run {}: {e}", bins.initdb().display())))?;
+    dog.forget(pid);
     if !out.status.success() {
         return Err(InfraError::new(format!(
             "initdb failed ({}): {}{}",
@@ -116,7 +160,6 @@ fn initdb(bins: &Binaries, data: &Path, run_as: Option<&RunAs>) -> Result<(), In
 
 /// Runs `cmd` as the unprivileged user, when there is one (we are root).
 pub fn as_user(cmd: &mut Command, run_as: Option<&RunAs>) {
-    use std::os::unix::process::CommandExt;
     if let Some(u) = run_as {
         cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
     }

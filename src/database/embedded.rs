@@ -4,7 +4,8 @@
 //! The server runs in its own process group, so a Ctrl-C at the terminal reaches us and not it,
 //! and we shut it down in order. As root, it runs as the unprivileged `postgres` user. The
 //! server and its directory are gone when [`EmbeddedServer`] is stopped or dropped (after
-//! success, after an error, after an interrupt).
+//! success, after an error, after an interrupt), and a [`Watchdog`] removes them if `stress`
+//! dies without dropping it (SIGKILL). A start gives up as soon as the run is interrupted.
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
@@ -12,6 +13,7 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
@@ -20,7 +22,9 @@ use nix::unistd::Pid;
 use super::InfraError;
 use super::binaries::{self, Binaries, RunAs};
 use super::cluster::{self, SUPERUSER};
+use super::watchdog::{self, Watchdog};
 use crate::scenario::model::EmbeddedSettings;
+use crate::signal::Interrupt;
 
 /// How the server is stopped: `fast` (SIGINT: abort transactions, disconnect clients) or
 /// `immediate` (SIGQUIT: no shutdown checkpoint; crash recovery at the next start).
@@ -40,8 +44,12 @@ pub struct EmbeddedServer {
     run_as: Option<RunAs>,
     child: Option<Child>,
     data: PathBuf,
-    // Declared last: removed after the server has stopped (fields drop in order).
+    /// A start (or restart) gives up when this is raised.
+    interrupt: Arc<Interrupt>,
+    // Removed after the server has stopped (fields drop in order)...
     dir: tempfile::TempDir,
+    // ...and only then is the watchdog told that all is clean.
+    watchdog: Watchdog,
 }
 
 /// Settings that trade durability for speed: this cluster is thrown away.
@@ -55,13 +63,23 @@ const THROWAWAY: &[(&str, &str)] = &[
 impl EmbeddedServer {
     /// Starts a server with these settings; under a second with a ready template.
     pub fn start(settings: &EmbeddedSettings) -> Result<EmbeddedServer, InfraError> {
+        EmbeddedServer::start_unless(settings, Arc::new(Interrupt::default()))
+    }
+
+    /// Starts a server, giving up (and cleaning up) as soon as `interrupt` is raised.
+    pub fn start_unless(
+        settings: &EmbeddedSettings,
+        interrupt: Arc<Interrupt>,
+    ) -> Result<EmbeddedServer, InfraError> {
+        watchdog::sweep_once();
         let bins = binaries::find()?;
         let run_as = binaries::run_as()?;
-        let template = cluster::template(&bins, run_as.as_ref())?;
+        let template = cluster::template(&bins, run_as.as_ref(), &interrupt)?;
         let dir = tempfile::Builder::new()
             .prefix("stress-pg-")
             .tempdir()
             .map_err(|e| InfraError::new(format!("cannot create a temporary directory: {e}")))?;
+        let watchdog = Watchdog::guard(dir.path())?;
         cluster::give_to(dir.path(), run_as.as_ref())?;
         let data = dir.path().join("data");
         cluster::copy_tree(&template, &data, run_as.as_ref()).map_err(|e| {
@@ -78,7 +96,9 @@ impl EmbeddedServer {
             run_as,
             child: None,
             data,
+            interrupt,
             dir,
+            watchdog,
         };
         server.launch_on_free_port()?;
         Ok(server)
@@ -160,6 +180,7 @@ impl EmbeddedServer {
                 self.bins.postgres().display()
             ))
         })?;
+        self.watchdog.watch(child.id());
         self.child = Some(child);
         if let Err(e) = self.wait_ready(Duration::from_secs(60)) {
             self.kill();
@@ -179,10 +200,16 @@ impl EmbeddedServer {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
+                self.watchdog.forget(child.id());
                 self.child = None;
                 return Err(InfraError::new(format!(
                     "the embedded server exited at start ({status})"
                 )));
+            }
+            if self.interrupt.is_raised() {
+                return Err(InfraError::new(
+                    "interrupted while the embedded server started",
+                ));
             }
             // Line 8 of postmaster.pid is the postmaster's status: "ready" once it accepts connections.
             if let Ok(text) = fs::read_to_string(&pid_file)
@@ -210,18 +237,22 @@ impl EmbeddedServer {
             StopMode::Fast => Signal::SIGINT,
             StopMode::Immediate => Signal::SIGQUIT,
         };
-        for (sig, wait) in [
-            (first, Duration::from_secs(10)),
-            (Signal::SIGQUIT, Duration::from_secs(5)),
-        ] {
+        // Asked to hurry (a second Ctrl-C): a fast shutdown gets less time.
+        let patience = match self.interrupt.is_urgent() {
+            true => Duration::from_millis(500),
+            false => Duration::from_secs(10),
+        };
+        for (sig, wait) in [(first, patience), (Signal::SIGQUIT, Duration::from_secs(5))] {
             let _ = signal::kill(pid, sig);
             if wait_exit(&mut child, wait) {
+                self.watchdog.forget(child.id());
                 return;
             }
         }
         // The whole group: the postmaster and any backend left behind.
         let _ = signal::killpg(pid, Signal::SIGKILL);
         let _ = child.wait();
+        self.watchdog.forget(child.id());
     }
 
     /// Starts the stopped server again on the same port and data directory.
@@ -236,6 +267,7 @@ impl EmbeddedServer {
         if let Some(mut child) = self.child.take() {
             let _ = signal::killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
             let _ = child.wait();
+            self.watchdog.forget(child.id());
         }
     }
 }

@@ -7,11 +7,13 @@ pub mod binaries;
 pub mod cluster;
 pub mod embedded;
 pub mod url;
+pub(crate) mod watchdog;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use crate::scenario::model::DatabaseSettings;
+use crate::signal::Interrupt;
 pub use embedded::{EmbeddedServer, StopMode};
 
 /// An infrastructure failure: the database is unreachable, the embedded server failed to
@@ -73,6 +75,8 @@ pub struct Target {
     /// `--database-url`.
     cli_url: Option<String>,
     server: Option<ServerHandle>,
+    /// An embedded server's start gives up when this is raised.
+    interrupt: Arc<Interrupt>,
 }
 
 impl Target {
@@ -80,7 +84,14 @@ impl Target {
         Target {
             cli_url,
             server: None,
+            interrupt: Arc::new(Interrupt::default()),
         }
+    }
+
+    /// Embedded servers started from now on give up their start when `interrupt` is raised.
+    pub fn interruptible(mut self, interrupt: Arc<Interrupt>) -> Target {
+        self.interrupt = interrupt;
+        self
     }
 
     /// The database of a variant: an explicit URL, or an embedded server with its settings.
@@ -100,8 +111,9 @@ impl Target {
         if !reusable {
             // Stop the previous server before starting one with other settings.
             self.server = None;
-            self.server = Some(Arc::new(Mutex::new(EmbeddedServer::start(
+            self.server = Some(Arc::new(Mutex::new(EmbeddedServer::start_unless(
                 &settings.embedded,
+                self.interrupt.clone(),
             )?)));
         }
         let server = self.server.clone().expect("started above");

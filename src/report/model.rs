@@ -24,7 +24,8 @@ pub struct Report {
     pub scenario: ScenarioInfo,
     /// RFC 3339, UTC, milliseconds.
     pub started_at: String,
-    /// The run was stopped by Ctrl-C; the numbers cover what ran until then.
+    /// A signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run before it measured all it was asked
+    /// to (a load cut short, variants not run); the numbers cover what ran until then.
     pub interrupted: bool,
     pub environment: Environment,
     pub database: DatabaseInfo,

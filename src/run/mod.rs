@@ -23,8 +23,8 @@ use crate::report::model::{DatabaseInfo, Environment, Report, SCHEMA_VERSION, Sc
 use crate::report::verdict;
 use crate::scenario::{Scenario, Variant};
 
-/// Ctrl-C (or SIGTERM): stop the load, keep what was measured.
-pub type Interrupt = crate::signal::Signal;
+/// SIGINT, SIGTERM or SIGHUP: stop the load, keep what was measured; again: stop at once.
+pub type Interrupt = crate::signal::Interrupt;
 
 /// Why a scenario could not run to the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,8 @@ impl std::error::Error for RunError {}
 pub struct RunOptions {
     /// Show the live progress line (on a terminal, without `--quiet`).
     pub progress: bool,
+    /// Say on stderr when each phase of a variant begins (database, setup, load, teardown).
+    pub phases: bool,
 }
 
 /// A fresh run id: six base-36 characters.
@@ -60,8 +62,10 @@ pub fn new_run_id() -> String {
         .collect()
 }
 
-/// Runs every variant of a scenario, in order, and returns the report (marked interrupted when
-/// Ctrl-C stopped it).
+/// Runs every variant of a scenario, in order, and returns the report. An interrupt in any
+/// phase (a server starting, setup, load, teardown) ends the run with the report of what was
+/// measured, marked `interrupted` when that is less than the scenario asked for: a load cut
+/// short, or variants not run. An interrupt after the last load leaves a complete report.
 pub async fn run_scenario(
     scenario: &Scenario,
     target: &mut Target,
@@ -74,22 +78,31 @@ pub async fn run_scenario(
         run_id: &run_id,
         interrupt,
         progress: options.progress,
+        phases: options.phases,
     };
     let mut database_info = None;
     let mut variants = Vec::new();
-    for v in &scenario.variants {
+    let mut cut = false;
+    let count = scenario.variants.len();
+    for (k, v) in scenario.variants.iter().enumerate() {
         if interrupt.is_raised() {
+            cut = true;
             break;
         }
-        let db = target
-            .database(&v.settings.database)
-            .map_err(|e| RunError::Infra(e.message))?;
-        let admin = Arc::new(admin::Admin::connect(&db, &run_id).await?);
-        let info = admin.server_info().await?;
-        database_info.get_or_insert_with(|| database(&db, &info, v));
-        let mut report = variant::run(v, &db, &admin, &info, &env).await?;
-        verdict::apply(&mut report, &v.expect);
-        variants.push(report);
+        env.phase(&v.name, &format!("variant {}/{count}: database", k + 1));
+        let outcome = run_variant(v, target, &env, &mut database_info).await;
+        match outcome {
+            Ok(variant::Outcome::Measured { mut report, cut: c }) => {
+                verdict::apply(&mut report, &v.expect);
+                variants.push(*report);
+                cut |= c;
+            }
+            Ok(variant::Outcome::NotRun) => cut = true,
+            // Whatever failed because of the interrupt (a server start given up, a statement
+            // cancelled) is not the scenario's fault: report what was measured.
+            Err(_) if interrupt.is_raised() => cut = true,
+            Err(e) => return Err(e),
+        }
     }
     Ok(Report {
         schema_version: SCHEMA_VERSION,
@@ -105,13 +118,29 @@ pub async fn run_scenario(
             settings_sha256: scenario.settings_sha256.clone(),
         },
         started_at,
-        interrupted: interrupt.is_raised(),
+        interrupted: cut,
         environment: environment(),
         database: database_info.unwrap_or_default(),
         verdict: verdict::overall(&variants),
         variants,
         merged_from: Vec::new(),
     })
+}
+
+/// One variant on its database: the server (started if need be), the admin connection, the run.
+async fn run_variant(
+    v: &Variant,
+    target: &mut Target,
+    env: &variant::Env<'_>,
+    database_info: &mut Option<DatabaseInfo>,
+) -> Result<variant::Outcome, RunError> {
+    let db = target
+        .database(&v.settings.database)
+        .map_err(|e| RunError::Infra(e.message))?;
+    let admin = Arc::new(admin::Admin::connect(&db, env.run_id).await?);
+    let info = admin.server_info().await?;
+    database_info.get_or_insert_with(|| database(&db, &info, v));
+    variant::run(v, &db, &admin, &info, env).await
 }
 
 /// The report's database section, from the first variant's database.

@@ -1,5 +1,7 @@
 //! One variant, start to end: setup, statement preparation, access, the load with its sampler
 //! and faults, teardown (which runs whenever setup ran), and the variant's report section.
+//! An interrupt after setup skips the load; a second one cancels the setup or teardown
+//! statement in flight (the server's cancel request) and skips the rest.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
@@ -34,30 +36,63 @@ pub struct Env<'a> {
     pub run_id: &'a str,
     pub interrupt: &'a Arc<Interrupt>,
     pub progress: bool,
+    /// Say on stderr when each phase begins.
+    pub phases: bool,
 }
 
-/// Runs a variant on `db` and returns its report section.
+impl Env<'_> {
+    /// `stress: [variant] what`, on stderr, when phases are shown; never fails.
+    pub fn phase(&self, variant: &str, what: &str) {
+        if self.phases {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "stress: [{variant}] {what}");
+        }
+    }
+}
+
+/// What running a variant gave.
+pub enum Outcome {
+    /// The load ran; `cut` when the interrupt stopped it before its end.
+    Measured {
+        report: Box<VariantReport>,
+        cut: bool,
+    },
+    /// Interrupted before its load began: nothing measured.
+    NotRun,
+}
+
+/// Runs a variant on `db`: setup, the load, teardown.
 pub async fn run(
     variant: &Variant,
     db: &Database,
     admin: &Arc<Admin>,
     info: &ServerInfo,
     env: &Env<'_>,
-) -> Result<VariantReport, RunError> {
+) -> Result<Outcome, RunError> {
     refuse_restart_without_server(variant, db)?;
     let database = &variant.settings.database;
-    let report = match run_all(admin, "database.setup", &database.setup).await {
-        Ok(()) => load(variant, db, admin, info, env).await,
+    let stop = env.interrupt;
+    env.phase(&variant.name, "setup");
+    let outcome = match run_all(admin, "database.setup", &database.setup, stop).await {
+        Ok(()) if stop.is_raised() => Ok(Outcome::NotRun),
+        Ok(()) => {
+            env.phase(&variant.name, "load");
+            load(variant, db, admin, info, env).await
+        }
         Err(e) => Err(RunError::BadInput(e)),
     };
     // Teardown runs whenever setup ran, also after a failed load.
-    let warnings = match run_all(admin, "database.teardown", &database.teardown).await {
+    env.phase(&variant.name, "teardown");
+    let warnings = match run_all(admin, "database.teardown", &database.teardown, stop).await {
         Ok(()) => Vec::new(),
         Err(e) => vec![e],
     };
-    report.map(|mut r| {
-        r.warnings.extend(warnings);
-        r
+    outcome.map(|o| match o {
+        Outcome::Measured { mut report, cut } => {
+            report.warnings.extend(warnings);
+            Outcome::Measured { report, cut }
+        }
+        Outcome::NotRun => Outcome::NotRun,
     })
 }
 
@@ -76,14 +111,33 @@ fn refuse_restart_without_server(variant: &Variant, db: &Database) -> Result<(),
     }
 }
 
-/// Runs statements on the admin connection; the error names the key and index.
-async fn run_all(admin: &Admin, key: &str, statements: &[String]) -> Result<(), String> {
+/// Runs statements on the admin connection; the error names the key and index. A second
+/// interrupt cancels the statement in flight and skips the rest.
+async fn run_all(
+    admin: &Admin,
+    key: &str,
+    statements: &[String],
+    stop: &Interrupt,
+) -> Result<(), String> {
     for (i, sql) in statements.iter().enumerate() {
+        if stop.is_urgent() {
+            return Err(format!(
+                "{key}[{i}..]: skipped: interrupted twice (run them by hand if the database is kept)"
+            ));
+        }
         let client = admin
             .client()
             .await
             .map_err(|e| format!("{key}[{i}]: {e}"))?;
-        if let Err(e) = client.batch_execute(sql).await {
+        let cancel = client.cancel_token();
+        let result = tokio::select! {
+            r = client.batch_execute(sql) => r,
+            () = stop.urgent() => {
+                let _ = cancel.cancel_query(tokio_postgres::NoTls).await;
+                return Err(format!("{key}[{i}]: cancelled: interrupted twice"));
+            }
+        };
+        if let Err(e) = result {
             return Err(format!(
                 "{key}[{i}]: the server rejects `{}`: {}",
                 sql.trim(),
@@ -298,7 +352,7 @@ async fn load(
     admin: &Arc<Admin>,
     info: &ServerInfo,
     env: &Env<'_>,
-) -> Result<VariantReport, RunError> {
+) -> Result<Outcome, RunError> {
     let ledger = match variant.plan.workloads.iter().any(|w| w.verify) {
         true => Some(Ledger::create(admin, env.run_id).await?),
         false => None,
@@ -313,7 +367,11 @@ async fn load(
                     .map_err(|e| RunError::Infra(format!("cannot read the ledger back: {e}"))),
                 None => Ok(None),
             };
-            writes.map(|w| m.report(variant, info, w))
+            let cut = m.cut;
+            writes.map(|w| Outcome::Measured {
+                report: Box::new(m.report(variant, info, w)),
+                cut,
+            })
         }
         Err(e) => Err(e),
     };
@@ -321,9 +379,12 @@ async fn load(
         Some(l) => l.remove(admin).await,
         None => None,
     };
-    result.map(|mut r| {
-        r.warnings.extend(warning);
-        r
+    result.map(|o| match o {
+        Outcome::Measured { mut report, cut } => {
+            report.warnings.extend(warning);
+            Outcome::Measured { report, cut }
+        }
+        not_run => not_run,
     })
 }
 
@@ -342,6 +403,8 @@ struct Measured {
     /// Which check stopped the variant early (`abort_on_fail`).
     aborted: Option<Aborted>,
     timeline: Timeline,
+    /// The interrupt stopped the load before its end.
+    cut: bool,
 }
 
 impl Measured {
@@ -404,6 +467,7 @@ async fn measure(
         totals.merge(&t);
     }
     let end = Instant::now();
+    let cut = env.interrupt.is_raised();
     let aborted = abort.stop().await;
     let fired = helpers.stop(end).await;
 
@@ -427,6 +491,7 @@ async fn measure(
         started_at: super::wall_clock(measure_start),
         aborted,
         timeline: Arc::try_unwrap(timeline).expect("the sampler and workers have ended"),
+        cut,
     })
 }
 

@@ -1,0 +1,356 @@
+//! Signals at every phase of a run: SIGINT, SIGTERM and SIGHUP during the template build, the
+//! server start, setup, the load and teardown, a second signal during a long setup, and SIGKILL
+//! during the load. Each asserts the exit code (128 + the signal), the partial report where one
+//! is promised, and that within 5 s no process and no directory of ours is left.
+//!
+//! Every check is scoped to the test's own `TMPDIR` (the server's directory and command line are
+//! under it): these tests never look at anyone else's processes. Phases are recognized by the
+//! lines `stress` prints on stderr when each begins (`stress: [variant] setup`), and by the
+//! directories it creates.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const SCENARIO: &str = r#"
+name = "signals"
+[database]
+setup = ["CREATE TABLE t (x int)", SETUP]
+teardown = [TEARDOWN, "DROP TABLE t"]
+[load]
+tasks = 2
+duration = "DURATION"
+[[workload]]
+name = "w"
+[[workload.step]]
+sql = "INSERT INTO t VALUES ($1)"
+params = ["random_int(1, 9)"]
+"#;
+
+/// A run of `stress` in a private TMPDIR, its stderr lines on a channel.
+struct Run {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    tmp: tempfile::TempDir,
+    report: PathBuf,
+    _work: tempfile::TempDir,
+}
+
+/// Starts `stress run` on the scenario with these setup/teardown statements and duration;
+/// `cache` overrides the template cache (a fresh one makes it build the template).
+fn start(setup: &str, teardown: &str, duration: &str, cache: Option<&Path>) -> Run {
+    let tmp = tempfile::tempdir().unwrap();
+    // The unprivileged server user must enter it.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("signals.toml");
+    let text = SCENARIO
+        .replace("SETUP", &format!("{setup:?}"))
+        .replace("TEARDOWN", &format!("{teardown:?}"))
+        .replace("DURATION", duration);
+    std::fs::write(&file, text).unwrap();
+    let report = work.path().join("report.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stress"));
+    cmd.args([
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ])
+    .env("TMPDIR", tmp.path())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    if let Some(cache) = cache {
+        cmd.env("STRESS_CACHE_DIR", cache);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    Run {
+        child,
+        lines,
+        tmp,
+        report,
+        _work: work,
+    }
+}
+
+impl Run {
+    /// Waits (up to 60 s) for a stderr line containing `text`.
+    fn wait_line(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) if line.contains(text) => return,
+                Ok(line) => seen.push(line),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        panic!("no line with {text:?}; stderr so far: {seen:#?}");
+    }
+
+    /// Waits (up to 60 s) for an entry of TMPDIR whose name starts with `prefix`.
+    fn wait_dir(&self, prefix: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if entries(self.tmp.path())
+                .iter()
+                .any(|e| e.starts_with(prefix))
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        panic!("no {prefix}* in TMPDIR");
+    }
+
+    fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    /// Waits for `stress` to exit (at most 60 s).
+    fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "stress did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The report: `interrupted`, and how many variants it holds.
+    fn report(&self) -> (bool, usize) {
+        let text = std::fs::read_to_string(&self.report)
+            .unwrap_or_else(|e| panic!("no report at {}: {e}", self.report.display()));
+        let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+        (
+            r["interrupted"].as_bool().unwrap(),
+            r["variants"].as_array().unwrap().len(),
+        )
+    }
+
+    /// Within 5 s, nothing of ours in TMPDIR and no process whose command line names it.
+    fn assert_nothing_left(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let dirs = entries(self.tmp.path());
+            let procs = processes_under(self.tmp.path());
+            if dirs.is_empty() && procs.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "left after 5 s: {dirs:?}, processes {procs:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect()
+}
+
+/// Processes whose command line names `dir` (the server runs with `-D <dir>/...`, the watchdog
+/// with the directory it guards).
+fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&needle))
+        .collect()
+}
+
+fn code(status: ExitStatus) -> Option<i32> {
+    status.code()
+}
+
+#[test]
+fn sigint_while_the_template_is_built() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut run = start("SELECT 1", "SELECT 1", "2s", Some(cache.path()));
+    run.wait_dir("stress-initdb-");
+    run.signal(Signal::SIGINT);
+    assert_eq!(code(run.wait()), Some(130));
+    assert_eq!(
+        run.report(),
+        (true, 0),
+        "an empty report, marked interrupted"
+    );
+    run.assert_nothing_left();
+    // No half template published, no staging directory left.
+    let left: Vec<_> = entries(cache.path())
+        .into_iter()
+        .filter(|e| !e.starts_with("template-"))
+        .collect();
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+}
+
+#[test]
+fn sigterm_while_the_server_starts() {
+    let mut run = start("SELECT 1", "SELECT 1", "2s", None);
+    run.wait_line("database");
+    run.signal(Signal::SIGTERM);
+    assert_eq!(code(run.wait()), Some(143));
+    assert_eq!(run.report(), (true, 0));
+    run.assert_nothing_left();
+}
+
+#[test]
+fn sighup_during_setup() {
+    let mut run = start("SELECT pg_sleep(1)", "SELECT 1", "2s", None);
+    run.wait_line("] setup");
+    run.signal(Signal::SIGHUP);
+    assert_eq!(code(run.wait()), Some(129));
+    assert_eq!(
+        run.report(),
+        (true, 0),
+        "setup finished, the load was skipped"
+    );
+    run.assert_nothing_left();
+}
+
+#[test]
+fn sigint_during_the_load_keeps_what_was_measured() {
+    let mut run = start("SELECT 1", "SELECT 1", "30s", None);
+    run.wait_line("] load");
+    std::thread::sleep(Duration::from_millis(700));
+    run.signal(Signal::SIGINT);
+    assert_eq!(code(run.wait()), Some(130));
+    let text = std::fs::read_to_string(&run.report).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["interrupted"], true);
+    let ops = r["variants"][0]["operations"]["total"].as_u64().unwrap();
+    assert!(ops > 0, "the partial report holds what ran");
+    let measured = r["variants"][0]["measured_s"].as_f64().unwrap();
+    assert!(measured < 20.0, "the load stopped early: {measured} s");
+    run.assert_nothing_left();
+}
+
+/// Regression: an interrupt during the teardown that follows a complete load marked the report
+/// `interrupted`, although every number in it was complete.
+#[test]
+fn sigterm_during_teardown_after_a_complete_load() {
+    let mut run = start("SELECT 1", "SELECT pg_sleep(1)", "500ms", None);
+    run.wait_line("] teardown");
+    run.signal(Signal::SIGTERM);
+    assert_eq!(
+        code(run.wait()),
+        Some(143),
+        "the signal still names the exit"
+    );
+    assert_eq!(
+        run.report(),
+        (false, 1),
+        "a complete report, not interrupted"
+    );
+    run.assert_nothing_left();
+}
+
+#[test]
+fn a_second_signal_cancels_a_long_setup_and_exits_within_two_seconds() {
+    let mut run = start("SELECT pg_sleep(30)", "SELECT pg_sleep(30)", "2s", None);
+    run.wait_line("] setup");
+    run.signal(Signal::SIGINT);
+    run.wait_line("stopping the load");
+    let second = Instant::now();
+    run.signal(Signal::SIGINT);
+    assert_eq!(code(run.wait()), Some(130));
+    let took = second.elapsed();
+    assert!(took <= Duration::from_secs(2), "exited {took:?} after it");
+    assert_eq!(run.report(), (true, 0));
+    run.assert_nothing_left();
+}
+
+#[test]
+fn sigkill_during_the_load_leaves_nothing_behind() {
+    let mut run = start("SELECT 1", "SELECT 1", "30s", None);
+    run.wait_line("] load");
+    std::thread::sleep(Duration::from_millis(300));
+    run.signal(Signal::SIGKILL);
+    let status = run.wait();
+    assert_eq!(code(status), None, "killed: {status}");
+    // The watchdog stops the server and removes its directory.
+    run.assert_nothing_left();
+}
+
+/// The second line of defence: when the watchdog is killed too, the next run removes what the
+/// dead run left (its server stopped, its directory gone), and touches nothing else.
+#[test]
+fn the_next_run_sweeps_away_a_dead_run_whose_watchdog_died_too() {
+    let mut run = start("SELECT 1", "SELECT 1", "30s", None);
+    run.wait_line("] load");
+    // Kill the watchdogs first (their command line names our TMPDIR), then stress.
+    for pid in pids_under(run.tmp.path(), "stress-watchdog") {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+    run.signal(Signal::SIGKILL);
+    run.wait();
+    std::thread::sleep(Duration::from_millis(300));
+    let stale = entries(run.tmp.path());
+    assert_eq!(
+        stale.len(),
+        1,
+        "the dead run's directory is there: {stale:?}"
+    );
+    assert!(
+        !pids_under(run.tmp.path(), "postgres").is_empty(),
+        "and its server"
+    );
+    // A bystander in the same TMPDIR, not ours: it must survive the sweep.
+    std::fs::create_dir(run.tmp.path().join("stress-pg-not-marked")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stress"))
+        .args(["run", "--quiet", "--set", "load.duration=200ms"])
+        .arg(run._work.path().join("signals.toml"))
+        .args(["--out", "/dev/null"])
+        .env("TMPDIR", run.tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("removed what a dead run left behind"),
+        "{stderr}"
+    );
+    assert_eq!(entries(run.tmp.path()), vec!["stress-pg-not-marked"]);
+    assert!(pids_under(run.tmp.path(), "postgres").is_empty());
+    std::fs::remove_dir(run.tmp.path().join("stress-pg-not-marked")).unwrap();
+}
+
+/// Pids of processes whose command line names `dir` and contains `word`.
+fn pids_under(dir: &Path, word: &str) -> Vec<Pid> {
+    let needle = dir.to_string_lossy().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            (cmd.contains(&needle) && cmd.contains(word)).then(|| Pid::from_raw(pid))
+        })
+        .collect()
+}
