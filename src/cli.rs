@@ -156,7 +156,7 @@ pub fn main() -> ExitCode {
         }
     };
     exit.unwrap_or_else(|e| {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", crate::redact::redact(&e.to_string()));
         crate::exit::Exit::BadInput
     })
     .into()

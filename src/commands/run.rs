@@ -111,10 +111,12 @@ fn finish(
     let report = match outcome {
         Ok(r) => r,
         Err(RunError::BadInput(m)) => {
+            let m = crate::redact::redact(&m).into_owned();
             eprintln!("error: {}: {m}", s.file.display());
             return (Exit::BadInput, None);
         }
         Err(RunError::Infra(m)) => {
+            let m = crate::redact::redact(&m).into_owned();
             eprintln!("error: {}: {m}", s.file.display());
             return (Exit::Infra, None);
         }
