@@ -168,8 +168,14 @@ mod tests {
             "postgres://app:***@h/db"
         );
         // Unencoded `@` and `/`: hidden up to the last `@`.
-        assert_eq!(redact("postgres://app:a@b/c@h/db"), "postgres://app:***@h/db");
-        assert_eq!(redact("postgres://app:日本@h/db"), "postgres://app:***@h/db");
+        assert_eq!(
+            redact("postgres://app:a@b/c@h/db"),
+            "postgres://app:***@h/db"
+        );
+        assert_eq!(
+            redact("postgres://app:日本@h/db"),
+            "postgres://app:***@h/db"
+        );
     }
 
     #[test]
@@ -183,7 +189,10 @@ mod tests {
             "host=h password='***' dbname=d"
         );
         assert_eq!(redact("user=u PASSWORD = x"), "user=u PASSWORD = ***");
-        assert_eq!(redact("PGPASSWORD=x stress run"), "PGPASSWORD=*** stress run");
+        assert_eq!(
+            redact("PGPASSWORD=x stress run"),
+            "PGPASSWORD=*** stress run"
+        );
         assert_eq!(
             redact("postgres://h/db?password=x&sslmode=require"),
             "postgres://h/db?password=***&sslmode=require"

@@ -32,6 +32,13 @@ pub fn run(req: RunRequest) -> Exit {
     if bad {
         return Exit::BadInput;
     }
+    let databases = scenarios
+        .iter()
+        .flat_map(|s| s.variants.iter().map(|v| &v.settings.database));
+    if let Err(m) = crate::database::check_sources(req.database_url.as_deref(), databases) {
+        eprintln!("error: {}", crate::redact::redact(&m));
+        return Exit::BadInput;
+    }
     let Some(baselines) = baselines(&scenarios, req.baseline.as_ref()) else {
         return Exit::BadInput;
     };

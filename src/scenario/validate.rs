@@ -74,7 +74,7 @@ pub fn check(settings: &Settings) -> Vec<Problem> {
 fn check_database(s: &Settings, p: &mut Problems) {
     let db = root().key("database");
     if let Some(url) = &s.database.url
-        && let Err(e) = url.parse::<tokio_postgres::Config>()
+        && let Err(e) = crate::database::url::check(url)
     {
         p.add(
             db.clone().key("url"),
