@@ -518,10 +518,24 @@ fn a_bad_set_database_url_is_shown_without_its_password() {
         format!("database.url=\"postgres://postgres:{PASSWORD}@localhost:99999/x\""),
         format!("database.url=host=h port=99999 password={PASSWORD}"),
         format!("database.urlx=\"postgres://postgres:{PASSWORD}@localhost/x\""),
+        format!("postgres://postgres:{PASSWORD}@localhost/x"),
     ] {
         let stderr = assert_bad_without_password("bad_set", VALID, &[&set]);
-        assert!(stderr.contains("--set database.url"), "{stderr}");
+        assert!(stderr.contains("--set"), "{stderr}");
     }
+}
+
+#[test]
+fn an_unexpected_argument_is_echoed_without_its_password() {
+    let out = stress()
+        .args(["compare", "a.json", "b.json"])
+        .arg(format!("postgres://app:{PASSWORD}@h/db"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("postgres://app:***@h/db"), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
 }
 
 #[test]
