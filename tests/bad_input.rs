@@ -542,7 +542,9 @@ fn an_unexpected_argument_is_echoed_without_its_password() {
 fn a_malformed_database_url_is_exit_2_naming_the_part_before_anything_runs() {
     let (dir, path) = write("malformed", VALID);
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+    /// Arguments, environment, and what stderr must say.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
         (
             &[
                 "--database-url",
