@@ -133,7 +133,12 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            if e.use_stderr() {
+                // An error may echo an argument, a URL with its password say: redacted.
+                eprint!("{}", crate::redact::redact(&e.render().to_string()));
+            } else {
+                let _ = e.print();
+            }
             // --help and --version are not errors.
             return if e.use_stderr() {
                 ExitCode::from(2)
@@ -156,7 +161,7 @@ pub fn main() -> ExitCode {
         }
     };
     exit.unwrap_or_else(|e| {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", crate::redact::redact(&e.to_string()));
         crate::exit::Exit::BadInput
     })
     .into()

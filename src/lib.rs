@@ -12,6 +12,8 @@
 //!   JUnit, Markdown, the terminal summary), the schema;
 //! - [`metric`]: the one metric vocabulary of `[expect]`, `--tolerance` and every table.
 //!
+//! [`redact`] hides passwords in anything shown to a user.
+//!
 //! [`cli`] and [`options`] are the edge: they turn the command line into settings and errors
 //! into exit codes; nothing below them sees clap.
 
@@ -23,6 +25,7 @@ pub mod exit;
 pub mod metric;
 pub mod options;
 pub mod record;
+pub mod redact;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use assert_cmd::Command;
 
+/// Issue 9, items 5 and 14: passwords in errors, malformed URLs, positions, names.
+#[path = "bad_input/secrets_and_names.rs"]
+mod secrets_and_names;
+
 const VALID: &str = r#"name = "bad"
 [load]
 tasks = 2

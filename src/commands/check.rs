@@ -12,7 +12,7 @@ pub fn check(req: CheckRequest) -> Exit {
                 for v in &s.variants {
                     println!("# {} — variant \"{}\"", file.display(), v.name);
                     match toml::to_string(&v.settings.redacted()) {
-                        Ok(text) => println!("{text}"),
+                        Ok(text) => println!("{}", crate::redact::redact(&text)),
                         Err(e) => {
                             eprintln!("error: cannot show the settings of {}: {e}", v.name);
                             exit = exit.worst(Exit::BadInput);

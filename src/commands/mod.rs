@@ -50,12 +50,14 @@ pub fn write_exports(
 
 /// Prints scenario errors with their snippets (file, line, caret) on stderr. Lines are not
 /// wrapped: the first line of each error (`file:line:column: key `k`: message`) stays whole,
-/// for people and for grep.
+/// for people and for grep. The snippet's text has its passwords masked already; the whole
+/// rendering is redacted once more, for whatever else an error may echo.
 pub fn print_errors(errors: ScenarioErrors) {
     let _ = miette::set_hook(Box::new(|_| {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
     }));
     for e in errors.0 {
-        eprintln!("{:?}", miette::Report::new(e));
+        let shown = format!("{:?}", miette::Report::new(e));
+        eprintln!("{}", crate::redact::redact(&shown));
     }
 }

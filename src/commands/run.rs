@@ -39,6 +39,13 @@ pub fn run(req: RunRequest) -> Exit {
     if bad {
         return Exit::BadInput;
     }
+    let databases = scenarios
+        .iter()
+        .flat_map(|s| s.variants.iter().map(|v| &v.settings.database));
+    if let Err(m) = crate::database::check_sources(req.database_url.as_deref(), databases) {
+        eprintln!("error: {}", crate::redact::redact(&m));
+        return Exit::BadInput;
+    }
     let Some(baselines) = baselines(&scenarios, req.baseline.as_ref()) else {
         return Exit::BadInput;
     };
@@ -128,10 +135,12 @@ fn finish(
     let report = match outcome {
         Ok(r) => r,
         Err(RunError::BadInput(m)) => {
+            let m = crate::redact::redact(&m).into_owned();
             eprintln!("error: {}: {m}", s.file.display());
             return (Exit::BadInput, None);
         }
         Err(RunError::Infra(m)) => {
+            let m = crate::redact::redact(&m).into_owned();
             eprintln!("error: {}: {m}", s.file.display());
             return (Exit::Infra, None);
         }

@@ -69,6 +69,38 @@ pub struct Database {
     pub server: Option<ServerHandle>,
 }
 
+/// The connection settings a variant would be given, by the order of the module's doc; an
+/// error names the source (`--database-url`, `[database] url`, `DATABASE_URL`, `PGPORT`) and
+/// the part of it that is wrong. Nothing is started or connected.
+fn explicit(
+    cli_url: Option<&str>,
+    settings: &DatabaseSettings,
+) -> Result<Option<tokio_postgres::Config>, String> {
+    let env_url = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let (name, url) = match (cli_url, &settings.url, env_url) {
+        (Some(u), _, _) => ("--database-url", u.to_string()),
+        (None, Some(u), _) => ("[database] url", u.clone()),
+        (None, None, Some(u)) => ("DATABASE_URL", u),
+        (None, None, None) => return url::from_libpq_env(),
+    };
+    match url::parse(&url) {
+        Ok(c) => Ok(Some(c)),
+        Err(e) => Err(format!("{name}: {e}")),
+    }
+}
+
+/// Checks, before anything runs, that the database every variant would use is well written
+/// (exit 2 otherwise).
+pub fn check_sources<'a>(
+    cli_url: Option<&str>,
+    variants: impl IntoIterator<Item = &'a DatabaseSettings>,
+) -> Result<(), String> {
+    for settings in variants {
+        explicit(cli_url, settings)?;
+    }
+    Ok(())
+}
+
 /// Resolves and owns the databases of a run, starting embedded servers as variants need them.
 #[derive(Debug)]
 pub struct Target {
@@ -130,15 +162,7 @@ impl Target {
         &self,
         settings: &DatabaseSettings,
     ) -> Result<Option<tokio_postgres::Config>, InfraError> {
-        let url = self
-            .cli_url
-            .clone()
-            .or_else(|| settings.url.clone())
-            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()));
-        match url {
-            Some(u) => url::parse(&u).map(Some),
-            None => Ok(url::from_libpq_env()),
-        }
+        explicit(self.cli_url.as_deref(), settings).map_err(InfraError::new)
     }
 
     /// Stops and removes the embedded server, if any.

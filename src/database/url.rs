@@ -9,33 +9,71 @@ use super::InfraError;
 
 /// Parses a connection string; the error never repeats the string (it may hold a password).
 pub fn parse(url: &str) -> Result<tokio_postgres::Config, InfraError> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| InfraError::new(format!("invalid database URL: {e}")))?;
+    let mut config =
+        check(url).map_err(|e| InfraError::new(format!("invalid database URL: {e}")))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
     Ok(config)
 }
 
+/// Parses a connection string, or says which part of it is wrong (the scheme, the port, the
+/// host, an option) without repeating any value of it but the scheme.
+pub fn check(url: &str) -> Result<tokio_postgres::Config, String> {
+    if let Some((scheme, _)) = url.split_once("://")
+        && !matches!(scheme, "postgres" | "postgresql")
+    {
+        let scheme = crate::redact::redact(scheme);
+        return Err(format!(
+            "the scheme must be postgres:// or postgresql://, not {scheme}://"
+        ));
+    }
+    let config = url.parse::<tokio_postgres::Config>().map_err(|e| {
+        let cause = std::error::Error::source(&e).map(|c| c.to_string());
+        match cause.as_deref() {
+            Some("invalid value for option `port`") => {
+                "the port must be a number from 1 to 65535".to_string()
+            }
+            Some("invalid value for option `host`") => "the host is malformed".to_string(),
+            Some(c) if url.contains("://") => format!("not a PostgreSQL URL: {c}"),
+            Some(c) => format!(
+                "neither a URL (postgres://user@host:port/db) nor libpq key=value settings: {c}"
+            ),
+            None => e.to_string(),
+        }
+    })?;
+    if config.get_ports().contains(&0) {
+        return Err("the port must be a number from 1 to 65535, not 0".to_string());
+    }
+    Ok(config)
+}
+
 /// A config from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, when any of the
-/// first four is set.
-pub fn from_libpq_env() -> Option<tokio_postgres::Config> {
+/// first four is set; an error naming the variable when one is malformed (`PGPORT=abc`).
+pub fn from_libpq_env() -> Result<Option<tokio_postgres::Config>, String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let host = var("PGHOST");
     let port = var("PGPORT");
     let user = var("PGUSER");
     let dbname = var("PGDATABASE");
     if host.is_none() && port.is_none() && user.is_none() && dbname.is_none() {
-        return None;
+        return Ok(None);
     }
     let mut c = tokio_postgres::Config::new();
     let host = host.unwrap_or_else(|| "localhost".to_string());
     for h in host.split(',') {
         c.host(h);
     }
-    if let Some(p) = port.and_then(|p| p.parse().ok()) {
-        c.port(p);
+    if let Some(p) = port {
+        match p.trim().parse::<u16>() {
+            Ok(p) if p > 0 => c.port(p),
+            _ => {
+                return Err(format!(
+                    "PGPORT `{}`: the port must be a number from 1 to 65535",
+                    crate::redact::redact(&p)
+                ));
+            }
+        };
     }
     let user = user
         .or_else(|| var("USER"))
@@ -46,7 +84,7 @@ pub fn from_libpq_env() -> Option<tokio_postgres::Config> {
         c.password(pw);
     }
     c.connect_timeout(Duration::from_secs(10));
-    Some(c)
+    Ok(Some(c))
 }
 
 /// `postgres://user:***@host:port/dbname`: what may be shown anywhere.
@@ -116,6 +154,27 @@ mod tests {
             "postgres://app:***@h:5432/db"
         );
         assert_eq!(redacted_str("postgres://app:s3cret@h:x/db"), "***");
+    }
+
+    #[test]
+    fn a_bad_url_says_which_part_is_wrong() {
+        let port = "the port must be a number from 1 to 65535";
+        for (url, expected) in [
+            ("postgres://app:s3cret@host:notaport/db", port),
+            ("postgres://app:s3cret@host:99999/db", port),
+            ("postgres://h1:5432,h2:x/db", port),
+            ("postgres://h:0/db", port),
+            ("mysql://app:s3cret@h/db", "the scheme must be postgres://"),
+            ("postgres://app:s3cret@[::1/db", "the host is malformed"),
+            ("postgres://h/db?bogus=1", "unknown option `bogus`"),
+            ("host=h port=x password=s3cret", port),
+            ("just text", "neither a URL"),
+        ] {
+            let e = check(url).unwrap_err();
+            assert!(e.contains(expected), "{url}: {e}");
+            assert!(!e.contains("s3cret"), "{url}: {e}");
+        }
+        assert!(check("postgresql://app:s3cret@h:6432/db").is_ok());
     }
 
     #[test]

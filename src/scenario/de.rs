@@ -147,9 +147,11 @@ impl<'de> de::SeqAccess<'de> for SeqDe<'_> {
         };
         let index = self.index;
         self.index += 1;
+        // `at`: an error raised after the value was read (a duration over the bound, say)
+        // carries no origin yet; it is this value's.
         seed.deserialize(NodeDe { node })
             .map(Some)
-            .map_err(|e| e.under(Seg::Index(index)))
+            .map_err(|e| e.at(&node.origin).under(Seg::Index(index)))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -185,7 +187,7 @@ impl<'de> de::MapAccess<'de> for MapDe<'_> {
             .take()
             .expect("next_value_seed after next_key_seed");
         seed.deserialize(NodeDe { node: &entry.value })
-            .map_err(|e| e.under(Seg::Key(entry.key.clone())))
+            .map_err(|e| e.at(&entry.value.origin).under(Seg::Key(entry.key.clone())))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -262,6 +264,23 @@ mod tests {
         let (at, path, msg) = error_of("[inner]\nmode = \"sharde\"\n");
         assert_eq!((at.as_str(), path.as_str()), ("t.toml:2:8", "inner.mode"));
         assert!(msg.contains("unknown variant `sharde`"), "{msg}");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Bounded {
+        #[serde(with = "crate::scenario::duration")]
+        d: Duration,
+    }
+
+    #[test]
+    fn a_duration_over_the_bound_points_at_its_value() {
+        let mut sources = SourceMap::default();
+        let id = sources.add(SourceKind::File("t.toml".into()), "\nd = \"11y\"\n");
+        let node = Node::parse_document(&sources, id).unwrap();
+        let e = from_node::<Bounded>(&node).unwrap_err();
+        assert_eq!(sources.location(e.origin.as_ref().unwrap()), "t.toml:2:5");
+        assert!(e.message.contains("10 years"), "{}", e.message);
     }
 
     #[test]

@@ -31,6 +31,12 @@ use source::{Origin, ScenarioError, ScenarioErrors, SourceId, SourceKind, Source
 /// Name of the only variant of a scenario that declares none.
 pub const DEFAULT_VARIANT: &str = "default";
 
+/// Longest name of a scenario or a variant, in characters.
+pub const MAX_NAME: usize = 200;
+
+/// Longest scenario name in bytes: `<name>.json` must fit a file name (255 bytes).
+pub const MAX_NAME_BYTES: usize = 250;
+
 /// What the command line adds to a scenario file.
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
@@ -90,6 +96,7 @@ pub fn load_str(
     refuse_sets_on_swept_keys(&sources, &sets, &axes)?;
     sweep::refuse_in_variants(&sources, &declared)?;
     let selected = select(sweep::expand(declared, &axes), &options.variants)?;
+    refuse_long_swept_names(&sources, &selected)?;
 
     let mut errors = Found::default();
     let mut variants = Vec::new();
@@ -230,10 +237,13 @@ fn take_variants(sources: &SourceMap, base: &mut Node) -> Result<Declared, Scena
                         format!("a variant named `{name}` already exists"),
                     ))
                 }
-                Some(name) if !name.trim().is_empty() => {
-                    declared.push((name.to_string(), Some(item)))
-                }
-                _ => errors.push(sources.error(
+                Some(name) => match validate::name_problem(name) {
+                    None => declared.push((name.to_string(), Some(item))),
+                    Some(problem) => {
+                        errors.push(sources.error(&n.value.origin, format!("{key}.name"), problem))
+                    }
+                },
+                None => errors.push(sources.error(
                     &n.value.origin,
                     format!("{key}.name"),
                     "must be a non-empty string",
@@ -286,6 +296,37 @@ fn select(
         .into_iter()
         .filter(|p| wanted.iter().any(|w| chosen(p, w)))
         .collect())
+}
+
+/// A sweep point's name is made of its values: one over [`MAX_NAME`] is refused at the last
+/// swept value.
+fn refuse_long_swept_names(
+    sources: &SourceMap,
+    planned: &[sweep::Planned],
+) -> Result<(), ScenarioErrors> {
+    let mut errors: Vec<ScenarioError> = Vec::new();
+    for p in planned {
+        let (Some(problem), Some((keys, value))) =
+            (validate::name_problem(&p.name), p.point.last())
+        else {
+            continue;
+        };
+        let key: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+        let e = sources.error(
+            &value.origin,
+            format!("sweep.{}", key.join(".")),
+            format!("makes a variant name that {problem}"),
+        );
+        // Many points end at the same value: one error each.
+        if !errors.iter().any(|o| o.location == e.location) {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ScenarioErrors(errors))
+    }
 }
 
 /// Dotted keys, each with the place it was written.

@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 
+use crate::redact;
+
 /// Index of a [`Source`] in a [`SourceMap`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SourceId(pub u32);
@@ -37,27 +39,46 @@ pub enum SourceKind {
 #[derive(Clone, Debug)]
 pub struct Source {
     pub kind: SourceKind,
+    /// The text as read (parsed from).
     pub text: Arc<str>,
+    /// The text as shown: every password masked byte for byte (see [`redact::mask`]), so that
+    /// every span into `text` points at the same place in it.
+    pub shown: Arc<str>,
 }
 
 impl Source {
-    /// How the source is named in messages: the file's path, or `--set KEY=VALUE`.
+    pub fn new(kind: SourceKind, text: impl Into<Arc<str>>) -> Source {
+        let text: Arc<str> = text.into();
+        let shown = match redact::mask(&text) {
+            std::borrow::Cow::Borrowed(_) => text.clone(),
+            std::borrow::Cow::Owned(masked) => masked.into(),
+        };
+        Source { kind, text, shown }
+    }
+
+    /// How the source is named in messages: the file's path, or `--set KEY=VALUE` (its
+    /// password masked).
     pub fn display_name(&self) -> String {
         match &self.kind {
-            SourceKind::File(path) => path.display().to_string(),
-            SourceKind::Set => format!("--set {}", self.text),
+            SourceKind::File(path) => redact::redact(&path.display().to_string()).into_owned(),
+            SourceKind::Set => format!("--set {}", self.shown),
         }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
+        line_col(&self.shown, offset)
     }
+}
+
+/// 1-based line and column (in characters) of a byte offset into `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
 }
 
 fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
@@ -76,10 +97,7 @@ pub struct SourceMap {
 impl SourceMap {
     pub fn add(&mut self, kind: SourceKind, text: impl Into<Arc<str>>) -> SourceId {
         let id = SourceId(u32::try_from(self.sources.len()).expect("fewer than 2^32 sources"));
-        self.sources.push(Source {
-            kind,
-            text: text.into(),
-        });
+        self.sources.push(Source::new(kind, text));
         id
     }
 
@@ -116,7 +134,10 @@ impl SourceMap {
             message: message.into(),
             help: None,
             snippet: Some(Snippet {
-                source: NamedSource::new(source.display_name(), source.text.to_string()),
+                source: Shown(NamedSource::new(
+                    source.display_name(),
+                    source.shown.to_string(),
+                )),
                 span: (origin.span.start, origin.span.len()).into(),
             }),
         }
@@ -139,8 +160,37 @@ impl fmt::Display for Location {
 
 #[derive(Debug)]
 struct Snippet {
-    source: NamedSource<String>,
+    source: Shown,
     span: SourceSpan,
+}
+
+/// The masked text handed to miette, whose `file:line:column` header counts the column in
+/// characters, as every message does (miette's own counts bytes).
+#[derive(Debug)]
+struct Shown(NamedSource<String>);
+
+impl miette::SourceCode for Shown {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let contents = self.0.read_span(span, before, after)?;
+        if before != 0 || after != 0 {
+            return Ok(contents);
+        }
+        // The header's read: no context, the column is the span's own.
+        let (_, column) = line_col(self.0.inner(), span.offset());
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.0.name().to_string(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            column - 1,
+            contents.line_count(),
+        )))
+    }
 }
 
 /// A bad scenario: names the file, line, column and key, and shows the line with a caret.
@@ -193,14 +243,17 @@ impl ScenarioError {
 }
 
 impl fmt::Display for ScenarioError {
+    /// `file:line:column: key `k`: message`, passwords redacted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::new();
         if let Some(location) = &self.location {
-            write!(f, "{location}: ")?;
+            text.push_str(&format!("{location}: "));
         }
         if !self.key.is_empty() {
-            write!(f, "key `{}`: ", self.key)?;
+            text.push_str(&format!("key `{}`: ", self.key));
         }
-        write!(f, "{}", self.message)
+        text.push_str(&self.message);
+        f.write_str(&redact::redact(&text))
     }
 }
 
@@ -262,10 +315,7 @@ mod tests {
 
     #[test]
     fn line_and_column_are_one_based_and_count_characters() {
-        let source = Source {
-            kind: SourceKind::Set,
-            text: "a = 1\nbé = 2\n".into(),
-        };
+        let source = Source::new(SourceKind::Set, "a = 1\nbé = 2\n");
         assert_eq!(source.line_col(0), (1, 1));
         assert_eq!(source.line_col(6), (2, 1));
         // "bé = " is 6 bytes but 5 characters: the value starts at column 6.

@@ -54,8 +54,10 @@ impl Problems {
 /// as far as possible. The workload checks are those of [`plan::compile`].
 pub fn check(settings: &Settings) -> Vec<Problem> {
     let mut p = Problems(Vec::new());
-    if settings.name.trim().is_empty() {
-        p.add(root().key("name"), "must not be empty");
+    if let Some(problem) = name_problem(&settings.name) {
+        p.add(root().key("name"), problem);
+    } else if let Some(problem) = file_name_problem(&settings.name) {
+        p.add(root().key("name"), problem);
     }
     check_database(settings, &mut p);
     check_load(settings, &mut p);
@@ -71,10 +73,42 @@ pub fn check(settings: &Settings) -> Vec<Problem> {
     p.0
 }
 
+/// Why a name (of a scenario, or of a variant) cannot be used: empty, or longer than
+/// [`super::MAX_NAME`] characters (reports and their comparisons carry it whole).
+pub fn name_problem(name: &str) -> Option<String> {
+    let length = name.chars().count();
+    if name.trim().is_empty() {
+        Some("must not be empty".to_string())
+    } else if length > super::MAX_NAME {
+        Some(format!(
+            "is {length} characters long; a name has at most {}",
+            super::MAX_NAME
+        ))
+    } else {
+        None
+    }
+}
+
+/// Why a scenario name cannot name its report, `reports/<name>.json`: a `/` or NUL in it, or
+/// more bytes than a file name holds.
+fn file_name_problem(name: &str) -> Option<String> {
+    if name.contains(['/', '\0']) {
+        Some("names the report file (reports/<name>.json): no `/` or NUL in it".to_string())
+    } else if name.len() > super::MAX_NAME_BYTES {
+        Some(format!(
+            "names the report file (reports/<name>.json): {} bytes in UTF-8, at most {}",
+            name.len(),
+            super::MAX_NAME_BYTES
+        ))
+    } else {
+        None
+    }
+}
+
 fn check_database(s: &Settings, p: &mut Problems) {
     let db = root().key("database");
     if let Some(url) = &s.database.url
-        && let Err(e) = url.parse::<tokio_postgres::Config>()
+        && let Err(e) = crate::database::url::check(url)
     {
         p.add(
             db.clone().key("url"),
