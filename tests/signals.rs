@@ -325,7 +325,8 @@ fn the_next_run_sweeps_away_a_dead_run_whose_watchdog_died_too() {
     let out = Command::new(env!("CARGO_BIN_EXE_stress"))
         .args(["run", "--quiet", "--set", "load.duration=200ms"])
         .arg(run._work.path().join("signals.toml"))
-        .args(["--out", "/dev/null"])
+        .arg("--out")
+        .arg(run._work.path().join("second.json"))
         .env("TMPDIR", run.tmp.path())
         .output()
         .unwrap();
