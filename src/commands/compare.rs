@@ -8,7 +8,7 @@ use crate::report::compare::{self, Fingerprint, comparable};
 use crate::report::{json, summary};
 
 pub fn compare(req: CompareRequest) -> Exit {
-    let (base, new) = match (json::read(&req.base), json::read(&req.new)) {
+    let (base, new) = match (json::read_strict(&req.base), json::read_strict(&req.new)) {
         (Ok(b), Ok(n)) => (b, n),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: {e}");

@@ -11,7 +11,7 @@ use crate::report::{json, summary};
 pub fn merge(req: MergeRequest) -> Exit {
     let mut inputs = Vec::new();
     for file in &req.files {
-        match json::read(file) {
+        match json::read_strict(file) {
             Ok(report) => inputs.push(Input {
                 file: file.clone(),
                 report,

@@ -77,7 +77,7 @@ fn baselines(scenarios: &[Scenario], baseline: Option<&Baseline>) -> Option<Vec<
     let mut out = Vec::new();
     for s in scenarios {
         let path = b.at.path_for(&s.name);
-        let report = match json::read(&path) {
+        let report = match json::read_strict(&path) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: --baseline {e}");

@@ -68,9 +68,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
+    // tempfile creates its files 0600; asking for 0666 lets open(2) apply the umask, as for
+    // any file a program writes (0644 with umask 022): another user may read the report.
     let mut tmp = tempfile::Builder::new()
         .prefix(".stress-")
         .suffix(".tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;

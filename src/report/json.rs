@@ -64,6 +64,16 @@ pub enum ReadError {
         path: std::path::PathBuf,
         found: u64,
     },
+    #[error("{0}")]
+    Inconsistent(#[from] super::strict::Inconsistent),
+}
+
+/// Reads a report and checks that it agrees with itself ([`super::strict`]): what `merge`,
+/// `compare` and `--baseline` use.
+pub fn read_strict(path: &Path) -> Result<Report, ReadError> {
+    let report = read(path)?;
+    super::strict::check(path, &report)?;
+    Ok(report)
 }
 
 /// Reads a report.
