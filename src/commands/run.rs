@@ -10,6 +10,7 @@ use crate::database::Target;
 use crate::exit::Exit;
 use crate::options::{Baseline, RunRequest};
 use crate::report::compare::{self, Comparison, Fingerprint};
+use crate::report::export::Failure;
 use crate::report::{Report, json, summary};
 use crate::run::{Interrupt, RunError, RunOptions, run_scenario};
 use crate::scenario::{self, Scenario};
@@ -19,30 +20,40 @@ type Base = Option<(Report, Option<String>)>;
 
 pub fn run(req: RunRequest) -> Exit {
     let mut scenarios: Vec<Scenario> = Vec::new();
-    let mut bad = false;
+    let mut bad = Vec::new();
     for file in &req.scenarios.files {
         match scenario::load(file, &req.scenarios.load) {
             Ok(s) => scenarios.push(s),
             Err(errors) => {
+                bad.push(format!("{}: {errors}", file.display()));
                 super::print_errors(errors);
-                bad = true;
             }
         }
     }
-    if bad {
-        return Exit::BadInput;
+    if !bad.is_empty() {
+        let failure = Failure::new("scenario files", bad.join("\n"));
+        return super::write_failed(&req.exports, failure, Exit::BadInput);
     }
-    let Some(baselines) = baselines(&scenarios, req.baseline.as_ref()) else {
-        return Exit::BadInput;
+    let baselines = match baselines(&scenarios, req.baseline.as_ref()) {
+        Ok(b) => b,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return super::write_failed(&req.exports, Failure::new("--baseline", m), Exit::BadInput);
+        }
     };
+    let outputs = super::outputs::for_run(&scenarios, &req);
+    if let Err(exit) = super::outputs::preflight(&outputs, &req.exports) {
+        return exit;
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Infra;
+            let m = format!("cannot start the async runtime: {e}");
+            eprintln!("error: {m}");
+            return super::write_failed(&req.exports, Failure::new("stress run", m), Exit::Infra);
         }
     };
     let interrupt = Arc::new(Interrupt::default());
@@ -54,9 +65,10 @@ pub fn run(req: RunRequest) -> Exit {
         };
         let mut exit = Exit::Ok;
         let mut done = Vec::new();
+        let mut failures = Vec::new();
         for (s, base) in scenarios.iter().zip(baselines) {
             let outcome = run_scenario(s, &mut target, &options, &interrupt).await;
-            let (e, finished) = finish(s, outcome, base, &req);
+            let (e, finished) = finish(s, outcome, base, &req, &mut failures);
             exit = exit.worst(e);
             done.extend(finished);
             if interrupt.is_raised() {
@@ -64,40 +76,36 @@ pub fn run(req: RunRequest) -> Exit {
             }
         }
         target.shutdown();
-        exit.worst(super::write_exports(&req.exports, &done, false))
+        exit.worst(super::write_exports(&req.exports, &done, &failures, false))
     })
 }
 
 /// Reads each scenario's baseline, refusing one of another scenario or other settings unless
-/// `--force`. `None` (after printing why) when one cannot be used.
-fn baselines(scenarios: &[Scenario], baseline: Option<&Baseline>) -> Option<Vec<Base>> {
+/// `--force`; the reason when one cannot be used.
+fn baselines(scenarios: &[Scenario], baseline: Option<&Baseline>) -> Result<Vec<Base>, String> {
     let Some(b) = baseline else {
-        return Some(scenarios.iter().map(|_| None).collect());
+        return Ok(scenarios.iter().map(|_| None).collect());
     };
     let mut out = Vec::new();
     for s in scenarios {
         let path = b.at.path_for(&s.name);
         let report = match json::read_strict(&path) {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: --baseline {e}");
-                return None;
-            }
+            Err(e) => return Err(format!("--baseline {e}")),
         };
         let forced = match compare::comparable(&report, &Fingerprint::of_scenario(s)) {
             Ok(()) => None,
             Err(m) if b.force => Some(m.0),
             Err(m) => {
-                eprintln!(
-                    "error: --baseline {}: {m}\n  (pass --force to compare anyway)",
+                return Err(format!(
+                    "--baseline {}: {m}\n  (pass --force to compare anyway)",
                     path.display()
-                );
-                return None;
+                ));
             }
         };
         out.push(Some((report, forced)));
     }
-    Some(out)
+    Ok(out)
 }
 
 /// Prints and writes a scenario's report, or its error, and compares it with its baseline;
@@ -107,15 +115,18 @@ fn finish(
     outcome: Result<Report, RunError>,
     base: Base,
     req: &RunRequest,
+    failures: &mut Vec<Failure>,
 ) -> (Exit, Option<(Report, Option<Comparison>)>) {
     let report = match outcome {
         Ok(r) => r,
         Err(RunError::BadInput(m)) => {
             eprintln!("error: {}: {m}", s.file.display());
+            failures.push(Failure::new(s.file.display(), m));
             return (Exit::BadInput, None);
         }
         Err(RunError::Infra(m)) => {
             eprintln!("error: {}: {m}", s.file.display());
+            failures.push(Failure::new(s.file.display(), m));
             return (Exit::Infra, None);
         }
     };
@@ -134,6 +145,7 @@ fn finish(
     let path = req.out.path_for(&s.name);
     if let Err(e) = json::write(&report, &path) {
         eprintln!("error: {e}");
+        failures.push(Failure::new(s.file.display(), e));
         return (Exit::Infra, Some((report, comparison)));
     }
     println!("report: {}", path.display());

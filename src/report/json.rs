@@ -14,7 +14,11 @@ impl Exporter for Json {
         "JSON"
     }
 
-    fn render(&self, runs: &[Exported<'_>]) -> Result<Vec<u8>, ExportError> {
+    fn render(
+        &self,
+        runs: &[Exported<'_>],
+        _failures: &[super::export::Failure],
+    ) -> Result<Vec<u8>, ExportError> {
         let [run] = runs else {
             return Err(ExportError::Render {
                 format: "JSON",
@@ -37,7 +41,7 @@ pub fn write(report: &Report, path: &Path) -> Result<(), ExportError> {
         comparison: None,
         comparison_only: false,
     };
-    export::export(&Json, &[run], path)
+    export::export(&Json, &[run], &[], path)
 }
 
 /// Why a report could not be read.
