@@ -183,7 +183,12 @@ fn merge_and_compare(a: &PathBuf, b: &PathBuf) -> [(Option<i32>, String); 2] {
         .output()
         .unwrap();
     let compare = stress().arg("compare").arg(a).arg(b).output().unwrap();
-    [merge, compare].map(|o| (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned()))
+    [merge, compare].map(|o| {
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    })
 }
 
 /// Item 6: `stress merge` of two reports whose histograms hold 2^62+1 counts panicked on
@@ -221,15 +226,28 @@ fn merged_histogram_counts_beyond_any_run_are_refused_not_a_panic() {
 fn merge_and_compare_refuse_reports_that_disagree_with_themselves() {
     let dir = tempfile::tempdir().unwrap();
     let (report, a, b) = two_reports("regression_strict", &dir);
-    assert_eq!(merge_and_compare(&a, &b)[1].0, Some(0), "a real report is read");
+    assert_eq!(
+        merge_and_compare(&a, &b)[1].0,
+        Some(0),
+        "a real report is read"
+    );
     type Edit = fn(&mut stress::report::Report);
     let cases: [(Edit, &str); 6] = [
-        (|r| r.variants[0].latency_ms.operation.hdr.clear(), "latency_ms.operation.hdr is empty"),
-        (|r| r.variants[0].operations.ok += 1, "is not operations.total"),
+        (
+            |r| r.variants[0].latency_ms.operation.hdr.clear(),
+            "latency_ms.operation.hdr is empty",
+        ),
+        (
+            |r| r.variants[0].operations.ok += 1,
+            "is not operations.total",
+        ),
         (|r| r.variants[0].measured_s = 0.0, "measured_s = 0 for"),
         (|r| r.variants.push(r.variants[0].clone()), "appears twice"),
         (|r| r.variants[0].timeline.clear(), ""),
-        (|r| r.variants[0].name = "v".repeat(201), "a variant name of 201 characters"),
+        (
+            |r| r.variants[0].name = "v".repeat(201),
+            "a variant name of 201 characters",
+        ),
     ];
     for (edit, needle) in cases {
         let mut bad = report.clone();
@@ -260,10 +278,26 @@ fn bad_output_paths_are_refused_before_the_load() {
     let long_name = BASE.replacen("regression", &"é".repeat(130), 1);
     let long = write(&dir, "long.toml", &long_name);
     let cases = [
-        (vec!["--out".into(), dir.path().join("not-a-dir/r.json")], &file, "cannot create its directory"),
-        (vec!["--out".into(), PathBuf::from("/proc/stress-r.json")], &file, "cannot create a file in /proc"),
-        (vec!["--out".into(), PathBuf::from("/sys/stress-r.json")], &file, "cannot create a file in /sys"),
-        (vec!["--junit".into(), dir.path().join("not-a-dir/j.xml")], &file, "--junit"),
+        (
+            vec!["--out".into(), dir.path().join("not-a-dir/r.json")],
+            &file,
+            "cannot create its directory",
+        ),
+        (
+            vec!["--out".into(), PathBuf::from("/proc/stress-r.json")],
+            &file,
+            "cannot create a file in /proc",
+        ),
+        (
+            vec!["--out".into(), PathBuf::from("/sys/stress-r.json")],
+            &file,
+            "cannot create a file in /sys",
+        ),
+        (
+            vec!["--junit".into(), dir.path().join("not-a-dir/j.xml")],
+            &file,
+            "--junit",
+        ),
         (vec![], &long, "File name too long"),
     ];
     for (args, scenario, needle) in cases {
@@ -277,9 +311,17 @@ fn bad_output_paths_are_refused_before_the_load() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
-        assert!(!stderr.contains("cannot connect"), "checked before the load: {stderr}");
+        assert!(
+            !stderr.contains("cannot connect"),
+            "checked before the load: {stderr}"
+        );
     }
-    assert_eq!(std::fs::read_dir(dir.path().join("reports")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("reports"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 /// The `testsuites` element's `tests` and `errors`, and each `<error>`'s message.
@@ -321,7 +363,11 @@ fn junit_errors(path: &PathBuf) -> (String, String, Vec<String>) {
 fn a_run_that_did_not_run_is_an_error_in_junit_and_markdown() {
     let dir = tempfile::tempdir().unwrap();
     let good = write(&dir, "s.toml", BASE);
-    let bad = write(&dir, "bad.toml", &BASE.replace("tasks = 2", "tasks = \"two\""));
+    let bad = write(
+        &dir,
+        "bad.toml",
+        &BASE.replace("tasks = 2", "tasks = \"two\""),
+    );
     let (junit, md) = (dir.path().join("j.xml"), dir.path().join("m.md"));
     for (scenario, code, needle) in [(&good, 3, "cannot connect"), (&bad, 2, "bad.toml")] {
         let out = stress()
@@ -337,7 +383,11 @@ fn a_run_that_did_not_run_is_an_error_in_junit_and_markdown() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{stderr}");
         let (tests, errors, messages) = junit_errors(&junit);
-        assert_eq!((tests.as_str(), errors.as_str()), ("1", "1"), "{messages:?}");
+        assert_eq!(
+            (tests.as_str(), errors.as_str()),
+            ("1", "1"),
+            "{messages:?}"
+        );
         assert!(messages[0].contains(needle), "{messages:?}");
         let md = std::fs::read_to_string(&md).unwrap();
         assert!(md.contains("did not run") && md.contains(needle), "{md}");
@@ -361,7 +411,11 @@ fn two_scenarios_of_one_name_are_refused_before_the_load() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains(&format!("{} and {} both write their report", a.display(), b.display())),
+        stderr.contains(&format!(
+            "{} and {} both write their report",
+            a.display(),
+            b.display()
+        )),
         "{stderr}"
     );
 }
@@ -378,7 +432,8 @@ fn written_files_honour_the_umask() {
     let bin = assert_cmd::cargo::cargo_bin("stress");
     let d = dir.path().display();
     for (umask, mode) in [("022", 0o644), ("027", 0o640)] {
-        let files = ["r.json", "j.xml", "m.md", "merged.json"].map(|f| dir.path().join(format!("{umask}-{f}")));
+        let files = ["r.json", "j.xml", "m.md", "merged.json"]
+            .map(|f| dir.path().join(format!("{umask}-{f}")));
         let [r, j, m, merged] = files.clone().map(|p| p.display().to_string());
         let script = format!(
             "umask {umask} && '{bin}' run --quiet --database-url '{url}' --set load.duration=200ms \
@@ -390,8 +445,15 @@ fn written_files_honour_the_umask() {
             b = b.display(),
         );
         let _one_at_a_time = common::load_lock();
-        let out = std::process::Command::new("sh").args(["-c", &script]).output().unwrap();
-        assert!(out.status.success(), "{d}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{d}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         for f in &files {
             let got = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
             assert_eq!(got, mode, "{} under umask {umask}: {got:o}", f.display());

@@ -16,7 +16,11 @@ pub fn compare(req: CompareRequest) -> Exit {
     }
     let refuse = |m: String| {
         eprintln!("error: {m}");
-        super::write_failed(&req.exports, Failure::new("stress compare", m), Exit::BadInput)
+        super::write_failed(
+            &req.exports,
+            Failure::new("stress compare", m),
+            Exit::BadInput,
+        )
     };
     let (base, new) = match (json::read_strict(&req.base), json::read_strict(&req.new)) {
         (Ok(b), Ok(n)) => (b, n),

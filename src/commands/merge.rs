@@ -16,7 +16,11 @@ pub fn merge(req: MergeRequest) -> Exit {
     }
     let refuse = |m: String| {
         eprintln!("error: {m}");
-        super::write_failed(&req.exports, Failure::new("stress merge", m), Exit::BadInput)
+        super::write_failed(
+            &req.exports,
+            Failure::new("stress merge", m),
+            Exit::BadInput,
+        )
     };
     let mut inputs = Vec::new();
     for file in &req.files {

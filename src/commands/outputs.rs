@@ -3,10 +3,11 @@
 //! output added later joins [`exports`]).
 //!
 //! For each path: no two outputs may be one file (two scenarios of one `name` would overwrite
-//! each other's report); it must not be a directory; its directory is created; and a probe file
-//! with a name as long as the final one is created there and removed again (the final file is
-//! never touched), which finds a read-only or full file system, a parent that is a file, and a
-//! name too long for the file system. A failure is exit 2, naming the path and the reason, and
+//! each other's report); it must not be a directory (a device such as
+//! `/dev/null` is accepted as it is); its directory is created; and a
+//! probe file with a name as long as the final one is created there and removed again (the final
+//! file is never touched), which finds a read-only or full file system, a parent that is a file,
+//! and a name too long for the file system. A failure is exit 2, naming the path and the reason, and
 //! the `--junit` / `--markdown` outputs that can be written say so.
 
 use std::collections::BTreeMap;
@@ -31,7 +32,12 @@ pub(crate) struct Output {
 impl Output {
     fn describe(&self) -> String {
         match &self.source {
-            Some(s) => format!("{} {} (report of {})", self.flag, self.path.display(), s.display()),
+            Some(s) => format!(
+                "{} {} (report of {})",
+                self.flag,
+                self.path.display(),
+                s.display()
+            ),
             None => format!("{} {}", self.flag, self.path.display()),
         }
     }
@@ -53,7 +59,11 @@ pub(crate) fn exports(e: &Exports) -> Vec<Output> {
 
 /// `stress run`: each scenario's report, and the exports.
 pub(crate) fn for_run(scenarios: &[Scenario], req: &RunRequest) -> Vec<Output> {
-    let flag = if req.out == Out::Default { "report" } else { "--out" };
+    let flag = if req.out == Out::Default {
+        "report"
+    } else {
+        "--out"
+    };
     let mut out: Vec<Output> = scenarios
         .iter()
         .map(|s| Output {
@@ -139,8 +149,11 @@ fn distinct(outputs: &[Output]) -> Result<(), String> {
 /// The path can be written: not a directory, its directory created, and a file of a name as
 /// long as its own can be created there.
 fn writable(path: &Path) -> Result<(), String> {
-    if path.is_dir() {
-        return Err("is a directory".into());
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => return Err("is a directory".into()),
+        // A device or a pipe (`--out /dev/null`) is written into, not replaced: it is there.
+        Ok(m) if !m.is_file() => return Ok(()),
+        _ => {}
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -157,15 +170,17 @@ fn writable(path: &Path) -> Result<(), String> {
             .open(&probe)
         {
             Ok(_) => {
-                return std::fs::remove_file(&probe).map_err(|e| {
-                    format!("cannot remove the probe file {}: {e}", probe.display())
-                });
+                return std::fs::remove_file(&probe)
+                    .map_err(|e| format!("cannot remove the probe file {}: {e}", probe.display()));
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(format!("cannot create a file in {}: {e}", dir.display())),
         }
     }
-    Err(format!("cannot find a free probe name in {}", dir.display()))
+    Err(format!(
+        "cannot find a free probe name in {}",
+        dir.display()
+    ))
 }
 
 /// `.stress-probe-<pid>-<attempt>`, padded to `len` bytes so that a name too long for the file
@@ -200,6 +215,7 @@ mod tests {
         let e = writable(&dir.path().join(format!("{}.json", "n".repeat(300)))).unwrap_err();
         assert!(e.contains("File name too long"), "{e}");
         assert_eq!(writable(dir.path()).unwrap_err(), "is a directory");
+        writable(Path::new("/dev/null")).unwrap();
         let deep = dir.path().join("a/b/r.json");
         writable(&deep).unwrap();
         assert!(!deep.exists(), "the final file is not created");
@@ -215,10 +231,16 @@ mod tests {
             output(p.clone(), Some("b.toml")),
         ])
         .unwrap_err();
-        assert!(e.starts_with("a.toml and b.toml both write their report to out/s.json"), "{e}");
+        assert!(
+            e.starts_with("a.toml and b.toml both write their report to out/s.json"),
+            "{e}"
+        );
         let mut junit = output(p.clone(), None);
         junit.flag = "--junit";
         let e = distinct(&[output(p, Some("a.toml")), junit]).unwrap_err();
-        assert!(e.contains("(report of a.toml) and --junit out/s.json"), "{e}");
+        assert!(
+            e.contains("(report of a.toml) and --junit out/s.json"),
+            "{e}"
+        );
     }
 }

@@ -38,7 +38,11 @@ pub fn run(req: RunRequest) -> Exit {
         Ok(b) => b,
         Err(m) => {
             eprintln!("error: {m}");
-            return super::write_failed(&req.exports, Failure::new("--baseline", m), Exit::BadInput);
+            return super::write_failed(
+                &req.exports,
+                Failure::new("--baseline", m),
+                Exit::BadInput,
+            );
         }
     };
     let outputs = super::outputs::for_run(&scenarios, &req);

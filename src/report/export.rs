@@ -73,8 +73,7 @@ pub trait Exporter {
     fn format(&self) -> &'static str;
 
     /// Renders the runs of a command, and the scenarios that produced no report.
-    fn render(&self, runs: &[Exported<'_>], failures: &[Failure])
-    -> Result<Vec<u8>, ExportError>;
+    fn render(&self, runs: &[Exported<'_>], failures: &[Failure]) -> Result<Vec<u8>, ExportError>;
 }
 
 /// Renders `runs` and `failures` with `exporter` and writes them to `path`, or to a fallback
@@ -87,15 +86,13 @@ pub fn export(
 ) -> Result<(), ExportError> {
     let bytes = exporter.render(runs, failures)?;
     let run_id = runs.first().map(|r| r.report.run_id.as_str());
-    let fallbacks = [std::env::temp_dir(), PathBuf::from(".")]
-        .map(|dir| dir.join(fallback_name(path, run_id)));
-    deliver(path, &bytes, &fallbacks, write_atomic).map_err(|(source, saved)| {
-        ExportError::Write {
-            format: exporter.format(),
-            path: path.to_path_buf(),
-            source,
-            saved,
-        }
+    let fallbacks =
+        [std::env::temp_dir(), PathBuf::from(".")].map(|dir| dir.join(fallback_name(path, run_id)));
+    deliver(path, &bytes, &fallbacks, write_atomic).map_err(|(source, saved)| ExportError::Write {
+        format: exporter.format(),
+        path: path.to_path_buf(),
+        source,
+        saved,
     })
 }
 
@@ -134,8 +131,16 @@ fn deliver(
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
-/// creating the directory if needed.
+/// creating the directory if needed. A path that is a device or a pipe (`--out /dev/null`) is
+/// written into: a rename would replace the device node itself (as root, `/dev/null` became a
+/// regular file).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .write_all(bytes);
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -194,13 +199,40 @@ mod tests {
                 && message.ends_with(&format!("it was written to {} instead", fallback.display())),
             "{message}"
         );
-        assert!(deliver(&wanted, b"{}", &[], full_disk).unwrap_err().1.is_none());
+        assert!(
+            deliver(&wanted, b"{}", &[], full_disk)
+                .unwrap_err()
+                .1
+                .is_none()
+        );
     }
 
     #[test]
     fn fallback_names_stay_short_and_name_the_run() {
         let long = PathBuf::from(format!("/x/{}.json", "é".repeat(200)));
         let name = fallback_name(&long, Some("abc"));
-        assert!(name.starts_with("stress-abc-éé") && name.len() <= 120, "{name}");
+        assert!(
+            name.starts_with("stress-abc-éé") && name.len() <= 120,
+            "{name}"
+        );
+    }
+
+    /// `--out /dev/null` replaced the device node by a regular file (a rename over it, as root).
+    /// Shown on a pipe of our own, never on the machine's `/dev/null`.
+    #[test]
+    fn a_device_or_pipe_is_written_into_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomic(&fifo, b"{}").unwrap();
+        // Before joining: a pipe replaced by a file would leave the reader waiting forever.
+        let kind = std::fs::metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "still a pipe, not replaced by a file");
+        assert_eq!(reader.join().unwrap(), b"{}");
     }
 }

@@ -115,11 +115,8 @@ fn second(variant: &str, k: u64, entries: &[&TimelineEntry]) -> Result<TimelineE
             ms(hist.value_at_quantile(0.99)),
         )
     };
-    let sum = |f: fn(&TimelineEntry) -> u64| {
-        entries
-            .iter()
-            .fold(0u64, |acc, e| acc.saturating_add(f(e)))
-    };
+    let sum =
+        |f: fn(&TimelineEntry) -> u64| entries.iter().fold(0u64, |acc, e| acc.saturating_add(f(e)));
     let mut errors = std::collections::BTreeMap::new();
     for e in entries {
         for (class, n) in &e.errors {

@@ -61,11 +61,17 @@ fn an_empty_or_all_zero_histogram_behind_successes_is_refused() {
     refused(v, "latency_ms.operation.hdr is empty");
     let mut v = consistent("v", 80);
     v.latency_ms.operation.hdr = hdr(0);
-    refused(v, "latency_ms.operation.count is 80 but its histogram (hdr) holds 0");
+    refused(
+        v,
+        "latency_ms.operation.count is 80 but its histogram (hdr) holds 0",
+    );
     let mut v = consistent("v", 80);
     v.latency_ms.operation.hdr = hdr(0);
     v.latency_ms.operation.count = 0;
-    refused(v, "latency_ms.operation holds 0 operations, operations.ok says 80");
+    refused(
+        v,
+        "latency_ms.operation holds 0 operations, operations.ok says 80",
+    );
     let mut v = consistent("v", 80);
     v.latency_ms.hold.hdr = "bm90IGEgaGlzdG9ncmFt".into();
     refused(v, "latency_ms.hold.hdr: not an HdrHistogram");
@@ -75,7 +81,10 @@ fn an_empty_or_all_zero_histogram_behind_successes_is_refused() {
 fn totals_that_do_not_add_up_are_refused() {
     let mut v = consistent("v", 80);
     v.operations.total = 40;
-    refused(v, "operations.ok (80) + operations.failed (0) is not operations.total (40)");
+    refused(
+        v,
+        "operations.ok (80) + operations.failed (0) is not operations.total (40)",
+    );
     let mut v = consistent("v", 80);
     v.operations.failed = u64::MAX;
     refused(v, "is not operations.total");
@@ -85,7 +94,10 @@ fn totals_that_do_not_add_up_are_refused() {
     refused(v, "the timeline's `ok` adds up to 79, operations.ok is 80");
     let mut v = consistent("v", 80);
     v.timeline[0].hdr = hdr(0);
-    refused(v, "timeline entry at t_ms = 1000: ok is 40 but its histogram (hdr) holds 0");
+    refused(
+        v,
+        "timeline entry at t_ms = 1000: ok is 40 but its histogram (hdr) holds 0",
+    );
 }
 
 #[test]
