@@ -392,6 +392,23 @@ fn a_run_that_did_not_run_is_an_error_in_junit_and_markdown() {
         let md = std::fs::read_to_string(&md).unwrap();
         assert!(md.contains("did not run") && md.contains(needle), "{md}");
     }
+    let missing = dir.path().join("missing.json");
+    let out = stress()
+        .arg("compare")
+        .arg(&missing)
+        .arg(&missing)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let (tests, errors, messages) = junit_errors(&junit);
+    assert_eq!(
+        (tests.as_str(), errors.as_str()),
+        ("1", "1"),
+        "{messages:?}"
+    );
+    assert!(messages[0].contains("missing.json"), "{messages:?}");
 }
 
 /// Item 10: two scenario files with one `name` in `run A B --out DIR` wrote one report over
