@@ -19,21 +19,10 @@ use crate::scenario::{self, Scenario};
 type Base = Option<(Report, Option<String>)>;
 
 pub fn run(req: RunRequest) -> Exit {
-    let mut scenarios: Vec<Scenario> = Vec::new();
-    let mut bad = Vec::new();
-    for file in &req.scenarios.files {
-        match scenario::load(file, &req.scenarios.load) {
-            Ok(s) => scenarios.push(s),
-            Err(errors) => {
-                bad.push(format!("{}: {errors}", file.display()));
-                super::print_errors(errors);
-            }
-        }
-    }
-    if !bad.is_empty() {
-        let failure = Failure::new("scenario files", bad.join("\n"));
-        return super::write_failed(&req.exports, failure, Exit::BadInput);
-    }
+    let scenarios = match load(&req) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
     let baselines = match baselines(&scenarios, req.baseline.as_ref()) {
         Ok(b) => b,
         Err(m) => {
@@ -82,6 +71,26 @@ pub fn run(req: RunRequest) -> Exit {
         target.shutdown();
         exit.worst(super::write_exports(&req.exports, &done, &failures, false))
     })
+}
+
+/// Loads every scenario file; on errors, prints them and says so in `--junit` / `--markdown`.
+fn load(req: &RunRequest) -> Result<Vec<Scenario>, Exit> {
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut bad = Vec::new();
+    for file in &req.scenarios.files {
+        match scenario::load(file, &req.scenarios.load) {
+            Ok(s) => scenarios.push(s),
+            Err(errors) => {
+                bad.push(format!("{}: {errors}", file.display()));
+                super::print_errors(errors);
+            }
+        }
+    }
+    if bad.is_empty() {
+        return Ok(scenarios);
+    }
+    let failure = Failure::new("scenario files", bad.join("\n"));
+    Err(super::write_failed(&req.exports, failure, Exit::BadInput))
 }
 
 /// Reads each scenario's baseline, refusing one of another scenario or other settings unless
