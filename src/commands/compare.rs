@@ -1,35 +1,45 @@
 //! `stress compare BASE.json NEW.json`: the deltas of every variant against the baseline, exit
 //! 1 on a regression; reports of another scenario or other settings are refused (exit 2)
-//! unless `--force`.
+//! unless `--force`, as are reports that disagree with themselves (read strictly), and output
+//! paths that cannot be written (checked first).
 
 use crate::exit::Exit;
 use crate::options::CompareRequest;
 use crate::report::compare::{self, Fingerprint, comparable};
+use crate::report::export::Failure;
 use crate::report::{json, summary};
 
 pub fn compare(req: CompareRequest) -> Exit {
-    let (base, new) = match (json::read(&req.base), json::read(&req.new)) {
+    let outputs = super::outputs::exports(&req.exports);
+    if let Err(exit) = super::outputs::preflight(&outputs, &req.exports) {
+        return exit;
+    }
+    let refuse = |m: String| {
+        eprintln!("error: {m}");
+        super::write_failed(
+            &req.exports,
+            Failure::new("stress compare", m),
+            Exit::BadInput,
+        )
+    };
+    let (base, new) = match (json::read_strict(&req.base), json::read_strict(&req.new)) {
         (Ok(b), Ok(n)) => (b, n),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
-            return Exit::BadInput;
-        }
+        (Err(e), _) | (_, Err(e)) => return refuse(e.to_string()),
     };
     let forced = match comparable(&base, &Fingerprint::of(&new)) {
         Ok(()) => None,
         Err(m) if req.force => Some(m.0),
         Err(m) => {
-            eprintln!(
-                "error: {} against {}: {m}\n  (pass --force to compare anyway)",
+            return refuse(format!(
+                "{} against {}: {m}\n  (pass --force to compare anyway)",
                 req.new.display(),
                 req.base.display()
-            );
-            return Exit::BadInput;
+            ));
         }
     };
     let c = compare::compare(&base, &new, &req.tolerances, forced);
     anstream::print!("{}", summary::render_comparison(&c));
-    let exit = super::write_exports(&req.exports, &[(new, Some(c.clone()))], true);
+    let exit = super::write_exports(&req.exports, &[(new, Some(c.clone()))], &[], true);
     if c.regressions() > 0 {
         exit.worst(Exit::ExpectationFailed)
     } else {

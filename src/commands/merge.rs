@@ -1,42 +1,51 @@
 //! `stress merge A.json B.json... --out M.json`: one report from the reports of a scenario run
-//! on several machines at once (see [`crate::report::merge`]). Unreadable reports, reports of
-//! different scenarios or settings (without `--force`) and corrupt histograms are exit 2; the
-//! merged verdict decides between 0 and 1.
+//! on several machines at once (see [`crate::report::merge`]). Output paths are checked first;
+//! unreadable or inconsistent reports (read strictly), reports of different scenarios or
+//! settings (without `--force`) and corrupt histograms are exit 2; the merged verdict decides
+//! between 0 and 1.
 
 use crate::exit::Exit;
 use crate::options::MergeRequest;
+use crate::report::export::Failure;
 use crate::report::merge::{self, Input};
 use crate::report::{json, summary};
 
 pub fn merge(req: MergeRequest) -> Exit {
+    if let Err(exit) = super::outputs::preflight(&super::outputs::for_merge(&req), &req.exports) {
+        return exit;
+    }
+    let refuse = |m: String| {
+        eprintln!("error: {m}");
+        super::write_failed(
+            &req.exports,
+            Failure::new("stress merge", m),
+            Exit::BadInput,
+        )
+    };
     let mut inputs = Vec::new();
     for file in &req.files {
-        match json::read(file) {
+        match json::read_strict(file) {
             Ok(report) => inputs.push(Input {
                 file: file.clone(),
                 report,
             }),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::BadInput;
-            }
+            Err(e) => return refuse(e.to_string()),
         }
     }
     let report = match merge::merge(&inputs, req.force) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot merge: {e}");
-            return Exit::BadInput;
-        }
+        Err(e) => return refuse(format!("cannot merge: {e}")),
     };
     anstream::print!("{}", summary::render(&report));
     if let Err(e) = json::write(&report, &req.out) {
         eprintln!("error: {e}");
-        return Exit::Infra;
+        let failure = Failure::new("stress merge", e);
+        return super::write_exports(&req.exports, &[(report, None)], &[failure], false)
+            .worst(Exit::Infra);
     }
     println!("merged report: {}", req.out.display());
     let pass = report.verdict.pass;
-    let exit = super::write_exports(&req.exports, &[(report, None)], false);
+    let exit = super::write_exports(&req.exports, &[(report, None)], &[], false);
     if pass {
         exit
     } else {

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod compare;
 pub mod merge;
+mod outputs;
 pub mod run;
 mod signals;
 
@@ -11,17 +12,18 @@ use crate::exit::Exit;
 use crate::options::Exports;
 use crate::report::Report;
 use crate::report::compare::Comparison;
-use crate::report::export::{self, Exported, Exporter};
+use crate::report::export::{self, Exported, Exporter, Failure};
 use crate::report::junit::Junit;
 use crate::report::markdown::Markdown;
 use crate::scenario::source::ScenarioErrors;
 
-/// Writes the JUnit and Markdown outputs asked for, over every report of the command.
-/// Writes the `--junit` and `--markdown` outputs of these runs; with `comparison_only` (`stress
-/// compare`) they judge the comparisons alone.
+/// Writes the `--junit` and `--markdown` outputs of these runs, and of the scenarios that
+/// produced no report (`failures`, shown as errors); with `comparison_only` (`stress compare`)
+/// they judge the comparisons alone.
 pub fn write_exports(
     exports: &Exports,
     done: &[(Report, Option<Comparison>)],
+    failures: &[Failure],
     comparison_only: bool,
 ) -> Exit {
     let runs: Vec<Exported<'_>> = done
@@ -37,7 +39,7 @@ pub fn write_exports(
     let mut exit = Exit::Ok;
     for (exporter, path) in wanted {
         let Some(path) = path else { continue };
-        match export::export(exporter, &runs, path) {
+        match export::export(exporter, &runs, failures, path) {
             Ok(()) => println!("{}: {}", exporter.format(), path.display()),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -46,6 +48,12 @@ pub fn write_exports(
         }
     }
     exit
+}
+
+/// A command that stops before producing any report: its `--junit` and `--markdown` outputs
+/// carry the reason as an error (never an empty, green file); `exit`, or worse.
+pub(crate) fn write_failed(exports: &Exports, failure: Failure, exit: Exit) -> Exit {
+    exit.worst(write_exports(exports, &[], &[failure], false))
 }
 
 /// Prints scenario errors with their snippets (file, line, caret) on stderr. Lines are not

@@ -10,6 +10,7 @@ use crate::database::Target;
 use crate::exit::Exit;
 use crate::options::{Baseline, RunRequest};
 use crate::report::compare::{self, Comparison, Fingerprint};
+use crate::report::export::Failure;
 use crate::report::{Report, json, summary};
 use crate::run::{Interrupt, RunError, RunOptions, run_scenario};
 use crate::scenario::{self, Scenario};
@@ -25,38 +26,34 @@ pub fn run(req: RunRequest) -> Exit {
             return Exit::Infra;
         }
     };
-    let mut scenarios: Vec<Scenario> = Vec::new();
-    let mut bad = false;
-    for file in &req.scenarios.files {
-        match scenario::load(file, &req.scenarios.load) {
-            Ok(s) => scenarios.push(s),
-            Err(errors) => {
-                super::print_errors(errors);
-                bad = true;
-            }
-        }
-    }
-    if bad {
-        return Exit::BadInput;
-    }
-    let databases = scenarios
-        .iter()
-        .flat_map(|s| s.variants.iter().map(|v| &v.settings.database));
-    if let Err(m) = crate::database::check_sources(req.database_url.as_deref(), databases) {
-        eprintln!("error: {}", crate::redact::redact(&m));
-        return Exit::BadInput;
-    }
-    let Some(baselines) = baselines(&scenarios, req.baseline.as_ref()) else {
-        return Exit::BadInput;
+    let scenarios = match load(&req) {
+        Ok(s) => s,
+        Err(exit) => return exit,
     };
+    let baselines = match baselines(&scenarios, req.baseline.as_ref()) {
+        Ok(b) => b,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return super::write_failed(
+                &req.exports,
+                Failure::new("--baseline", m),
+                Exit::BadInput,
+            );
+        }
+    };
+    let outputs = super::outputs::for_run(&scenarios, &req);
+    if let Err(exit) = super::outputs::preflight(&outputs, &req.exports) {
+        return exit;
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Infra;
+            let m = format!("cannot start the async runtime: {e}");
+            eprintln!("error: {m}");
+            return super::write_failed(&req.exports, Failure::new("stress run", m), Exit::Infra);
         }
     };
     rt.block_on(async {
@@ -67,9 +64,10 @@ pub fn run(req: RunRequest) -> Exit {
         };
         let mut exit = Exit::Ok;
         let mut done = Vec::new();
+        let mut failures = Vec::new();
         for (s, base) in scenarios.iter().zip(baselines) {
             let outcome = run_scenario(s, &mut target, &options, &interrupt).await;
-            let (e, finished) = finish(s, outcome, base, &req);
+            let (e, finished) = finish(s, outcome, base, &req, &mut failures);
             exit = exit.worst(e);
             done.extend(finished);
             if interrupt.is_raised() {
@@ -77,7 +75,7 @@ pub fn run(req: RunRequest) -> Exit {
             }
         }
         target.shutdown();
-        exit = exit.worst(super::write_exports(&req.exports, &done, false));
+        exit = exit.worst(super::write_exports(&req.exports, &done, &failures, false));
         signalled(exit, &interrupt)
     })
 }
@@ -92,36 +90,65 @@ fn signalled(exit: Exit, interrupt: &Interrupt) -> Exit {
     }
 }
 
+/// Loads every scenario file; on errors, prints them and says so in `--junit` / `--markdown`.
+fn load(req: &RunRequest) -> Result<Vec<Scenario>, Exit> {
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut bad = Vec::new();
+    for file in &req.scenarios.files {
+        match scenario::load(file, &req.scenarios.load) {
+            Ok(s) => scenarios.push(s),
+            Err(errors) => {
+                bad.push(
+                    crate::redact::redact(&format!("{}: {errors}", file.display())).into_owned(),
+                );
+                super::print_errors(errors);
+            }
+        }
+    }
+    if bad.is_empty() {
+        let databases = scenarios
+            .iter()
+            .flat_map(|s| s.variants.iter().map(|v| &v.settings.database));
+        return match crate::database::check_sources(req.database_url.as_deref(), databases) {
+            Ok(()) => Ok(scenarios),
+            Err(m) => {
+                let m = crate::redact::redact(&m);
+                eprintln!("error: {m}");
+                let failure = Failure::new("database", m);
+                Err(super::write_failed(&req.exports, failure, Exit::BadInput))
+            }
+        };
+    }
+    let failure = Failure::new("scenario files", bad.join("\n"));
+    Err(super::write_failed(&req.exports, failure, Exit::BadInput))
+}
+
 /// Reads each scenario's baseline, refusing one of another scenario or other settings unless
-/// `--force`. `None` (after printing why) when one cannot be used.
-fn baselines(scenarios: &[Scenario], baseline: Option<&Baseline>) -> Option<Vec<Base>> {
+/// `--force`; the reason when one cannot be used.
+fn baselines(scenarios: &[Scenario], baseline: Option<&Baseline>) -> Result<Vec<Base>, String> {
     let Some(b) = baseline else {
-        return Some(scenarios.iter().map(|_| None).collect());
+        return Ok(scenarios.iter().map(|_| None).collect());
     };
     let mut out = Vec::new();
     for s in scenarios {
         let path = b.at.path_for(&s.name);
-        let report = match json::read(&path) {
+        let report = match json::read_strict(&path) {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: --baseline {e}");
-                return None;
-            }
+            Err(e) => return Err(format!("--baseline {e}")),
         };
         let forced = match compare::comparable(&report, &Fingerprint::of_scenario(s)) {
             Ok(()) => None,
             Err(m) if b.force => Some(m.0),
             Err(m) => {
-                eprintln!(
-                    "error: --baseline {}: {m}\n  (pass --force to compare anyway)",
+                return Err(format!(
+                    "--baseline {}: {m}\n  (pass --force to compare anyway)",
                     path.display()
-                );
-                return None;
+                ));
             }
         };
         out.push(Some((report, forced)));
     }
-    Some(out)
+    Ok(out)
 }
 
 /// Prints and writes a scenario's report, or its error, and compares it with its baseline;
@@ -131,17 +158,20 @@ fn finish(
     outcome: Result<Report, RunError>,
     base: Base,
     req: &RunRequest,
+    failures: &mut Vec<Failure>,
 ) -> (Exit, Option<(Report, Option<Comparison>)>) {
     let report = match outcome {
         Ok(r) => r,
         Err(RunError::BadInput(m)) => {
             let m = crate::redact::redact(&m).into_owned();
             eprintln!("error: {}: {m}", s.file.display());
+            failures.push(Failure::new(s.file.display(), m));
             return (Exit::BadInput, None);
         }
         Err(RunError::Infra(m)) => {
             let m = crate::redact::redact(&m).into_owned();
             eprintln!("error: {}: {m}", s.file.display());
+            failures.push(Failure::new(s.file.display(), m));
             return (Exit::Infra, None);
         }
     };
@@ -160,6 +190,7 @@ fn finish(
     let path = req.out.path_for(&s.name);
     if let Err(e) = json::write(&report, &path) {
         eprintln!("error: {e}");
+        failures.push(Failure::new(s.file.display(), e));
         return (Exit::Infra, Some((report, comparison)));
     }
     println!("report: {}", path.display());

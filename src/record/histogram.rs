@@ -36,13 +36,21 @@ pub fn merge(into: &mut Histogram<u64>, from: &Histogram<u64>) {
         .expect("histograms with the same bounds merge");
 }
 
-/// Base64 of the V2 + deflate serialization.
+/// Base64 of the V2 + deflate serialization, for a histogram this process recorded: one run's
+/// counts stay far below the format's limit (`i64::MAX` per bucket). Histograms built from
+/// reports (a merge) go through [`try_encode`].
 pub fn encode(h: &Histogram<u64>) -> String {
+    try_encode(h).unwrap_or_else(|_| encode(&new()))
+}
+
+/// Base64 of the V2 + deflate serialization; an error for a bucket count above `i64::MAX`,
+/// which the format cannot hold (merged reports that claim such counts).
+pub fn try_encode(h: &Histogram<u64>) -> Result<String, String> {
     let mut bytes = Vec::new();
     V2DeflateSerializer::new()
         .serialize(h, &mut bytes)
-        .expect("serializing into memory cannot fail");
-    STANDARD.encode(bytes)
+        .map_err(|e| format!("cannot encode the histogram: {e:?}"))?;
+    Ok(STANDARD.encode(bytes))
 }
 
 /// Decodes what [`encode`] wrote (or any V2 / V2 + deflate histogram).

@@ -14,7 +14,11 @@ impl Exporter for Json {
         "JSON"
     }
 
-    fn render(&self, runs: &[Exported<'_>]) -> Result<Vec<u8>, ExportError> {
+    fn render(
+        &self,
+        runs: &[Exported<'_>],
+        _failures: &[super::export::Failure],
+    ) -> Result<Vec<u8>, ExportError> {
         let [run] = runs else {
             return Err(ExportError::Render {
                 format: "JSON",
@@ -37,7 +41,7 @@ pub fn write(report: &Report, path: &Path) -> Result<(), ExportError> {
         comparison: None,
         comparison_only: false,
     };
-    export::export(&Json, &[run], path)
+    export::export(&Json, &[run], &[], path)
 }
 
 /// Why a report could not be read.
@@ -64,6 +68,16 @@ pub enum ReadError {
         path: std::path::PathBuf,
         found: u64,
     },
+    #[error("{0}")]
+    Inconsistent(#[from] super::strict::Inconsistent),
+}
+
+/// Reads a report and checks that it agrees with itself ([`super::strict`]): what `merge`,
+/// `compare` and `--baseline` use.
+pub fn read_strict(path: &Path) -> Result<Report, ReadError> {
+    let report = read(path)?;
+    super::strict::check(path, &report)?;
+    Ok(report)
 }
 
 /// Reads a report.

@@ -6,14 +6,15 @@
 //! per check, named by its metric, whose failure message carries the numbers:
 //! `operation.p99 = 73.2ms, limit ≤ 50.0ms`. So there is exactly one `<failure>` per failed
 //! check. A comparison with a baseline adds a suite `<scenario> vs baseline` with one test case
-//! per variant and compared metric, failing on a regression.
+//! per variant and compared metric, failing on a regression. A scenario that produced no report
+//! (exit 2 or 3) is a suite with one `<error>` test case carrying the reason: never zero tests.
 
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
 
 use super::compare::Comparison;
-use super::export::{ExportError, Exported, Exporter};
+use super::export::{ExportError, Exported, Exporter, Failure};
 use super::model::{Report, VariantReport};
 use super::verdict;
 
@@ -25,8 +26,11 @@ impl Exporter for Junit {
         "JUnit"
     }
 
-    fn render(&self, runs: &[Exported<'_>]) -> Result<Vec<u8>, ExportError> {
+    fn render(&self, runs: &[Exported<'_>], failures: &[Failure]) -> Result<Vec<u8>, ExportError> {
         let mut junit = JUnit::new("stress");
+        for f in failures {
+            junit.add_test_suite(not_run(f));
+        }
         for run in runs {
             if !run.comparison_only {
                 junit.add_test_suite(suite(run.report));
@@ -44,6 +48,17 @@ impl Exporter for Junit {
             })?;
         Ok(bytes)
     }
+}
+
+/// A scenario that did not run: one test case in error, with the reason.
+fn not_run(f: &Failure) -> TestSuite {
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status.set_message(f.reason.as_str()).set_type("not run");
+    let mut case = TestCase::new("run", status);
+    case.set_classname(classname(&[&f.name]));
+    let mut suite = TestSuite::new(f.name.as_str());
+    suite.add_test_case(case);
+    suite
 }
 
 fn failure(message: String, ty: &str) -> TestCaseStatus {
@@ -65,7 +80,7 @@ fn suite(report: &Report) -> TestSuite {
     let mut total = Duration::ZERO;
     for v in &report.variants {
         let time = Duration::try_from_secs_f64(v.measured_s).unwrap_or_default();
-        total += time;
+        total = total.saturating_add(time); // a report's measured_s is input: no overflow panic
         suite.add_test_case(variant_case(report, v, time));
         for c in &v.verdict.checks {
             let status = if c.pass {
@@ -178,7 +193,7 @@ mod tests {
             comparison: None,
             comparison_only: false,
         };
-        String::from_utf8(Junit.render(&[run]).unwrap()).unwrap()
+        String::from_utf8(Junit.render(&[run], &[]).unwrap()).unwrap()
     }
 
     #[test]
@@ -221,5 +236,17 @@ mod tests {
             "{xml}"
         );
         assert!(!xml.contains("classname=\"s/pool.max_size"), "{xml}");
+    }
+
+    /// Issue 9 item 9: a run that did not run was `tests="0" errors="0"`, green to CI.
+    #[test]
+    fn a_scenario_that_did_not_run_is_an_error_case() {
+        let f = Failure::new("a.toml", "cannot connect: refused <&>");
+        let xml = String::from_utf8(Junit.render(&[], &[f]).unwrap()).unwrap();
+        assert!(xml.contains("errors=\"1\""), "{xml}");
+        assert!(
+            xml.contains("message=\"cannot connect: refused &lt;&amp;&gt;\""),
+            "{xml}"
+        );
     }
 }

@@ -1,10 +1,11 @@
 //! Markdown (`--markdown PATH`): a summary for a pull-request comment or a CI step summary
 //! (`$GITHUB_STEP_SUMMARY`): per scenario, the verdict in the heading, the comparison table of
 //! the variants, the failed checks spelled out, the cheapest passing configuration, and the
-//! deltas against the baseline with regressions marked.
+//! deltas against the baseline with regressions marked. A scenario that produced no report
+//! (exit 2 or 3) gets a heading that says so, with the reason: never an empty file.
 
 use super::compare::Comparison;
-use super::export::{ExportError, Exported, Exporter};
+use super::export::{ExportError, Exported, Exporter, Failure};
 use super::model::Report;
 use super::summary::{checks_cell, connections_cell};
 use super::verdict;
@@ -18,8 +19,11 @@ impl Exporter for Markdown {
         "Markdown"
     }
 
-    fn render(&self, runs: &[Exported<'_>]) -> Result<Vec<u8>, ExportError> {
+    fn render(&self, runs: &[Exported<'_>], failures: &[Failure]) -> Result<Vec<u8>, ExportError> {
         let mut out = String::new();
+        for f in failures {
+            out.push_str(&not_run(f));
+        }
         for run in runs {
             if !run.comparison_only {
                 out.push_str(&report(run.report, run.comparison));
@@ -30,6 +34,16 @@ impl Exporter for Markdown {
         }
         Ok(out.into_bytes())
     }
+}
+
+/// A scenario that did not run, the reason quoted line by line.
+fn not_run(f: &Failure) -> String {
+    let quoted: Vec<String> = f.reason.lines().map(|l| format!("> {l}")).collect();
+    format!(
+        "## ❌ stress: `{}` did not run\n\n{}\n\n",
+        f.name.replace('`', "'"),
+        quoted.join("\n")
+    )
 }
 
 /// A table cell: pipes escaped, line breaks as `<br>`.
@@ -178,7 +192,7 @@ mod tests {
             comparison: None,
             comparison_only: false,
         };
-        let md = String::from_utf8(Markdown.render(&[run]).unwrap()).unwrap();
+        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
         assert!(md.starts_with("## ❌ stress: `s` failed"), "{md}");
         assert!(md.contains("| a \\| b |"), "{md}");
         assert!(
@@ -208,14 +222,25 @@ mod tests {
             comparison: Some(&c),
             comparison_only,
         };
-        let md = String::from_utf8(Markdown.render(&[run(false)]).unwrap()).unwrap();
+        let md = String::from_utf8(Markdown.render(&[run(false)], &[]).unwrap()).unwrap();
         assert!(
             md.starts_with("## ❌ stress: `s` regressed against the baseline"),
             "{md}"
         );
         assert!(md.contains("| b | - | not in this run |"), "{md}");
         assert!(md.contains("**REGRESSION**"), "{md}");
-        let md = String::from_utf8(Markdown.render(&[run(true)]).unwrap()).unwrap();
+        let md = String::from_utf8(Markdown.render(&[run(true)], &[]).unwrap()).unwrap();
         assert!(md.starts_with("### Against the baseline"), "{md}");
+    }
+
+    /// Issue 9 item 9: a run that did not run wrote an empty file.
+    #[test]
+    fn a_scenario_that_did_not_run_says_so_with_its_reason() {
+        let f = Failure::new("a.toml", "line one\nline two");
+        let md = String::from_utf8(Markdown.render(&[], &[f]).unwrap()).unwrap();
+        assert_eq!(
+            md,
+            "## ❌ stress: `a.toml` did not run\n\n> line one\n> line two\n\n"
+        );
     }
 }

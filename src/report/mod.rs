@@ -2,7 +2,8 @@
 //! the findings ([`diagnosis`]), the verdict on `[expect]` ([`verdict`]), the comparison with a
 //! baseline ([`compare`]), and the exporters ([`export`]): JSON file ([`json`]), JUnit XML
 //! ([`junit`]), Markdown ([`markdown`]), the terminal summary ([`summary`]), and the JSON
-//! Schema ([`schema`]); and merging the reports of several machines ([`merge`]).
+//! Schema ([`schema`]); and merging the reports of several machines ([`merge`]), which
+//! like `compare` reads them strictly ([`strict`]).
 
 pub mod build;
 pub mod compare;
@@ -17,6 +18,7 @@ pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod schema;
+pub mod strict;
 pub mod summary;
 pub mod verdict;
 

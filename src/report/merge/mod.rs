@@ -19,6 +19,8 @@
 mod guard;
 pub mod timeline;
 
+pub use guard::MAX_COUNT;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -147,7 +149,9 @@ fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, Merg
         interrupted: inputs.iter().any(|i| i.report.interrupted),
         environment: Environment {
             host: hosts.join(", "),
-            cores: inputs.iter().map(|i| i.report.environment.cores).sum(),
+            cores: inputs
+                .iter()
+                .fold(0u32, |n, i| n.saturating_add(i.report.environment.cores)),
             ..first.environment.clone()
         },
         database: first.database.clone(),
@@ -285,8 +289,11 @@ fn max(parts: &[Part<'_>], f: fn(&VariantReport) -> u64) -> u64 {
     parts.iter().map(|p| f(p.variant)).max().unwrap_or(0)
 }
 
+/// Saturating: [`guard`] keeps real sums far below the limit, and a sum is never a panic.
 fn sum(parts: &[Part<'_>], f: fn(&VariantReport) -> u64) -> u64 {
-    parts.iter().map(|p| f(p.variant)).sum()
+    parts
+        .iter()
+        .fold(0u64, |n, p| n.saturating_add(f(p.variant)))
 }
 
 fn operations(parts: &[Part<'_>]) -> Operations {

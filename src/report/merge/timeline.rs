@@ -47,7 +47,21 @@ pub fn latency<'a>(
         summaries.into_iter().map(|s| s.hdr.as_str()),
         histogram::new,
     )?;
-    Ok(summarize(&h))
+    let hdr = encoded(what, &h)?;
+    Ok(LatencySummary {
+        hdr,
+        ..summarize(&h)
+    })
+}
+
+/// The merged histogram's report form; refused (never a panic) when its counts are beyond
+/// what the format holds, which only reports claiming impossible counts can bring about.
+fn encoded(what: &str, h: &Histogram<u64>) -> Result<String, MergeError> {
+    histogram::try_encode(h).map_err(|e| {
+        MergeError::Data(format!(
+            "{what}: {e}: the merged counts exceed what a report can hold"
+        ))
+    })
 }
 
 /// One machine's timeline, and where its measured phase started relative to the merged one.
@@ -101,11 +115,13 @@ fn second(variant: &str, k: u64, entries: &[&TimelineEntry]) -> Result<TimelineE
             ms(hist.value_at_quantile(0.99)),
         )
     };
-    let sum = |f: fn(&TimelineEntry) -> u64| entries.iter().map(|e| f(e)).sum::<u64>();
+    let sum =
+        |f: fn(&TimelineEntry) -> u64| entries.iter().fold(0u64, |acc, e| acc.saturating_add(f(e)));
     let mut errors = std::collections::BTreeMap::new();
     for e in entries {
         for (class, n) in &e.errors {
-            *errors.entry(*class).or_default() += n;
+            let total: &mut u64 = errors.entry(*class).or_default();
+            *total = total.saturating_add(*n);
         }
     }
     let backends: Vec<_> = entries
@@ -131,7 +147,7 @@ fn second(variant: &str, k: u64, entries: &[&TimelineEntry]) -> Result<TimelineE
         errors,
         p50,
         p99,
-        hdr: histogram::encode(&hist),
+        hdr: encoded(&what, &hist)?,
         in_use: sum(|e| e.in_use),
         idle: sum(|e| e.idle),
         waiting: sum(|e| e.waiting),
@@ -219,5 +235,32 @@ mod tests {
             );
         }
         assert!(histogram("x", ["not base64!"], histogram::new).is_err());
+    }
+
+    /// Issue 9 item 6: counts beyond the format's `i64` on re-encoding were a panic (exit 101).
+    #[test]
+    fn merged_counts_beyond_the_format_are_refused_not_a_panic() {
+        let mut h = histogram::new();
+        h.record_n(1000, (1u64 << 62) + 1).unwrap();
+        let one = LatencySummary {
+            hdr: histogram::encode(&h),
+            ..LatencySummary::default()
+        };
+        let e = latency("variant `v`: latency_ms.operation", [&one, &one]).unwrap_err();
+        assert!(
+            e.to_string().contains("exceed what a report can hold"),
+            "{e}"
+        );
+        let mut big = entry(1000, &[1]);
+        big.hdr = histogram::encode(&h);
+        let parts = [big.clone(), big].map(|e| [e]);
+        let parts: Vec<Part<'_>> = parts
+            .iter()
+            .map(|entries| Part {
+                offset_ms: 0,
+                entries,
+            })
+            .collect();
+        assert!(merge("v", &parts).is_err());
     }
 }

@@ -1,0 +1,190 @@
+//! Strict reading of a report for `merge` and `compare` (and `--baseline`): every internal
+//! consistency the report promises is checked before a number of it is used, so that a gate
+//! never judges numbers that were never measured (an empty histogram behind `ok = 80`).
+//!
+//! Checked per variant: a unique name of at most [`MAX_NAME_CHARS`] characters; `ok + failed =
+//! total`; `measured_s` finite, not negative, and above 0 when there were operations; every
+//! `hdr` decodes and holds exactly the `count` its summary states, at most `MAX_COUNT`;
+//! `latency_ms.operation.count = ok`, `latency_ms.failed.count = failed`; the error classes
+//! add up to `failed`; and, when there is a timeline, its seconds add up to the totals and each
+//! second's histogram holds its `ok`. Arithmetic is checked: an overflow is an inconsistency.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::merge::MAX_COUNT;
+use super::model::{LatencySummary, Report, VariantReport};
+use crate::record::histogram;
+
+/// Longest variant name read back, in characters: the same cap as on the scenario side (names
+/// of up to 200 characters); comparing names costs their length, so longer ones are refused.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Why a report is not consistent: the file, the variant and what disagrees.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct Inconsistent {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Checks everything the report promises about itself.
+pub fn check(path: &Path, report: &Report) -> Result<(), Inconsistent> {
+    let fail = |message: String| Inconsistent {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut names = BTreeSet::new();
+    for v in &report.variants {
+        let chars = v.name.chars().count();
+        if chars > MAX_NAME_CHARS {
+            return Err(fail(format!(
+                "a variant name of {chars} characters; at most {MAX_NAME_CHARS} are read"
+            )));
+        }
+        if !names.insert(v.name.as_str()) {
+            return Err(fail(format!(
+                "variant `{}` appears twice: its numbers would be counted twice",
+                v.name
+            )));
+        }
+        variant(v).map_err(|m| fail(format!("variant `{}`: {m}", v.name)))?;
+    }
+    Ok(())
+}
+
+fn variant(v: &VariantReport) -> Result<(), String> {
+    let o = &v.operations;
+    match o.ok.checked_add(o.failed) {
+        Some(t) if t == o.total => {}
+        _ => {
+            return Err(format!(
+                "operations.ok ({}) + operations.failed ({}) is not operations.total ({})",
+                o.ok, o.failed, o.total
+            ));
+        }
+    }
+    if !v.measured_s.is_finite() || v.measured_s < 0.0 || (o.total > 0 && v.measured_s <= 0.0) {
+        return Err(format!(
+            "measured_s = {} for {} operations is not a length of time they ran in",
+            v.measured_s, o.total
+        ));
+    }
+    latencies(v)?;
+    let classes = v
+        .errors
+        .values()
+        .try_fold(0u64, |n, e| n.checked_add(e.count));
+    if classes != Some(o.failed) {
+        return Err(format!(
+            "the error classes' counts do not add up to operations.failed ({})",
+            o.failed
+        ));
+    }
+    timeline(v)
+}
+
+fn latencies(v: &VariantReport) -> Result<(), String> {
+    let l = &v.latency_ms;
+    for (what, s) in [
+        ("operation", &l.operation),
+        ("failed", &l.failed),
+        ("acquire", &l.acquire),
+        ("hold", &l.hold),
+    ] {
+        summary(&format!("latency_ms.{what}"), s)?;
+    }
+    for (w, s) in &l.by_workload {
+        summary(&format!("latency_ms.by_workload.{w}"), s)?;
+    }
+    let o = &v.operations;
+    if l.operation.count != o.ok {
+        return Err(format!(
+            "latency_ms.operation holds {} operations, operations.ok says {}",
+            l.operation.count, o.ok
+        ));
+    }
+    if l.failed.count != o.failed {
+        return Err(format!(
+            "latency_ms.failed holds {} operations, operations.failed says {}",
+            l.failed.count, o.failed
+        ));
+    }
+    let by_workload = l
+        .by_workload
+        .values()
+        .try_fold(0u64, |n, s| n.checked_add(s.count));
+    if !l.by_workload.is_empty() && by_workload != Some(o.ok) {
+        return Err(format!(
+            "latency_ms.by_workload does not add up to operations.ok ({})",
+            o.ok
+        ));
+    }
+    Ok(())
+}
+
+/// The histogram decodes and holds exactly `count` values.
+fn summary(what: &str, s: &LatencySummary) -> Result<(), String> {
+    let held = held(what, &s.hdr)?;
+    if held != s.count {
+        return Err(format!(
+            "{what}.count is {} but its histogram (hdr) holds {held}",
+            s.count
+        ));
+    }
+    Ok(())
+}
+
+/// How many values a histogram holds; an error when it is missing, corrupt or beyond any run.
+fn held(what: &str, hdr: &str) -> Result<u64, String> {
+    if hdr.is_empty() {
+        return Err(format!("{what}.hdr is empty: no histogram to read"));
+    }
+    let h = histogram::decode(hdr).map_err(|e| format!("{what}.hdr: {e}"))?;
+    let n = h.len();
+    if n > MAX_COUNT {
+        return Err(format!(
+            "{what}.hdr holds {n} values: more than {MAX_COUNT} cannot come from a run"
+        ));
+    }
+    Ok(n)
+}
+
+/// The timeline's seconds add up to the totals (the report promises it), and each second's
+/// histogram holds that second's successful operations.
+fn timeline(v: &VariantReport) -> Result<(), String> {
+    if v.timeline.is_empty() {
+        return Ok(());
+    }
+    let (mut ok, mut failed, mut dropped) = (Some(0u64), Some(0u64), Some(0u64));
+    for e in &v.timeline {
+        ok = ok.and_then(|n| n.checked_add(e.ok));
+        failed = failed.and_then(|n| n.checked_add(e.failed));
+        dropped = dropped.and_then(|n| n.checked_add(e.dropped));
+        let what = format!("timeline entry at t_ms = {}", e.t_ms);
+        let held = held(&what, &e.hdr)?;
+        if held != e.ok {
+            return Err(format!(
+                "{what}: ok is {} but its histogram (hdr) holds {held}",
+                e.ok
+            ));
+        }
+    }
+    let o = &v.operations;
+    for (field, sum, total) in [
+        ("ok", ok, o.ok),
+        ("failed", failed, o.failed),
+        ("dropped", dropped, o.dropped),
+    ] {
+        if sum != Some(total) {
+            let sum = sum.map_or("more than 2^64".to_string(), |n| n.to_string());
+            return Err(format!(
+                "the timeline's `{field}` adds up to {sum}, operations.{field} is {total}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
