@@ -12,6 +12,9 @@
 //!   from the first start, TCP asks for a password the role does not have yet.
 //! - The password is never on a command line (`ps`), in a message or in a report: the server
 //!   receives only its SCRAM verifier, and [`Secret`] does not show itself in `Debug`.
+//!
+//! The verifier is computed here (RFC 5802) rather than by postgres-protocol, whose iteration
+//! count is fixed at 4096: see [`SCRAM_ITERATIONS`].
 
 use std::fmt;
 use std::fs;
@@ -105,7 +108,7 @@ pub(crate) fn set_password(
     secret: &Secret,
 ) -> Result<(), InfraError> {
     // The server gets the verifier, not the password (and may log the statement harmlessly).
-    let verifier = postgres_protocol::password::scram_sha_256(secret.expose().as_bytes());
+    let verifier = scram_verifier(secret.expose().as_bytes(), &salt()?);
     let mut config = tokio_postgres::Config::new();
     config
         .host_path(socket_dir)
@@ -142,6 +145,49 @@ pub(crate) fn set_password(
             "cannot set the embedded server's password: its thread panicked",
         )),
     }
+}
+
+/// PBKDF2 iterations of the verifier. One: the password is 256 random bits, which no count
+/// makes easier or harder to guess (iterations slow the guessing of weak passwords), while
+/// every connection the harness opens, and measures, pays for each of them on the client side
+/// (4096, PostgreSQL's default, cost 150 ms per connect in a debug build).
+const SCRAM_ITERATIONS: u32 = 1;
+
+/// A fresh 16-byte salt.
+fn salt() -> Result<[u8; 16], InfraError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt)
+        .map_err(|e| InfraError::new(format!("cannot draw a salt for the password: {e}")))?;
+    Ok(salt)
+}
+
+/// The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802, RFC 5803):
+/// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`. `password` is ASCII, which
+/// SASLprep leaves as it is.
+fn scram_verifier(password: &[u8], salt: &[u8]) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2_scram::{Digest, Sha256};
+    let hmac = |key: &[u8], parts: &[&[u8]]| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes()
+    };
+    // Hi(password, salt, 1): PBKDF2-HMAC-SHA-256 with one iteration is its first block, U1.
+    const _: () = assert!(SCRAM_ITERATIONS == 1, "Hi below computes one iteration");
+    let salted = hmac(password, &[salt, &1u32.to_be_bytes()]);
+    let client_key = hmac(&salted, &[b"Client Key"]);
+    let stored_key = Sha256::digest(client_key);
+    let server_key = hmac(&salted, &[b"Server Key"]);
+    format!(
+        "SCRAM-SHA-256${SCRAM_ITERATIONS}:{}${}:{}",
+        STANDARD.encode(salt),
+        STANDARD.encode(stored_key),
+        STANDARD.encode(server_key)
+    )
 }
 
 #[cfg(test)]
