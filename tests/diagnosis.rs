@@ -504,10 +504,7 @@ fn a_crashed_backend_takes_the_others_with_it() {
         v,
         class,
         &[
-            format!(
-                "{} connection(s) were found broken",
-                v.pool.closed_broken
-            ),
+            format!("{} connection(s) were found broken", v.pool.closed_broken),
             // The diagnosis names the fault as the crash's cause.
             format!("kill_backend at {} ms", fault.at_ms),
         ],

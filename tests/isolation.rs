@@ -122,7 +122,11 @@ fn no_fault_acts_on_a_foreign_server() {
         "{}",
         v.faults[0].detail
     );
-    assert!(report.database.url.contains(":***@"), "{}", report.database.url);
+    assert!(
+        report.database.url.contains(":***@"),
+        "{}",
+        report.database.url
+    );
 
     // The foreign backend is still alive and still sleeping; its server never restarted.
     assert!(
@@ -138,7 +142,11 @@ fn no_fault_acts_on_a_foreign_server() {
         Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
         "the foreign sleep ended by our cancel, not by a crash: {e}"
     );
-    assert_eq!(after.unwrap(), before.started, "the foreign server restarted");
+    assert_eq!(
+        after.unwrap(),
+        before.started,
+        "the foreign server restarted"
+    );
 }
 
 /// `psql` as uid/gid 65534 (`nobody`), without a password and never prompting.
@@ -189,7 +197,9 @@ fn another_local_account_cannot_connect() {
     let postmaster = server.pid().unwrap();
     let cmdline = std::fs::read(format!("/proc/{postmaster}/cmdline")).unwrap();
     assert!(
-        !cmdline.windows(password.len()).any(|w| w == password.as_slice()),
+        !cmdline
+            .windows(password.len())
+            .any(|w| w == password.as_slice()),
         "the password is on the postmaster's command line"
     );
     let dir = server.dir().to_str().unwrap().to_string();

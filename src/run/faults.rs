@@ -256,14 +256,17 @@ async fn kill_backend(cx: &Context) -> String {
                 let target = nix::unistd::Pid::from_raw(*pid);
                 return match nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL) {
                     Ok(()) => format!(
-                        "killed backend {pid} ({state}) of {} with SIGKILL; the server resets every backend",
+                        "killed backend {pid} ({state}), one of this run's {}, with SIGKILL; \
+                         the server resets every backend",
                         candidates.len()
                     ),
                     Err(e) => format!("not fired: cannot signal backend {pid}: {e}"),
                 };
             }
             Ok(parent) => refused.get_or_insert_with(|| {
-                format!("backend {pid}'s parent is {parent}, not this run's postmaster {postmaster}")
+                format!(
+                    "backend {pid}'s parent is {parent}, not this run's postmaster {postmaster}"
+                )
             }),
             Err(e) => refused.get_or_insert_with(|| format!("cannot read backend {pid}: {e}")),
         };
