@@ -475,46 +475,9 @@ sleep = "200ms"
 
 #[test]
 fn a_crashed_backend_takes_the_others_with_it() {
-    // Its own server: a crash resets every backend.
-    let text = r#"
-name = "crash"
-[load]
-tasks = 3
-duration = "3s"
-think_time = "10ms"
-[access]
-mode = "per_task"
-[[workload]]
-name = "w"
-[[workload.step]]
-sql = "SELECT pg_sleep(0.05)"
-"#;
-    let s = scenario(text, &[]);
+    let s = scenario(CRASH, &[]);
     let _one = load_lock();
-    let killer = std::thread::spawn(|| {
-        // Find a backend of a stress run (not its admin connection) and SIGKILL it.
-        // Looks for up to 2 s: on a loaded machine the server may be slow to start.
-        std::thread::sleep(Duration::from_millis(900));
-        for _ in 0..200 {
-            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-                let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-                let cmd = String::from_utf8_lossy(&cmd);
-                if cmd.starts_with("postgres: postgres postgres 127.0.0.1")
-                    && cmd.contains("SELECT")
-                {
-                    let pid: i32 = entry.file_name().to_string_lossy().parse().unwrap();
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    });
     let report = run_on(&s, None).unwrap();
-    killer.join().unwrap();
     assert_consistent(&report);
     let v = &report.variants[0];
     let crashed = v
@@ -530,12 +493,20 @@ sql = "SELECT pg_sleep(0.05)"
     } else {
         ErrorClass::ConnectionClosed
     };
+    let fault = &v.faults[0];
+    assert_eq!(fault.kind, "kill_backend");
+    assert!(
+        fault.detail.starts_with("killed backend"),
+        "{}",
+        fault.detail
+    );
     assert_quotes(
         v,
         class,
-        &[format!(
-            "{} connection(s) were found broken",
-            v.pool.closed_broken
-        )],
+        &[
+            format!("{} connection(s) were found broken", v.pool.closed_broken),
+            // The diagnosis names the fault as the crash's cause.
+            format!("kill_backend at {} ms", fault.at_ms),
+        ],
     );
 }

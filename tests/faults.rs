@@ -142,14 +142,17 @@ down_for = "500ms"
 
 #[test]
 fn restart_server_is_refused_on_an_external_server() {
-    let text = format!("{SLEEPY}[[fault]]\nkind = \"restart_server\"\nat = \"500ms\"\n");
-    let s = scenario(&text, &[]);
     let url = database("fault_restart_url");
-    let e = run_on(&s, Some(&url)).unwrap_err().to_string();
-    assert!(
-        e.contains("restart_server needs the embedded server"),
-        "{e}"
-    );
+    for kind in ["restart_server", "kill_backend"] {
+        let text = format!("{SLEEPY}[[fault]]\nkind = \"{kind}\"\nat = \"500ms\"\n");
+        let s = scenario(&text, &[]);
+        let e = run_on(&s, Some(&url)).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("fault[0].kind: {kind} needs the embedded server")),
+            "{e}"
+        );
+        assert!(!e.contains(&password_of(&url)), "{e}");
+    }
 }
 
 #[test]

@@ -31,11 +31,13 @@ fn stress() -> Command {
 /// report and into `stress check --print`.
 #[test]
 fn the_database_password_is_in_no_report_and_no_printout() {
-    let url = common::database("regression_password").replace("postgres@", "postgres:s3cret@");
+    // The embedded server's own per-run password (it admits no connection without one).
+    let url = common::database("regression_password");
+    let s3cret = common::password_of(&url);
     let text = BASE.replacen("[load]", &format!("[database]\nurl = \"{url}\"\n[load]"), 1);
     let report = common::run_text("regression_password", &text, &["load.duration=200ms"]);
     let json = serde_json::to_string(&report).unwrap();
-    assert!(!json.contains("s3cret"), "the report holds the password");
+    assert!(!json.contains(&s3cret), "the report holds the password");
     assert!(
         json.contains("postgres:***@"),
         "the URL is still shown, redacted"
@@ -51,7 +53,7 @@ fn the_database_password_is_in_no_report_and_no_printout() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains("s3cret"), "{stdout}");
+    assert!(!stdout.contains(&s3cret), "{stdout}");
     assert!(stdout.contains("postgres:***@"), "{stdout}");
 }
 
@@ -476,5 +478,27 @@ fn written_files_honour_the_umask() {
             let got = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
             assert_eq!(got, mode, "{} under umask {umask}: {got:o}", f.display());
         }
+    }
+}
+
+/// `restart_server` (and `kill_backend`, which acts on the embedded server's processes too)
+/// passed `stress check` with a `[database] url`, and failed only at run time, after setup.
+#[test]
+fn server_faults_with_a_database_url_are_refused_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["restart_server", "kill_backend"] {
+        let text = BASE.replacen(
+            "[load]",
+            "[database]\nurl = \"postgres://app@db.invalid/app\"\n[load]",
+            1,
+        ) + &format!("[[fault]]\nkind = \"{kind}\"\nat = \"100ms\"\n");
+        let path = write(&dir, "server_fault.toml", &text);
+        let out = stress().arg("check").arg(&path).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{kind}: {stderr}");
+        // `kind` is on line 12: BASE's 8 lines and [database]'s 2, then `[[fault]]`.
+        assert!(stderr.contains("server_fault.toml:12:"), "{kind}: {stderr}");
+        assert!(stderr.contains("key `fault[0].kind`"), "{kind}: {stderr}");
+        assert!(stderr.contains("[database] url"), "{kind}: {stderr}");
     }
 }

@@ -1,5 +1,7 @@
 //! A throwaway PostgreSQL server: a copy of the template cluster in a temporary directory, on a
 //! free port of 127.0.0.1 and a unix socket in that directory, tuned for speed over durability.
+//! Only the harness may connect: a per-start password over TCP, a private socket directory
+//! (see `auth.rs`).
 //!
 //! The server runs in its own process group, so a Ctrl-C at the terminal reaches us and not it,
 //! and we shut it down in order. As root, it runs as the unprivileged `postgres` user. The
@@ -20,6 +22,7 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
 use super::InfraError;
+use super::auth::{self, Secret};
 use super::binaries::{self, Binaries, RunAs};
 use super::cluster::{self, SUPERUSER};
 use super::watchdog::{self, Watchdog};
@@ -44,6 +47,8 @@ pub struct EmbeddedServer {
     run_as: Option<RunAs>,
     child: Option<Child>,
     data: PathBuf,
+    /// The superuser's password for TCP, made for this server (see `auth.rs`).
+    secret: Secret,
     /// A start (or restart) gives up when this is raised.
     interrupt: Arc<Interrupt>,
     // Removed after the server has stopped (fields drop in order)...
@@ -81,6 +86,7 @@ impl EmbeddedServer {
             .map_err(|e| InfraError::new(format!("cannot create a temporary directory: {e}")))?;
         let watchdog = Watchdog::guard(dir.path())?;
         cluster::give_to(dir.path(), run_as.as_ref())?;
+        auth::private_dir(dir.path())?;
         let data = dir.path().join("data");
         cluster::copy_tree(&template, &data, run_as.as_ref()).map_err(|e| {
             InfraError::new(format!(
@@ -88,6 +94,7 @@ impl EmbeddedServer {
                 data.display()
             ))
         })?;
+        auth::configure(&data, run_as.as_ref())?;
         let mut server = EmbeddedServer {
             settings: settings.clone(),
             port: 0,
@@ -97,22 +104,35 @@ impl EmbeddedServer {
             child: None,
             data,
             interrupt,
+            secret: Secret::generate()?,
             dir,
             watchdog,
         };
         server.launch_on_free_port()?;
+        auth::set_password(server.dir(), server.port, &server.secret)?;
         Ok(server)
     }
 
-    /// Connection settings for the superuser on TCP.
+    /// Connection settings for the superuser on TCP, with this server's password.
     pub fn config(&self) -> tokio_postgres::Config {
         let mut c = tokio_postgres::Config::new();
         c.host("127.0.0.1")
             .port(self.port)
             .user(SUPERUSER)
+            .password(self.secret.expose())
             .dbname("postgres")
             .connect_timeout(Duration::from_secs(10));
         c
+    }
+
+    /// The superuser's URL for database `dbname`, password included: for tests and internal
+    /// use only, never to be shown (show [`super::url::redacted`] of [`Self::config`]).
+    pub fn url(&self, dbname: &str) -> String {
+        format!(
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{dbname}",
+            self.secret.expose(),
+            self.port
+        )
     }
 
     /// The directory holding the data directory and the unix socket.

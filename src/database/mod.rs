@@ -3,6 +3,7 @@
 //! binaries. A variant whose `[database.embedded]` differs from the running server's gets its
 //! own server.
 
+mod auth;
 pub mod binaries;
 pub mod cluster;
 pub mod embedded;

@@ -344,7 +344,7 @@ pub struct ServerStats {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEvent {
-    /// `close_pool`, `terminate_backends`, `restart_server` or `cancel_queries`.
+    /// `close_pool`, `terminate_backends`, `restart_server`, `cancel_queries` or `kill_backend`.
     pub kind: String,
     /// When it fired, into the measured phase.
     pub at_ms: u64,

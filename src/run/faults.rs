@@ -2,7 +2,8 @@
 //! met: when it fired, what was in flight, and what it did.
 //!
 //! Faults act only on this run's backends (found by `application_name`), never on anyone
-//! else's, and never on the harness's own admin connection.
+//! else's, and never on the harness's own admin connection; `kill_backend` also checks that
+//! the process it signals is a child of this run's postmaster.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,6 +111,7 @@ async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng) -> Strin
         }
         FaultKind::CancelQueries => signal_backends(cx, f.fraction(), rng, Signal::Cancel).await,
         FaultKind::RestartServer => restart(cx, f).await,
+        FaultKind::KillBackend => kill_backend(cx).await,
     }
 }
 
@@ -220,6 +222,71 @@ async fn restart(cx: &Context, f: &FaultSettings) -> String {
     }
 }
 
+/// SIGKILLs one of this run's backends (one running a statement if there is one), after
+/// checking that its parent is this run's postmaster: a pid read from `pg_stat_activity` never
+/// leads to a signal on a process of another server.
+async fn kill_backend(cx: &Context) -> String {
+    let Some(server) = cx.server.as_ref() else {
+        return "not fired: no embedded server, so no backend of ours to kill".into();
+    };
+    let Some(postmaster) = server.lock().expect("server lock").pid() else {
+        return "not fired: the embedded server is not running".into();
+    };
+    let client = match cx.admin.client().await {
+        Ok(c) => c,
+        Err(e) => return format!("not fired: could not reach the server: {e}"),
+    };
+    let query = "SELECT pid, coalesce(state, '') FROM pg_stat_activity \
+                 WHERE application_name LIKE $1 AND application_name <> $2 \
+                 AND pid <> pg_backend_pid() ORDER BY state = 'active' DESC NULLS LAST, pid";
+    let candidates: Vec<(i32, String)> =
+        match client.query(query, &[&cx.pattern, &cx.admin.name]).await {
+            Ok(rows) => rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+            Err(e) => {
+                return format!(
+                    "not fired: could not list this run's backends: {}",
+                    describe(&e)
+                );
+            }
+        };
+    let mut refused = None;
+    for (pid, state) in &candidates {
+        match parent_of(*pid) {
+            Ok(parent) if parent == postmaster => {
+                let target = nix::unistd::Pid::from_raw(*pid);
+                return match nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL) {
+                    Ok(()) => format!(
+                        "killed backend {pid} ({state}), one of this run's {}, with SIGKILL; \
+                         the server resets every backend",
+                        candidates.len()
+                    ),
+                    Err(e) => format!("not fired: cannot signal backend {pid}: {e}"),
+                };
+            }
+            Ok(parent) => refused.get_or_insert_with(|| {
+                format!(
+                    "backend {pid}'s parent is {parent}, not this run's postmaster {postmaster}"
+                )
+            }),
+            Err(e) => refused.get_or_insert_with(|| format!("cannot read backend {pid}: {e}")),
+        };
+    }
+    match refused {
+        Some(why) => format!("not fired: {why}"),
+        None => "not fired: none of this run's backends was connected".into(),
+    }
+}
+
+/// The parent pid of `pid`, from `/proc/<pid>/stat` ("pid (comm) state ppid ...": the command
+/// may hold spaces and parentheses, so the fields are read after the last `)`).
+fn parent_of(pid: i32) -> std::io::Result<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|ppid| ppid.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("unreadable /proc/{pid}/stat")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +302,14 @@ mod tests {
             mode: None,
             down_for: None,
         }
+    }
+
+    #[test]
+    fn the_parent_is_read_after_the_command_name() {
+        let me = std::process::id();
+        let parent = parent_of(me as i32).unwrap();
+        assert_eq!(parent, nix::unistd::getppid().as_raw() as u32);
+        assert!(parent_of(-1).is_err());
     }
 
     #[test]

@@ -28,7 +28,6 @@ use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
 use crate::report::model::{Aborted, FaultEvent, VariantReport};
 use crate::scenario::Variant;
-use crate::scenario::model::FaultKind;
 use crate::workload::prepare::{self, StatementInfo};
 
 /// What the run tells every variant.
@@ -97,16 +96,20 @@ pub async fn run(
 }
 
 fn refuse_restart_without_server(variant: &Variant, db: &Database) -> Result<(), RunError> {
-    let restart = variant
+    let needs = variant
         .settings
         .fault
         .iter()
-        .position(|f| f.kind == FaultKind::RestartServer);
-    match restart {
-        Some(i) if db.source == SourceKind::Url => Err(RunError::BadInput(format!(
-            "fault[{i}].kind: restart_server needs the embedded server, and variant `{}` runs on {}",
-            variant.name, db.display_url
-        ))),
+        .position(|f| f.kind.needs_embedded_server());
+    match needs {
+        Some(i) if db.source != SourceKind::Embedded || db.server.is_none() => {
+            Err(RunError::BadInput(format!(
+                "fault[{i}].kind: {} needs the embedded server, and variant `{}` runs on {}",
+                variant.settings.fault[i].kind.as_str(),
+                variant.name,
+                db.display_url
+            )))
+        }
         _ => Ok(()),
     }
 }

@@ -3,6 +3,7 @@
 //! ```toml
 //! [[fault]]
 //! kind = "close_pool"        # close_pool | terminate_backends | restart_server | cancel_queries
+//!                            # | kill_backend
 //! at = "1s"                  # into the measured phase
 //! every = "2s"               # optional: again and again
 //! drain = false              # close_pool: cut held connections (false) or let them finish (true)
@@ -27,6 +28,9 @@ pub enum FaultKind {
     RestartServer,
     /// `pg_cancel_backend` on a fraction of this run's active backends.
     CancelQueries,
+    /// SIGKILL to one of this run's backends on the embedded server: the postmaster then resets
+    /// every backend (`server_crash`, 57P02) and recovers.
+    KillBackend,
 }
 
 impl FaultKind {
@@ -36,7 +40,13 @@ impl FaultKind {
             FaultKind::TerminateBackends => "terminate_backends",
             FaultKind::RestartServer => "restart_server",
             FaultKind::CancelQueries => "cancel_queries",
+            FaultKind::KillBackend => "kill_backend",
         }
+    }
+
+    /// Whether it acts on the embedded server's processes, so needs that server.
+    pub fn needs_embedded_server(self) -> bool {
+        matches!(self, FaultKind::RestartServer | FaultKind::KillBackend)
     }
 }
 

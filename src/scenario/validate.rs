@@ -262,6 +262,15 @@ fn check_faults(s: &Settings, p: &mut Problems) {
                 ),
             );
         }
+        if f.kind.needs_embedded_server() && s.database.url.is_some() {
+            p.add(
+                at.clone().key("kind"),
+                format!(
+                    "{} acts on the embedded server's processes, and this variant sets [database] url",
+                    f.kind.as_str()
+                ),
+            );
+        }
         if let Some(length) = length
             && f.at >= length
         {

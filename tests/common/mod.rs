@@ -23,20 +23,30 @@ extern "C" fn stop_server() {
     }
 }
 
-fn port() -> u16 {
+/// The shared server's superuser URL for `dbname` (it holds the server's password).
+pub fn server_url(dbname: &str) -> String {
     let lock = SERVER.get_or_init(|| {
         let server = EmbeddedServer::start(&EmbeddedSettings::default()).expect("embedded server");
         // SAFETY: registering a plain extern "C" function with no captured state.
         unsafe { libc::atexit(stop_server) };
         Mutex::new(Some(server))
     });
-    lock.lock().unwrap().as_ref().expect("server running").port
+    lock.lock()
+        .unwrap()
+        .as_ref()
+        .expect("server running")
+        .url(dbname)
+}
+
+/// The password in `url` (to check that it shows nowhere).
+pub fn password_of(url: &str) -> String {
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    String::from_utf8(config.get_password().expect("a password").to_vec()).unwrap()
 }
 
 /// A fresh database named after the test on the shared server; returns its URL.
 pub fn database(name: &str) -> String {
-    let port = port();
-    let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let admin = server_url("postgres");
     block_on(async {
         let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
             .await
@@ -51,7 +61,7 @@ pub fn database(name: &str) -> String {
             .await
             .unwrap();
     });
-    format!("postgres://postgres@127.0.0.1:{port}/{name}")
+    server_url(name)
 }
 
 /// Load tests run one at a time: the machine has two cores.
@@ -132,3 +142,22 @@ pub fn variant<'a>(report: &'a Report, name: &str) -> &'a stress::report::model:
         .find(|v| v.name == name)
         .unwrap_or_else(|| panic!("no variant {name}"))
 }
+
+/// The crash scenario: the harness's `kill_backend` fault SIGKILLs one backend of this run (on
+/// its own embedded server, run with `run_on(.., None)`), and the server resets every backend.
+pub const CRASH: &str = r#"
+name = "crash"
+[load]
+tasks = 3
+duration = "3s"
+think_time = "10ms"
+[access]
+mode = "per_task"
+[[workload]]
+name = "w"
+[[workload.step]]
+sql = "SELECT pg_sleep(0.05)"
+[[fault]]
+kind = "kill_backend"
+at = "1s"
+"#;

@@ -165,7 +165,12 @@ fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, 
     let terminated: Vec<String> = r
         .faults
         .iter()
-        .filter(|f| f.kind == "terminate_backends" || f.kind == "restart_server")
+        .filter(|f| {
+            matches!(
+                f.kind.as_str(),
+                "terminate_backends" | "restart_server" | "kill_backend"
+            )
+        })
         .map(|f| format!("{} at {} ms ({})", f.kind, f.at_ms, f.detail))
         .collect();
     let mut detail = format!(
@@ -350,13 +355,16 @@ fn unreachable_server(r: &VariantReport) -> (String, String) {
     let restarts: Vec<String> = r
         .faults
         .iter()
-        .filter(|f| f.kind == "restart_server")
-        .map(|f| format!("at {} ms: {}", f.at_ms, f.detail))
+        .filter(|f| f.kind == "restart_server" || f.kind == "kill_backend")
+        .map(|f| format!("{} at {} ms: {}", f.kind, f.at_ms, f.detail))
         .collect();
     let detail = if restarts.is_empty() {
         String::new()
     } else {
-        format!("The server was restarted {}.", restarts.join("; "))
+        format!(
+            "The server was restarted or crashed by a fault: {}.",
+            restarts.join("; ")
+        )
     };
     (
         detail,
