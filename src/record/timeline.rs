@@ -14,6 +14,7 @@
 //! blob holds every count, and the quantiles depend on the counts only.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -207,18 +208,21 @@ impl Seconds {
         }
     }
 
-    fn add_latency(&mut self, second: u64, h: &Histogram<u64>) {
+    /// Adds a worker's histogram of `second`: the first one of an open second is kept as it is
+    /// (no allocation), later ones are merged into it.
+    fn add_latency(&mut self, second: u64, h: Histogram<u64>) {
         if h.is_empty() {
             return;
         }
         if second < self.closed_below {
-            self.bucket(second).latency.add(h);
-        } else {
-            let open = self
-                .open
-                .entry(second)
-                .or_insert_with(histogram::new_interval);
-            histogram::merge(open, h);
+            self.bucket(second).latency.add(&h);
+            return;
+        }
+        match self.open.entry(second) {
+            Entry::Vacant(e) => {
+                e.insert(h);
+            }
+            Entry::Occupied(mut e) => histogram::merge(e.get_mut(), &h),
         }
     }
 }
@@ -246,7 +250,7 @@ impl Timeline {
         for (class, n) in interval.errors {
             *b.errors.entry(class).or_default() += n;
         }
-        s.add_latency(interval.second, &interval.hist);
+        s.add_latency(interval.second, interval.hist);
         s.advance(interval.second);
     }
 
