@@ -92,7 +92,7 @@ pub struct ServerBackends {
 /// sampler's sample, which comes at the end of each second). A worker flushes a second when
 /// its next operation completes in a later one, so this leaves room for ordinary operations
 /// while keeping at most `GRACE_S` histograms whole.
-pub const GRACE_S: u64 = 2;
+pub(crate) const GRACE_S: u64 = 2;
 
 /// A closed second's latency: its histogram encoded as the report stores it, and the two
 /// quantiles the report shows (microseconds, 0 when the second had no successful operation).
@@ -139,6 +139,7 @@ impl Encoded {
     }
 
     /// Heap bytes held.
+    #[cfg(test)]
     fn heap_bytes(&self) -> usize {
         self.hdr.capacity()
     }
@@ -270,7 +271,8 @@ impl Timeline {
     }
 
     /// Heap and inline bytes the timeline holds (an estimate from its capacities).
-    pub fn retained_bytes(&self) -> usize {
+    #[cfg(test)]
+    fn retained_bytes(&self) -> usize {
         let seconds = self.seconds.lock().expect("timeline lock");
         let per_error = std::mem::size_of::<(ErrorClass, u64)>();
         let buckets: usize = seconds
