@@ -3,9 +3,19 @@
 //! An operation counts in the second in which it completed, so the timeline's sums equal the
 //! totals. Each second keeps its interval histogram (so merging reports stays exact) and the
 //! connection and server state sampled at its end.
+//!
+//! Memory stays bounded per second however long the run: a second's histogram is kept whole
+//! only while workers may still flush into it. Once a later second has been reported
+//! ([`GRACE_S`] seconds on), the second is closed: its histogram is encoded at once into the
+//! base64 "V2 + deflate" blob the report carries (typically a few hundred bytes instead of the
+//! histogram's 25 kB of counts), with the two quantiles the report shows. A worker that flushes
+//! into a closed second late (after a long operation) is merged exactly: the blob is decoded,
+//! added to and encoded again. The report's numbers are the same as with whole histograms: the
+//! blob holds every count, and the quantiles depend on the counts only.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::btree_map::Entry;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -78,6 +88,63 @@ pub struct ServerBackends {
     pub longest_idle_in_transaction_ms: u64,
 }
 
+/// Second `s` is closed once second `s + GRACE_S` has been reported (by a worker's flush or the
+/// sampler's sample, which comes at the end of each second). A worker flushes a second when
+/// its next operation completes in a later one, so this leaves room for ordinary operations
+/// while keeping at most `GRACE_S` histograms whole.
+pub(crate) const GRACE_S: u64 = 2;
+
+/// A closed second's latency: its histogram encoded as the report stores it, and the two
+/// quantiles the report shows (microseconds, 0 when the second had no successful operation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    /// Base64 of the HdrHistogram V2 + deflate serialization.
+    pub hdr: String,
+    pub p50_us: u64,
+    pub p99_us: u64,
+}
+
+impl Encoded {
+    fn of(h: &Histogram<u64>) -> Encoded {
+        if h.is_empty() {
+            return Encoded::empty();
+        }
+        let mut hdr = histogram::encode(h);
+        hdr.shrink_to_fit();
+        Encoded {
+            hdr,
+            p50_us: h.value_at_quantile(0.5),
+            p99_us: h.value_at_quantile(0.99),
+        }
+    }
+
+    /// An empty second's latency (its blob encoded once per process).
+    fn empty() -> Encoded {
+        static EMPTY: OnceLock<String> = OnceLock::new();
+        Encoded {
+            hdr: EMPTY
+                .get_or_init(|| histogram::encode(&histogram::new_interval()))
+                .clone(),
+            p50_us: 0,
+            p99_us: 0,
+        }
+    }
+
+    /// Adds a late flush: decodes, merges and encodes again, so no count is lost.
+    fn add(&mut self, late: &Histogram<u64>) {
+        let mut h = histogram::decode(&self.hdr)
+            .expect("the timeline decodes the histograms it encoded itself");
+        histogram::merge(&mut h, late);
+        *self = Encoded::of(&h);
+    }
+
+    /// Heap bytes held.
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
+        self.hdr.capacity()
+    }
+}
+
 /// All workers' counts for one second, with the sampled state.
 #[derive(Debug)]
 pub struct Bucket {
@@ -85,7 +152,8 @@ pub struct Bucket {
     pub failed: u64,
     pub dropped: u64,
     pub errors: BTreeMap<ErrorClass, u64>,
-    pub hist: Histogram<u64>,
+    /// The successful operations' latency, encoded (complete once the second is closed).
+    pub latency: Encoded,
     pub sample: Option<Sample>,
 }
 
@@ -96,8 +164,66 @@ impl Bucket {
             failed: 0,
             dropped: 0,
             errors: BTreeMap::new(),
-            hist: histogram::new_interval(),
+            latency: Encoded::empty(),
             sample: None,
+        }
+    }
+}
+
+/// What the workers have flushed so far, over all seconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Counts {
+    ok: u64,
+    failed: u64,
+    classes: BTreeMap<ErrorClass, u64>,
+}
+
+#[derive(Debug, Default)]
+struct Seconds {
+    buckets: BTreeMap<u64, Bucket>,
+    /// Whole histograms of the seconds not closed yet (those that have latencies).
+    open: BTreeMap<u64, Histogram<u64>>,
+    /// Seconds below this one are closed: their latency is in their bucket, encoded.
+    closed_below: u64,
+    counts: Counts,
+}
+
+impl Seconds {
+    fn bucket(&mut self, second: u64) -> &mut Bucket {
+        self.buckets.entry(second).or_insert_with(Bucket::new)
+    }
+
+    /// Closes the seconds `GRACE_S` or more before `second` (the latest reported).
+    fn advance(&mut self, second: u64) {
+        self.close_below((second + 1).saturating_sub(GRACE_S));
+    }
+
+    fn close_below(&mut self, limit: u64) {
+        if limit <= self.closed_below {
+            return;
+        }
+        self.closed_below = limit;
+        let still_open = self.open.split_off(&limit);
+        for (second, h) in std::mem::replace(&mut self.open, still_open) {
+            self.bucket(second).latency = Encoded::of(&h);
+        }
+    }
+
+    /// Adds a worker's histogram of `second`: the first one of an open second is kept as it is
+    /// (no allocation), later ones are merged into it.
+    fn add_latency(&mut self, second: u64, h: Histogram<u64>) {
+        if h.is_empty() {
+            return;
+        }
+        if second < self.closed_below {
+            self.bucket(second).latency.add(&h);
+            return;
+        }
+        match self.open.entry(second) {
+            Entry::Vacant(e) => {
+                e.insert(h);
+            }
+            Entry::Occupied(mut e) => histogram::merge(e.get_mut(), &h),
         }
     }
 }
@@ -105,48 +231,75 @@ impl Bucket {
 /// The shared timeline of one variant.
 #[derive(Debug, Default)]
 pub struct Timeline {
-    seconds: Mutex<BTreeMap<u64, Bucket>>,
+    seconds: Mutex<Seconds>,
 }
 
 impl Timeline {
     /// Merges a worker's finished second (taken about once per second per worker).
     pub fn add(&self, interval: Interval) {
         let mut seconds = self.seconds.lock().expect("timeline lock");
-        let b = seconds.entry(interval.second).or_insert_with(Bucket::new);
+        let s = &mut *seconds;
+        s.counts.ok += interval.ok;
+        s.counts.failed += interval.failed;
+        for (class, n) in &interval.errors {
+            *s.counts.classes.entry(*class).or_default() += n;
+        }
+        let b = s.bucket(interval.second);
         b.ok += interval.ok;
         b.failed += interval.failed;
         b.dropped += interval.dropped;
         for (class, n) in interval.errors {
             *b.errors.entry(class).or_default() += n;
         }
-        histogram::merge(&mut b.hist, &interval.hist);
+        s.add_latency(interval.second, interval.hist);
+        s.advance(interval.second);
     }
 
     /// Stores the state sampled at the end of `second`.
     pub fn sample(&self, second: u64, sample: Sample) {
         let mut seconds = self.seconds.lock().expect("timeline lock");
-        seconds.entry(second).or_insert_with(Bucket::new).sample = Some(sample);
+        seconds.bucket(second).sample = Some(sample);
+        seconds.advance(second);
     }
 
     /// What the workers have flushed so far (whole seconds, about a second behind): ok, failed,
     /// and failed by class. For checks watched during the run (`abort_on_fail`).
     pub fn counts(&self) -> (u64, u64, BTreeMap<ErrorClass, u64>) {
         let seconds = self.seconds.lock().expect("timeline lock");
-        let mut classes = BTreeMap::new();
-        let (mut ok, mut failed) = (0, 0);
-        for b in seconds.values() {
-            ok += b.ok;
-            failed += b.failed;
-            for (class, n) in &b.errors {
-                *classes.entry(*class).or_default() += n;
-            }
-        }
-        (ok, failed, classes)
+        let c = &seconds.counts;
+        (c.ok, c.failed, c.classes.clone())
     }
 
-    /// The buckets of seconds `0..seconds` (empty ones included), consuming the timeline.
+    /// Heap and inline bytes the timeline holds (an estimate from its capacities).
+    #[cfg(test)]
+    fn retained_bytes(&self) -> usize {
+        let seconds = self.seconds.lock().expect("timeline lock");
+        let per_error = std::mem::size_of::<(ErrorClass, u64)>();
+        let buckets: usize = seconds
+            .buckets
+            .values()
+            .map(|b| {
+                std::mem::size_of::<(u64, Bucket)>()
+                    + b.latency.heap_bytes()
+                    + b.errors.len() * per_error
+            })
+            .sum();
+        let open: usize = seconds
+            .open
+            .values()
+            .map(|h| std::mem::size_of_val(h) + h.distinct_values() * std::mem::size_of::<u64>())
+            .sum();
+        buckets + open
+    }
+
+    /// The buckets of seconds `0..seconds` (empty ones included), every one closed,
+    /// consuming the timeline.
     pub fn into_buckets(self, seconds: u64) -> Vec<(u64, Bucket)> {
-        let mut map = self.seconds.into_inner().expect("timeline lock");
+        let mut s = self.seconds.into_inner().expect("timeline lock");
+        for (second, h) in std::mem::take(&mut s.open) {
+            s.bucket(second).latency = Encoded::of(&h);
+        }
+        let mut map = s.buckets;
         let last = map.keys().next_back().map_or(0, |s| s + 1).max(seconds);
         (0..last)
             .map(|s| (s, map.remove(&s).unwrap_or_else(Bucket::new)))
@@ -179,5 +332,78 @@ mod tests {
         assert_eq!(buckets[0].1.errors[&ErrorClass::PoolTimeout], 1);
         assert_eq!(buckets[1].1.ok + buckets[1].1.failed, 0);
         assert_eq!(buckets[2].1.ok, 1);
+    }
+
+    /// A second's worth of latencies from one worker: spread over 50 µs .. 200 ms, as a busy
+    /// run's are, so that the encoded blob is not trivially small.
+    fn interval(second: u64, rng: &mut fastrand::Rng, n: usize) -> Interval {
+        let mut i = Interval::new(second);
+        for _ in 0..n {
+            let us = 50 + rng.u64(0..1_000) * rng.u64(0..200);
+            i.add(Duration::from_micros(us), None);
+        }
+        i
+    }
+
+    /// Two workers' seconds `from..to`, each followed by the sampler's sample.
+    fn run(t: &Timeline, rng: &mut fastrand::Rng, from: u64, to: u64) {
+        for s in from..to {
+            t.add(interval(s, rng, 300));
+            t.add(interval(s, rng, 300));
+            t.sample(s, Sample::default());
+        }
+    }
+
+    #[test]
+    fn a_closed_second_keeps_only_its_encoded_histogram() {
+        // Issue 9 (12): each second kept a whole histogram (25 kB of counts) for the whole run,
+        // so memory grew by ~27 kB a second.
+        let t = Timeline::default();
+        let mut rng = fastrand::Rng::with_seed(12);
+        run(&t, &mut rng, 0, 60);
+        let first = t.retained_bytes();
+        run(&t, &mut rng, 60, 180);
+        let per_second = (t.retained_bytes() - first) / 120;
+        let bound = 2_048;
+        let whole = histogram::new_interval().distinct_values() * std::mem::size_of::<u64>();
+        assert!(whole > 10 * bound, "a whole histogram holds {whole} bytes");
+        assert!(per_second < bound, "{per_second} bytes per closed second");
+        let open = t.seconds.lock().unwrap().open.len();
+        assert!(open <= GRACE_S as usize, "{open} seconds still whole");
+    }
+
+    #[test]
+    fn closed_seconds_report_what_whole_histograms_would() {
+        let t = Timeline::default();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut whole: Vec<Histogram<u64>> = (0..12).map(|_| histogram::new_interval()).collect();
+        let mut late = None;
+        for s in 0..12 {
+            for w in 0..3 {
+                let i = interval(s, &mut rng, 200);
+                histogram::merge(&mut whole[s as usize], &i.hist);
+                if s == 3 && w == 0 {
+                    late = Some(i); // a worker stuck in a long operation flushes second 3 late
+                } else {
+                    t.add(i);
+                }
+            }
+            t.sample(s, Sample::default());
+        }
+        assert!(
+            t.seconds.lock().unwrap().closed_below > 3,
+            "second 3 is closed"
+        );
+        t.add(late.unwrap());
+        let total: u64 = whole.iter().map(Histogram::len).sum();
+        assert_eq!(t.counts().0, total);
+        let buckets = t.into_buckets(12);
+        assert_eq!(buckets.len(), 12);
+        for ((s, b), h) in buckets.iter().zip(&whole) {
+            assert_eq!(b.ok, h.len(), "second {s}");
+            assert_eq!(b.latency.hdr, histogram::encode(h), "second {s}");
+            assert_eq!(b.latency.p50_us, h.value_at_quantile(0.5), "second {s}");
+            assert_eq!(b.latency.p99_us, h.value_at_quantile(0.99), "second {s}");
+        }
     }
 }

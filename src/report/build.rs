@@ -77,23 +77,15 @@ fn timeline(buckets: Vec<(u64, Bucket)>) -> Vec<TimelineEntry> {
         .into_iter()
         .map(|(second, b)| {
             let sample = b.sample.unwrap_or_default();
-            let (p50, p99) = if b.hist.is_empty() {
-                (0.0, 0.0)
-            } else {
-                (
-                    ms(b.hist.value_at_quantile(0.5)),
-                    ms(b.hist.value_at_quantile(0.99)),
-                )
-            };
             TimelineEntry {
                 t_ms: (second + 1) * 1000,
                 ok: b.ok,
                 failed: b.failed,
                 dropped: b.dropped,
                 errors: b.errors,
-                p50,
-                p99,
-                hdr: histogram::encode(&b.hist),
+                p50: ms(b.latency.p50_us),
+                p99: ms(b.latency.p99_us),
+                hdr: b.latency.hdr,
                 in_use: sample.in_use,
                 idle: sample.idle,
                 waiting: sample.waiting,
