@@ -1,11 +1,13 @@
 //! The embedded server and its directory are gone after a run: after success, after an
 //! error, and after Ctrl-C at the terminal (SIGINT to the foreground process group).
 
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::procs::{private_tmpdir, processes_under};
 
 const SCENARIO: &str = r#"
 name = "cleanup"
@@ -21,13 +23,6 @@ name = "w"
 sql = "INSERT INTO t VALUES ($1)"
 params = ["random_int(1, 9)"]
 "#;
-
-/// A private TMPDIR the unprivileged server user can enter.
-fn tmpdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
 
 fn stress(tmp: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stress"));
@@ -48,18 +43,6 @@ fn scenario_file(dir: &Path, duration: &str, extra: &str) -> PathBuf {
     path
 }
 
-/// Processes whose command line mentions `dir` (the server runs with `-D <dir>/...`).
-fn processes_under(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(&needle))
-        .collect()
-}
-
 fn assert_nothing_left(tmp: &Path) {
     let left: Vec<_> = std::fs::read_dir(tmp)
         .unwrap()
@@ -75,7 +58,7 @@ fn assert_nothing_left(tmp: &Path) {
 
 #[test]
 fn nothing_is_left_after_a_successful_run() {
-    let tmp = tmpdir();
+    let tmp = private_tmpdir();
     let work = tempfile::tempdir().unwrap();
     let file = scenario_file(work.path(), "300ms", "");
     let out_path = work.path().join("r.json");
@@ -101,7 +84,7 @@ fn nothing_is_left_after_a_successful_run() {
 
 #[test]
 fn nothing_is_left_after_a_failed_run() {
-    let tmp = tmpdir();
+    let tmp = private_tmpdir();
     let work = tempfile::tempdir().unwrap();
     let file = scenario_file(
         work.path(),
@@ -143,7 +126,7 @@ fn wait_for_ready_server(tmp: &Path, limit: Duration) {
 
 #[test]
 fn nothing_is_left_after_ctrl_c_and_the_partial_report_is_written() {
-    let tmp = tmpdir();
+    let tmp = private_tmpdir();
     let work = tempfile::tempdir().unwrap();
     let file = scenario_file(work.path(), "60s", "");
     let out_path = work.path().join("partial.json");
@@ -184,7 +167,7 @@ fn nothing_is_left_after_ctrl_c_and_the_partial_report_is_written() {
 
 #[test]
 fn missing_server_binaries_say_how_to_install_them() {
-    let tmp = tmpdir();
+    let tmp = private_tmpdir();
     let work = tempfile::tempdir().unwrap();
     let file = scenario_file(work.path(), "300ms", "");
     let out = stress(

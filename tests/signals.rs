@@ -9,7 +9,6 @@
 //! directories it creates.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -17,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+
+mod common;
+use common::procs::{entries, pids_under, private_tmpdir, processes_under};
 
 const SCENARIO: &str = r#"
 name = "signals"
@@ -45,9 +47,7 @@ struct Run {
 /// Starts `stress run` on the scenario with these setup/teardown statements and duration;
 /// `cache` overrides the template cache (a fresh one makes it build the template).
 fn start(setup: &str, teardown: &str, duration: &str, cache: Option<&Path>) -> Run {
-    let tmp = tempfile::tempdir().unwrap();
-    // The unprivileged server user must enter it.
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tmp = private_tmpdir();
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("signals.toml");
     let text = SCENARIO
@@ -162,26 +162,6 @@ impl Run {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .collect()
-}
-
-/// Processes whose command line names `dir` (the server runs with `-D <dir>/...`, the watchdog
-/// with the directory it guards).
-fn processes_under(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(&needle))
-        .collect()
 }
 
 fn code(status: ExitStatus) -> Option<i32> {
@@ -339,19 +319,4 @@ fn the_next_run_sweeps_away_a_dead_run_whose_watchdog_died_too() {
     assert_eq!(entries(run.tmp.path()), vec!["stress-pg-not-marked"]);
     assert!(pids_under(run.tmp.path(), "postgres").is_empty());
     std::fs::remove_dir(run.tmp.path().join("stress-pg-not-marked")).unwrap();
-}
-
-/// Pids of processes whose command line names `dir` and contains `word`.
-fn pids_under(dir: &Path, word: &str) -> Vec<Pid> {
-    let needle = dir.to_string_lossy().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            (cmd.contains(&needle) && cmd.contains(word)).then(|| Pid::from_raw(pid))
-        })
-        .collect()
 }

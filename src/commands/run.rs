@@ -5,6 +5,7 @@
 //! the partial report, remove the embedded server, and exit 128 + the signal's number.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use crate::database::Target;
 use crate::exit::Exit;
@@ -56,28 +57,36 @@ pub fn run(req: RunRequest) -> Exit {
             return super::write_failed(&req.exports, Failure::new("stress run", m), Exit::Infra);
         }
     };
-    rt.block_on(async {
-        let mut target = Target::new(req.database_url.clone()).interruptible(interrupt.clone());
-        let options = RunOptions {
-            progress: !req.quiet && std::io::stderr().is_terminal(),
-            phases: !req.quiet,
-        };
-        let mut exit = Exit::Ok;
-        let mut done = Vec::new();
-        let mut failures = Vec::new();
-        for (s, base) in scenarios.iter().zip(baselines) {
-            let outcome = run_scenario(s, &mut target, &options, &interrupt).await;
-            let (e, finished) = finish(s, outcome, base, &req, &mut failures);
-            exit = exit.worst(e);
-            done.extend(finished);
-            if interrupt.is_raised() {
-                break;
-            }
+    rt.block_on(run_all(&req, &scenarios, baselines, &interrupt))
+}
+
+/// Runs the scenarios one after the other (until interrupted), then writes the exports.
+async fn run_all(
+    req: &RunRequest,
+    scenarios: &[Scenario],
+    baselines: Vec<Base>,
+    interrupt: &Arc<Interrupt>,
+) -> Exit {
+    let mut target = Target::new(req.database_url.clone()).interruptible(interrupt.clone());
+    let options = RunOptions {
+        progress: !req.quiet && std::io::stderr().is_terminal(),
+        phases: !req.quiet,
+    };
+    let mut exit = Exit::Ok;
+    let mut done = Vec::new();
+    let mut failures = Vec::new();
+    for (s, base) in scenarios.iter().zip(baselines) {
+        let outcome = run_scenario(s, &mut target, &options, interrupt).await;
+        let (e, finished) = finish(s, outcome, base, req, &mut failures);
+        exit = exit.worst(e);
+        done.extend(finished);
+        if interrupt.is_raised() {
+            break;
         }
-        target.shutdown();
-        exit = exit.worst(super::write_exports(&req.exports, &done, &failures, false));
-        signalled(exit, &interrupt)
-    })
+    }
+    target.shutdown();
+    exit = exit.worst(super::write_exports(&req.exports, &done, &failures, false));
+    signalled(exit, interrupt)
 }
 
 /// A run that received a signal exits 128 + its number, as shells report it, even when the

@@ -2,6 +2,8 @@
 //! a database per test, one load test at a time, and helpers to run scenario text.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
