@@ -307,20 +307,24 @@ pub fn format_ms(v: f64) -> String {
 }
 
 /// A ratio (0.25) as a percentage with at least `decimals` decimals, and more when needed to
-/// show two significant digits of a small share or of the rest of a large one: 2 of 12,391 is
+/// show two significant digits of a small share, or one of what a large one lacks: 2 of 12,391 is
 /// `0.016%`, never `0.0%`; 12,390 of 12,391 is `99.992%`, never `100.0%`. 0 is `0%`.
 pub fn format_pct(ratio: f64, decimals: usize) -> String {
     let pct = ratio * 100.0;
     if pct == 0.0 || !pct.is_finite() {
         return format!("{pct:.0}%");
     }
-    // Decimals that show two significant digits of `x` (0 for 10 and above).
-    let needed = |x: f64| match x {
+    // Decimals that show `digits` significant digits of `x` (0 for 10 and above).
+    let needed = |x: f64, digits: f64| match x {
         x if x <= 0.0 || x >= 10.0 => 0,
-        x => (1.0 - x.log10().floor()).clamp(0.0, 9.0) as usize,
+        x => (digits - 1.0 - x.log10().floor()).clamp(0.0, 9.0) as usize,
     };
-    let rest = if pct < 100.0 { needed(100.0 - pct) } else { 0 };
-    let decimals = decimals.max(needed(pct.abs())).max(rest);
+    let rest = if pct < 100.0 {
+        needed(100.0 - pct, 1.0)
+    } else {
+        0
+    };
+    let decimals = decimals.max(needed(pct.abs(), 2.0)).max(rest);
     format!("{pct:.decimals$}%")
 }
 
