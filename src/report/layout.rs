@@ -207,7 +207,9 @@ fn rows(key: &Col, groups: &[Vec<Col>], width: usize) -> String {
 /// by `rest`; every line ends with a newline. A word longer than a whole line is the only one
 /// ever split.
 pub(crate) fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+    // Lines break at spaces only, as in the tables: `COMMIT/ROLLBACK` stays whole.
     let options = textwrap::Options::new(width.max(MIN_WIDTH))
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
         .initial_indent(first)
         .subsequent_indent(rest);
     let mut out = String::new();
@@ -308,12 +310,16 @@ mod tests {
     #[test]
     fn prose_wraps_at_words_with_its_indent() {
         let text = "tasks waited for a connection in 73.2% of their operation time; \
-                    operation_in_progress was raised 12 times";
-        let wrapped = wrap(text, 40, "", "  ");
-        assert_fits(&wrapped, 40, &["operation_in_progress", "73.2%"]);
-        assert!(
-            wrapped.lines().skip(1).all(|l| l.starts_with("  ")),
-            "{wrapped}"
-        );
+                    operation_in_progress was raised 12 times; a COMMIT/ROLLBACK found none";
+        for width in 40..=70 {
+            let wrapped = wrap(text, width, "", "  ");
+            assert_fits(
+                &wrapped,
+                width,
+                &["operation_in_progress", "73.2%", "COMMIT/ROLLBACK"],
+            );
+            let indented = wrapped.lines().skip(1).all(|l| l.starts_with("  "));
+            assert!(indented, "{wrapped}");
+        }
     }
 }
