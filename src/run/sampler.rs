@@ -303,4 +303,47 @@ mod tests {
         );
         assert_eq!(clock(Duration::from_secs(7380)), "2h03m");
     }
+
+    /// The line reads the gauges, the workers' counters and the last whole second's p99.
+    #[test]
+    fn the_status_comes_from_the_gauges_counters_and_timeline() {
+        use crate::record::timeline::Interval;
+        let now = Instant::now();
+        let timeline = Arc::new(Timeline::default());
+        let mut second = Interval::new(0);
+        for ms in 1..=100 {
+            second.add(Duration::from_millis(ms), None);
+        }
+        timeline.add(second);
+        let gauges = Arc::new(Gauges::default());
+        gauges.acquired();
+        gauges.acquired();
+        gauges.wait_started();
+        let counters = vec![Arc::new(Progress::default()), Arc::new(Progress::default())];
+        counters[0].ok.store(300, Ordering::Relaxed);
+        counters[1].ok.store(200, Ordering::Relaxed);
+        counters[1].failed.store(7, Ordering::Relaxed);
+        let live = Live {
+            counters,
+            gauges,
+            timeline,
+            start: now - Duration::from_millis(2500),
+            measure_start: now - Duration::from_millis(1500),
+            deadline: Some(now + Duration::from_millis(1500)),
+        };
+        let (status, ok) = live.status(now, (250, now - Duration::from_millis(500)));
+        assert_eq!(ok, 500);
+        assert_eq!((status.in_use, status.waiting, status.failed), (2, 1, 7));
+        assert!(!status.warmup);
+        assert_eq!(
+            (status.elapsed.as_secs(), status.total),
+            (1, Some(Duration::from_secs(3)))
+        );
+        assert_eq!(status.ok_per_s.round(), 500.0);
+        // 99 ms, within the histogram's precision.
+        let p99 = status.p99_us.expect("second 0 has latencies");
+        assert!((98_000..=100_000).contains(&p99), "{p99}");
+        let (warm, _) = live.status(now - Duration::from_millis(1600), (0, live.start));
+        assert!(warm.warmup && warm.p99_us.is_none(), "{warm:?}");
+    }
 }
