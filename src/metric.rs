@@ -260,7 +260,7 @@ impl Metric {
     /// A value of this metric as people read it: `12.3ms`, `0.50%`, `7`, `812.4 ops/s`.
     pub fn format(&self, value: f64) -> String {
         match self.unit() {
-            Unit::Ratio => format!("{:.2}%", value * 100.0),
+            Unit::Ratio => format_pct(value, 2),
             Unit::Count => format!("{value:.0}"),
             Unit::Millis => format_ms(value),
             Unit::PerSecond => format!("{value:.1} ops/s"),
@@ -292,15 +292,40 @@ fn unmeasured_reason(name: &str) -> String {
     }
 }
 
-/// Milliseconds as the tables show them.
+/// Milliseconds as the tables show them: whole microseconds below 1 ms (`42µs`), then `2.35ms`,
+/// `12.3ms`, `1.03s`.
 pub fn format_ms(v: f64) -> String {
-    if v >= 1000.0 {
+    if (v * 1000.0).round() < 1000.0 {
+        format!("{:.0}µs", (v * 1000.0).max(0.0))
+    } else if v >= 1000.0 {
         format!("{:.2}s", v / 1000.0)
     } else if v >= 10.0 {
         format!("{v:.1}ms")
     } else {
         format!("{v:.2}ms")
     }
+}
+
+/// A ratio (0.25) as a percentage with at least `decimals` decimals, and more when needed to
+/// show two significant digits of a small share, or one of what a large one lacks: 2 of 12,391 is
+/// `0.016%`, never `0.0%`; 12,390 of 12,391 is `99.992%`, never `100.0%`. 0 is `0%`.
+pub fn format_pct(ratio: f64, decimals: usize) -> String {
+    let pct = ratio * 100.0;
+    if pct == 0.0 || !pct.is_finite() {
+        return format!("{pct:.0}%");
+    }
+    // Decimals that show `digits` significant digits of `x` (0 for 10 and above).
+    let needed = |x: f64, digits: f64| match x {
+        x if x <= 0.0 || x >= 10.0 => 0,
+        x => (digits - 1.0 - x.log10().floor()).clamp(0.0, 9.0) as usize,
+    };
+    let rest = if pct < 100.0 {
+        needed(100.0 - pct, 1.0)
+    } else {
+        0
+    };
+    let decimals = decimals.max(needed(pct.abs(), 2.0)).max(rest);
+    format!("{pct:.decimals$}%")
 }
 
 #[cfg(test)]
@@ -385,6 +410,8 @@ mod tests {
     #[test]
     fn values_are_formatted_in_their_unit() {
         assert_eq!(Metric::ErrorRate.format(0.005), "0.50%");
+        assert_eq!(Metric::ErrorRate.format(2.0 / 12_391.0), "0.016%");
+        assert_eq!(Metric::Acquire(Stat::P99).format(0.042), "42µs");
         assert_eq!(Metric::Operation(Stat::P99).format(12.34), "12.3ms");
         assert_eq!(Metric::Throughput.format(812.44), "812.4 ops/s");
         assert_eq!(Metric::Errors(ErrorClass::SqlError).format(7.0), "7");

@@ -502,3 +502,40 @@ fn server_faults_with_a_database_url_are_refused_by_check() {
         assert!(stderr.contains("[database] url"), "{kind}: {stderr}");
     }
 }
+
+/// Issue 10 item 4: at 100 columns the summary table broke words in the middle
+/// ("operat/ion_in/_progr/ess"), and the findings were not wrapped to the width at all.
+#[test]
+fn the_summary_fits_the_width_without_splitting_words() {
+    let url = common::database("regression_summary_width");
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/shared-connection-collisions.toml"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for width in [80, 100] {
+        let _one_at_a_time = common::load_lock();
+        let out = stress()
+            .env("COLUMNS", width.to_string())
+            .args(["run", "--quiet", "--database-url", &url])
+            .args(["--variant", "one shared connection (exclusive)"])
+            .args(["--set", "load.duration=500ms", "--set", "load.warmup=0s"])
+            .arg("--out")
+            .arg(dir.path().join(format!("{width}.json")))
+            .arg(scenario)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{stdout}");
+        for line in stdout.lines() {
+            assert!(line.chars().count() <= width, "{width}: {line}\n{stdout}");
+        }
+        let whole = |word: &str| {
+            stdout
+                .lines()
+                .any(|l| l.split([' ', '│', '┆']).any(|w| w == word))
+        };
+        assert!(whole("operation_in_progress"), "{width}:\n{stdout}");
+        assert!(whole("ok/s") && whole("opened"), "{width}:\n{stdout}");
+    }
+}

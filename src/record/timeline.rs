@@ -270,6 +270,17 @@ impl Timeline {
         (c.ok, c.failed, c.classes.clone())
     }
 
+    /// The 99th percentile (µs) of `second`'s successful operations flushed so far, if it has
+    /// any: for the live progress line.
+    pub fn p99_us(&self, second: u64) -> Option<u64> {
+        let seconds = self.seconds.lock().expect("timeline lock");
+        match seconds.open.get(&second) {
+            Some(h) => Some(h.value_at_quantile(0.99)),
+            None => seconds.buckets.get(&second).map(|b| b.latency.p99_us),
+        }
+        .filter(|&p| p > 0)
+    }
+
     /// Heap and inline bytes the timeline holds (an estimate from its capacities).
     #[cfg(test)]
     fn retained_bytes(&self) -> usize {

@@ -1,15 +1,14 @@
 //! Markdown (`--markdown PATH`): a summary for a pull-request comment or a CI step summary
 //! (`$GITHUB_STEP_SUMMARY`): per scenario, the verdict in the heading, the comparison table of
-//! the variants, the failed checks spelled out, the cheapest passing configuration, and the
+//! the variants (the terminal summary's [`columns`]), the failed checks spelled out, the cheapest passing configuration, and the
 //! deltas against the baseline with regressions marked. A scenario that produced no report
 //! (exit 2 or 3) gets a heading that says so, with the reason: never an empty file.
 
+use super::columns::{self, Column};
 use super::compare::Comparison;
 use super::export::{ExportError, Exported, Exporter, Failure};
 use super::model::Report;
-use super::summary::{checks_cell, connections_cell};
 use super::verdict;
-use crate::metric::format_ms as ms;
 
 /// The Markdown exporter.
 pub struct Markdown;
@@ -72,31 +71,7 @@ fn report(r: &Report, comparison: Option<&Comparison>) -> String {
         r.variants.len(),
         r.scenario.settings_sha256.get(..12).unwrap_or("")
     ));
-    out.push_str("| variant | conns | ops | failed | ops/s | op p50 | op p99 | acq p99 | errors | checks |\n");
-    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|---|--:|\n");
-    for v in &r.variants {
-        let errors: Vec<_> = v
-            .errors
-            .iter()
-            .map(|(c, e)| format!("{c} {}", e.count))
-            .collect();
-        out.push_str(&row(&[
-            v.name.clone(),
-            connections_cell(v),
-            v.operations.total.to_string(),
-            v.operations.failed.to_string(),
-            format!("{:.0}", v.throughput_ops_s),
-            ms(v.latency_ms.operation.p50),
-            ms(v.latency_ms.operation.p99),
-            ms(v.latency_ms.acquire.p99),
-            if errors.is_empty() {
-                "-".into()
-            } else {
-                errors.join(", ")
-            },
-            checks_cell(v),
-        ]));
-    }
+    out.push_str(&variants_table(r));
     out.push('\n');
     out.push_str(&failed_checks(r));
     if let Some(c) = &r.verdict.cheapest {
@@ -110,6 +85,25 @@ fn report(r: &Report, comparison: Option<&Comparison>) -> String {
                 c.detail
             )),
         }
+    }
+    out
+}
+
+/// The variants' table: the summary's columns, one row per variant.
+fn variants_table(r: &Report) -> String {
+    let all: Vec<&Column> = std::iter::once(&columns::VARIANT)
+        .chain(columns::GROUPS.iter().flat_map(|g| g.iter()))
+        .collect();
+    let headers: Vec<String> = all.iter().map(|c| c.header.to_string()).collect();
+    let align: Vec<&str> = all
+        .iter()
+        .map(|c| if c.right { "--:" } else { "---" })
+        .collect();
+    let mut out = row(&headers);
+    out.push_str(&format!("|{}|\n", align.join("|")));
+    for v in &r.variants {
+        let cells: Vec<String> = all.iter().map(|c| (c.cell)(v)).collect();
+        out.push_str(&row(&cells));
     }
     out
 }
@@ -231,6 +225,34 @@ mod tests {
         assert!(md.contains("**REGRESSION**"), "{md}");
         let md = String::from_utf8(Markdown.render(&[run(true)], &[]).unwrap()).unwrap();
         assert!(md.starts_with("### Against the baseline"), "{md}");
+    }
+
+    /// Issue 10 item 4: the same columns as the terminal, anomalies and shares included.
+    #[test]
+    fn the_table_has_the_summary_columns() {
+        let mut v = fixtures::variant("v", 12_389, 2, serde_json::json!({}));
+        v.pool.connections_created = 761;
+        v.pool.peak_in_use = 9;
+        v.latency_ms.acquire.p99 = 0.042;
+        v.anomalies.lost_writes = Some(83);
+        v.anomalies.transaction_interleaved = 3;
+        let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
+        let run = Exported {
+            report: &r,
+            comparison: None,
+            comparison_only: false,
+        };
+        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        assert!(
+            md.contains(
+                "| variant | conns cap | opened | peak in use | ops | ok | failed | ok/s | op p50 \
+                 | op p99 | acq p50 | acq p99 | errors | anomalies | checks |\n\
+                 |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|--:|\n\
+                 | v | - | 761 | 9 | 12391 | 12389 | 2 (0.016%) | 12389 | 5.00ms | 5.00ms \
+                 | 100µs | 42µs | - | lost writes 83<br>interleaved 3 | - |\n"
+            ),
+            "{md}"
+        );
     }
 
     /// Issue 9 item 9: a run that did not run wrote an empty file.

@@ -6,6 +6,7 @@
 //! like `compare` reads them strictly ([`strict`]).
 
 pub mod build;
+mod columns;
 pub mod compare;
 pub mod diagnosis;
 pub mod export;
@@ -14,6 +15,7 @@ pub mod fingerprint;
 pub(crate) mod fixtures;
 pub mod json;
 pub mod junit;
+mod layout;
 pub mod markdown;
 pub mod merge;
 pub mod model;

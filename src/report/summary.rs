@@ -1,20 +1,20 @@
-//! The terminal summary: one row per variant (connections, operations, ok, failed, ops/s,
-//! operation and acquire p50/p99, error classes, checks passed), so variants and sweep points
-//! compare side by side; then each variant's findings, the failed checks spelled out, the
-//! verdict and the cheapest passing configuration; and the comparison with a baseline.
+//! The terminal summary: one row per variant (the [`columns`]: connections capacity, opened and
+//! peak in use, operations, ok, failed, ok/s, operation and acquire p50/p99, error classes,
+//! anomalies, checks passed), so variants and sweep points compare side by side; then each
+//! variant's findings, the failed checks spelled out, the verdict and the cheapest passing
+//! configuration; and the comparison with a baseline. Everything is fitted to the terminal's
+//! width, words whole ([`layout`]).
 //!
 //! Words that matter (FAIL, PASS, REGRESSION) are styled with ANSI codes; print the text
 //! through `anstream`, which drops them when the output is not a terminal or `NO_COLOR` is
 //! set. Table cells stay plain so the columns line up.
 
 use anstyle::{AnsiColor, Style};
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
 
 use super::compare::Comparison;
+use super::layout::{self, Col, wrap};
 use super::model::{Report, VariantReport};
-use super::verdict;
-use crate::metric::format_ms as ms;
+use super::{columns, verdict};
 
 const RED: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
@@ -31,97 +31,63 @@ fn green(text: &str) -> String {
     format!("{GREEN}{text}{GREEN:#}")
 }
 
-fn errors(v: &VariantReport) -> String {
-    if v.errors.is_empty() {
-        return "-".into();
-    }
-    v.errors
+/// The variants' table (see [`columns`]), fitted to `width`.
+fn table(report: &Report, width: usize) -> String {
+    let key = columns::col(&columns::VARIANT, &report.variants);
+    let groups: Vec<Vec<_>> = columns::GROUPS
         .iter()
-        .map(|(class, s)| format!("{class} {}", s.count))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .map(|g| {
+            g.iter()
+                .map(|c| columns::col(c, &report.variants))
+                .collect()
+        })
+        .collect();
+    layout::tables(&key, &groups, width)
 }
 
-/// `3/4` checks passed, `-` without checks, `aborted` when `abort_on_fail` stopped it.
-pub fn checks_cell(v: &VariantReport) -> String {
-    let checks = &v.verdict.checks;
-    if checks.is_empty() {
-        return "-".into();
-    }
-    let passed = checks.iter().filter(|c| c.pass).count();
-    let aborted = if v.verdict.aborted.is_some() {
-        " aborted"
-    } else {
-        ""
-    };
-    format!("{passed}/{}{aborted}", checks.len())
-}
-
-/// Connections the variant may open (see [`verdict::connections`]).
-pub fn connections_cell(v: &VariantReport) -> String {
-    verdict::connections(&v.settings).map_or_else(|| "-".into(), |n| n.to_string())
-}
-
-fn table(report: &Report) -> Table {
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec![
-            "variant", "conns", "ops", "ok", "failed", "ops/s", "op p50", "op p99", "acq p50",
-            "acq p99", "errors", "checks",
-        ]);
-    for v in &report.variants {
-        let l = &v.latency_ms;
-        table.add_row(vec![
-            v.name.clone(),
-            connections_cell(v),
-            v.operations.total.to_string(),
-            v.operations.ok.to_string(),
-            v.operations.failed.to_string(),
-            format!("{:.0}", v.throughput_ops_s),
-            ms(l.operation.p50),
-            ms(l.operation.p99),
-            ms(l.acquire.p50),
-            ms(l.acquire.p99),
-            errors(v),
-            checks_cell(v),
-        ]);
-    }
-    for i in 1..=9 {
-        if let Some(c) = table.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    table
-}
-
-/// The summary as text, ready to print through `anstream`.
+/// The summary as text, ready to print through `anstream`, fitted to the terminal's width
+/// (see [`layout::width`]).
 pub fn render(report: &Report) -> String {
+    render_width(report, layout::width())
+}
+
+/// The summary as text, no line wider than `width` columns (40 at least).
+pub fn render_width(report: &Report, width: usize) -> String {
     let mut out = format!("scenario {} (run {})", report.scenario.name, report.run_id);
     if report.interrupted {
         out.push_str(" — interrupted, partial results");
     }
-    out.push('\n');
-    out.push_str(&table(report).to_string());
+    let mut out = wrap(&out, width, "", "  ");
+    out.push_str(&table(report, width));
     out.push('\n');
     for v in &report.variants {
         for f in &v.diagnosis {
-            out.push_str(&format!(
-                "\n[{}] {}: {}\n  → {}\n",
-                v.name, f.class, f.finding, f.advice
+            out.push('\n');
+            out.push_str(&wrap(
+                &format!("[{}] {}: {}", v.name, f.class, f.finding),
+                width,
+                "",
+                "  ",
             ));
+            out.push_str(&wrap(&format!("→ {}", f.advice), width, "  ", "    "));
         }
         for w in &v.warnings {
-            out.push_str(&format!("\n[{}] warning: {w}\n", v.name));
+            out.push('\n');
+            out.push_str(&wrap(
+                &format!("[{}] warning: {w}", v.name),
+                width,
+                "",
+                "  ",
+            ));
         }
     }
-    out.push_str(&verdict_text(report));
+    out.push_str(&verdict_text(report, width));
     out
 }
 
-/// The failed checks, one per line, then the verdict and the cheapest configuration.
-fn verdict_text(report: &Report) -> String {
+/// The failed checks, one per line, then the verdict and the cheapest configuration, each
+/// wrapped to `width`.
+fn verdict_text(report: &Report, width: usize) -> String {
     let judged: Vec<_> = report
         .variants
         .iter()
@@ -130,44 +96,52 @@ fn verdict_text(report: &Report) -> String {
     if judged.is_empty() {
         return String::new();
     }
-    let mut out = String::from("\nchecks:\n");
+    let mut lines = Vec::new();
     for v in &judged {
-        out.push_str(&check_lines(v));
+        lines.extend(check_lines(v));
     }
     let total: usize = judged.iter().map(|v| v.verdict.checks.len()).sum();
     let failed: usize = judged
         .iter()
         .map(|v| v.verdict.checks.iter().filter(|c| !c.pass).count())
         .sum();
+    let mut tail = Vec::new();
     if report.verdict.pass {
-        out.push_str(&format!("verdict: {} ({total} checks)\n", green("PASS")));
+        tail.push(format!("verdict: {} ({total} checks)", green("PASS")));
     } else {
-        out.push_str(&format!(
-            "verdict: {} — {failed} of {total} checks failed\n",
+        tail.push(format!(
+            "verdict: {} — {failed} of {total} checks failed",
             red("FAIL")
         ));
     }
     if let Some(c) = &report.verdict.cheapest {
-        match &c.variant {
-            Some(name) => out.push_str(&format!(
-                "cheapest configuration meeting the expectations: `{name}`, {} connection(s)\n",
+        tail.push(match &c.variant {
+            Some(name) => format!(
+                "cheapest configuration meeting the expectations: `{name}`, {} connection(s)",
                 c.connections.unwrap_or(0)
-            )),
-            None => out.push_str(&format!(
-                "cheapest configuration meeting the expectations: {}\n",
+            ),
+            None => format!(
+                "cheapest configuration meeting the expectations: {}",
                 red(&format!("none — {}", c.detail))
-            )),
-        }
+            ),
+        });
+    }
+    let mut out = String::from("\nchecks:\n");
+    for line in &lines {
+        out.push_str(&wrap(line, width, "  ", "    "));
+    }
+    for line in &tail {
+        out.push_str(&wrap(line, width, "", "  "));
     }
     out
 }
 
 /// A variant's abort and failed checks, one per line, or that all passed.
-fn check_lines(v: &VariantReport) -> String {
-    let mut out = String::new();
+fn check_lines(v: &VariantReport) -> Vec<String> {
+    let mut out = Vec::new();
     if let Some(a) = &v.verdict.aborted {
-        out.push_str(&format!(
-            "  [{}] {} after {:.2} s by abort_on_fail: {}\n",
+        out.push(format!(
+            "[{}] {} after {:.2} s by abort_on_fail: {}",
             v.name,
             red("ABORTED"),
             a.at_ms as f64 / 1000.0,
@@ -176,16 +150,16 @@ fn check_lines(v: &VariantReport) -> String {
     }
     let failed: Vec<_> = v.verdict.checks.iter().filter(|c| !c.pass).collect();
     for c in &failed {
-        out.push_str(&format!(
-            "  [{}] {} {}\n",
+        out.push(format!(
+            "[{}] {} {}",
             v.name,
             red("FAIL"),
             verdict::describe(c)
         ));
     }
     if failed.is_empty() {
-        out.push_str(&format!(
-            "  [{}] {} all {} checks\n",
+        out.push(format!(
+            "[{}] {} all {} checks",
             v.name,
             green("PASS"),
             v.verdict.checks.len()
@@ -194,44 +168,51 @@ fn check_lines(v: &VariantReport) -> String {
     out
 }
 
-/// The comparison with a baseline: a table of deltas per variant, regressions marked.
+/// The comparison with a baseline, fitted to the terminal's width.
 pub fn render_comparison(c: &Comparison) -> String {
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec![
-            "variant",
-            "metric",
-            "baseline",
-            "now",
-            "change",
-            "tolerance",
-            "",
-        ]);
+    render_comparison_width(c, layout::width())
+}
+
+/// The comparison with a baseline: a table of deltas per variant, regressions marked, no line
+/// wider than `width`.
+pub fn render_comparison_width(c: &Comparison, width: usize) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for v in &c.variants {
-        if let Some(cells) = v.note_cells("REGRESSION") {
-            table.add_row(cells);
-        }
+        rows.extend(v.note_cells("REGRESSION"));
         for r in &v.rows {
-            let mut row = vec![v.name.clone()];
-            row.extend(r.cells());
-            table.add_row(row);
+            rows.push(std::iter::once(v.name.clone()).chain(r.cells()).collect());
         }
     }
-    for i in 2..=5 {
-        if let Some(col) = table.column_mut(i) {
-            col.set_cell_alignment(CellAlignment::Right);
-        }
-    }
+    let headers = [
+        "variant",
+        "metric",
+        "baseline",
+        "now",
+        "change",
+        "tolerance",
+        "",
+    ];
+    let mut cols: Vec<Col> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Col {
+            header: h.to_string(),
+            right: (2..=5).contains(&i),
+            cells: rows
+                .iter()
+                .map(|r| r.get(i).cloned().unwrap_or_default())
+                .collect(),
+        })
+        .collect();
+    let key = cols.remove(0);
     let mut out = format!(
         "\ncompared with the baseline (run {} → run {})\n",
         c.base_run, c.new_run
     );
     if let Some(why) = &c.forced {
-        out.push_str(&format!("forced, although {why}\n"));
+        out.push_str(&wrap(&format!("forced, although {why}"), width, "", "  "));
     }
-    out.push_str(&table.to_string());
+    out.push_str(&layout::tables(&key, &[cols], width));
     out.push('\n');
     match c.regressions() {
         0 => out.push_str(&format!("baseline: {} — no regression\n", green("PASS"))),
@@ -241,4 +222,108 @@ pub fn render_comparison(c: &Comparison) -> String {
         )),
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::errors::ErrorClass;
+    use crate::report::fixtures;
+    use crate::report::layout::assert_fits;
+    use crate::report::model::{ErrorStats, Finding};
+
+    /// The issue's per-request run beside a pool: 761 connections opened for a capacity of 10,
+    /// 2 failures in 12,391, an error class with a long name, lost writes, sub-ms acquires.
+    fn fixture() -> Report {
+        let settings = |mode: &str| {
+            serde_json::json!({ "name": "s", "access": { "mode": mode }, "load": { "tasks": 10 },
+                                "pool": { "max_size": 10 } })
+        };
+        let mut per = fixtures::variant("per-request", 12_389, 2, settings("per_operation"));
+        per.pool.connections_created = 761;
+        per.pool.peak_in_use = 10;
+        per.latency_ms.acquire.p50 = 0.042;
+        per.latency_ms.acquire.p99 = 10.7;
+        per.throughput_ops_s = 257.4;
+        per.errors.insert(
+            ErrorClass::OperationInProgress,
+            ErrorStats {
+                count: 2,
+                sqlstates: Default::default(),
+                first_at_ms: 0,
+                last_at_ms: 0,
+                sample: String::new(),
+            },
+        );
+        per.anomalies.lost_writes = Some(83);
+        per.diagnosis.push(Finding {
+            class: "cost.connect".into(),
+            finding: "the variant opened 761 connections in 2 s (380 a second); connecting \
+                      took operation_in_progress_like_long_words 10.7 ms at the median"
+                .into(),
+            advice: "keep the connections open in a pool: a pool of 10 served 661 ops/s".into(),
+        });
+        let mut pool = fixtures::variant("pool", 1_322, 0, settings("pool"));
+        pool.pool.connections_created = 10;
+        pool.pool.peak_in_use = 7;
+        fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![per, pool])
+    }
+
+    #[test]
+    fn the_table_shows_connections_opened_and_peak_anomalies_and_shares() {
+        let text = render_width(&fixture(), 200);
+        let row = |name: &str| {
+            text.lines()
+                .find(|l| l.contains(&format!(" {name} ")))
+                .unwrap_or_else(|| panic!("no row {name}:\n{text}"))
+                .split(['│', '┆'])
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(text.matches('┌').count(), 1, "one table at 200:\n{text}");
+        assert!(text.contains("ok/s"), "{text}");
+        assert_eq!(
+            row("per-request"),
+            [
+                "per-request",
+                "10",
+                "761",
+                "10",
+                "12391",
+                "12389",
+                "2 (0.016%)",
+                "257",
+                "5.00ms",
+                "5.00ms",
+                "42µs",
+                "10.7ms",
+                "operation_in_progress 2",
+                "lost writes 83",
+                "-"
+            ]
+        );
+        assert_eq!(row("pool")[1..4], ["10", "10", "7"]);
+        assert_eq!(row("pool")[13], "-");
+    }
+
+    #[test]
+    fn the_summary_fits_80_and_100_columns_without_splitting_a_word() {
+        for width in [80, 100] {
+            let text = render_width(&fixture(), width);
+            assert_fits(
+                &text,
+                width,
+                &[
+                    "operation_in_progress",
+                    "operation_in_progress_like_long_words",
+                    "per-request",
+                    "(0.016%)",
+                    "connections",
+                    "42µs",
+                ],
+            );
+            assert!(text.contains("→ keep the connections"), "{text}");
+        }
+    }
 }

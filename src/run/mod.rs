@@ -74,10 +74,11 @@ pub async fn run_scenario(
 ) -> Result<Report, RunError> {
     let run_id = new_run_id();
     let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-    let env = variant::Env {
+    let mut env = variant::Env {
         run_id: &run_id,
         interrupt,
         progress: options.progress,
+        position: (0, scenario.variants.len()),
         phases: options.phases,
     };
     let mut database_info = None;
@@ -89,6 +90,7 @@ pub async fn run_scenario(
             cut = true;
             break;
         }
+        env.position = (k + 1, count);
         env.phase(&v.name, &format!("variant {}/{count}: database", k + 1));
         let outcome = run_variant(v, target, &env, &mut database_info).await;
         match outcome {

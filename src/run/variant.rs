@@ -35,6 +35,8 @@ pub struct Env<'a> {
     pub run_id: &'a str,
     pub interrupt: &'a Arc<Interrupt>,
     pub progress: bool,
+    /// The variant's place in the run: `(k, n)`, the `k`th of `n` (for the progress line).
+    pub position: (usize, usize),
     /// Say on stderr when each phase begins.
     pub phases: bool,
 }
@@ -292,12 +294,15 @@ impl Helpers {
             seed: load.seed,
         };
         let faults = tokio::spawn(faults::run(cx, stopped));
-        let progress = ProgressLine::new(env.progress, &variant.name);
-        let ticker = tokio::spawn(
-            progress
-                .handle()
-                .run(workers.progress.clone(), load.measure_start),
-        );
+        let progress = ProgressLine::new(env.progress, &variant.name, env.position);
+        let ticker = tokio::spawn(progress.handle().run(sampler::Live {
+            counters: workers.progress.clone(),
+            gauges: load.access.gauges().clone(),
+            timeline: load.timeline.clone(),
+            start: load.start,
+            measure_start: load.measure_start,
+            deadline: load.deadline,
+        }));
         let aborter = workers.aborter();
         let interrupt = env.interrupt.clone();
         let watcher = tokio::spawn(async move {

@@ -38,11 +38,12 @@ pub(crate) fn ms(v: f64) -> String {
     }
 }
 
+/// `part` of `whole` as a percentage with the digits to be non-zero: 2 of 12,391 is `0.016%`.
 pub(crate) fn pct(part: u64, whole: u64) -> String {
     if whole == 0 {
         return "0%".into();
     }
-    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+    crate::metric::format_pct(part as f64 / whole as f64, 1)
 }
 
 /// Findings for a variant: error classes (most frequent first), then anomalies; a clean run
