@@ -15,6 +15,9 @@ pub(crate) const POOL_WAIT_SHARE: f64 = 0.20;
 /// `cost.pool_wait`: and the mean acquire is at least this many milliseconds (a wait of
 /// microseconds costs nothing, whatever its share of a fast operation).
 pub(crate) const POOL_WAIT_MIN_MS: f64 = 1.0;
+/// `cost.pool_wait`: and every connection of the pools was in use in at least this share of
+/// the seconds sampled (a pool that was never full waited for its connects, not for its size).
+pub(crate) const POOL_WAIT_FULL_SHARE: f64 = 0.5;
 /// `cost.connect`: connections opened in the measured phase (reopened, for a pool, a shared or a
 /// per-task connection) per operation, at least.
 pub(crate) const CONNECT_PER_OPERATION: f64 = 0.05;
@@ -50,6 +53,15 @@ fn seconds_full(r: &VariantReport, capacity: u64) -> usize {
     r.timeline.iter().filter(|e| e.in_use >= capacity).count()
 }
 
+/// Whether the pools were full for [`POOL_WAIT_FULL_SHARE`] of the seconds sampled (without a
+/// timeline, whether they were full at their peak).
+fn mostly_full(r: &VariantReport, capacity: u64) -> bool {
+    if r.timeline.is_empty() {
+        return r.pool.peak_in_use >= capacity;
+    }
+    seconds_full(r, capacity) as f64 >= POOL_WAIT_FULL_SHARE * r.timeline.len() as f64
+}
+
 /// Little's law: the connections in use at once are the throughput times the hold. Without the
 /// wait, a task's cycle is its measured cycle (tasks / throughput) less the mean acquire; the
 /// open model's arrival rate is given. Returns (operations per second, connections in all).
@@ -77,7 +89,8 @@ fn pool_wait(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
         && r.operations.ok > 0
         && r.pool.peak_waiting > 0
         && a.mean >= POOL_WAIT_MIN_MS
-        && a.mean >= POOL_WAIT_SHARE * op.mean;
+        && a.mean >= POOL_WAIT_SHARE * op.mean
+        && mostly_full(r, capacity(s));
     if !waited {
         return None;
     }

@@ -103,11 +103,28 @@ fn pool_wait_needs_a_wait_of_some_length() {
 #[test]
 fn pool_wait_does_not_ask_for_a_larger_pool_when_the_size_is_enough() {
     let s = settings("[pool]\nmax_size = 12\n[load]\ntasks = 10");
-    let f = find(&waiting_pool(2.0, 10.0), &s, "cost.pool_wait").expect("waited");
+    let mut full = waiting_pool(2.0, 10.0);
+    full.timeline = vec![second(1000, 0, 0, 12, 0)];
+    let f = find(&full, &s, "cost.pool_wait").expect("waited");
     assert!(
         f.advice.contains("The size is not what waits") && !f.advice.contains("Raise"),
         "{}",
         f.advice
+    );
+}
+
+#[test]
+fn pool_wait_needs_a_pool_full_most_of_the_time() {
+    let s = settings("[pool]\nmax_size = 2\n[load]\ntasks = 10");
+    let mut half = waiting_pool(5.0, 10.0);
+    half.timeline = vec![second(1000, 0, 0, 2, 0), second(2000, 0, 0, 1, 0)];
+    assert_eq!(POOL_WAIT_FULL_SHARE, 0.5);
+    assert!(classes(&half, &s).contains(&"cost.pool_wait".into()));
+    let mut third = half.clone();
+    third.timeline.push(second(3000, 0, 0, 1, 0));
+    assert!(
+        !classes(&third, &s).contains(&"cost.pool_wait".into()),
+        "a pool full 1 s of 3 waited for its connects, not its size"
     );
 }
 
