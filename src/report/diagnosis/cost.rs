@@ -190,15 +190,42 @@ fn connect(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
         )
     } else {
         finding.push_str(&churn(r));
-        "Connections were replaced while the load ran: lengthen max_lifetime / idle_timeout, or find why \
-         they broke, so the operations stop paying for connects."
-            .into()
+        churn_advice(r)
     };
     Some(Finding {
         class: "cost.connect".into(),
         finding,
         advice,
     })
+}
+
+/// What to change for connections that were replaced: the pool's own timers, or what broke
+/// them (a fault of this run, say).
+fn churn_advice(r: &VariantReport) -> String {
+    let p = &r.pool;
+    let timers = p.closed_max_lifetime.unwrap_or(0) + p.closed_idle_timeout.unwrap_or(0);
+    let broke = p.closed_broken + p.closed_invalid.unwrap_or(0);
+    if timers >= broke {
+        return "The pool replaced its own connections while the load ran: lengthen max_lifetime and \
+                idle_timeout (or set min_idle), so the operations stop paying for connects."
+            .into();
+    }
+    let faults: Vec<String> = r
+        .faults
+        .iter()
+        .map(|f| format!("{} at {} ms", f.kind, f.at_ms))
+        .collect();
+    if faults.is_empty() {
+        "The connections broke and were replaced: find why (the server's log, a proxy's timeouts); \
+         the connects are the price of those failures."
+            .into()
+    } else {
+        format!(
+            "The connections broke under this run's faults ({}) and were replaced: the connects are the \
+             price of the fault, not of the pool's settings.",
+            faults.join(", ")
+        )
+    }
 }
 
 /// Why a pool's connections were closed, from bb8's counters.

@@ -164,6 +164,16 @@ fn a_pool_filling_up_is_not_churn_but_reopening_is() {
     churned.pool.closed_max_lifetime = Some(20);
     let f = find(&churned, &s, "cost.connect").expect("churn");
     assert!(f.finding.contains("20 max_lifetime"), "{}", f.finding);
+    assert!(f.advice.contains("lengthen max_lifetime"), "{}", f.advice);
+    churned.pool.closed_max_lifetime = None;
+    churned.pool.closed_broken = 20;
+    churned.faults = restarted(500).faults;
+    let f = find(&churned, &s, "cost.connect").expect("churn");
+    assert!(
+        f.advice.contains("restart_server at 500 ms") && !f.advice.contains("max_lifetime"),
+        "{}",
+        f.advice
+    );
 }
 
 fn peak(n: u64) -> VariantReport {
