@@ -85,7 +85,9 @@ pub(crate) fn little(r: &VariantReport, s: &Settings) -> Option<(f64, f64)> {
 fn pool_wait(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     let s = cx.settings;
     let (a, op) = (&r.latency_ms.acquire, &r.latency_ms.operation);
+    // No more tasks than connections: nobody waited for the size, only for connects.
     let waited = s.access.mode == AccessMode::Pool
+        && u64::from(s.load.tasks) > capacity(s)
         && r.operations.ok > 0
         && r.pool.peak_waiting > 0
         && a.mean >= POOL_WAIT_MIN_MS

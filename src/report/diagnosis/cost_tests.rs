@@ -102,7 +102,7 @@ fn pool_wait_needs_a_wait_of_some_length() {
 
 #[test]
 fn pool_wait_does_not_ask_for_a_larger_pool_when_the_size_is_enough() {
-    let s = settings("[pool]\nmax_size = 12\n[load]\ntasks = 10");
+    let s = settings("[pool]\nmax_size = 12\n[load]\ntasks = 20");
     let mut full = waiting_pool(2.0, 10.0);
     full.timeline = vec![second(1000, 0, 0, 12, 0)];
     let f = find(&full, &s, "cost.pool_wait").expect("waited");
@@ -110,6 +110,18 @@ fn pool_wait_does_not_ask_for_a_larger_pool_when_the_size_is_enough() {
         f.advice.contains("The size is not what waits") && !f.advice.contains("Raise"),
         "{}",
         f.advice
+    );
+}
+
+#[test]
+fn pool_wait_needs_more_tasks_than_connections() {
+    let r = waiting_pool(5.0, 10.0);
+    let more = settings("[pool]\nmax_size = 2\n[load]\ntasks = 3");
+    assert!(classes(&r, &more).contains(&"cost.pool_wait".into()));
+    let as_many = settings("[pool]\nmax_size = 2\n[load]\ntasks = 2");
+    assert!(
+        !classes(&r, &as_many).contains(&"cost.pool_wait".into()),
+        "with a connection per task, the waits were for connects"
     );
 }
 
