@@ -225,6 +225,39 @@ sql = "SELECT pg_sleep(0.01) AS warm_marker"
     assert!(!has(v, "clean"), "{:#?}", v.diagnosis);
 }
 
+#[test]
+fn a_clean_run_that_failed_a_check_names_the_check_instead_of_nothing_to_fix() {
+    let text = r#"
+name = "strict"
+[load]
+tasks = 2
+duration = "500ms"
+[pool]
+max_size = 2
+[expect]
+operation.p99 = "1us"
+[[workload]]
+name = "w"
+[[workload.step]]
+sql = "SELECT 1"
+"#;
+    let r = run_text("cost_strict", text, &[]);
+    let v = &r.variants[0];
+    assert!(!v.verdict.pass && v.errors.is_empty(), "{:?}", v.verdict);
+    let f = finding(v, "verdict.failed");
+    assert!(
+        f.finding.contains("operation.p99 = ") && f.advice.contains("operation.p99"),
+        "{f:#?}"
+    );
+    assert!(
+        v.diagnosis
+            .iter()
+            .all(|f| !f.advice.contains("Nothing to fix")),
+        "{:#?}",
+        v.diagnosis
+    );
+}
+
 /// Whether `text` speaks of a count of zero: a `0` standing alone before a word ("the 0
 /// connections").
 fn zero_count(text: &str) -> bool {

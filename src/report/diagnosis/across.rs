@@ -208,35 +208,7 @@ fn comparison(variants: &[VariantReport]) -> Option<Finding> {
     if measured.len() < 2 {
         return None;
     }
-    let judged = measured
-        .iter()
-        .any(|&i| !variants[i].verdict.checks.is_empty());
-    let (best, why) = if judged {
-        let passed = measured
-            .iter()
-            .copied()
-            .filter(|&i| variants[i].verdict.pass && !variants[i].verdict.checks.is_empty());
-        let connections =
-            |i: usize| verdict::connections(&variants[i].settings).unwrap_or(u64::MAX);
-        match passed.min_by(|&a, &b| {
-            connections(a).cmp(&connections(b)).then(
-                variants[b]
-                    .throughput_ops_s
-                    .total_cmp(&variants[a].throughput_ops_s),
-            )
-        }) {
-            Some(i) => (i, "met every expectation with the fewest connections"),
-            None => (
-                least_trouble(variants, &measured),
-                "met no expectation, none did; it had the fewest failures and anomalies",
-            ),
-        }
-    } else {
-        (
-            least_trouble(variants, &measured),
-            "ran with the fewest failures and anomalies at the highest throughput",
-        )
-    };
+    let (best, why) = best_of(variants, &measured);
     let b = &variants[best];
     let others: Vec<String> = measured
         .iter()
@@ -267,6 +239,39 @@ fn comparison(variants: &[VariantReport]) -> Option<Finding> {
             )
         },
     })
+}
+
+/// The variant the comparison puts first, and why.
+fn best_of(variants: &[VariantReport], measured: &[usize]) -> (usize, &'static str) {
+    let judged = measured
+        .iter()
+        .any(|&i| !variants[i].verdict.checks.is_empty());
+    if judged {
+        let passed = measured
+            .iter()
+            .copied()
+            .filter(|&i| variants[i].verdict.pass && !variants[i].verdict.checks.is_empty());
+        let connections =
+            |i: usize| verdict::connections(&variants[i].settings).unwrap_or(u64::MAX);
+        match passed.min_by(|&a, &b| {
+            connections(a).cmp(&connections(b)).then(
+                variants[b]
+                    .throughput_ops_s
+                    .total_cmp(&variants[a].throughput_ops_s),
+            )
+        }) {
+            Some(i) => (i, "met every expectation with the fewest connections"),
+            None => (
+                least_trouble(variants, measured),
+                "had the fewest failures and anomalies, though no variant met every expectation",
+            ),
+        }
+    } else {
+        (
+            least_trouble(variants, measured),
+            "ran with the fewest failures and anomalies at the highest throughput",
+        )
+    }
 }
 
 fn least_trouble(variants: &[VariantReport], measured: &[usize]) -> usize {
