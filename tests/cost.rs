@@ -258,6 +258,43 @@ sql = "SELECT 1"
     );
 }
 
+#[test]
+fn a_server_restart_is_not_blamed_on_the_pool() {
+    let text = r#"
+name = "restart"
+[load]
+tasks = 4
+duration = "3s"
+[pool]
+max_size = 10
+connection_timeout = "5s"
+[[workload]]
+name = "w"
+[[workload.step]]
+sql = "SELECT 1"
+[[fault]]
+kind = "restart_server"
+at = "700ms"
+mode = "fast"
+down_for = "1s"
+"#;
+    let s = scenario(text, &[]);
+    let _one = load_lock();
+    let r = run_on(&s, None).unwrap();
+    let v = &r.variants[0];
+    assert!(
+        v.faults[0].detail.contains("started again"),
+        "{}",
+        v.faults[0].detail
+    );
+    assert!(
+        v.latency_ms.acquire.max >= 1000.0,
+        "the outage made tasks wait: {:?}",
+        v.latency_ms.acquire
+    );
+    assert!(!has(v, "pool.unfair_waits"), "{:#?}", v.diagnosis);
+}
+
 /// Whether `text` speaks of a count of zero: a `0` standing alone before a word ("the 0
 /// connections").
 fn zero_count(text: &str) -> bool {
