@@ -190,8 +190,20 @@ fn versus(best: &VariantReport, other: &VariantReport) -> String {
     } else {
         "where it completed no operation".to_string()
     };
+    let failed: Vec<String> = other
+        .verdict
+        .checks
+        .iter()
+        .filter(|c| !c.pass)
+        .map(verdict::describe)
+        .collect();
+    let failed = if failed.is_empty() {
+        String::new()
+    } else {
+        format!("; it failed {}", failed.join(", "))
+    };
     format!(
-        "`{}` ({}): `{}` ran {ratio}",
+        "`{}` ({}{failed}): `{}` ran {ratio}",
         other.name,
         figures(other),
         best.name
@@ -315,6 +327,46 @@ mod tests {
         assert_eq!(f.class, "verdict.failed");
         assert!(!f.advice.contains("Nothing to fix"), "{}", f.advice);
         assert!(f.finding.contains("operation.p99"), "{}", f.finding);
+    }
+
+    #[test]
+    fn the_comparison_names_the_variant_that_met_the_expectations_and_what_the_others_failed() {
+        let check = |actual: f64| Check {
+            metric: "operation.p99".into(),
+            bound: crate::metric::Direction::Max,
+            limit: 10.0,
+            actual: Some(actual),
+            pass: actual <= 10.0,
+            note: None,
+        };
+        let mut met = fixtures::variant("met", 100, 0, serde_json::json!({}));
+        met.verdict.checks = vec![check(5.0)];
+        let mut missed = fixtures::variant("missed", 400, 0, serde_json::json!({}));
+        missed.verdict.checks = vec![check(20.0)];
+        missed.verdict.pass = false;
+        let mut vs = vec![missed, met];
+        conclude(&mut vs);
+        let f = vs[1]
+            .diagnosis
+            .iter()
+            .find(|f| f.class == "comparison")
+            .unwrap();
+        assert!(
+            f.finding
+                .contains("`met` met every expectation with the fewest connections"),
+            "{}",
+            f.finding
+        );
+        assert!(
+            f.finding.contains("it failed operation.p99 = "),
+            "{}",
+            f.finding
+        );
+        assert!(
+            f.finding.contains("`met` ran 0.2× its ok/s"),
+            "{}",
+            f.finding
+        );
     }
 
     #[test]
