@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use common::*;
 use stress::database::Target;
+use stress::record::errors::ErrorClass;
 use stress::report::Report;
 use stress::report::model::{Finding, VariantReport};
 use stress::run::{Interrupt, RunOptions, run_scenario};
@@ -364,6 +365,36 @@ fn no_shipped_scenario_advises_on_a_zero_count_or_says_nothing_to_fix_above_a_fa
             if v.operations.total == 0 {
                 assert!(has(v, "not_measured"), "{file:?} / {}", v.name);
             }
+            let refused = v
+                .pool
+                .connect_errors
+                .get(&ErrorClass::TooManyConnections)
+                .copied()
+                .unwrap_or(0);
+            if refused > 0 && !v.errors.contains_key(&ErrorClass::TooManyConnections) {
+                let f = finding(v, "cost.connection_limit");
+                assert!(
+                    f.finding
+                        .contains(&format!("refused {refused} connect attempt(s)")),
+                    "{}",
+                    f.finding
+                );
+            }
+        }
+        if stem == "connect_per_request" {
+            let per_request = variant(&r, "connection per request");
+            let opened: u64 = per_request
+                .timeline
+                .iter()
+                .map(|e| e.connections_created)
+                .sum();
+            let f = finding(per_request, "cost.connect");
+            assert!(
+                f.finding
+                    .contains(&format!("{opened} connections were opened")),
+                "{}",
+                f.finding
+            );
         }
         if r.variants.len() > 1 {
             assert!(
