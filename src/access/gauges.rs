@@ -10,7 +10,7 @@
 //! before the load).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use tokio_postgres::error::SqlState;
 
@@ -40,6 +40,8 @@ pub struct Gauges {
     pub max_per_backend: AtomicU64,
     /// The counters when the measured phase began.
     at_measure_start: Mutex<Counters>,
+    /// The harness is cutting the load short (see [`Gauges::stop_load`]).
+    stopping: AtomicBool,
 }
 
 /// The counters the report gives for the measured phase.
@@ -158,6 +160,17 @@ impl Gauges {
             returned_in_transaction: load(&self.returned_in_transaction),
             cut_by_close: load(&self.cut_by_close),
         }
+    }
+
+    /// The harness cuts the load short (an interrupt, `abort_on_fail`): the operations it drops
+    /// mid-transaction are ours, not the application's, and are not counted as anomalies.
+    pub fn stop_load(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Gauges::stop_load`] was called.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// The warmup is over: peaks restart from now, counters count from now.

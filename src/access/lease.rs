@@ -225,9 +225,12 @@ impl Drop for Lease<'_> {
         {
             // bb8 does not reset connections: the next user inherits the transaction.
             conn.dirty.store(true, Ordering::Relaxed);
-            self.gauges
-                .returned_in_transaction
-                .fetch_add(1, Ordering::Relaxed);
+            // An operation the harness itself cut short (its stop) is not the application's.
+            if !self.gauges.stopping() {
+                self.gauges
+                    .returned_in_transaction
+                    .fetch_add(1, Ordering::Relaxed);
+            }
         }
         self.gauges.released();
     }

@@ -397,7 +397,8 @@ pub struct ServerBackends {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Finding {
-    /// An error class, an anomaly (`anomalies.<name>`), or `clean`.
+    /// An error class, an anomaly (`anomalies.<name>`), a cost (`cost.<name>`), `clean`,
+    /// `not_measured`, `verdict.failed`, or `comparison` (across the variants, on the last one).
     pub class: String,
     pub finding: String,
     pub advice: String,

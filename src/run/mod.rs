@@ -20,7 +20,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::database::{Database, Target};
 use crate::report::model::{DatabaseInfo, Environment, Report, SCHEMA_VERSION, ScenarioInfo, Tool};
-use crate::report::verdict;
+use crate::report::{diagnosis, verdict};
 use crate::scenario::{Scenario, Variant};
 
 /// SIGINT, SIGTERM or SIGHUP: stop the load, keep what was measured; again: stop at once.
@@ -96,6 +96,7 @@ pub async fn run_scenario(
         match outcome {
             Ok(variant::Outcome::Measured { mut report, cut: c }) => {
                 verdict::apply(&mut report, &v.expect);
+                diagnosis::after_verdict(&mut report);
                 variants.push(*report);
                 cut |= c;
             }
@@ -106,6 +107,7 @@ pub async fn run_scenario(
             Err(e) => return Err(e),
         }
     }
+    diagnosis::conclude(&mut variants);
     Ok(Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool {

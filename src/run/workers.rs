@@ -21,6 +21,7 @@ use tokio::task::{AbortHandle, JoinHandle, LocalSet, spawn_local};
 use super::arrivals::{self, Arrivals, Share};
 use super::shape::Shape;
 use super::task::{LoadRun, closed_loop, open_loop};
+use crate::access::gauges::Gauges;
 use crate::record::errors::{ErrorClass, OpError};
 use crate::record::{Progress, Recorder, Totals};
 
@@ -30,6 +31,7 @@ pub struct Workers {
     release: watch::Sender<bool>,
     threads: Vec<thread::JoinHandle<()>>,
     aborts: Arc<Mutex<Vec<AbortHandle>>>,
+    gauges: Arc<Gauges>,
     pub progress: Vec<Arc<Progress>>,
 }
 
@@ -52,6 +54,7 @@ impl Workers {
             release,
             threads: Vec::new(),
             aborts: aborts.clone(),
+            gauges: load.access.gauges().clone(),
             progress: Vec::new(),
         };
         for id in 0..count {
@@ -82,7 +85,7 @@ impl Workers {
 
     /// A handle that aborts every task (on Ctrl-C), usable from another task.
     pub fn aborter(&self) -> Aborter {
-        Aborter(self.aborts.clone())
+        Aborter(self.aborts.clone(), self.gauges.clone())
     }
 
     /// Waits until every worker's tasks have ended and returns what each recorded.
@@ -112,12 +115,14 @@ impl Workers {
     }
 }
 
-/// Aborts every task of the workers: in-flight operations are dropped, not recorded.
+/// Aborts every task of the workers: in-flight operations are dropped, not recorded, and
+/// their connections given back inside a transaction are not counted as anomalies.
 #[derive(Clone)]
-pub struct Aborter(Arc<Mutex<Vec<AbortHandle>>>);
+pub struct Aborter(Arc<Mutex<Vec<AbortHandle>>>, Arc<Gauges>);
 
 impl Aborter {
     pub fn abort(&self) {
+        self.1.stop_load();
         for a in self.0.lock().expect("aborts lock").iter() {
             a.abort();
         }

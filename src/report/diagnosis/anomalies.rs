@@ -160,14 +160,43 @@ fn retries(r: &VariantReport) -> Option<Finding> {
     })
 }
 
+/// `pool.unfair_waits`: the longest acquire is at least this long (milliseconds).
+pub(crate) const UNFAIR_MIN_MAX_MS: f64 = 1000.0;
+
+/// Whether the long waits fall in a fault's window, so that the fault, not the pool, explains
+/// them: a fault fired, and every second of the timeline whose slowest operation took at least
+/// [`UNFAIR_MIN_MAX_MS`] could have been waiting when a fault fired (the operation ended in that
+/// second and lasted as long as its slowest, so it began at most that long before the second).
+/// A long acquire found in no second (a failed operation's) is put down to the fault as well:
+/// the pool is not blamed on a guess.
+fn in_fault_window(r: &VariantReport) -> bool {
+    if r.faults.is_empty() {
+        return false;
+    }
+    r.timeline.iter().all(|e| {
+        let slowest = crate::record::histogram::decode(&e.hdr)
+            .ok()
+            .filter(|h| !h.is_empty())
+            .map_or(0.0, |h| crate::record::histogram::ms(h.max()));
+        if slowest < UNFAIR_MIN_MAX_MS {
+            return true;
+        }
+        let from = e.t_ms as f64 - 1000.0 - slowest;
+        r.faults
+            .iter()
+            .any(|f| (from..=e.t_ms as f64).contains(&(f.at_ms as f64)))
+    })
+}
+
 /// A few acquires waited far longer than almost all others: bb8 hands a released connection to
 /// whoever asks next (often the task that just released it), not to the longest waiter.
 fn unfair_waits(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     let a = &r.latency_ms.acquire;
     let starved = cx.settings.access.mode == AccessMode::Pool
         && r.pool.peak_waiting > 0
-        && a.max >= 1000.0
-        && a.max > 50.0 * a.p99.max(0.01);
+        && a.max >= UNFAIR_MIN_MAX_MS
+        && a.max > 50.0 * a.p99.max(0.01)
+        && !in_fault_window(r);
     starved.then(|| Finding {
         class: "pool.unfair_waits".into(),
         finding: format!(

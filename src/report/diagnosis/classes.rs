@@ -198,11 +198,19 @@ fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, 
         detail.push_str(&format!(
             " {hit} at its first statement: it had died while idle in the pool."
         ));
-        format!(
-            "Turn on test_on_check_out (pre-ping): it would have replaced the {} connections that died while \
-             idle before handing them out. Retry idempotent operations once for the ones that die in use.",
-            r.pool.died_idle
-        )
+        if r.pool.died_idle == 0 {
+            // No advice about a count of zero: pre-ping would have caught none of these.
+            "None died while idle, so pre-ping would not have helped: these connections died while in use. \
+             Retry idempotent operations once on a fresh connection."
+                .into()
+        } else {
+            format!(
+                "Turn on test_on_check_out (pre-ping): it would have replaced the {} connections that died \
+                 while idle before handing them out. Retry idempotent operations once for the ones that die \
+                 in use.",
+                r.pool.died_idle
+            )
+        }
     } else {
         if pool {
             detail.push_str(&format!(

@@ -1,9 +1,16 @@
 //! Findings and advice built from a variant's own numbers: one per error class present
-//! ([`classes`]), one per anomaly seen ([`anomalies`]), or one saying the variant ran clean.
-//! Every finding quotes this run's figures, so it can be checked against the report.
+//! ([`classes`]), one per anomaly seen ([`anomalies`]), one per cost found ([`cost`]), or one
+//! saying the variant ran clean, or measured nothing (`not_measured`). Once the verdict is known
+//! ([`across`]), a variant that failed a check never reads "nothing to fix", and a report of
+//! several variants gets one finding that compares them. Every finding quotes this run's
+//! figures, so it can be checked against the report.
 
+mod across;
 mod anomalies;
 mod classes;
+pub(crate) mod cost;
+
+pub use across::{after_verdict, conclude};
 
 use super::model::{Finding, VariantReport};
 use crate::scenario::model::Settings;
@@ -46,15 +53,37 @@ pub(crate) fn pct(part: u64, whole: u64) -> String {
     crate::metric::format_pct(part as f64 / whole as f64, 1)
 }
 
-/// Findings for a variant: error classes (most frequent first), then anomalies; a clean run
-/// gets one finding that says so.
+/// Findings for a variant: error classes (most frequent first), anomalies, then costs; a clean
+/// run gets one finding that says so, a run that measured no operation one that says that.
 pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     let mut findings = classes::findings(r, cx);
     findings.extend(anomalies::findings(r, cx));
+    if r.operations.total == 0 {
+        findings.push(not_measured(r, cx));
+        return findings;
+    }
+    findings.extend(cost::findings(r, cx));
     if findings.is_empty() {
         findings.push(clean(r));
     }
     findings
+}
+
+/// No operation ended in the measured phase (an interrupt during warmup, say): nothing to judge.
+fn not_measured(r: &VariantReport, cx: &Context<'_>) -> Finding {
+    Finding {
+        class: "not_measured".into(),
+        finding: format!(
+            "No operation was measured: the measured phase lasted {:.2} s and no operation ended in it \
+             ({} dropped arrivals).",
+            r.measured_s, r.operations.dropped
+        ),
+        advice: format!(
+            "Nothing can be judged from this variant: run it again and let the load get past its warmup \
+             ({}) into the measured phase.",
+            humantime::format_duration(cx.settings.load.warmup)
+        ),
+    }
 }
 
 fn clean(r: &VariantReport) -> Finding {

@@ -113,6 +113,7 @@ pub fn merge(inputs: &[Input], force: bool) -> Result<Report, MergeError> {
         }
         variants.push(v);
     }
+    diagnosis::conclude(&mut variants);
     report(inputs, variants)
 }
 
@@ -259,6 +260,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
     };
     v.diagnosis = diagnose(&v, parts, database);
     verdict::rejudge(&mut v);
+    diagnosis::after_verdict(&mut v);
     Ok(v)
 }
 
@@ -547,7 +549,8 @@ fn diagnose(v: &VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> Vec<Fin
     }
     let mut out: Vec<Finding> = Vec::new();
     for f in parts.iter().flat_map(|p| &p.variant.diagnosis) {
-        if !out.iter().any(|o| o.class == f.class) {
+        // The comparison across variants is made again on the merged report.
+        if f.class != "comparison" && !out.iter().any(|o| o.class == f.class) {
             out.push(f.clone());
         }
     }

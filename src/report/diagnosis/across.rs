@@ -1,0 +1,399 @@
+//! The findings that need more than one variant's numbers, or its verdict: a variant that failed
+//! a check never reads "nothing to fix" ([`after_verdict`]); a variant that waited for its pool
+//! or paid a connect per operation is held against a larger pool or a pool variant of the same
+//! report; and a report of several variants gets one `comparison` finding, on its last variant,
+//! that says which one met the expectations or ran at the least cost, and by how much
+//! ([`conclude`]).
+
+use super::{ms, pct};
+use crate::report::model::{Finding, VariantReport};
+use crate::report::verdict;
+use crate::scenario::model::{AccessMode, Settings};
+
+/// Once the verdict is known: a variant that failed a check (or was aborted by one) has its
+/// `clean` finding replaced by `verdict.failed`, which names the checks.
+pub fn after_verdict(v: &mut VariantReport) {
+    if v.verdict.pass {
+        return;
+    }
+    let mut named: Vec<String> = v
+        .verdict
+        .checks
+        .iter()
+        .filter(|c| !c.pass)
+        .map(verdict::describe)
+        .collect();
+    if let Some(a) = &v.verdict.aborted {
+        named.push(format!(
+            "abort_on_fail stopped the load at {} ms on {} ({})",
+            a.at_ms, a.metric, a.detail
+        ));
+    }
+    let named = named.join("; ");
+    for f in v.diagnosis.iter_mut().filter(|f| f.class == "clean") {
+        *f = Finding {
+            class: "verdict.failed".into(),
+            finding: format!(
+                "{} Yet the variant failed its expectations: {named}.",
+                f.finding
+            ),
+            advice: format!(
+                "No operation failed and no anomaly was seen, but {named}: change what that metric measures \
+                 (pool size, holds, think_time, tasks) until it passes, or correct the limit if it was set wrong."
+            ),
+        };
+    }
+}
+
+/// The findings across the variants of one report (after every verdict).
+pub fn conclude(variants: &mut [VariantReport]) {
+    let settings: Vec<Option<Settings>> = variants
+        .iter()
+        .map(|v| serde_json::from_value(v.settings.clone()).ok())
+        .collect();
+    let notes: Vec<(usize, &'static str, String)> = (0..variants.len())
+        .filter_map(|i| {
+            let s = settings[i].as_ref()?;
+            let larger = larger_pool(variants, &settings, i, s).map(|t| ("cost.pool_wait", t));
+            let pooled = pool_instead(variants, &settings, i, s).map(|t| ("cost.connect", t));
+            Some(
+                larger
+                    .into_iter()
+                    .chain(pooled)
+                    .map(move |(c, t)| (i, c, t)),
+            )
+        })
+        .flatten()
+        .collect();
+    for (i, class, text) in notes {
+        if let Some(f) = variants[i].diagnosis.iter_mut().find(|f| f.class == class) {
+            f.finding.push_str(&text);
+        }
+    }
+    if let Some(f) = comparison(variants)
+        && let Some(last) = variants.last_mut()
+    {
+        last.diagnosis.push(f);
+    }
+}
+
+fn pool_capacity(s: &Settings) -> Option<u64> {
+    (s.access.mode == AccessMode::Pool)
+        .then(|| u64::from(s.access.instances) * u64::from(s.pool.max_size))
+}
+
+/// A variant that waited for its pool, held against what a larger pool of the same report (with
+/// as many tasks) measured: the smallest one that did not wait, or else the largest.
+fn larger_pool(
+    variants: &[VariantReport],
+    settings: &[Option<Settings>],
+    i: usize,
+    s: &Settings,
+) -> Option<String> {
+    let mine = pool_capacity(s)?;
+    let v = &variants[i];
+    if !v.diagnosis.iter().any(|f| f.class == "cost.pool_wait") {
+        return None;
+    }
+    let larger: Vec<(u64, &VariantReport)> = variants
+        .iter()
+        .zip(settings)
+        .filter_map(|(w, ws)| {
+            let ws = ws.as_ref()?;
+            let cap = pool_capacity(ws)?;
+            (cap > mine && ws.load.tasks == s.load.tasks && w.operations.ok > 0).then_some((cap, w))
+        })
+        .collect();
+    let waited = |w: &VariantReport| w.diagnosis.iter().any(|f| f.class == "cost.pool_wait");
+    let (cap, w) = larger
+        .iter()
+        .filter(|(_, w)| !waited(w))
+        .min_by_key(|(cap, _)| *cap)
+        .or_else(|| larger.iter().max_by_key(|(cap, _)| *cap))?;
+    Some(format!(
+        " The larger variant `{}` ({cap} connections) measured acquire mean {} and {:.0} ok/s, against {} \
+         and {:.0} ok/s here.",
+        w.name,
+        ms(w.latency_ms.acquire.mean),
+        w.throughput_ops_s,
+        ms(v.latency_ms.acquire.mean),
+        v.throughput_ops_s
+    ))
+}
+
+/// A variant that connected per operation, held against a pool variant of the same report.
+fn pool_instead(
+    variants: &[VariantReport],
+    settings: &[Option<Settings>],
+    i: usize,
+    s: &Settings,
+) -> Option<String> {
+    let v = &variants[i];
+    if s.access.mode != AccessMode::PerOperation
+        || !v.diagnosis.iter().any(|f| f.class == "cost.connect")
+    {
+        return None;
+    }
+    let (w, _) = variants.iter().zip(settings).find(|(w, ws)| {
+        w.operations.ok > 0
+            && ws
+                .as_ref()
+                .is_some_and(|ws| ws.access.mode == AccessMode::Pool)
+    })?;
+    Some(format!(
+        " The pool variant `{}` ran {:.0} ok/s with acquire p50 {}, opening {} connection(s) over its whole \
+         run; here {:.0} ok/s with acquire p50 {}, opening {}.",
+        w.name,
+        w.throughput_ops_s,
+        ms(w.latency_ms.acquire.p50),
+        w.pool.connections_created,
+        v.throughput_ops_s,
+        ms(v.latency_ms.acquire.p50),
+        v.pool.connections_created
+    ))
+}
+
+/// Failed operations and anomalies seen: what a variant did wrong.
+fn trouble(v: &VariantReport) -> u64 {
+    let a = &v.anomalies;
+    v.operations.failed
+        + a.transaction_interleaved
+        + a.returned_in_transaction
+        + a.lost_writes.unwrap_or(0)
+        + a.phantom_writes.unwrap_or(0)
+        + a.leaks.unwrap_or(0)
+}
+
+/// One variant's figures, for the comparison.
+fn figures(v: &VariantReport) -> String {
+    format!(
+        "{:.0} ok/s, {} of {} operations failed ({}), {} anomalies, operation mean {}, acquire mean {}, {} \
+         connection(s) opened",
+        v.throughput_ops_s,
+        v.operations.failed,
+        v.operations.total,
+        pct(v.operations.failed, v.operations.total),
+        trouble(v) - v.operations.failed,
+        ms(v.latency_ms.operation.mean),
+        ms(v.latency_ms.acquire.mean),
+        v.pool.connections_created
+    )
+}
+
+/// How `best` compares with `other`: throughput as a ratio.
+fn versus(best: &VariantReport, other: &VariantReport) -> String {
+    let ratio = if other.throughput_ops_s > 0.0 {
+        format!(
+            "{:.1}× its ok/s",
+            best.throughput_ops_s / other.throughput_ops_s
+        )
+    } else {
+        "where it completed no operation".to_string()
+    };
+    let failed: Vec<String> = other
+        .verdict
+        .checks
+        .iter()
+        .filter(|c| !c.pass)
+        .map(verdict::describe)
+        .collect();
+    let failed = if failed.is_empty() {
+        String::new()
+    } else {
+        format!("; it failed {}", failed.join(", "))
+    };
+    format!(
+        "`{}` ({}{failed}): `{}` ran {ratio}",
+        other.name,
+        figures(other),
+        best.name
+    )
+}
+
+/// The decision across the variants: which met the expectations with the fewest connections, or,
+/// without expectations, which ran with the fewest failures and anomalies at the highest
+/// throughput; and how the others compare. None with fewer than two measured variants.
+fn comparison(variants: &[VariantReport]) -> Option<Finding> {
+    let measured: Vec<usize> = (0..variants.len())
+        .filter(|&i| variants[i].operations.total > 0)
+        .collect();
+    if measured.len() < 2 {
+        return None;
+    }
+    let (best, why) = best_of(variants, &measured);
+    let b = &variants[best];
+    let others: Vec<String> = measured
+        .iter()
+        .filter(|&&i| i != best)
+        .map(|&i| versus(b, &variants[i]))
+        .collect();
+    let skipped = variants.len() - measured.len();
+    let skipped = if skipped > 0 {
+        format!(" {skipped} variant(s) measured nothing and are left out.")
+    } else {
+        String::new()
+    };
+    Some(Finding {
+        class: "comparison".into(),
+        finding: format!(
+            "Of {} variants, `{}` {why}: {}. Against it: {}.{skipped}",
+            measured.len(),
+            b.name,
+            figures(b),
+            others.join("; ")
+        ),
+        advice: if trouble(b) == 0 {
+            format!("Keep the configuration of `{}`.", b.name)
+        } else {
+            format!(
+                "No variant ran clean; `{}` came closest: fix what its findings name before choosing.",
+                b.name
+            )
+        },
+    })
+}
+
+/// The variant the comparison puts first, and why.
+fn best_of(variants: &[VariantReport], measured: &[usize]) -> (usize, &'static str) {
+    let judged = measured
+        .iter()
+        .any(|&i| !variants[i].verdict.checks.is_empty());
+    if judged {
+        let passed = measured
+            .iter()
+            .copied()
+            .filter(|&i| variants[i].verdict.pass && !variants[i].verdict.checks.is_empty());
+        let connections =
+            |i: usize| verdict::connections(&variants[i].settings).unwrap_or(u64::MAX);
+        match passed.min_by(|&a, &b| {
+            connections(a).cmp(&connections(b)).then(
+                variants[b]
+                    .throughput_ops_s
+                    .total_cmp(&variants[a].throughput_ops_s),
+            )
+        }) {
+            Some(i) => (i, "met every expectation with the fewest connections"),
+            None => (
+                least_trouble(variants, measured),
+                "had the fewest failures and anomalies, though no variant met every expectation",
+            ),
+        }
+    } else {
+        (
+            least_trouble(variants, measured),
+            "ran with the fewest failures and anomalies at the highest throughput",
+        )
+    }
+}
+
+fn least_trouble(variants: &[VariantReport], measured: &[usize]) -> usize {
+    *measured
+        .iter()
+        .min_by(|&&a, &&b| {
+            trouble(&variants[a]).cmp(&trouble(&variants[b])).then(
+                variants[b]
+                    .throughput_ops_s
+                    .total_cmp(&variants[a].throughput_ops_s),
+            )
+        })
+        .expect("two measured variants")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+    use crate::report::model::Check;
+
+    #[test]
+    fn a_failed_check_replaces_nothing_to_fix_and_names_the_check() {
+        let mut v = fixtures::variant("v", 100, 0, serde_json::json!({}));
+        v.diagnosis = vec![Finding {
+            class: "clean".into(),
+            finding: "All 100 operations succeeded.".into(),
+            advice: "Nothing to fix at this load.".into(),
+        }];
+        v.verdict.pass = false;
+        v.verdict.checks = vec![Check {
+            metric: "operation.p99".into(),
+            bound: crate::metric::Direction::Max,
+            limit: 1.0,
+            actual: Some(5.0),
+            pass: false,
+            note: None,
+        }];
+        after_verdict(&mut v);
+        let f = &v.diagnosis[0];
+        assert_eq!(f.class, "verdict.failed");
+        assert!(!f.advice.contains("Nothing to fix"), "{}", f.advice);
+        assert!(f.finding.contains("operation.p99"), "{}", f.finding);
+    }
+
+    #[test]
+    fn the_comparison_names_the_variant_that_met_the_expectations_and_what_the_others_failed() {
+        let check = |actual: f64| Check {
+            metric: "operation.p99".into(),
+            bound: crate::metric::Direction::Max,
+            limit: 10.0,
+            actual: Some(actual),
+            pass: actual <= 10.0,
+            note: None,
+        };
+        let mut met = fixtures::variant("met", 100, 0, serde_json::json!({}));
+        met.verdict.checks = vec![check(5.0)];
+        let mut missed = fixtures::variant("missed", 400, 0, serde_json::json!({}));
+        missed.verdict.checks = vec![check(20.0)];
+        missed.verdict.pass = false;
+        let mut vs = vec![missed, met];
+        conclude(&mut vs);
+        let f = vs[1]
+            .diagnosis
+            .iter()
+            .find(|f| f.class == "comparison")
+            .unwrap();
+        assert!(
+            f.finding
+                .contains("`met` met every expectation with the fewest connections"),
+            "{}",
+            f.finding
+        );
+        assert!(
+            f.finding.contains("it failed operation.p99 = "),
+            "{}",
+            f.finding
+        );
+        assert!(
+            f.finding.contains("`met` ran 0.2× its ok/s"),
+            "{}",
+            f.finding
+        );
+    }
+
+    #[test]
+    fn the_comparison_says_which_variant_ran_best_and_by_how_much() {
+        let fast = fixtures::variant("fast", 600, 0, serde_json::json!({}));
+        let slow = fixtures::variant("slow", 200, 0, serde_json::json!({}));
+        let broken = fixtures::variant("broken", 900, 9, serde_json::json!({}));
+        let mut vs = vec![slow, broken, fast];
+        conclude(&mut vs);
+        let f = vs[2]
+            .diagnosis
+            .iter()
+            .find(|f| f.class == "comparison")
+            .expect("a comparison");
+        assert!(
+            f.finding.contains("`fast` ran with the fewest"),
+            "{}",
+            f.finding
+        );
+        assert!(
+            f.finding.contains("`fast` ran 3.0× its ok/s"),
+            "{}",
+            f.finding
+        );
+        assert!(f.advice.contains("`fast`"), "{}", f.advice);
+        let mut one = vec![fixtures::variant("only", 1, 0, serde_json::json!({}))];
+        conclude(&mut one);
+        assert!(one[0].diagnosis.is_empty(), "no comparison of one variant");
+    }
+}
