@@ -46,8 +46,12 @@ fn define(url: &str, sql: &str) {
     });
 }
 
+/// The binary, printing wide (a table cell wraps at the terminal's width, and these tests
+/// look for phrases like `new error class` in it).
 fn stress() -> Command {
-    Command::cargo_bin("stress").unwrap()
+    let mut cmd = Command::cargo_bin("stress").unwrap();
+    cmd.env("COLUMNS", "250");
+    cmd
 }
 
 /// Runs the scenario once; returns the exit code and stdout.

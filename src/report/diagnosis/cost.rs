@@ -16,7 +16,7 @@ pub(crate) const POOL_WAIT_SHARE: f64 = 0.20;
 /// microseconds costs nothing, whatever its share of a fast operation).
 pub(crate) const POOL_WAIT_MIN_MS: f64 = 1.0;
 /// `cost.pool_wait`: and every connection of the pools was in use in at least this share of
-/// the seconds sampled (a pool that was never full waited for its connects, not for its size).
+/// the seconds in which it was in use (a pool that was never full waited for its connects, not for its size).
 pub(crate) const POOL_WAIT_FULL_SHARE: f64 = 0.5;
 /// `cost.connect`: connections opened in the measured phase (reopened, for a pool, a shared or a
 /// per-task connection) per operation, at least.
@@ -53,13 +53,22 @@ fn seconds_full(r: &VariantReport, capacity: u64) -> usize {
     r.timeline.iter().filter(|e| e.in_use >= capacity).count()
 }
 
-/// Whether the pools were full for [`POOL_WAIT_FULL_SHARE`] of the seconds sampled (without a
-/// timeline, whether they were full at their peak).
+/// Seconds whose sample saw the pools in use (a connection held or a task waiting): the sample
+/// of the last, partial second is taken after the load ended and sees nothing.
+fn seconds_active(r: &VariantReport) -> usize {
+    r.timeline
+        .iter()
+        .filter(|e| e.in_use > 0 || e.waiting > 0)
+        .count()
+}
+
+/// Whether the pools were full for [`POOL_WAIT_FULL_SHARE`] of the seconds in which they were
+/// in use (without such a second, whether they were full at their peak).
 fn mostly_full(r: &VariantReport, capacity: u64) -> bool {
-    if r.timeline.is_empty() {
-        return r.pool.peak_in_use >= capacity;
+    match seconds_active(r) {
+        0 => r.pool.peak_in_use >= capacity,
+        active => seconds_full(r, capacity) as f64 >= POOL_WAIT_FULL_SHARE * active as f64,
     }
-    seconds_full(r, capacity) as f64 >= POOL_WAIT_FULL_SHARE * r.timeline.len() as f64
 }
 
 /// Little's law: the connections in use at once are the throughput times the hold. Without the
@@ -100,7 +109,7 @@ fn pool_wait(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     let finding = format!(
         "Tasks waited for a connection: acquire mean {} of an operation mean {} ({:.0}%), acquire p50 {}, \
          p99 {}; up to {} tasks waited at once, and all {cap} connection(s) were in use in {} of {} \
-         seconds sampled. Connections were held {} on average, at {:.0} ok/s.",
+         seconds in which the pool was in use. Connections were held {} on average, at {:.0} ok/s.",
         ms(a.mean),
         ms(op.mean),
         100.0 * a.mean / op.mean.max(f64::MIN_POSITIVE),
@@ -108,7 +117,7 @@ fn pool_wait(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
         ms(a.p99),
         r.pool.peak_waiting,
         seconds_full(r, cap),
-        r.timeline.len(),
+        seconds_active(r),
         ms(r.latency_ms.hold.mean),
         r.throughput_ops_s
     );

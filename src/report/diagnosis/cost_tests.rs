@@ -140,6 +140,21 @@ fn pool_wait_needs_a_pool_full_most_of_the_time() {
     );
 }
 
+/// Regression: a 1 s run of a pool of 2 under 10 tasks was called clean when the sample of
+/// its last, partial second (taken after the load ended: nothing in use) made the pool look
+/// full in only half of its seconds, or less.
+#[test]
+fn the_samples_after_the_load_do_not_count_against_a_full_pool() {
+    let s = settings("[pool]\nmax_size = 2\n[load]\ntasks = 10");
+    let mut r = waiting_pool(5.0, 10.0);
+    r.timeline = vec![
+        second(1000, 0, 0, 2, 0),
+        second(2000, 0, 0, 0, 0),
+        second(3000, 0, 0, 0, 0),
+    ];
+    assert!(classes(&r, &s).contains(&"cost.pool_wait".into()));
+}
+
 fn connecting(total: u64, created: u64, closed: u64) -> VariantReport {
     let mut r = fixtures::variant("v", total, 0, serde_json::json!({}));
     r.timeline = vec![second(1000, created, closed, 1, 0)];
