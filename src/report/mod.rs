@@ -17,6 +17,7 @@ pub mod junit;
 pub mod markdown;
 pub mod merge;
 pub mod model;
+pub mod outages;
 pub mod schema;
 pub mod strict;
 pub mod summary;

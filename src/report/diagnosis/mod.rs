@@ -4,6 +4,7 @@
 
 mod anomalies;
 mod classes;
+mod fault_window;
 
 use super::model::{Finding, VariantReport};
 use crate::scenario::model::Settings;
@@ -50,6 +51,8 @@ pub(crate) fn pct(part: u64, whole: u64) -> String {
 pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     let mut findings = classes::findings(r, cx);
     findings.extend(anomalies::findings(r, cx));
+    findings.extend(fault_window::findings(r, cx.settings));
+    fault_window::claim(&mut findings, r);
     if findings.is_empty() {
         findings.push(clean(r));
     }

@@ -1,0 +1,119 @@
+//! Failures in time for the report: a fault's window ([`effect`]) and the outage windows
+//! ([`outages`]) from the tasks' failing spells (see `record::spells` and `record::bursts`),
+//! each window tied to the fault it began in and to what recovered it.
+
+use std::time::Duration;
+
+use super::model::{FaultEffect, FaultEvent, OutageWindow, Outages};
+use crate::record::Totals;
+use crate::record::bursts::{self, Window};
+use crate::record::spells;
+
+fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// A fault's window for the report; `at` is when it was due, `measured` the measured phase.
+pub fn effect(e: &spells::FaultEffect, at: Duration, measured: Duration) -> FaultEffect {
+    let at_us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
+    let end_us = u64::try_from(measured.as_micros()).unwrap_or(u64::MAX);
+    let all_recovered = e.recovered == e.tasks;
+    let recovered_at = if all_recovered {
+        e.last_recovery_us
+    } else {
+        None
+    };
+    let lasted_us = recovered_at.unwrap_or(end_us).saturating_sub(at_us);
+    let recovered_by = match (e.tasks, recovered_at) {
+        (0, _) => "no operation ended inside it".to_string(),
+        (_, Some(r)) => format!(
+            "each of its {} task(s) succeeded again after it settled; the last at {} ms",
+            e.tasks,
+            r / 1000
+        ),
+        (_, None) => format!(
+            "not recovered: {} of {} task(s) had no success after it settled before the end",
+            e.tasks - e.recovered,
+            e.tasks
+        ),
+    };
+    FaultEffect {
+        tasks: e.tasks,
+        tasks_recovered: e.recovered,
+        recovered_at_ms: recovered_at.map(|r| r / 1000),
+        lasted_ms: us_to_ms(lasted_us),
+        recovered_by,
+        waited_ms: us_to_ms(e.waited_us),
+        longest_wait_ms: us_to_ms(e.longest_wait_us),
+        failed: e.failed,
+        errors: e.classes.clone(),
+    }
+}
+
+/// The fault a window began in: the last that fired before its first failure ended and
+/// whose own window was still open when the outage began.
+fn fault_of(w: &Window, faults: &[FaultEvent]) -> Option<usize> {
+    let first_ms = w.first_failure_end_us / 1000;
+    let start_ms = w.start_us / 1000;
+    faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.at_ms.min(f.scheduled_ms) <= first_ms)
+        .filter(|(_, f)| match &f.effect {
+            Some(e) => e.recovered_at_ms.is_none_or(|r| r >= start_ms),
+            None => true,
+        })
+        .map(|(i, _)| i)
+        .next_back()
+}
+
+fn window(w: &Window, faults: &[FaultEvent]) -> OutageWindow {
+    let fault = fault_of(w, faults);
+    let recovered_by = match (w.recovered_us, fault) {
+        (None, _) => "not recovered before the end of the measured phase".to_string(),
+        (Some(r), Some(i)) => format!(
+            "the {} fault (due at {} ms) ended; first success at {} ms",
+            faults[i].kind,
+            faults[i].scheduled_ms,
+            r / 1000
+        ),
+        (Some(r), None) => format!("first success at {} ms", r / 1000),
+    };
+    OutageWindow {
+        start_ms: w.start_us / 1000,
+        length_ms: us_to_ms(w.end_us - w.start_us),
+        failed: w.failures,
+        errors: w.classes.clone(),
+        tasks: w.tasks,
+        peak_tasks_failing: w.peak_tasks,
+        failing_task_s: w.failing_task_us as f64 / 1e6,
+        recovered_at_ms: w.recovered_us.map(|r| r / 1000),
+        fault,
+        recovered_by,
+    }
+}
+
+/// The outage windows of a variant of `tasks` tasks, and its error rate by time and count.
+pub fn outages(t: &Totals, tasks: u64, measured: Duration, faults: &[FaultEvent]) -> Outages {
+    let mut spells = t.spells.clone();
+    spells.sort_by_key(|s| (s.start_us, s.task));
+    let found = bursts::windows(&spells, tasks);
+    let measured_us = measured.as_micros() as f64;
+    let in_outage: u64 = found.iter().map(|w| w.end_us - w.start_us).sum();
+    let total = t.ok + t.failed;
+    Outages {
+        time_share: if measured_us > 0.0 {
+            (in_outage as f64 / measured_us).min(1.0)
+        } else {
+            0.0
+        },
+        count_share: if total > 0 {
+            t.failed as f64 / total as f64
+        } else {
+            0.0
+        },
+        failing_task_s: spells.iter().map(|s| s.end_us - s.start_us).sum::<u64>() as f64 / 1e6,
+        untracked_spells: t.spells_dropped,
+        windows: found.iter().map(|w| window(w, faults)).collect(),
+    }
+}
