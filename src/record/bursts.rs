@@ -4,8 +4,8 @@
 //! Definition. A *burst* is a maximal stretch of time during which at least half of the tasks
 //! (rounded up, at least one) are each inside a failing spell: failures dominate, every
 //! task of a one- or two-task run counts. Its *outage window* runs from the first failure to the
-//! last failure of the spells that overlap the burst (so from the start of the first failed
-//! operation to the end of the last one); windows that then overlap are one. A window with
+//! last failure of the spells that overlap the burst (from the moment the first of their
+//! failed operations ended to the moment the last one did); windows that then overlap are one. A window with
 //! fewer than [`MIN_FAILURES`] failed operations is not an outage (one failed operation of a
 //! lone task is a failure, not an outage).
 //!

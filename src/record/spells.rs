@@ -1,8 +1,10 @@
 //! Failures in time, per task: failing spells and the windows of faults.
 //!
 //! A task's *failing spell* is a maximal run of its failed operations with no success between
-//! them: from the start (acquire) of the first to the end of the last, so the pauses between
-//! the failures count as failing time. The success that ends it is its recovery. Spells are
+//! them: from the moment the first failed (its end, when the application learns of it) to the
+//! moment the last failed, so the pauses between the failures count as failing time, and an
+//! operation cut after running for a while does not date the spell back to its start. The
+//! success that ends it is its recovery. Spells are
 //! what the outage windows are made of (see `bursts.rs`).
 //!
 //! A fault's *window*, for one task, runs from the moment the fault was due to the end of the
@@ -30,7 +32,7 @@ pub(crate) const MAX_SPELLS: usize = 200_000;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Spell {
     pub task: u32,
-    /// Start of the first failed operation's acquire.
+    /// When the first failed operation ended.
     pub start_us: u64,
     /// End of the first failed operation: a fault that caused it fired before this.
     pub first_end_us: u64,
@@ -144,7 +146,7 @@ impl TaskTrack {
             (Some(class), None) => {
                 self.spell = Some(Spell {
                     task: self.task,
-                    start_us: start,
+                    start_us: end,
                     first_end_us: end,
                     end_us: end,
                     failures: 1,
@@ -240,7 +242,7 @@ mod tests {
             .observe(&outcome(base, 32, 40, None), base, &mut fx)
             .closed;
         let s = closed.expect("the success closes the spell");
-        assert_eq!((s.task, s.start_us, s.first_end_us), (3, 10_000, 11_000));
+        assert_eq!((s.task, s.start_us, s.first_end_us), (3, 11_000, 11_000));
         assert_eq!(
             (s.end_us, s.failures, s.recovered_us),
             (22_000, 2, Some(40_000))

@@ -413,7 +413,7 @@ pub struct Outages {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OutageWindow {
-    /// Start of its first failed operation, into the measured phase.
+    /// When its first failed operation ended (failed), into the measured phase.
     pub start_ms: u64,
     /// To the end of its last failed operation.
     pub length_ms: f64,

@@ -117,3 +117,72 @@ pub fn outages(t: &Totals, tasks: u64, measured: Duration, faults: &[FaultEvent]
         windows: found.iter().map(|w| window(w, faults)).collect(),
     }
 }
+
+/// What the strict reader checks of `outages`: shares and lengths are numbers in range, the
+/// windows' failures fit in `operations.failed` and their faults exist.
+pub(crate) fn check(v: &super::model::VariantReport) -> Result<(), String> {
+    let Some(o) = &v.outages else { return Ok(()) };
+    let share = |x: f64| x.is_finite() && (0.0..=1.0).contains(&x);
+    if !share(o.time_share) || !share(o.count_share) || !o.failing_task_s.is_finite() {
+        return Err("outages: a share outside [0, 1] or a time that is not a number".into());
+    }
+    let mut failed = 0u64;
+    for w in &o.windows {
+        if !w.length_ms.is_finite() || w.length_ms < 0.0 || !w.failing_task_s.is_finite() {
+            return Err(format!(
+                "outages: the window at {} ms has no length",
+                w.start_ms
+            ));
+        }
+        if w.fault.is_some_and(|i| i >= v.faults.len()) {
+            return Err(format!(
+                "outages: the window at {} ms names a fault that is not there",
+                w.start_ms
+            ));
+        }
+        failed = failed
+            .checked_add(w.failed)
+            .ok_or("outages: the windows' failures overflow")?;
+    }
+    if failed > v.operations.failed {
+        return Err(format!(
+            "outages: the windows hold {failed} failures, more than operations.failed ({})",
+            v.operations.failed
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn the_strict_reader_refuses_windows_with_more_failures_than_the_run() {
+        let mut v = fixtures::variant("v", 10, 5, serde_json::json!({}));
+        let window = |failed| OutageWindow {
+            failed,
+            ..OutageWindow::default()
+        };
+        v.outages = Some(Outages {
+            windows: vec![window(3), window(2)],
+            ..Outages::default()
+        });
+        assert_eq!(check(&v), Ok(()));
+        v.outages.as_mut().unwrap().windows[1].failed = 3;
+        assert!(
+            check(&v)
+                .unwrap_err()
+                .contains("more than operations.failed")
+        );
+        v.outages.as_mut().unwrap().windows[1] = OutageWindow {
+            fault: Some(0),
+            ..window(1)
+        };
+        assert!(check(&v).unwrap_err().contains("names a fault"));
+        v.outages.as_mut().unwrap().windows.clear();
+        v.outages.as_mut().unwrap().time_share = 1.5;
+        assert!(check(&v).is_err());
+    }
+}

@@ -2,20 +2,25 @@
 //! window they fell in (`faults[].effect`, `outages.windows`), not to the pool.
 //!
 //! Thresholds:
-//! - a fault gets `cost.fault_window` when its window held at least one failed operation or an
-//!   acquire that waited at least [`MIN_WAIT_MS`] from the fault on;
-//! - `pool.unfair_waits` is withdrawn when a fault's window holds the run's longest acquire: its
-//!   longest wait from the fault on is at least [`CLAIM_SHARE`] of `latency_ms.acquire.max`;
+//! - a fault gets `cost.fault_window` when its window held at least one failed operation or a
+//!   long wait: an acquire that waited, from the fault on, at least [`MIN_WAIT_MS`] and at
+//!   least [`WAIT_RATIO`] times the run's acquire p90 (the pool's ordinary wait is not the
+//!   fault's);
+//! - `pool.unfair_waits` is withdrawn when a fault's window holds a long wait that is at least
+//!   [`CLAIM_SHARE`] of the run's longest acquire (`latency_ms.acquire.max`);
 //! - an outage window no fault explains gets an `outage` finding;
 //! - a window's failures are called an artefact of pacing when tasks retried at once
 //!   (`on_failure = "think"` with no `think_time`) and the count error rate is at least
 //!   [`ARTEFACT_RATIO`] times the time error rate.
 
 use super::ms;
-use crate::report::model::{FaultEvent, Finding, OutageWindow, Outages, VariantReport};
+use crate::report::model::{
+    FaultEffect, FaultEvent, Finding, OutageWindow, Outages, VariantReport,
+};
 use crate::scenario::model::{OnFailure, Settings};
 
 pub const MIN_WAIT_MS: f64 = 100.0;
+pub const WAIT_RATIO: f64 = 2.0;
 pub const CLAIM_SHARE: f64 = 0.5;
 pub const ARTEFACT_RATIO: f64 = 2.0;
 
@@ -63,6 +68,11 @@ fn rates(o: &Outages, settings: &Settings) -> String {
     s
 }
 
+/// Whether the fault's window held a wait longer than the pool's ordinary ones.
+fn long_wait(e: &FaultEffect, r: &VariantReport) -> bool {
+    e.longest_wait_ms >= MIN_WAIT_MS && e.longest_wait_ms >= WAIT_RATIO * r.latency_ms.acquire.p90
+}
+
 fn fault_finding(
     i: usize,
     f: &FaultEvent,
@@ -70,7 +80,7 @@ fn fault_finding(
     settings: &Settings,
 ) -> Option<Finding> {
     let e = f.effect.as_ref()?;
-    if e.failed == 0 && e.longest_wait_ms < MIN_WAIT_MS {
+    if e.failed == 0 && !long_wait(e, r) {
         return None;
     }
     let mut finding = format!(
@@ -161,5 +171,104 @@ pub fn claim(findings: &mut Vec<Finding>, r: &VariantReport) {
         });
     if explained {
         findings.retain(|f| f.class != "pool.unfair_waits");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+    use crate::report::model::FaultEvent;
+
+    fn settings() -> Settings {
+        let text =
+            "name = \"s\"\n[[workload]]\nname = \"w\"\n[[workload.step]]\nsql = \"SELECT 1\"\n";
+        let s =
+            crate::scenario::load_str(std::path::Path::new("s.toml"), text, &Default::default());
+        s.unwrap().variants.remove(0).settings
+    }
+
+    /// A variant with one fault whose window held `failed` failures and a longest wait.
+    fn with_fault(failed: u64, longest_wait_ms: f64, acquire_p90: f64) -> VariantReport {
+        let mut v = fixtures::variant("v", 1000, failed, serde_json::json!({}));
+        v.latency_ms.acquire.p90 = acquire_p90;
+        v.latency_ms.acquire.max = 1200.0;
+        v.faults.push(FaultEvent {
+            kind: "restart_server".into(),
+            at_ms: 1000,
+            scheduled_ms: 1000,
+            in_flight: 4,
+            failed_next_1s: Default::default(),
+            detail: String::new(),
+            effect: Some(FaultEffect {
+                tasks: 4,
+                tasks_recovered: 4,
+                recovered_at_ms: Some(2200),
+                lasted_ms: 1200.0,
+                recovered_by: "each task".into(),
+                waited_ms: longest_wait_ms * 4.0,
+                longest_wait_ms,
+                failed,
+                errors: Default::default(),
+            }),
+        });
+        v
+    }
+
+    fn classes_of(v: &VariantReport) -> Vec<String> {
+        findings(v, &settings())
+            .into_iter()
+            .map(|f| f.class)
+            .collect()
+    }
+
+    #[test]
+    fn a_failure_inside_the_window_is_enough() {
+        assert_eq!(classes_of(&with_fault(1, 0.0, 0.1)), ["cost.fault_window"]);
+        assert!(
+            classes_of(&with_fault(0, 0.0, 0.1)).is_empty(),
+            "no count of zero"
+        );
+    }
+
+    #[test]
+    fn a_wait_counts_from_100_ms_and_twice_the_acquire_p90() {
+        assert!(classes_of(&with_fault(0, 99.9, 0.1)).is_empty());
+        assert_eq!(
+            classes_of(&with_fault(0, 100.0, 0.1)),
+            ["cost.fault_window"]
+        );
+        // The pool's ordinary waits: 300 ms against a p90 of 150 ms is the fault's; of 150.1, not.
+        assert_eq!(
+            classes_of(&with_fault(0, 300.0, 150.0)),
+            ["cost.fault_window"]
+        );
+        assert!(classes_of(&with_fault(0, 300.0, 150.1)).is_empty());
+    }
+
+    #[test]
+    fn unfair_waits_are_withdrawn_when_the_fault_holds_half_the_longest_acquire() {
+        let unfair = || Finding {
+            class: "pool.unfair_waits".into(),
+            finding: String::new(),
+            advice: String::new(),
+        };
+        let mut f = vec![unfair()];
+        claim(&mut f, &with_fault(0, 600.0, 0.1));
+        assert!(f.is_empty(), "600 ms of a 1200 ms longest acquire");
+        let mut f = vec![unfair()];
+        claim(&mut f, &with_fault(0, 599.0, 0.1));
+        assert_eq!(f.len(), 1, "less than half: the pool's");
+    }
+
+    #[test]
+    fn unpaced_failures_are_called_an_artefact_from_twice_the_time_share() {
+        let o = |count_share| Outages {
+            time_share: 0.25,
+            count_share,
+            ..Outages::default()
+        };
+        assert!(rates(&o(0.5), &settings()).contains("artefact"));
+        assert!(!rates(&o(0.49), &settings()).contains("artefact"));
     }
 }

@@ -87,3 +87,63 @@ fn join(into: &mut OutageWindow, w: OutageWindow) {
         into.recovered_by = w.recovered_by;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn machine(start_ms: u64, length_ms: f64, failed: u64) -> VariantReport {
+        let mut v = fixtures::variant("v", 100, failed, serde_json::json!({}));
+        v.outages = Some(Outages {
+            failing_task_s: length_ms / 1000.0,
+            windows: vec![OutageWindow {
+                start_ms,
+                length_ms,
+                failed,
+                tasks: 1,
+                peak_tasks_failing: 1,
+                failing_task_s: length_ms / 1000.0,
+                recovered_at_ms: Some(start_ms + length_ms as u64 + 1),
+                ..OutageWindow::default()
+            }],
+            ..Outages::default()
+        });
+        v
+    }
+
+    #[test]
+    fn windows_that_overlap_once_aligned_are_one_and_the_shares_are_recomputed() {
+        let (a, b) = (machine(1000, 500.0, 10), machine(800, 400.0, 6));
+        let mut merged = fixtures::variant("v", 200, 16, serde_json::json!({}));
+        merged.measured_s = 4.0;
+        // b started 300 ms after a: its window is at 1100..1500, inside a's 1000..1500.
+        let o = merged_outages(&[&a, &b], &[0, 300], &merged);
+        assert_eq!(o.windows.len(), 1, "{o:?}");
+        let w = &o.windows[0];
+        assert_eq!(
+            (w.start_ms, w.length_ms, w.failed, w.tasks),
+            (1000, 500.0, 16, 2)
+        );
+        assert!((o.time_share - 0.125).abs() < 1e-9, "{}", o.time_share);
+        assert!((o.count_share - 16.0 / 216.0).abs() < 1e-9);
+        // Apart: two windows.
+        let o = merged_outages(&[&a, &b], &[0, 2000], &merged);
+        assert_eq!(
+            o.windows.iter().map(|w| w.start_ms).collect::<Vec<_>>(),
+            [1000, 2800]
+        );
+    }
+
+    #[test]
+    fn an_older_report_without_outages_leaves_none() {
+        let mut old = machine(0, 1.0, 1);
+        old.outages = None;
+        let whole = fixtures::variant("v", 200, 2, serde_json::json!({}));
+        assert!(merged(&[&machine(0, 1.0, 1), &old], &[0, 0], &whole).is_none());
+    }
+
+    fn merged_outages(p: &[&VariantReport], offsets: &[u64], v: &VariantReport) -> Outages {
+        merged(p, offsets, v).expect("both have outages")
+    }
+}
