@@ -25,8 +25,8 @@ use super::Outcome;
 use super::errors::ErrorClass;
 
 /// More closed spells than this per worker are counted but not kept (a run that fails at
-/// random all the time); the report says so.
-pub(crate) const MAX_SPELLS: usize = 200_000;
+/// random all the time; about 10 MB at most per worker); the report says so.
+pub(crate) const MAX_SPELLS: usize = 50_000;
 
 /// One failing spell of one task.
 #[derive(Clone, Debug, Default, PartialEq)]
