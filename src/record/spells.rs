@@ -61,6 +61,8 @@ pub struct FaultEffect {
     pub tasks: u64,
     /// Of those, tasks that recovered (a success that began after the fault settled).
     pub recovered: u64,
+    /// Of those, tasks still inside it when the next fault came (their window ends there).
+    pub overtaken: u64,
     /// The last recovery, microseconds into the measured phase.
     pub last_recovery_us: Option<u64>,
     /// The first recovery.
@@ -76,6 +78,7 @@ impl FaultEffect {
     pub fn merge(&mut self, o: &FaultEffect) {
         self.tasks += o.tasks;
         self.recovered += o.recovered;
+        self.overtaken += o.overtaken;
         self.last_recovery_us = self.last_recovery_us.max(o.last_recovery_us);
         self.first_recovery_us = match (self.first_recovery_us, o.first_recovery_us) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -179,6 +182,9 @@ impl TaskTrack {
     ) {
         while self.next_fault < self.faults.len() && micros(self.faults[self.next_fault].at) <= end
         {
+            if let Some(earlier) = self.window {
+                effects[earlier].overtaken += 1;
+            }
             self.window = Some(self.next_fault);
             effects[self.next_fault].tasks += 1;
             self.next_fault += 1;
@@ -277,5 +283,27 @@ mod tests {
         assert_eq!(e.last_recovery_us, Some(1_300_000));
         assert_eq!(e.waited_us, (50 + 10 + 50 + 200) * 1000);
         assert_eq!(e.longest_wait_us, 200_000);
+    }
+
+    #[test]
+    fn a_window_still_open_when_the_next_fault_comes_is_overtaken_not_unrecovered() {
+        let base = Instant::now();
+        let err = OpError::new(ErrorClass::AdminTerminated, "terminated");
+        let spec = |ms| FaultSpec {
+            at: Duration::from_millis(ms),
+            settles_after: Some(Duration::ZERO),
+        };
+        let mut track = TaskTrack::new(0, Arc::from(vec![spec(100), spec(200)]));
+        let mut fx = [FaultEffect::default(), FaultEffect::default()];
+        track.observe(&outcome(base, 90, 150, Some(&err)), base, &mut fx);
+        track.observe(&outcome(base, 150, 250, Some(&err)), base, &mut fx);
+        track.observe(&outcome(base, 250, 260, None), base, &mut fx);
+        assert_eq!((fx[0].tasks, fx[0].recovered, fx[0].overtaken), (1, 0, 1));
+        assert_eq!(
+            (fx[0].failed, fx[1].failed),
+            (1, 1),
+            "each failure counts once"
+        );
+        assert_eq!((fx[1].tasks, fx[1].recovered, fx[1].overtaken), (1, 1, 0));
     }
 }

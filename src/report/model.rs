@@ -376,7 +376,11 @@ pub struct FaultEffect {
     pub tasks: u64,
     /// Of those, the tasks that recovered before the end of the measured phase.
     pub tasks_recovered: u64,
-    /// The last task's recovery, into the measured phase; null when some task never did.
+    /// Of those, the tasks still inside it when the next fault came: their window ends there.
+    #[serde(default)]
+    pub tasks_overtaken: u64,
+    /// The last task's recovery (or the next fault, for tasks it overtook), into the measured
+    /// phase; null when some task never recovered.
     pub recovered_at_ms: Option<u64>,
     /// From when it was due to the last recovery (or to the end of the measured phase).
     pub lasted_ms: f64,

@@ -13,33 +13,48 @@ fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-/// A fault's window for the report; `at` is when it was due, `measured` the measured phase.
-pub fn effect(e: &spells::FaultEffect, at: Duration, measured: Duration) -> FaultEffect {
-    let at_us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
-    let end_us = u64::try_from(measured.as_micros()).unwrap_or(u64::MAX);
-    let all_recovered = e.recovered == e.tasks;
-    let recovered_at = if all_recovered {
-        e.last_recovery_us
-    } else {
-        None
+/// A fault's window for the report; `at` is when it was due, `next` when the next fault was
+/// due (if any), `measured` the measured phase.
+pub fn effect(
+    e: &spells::FaultEffect,
+    at: Duration,
+    next: Option<Duration>,
+    measured: Duration,
+) -> FaultEffect {
+    let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let (at_us, end_us) = (us(at), us(measured));
+    let recovered_at = match (e.recovered + e.overtaken == e.tasks, e.overtaken, next) {
+        (false, _, _) => None,
+        (true, 0, _) | (true, _, None) => e.last_recovery_us.or(Some(at_us)),
+        (true, _, Some(next)) => e.last_recovery_us.max(Some(us(next))),
     };
     let lasted_us = recovered_at.unwrap_or(end_us).saturating_sub(at_us);
+    let overtaken = if e.overtaken > 0 {
+        format!(
+            "; {} task(s) were still affected when the next fault came",
+            e.overtaken
+        )
+    } else {
+        String::new()
+    };
     let recovered_by = match (e.tasks, recovered_at) {
         (0, _) => "no operation ended inside it".to_string(),
         (_, Some(r)) => format!(
-            "each of its {} task(s) succeeded again after it settled; the last at {} ms",
+            "{} of its {} task(s) succeeded again after it settled, the last at {} ms{overtaken}",
+            e.recovered,
             e.tasks,
             r / 1000
         ),
         (_, None) => format!(
-            "not recovered: {} of {} task(s) had no success after it settled before the end",
-            e.tasks - e.recovered,
+            "not recovered: {} of {} task(s) had no success after it settled before the end{overtaken}",
+            e.tasks - e.recovered - e.overtaken,
             e.tasks
         ),
     };
     FaultEffect {
         tasks: e.tasks,
         tasks_recovered: e.recovered,
+        tasks_overtaken: e.overtaken,
         recovered_at_ms: recovered_at.map(|r| r / 1000),
         lasted_ms: us_to_ms(lasted_us),
         recovered_by,

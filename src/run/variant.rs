@@ -526,10 +526,10 @@ fn fault_events(
                 .cloned()
                 .unwrap_or_default(),
             detail: f.detail.clone(),
-            effect: totals
-                .fault_effects
-                .get(f.scheduled)
-                .map(|e| crate::report::outages::effect(e, scheduled[f.scheduled].at, measured)),
+            effect: totals.fault_effects.get(f.scheduled).map(|e| {
+                let next = scheduled.get(f.scheduled + 1).map(|s| s.at);
+                crate::report::outages::effect(e, scheduled[f.scheduled].at, next, measured)
+            }),
         })
         .collect()
 }

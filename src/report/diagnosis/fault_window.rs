@@ -83,9 +83,33 @@ fn fault_finding(
     if e.failed == 0 && !long_wait(e, r) {
         return None;
     }
+    // Each class with the run's own count of it: what the window holds of it is the fault's.
+    let failed = e
+        .errors
+        .iter()
+        .map(|(c, n)| {
+            let all = r.errors.get(c).map_or(*n, |s| s.count);
+            format!("{} {n} of the run's {all}", c.name())
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let waits = if long_wait(e, r) {
+        format!(
+            "tasks waited {} for connections in all, the longest {}",
+            ms(e.waited_ms),
+            ms(e.longest_wait_ms)
+        )
+    } else {
+        format!(
+            "no acquire waited beyond the pool's ordinary waits (the longest {} against an acquire \
+             p90 of {})",
+            ms(e.longest_wait_ms),
+            ms(r.latency_ms.acquire.p90)
+        )
+    };
     let mut finding = format!(
-        "The {} fault due at {} ms (fired at {} ms) affected {} task(s) for {}: {}. Inside its window \
-         {} operation(s) failed{} and tasks waited {} for connections in all, the longest {}.",
+        "The {} fault due at {} ms (fired at {} ms) affected {} task(s) for {}: {}. Inside its \
+         window {} operation(s) failed{}, and {waits}.",
         f.kind,
         f.scheduled_ms,
         f.at_ms,
@@ -93,13 +117,11 @@ fn fault_finding(
         ms(e.lasted_ms),
         e.recovered_by,
         e.failed,
-        if e.errors.is_empty() {
+        if failed.is_empty() {
             String::new()
         } else {
-            format!(" ({})", classes(&e.errors))
+            format!(" ({failed})")
         },
-        ms(e.waited_ms),
-        ms(e.longest_wait_ms)
     );
     if let Some(o) = &r.outages {
         let mine: Vec<String> = o
@@ -203,6 +225,7 @@ mod tests {
             effect: Some(FaultEffect {
                 tasks: 4,
                 tasks_recovered: 4,
+                tasks_overtaken: 0,
                 recovered_at_ms: Some(2200),
                 lasted_ms: 1200.0,
                 recovered_by: "each task".into(),
