@@ -101,8 +101,8 @@ fn fault_finding(
         )
     } else {
         format!(
-            "no acquire waited beyond the pool's ordinary waits (the longest {} against an acquire \
-             p90 of {})",
+            "no acquire waited long enough to be the fault's (the longest {}, under twice the \
+             acquire p90 of {})",
             ms(e.longest_wait_ms),
             ms(r.latency_ms.acquire.p90)
         )
@@ -146,10 +146,28 @@ fn fault_finding(
         finding,
         advice: format!(
             "These waits and failures are the fault's, not the pool's: judge the pool outside this \
-             window. To shorten what users see, fail fast while the server is away \
-             (pool.connection_timeout) and retry with a back-off.{pacing}"
+             window. {}{pacing}",
+            remedy(&f.kind)
         ),
     })
+}
+
+/// What shortens what users see of a fault of this kind.
+fn remedy(kind: &str) -> &'static str {
+    match kind {
+        "restart_server" | "kill_backend" => {
+            "To shorten what users see, fail fast while the server is away \
+             (pool.connection_timeout) and retry with a back-off."
+        }
+        "close_pool" => {
+            "To fail nothing, replace the pool in one step and let the old one drain \
+             (reopen_after = \"0s\", drain = true)."
+        }
+        _ => {
+            "Connections that die under their users fail their operation: retry those classes \
+             (load.retry) and pre-ping reused connections (pool.test_on_check_out)."
+        }
+    }
 }
 
 /// The `cost.fault_window` and `outage` findings of a variant.
