@@ -74,6 +74,33 @@ fn a_pause_after_each_failure_keeps_a_one_second_outage_to_a_few_hundred_failure
 }
 
 #[test]
+fn retry_tries_are_separated_by_the_same_pause() {
+    let v = run(
+        RESTART,
+        &[
+            "load.on_failure={ pause = \"10ms\" }",
+            "load.retry={ on = [\"connect_refused\", \"server_unavailable\"], max_tries = 3 }",
+        ],
+    );
+    let w = fault_window(&v);
+    assert!(
+        v.operations.retries > 0,
+        "tries were retried: {:?}",
+        v.operations
+    );
+    // Every try of a failed operation was followed by a 10 ms pause (between tries and after
+    // the last): at most one failed try per task per 10 ms of the window. Tries at once would
+    // make three per pause.
+    let tries = 3 * v.operations.failed;
+    let bound = 4 * (w.length_ms / 10.0).ceil() as u64 + 12;
+    assert!(
+        tries <= bound,
+        "{tries} failed tries in {:.0} ms (at most {bound})",
+        w.length_ms
+    );
+}
+
+#[test]
 fn by_default_the_outage_is_reported_in_time_and_the_diagnosis_names_the_fault() {
     let v = run(RESTART, &[]);
     let w = fault_window(&v);
