@@ -9,9 +9,11 @@
 //! - `pool.unfair_waits` is withdrawn when a fault's window holds a long wait that is at least
 //!   [`CLAIM_SHARE`] of the run's longest acquire (`latency_ms.acquire.max`);
 //! - an outage window no fault explains gets an `outage` finding;
-//! - a window's failures are called an artefact of pacing when tasks retried at once
-//!   (`on_failure = "think"` with no `think_time`) and the count error rate is at least
-//!   [`ARTEFACT_RATIO`] times the time error rate.
+//! - the failure count is called an artefact of pacing when tasks retried at once
+//!   (`on_failure = "think"` with no `think_time`) and failed operations came at least
+//!   [`ARTEFACT_RATIO`] times as fast per failing task-second (`outages.windows[].failed` over
+//!   their `failing_task_s`) as successful ones per task-second outside the failing time
+//!   (`operations.ok` over `tasks × measured_s − outages.failing_task_s`).
 
 use super::ms;
 use crate::report::model::{
@@ -22,7 +24,7 @@ use crate::scenario::model::{OnFailure, Settings};
 pub const MIN_WAIT_MS: f64 = 100.0;
 pub const WAIT_RATIO: f64 = 2.0;
 pub const CLAIM_SHARE: f64 = 0.5;
-pub const ARTEFACT_RATIO: f64 = 2.0;
+pub const ARTEFACT_RATIO: f64 = 10.0;
 
 fn classes(errors: &std::collections::BTreeMap<crate::record::errors::ErrorClass, u64>) -> String {
     let mut v: Vec<_> = errors.iter().collect();
@@ -53,17 +55,29 @@ fn unpaced(settings: &Settings) -> bool {
     settings.load.on_failure == OnFailure::Think && settings.load.think_time.is_zero()
 }
 
-fn rates(o: &Outages, settings: &Settings) -> String {
+/// Whether failures came so much faster than successes that their count measures the loop.
+fn artefact(o: &Outages, r: &VariantReport, settings: &Settings) -> bool {
+    let failed: u64 = o.windows.iter().map(|w| w.failed).sum();
+    let failing_s: f64 = o.windows.iter().map(|w| w.failing_task_s).sum();
+    let healthy_s = f64::from(settings.load.tasks) * r.measured_s - o.failing_task_s;
+    if !unpaced(settings) || failed == 0 || failing_s <= 0.0 || healthy_s <= 0.0 {
+        return false;
+    }
+    failed as f64 / failing_s >= ARTEFACT_RATIO * (r.operations.ok as f64 / healthy_s)
+}
+
+fn rates(o: &Outages, r: &VariantReport, settings: &Settings) -> String {
     let mut s = format!(
         " Error rate by time {:.1}% of the measured phase in outage, by count {:.1}% of operations.",
         o.time_share * 100.0,
         o.count_share * 100.0
     );
-    if unpaced(settings) && o.count_share >= ARTEFACT_RATIO * o.time_share && o.count_share > 0.0 {
-        s.push_str(
+    if artefact(o, r, settings) {
+        s.push_str(&format!(
             " The count is an artefact of tasks that retried at once after each failure \
-             (on_failure = \"think\" with no think_time), not of more trouble.",
-        );
+             (on_failure = \"think\" with no think_time): failures came at least {ARTEFACT_RATIO:.0} \
+             times as fast as successes, not from more trouble."
+        ));
     }
     s
 }
@@ -132,7 +146,7 @@ fn fault_finding(
             .collect();
         if !mine.is_empty() {
             finding.push_str(&format!(" Failures in time: {}.", mine.join("; ")));
-            finding.push_str(&rates(o, settings));
+            finding.push_str(&rates(o, r, settings));
         }
     }
     let pacing = if unpaced(settings) && e.failed > 0 {
@@ -192,7 +206,7 @@ pub fn findings(r: &VariantReport, settings: &Settings) -> Vec<Finding> {
                 "{} outage window(s) with no injected fault: {}.{}",
                 orphans.len(),
                 orphans.join("; "),
-                rates(o, settings)
+                rates(o, r, settings)
             ),
             advice: "At least half the tasks failed at once here: look at what the server or the \
                      network did at those moments (its log, the timeline's errors by second)."
@@ -303,13 +317,23 @@ mod tests {
     }
 
     #[test]
-    fn unpaced_failures_are_called_an_artefact_from_twice_the_time_share() {
-        let o = |count_share| Outages {
-            time_share: 0.25,
-            count_share,
+    fn unpaced_failures_are_an_artefact_from_ten_times_the_success_rate() {
+        // One task, 10 s measured, 1 s failing: 900 successes in the other 9 s (100/s).
+        let mut v = fixtures::variant("v", 900, 1000, serde_json::json!({}));
+        v.measured_s = 10.0;
+        let o = |failed| Outages {
+            failing_task_s: 1.0,
+            windows: vec![OutageWindow {
+                failed,
+                failing_task_s: 1.0,
+                ..OutageWindow::default()
+            }],
             ..Outages::default()
         };
-        assert!(rates(&o(0.5), &settings()).contains("artefact"));
-        assert!(!rates(&o(0.49), &settings()).contains("artefact"));
+        assert!(rates(&o(1000), &v, &settings()).contains("artefact"));
+        assert!(!rates(&o(999), &v, &settings()).contains("artefact"));
+        let mut paced = settings();
+        paced.load.think_time = std::time::Duration::from_millis(1);
+        assert!(!rates(&o(1000), &v, &paced).contains("artefact"));
     }
 }
