@@ -6,9 +6,11 @@
 //! interval histogram are flushed into the shared [`Timeline`] when an operation completes in a
 //! later second and when the worker ends, so memory stays flat however long the run.
 
+pub mod bursts;
 pub mod errors;
 pub mod extras;
 pub mod histogram;
+pub mod spells;
 pub mod timeline;
 pub mod writes;
 
@@ -22,6 +24,7 @@ use std::collections::BTreeMap;
 
 use errors::{ErrorClass, ErrorTally, OpError};
 pub use extras::{Extras, OpExtras};
+use spells::{FaultEffect, Spell, TaskTrack};
 pub use timeline::{Interval, Timeline};
 use writes::{WriteBook, WriteOutcome};
 
@@ -93,6 +96,12 @@ pub struct Totals {
     pub extras: Extras,
     /// Every verified write's outcome, warmup included (the ledger holds those too).
     pub writes: WriteBook,
+    /// The tasks' failing spells (see `spells.rs`), up to [`spells::MAX_SPELLS`] per worker.
+    pub spells: Vec<Spell>,
+    /// Spells counted but not kept over that bound.
+    pub spells_dropped: u64,
+    /// What each scheduled fault's window held (see `spells.rs`).
+    pub fault_effects: Vec<FaultEffect>,
 }
 
 impl Totals {
@@ -106,6 +115,9 @@ impl Totals {
             after_faults: vec![BTreeMap::new(); faults],
             extras: Extras::new(workloads),
             writes: WriteBook::default(),
+            spells: Vec::new(),
+            spells_dropped: 0,
+            fault_effects: vec![FaultEffect::default(); faults],
         }
     }
 
@@ -122,6 +134,11 @@ impl Totals {
         }
         self.extras.merge(&o.extras);
         self.writes.merge(&o.writes);
+        self.spells.extend(o.spells.iter().cloned());
+        self.spells_dropped += o.spells_dropped;
+        for (a, b) in self.fault_effects.iter_mut().zip(&o.fault_effects) {
+            a.merge(b);
+        }
     }
 }
 
@@ -245,6 +262,33 @@ impl Recorder {
             }
         }
         self.interval_for(at_ms / 1000).add(latency, o.error);
+    }
+
+    /// Records a finished operation and tracks its task's failing spell and fault windows.
+    pub fn record_tracked(&mut self, track: &mut TaskTrack, o: Outcome<'_>) {
+        self.record(o);
+        if o.ended < self.measure_start {
+            return;
+        }
+        let tracked = track.observe(&o, self.measure_start, &mut self.totals.fault_effects);
+        if let Some(spell) = tracked.closed {
+            self.keep_spell(spell);
+        }
+    }
+
+    /// Keeps the spell a task ended the run in.
+    pub fn finish_track(&mut self, track: &mut TaskTrack) {
+        if let Some(spell) = track.finish() {
+            self.keep_spell(spell);
+        }
+    }
+
+    fn keep_spell(&mut self, spell: Spell) {
+        if self.totals.spells.len() < spells::MAX_SPELLS {
+            self.totals.spells.push(spell);
+        } else {
+            self.totals.spells_dropped += 1;
+        }
     }
 
     fn interval_for(&mut self, second: u64) -> &mut Interval {

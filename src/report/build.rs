@@ -247,6 +247,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         pool: pool_stats(&data),
         server: server_stats(&timeline),
         faults: std::mem::take(&mut data.faults),
+        outages: None,
         isolation: isolation(&data),
         writes: data.writes.as_ref().map(writes),
         leaks: leaks(&data, &names),
@@ -260,6 +261,12 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         started_at: None,
         machines: Vec::new(),
     };
+    report.outages = Some(super::outages::outages(
+        t,
+        u64::from(settings.load.tasks),
+        data.measured,
+        &report.faults,
+    ));
     let context = Context {
         settings,
         max_connections: data.server_max_connections,

@@ -19,6 +19,7 @@ mod layout;
 pub mod markdown;
 pub mod merge;
 pub mod model;
+pub mod outages;
 pub mod schema;
 pub mod strict;
 pub mod summary;

@@ -81,6 +81,7 @@ fn variant(v: &VariantReport) -> Result<(), String> {
             o.failed
         ));
     }
+    super::outages::check(v)?;
     timeline(v)
 }
 

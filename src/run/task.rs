@@ -16,9 +16,10 @@ use super::arrivals::Arrivals;
 use super::shape::Shape;
 use crate::access::{Access, TaskAccess};
 use crate::record::errors::{ErrorClass, OpError};
+use crate::record::spells::{FaultSpec, TaskTrack};
 use crate::record::writes::{WriteOutcome, write_id};
 use crate::record::{OpExtras, Outcome, Recorder, Timeline};
-use crate::scenario::model::RetrySettings;
+use crate::scenario::model::{Pacing, RetrySettings};
 use crate::workload::exec;
 use crate::workload::params::{Draw, Value};
 use crate::workload::plan::{Plan, Workload};
@@ -42,11 +43,15 @@ pub struct LoadRun {
     pub think_time: Duration,
     pub op_timeout: Option<Duration>,
     pub retry: Option<RetrySettings>,
+    /// What a task waits after a failure and between tries (`load.on_failure`).
+    pub pacing: Pacing,
     pub leak_threshold: Option<Duration>,
     /// The ledger's statement, when a workload is verified.
     pub ledger: Option<usize>,
     /// Scheduled fault times, into the measured phase (for failures in the second after).
     pub faults: Arc<[Duration]>,
+    /// The same faults with when each settles, for their windows (see `record::spells`).
+    pub fault_specs: Arc<[FaultSpec]>,
     pub timeline: Arc<Timeline>,
     pub interrupt: Arc<Interrupt>,
 }
@@ -71,7 +76,15 @@ struct Task {
     /// Verified writes made so far (the next write's id).
     writes: u64,
     recorder: Rc<RefCell<Recorder>>,
+    /// Draws of the back-off: a stream of its own, so pacing leaves the parameters unchanged.
+    pace_rng: fastrand::Rng,
+    /// Failed operations since the last success.
+    failures_in_row: u32,
+    track: TaskTrack,
 }
+
+/// Salt of the back-off stream (any constant: it only has to differ from the parameters').
+const PACE_SALT: u64 = 0x7061_6369_6e67;
 
 /// What one operation needs besides the connection.
 struct Op<'a> {
@@ -103,6 +116,7 @@ impl Op<'_> {
         slots: &mut Vec<Value>,
         commit_sent: &Cell<bool>,
         trace: &mut Trace,
+        pace: &mut fastrand::Rng,
     ) -> Result<(), OpError> {
         let retry = self.run.retry.as_ref();
         let max_tries = retry.map_or(1, |r| r.max_tries.max(1));
@@ -117,6 +131,11 @@ impl Op<'_> {
                     if attempt == max_tries {
                         trace.extras.exhausted = true;
                         return Err(e);
+                    }
+                    // `on_failure`'s pause or back-off between tries ("think": at once).
+                    let wait = self.run.pacing.wait(attempt, pace);
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
                     }
                 }
                 other => return other,
@@ -176,6 +195,9 @@ fn write_outcome(result: &Result<(), OpError>, commit_sent: bool) -> WriteOutcom
 impl Task {
     fn new(run: Arc<LoadRun>, index: usize, recorder: Rc<RefCell<Recorder>>) -> Task {
         Task {
+            pace_rng: fastrand::Rng::with_seed(task_seed(run.seed ^ PACE_SALT, index)),
+            failures_in_row: 0,
+            track: TaskTrack::new(index, run.fault_specs.clone()),
             access: run.access.for_task(index),
             rng: fastrand::Rng::with_seed(task_seed(run.seed, index)),
             run,
@@ -187,8 +209,22 @@ impl Task {
         }
     }
 
-    /// Runs one operation due at `started` and records it.
-    async fn operation(&mut self, started: Instant) {
+    /// What to wait before the next operation: `think_time` after a success (and after a
+    /// failure with `on_failure = "think"`), else the pause or the back-off's draw.
+    fn pause_after(&mut self, failed: bool) -> Duration {
+        if !failed {
+            self.failures_in_row = 0;
+            return self.run.think_time;
+        }
+        self.failures_in_row = self.failures_in_row.saturating_add(1);
+        match self.run.pacing {
+            Pacing::Think => self.run.think_time,
+            p => p.wait(self.failures_in_row, &mut self.pace_rng),
+        }
+    }
+
+    /// Runs one operation due at `started` and records it; tells whether it failed.
+    async fn operation(&mut self, started: Instant) -> bool {
         let run = &*self.run;
         let index = run.plan.pick(self.rng.u64(..run.plan.total_weight()));
         let workload = &run.plan.workloads[index];
@@ -210,7 +246,8 @@ impl Task {
         let mut trace = Trace::default();
         let commit_sent = Cell::new(false);
         let (access, rng, slots) = (&mut self.access, &mut self.rng, &mut self.slots);
-        let attempt = op.tries(access, rng, slots, &commit_sent, &mut trace);
+        let pace = &mut self.pace_rng;
+        let attempt = op.tries(access, rng, slots, &commit_sent, &mut trace, pace);
         let result = match run.op_timeout {
             None => attempt.await,
             Some(limit) => tokio::time::timeout(limit, attempt)
@@ -231,16 +268,19 @@ impl Task {
             if let Some((_, id)) = write {
                 recorder.write(id, write_outcome(&result, commit_sent.get()));
             }
-            recorder.record(Outcome {
-                workload: index,
-                started,
-                acquire_started,
-                acquire_ended: trace.acquire_ended.unwrap_or(ended),
-                acquired: trace.acquired,
-                ended,
-                error: result.as_ref().err(),
-                extras: trace.extras,
-            });
+            recorder.record_tracked(
+                &mut self.track,
+                Outcome {
+                    workload: index,
+                    started,
+                    acquire_started,
+                    acquire_ended: trace.acquire_ended.unwrap_or(ended),
+                    acquired: trace.acquired,
+                    ended,
+                    error: result.as_ref().err(),
+                    extras: trace.extras,
+                },
+            );
         }
         self.iteration += 1;
         if result.is_err() {
@@ -248,6 +288,23 @@ impl Task {
             // fails before sending): yield, or this task would starve the others on its thread.
             tokio::task::yield_now().await;
         }
+        result.is_err()
+    }
+
+    /// Waits `wait`, but not past the deadline (a long back-off must not stretch the run).
+    async fn rest(&self, wait: Duration) {
+        let wait = match self.run.deadline {
+            Some(d) => wait.min(d.saturating_duration_since(Instant::now())),
+            None => wait,
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The task is done: its open failing spell goes to the record.
+    fn finish(mut self) {
+        self.recorder.borrow_mut().finish_track(&mut self.track);
     }
 }
 
@@ -280,11 +337,11 @@ pub async fn closed_loop(run: Arc<LoadRun>, index: usize, recorder: Rc<RefCell<R
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         }
-        task.operation(Instant::now()).await;
-        if !run.think_time.is_zero() {
-            tokio::time::sleep(run.think_time).await;
-        }
+        let failed = task.operation(Instant::now()).await;
+        let wait = task.pause_after(failed);
+        task.rest(wait).await;
     }
+    task.finish();
 }
 
 /// Open model: operations as arrivals come, timed from their intended start.
@@ -299,8 +356,15 @@ pub async fn open_loop(
         if run.interrupt.is_raised() {
             break;
         }
-        task.operation(due).await;
+        let failed = task.operation(due).await;
+        if failed && run.pacing != Pacing::Think {
+            let wait = task.pause_after(true);
+            task.rest(wait).await;
+        } else if !failed {
+            task.pause_after(false);
+        }
     }
+    task.finish();
 }
 
 #[cfg(test)]

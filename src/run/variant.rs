@@ -23,6 +23,7 @@ use crate::access::conn::Connector;
 use crate::access::gauges::Gauges;
 use crate::database::{Database, SourceKind};
 use crate::record::errors::{ErrorClass, describe};
+use crate::record::spells::FaultSpec;
 use crate::record::writes::WriteCheck;
 use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
@@ -246,9 +247,17 @@ async fn prepare_load(
         think_time: s.load.think_time,
         op_timeout: s.load.op_timeout,
         retry: s.load.retry.clone(),
+        pacing: s.load.on_failure.pacing(),
         leak_threshold: s.access.leak_threshold,
         ledger: ledger_statement,
         faults: schedule.iter().map(|f| f.at).collect(),
+        fault_specs: schedule
+            .iter()
+            .map(|f| FaultSpec {
+                at: f.at,
+                settles_after: s.fault[f.fault].settles_after(),
+            })
+            .collect(),
         timeline: Arc::new(Timeline::default()),
         interrupt: env.interrupt.clone(),
     }))
@@ -423,7 +432,7 @@ impl Measured {
         writes: Option<WriteCheck>,
     ) -> VariantReport {
         let seconds = self.measured.as_secs() + u64::from(self.measured.subsec_nanos() > 0);
-        let faults = fault_events(&self.fired, &self.scheduled, &self.totals);
+        let faults = fault_events(&self.fired, &self.scheduled, &self.totals, self.measured);
         let mut report = build::variant_report(VariantData {
             variant,
             seed: self.seed,
@@ -507,6 +516,7 @@ fn fault_events(
     fired: &[Fired],
     scheduled: &[faults::Scheduled],
     totals: &Totals,
+    measured: Duration,
 ) -> Vec<FaultEvent> {
     fired
         .iter()
@@ -521,6 +531,10 @@ fn fault_events(
                 .cloned()
                 .unwrap_or_default(),
             detail: f.detail.clone(),
+            effect: totals.fault_effects.get(f.scheduled).map(|e| {
+                let next = scheduled.get(f.scheduled + 1).map(|s| s.at);
+                crate::report::outages::effect(e, scheduled[f.scheduled].at, next, measured)
+            }),
         })
         .collect()
 }

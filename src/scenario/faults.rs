@@ -105,6 +105,17 @@ impl FaultSettings {
         self.fraction.unwrap_or(1.0)
     }
 
+    /// How long after it fires its action lasts, for its window (see `record::spells`): a
+    /// restart's `down_for`, a closed pool's `reopen_after` (`None`: closed for good), at once
+    /// for the kinds that only signal.
+    pub fn settles_after(&self) -> Option<Duration> {
+        match self.kind {
+            FaultKind::RestartServer => Some(self.down_for.unwrap_or(DEFAULT_DOWN_FOR)),
+            FaultKind::ClosePool => self.reopen_after,
+            _ => Some(Duration::ZERO),
+        }
+    }
+
     /// The keys given that do not apply to this kind.
     pub fn foreign_keys(&self) -> Vec<&'static str> {
         let mut keys = Vec::new();

@@ -14,6 +14,7 @@ pub mod expr;
 pub mod faults;
 pub mod model;
 pub mod node;
+pub mod pacing;
 pub mod source;
 pub mod sweep;
 pub mod validate;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use super::expect::ExpectSettings;
 pub use super::faults::{FaultKind, FaultSettings, RestartMode};
+pub use super::pacing::{OnFailure, Pacing};
 use crate::record::errors::ErrorClass;
 
 /// One variant's effective settings: the whole scenario document after merging.
@@ -133,6 +134,9 @@ pub struct LoadSettings {
     /// Retry operations that failed with these classes (pgbench's `--max-tries`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetrySettings>,
+    /// What a task does after a failed operation and between tries (see `pacing.rs`).
+    #[serde(default, skip_serializing_if = "OnFailure::is_think")]
+    pub on_failure: OnFailure,
 }
 
 /// `retry = { on = ["serialization_failure", "deadlock_detected"], max_tries = 3 }`.
@@ -186,6 +190,7 @@ impl Default for LoadSettings {
             rate: None,
             stages: Vec::new(),
             retry: None,
+            on_failure: OnFailure::Think,
         }
     }
 }

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use super::expect;
-use super::model::{AccessMode, FaultKind, Settings};
+use super::model::{AccessMode, FaultKind, OnFailure, Settings};
 use super::node::Path;
+use super::pacing::PacingTable;
 use crate::workload::plan;
 
 /// A problem with the value at `path`.
@@ -189,6 +190,50 @@ fn check_load(s: &Settings, p: &mut Problems) {
     }
     if let Some(t) = s.access.leak_threshold {
         p.positive(root().key("access").key("leak_threshold"), t);
+    }
+    if let OnFailure::Table(t) = &l.on_failure {
+        check_on_failure(t, p, root().key("load").key("on_failure"));
+    }
+}
+
+/// `{ pause }` alone, or `{ backoff, base, max }` with `0 < base <= max`.
+fn check_on_failure(t: &PacingTable, p: &mut Problems, at: Path) {
+    match (t.pause, t.backoff) {
+        (Some(_), Some(_)) => p.add(
+            at.key("backoff"),
+            "`pause` and `backoff` exclude each other: keep one",
+        ),
+        (Some(pause), None) => {
+            p.positive(at.clone().key("pause"), pause);
+            for (key, given) in [("base", t.base.is_some()), ("max", t.max.is_some())] {
+                if given {
+                    p.add(
+                        at.clone().key(key),
+                        format!("`{key}` belongs to `backoff`, not to `pause`"),
+                    );
+                }
+            }
+        }
+        (None, Some(_)) => match (t.base, t.max) {
+            (Some(base), Some(max)) => {
+                p.positive(at.clone().key("base"), base);
+                if max < base {
+                    p.add(at.key("max"), "must not be shorter than `base`");
+                }
+            }
+            (None, _) => p.add(
+                at.key("base"),
+                "a back-off needs `base` (the first cap), e.g. base = \"10ms\"",
+            ),
+            (_, None) => p.add(
+                at.key("max"),
+                "a back-off needs `max` (the longest wait), e.g. max = \"1s\"",
+            ),
+        },
+        (None, None) => p.add(
+            at,
+            "give `pause`, or `backoff = \"exponential\"` with `base` and `max`; or write \"think\"",
+        ),
     }
 }
 

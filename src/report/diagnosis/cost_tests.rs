@@ -295,6 +295,7 @@ fn restarted(fault_at_ms: u64) -> VariantReport {
         in_flight: 4,
         failed_next_1s: Default::default(),
         detail: "restarted".into(),
+        effect: None,
     }];
     r
 }

@@ -9,6 +9,7 @@ mod across;
 mod anomalies;
 mod classes;
 pub(crate) mod cost;
+mod fault_window;
 
 pub use across::{after_verdict, conclude};
 
@@ -63,6 +64,8 @@ pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
         return findings;
     }
     findings.extend(cost::findings(r, cx));
+    findings.extend(fault_window::findings(r, cx.settings));
+    fault_window::claim(&mut findings, r);
     if findings.is_empty() {
         findings.push(clean(r));
     }

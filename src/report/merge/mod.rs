@@ -17,6 +17,7 @@
 //!   report's checks of each variant (a warning says so when the machines' differ).
 
 mod guard;
+mod outages;
 pub mod timeline;
 
 pub use guard::MAX_COUNT;
@@ -244,6 +245,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         pool: pool(parts),
         server: server(parts),
         faults: faults(parts, &offsets),
+        outages: None,
         isolation: isolation(parts),
         writes: writes(parts),
         leaks: leaks(parts),
@@ -258,6 +260,8 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         started_at: Some(humantime::format_rfc3339_millis(origin).to_string()),
         machines: machines(parts),
     };
+    let machines: Vec<&VariantReport> = parts.iter().map(|p| p.variant).collect();
+    v.outages = outages::merged(&machines, &offsets, &v);
     v.diagnosis = diagnose(&v, parts, database);
     verdict::rejudge(&mut v);
     diagnosis::after_verdict(&mut v);
@@ -479,6 +483,10 @@ fn faults(parts: &[Part<'_>], offsets: &[u64]) -> Vec<FaultEvent> {
                 at_ms: f.at_ms.saturating_add(*offset),
                 scheduled_ms: f.scheduled_ms.saturating_add(*offset),
                 detail: format!("{}: {}", host(p), f.detail),
+                effect: f.effect.clone().map(|mut e| {
+                    e.recovered_at_ms = e.recovered_at_ms.map(|r| r.saturating_add(*offset));
+                    e
+                }),
                 ..f.clone()
             })
         })

@@ -1,0 +1,339 @@
+//! `cost.fault_window` and `outage`: failures and waits in time, attributed to the fault whose
+//! window they fell in (`faults[].effect`, `outages.windows`), not to the pool.
+//!
+//! Thresholds:
+//! - a fault gets `cost.fault_window` when its window held at least one failed operation or a
+//!   long wait: an acquire that waited, from the fault on, at least [`MIN_WAIT_MS`] and at
+//!   least [`WAIT_RATIO`] times the run's acquire p90 (the pool's ordinary wait is not the
+//!   fault's);
+//! - `pool.unfair_waits` is withdrawn when a fault's window holds a long wait that is at least
+//!   [`CLAIM_SHARE`] of the run's longest acquire (`latency_ms.acquire.max`);
+//! - an outage window no fault explains gets an `outage` finding;
+//! - the failure count is called an artefact of pacing when tasks retried at once
+//!   (`on_failure = "think"` with no `think_time`) and failed operations came at least
+//!   [`ARTEFACT_RATIO`] times as fast per failing task-second (`outages.windows[].failed` over
+//!   their `failing_task_s`) as successful ones per task-second outside the failing time
+//!   (`operations.ok` over `tasks × measured_s − outages.failing_task_s`).
+
+use super::ms;
+use crate::report::model::{
+    FaultEffect, FaultEvent, Finding, OutageWindow, Outages, VariantReport,
+};
+use crate::scenario::model::{OnFailure, Settings};
+
+pub const MIN_WAIT_MS: f64 = 100.0;
+pub const WAIT_RATIO: f64 = 2.0;
+pub const CLAIM_SHARE: f64 = 0.5;
+pub const ARTEFACT_RATIO: f64 = 10.0;
+
+fn classes(errors: &std::collections::BTreeMap<crate::record::errors::ErrorClass, u64>) -> String {
+    let mut v: Vec<_> = errors.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1));
+    v.iter()
+        .map(|(c, n)| format!("{} {n}", c.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn window_words(w: &OutageWindow) -> String {
+    format!(
+        "outage {}–{} ms ({}, {} of {} task(s) failing at once, {:.2} failing task-seconds, {} failed: {}; {})",
+        w.start_ms,
+        w.start_ms + w.length_ms.round() as u64,
+        ms(w.length_ms),
+        w.peak_tasks_failing,
+        w.tasks,
+        w.failing_task_s,
+        w.failed,
+        classes(&w.errors),
+        w.recovered_by
+    )
+}
+
+/// Whether tasks retried a failure at once, so counts overstate an outage.
+fn unpaced(settings: &Settings) -> bool {
+    settings.load.on_failure == OnFailure::Think && settings.load.think_time.is_zero()
+}
+
+/// Whether failures came so much faster than successes that their count measures the loop.
+fn artefact(o: &Outages, r: &VariantReport, settings: &Settings) -> bool {
+    let failed: u64 = o.windows.iter().map(|w| w.failed).sum();
+    let failing_s: f64 = o.windows.iter().map(|w| w.failing_task_s).sum();
+    let healthy_s = f64::from(settings.load.tasks) * r.measured_s - o.failing_task_s;
+    if !unpaced(settings) || failed == 0 || failing_s <= 0.0 || healthy_s <= 0.0 {
+        return false;
+    }
+    failed as f64 / failing_s >= ARTEFACT_RATIO * (r.operations.ok as f64 / healthy_s)
+}
+
+fn rates(o: &Outages, r: &VariantReport, settings: &Settings) -> String {
+    let mut s = format!(
+        " Error rate by time {:.1}% of the measured phase in outage, by count {:.1}% of operations.",
+        o.time_share * 100.0,
+        o.count_share * 100.0
+    );
+    if artefact(o, r, settings) {
+        s.push_str(&format!(
+            " The count is an artefact of tasks that retried at once after each failure \
+             (on_failure = \"think\" with no think_time): failures came at least {ARTEFACT_RATIO:.0} \
+             times as fast as successes, not from more trouble."
+        ));
+    }
+    s
+}
+
+/// Whether the fault's window held a wait longer than the pool's ordinary ones.
+fn long_wait(e: &FaultEffect, r: &VariantReport) -> bool {
+    e.longest_wait_ms >= MIN_WAIT_MS && e.longest_wait_ms >= WAIT_RATIO * r.latency_ms.acquire.p90
+}
+
+fn fault_finding(
+    i: usize,
+    f: &FaultEvent,
+    r: &VariantReport,
+    settings: &Settings,
+) -> Option<Finding> {
+    let e = f.effect.as_ref()?;
+    if e.failed == 0 && !long_wait(e, r) {
+        return None;
+    }
+    // Each class with the run's own count of it: what the window holds of it is the fault's.
+    let failed = e
+        .errors
+        .iter()
+        .map(|(c, n)| {
+            let all = r.errors.get(c).map_or(*n, |s| s.count);
+            format!("{} {n} of the run's {all}", c.name())
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let waits = if long_wait(e, r) {
+        format!(
+            "tasks waited {} for connections in all, the longest {}",
+            ms(e.waited_ms),
+            ms(e.longest_wait_ms)
+        )
+    } else {
+        format!(
+            "no acquire waited long enough to be the fault's (the longest {}, under twice the \
+             acquire p90 of {})",
+            ms(e.longest_wait_ms),
+            ms(r.latency_ms.acquire.p90)
+        )
+    };
+    let mut finding = format!(
+        "The {} fault due at {} ms (fired at {} ms) affected {} task(s) for {}: {}. Inside its \
+         window {} operation(s) failed{}, and {waits}.",
+        f.kind,
+        f.scheduled_ms,
+        f.at_ms,
+        e.tasks,
+        ms(e.lasted_ms),
+        e.recovered_by,
+        e.failed,
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({failed})")
+        },
+    );
+    if let Some(o) = &r.outages {
+        let mine: Vec<String> = o
+            .windows
+            .iter()
+            .filter(|w| w.fault == Some(i))
+            .map(window_words)
+            .collect();
+        if !mine.is_empty() {
+            finding.push_str(&format!(" Failures in time: {}.", mine.join("; ")));
+            finding.push_str(&rates(o, r, settings));
+        }
+    }
+    let pacing = if unpaced(settings) && e.failed > 0 {
+        " Pace the failures as an application would (load.on_failure = { pause = \"10ms\" } or a \
+         back-off) so the counts measure the outage, not the loop."
+    } else {
+        ""
+    };
+    Some(Finding {
+        class: "cost.fault_window".into(),
+        finding,
+        advice: format!(
+            "These waits and failures are the fault's, not the pool's: judge the pool outside this \
+             window. {}{pacing}",
+            remedy(&f.kind)
+        ),
+    })
+}
+
+/// What shortens what users see of a fault of this kind.
+fn remedy(kind: &str) -> &'static str {
+    match kind {
+        "restart_server" | "kill_backend" => {
+            "To shorten what users see, fail fast while the server is away \
+             (pool.connection_timeout) and retry with a back-off."
+        }
+        "close_pool" => {
+            "To fail nothing, replace the pool in one step and let the old one drain \
+             (reopen_after = \"0s\", drain = true)."
+        }
+        _ => {
+            "Connections that die under their users fail their operation: retry those classes \
+             (load.retry) and pre-ping reused connections (pool.test_on_check_out)."
+        }
+    }
+}
+
+/// The `cost.fault_window` and `outage` findings of a variant.
+pub fn findings(r: &VariantReport, settings: &Settings) -> Vec<Finding> {
+    let mut out: Vec<Finding> = r
+        .faults
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| fault_finding(i, f, r, settings))
+        .collect();
+    let Some(o) = &r.outages else { return out };
+    let orphans: Vec<String> = o
+        .windows
+        .iter()
+        .filter(|w| w.fault.is_none())
+        .map(window_words)
+        .collect();
+    if !orphans.is_empty() {
+        out.push(Finding {
+            class: "outage".into(),
+            finding: format!(
+                "{} outage window(s) with no injected fault: {}.{}",
+                orphans.len(),
+                orphans.join("; "),
+                rates(o, r, settings)
+            ),
+            advice: "At least half the tasks failed at once here: look at what the server or the \
+                     network did at those moments (its log, the timeline's errors by second)."
+                .into(),
+        });
+    }
+    out
+}
+
+/// Withdraws `pool.unfair_waits` when the longest acquire fell inside a fault's window.
+pub fn claim(findings: &mut Vec<Finding>, r: &VariantReport) {
+    let longest = r.latency_ms.acquire.max;
+    let explained =
+        r.faults.iter().filter_map(|f| f.effect.as_ref()).any(|e| {
+            e.longest_wait_ms >= MIN_WAIT_MS && e.longest_wait_ms >= CLAIM_SHARE * longest
+        });
+    if explained {
+        findings.retain(|f| f.class != "pool.unfair_waits");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+    use crate::report::model::FaultEvent;
+
+    fn settings() -> Settings {
+        let text =
+            "name = \"s\"\n[[workload]]\nname = \"w\"\n[[workload.step]]\nsql = \"SELECT 1\"\n";
+        let s =
+            crate::scenario::load_str(std::path::Path::new("s.toml"), text, &Default::default());
+        s.unwrap().variants.remove(0).settings
+    }
+
+    /// A variant with one fault whose window held `failed` failures and a longest wait.
+    fn with_fault(failed: u64, longest_wait_ms: f64, acquire_p90: f64) -> VariantReport {
+        let mut v = fixtures::variant("v", 1000, failed, serde_json::json!({}));
+        v.latency_ms.acquire.p90 = acquire_p90;
+        v.latency_ms.acquire.max = 1200.0;
+        v.faults.push(FaultEvent {
+            kind: "restart_server".into(),
+            at_ms: 1000,
+            scheduled_ms: 1000,
+            in_flight: 4,
+            failed_next_1s: Default::default(),
+            detail: String::new(),
+            effect: Some(FaultEffect {
+                tasks: 4,
+                tasks_recovered: 4,
+                tasks_overtaken: 0,
+                recovered_at_ms: Some(2200),
+                lasted_ms: 1200.0,
+                recovered_by: "each task".into(),
+                waited_ms: longest_wait_ms * 4.0,
+                longest_wait_ms,
+                failed,
+                errors: Default::default(),
+            }),
+        });
+        v
+    }
+
+    fn classes_of(v: &VariantReport) -> Vec<String> {
+        findings(v, &settings())
+            .into_iter()
+            .map(|f| f.class)
+            .collect()
+    }
+
+    #[test]
+    fn a_failure_inside_the_window_is_enough() {
+        assert_eq!(classes_of(&with_fault(1, 0.0, 0.1)), ["cost.fault_window"]);
+        assert!(
+            classes_of(&with_fault(0, 0.0, 0.1)).is_empty(),
+            "no count of zero"
+        );
+    }
+
+    #[test]
+    fn a_wait_counts_from_100_ms_and_twice_the_acquire_p90() {
+        assert!(classes_of(&with_fault(0, 99.9, 0.1)).is_empty());
+        assert_eq!(
+            classes_of(&with_fault(0, 100.0, 0.1)),
+            ["cost.fault_window"]
+        );
+        // The pool's ordinary waits: 300 ms against a p90 of 150 ms is the fault's; of 150.1, not.
+        assert_eq!(
+            classes_of(&with_fault(0, 300.0, 150.0)),
+            ["cost.fault_window"]
+        );
+        assert!(classes_of(&with_fault(0, 300.0, 150.1)).is_empty());
+    }
+
+    #[test]
+    fn unfair_waits_are_withdrawn_when_the_fault_holds_half_the_longest_acquire() {
+        let unfair = || Finding {
+            class: "pool.unfair_waits".into(),
+            finding: String::new(),
+            advice: String::new(),
+        };
+        let mut f = vec![unfair()];
+        claim(&mut f, &with_fault(0, 600.0, 0.1));
+        assert!(f.is_empty(), "600 ms of a 1200 ms longest acquire");
+        let mut f = vec![unfair()];
+        claim(&mut f, &with_fault(0, 599.0, 0.1));
+        assert_eq!(f.len(), 1, "less than half: the pool's");
+    }
+
+    #[test]
+    fn unpaced_failures_are_an_artefact_from_ten_times_the_success_rate() {
+        // One task, 10 s measured, 1 s failing: 900 successes in the other 9 s (100/s).
+        let mut v = fixtures::variant("v", 900, 1000, serde_json::json!({}));
+        v.measured_s = 10.0;
+        let o = |failed| Outages {
+            failing_task_s: 1.0,
+            windows: vec![OutageWindow {
+                failed,
+                failing_task_s: 1.0,
+                ..OutageWindow::default()
+            }],
+            ..Outages::default()
+        };
+        assert!(rates(&o(1000), &v, &settings()).contains("artefact"));
+        assert!(!rates(&o(999), &v, &settings()).contains("artefact"));
+        let mut paced = settings();
+        paced.load.think_time = std::time::Duration::from_millis(1);
+        assert!(!rates(&o(1000), &v, &paced).contains("artefact"));
+    }
+}
