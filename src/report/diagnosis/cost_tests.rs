@@ -155,6 +155,24 @@ fn the_samples_after_the_load_do_not_count_against_a_full_pool() {
     assert!(classes(&r, &s).contains(&"cost.pool_wait".into()));
 }
 
+/// Regression: the sample of a pool of 2 under 10 tasks often catches a connection between the
+/// task that gave it back and the next waiter (1 in use, 1 idle, 8 waiting): that pool is full.
+/// A pool still opening its connections (1 in use, none idle, tasks waiting) is not.
+#[test]
+fn a_connection_in_hand_over_is_a_full_pool_a_connection_not_yet_open_is_not() {
+    let s = settings("[pool]\nmax_size = 2\n[load]\ntasks = 10");
+    let at = |in_use, idle, waiting| {
+        let mut e = second(1000, 0, 0, in_use, 0);
+        (e.idle, e.waiting) = (idle, waiting);
+        e
+    };
+    let mut r = waiting_pool(5.0, 10.0);
+    r.timeline = vec![at(1, 1, 8), at(0, 2, 0)];
+    assert!(classes(&r, &s).contains(&"cost.pool_wait".into()));
+    r.timeline = vec![at(1, 0, 8), at(0, 2, 0)];
+    assert!(!classes(&r, &s).contains(&"cost.pool_wait".into()));
+}
+
 fn connecting(total: u64, created: u64, closed: u64) -> VariantReport {
     let mut r = fixtures::variant("v", total, 0, serde_json::json!({}));
     r.timeline = vec![second(1000, created, closed, 1, 0)];
