@@ -184,6 +184,13 @@ fn remedy(kind: &str) -> &'static str {
     }
 }
 
+/// `outage`: a window no fault explains must last this long to be called an outage. Shorter
+/// bursts of failures (a few tasks hitting the same constraint within milliseconds) are
+/// ordinary errors, already reported by their class; they stay in `outages.windows`.
+pub(crate) const OUTAGE_MIN_MS: f64 = 100.0;
+/// `outage`: the windows quoted in words; the others are counted.
+const OUTAGE_QUOTED: usize = 3;
+
 /// The `cost.fault_window` and `outage` findings of a variant.
 pub fn findings(r: &VariantReport, settings: &Settings) -> Vec<Finding> {
     let mut out: Vec<Finding> = r
@@ -193,19 +200,27 @@ pub fn findings(r: &VariantReport, settings: &Settings) -> Vec<Finding> {
         .filter_map(|(i, f)| fault_finding(i, f, r, settings))
         .collect();
     let Some(o) = &r.outages else { return out };
-    let orphans: Vec<String> = o
+    let orphans: Vec<&OutageWindow> = o
         .windows
         .iter()
-        .filter(|w| w.fault.is_none())
-        .map(window_words)
+        .filter(|w| w.fault.is_none() && w.length_ms >= OUTAGE_MIN_MS)
         .collect();
     if !orphans.is_empty() {
+        let mut words: Vec<String> = orphans
+            .iter()
+            .take(OUTAGE_QUOTED)
+            .map(|w| window_words(w))
+            .collect();
+        if orphans.len() > OUTAGE_QUOTED {
+            words.push(format!("and {} more", orphans.len() - OUTAGE_QUOTED));
+        }
         out.push(Finding {
             class: "outage".into(),
             finding: format!(
-                "{} outage window(s) with no injected fault: {}.{}",
+                "{} outage window(s) of {} ms or more with no injected fault: {}.{}",
                 orphans.len(),
-                orphans.join("; "),
+                OUTAGE_MIN_MS,
+                words.join("; "),
                 rates(o, r, settings)
             ),
             advice: "At least half the tasks failed at once here: look at what the server or the \
@@ -335,5 +350,33 @@ mod tests {
         let mut paced = settings();
         paced.load.think_time = std::time::Duration::from_millis(1);
         assert!(!rates(&o(1000), &v, &paced).contains("artefact"));
+    }
+
+    /// Regression: shared-transactions reported "70 outage window(s) with no injected fault",
+    /// bursts of 3 to 15 ms of check-constraint errors, each quoted in one long finding.
+    #[test]
+    fn an_outage_needs_a_tenth_of_a_second_and_quotes_three_windows() {
+        let mut v = fixtures::variant("v", 900, 100, serde_json::json!({}));
+        v.measured_s = 10.0;
+        let window = |start_ms, length_ms| OutageWindow {
+            start_ms,
+            length_ms,
+            failed: 20,
+            tasks: 2,
+            ..OutageWindow::default()
+        };
+        let outages = |windows| Outages {
+            windows,
+            ..Outages::default()
+        };
+        v.outages = Some(outages(vec![window(100, OUTAGE_MIN_MS - 1.0)]));
+        assert!(classes_of(&v).is_empty(), "a short burst is no outage");
+        v.outages = Some(outages(vec![window(100, OUTAGE_MIN_MS)]));
+        assert_eq!(classes_of(&v), ["outage"]);
+        v.outages = Some(outages((0..5).map(|i| window(i * 1000, 200.0)).collect()));
+        let f = findings(&v, &settings()).remove(0);
+        assert!(f.finding.starts_with("5 outage window(s)"), "{}", f.finding);
+        assert!(f.finding.contains("and 2 more"), "{}", f.finding);
+        assert_eq!(f.finding.matches("outage ").count(), 3 + 1, "{}", f.finding);
     }
 }
