@@ -182,13 +182,16 @@ fn connect(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     let a = &r.latency_ms.acquire;
     let mut finding = format!(
         "{opened} connections were opened in {:.1} s of measured load ({:.0}/s) for {total} operations; \
-         the acquire, which includes each connect, took p50 {}, mean {}, {:.0}% of an operation's mean {}; \
+         the acquire, which includes each connect, took p50 {}, mean {}, {} of an operation's mean {}; \
          this run's backends on the server peaked at {}.",
         r.measured_s,
         opened as f64 / r.measured_s.max(f64::MIN_POSITIVE),
         ms(a.p50),
         ms(a.mean),
-        100.0 * a.mean / r.latency_ms.operation.mean.max(f64::MIN_POSITIVE),
+        crate::metric::format_pct(
+            a.mean / r.latency_ms.operation.mean.max(f64::MIN_POSITIVE),
+            0
+        ),
         ms(r.latency_ms.operation.mean),
         r.server.peak_backends
     );
