@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::database::{Database, Target};
-use crate::report::model::{DatabaseInfo, Environment, Report, SCHEMA_VERSION, ScenarioInfo, Tool};
+use crate::report::model::{
+    DatabaseInfo, Environment, Report, SCHEMA_VERSION, ScenarioInfo, Tool, VariantReport,
+};
 use crate::report::{diagnosis, verdict};
 use crate::scenario::{Scenario, Variant};
 
@@ -108,27 +110,49 @@ pub async fn run_scenario(
         }
     }
     diagnosis::conclude(&mut variants);
-    Ok(Report {
-        schema_version: SCHEMA_VERSION,
-        tool: Tool {
-            name: "stress".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
+    let done = Done {
         run_id,
-        scenario: ScenarioInfo {
-            name: scenario.name.clone(),
-            description: scenario.description.clone(),
-            file: scenario.file.display().to_string(),
-            settings_sha256: scenario.settings_sha256.clone(),
-        },
         started_at,
         interrupted: cut,
-        environment: environment(),
         database: database_info.unwrap_or_default(),
-        verdict: verdict::overall(&variants),
         variants,
-        merged_from: Vec::new(),
-    })
+    };
+    Ok(done.into_report(scenario))
+}
+
+/// What running a scenario's variants gave, before it becomes a [`Report`].
+struct Done {
+    run_id: String,
+    started_at: String,
+    interrupted: bool,
+    database: DatabaseInfo,
+    variants: Vec<VariantReport>,
+}
+
+impl Done {
+    fn into_report(self, scenario: &Scenario) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "stress".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            run_id: self.run_id,
+            scenario: ScenarioInfo {
+                name: scenario.name.clone(),
+                description: scenario.description.clone(),
+                file: scenario.file.display().to_string(),
+                settings_sha256: scenario.settings_sha256.clone(),
+            },
+            started_at: self.started_at,
+            interrupted: self.interrupted,
+            environment: environment(),
+            database: self.database,
+            verdict: verdict::overall(&self.variants),
+            variants: self.variants,
+            merged_from: Vec::new(),
+        }
+    }
 }
 
 /// One variant on its database: the server (started if need be), the admin connection, the run.

@@ -248,20 +248,7 @@ impl Task {
         let (access, rng, slots) = (&mut self.access, &mut self.rng, &mut self.slots);
         let pace = &mut self.pace_rng;
         let attempt = op.tries(access, rng, slots, &commit_sent, &mut trace, pace);
-        let result = match run.op_timeout {
-            None => attempt.await,
-            Some(limit) => tokio::time::timeout(limit, attempt)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(OpError::new(
-                        ErrorClass::OpDeadlineExceeded,
-                        format!(
-                            "no result within op_timeout {}",
-                            humantime::format_duration(limit)
-                        ),
-                    ))
-                }),
-        };
+        let result = within(run.op_timeout, attempt).await;
         let ended = Instant::now();
         {
             let mut recorder = self.recorder.borrow_mut();
@@ -365,6 +352,27 @@ pub async fn open_loop(
         }
     }
     task.finish();
+}
+
+/// Awaits an operation's tries, failing them with `op_deadline_exceeded` past `op_timeout`.
+async fn within<T>(
+    op_timeout: Option<Duration>,
+    attempt: impl std::future::Future<Output = Result<T, OpError>>,
+) -> Result<T, OpError> {
+    let Some(limit) = op_timeout else {
+        return attempt.await;
+    };
+    tokio::time::timeout(limit, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(OpError::new(
+                ErrorClass::OpDeadlineExceeded,
+                format!(
+                    "no result within op_timeout {}",
+                    humantime::format_duration(limit)
+                ),
+            ))
+        })
 }
 
 #[cfg(test)]

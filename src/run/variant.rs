@@ -194,6 +194,28 @@ async fn connector(
     }
 }
 
+/// Describes the workload's statements on the admin connection, and the ledger's after them
+/// (its index is returned beside them).
+async fn statements(
+    variant: &Variant,
+    admin: &Admin,
+    ledger: Option<&Ledger>,
+) -> Result<(Vec<StatementInfo>, Option<usize>), RunError> {
+    let client = admin.client().await?;
+    let mut statements = prepare::describe_all(&client, &variant.plan)
+        .await
+        .map_err(|e| RunError::BadInput(e.to_string()))?;
+    let Some(l) = ledger else {
+        return Ok((statements, None));
+    };
+    let info = prepare::describe_one(&client, &l.insert_sql())
+        .await
+        .map_err(|e| RunError::BadInput(format!("the ledger statement: {e}")))?;
+    statements.push(info);
+    let at = statements.len() - 1;
+    Ok((statements, Some(at)))
+}
+
 /// Prepares the statements (with the ledger's) and opens the access, then builds what the
 /// tasks share.
 async fn prepare_load(
@@ -205,20 +227,7 @@ async fn prepare_load(
     ledger: Option<&Ledger>,
 ) -> Result<Arc<LoadRun>, RunError> {
     let s = &variant.settings;
-    let client = admin.client().await?;
-    let mut statements = prepare::describe_all(&client, &variant.plan)
-        .await
-        .map_err(|e| RunError::BadInput(e.to_string()))?;
-    let ledger_statement = match ledger {
-        Some(l) => {
-            let info = prepare::describe_one(&client, &l.insert_sql())
-                .await
-                .map_err(|e| RunError::BadInput(format!("the ledger statement: {e}")))?;
-            statements.push(info);
-            Some(statements.len() - 1)
-        }
-        None => None,
-    };
+    let (statements, ledger_statement) = statements(variant, admin, ledger).await?;
     let connector = connector(variant, db, env, statements.into()).await?;
     let access = Access::open(s, connector).await.map_err(|e| {
         RunError::Infra(format!(

@@ -160,10 +160,9 @@ fn too_many_connections(r: &VariantReport, cx: &Context<'_>) -> (String, String)
     )
 }
 
-fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, String) {
-    let s = cx.settings;
-    let terminated: Vec<String> = r
-        .faults
+/// This run's faults that end backends, in words.
+fn backend_faults(r: &VariantReport) -> Vec<String> {
+    r.faults
         .iter()
         .filter(|f| {
             matches!(
@@ -172,7 +171,12 @@ fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, 
             )
         })
         .map(|f| format!("{} at {} ms ({})", f.kind, f.at_ms, f.detail))
-        .collect();
+        .collect()
+}
+
+fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let s = cx.settings;
+    let terminated = backend_faults(r);
     let mut detail = format!(
         "Connections died under their users; {} connection(s) were found broken when given back.",
         r.pool.closed_broken

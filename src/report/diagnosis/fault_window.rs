@@ -97,33 +97,10 @@ fn fault_finding(
     if e.failed == 0 && !long_wait(e, r) {
         return None;
     }
-    // Each class with the run's own count of it: what the window holds of it is the fault's.
-    let failed = e
-        .errors
-        .iter()
-        .map(|(c, n)| {
-            let all = r.errors.get(c).map_or(*n, |s| s.count);
-            format!("{} {n} of the run's {all}", c.name())
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let waits = if long_wait(e, r) {
-        format!(
-            "tasks waited {} for connections in all, the longest {}",
-            ms(e.waited_ms),
-            ms(e.longest_wait_ms)
-        )
-    } else {
-        format!(
-            "no acquire waited long enough to be the fault's (the longest {}, under twice the \
-             acquire p90 of {})",
-            ms(e.longest_wait_ms),
-            ms(r.latency_ms.acquire.p90)
-        )
-    };
+    let failed = window_classes(e, r);
     let mut finding = format!(
         "The {} fault due at {} ms (fired at {} ms) affected {} task(s) for {}: {}. Inside its \
-         window {} operation(s) failed{}, and {waits}.",
+         window {} operation(s) failed{}, and {}.",
         f.kind,
         f.scheduled_ms,
         f.at_ms,
@@ -136,19 +113,9 @@ fn fault_finding(
         } else {
             format!(" ({failed})")
         },
+        window_waits(e, r),
     );
-    if let Some(o) = &r.outages {
-        let mine: Vec<String> = o
-            .windows
-            .iter()
-            .filter(|w| w.fault == Some(i))
-            .map(window_words)
-            .collect();
-        if !mine.is_empty() {
-            finding.push_str(&format!(" Failures in time: {}.", mine.join("; ")));
-            finding.push_str(&rates(o, r, settings));
-        }
-    }
+    finding.push_str(&window_outages(i, r, settings));
     let pacing = if unpaced(settings) && e.failed > 0 {
         " Pace the failures as an application would (load.on_failure = { pause = \"10ms\" } or a \
          back-off) so the counts measure the outage, not the loop."
@@ -164,6 +131,58 @@ fn fault_finding(
             remedy(&f.kind)
         ),
     })
+}
+
+/// Each class failed inside the window, with the run's own count of it: what the window holds
+/// of it is the fault's.
+fn window_classes(e: &FaultEffect, r: &VariantReport) -> String {
+    e.errors
+        .iter()
+        .map(|(c, n)| {
+            let all = r.errors.get(c).map_or(*n, |s| s.count);
+            format!("{} {n} of the run's {all}", c.name())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The waits inside the window, or why none counts as the fault's.
+fn window_waits(e: &FaultEffect, r: &VariantReport) -> String {
+    if long_wait(e, r) {
+        format!(
+            "tasks waited {} for connections in all, the longest {}",
+            ms(e.waited_ms),
+            ms(e.longest_wait_ms)
+        )
+    } else {
+        format!(
+            "no acquire waited long enough to be the fault's (the longest {}, under twice the \
+             acquire p90 of {})",
+            ms(e.longest_wait_ms),
+            ms(r.latency_ms.acquire.p90)
+        )
+    }
+}
+
+/// The outage windows that began in fault `i`'s window, in words, with the rates in time.
+fn window_outages(i: usize, r: &VariantReport, settings: &Settings) -> String {
+    let Some(o) = &r.outages else {
+        return String::new();
+    };
+    let mine: Vec<String> = o
+        .windows
+        .iter()
+        .filter(|w| w.fault == Some(i))
+        .map(window_words)
+        .collect();
+    if mine.is_empty() {
+        return String::new();
+    }
+    format!(
+        " Failures in time: {}.{}",
+        mine.join("; "),
+        rates(o, r, settings)
+    )
 }
 
 /// What shortens what users see of a fault of this kind.
