@@ -58,3 +58,15 @@ pub fn hashed(variants: &[(&str, &str)], hash: &str) -> Report {
     r.scenario.settings_sha256 = hash.into();
     r
 }
+
+/// A variant's effective settings: a one-statement scenario with `toml` added to it.
+pub fn settings(toml: &str) -> crate::scenario::model::Settings {
+    let text = format!(
+        "name = \"c\"\n{toml}\n[[workload]]\nname = \"w\"\n[[workload.step]]\nsql = \"SELECT 1\"\n"
+    );
+    crate::scenario::load_str(std::path::Path::new("c.toml"), &text, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .variants
+        .remove(0)
+        .settings
+}

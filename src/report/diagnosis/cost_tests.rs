@@ -6,16 +6,7 @@ use crate::report::diagnosis::{Context, diagnose};
 use crate::report::fixtures;
 use crate::report::model::{ErrorStats, FaultEvent, TimelineEntry};
 
-fn settings(toml: &str) -> Settings {
-    let text = format!(
-        "name = \"c\"\n{toml}\n[[workload]]\nname = \"w\"\n[[workload.step]]\nsql = \"SELECT 1\"\n"
-    );
-    crate::scenario::load_str(std::path::Path::new("c.toml"), &text, &Default::default())
-        .unwrap_or_else(|e| panic!("{e}"))
-        .variants
-        .remove(0)
-        .settings
-}
+use crate::report::fixtures::settings;
 
 fn cx(s: &Settings) -> Context<'_> {
     Context {

@@ -269,11 +269,7 @@ mod tests {
     use crate::report::model::FaultEvent;
 
     fn settings() -> Settings {
-        let text =
-            "name = \"s\"\n[[workload]]\nname = \"w\"\n[[workload.step]]\nsql = \"SELECT 1\"\n";
-        let s =
-            crate::scenario::load_str(std::path::Path::new("s.toml"), text, &Default::default());
-        s.unwrap().variants.remove(0).settings
+        fixtures::settings("")
     }
 
     /// A variant with one fault whose window held `failed` failures and a longest wait.
