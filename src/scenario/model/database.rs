@@ -1,0 +1,48 @@
+//! `[database]` and `[database.embedded]`: where the database comes from.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// `[database]`: where the database comes from and how each variant's state is made.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub setup: Vec<String>,
+    #[serde(default)]
+    pub teardown: Vec<String>,
+    #[serde(default)]
+    pub embedded: EmbeddedSettings,
+    /// Later issue (cargo feature `docker`): parsed so it can be rejected with its position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<toml::Value>,
+}
+
+/// `[database.embedded]`: settings of the throwaway server.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedSettings {
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Any other server setting, passed as `-c name=value`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, SettingValue>,
+}
+
+fn default_max_connections() -> u32 {
+    100
+}
+
+impl Default for EmbeddedSettings {
+    fn default() -> Self {
+        EmbeddedSettings {
+            max_connections: default_max_connections(),
+            settings: BTreeMap::new(),
+        }
+    }
+}

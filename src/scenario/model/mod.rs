@@ -1,0 +1,66 @@
+//! The scenario file's shape: one variant's effective settings, with every default spelled out.
+//!
+//! These types are what a scenario deserializes into after variants and `--set` are merged
+//! (unknown keys are errors), what `stress check --print` shows, and what the report records
+//! under `settings`. Semantic checks live in `validate.rs`.
+
+use serde::{Deserialize, Serialize};
+
+mod access;
+mod database;
+mod load;
+mod pool;
+mod values;
+mod workload;
+
+pub use super::expect::ExpectSettings;
+pub use super::faults::{FaultKind, FaultSettings, RestartMode};
+pub use super::pacing::{OnFailure, Pacing};
+use crate::record::errors::ErrorClass;
+pub use access::*;
+pub use database::*;
+pub use load::*;
+pub use pool::*;
+pub use values::*;
+pub use workload::*;
+
+/// One variant's effective settings: the whole scenario document after merging.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Seed of the parameter streams; a random one is chosen (and reported) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub load: LoadSettings,
+    #[serde(default)]
+    pub access: AccessSettings,
+    #[serde(default)]
+    pub pool: PoolSettings,
+    #[serde(default)]
+    pub workload: Vec<WorkloadSettings>,
+    /// Faults injected during the measured phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fault: Vec<FaultSettings>,
+    /// The CI gate's checks (see `expect.rs`). `[sweep]` never gets here: the loader expands
+    /// it into variants first (see `sweep.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<ExpectSettings>,
+}
+
+impl Settings {
+    /// The settings as they may be shown or stored (`check --print`, the report, the settings
+    /// hash): the database URL's password replaced by `***`.
+    pub fn redacted(&self) -> Settings {
+        let mut shown = self.clone();
+        if let Some(url) = &mut shown.database.url {
+            *url = crate::database::url::redacted_str(url);
+        }
+        shown
+    }
+}

@@ -1,0 +1,115 @@
+//! `[pool]`: the pool's settings, and [`Toggle`], a duration that can be switched off.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// `[pool]`: bb8's settings, with bb8's names and defaults.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSettings {
+    #[serde(default = "default_max_size")]
+    pub max_size: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_idle: Option<u32>,
+    #[serde(
+        default = "default_connection_timeout",
+        with = "crate::scenario::duration"
+    )]
+    pub connection_timeout: Duration,
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: Toggle,
+    #[serde(default = "default_max_lifetime")]
+    pub max_lifetime: Toggle,
+    #[serde(default = "default_reaper_rate", with = "crate::scenario::duration")]
+    pub reaper_rate: Duration,
+    #[serde(default = "yes")]
+    pub test_on_check_out: bool,
+    #[serde(default)]
+    pub queue_strategy: QueueStrategy,
+    /// bb8 retries failed connects until `connection_timeout`.
+    #[serde(default = "yes")]
+    pub retry_connection: bool,
+}
+
+fn default_max_size() -> u32 {
+    10
+}
+fn default_connection_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_idle_timeout() -> Toggle {
+    Toggle(Some(Duration::from_secs(10 * 60)))
+}
+fn default_max_lifetime() -> Toggle {
+    Toggle(Some(Duration::from_secs(30 * 60)))
+}
+fn default_reaper_rate() -> Duration {
+    Duration::from_secs(30)
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_size: default_max_size(),
+            min_idle: None,
+            connection_timeout: default_connection_timeout(),
+            idle_timeout: default_idle_timeout(),
+            max_lifetime: default_max_lifetime(),
+            reaper_rate: default_reaper_rate(),
+            test_on_check_out: true,
+            queue_strategy: QueueStrategy::default(),
+            retry_connection: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueStrategy {
+    #[default]
+    Fifo,
+    Lifo,
+}
+
+/// A duration that can be switched off with `"off"` (bb8's `None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Toggle(pub Option<Duration>);
+
+impl Serialize for Toggle {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(d) => s.serialize_str(&humantime::format_duration(d).to_string()),
+            None => s.serialize_str("off"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Toggle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Toggle;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"10m\", or \"off\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Toggle, E> {
+                if v == "off" {
+                    return Ok(Toggle(None));
+                }
+                let d = humantime::parse_duration(v)
+                    .map_err(|e| E::custom(format!("invalid duration {v:?}: {e}")))?;
+                match crate::scenario::duration::too_long(d) {
+                    Some(message) => Err(E::custom(message)),
+                    None => Ok(Toggle(Some(d))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
