@@ -305,6 +305,15 @@ impl Timeline {
 
     /// The buckets of seconds `0..seconds` (empty ones included), every one closed,
     /// consuming the timeline.
+    /// Takes what was recorded out of a timeline that may still be shared (a helper task
+    /// that has not been dropped yet), leaving it empty.
+    pub fn take(&self) -> Timeline {
+        let mut seconds = self.seconds.lock().unwrap_or_else(|p| p.into_inner());
+        Timeline {
+            seconds: Mutex::new(std::mem::take(&mut *seconds)),
+        }
+    }
+
     pub fn into_buckets(self, seconds: u64) -> Vec<(u64, Bucket)> {
         let mut s = self.seconds.into_inner().expect("timeline lock");
         for (second, h) in std::mem::take(&mut s.open) {
@@ -321,6 +330,21 @@ impl Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: the report's timeline was `Arc::try_unwrap`ped and panicked when an aborted
+    /// helper task still held a reference; taking it from a shared one keeps every count.
+    #[test]
+    fn a_timeline_still_shared_is_taken_whole() {
+        let shared = std::sync::Arc::new(Timeline::default());
+        let holder = shared.clone();
+        let mut a = Interval::new(0);
+        a.add(Duration::from_millis(2), None);
+        shared.add(a);
+        let taken = std::sync::Arc::try_unwrap(shared).unwrap_or_else(|s| s.take());
+        let buckets = taken.into_buckets(1);
+        assert_eq!(buckets[0].1.ok, 1);
+        drop(holder);
+    }
 
     #[test]
     fn workers_merge_into_their_second_and_gaps_are_filled() {

@@ -362,6 +362,8 @@ impl Helpers {
     async fn stop(self, end: Instant) -> Vec<Fired> {
         self.watcher.abort();
         self.progress.1.abort();
+        // Awaited so that the ticker's reference to the timeline is gone when this returns.
+        let _ = self.progress.1.await;
         self.progress.0.finish();
         let _ = self.sampler.0.send(end);
         let _ = self.sampler.1.await;
@@ -516,7 +518,10 @@ async fn measure(
         measured: end.saturating_duration_since(measure_start),
         started_at: super::wall_clock(measure_start),
         aborted,
-        timeline: Arc::try_unwrap(timeline).expect("the sampler and workers have ended"),
+        // Everything that recorded into it has ended; a helper task that was aborted may not
+        // have been dropped yet, so take the data rather than insist on the last reference
+        // (regression: this `expect`ed once and panicked in tests/cost.rs).
+        timeline: Arc::try_unwrap(timeline).unwrap_or_else(|shared| shared.take()),
         cut,
     })
 }

@@ -113,3 +113,30 @@ impl<'de> Deserialize<'de> for Toggle {
         d.deserialize_str(V)
     }
 }
+
+/// What a pool does to a connection given back to it: SQLAlchemy's `reset_on_return`,
+/// PgBouncer's `server_reset_query`. The vocabulary shared by `pool.reset_on_return` (bb8) and
+/// the pool models that reset on release.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetOnReturn {
+    /// Nothing: the next user gets the session as it was left (bb8).
+    #[default]
+    None,
+    /// `ROLLBACK`: ends an open transaction; session settings stay.
+    Rollback,
+    /// `DISCARD ALL`: a fresh session (settings, temporary tables, prepared statements,
+    /// `LISTEN`s and advisory locks all gone).
+    DiscardAll,
+}
+
+impl ResetOnReturn {
+    /// The statement sent on return, if any.
+    pub fn sql(self) -> Option<&'static str> {
+        match self {
+            ResetOnReturn::None => None,
+            ResetOnReturn::Rollback => Some("ROLLBACK"),
+            ResetOnReturn::DiscardAll => Some("DISCARD ALL"),
+        }
+    }
+}
