@@ -35,6 +35,8 @@ pub struct VariantData<'a> {
     pub server_max_connections: u32,
     pub server_reserved_connections: u32,
     pub server_superuser: bool,
+    /// The harness's own CPU use during the load, when it could be read.
+    pub harness: Option<super::model::Harness>,
 }
 
 /// Summary of a histogram in milliseconds, with the histogram itself.
@@ -260,6 +262,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         warnings: std::mem::take(&mut data.warnings),
         started_at: None,
         machines: Vec::new(),
+        harness: data.harness.take(),
     };
     report.outages = Some(super::outages::outages(
         t,

@@ -6,6 +6,7 @@
 pub mod abort;
 pub mod admin;
 pub mod arrivals;
+pub(crate) mod cpu;
 pub mod faults;
 pub mod ledger;
 pub mod sampler;

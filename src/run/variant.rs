@@ -433,6 +433,7 @@ struct Measured {
     timeline: Timeline,
     /// The interrupt stopped the load before its end.
     cut: bool,
+    harness: Option<crate::report::model::Harness>,
 }
 
 impl Measured {
@@ -459,6 +460,7 @@ impl Measured {
             server_max_connections: info.max_connections,
             server_reserved_connections: info.reserved_connections,
             server_superuser: info.superuser,
+            harness: self.harness,
         });
         report.verdict.aborted = self.aborted;
         report.started_at = Some(self.started_at);
@@ -484,17 +486,16 @@ async fn measure(
         // No warmup: what the pool did while it was built is setup, not load.
         load.access.begin_measured_phase();
     }
-    let mut workers = Workers::start(workers::thread_count(tasks), tasks, &load)
+    let threads = workers::thread_count(tasks);
+    let cpu = super::cpu::CpuClock::start();
+    let mut workers = Workers::start(threads, tasks, &load)
         .map_err(|e| RunError::Infra(format!("cannot start worker threads: {e}")))?;
     let helpers = Helpers::start(&load, variant, db, admin, env, &workers, scheduled.clone());
     let abort = super::abort::watch(variant, &load, workers.aborter());
 
-    let workloads = variant.plan.workloads.len();
-    let mut totals = Totals::new(workloads, scheduled.len());
-    for t in workers.totals(workloads).await {
-        totals.merge(&t);
-    }
+    let totals = sum_totals(&mut workers, variant.plan.workloads.len(), scheduled.len()).await;
     let end = Instant::now();
+    let harness = cpu.finish(threads);
     let cut = env.interrupt.is_raised();
     let aborted = abort.stop().await;
     let fired = helpers.stop(end).await;
@@ -523,7 +524,17 @@ async fn measure(
         // (regression: this `expect`ed once and panicked in tests/cost.rs).
         timeline: Arc::try_unwrap(timeline).unwrap_or_else(|shared| shared.take()),
         cut,
+        harness,
     })
+}
+
+/// Waits for every worker's totals and adds them up.
+async fn sum_totals(workers: &mut Workers, workloads: usize, faults: usize) -> Totals {
+    let mut totals = Totals::new(workloads, faults);
+    for t in workers.totals(workloads).await {
+        totals.merge(&t);
+    }
+    totals
 }
 
 fn fault_events(

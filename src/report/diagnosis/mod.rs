@@ -10,6 +10,7 @@ mod anomalies;
 mod classes;
 pub(crate) mod cost;
 mod fault_window;
+mod harness;
 
 pub use across::{after_verdict, conclude};
 
@@ -69,6 +70,8 @@ pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     if findings.is_empty() {
         findings.push(clean(r));
     }
+    // Beside `clean` too: every operation may have succeeded at a rate the harness capped.
+    findings.extend(harness::finding(r));
     findings
 }
 

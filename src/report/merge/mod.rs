@@ -259,6 +259,11 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         warnings: warnings(parts),
         started_at: Some(humantime::format_rfc3339_millis(origin).to_string()),
         machines: machines(parts),
+        // The busiest machine's: one saturated harness is enough to doubt the figures.
+        harness: parts
+            .iter()
+            .filter_map(|p| p.variant.harness.clone())
+            .max_by(|a, b| a.utilization.total_cmp(&b.utilization)),
     };
     let machines: Vec<&VariantReport> = parts.iter().map(|p| p.variant).collect();
     v.outages = outages::merged(&machines, &offsets, &v);

@@ -1,0 +1,110 @@
+//! The harness's own CPU use during a variant's load, so that a harness limit is not read as a
+//! database limit (k6 warns the same way when its load generator is overloaded).
+//!
+//! What the threads of this process wanted of the CPU over the wall time of the load, divided
+//! by the worker threads: time on a CPU plus time runnable but waiting for one (Linux's
+//! `/proc/self/task/*/schedstat`). The waiting counts because a harness starved of CPU by other
+//! processes on the machine is as much a bottleneck as one that is busy: CPU time alone would
+//! call it idle. Without schedstat the process's CPU clock alone is used. 1.0 means every
+//! worker thread wanted a CPU all along; the server is another process and is not counted.
+
+use std::time::{Duration, Instant};
+
+use nix::time::{ClockId, clock_gettime};
+
+use crate::report::model::Harness;
+
+/// Started when the workers start; read when the load has ended, before they exit.
+pub(crate) struct CpuClock {
+    start: Option<Demand>,
+    wall: Instant,
+}
+
+/// CPU wanted by this process so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Demand {
+    on_cpu: Duration,
+    waiting: Duration,
+}
+
+/// The sum over this process's live threads of `/proc/self/task/*/schedstat` (nanoseconds on
+/// a CPU, nanoseconds runnable on a run queue); the process CPU clock when it cannot be read.
+fn demand() -> Option<Demand> {
+    schedstat().or_else(|| {
+        let cpu = clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID).ok()?;
+        Some(Demand {
+            on_cpu: Duration::from(cpu),
+            waiting: Duration::ZERO,
+        })
+    })
+}
+
+fn schedstat() -> Option<Demand> {
+    let mut total = Demand::default();
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        // A thread that ended meanwhile has no file any more: it is skipped.
+        let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        let (on_cpu, waiting) = parse_schedstat(&text)?;
+        total.on_cpu += on_cpu;
+        total.waiting += waiting;
+    }
+    Some(total)
+}
+
+fn parse_schedstat(text: &str) -> Option<(Duration, Duration)> {
+    let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+    let on_cpu = fields.next()??;
+    let waiting = fields.next()??;
+    Some((Duration::from_nanos(on_cpu), Duration::from_nanos(waiting)))
+}
+
+impl CpuClock {
+    pub(crate) fn start() -> CpuClock {
+        CpuClock {
+            start: demand(),
+            wall: Instant::now(),
+        }
+    }
+
+    /// What was wanted since the start by `worker_threads` threads; `None` when it cannot be
+    /// read. Threads started after the start count whole, which is what the workers are.
+    pub(crate) fn finish(&self, worker_threads: usize) -> Option<Harness> {
+        let (start, now) = (self.start?, demand()?);
+        Some(Harness::new(
+            now.on_cpu.saturating_sub(start.on_cpu),
+            now.waiting.saturating_sub(start.waiting),
+            self.wall.elapsed(),
+            worker_threads,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedstat_lines_parse_and_bad_ones_do_not() {
+        assert_eq!(
+            parse_schedstat("311427 5919 2\n"),
+            Some((Duration::from_nanos(311_427), Duration::from_nanos(5_919)))
+        );
+        assert_eq!(parse_schedstat("x 1 2"), None);
+        assert_eq!(parse_schedstat("1"), None);
+    }
+
+    #[test]
+    fn a_busy_thread_shows_as_wanted_cpu() {
+        let clock = CpuClock::start();
+        let until = Instant::now() + Duration::from_millis(60);
+        let mut spins = 0u64;
+        while Instant::now() < until {
+            spins = std::hint::black_box(spins + 1);
+        }
+        let used = clock.finish(1).expect("the process's CPU use reads");
+        assert!(used.cpu_s + used.waited_s >= 0.03, "{used:?}");
+        assert!(used.utilization > 0.4, "{used:?}");
+    }
+}

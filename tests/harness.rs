@@ -1,0 +1,105 @@
+//! The harness says when it is the bottleneck (issue 11): pinned to one CPU with 64 tasks of
+//! `SELECT 1`, its one worker thread wants a CPU all along and the report carries
+//! `harness.saturated`; tasks that mostly sleep leave it idle and the report does not.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use stress::report::Report;
+
+/// The first CPU this process may run on (`Cpus_allowed_list: 0-1` → 0).
+fn first_allowed_cpu() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list");
+    list.trim()
+        .split([',', '-'])
+        .next()
+        .expect("a CPU")
+        .to_string()
+}
+
+/// Runs `text` through the binary, pinned to one CPU with `taskset` when `pinned`.
+fn run(name: &str, text: &str, pinned: bool) -> Report {
+    let url = database(name);
+    let dir = tempfile::tempdir().unwrap();
+    let (scenario, out) = (dir.path().join("s.toml"), dir.path().join("r.json"));
+    std::fs::write(&scenario, text).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("stress");
+    let mut cmd = if pinned {
+        let mut c = Command::new("taskset");
+        c.args(["-c", &first_allowed_cpu()]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let _guard = load_lock();
+    let status = cmd
+        .arg("run")
+        .arg(&scenario)
+        .args(["--database-url", &url, "--quiet", "--out"])
+        .arg(&out)
+        .env("STRESS_WORKER_THREADS", "1")
+        .status()
+        .expect("stress runs");
+    assert!(status.success(), "{status}");
+    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+}
+
+fn classes(r: &Report) -> Vec<String> {
+    r.variants[0]
+        .diagnosis
+        .iter()
+        .map(|f| f.class.clone())
+        .collect()
+}
+
+#[test]
+fn a_harness_pinned_to_one_cpu_under_select_1_says_it_is_saturated() {
+    if Command::new("taskset").arg("-V").output().is_err() {
+        common::skip::skip(
+            "a_harness_pinned_to_one_cpu_under_select_1_says_it_is_saturated",
+            "taskset",
+            "taskset (util-linux) is not installed",
+        );
+        return;
+    }
+    let r = run(
+        "h_saturated",
+        "name = \"pinned\"\n[load]\ntasks = 64\nduration = \"3s\"\n[pool]\nmax_size = 64\n\
+         [[workload]]\nname = \"one\"\n[[workload.step]]\nsql = \"SELECT 1\"\n",
+        true,
+    );
+    let h = r.variants[0].harness.clone().expect("harness measured");
+    assert_eq!(h.worker_threads, 1);
+    assert!(h.utilization >= 0.9, "{h:?}");
+    assert!(
+        classes(&r).contains(&"harness.saturated".to_string()),
+        "{:?}",
+        classes(&r)
+    );
+}
+
+#[test]
+fn tasks_that_sleep_leave_the_harness_unsaturated() {
+    let r = run(
+        "h_idle",
+        "name = \"idle\"\n[load]\ntasks = 4\nduration = \"1s\"\n[pool]\nmax_size = 4\n\
+         [[workload]]\nname = \"sleepy\"\n[[workload.step]]\nsql = \"SELECT 1\"\n\
+         [[workload.step]]\nsleep = \"20ms\"\n",
+        false,
+    );
+    let h = r.variants[0].harness.clone().expect("harness measured");
+    // Far below on a quiet machine (about 5%); a loaded one adds the time its threads wait
+    // for a CPU (60% seen with eight builds beside it).
+    assert!(h.utilization < 0.9, "{h:?}");
+    assert!(
+        !classes(&r).contains(&"harness.saturated".to_string()),
+        "{:?}",
+        classes(&r)
+    );
+}
