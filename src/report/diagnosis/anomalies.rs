@@ -188,6 +188,13 @@ fn in_fault_window(r: &VariantReport) -> bool {
     })
 }
 
+/// Whether a fault explains the longest acquire: its measured window when the report has one
+/// (`faults[].effect`, see `fault_window.rs`), the timeline otherwise (older reports). One
+/// mechanism decides, never both.
+fn fault_explains_the_wait(r: &VariantReport) -> bool {
+    super::fault_window::explains_longest_wait(r).unwrap_or_else(|| in_fault_window(r))
+}
+
 /// A few acquires waited far longer than almost all others: bb8 hands a released connection to
 /// whoever asks next (often the task that just released it), not to the longest waiter.
 fn unfair_waits(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
@@ -196,7 +203,7 @@ fn unfair_waits(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
         && r.pool.peak_waiting > 0
         && a.max >= UNFAIR_MIN_MAX_MS
         && a.max > 50.0 * a.p99.max(0.01)
-        && !in_fault_window(r);
+        && !fault_explains_the_wait(r);
     starved.then(|| Finding {
         class: "pool.unfair_waits".into(),
         finding: format!(

@@ -6,7 +6,7 @@
 //!   long wait: an acquire that waited, from the fault on, at least [`MIN_WAIT_MS`] and at
 //!   least [`WAIT_RATIO`] times the run's acquire p90 (the pool's ordinary wait is not the
 //!   fault's);
-//! - `pool.unfair_waits` is withdrawn when a fault's window holds a long wait that is at least
+//! - `pool.unfair_waits` is not said when a fault's window holds a long wait that is at least
 //!   [`CLAIM_SHARE`] of the run's longest acquire (`latency_ms.acquire.max`);
 //! - an outage window no fault explains gets an `outage` finding;
 //! - the failure count is called an artefact of pacing when tasks retried at once
@@ -250,16 +250,19 @@ pub fn findings(r: &VariantReport, settings: &Settings) -> Vec<Finding> {
     out
 }
 
-/// Withdraws `pool.unfair_waits` when the longest acquire fell inside a fault's window.
-pub fn claim(findings: &mut Vec<Finding>, r: &VariantReport) {
+/// Whether a fault's measured window (`faults[].effect`) holds the longest acquire, so that
+/// the fault, not the pool, explains it (`pool.unfair_waits` is then not said); `None` when no
+/// fault has a measured window (reports written before `effect` existed), and the timeline must
+/// tell instead.
+pub(crate) fn explains_longest_wait(r: &VariantReport) -> Option<bool> {
     let longest = r.latency_ms.acquire.max;
-    let explained =
-        r.faults.iter().filter_map(|f| f.effect.as_ref()).any(|e| {
+    let mut effects = r.faults.iter().filter_map(|f| f.effect.as_ref()).peekable();
+    effects.peek()?;
+    Some(
+        effects.any(|e| {
             e.longest_wait_ms >= MIN_WAIT_MS && e.longest_wait_ms >= CLAIM_SHARE * longest
-        });
-    if explained {
-        findings.retain(|f| f.class != "pool.unfair_waits");
-    }
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -332,18 +335,20 @@ mod tests {
     }
 
     #[test]
-    fn unfair_waits_are_withdrawn_when_the_fault_holds_half_the_longest_acquire() {
-        let unfair = || Finding {
-            class: "pool.unfair_waits".into(),
-            finding: String::new(),
-            advice: String::new(),
-        };
-        let mut f = vec![unfair()];
-        claim(&mut f, &with_fault(0, 600.0, 0.1));
-        assert!(f.is_empty(), "600 ms of a 1200 ms longest acquire");
-        let mut f = vec![unfair()];
-        claim(&mut f, &with_fault(0, 599.0, 0.1));
-        assert_eq!(f.len(), 1, "less than half: the pool's");
+    fn a_fault_explains_the_longest_acquire_when_its_window_holds_half_of_it() {
+        assert_eq!(
+            explains_longest_wait(&with_fault(0, 600.0, 0.1)),
+            Some(true),
+            "600 ms of a 1200 ms longest acquire"
+        );
+        assert_eq!(
+            explains_longest_wait(&with_fault(0, 599.0, 0.1)),
+            Some(false),
+            "less than half: the pool's"
+        );
+        let mut old = with_fault(0, 600.0, 0.1);
+        old.faults[0].effect = None;
+        assert_eq!(explains_longest_wait(&old), None, "no measured window");
     }
 
     #[test]
