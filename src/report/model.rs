@@ -242,6 +242,11 @@ pub struct Anomalies {
     /// Operations that held a connection longer than `access.leak_threshold`.
     #[serde(default)]
     pub leaks: Option<u64>,
+    /// Statements that failed with `query_canceled` from a `cancel_queries` request aimed at
+    /// another statement of their connection (it arrived after that one ended). Measured with a
+    /// `cancel_queries` fault.
+    #[serde(default)]
+    pub cancel_requests_misdirected: Option<u64>,
 }
 
 /// Which connections (backends) served the operations.

@@ -6,6 +6,9 @@
 pub mod abort;
 pub mod admin;
 pub mod arrivals;
+mod fault_cancel;
+mod fault_read_only;
+mod fault_sql;
 pub mod faults;
 pub mod ledger;
 pub mod sampler;

@@ -56,10 +56,13 @@ pub fn conclude(variants: &mut [VariantReport]) {
             let s = settings[i].as_ref()?;
             let larger = larger_pool(variants, &settings, i, s).map(|t| ("cost.pool_wait", t));
             let pooled = pool_instead(variants, &settings, i, s).map(|t| ("cost.connect", t));
+            let plans = super::races::cached_plan_versus(variants, &settings, i)
+                .map(|t| ("cached_plan_invalid", t));
             Some(
                 larger
                     .into_iter()
                     .chain(pooled)
+                    .chain(plans)
                     .map(move |(c, t)| (i, c, t)),
             )
         })

@@ -1,0 +1,209 @@
+//! Findings of three races no pool fixes: a schema change under cached prepared statements
+//! (`cached_plan_invalid`), a server that starts refusing writes as a former primary does after
+//! a failover (`read_only_transaction`), and cancel requests that cancel the wrong statement
+//! (`anomalies.cancel_requests_misdirected`).
+
+use super::{Context, ms};
+use crate::record::errors::ErrorClass;
+use crate::report::model::{Finding, VariantReport};
+use crate::scenario::model::{FaultKind, QueryMode, Settings};
+
+/// `cached_plan_invalid`: what the cache did, and the query modes that have none.
+pub(super) fn cached_plan_invalid(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let s = cx.settings;
+    let schema_changes: Vec<String> = r
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::Sql.as_str())
+        .map(|f| format!("{} ms", f.at_ms))
+        .collect();
+    let when = if schema_changes.is_empty() {
+        "after a schema change made outside this run".to_string()
+    } else {
+        format!(
+            "after the schema change of the sql fault (at {})",
+            schema_changes.join(", ")
+        )
+    };
+    let detail = match s.access.query_mode {
+        QueryMode::Prepared => format!(
+            "With query_mode = \"prepared\" every connection prepares its statements once and keeps them; {when} \
+             the server refuses to run a cached statement whose result columns changed (0A000), and keeps \
+             refusing it on that connection until the connection is closed ({} connection(s) were opened in \
+             this run).",
+            r.pool.connections_created
+        ),
+        mode => format!(
+            "query_mode = \"{}\" caches no statement, so the workload prepares its own (PREPARE) and met the \
+             change {when}.",
+            mode_name(mode)
+        ),
+    };
+    let advice = "Use query_mode = \"extended\" (an unnamed statement parsed with each execution) or \"simple\": \
+                  neither keeps a plan that a migration can invalidate, at the cost of a parse per statement \
+                  (run both as variants: the comparison finding gives the latency they cost). Or keep prepared \
+                  statements and re-prepare on 0A000 (asyncpg clears its cache and retries), or replace the \
+                  pool's connections after every migration.";
+    (detail, advice.into())
+}
+
+fn mode_name(mode: QueryMode) -> &'static str {
+    match mode {
+        QueryMode::Prepared => "prepared",
+        QueryMode::Extended => "extended",
+        QueryMode::Simple => "simple",
+    }
+}
+
+/// For a variant that met `cached_plan_invalid`, another of the same report with another query
+/// mode that met none, and what its latency was against this one's.
+pub(super) fn cached_plan_versus(
+    variants: &[VariantReport],
+    settings: &[Option<Settings>],
+    i: usize,
+) -> Option<String> {
+    let me = &variants[i];
+    let mine = settings[i].as_ref()?.access.query_mode;
+    me.errors.get(&ErrorClass::CachedPlanInvalid)?;
+    let (j, other) = variants.iter().enumerate().find(|(j, v)| {
+        let mode = settings[*j].as_ref().map(|s| s.access.query_mode);
+        mode.is_some_and(|m| m != mine)
+            && !v.errors.contains_key(&ErrorClass::CachedPlanInvalid)
+            && v.operations.ok > 0
+    })?;
+    let mode = mode_name(settings[j].as_ref()?.access.query_mode);
+    let (a, b) = (&other.latency_ms.operation, &me.latency_ms.operation);
+    Some(format!(
+        " Variant `{}` (query_mode = \"{mode}\") met none: its operations took {} at p50 and {} at p99, against \
+         {} and {} here ({:+.0}% at p50), which is what it costs.",
+        other.name,
+        ms(a.p50),
+        ms(a.p99),
+        ms(b.p50),
+        ms(b.p99),
+        if b.p50 > 0.0 {
+            (a.p50 / b.p50 - 1.0) * 100.0
+        } else {
+            0.0
+        }
+    ))
+}
+
+/// `read_only_transaction`: how long writes were refused, and whether any connection kept
+/// failing once the server was writable again.
+pub(super) fn read_only(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let s = cx.settings;
+    let stats = &r.errors[&ErrorClass::ReadOnlyTransaction];
+    let specs: Vec<_> = s
+        .fault
+        .iter()
+        .filter(|f| f.kind == FaultKind::ReadOnly)
+        .collect();
+    let fired: Vec<_> = r
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::ReadOnly.as_str())
+        .collect();
+    let lasting = specs.first().and_then(|f| f.for_).unwrap_or_default();
+    let Some(last) = fired.last() else {
+        let advice = "Writes met a read-only server (a standby, or a primary demoted by a failover): connect \
+                      with target_session_attrs = \"read-write\" and replace connections that meet 25006.";
+        return (String::new(), advice.into());
+    };
+    let ended = last.at_ms + lasting.as_millis() as u64;
+    let after = stats.last_at_ms.saturating_sub(ended);
+    let slack = r.latency_ms.failed.p99.max(100.0);
+    let kept = if stats.last_at_ms <= ended {
+        format!(
+            "the last one came {} ms before it ended",
+            ended - stats.last_at_ms
+        )
+    } else {
+        format!("the last one came {after} ms after it ended")
+    };
+    let terminate = specs.iter().any(|f| f.terminate.unwrap_or(false));
+    let verdict = if (after as f64) <= slack {
+        "no connection kept failing once the server was writable again: existing sessions read the reloaded \
+         setting before their next statement, so reconnecting would not have helped here"
+            .to_string()
+    } else {
+        format!(
+            "failures went on {} after it ended, longer than a failed operation takes (p99 {}): sessions kept \
+             the read-only state (a SET of their own, or a transaction begun while it was read-only)",
+            ms(after as f64),
+            ms(r.latency_ms.failed.p99)
+        )
+    };
+    let detail = format!(
+        "The server refused writes for {} ({} read_only fault(s), the last at {} ms{}); {kept}: {verdict}.",
+        humantime::format_duration(lasting),
+        fired.len(),
+        last.at_ms,
+        if terminate {
+            ", with this run's sessions terminated"
+        } else {
+            ", sessions kept"
+        },
+    );
+    (detail, read_only_advice(r, s))
+}
+
+fn read_only_advice(r: &VariantReport, s: &Settings) -> String {
+    let lifetime = match s.pool.max_lifetime.0 {
+        Some(d) => format!(
+            "max_lifetime ({} here) bounds how long",
+            humantime::format_duration(d)
+        ),
+        None => "without max_lifetime (unset here) that is forever".into(),
+    };
+    format!(
+        "After a real failover the old primary stays read-only and only a new connection reaches the new one: a \
+         pool then fails until it replaces its connections; {lifetime}. A pre-ping (test_on_check_out = {}) does not \
+         help against it: the read-only server answers it (it only catches dead connections: {} met one here). \
+         Replace a connection that meets 25006, and connect with target_session_attrs = \"read-write\" (or check \
+         SHOW transaction_read_only on checkout).",
+        s.pool.test_on_check_out, r.pool.died_idle
+    )
+}
+
+/// `anomalies.cancel_requests_misdirected`: cancels that cancelled another operation's statement.
+pub(super) fn misdirected_cancels(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
+    let n = r.anomalies.cancel_requests_misdirected.filter(|n| *n > 0)?;
+    let canceled = r
+        .errors
+        .get(&ErrorClass::QueryCanceled)
+        .map_or(0, |e| e.count);
+    let guarded = cx
+        .settings
+        .fault
+        .iter()
+        .any(|f| f.kind == FaultKind::CancelQueries && f.guard.unwrap_or(false));
+    let sent: Vec<&str> = r
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::CancelQueries.as_str())
+        .map(|f| f.detail.as_str())
+        .take(1)
+        .collect();
+    Some(Finding {
+        class: "anomalies.cancel_requests_misdirected".into(),
+        finding: format!(
+            "{n} statement(s) were cancelled by a cancel_queries request aimed at an earlier statement of their \
+             connection ({canceled} operation(s) failed with query_canceled in all; the first fault {}). A cancel \
+             request names a backend, not a statement: sent while one statement ran, it arrived after that one \
+             ended and cancelled the next, another operation's.{}",
+            sent.first().copied().unwrap_or("did not fire"),
+            if guarded {
+                " This happened with guard = true, which should prevent it: a statement started on the connection \
+                 while its cancel was on its way."
+            } else {
+                ""
+            }
+        ),
+        advice: "Send a cancel only while its statement is known to run, and hold the connection's next statement \
+                 back until the cancel is delivered (pgjdbc and npgsql do now; guard = true on the fault here). \
+                 Better, let the server enforce the limit: SET LOCAL statement_timeout applies to the statement \
+                 it was set for, and nothing else."
+            .into(),
+    })
+}
