@@ -346,3 +346,46 @@ fn race_fault_keys_are_checked() {
         ""
     );
 }
+
+/// A shipped scenario, shortened by `sets`, on a fresh database.
+fn shipped(file: &str, sets: &[&str]) -> Report {
+    let text = std::fs::read_to_string(format!("scenarios/{file}.toml")).unwrap();
+    let report = run_text(&format!("races_{}", file.replace('-', "_")), &text, sets);
+    assert_consistent(&report);
+    report
+}
+
+#[test]
+fn shipped_schema_change_fails_prepared_and_not_extended() {
+    let r = shipped("schema-change", &["load.duration=2500ms"]);
+    let prepared = variant(&r, "prepared");
+    assert!(count(prepared, ErrorClass::CachedPlanInvalid) > 0);
+    assert_eq!(variant(&r, "extended").operations.failed, 0);
+    assert_eq!(prepared.faults.len(), 2, "the ALTER and the held lock");
+}
+
+#[test]
+fn shipped_failover_refuses_writes_in_every_variant() {
+    let r = shipped("failover-read-only", &["load.duration=3s"]);
+    for v in &r.variants {
+        assert!(
+            count(v, ErrorClass::ReadOnlyTransaction) > 0,
+            "{}: {:?}",
+            v.name,
+            v.errors
+        );
+    }
+    let kept = variant(&r, "sessions kept");
+    assert_eq!(count(kept, ErrorClass::AdminTerminated), 0);
+}
+
+#[test]
+fn shipped_cancel_race_misdirects_only_unguarded() {
+    let r = shipped("cancel-race", &[]);
+    let bare = variant(&r, "unguarded");
+    assert!(bare.anomalies.cancel_requests_misdirected.unwrap() > 0);
+    assert!(!bare.verdict.pass, "its [expect] catches the race");
+    let guarded = variant(&r, "guarded");
+    assert_eq!(guarded.anomalies.cancel_requests_misdirected, Some(0));
+    assert!(guarded.verdict.pass);
+}

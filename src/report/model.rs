@@ -353,7 +353,8 @@ pub struct ServerStats {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEvent {
-    /// `close_pool`, `terminate_backends`, `restart_server`, `cancel_queries` or `kill_backend`.
+    /// `close_pool`, `terminate_backends`, `restart_server`, `cancel_queries`, `kill_backend`,
+    /// `sql` or `read_only`.
     pub kind: String,
     /// When it fired, into the measured phase.
     pub at_ms: u64,
