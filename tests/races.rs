@@ -389,3 +389,20 @@ fn shipped_cancel_race_misdirects_only_unguarded() {
     assert_eq!(guarded.anomalies.cancel_requests_misdirected, Some(0));
     assert!(guarded.verdict.pass);
 }
+
+/// The new classes and the anomaly are metrics of `[expect]` and `--tolerance`.
+#[test]
+fn the_new_names_are_metrics() {
+    use stress::metric::Metric;
+    for name in [
+        "errors.cached_plan_invalid",
+        "errors.read_only_transaction",
+        "anomalies.cancel_requests_misdirected",
+    ] {
+        assert!(name.parse::<Metric>().is_ok(), "{name}");
+    }
+    let text = "name = \"m\"\n[[workload]]\nname = \"w\"\n[[workload.step]]\nsql = \"SELECT 1\"\n\
+                [expect]\n\"anomalies.cancel_requests_misdirected\" = 0\n\
+                \"errors.cached_plan_invalid\" = 0\n\"errors.read_only_transaction\" = 0\n";
+    scenario(text, &[]);
+}

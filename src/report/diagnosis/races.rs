@@ -214,3 +214,120 @@ fn requests_signalled(r: &VariantReport) -> u64 {
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+    use crate::report::model::{ErrorStats, FaultEvent};
+
+    fn cx(s: &Settings) -> Context<'_> {
+        Context {
+            settings: s,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: true,
+        }
+    }
+
+    fn fault(kind: &str, at_ms: u64, detail: &str) -> FaultEvent {
+        FaultEvent {
+            kind: kind.into(),
+            at_ms,
+            scheduled_ms: at_ms,
+            in_flight: 0,
+            failed_next_1s: Default::default(),
+            detail: detail.into(),
+            effect: None,
+        }
+    }
+
+    fn failed(v: &mut VariantReport, class: ErrorClass, count: u64, first: u64, last: u64) {
+        v.errors.insert(
+            class,
+            ErrorStats {
+                count,
+                sqlstates: Default::default(),
+                first_at_ms: first,
+                last_at_ms: last,
+                sample: String::new(),
+            },
+        );
+    }
+
+    const READ_ONLY: &str = "[pool]\nmax_lifetime = \"10s\"\n\
+                             [[fault]]\nkind = \"read_only\"\nat = \"1s\"\nfor = \"2s\"\n";
+
+    #[test]
+    fn read_only_says_whether_connections_kept_failing_after_the_end() {
+        let s = fixtures::settings(READ_ONLY);
+        let mut v = fixtures::variant("v", 100, 20, serde_json::json!({}));
+        v.faults
+            .push(fault("read_only", 1000, "the server refuses writes"));
+        // The fault ended at 3000 ms; the last refusal 2 ms after it (failed p99 is 1 ms, so
+        // the margin is the 100 ms floor).
+        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 3002);
+        let (detail, advice) = read_only(&v, &cx(&s));
+        assert!(detail.contains("2 ms after it ended"), "{detail}");
+        assert!(detail.contains("no connection kept failing"), "{detail}");
+        assert!(advice.contains("max_lifetime (10s here)"), "{advice}");
+        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 4500);
+        let (detail, _) = read_only(&v, &cx(&s));
+        assert!(
+            detail.contains("failures went on 1500 ms after it ended"),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn read_only_without_the_fault_still_advises() {
+        let s = fixtures::settings("");
+        let mut v = fixtures::variant("v", 1, 1, serde_json::json!({}));
+        failed(&mut v, ErrorClass::ReadOnlyTransaction, 1, 5, 5);
+        let (detail, advice) = read_only(&v, &cx(&s));
+        assert!(detail.is_empty());
+        assert!(advice.contains("target_session_attrs"), "{advice}");
+    }
+
+    #[test]
+    fn misdirected_cancels_count_the_requests_signalled() {
+        let s = fixtures::settings("[[fault]]\nkind = \"cancel_queries\"\nat = \"1s\"\n");
+        let mut v = fixtures::variant("v", 10, 3, serde_json::json!({}));
+        assert!(misdirected_cancels(&v, &cx(&s)).is_none(), "not measured");
+        v.anomalies.cancel_requests_misdirected = Some(0);
+        assert!(misdirected_cancels(&v, &cx(&s)).is_none(), "none seen");
+        v.anomalies.cancel_requests_misdirected = Some(2);
+        failed(&mut v, ErrorClass::QueryCanceled, 3, 10, 20);
+        for (at, n) in [(1000, 2), (2000, 3)] {
+            let detail = format!("cancelled the query of {n} of 4 active backend(s)");
+            v.faults.push(fault("cancel_queries", at, &detail));
+        }
+        let f = misdirected_cancels(&v, &cx(&s)).unwrap();
+        assert!(f.finding.starts_with("2 statement(s)"), "{}", f.finding);
+        assert!(
+            f.finding.contains("5 request(s) were signalled"),
+            "{}",
+            f.finding
+        );
+        assert!(f.finding.contains("3 operation(s) failed"), "{}", f.finding);
+        assert!(f.advice.contains("guard = true"));
+    }
+
+    #[test]
+    fn the_cost_of_avoiding_cached_plans_comes_from_the_other_query_mode() {
+        let prepared = fixtures::settings("");
+        let extended = fixtures::settings("[access]\nquery_mode = \"extended\"\n");
+        let mut a = fixtures::variant("prepared", 100, 50, serde_json::json!({}));
+        failed(&mut a, ErrorClass::CachedPlanInvalid, 50, 500, 900);
+        let b = fixtures::variant("extended", 150, 0, serde_json::json!({}));
+        let (detail, advice) = cached_plan_invalid(&a, &cx(&prepared));
+        assert!(detail.contains("query_mode = \"prepared\""), "{detail}");
+        assert!(advice.contains("query_mode = \"extended\""), "{advice}");
+        let variants = vec![a, b];
+        let settings = vec![Some(prepared), Some(extended)];
+        let note = cached_plan_versus(&variants, &settings, 0).unwrap();
+        assert!(note.contains("Variant `extended`"), "{note}");
+        assert!(note.contains("5.00 ms at p50"), "{note}");
+        assert!(cached_plan_versus(&variants, &settings, 1).is_none());
+    }
+}
