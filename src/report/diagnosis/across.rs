@@ -165,6 +165,9 @@ fn trouble(v: &VariantReport) -> u64 {
         + a.lost_writes.unwrap_or(0)
         + a.phantom_writes.unwrap_or(0)
         + a.leaks.unwrap_or(0)
+        // Also failed operations (query_canceled), counted again: a cancel that hit the wrong
+        // statement is worse than one that hit its own.
+        + a.cancel_requests_misdirected.unwrap_or(0)
 }
 
 /// One variant's figures, for the comparison.
