@@ -406,3 +406,84 @@ fn the_new_names_are_metrics() {
                 \"errors.cached_plan_invalid\" = 0\n\"errors.read_only_transaction\" = 0\n";
     scenario(text, &[]);
 }
+
+/// The backend of `application_name`, once it runs `pg_sleep` (polled: the statement was sent
+/// concurrently).
+async fn sleeping_backend(admin: &tokio_postgres::Client, name: &str) -> i32 {
+    for _ in 0..2000 {
+        let rows = admin
+            .query(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
+                 AND state = 'active' AND query LIKE '%pg_sleep%'",
+                &[&name],
+            )
+            .await
+            .unwrap();
+        if let Some(row) = rows.first() {
+            return row.get(0);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{name} never ran its sleep");
+}
+
+/// The race forced step by step on one connection of the harness: a request aimed at
+/// statement 1 after it ended, delivered while statement 2 (a 30 s sleep) runs, cancels
+/// statement 2 and counts as misdirected; a guarded request aimed at a running statement
+/// cancels that one; a guarded request finds nothing in flight and is not sent.
+#[test]
+fn a_forced_late_cancel_is_misdirected_and_a_guarded_one_is_not() {
+    use stress::access::conn::Connector;
+    use stress::access::gauges::Gauges;
+    use stress::workload::prepare::describe_one;
+    let url = database("races_cancel_forced");
+    block_on(async {
+        let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let quick = describe_one(&admin, "SELECT 1").await.unwrap();
+        let slow = describe_one(&admin, "SELECT pg_sleep(30)").await.unwrap();
+        let gauges = Arc::new(Gauges::default());
+        let connector = Connector::new(
+            url.parse().unwrap(),
+            "forced",
+            &Default::default(),
+            Arc::from(vec![quick, slow]),
+            gauges.clone(),
+        );
+        let conn = connector.connect().await.unwrap();
+        let name = format!("stress:forced:{}", conn.serial);
+        let track = gauges.cancels.get(conn.serial).unwrap();
+        let cancel = |pid: i32| {
+            let admin = &admin;
+            async move {
+                admin
+                    .execute("SELECT pg_cancel_backend($1)", &[&pid])
+                    .await
+                    .unwrap();
+            }
+        };
+        // Unguarded: aimed at statement 1, which ended; lands on statement 2.
+        conn.execute(0, &[], &[], &mut []).await.unwrap();
+        track.aim();
+        let (slept, ()) = tokio::join!(conn.execute(1, &[], &[], &mut []), async {
+            cancel(sleeping_backend(&admin, &name).await).await
+        });
+        assert_eq!(slept.unwrap_err().class, ErrorClass::QueryCanceled);
+        assert_eq!(gauges.cancels.misdirected(), 1);
+        // Guarded, aimed at the statement running: it cancels that one, not misdirected.
+        let (slept, ()) = tokio::join!(conn.execute(1, &[], &[], &mut []), async {
+            let pid = sleeping_backend(&admin, &name).await;
+            assert!(track.block().is_some(), "the sleep is in flight");
+            cancel(pid).await;
+            track.release();
+        });
+        assert_eq!(slept.unwrap_err().class, ErrorClass::QueryCanceled);
+        assert_eq!(gauges.cancels.misdirected(), 1);
+        // Guarded, nothing in flight: no request to send, and the next statement runs.
+        assert_eq!(track.block(), None);
+        conn.execute(0, &[], &[], &mut []).await.unwrap();
+        assert_eq!(gauges.cancels.misdirected(), 1);
+    });
+}
