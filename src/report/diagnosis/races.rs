@@ -73,19 +73,22 @@ pub(super) fn cached_plan_versus(
     })?;
     let mode = mode_name(settings[j].as_ref()?.access.query_mode);
     let (a, b) = (&other.latency_ms.operation, &me.latency_ms.operation);
+    let cost = if a.p50 > b.p50 && b.p50 > 0.0 {
+        format!(
+            "{:+.0}% at p50, which is what parsing every statement costs",
+            (a.p50 / b.p50 - 1.0) * 100.0
+        )
+    } else {
+        "no slower at p50: parsing every statement cost nothing measurable at this load".into()
+    };
     Some(format!(
         " Variant `{}` (query_mode = \"{mode}\") met none: its operations took {} at p50 and {} at p99, against \
-         {} and {} here ({:+.0}% at p50), which is what it costs.",
+         {} and {} here ({cost}).",
         other.name,
         ms(a.p50),
         ms(a.p99),
         ms(b.p50),
         ms(b.p99),
-        if b.p50 > 0.0 {
-            (a.p50 / b.p50 - 1.0) * 100.0
-        } else {
-            0.0
-        }
     ))
 }
 
@@ -111,31 +114,16 @@ pub(super) fn read_only(r: &VariantReport, cx: &Context<'_>) -> (String, String)
         return (String::new(), advice.into());
     };
     let ended = last.at_ms + lasting.as_millis() as u64;
-    let after = stats.last_at_ms.saturating_sub(ended);
-    let slack = r.latency_ms.failed.p99.max(100.0);
-    let kept = if stats.last_at_ms <= ended {
-        format!(
-            "the last one came {} ms before it ended",
-            ended - stats.last_at_ms
-        )
-    } else {
-        format!("the last one came {after} ms after it ended")
-    };
     let terminate = specs.iter().any(|f| f.terminate.unwrap_or(false));
-    let verdict = if (after as f64) <= slack {
-        "no connection kept failing once the server was writable again: existing sessions read the reloaded \
-         setting before their next statement, so reconnecting would not have helped here"
+    let verdict = if ended as f64 >= r.measured_s * 1000.0 {
+        "it lasted past the end of the measured phase, so what came after it was not measured \
+         (make the load longer than at + for)"
             .to_string()
     } else {
-        format!(
-            "failures went on {} after it ended, longer than a failed operation takes (p99 {}): sessions kept \
-             the read-only state (a SET of their own, or a transaction begun while it was read-only)",
-            ms(after as f64),
-            ms(r.latency_ms.failed.p99)
-        )
+        after_read_only(r, stats.last_at_ms, ended)
     };
     let detail = format!(
-        "The server refused writes for {} ({} read_only fault(s), the last at {} ms{}); {kept}: {verdict}.",
+        "The server refused writes for {} ({} read_only fault(s), the last at {} ms{}); {verdict}.",
         humantime::format_duration(lasting),
         fired.len(),
         last.at_ms,
@@ -146,6 +134,30 @@ pub(super) fn read_only(r: &VariantReport, cx: &Context<'_>) -> (String, String)
         },
     );
     (detail, read_only_advice(r, s))
+}
+
+/// Whether writes were refused after the fault ended at `ended`, the last at `last`.
+fn after_read_only(r: &VariantReport, last: u64, ended: u64) -> String {
+    let after = last.saturating_sub(ended);
+    let kept = if last <= ended {
+        format!("the last one came {} ms before it ended", ended - last)
+    } else {
+        format!("the last one came {after} ms after it ended")
+    };
+    if (after as f64) <= r.latency_ms.failed.p99.max(100.0) {
+        format!(
+            "{kept}: no connection kept failing once the server was writable again: existing sessions \
+             read the reloaded setting before their next statement, so reconnecting would not have helped here"
+        )
+    } else {
+        format!(
+            "{kept}: failures went on {} after it ended, longer than a failed operation takes (p99 {}): \
+             sessions kept the read-only state (a SET of their own, or a transaction begun while it was \
+             read-only)",
+            ms(after as f64),
+            ms(r.latency_ms.failed.p99)
+        )
+    }
 }
 
 fn read_only_advice(r: &VariantReport, s: &Settings) -> String {
@@ -159,10 +171,15 @@ fn read_only_advice(r: &VariantReport, s: &Settings) -> String {
     format!(
         "After a real failover the old primary stays read-only and only a new connection reaches the new one: a \
          pool then fails until it replaces its connections; {lifetime}. A pre-ping (test_on_check_out = {}) does not \
-         help against it: the read-only server answers it (it only catches dead connections: {} met one here). \
-         Replace a connection that meets 25006, and connect with target_session_attrs = \"read-write\" (or check \
-         SHOW transaction_read_only on checkout).",
-        s.pool.test_on_check_out, r.pool.died_idle
+         help against it: the read-only server answers it; it only catches connections that died idle{}. Replace \
+         a connection that meets 25006, and connect with target_session_attrs = \"read-write\" (or check SHOW \
+         transaction_read_only on checkout).",
+        s.pool.test_on_check_out,
+        if r.pool.died_idle > 0 {
+            format!(" ({} operation(s) met one here)", r.pool.died_idle)
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -262,6 +279,7 @@ mod tests {
     fn read_only_says_whether_connections_kept_failing_after_the_end() {
         let s = fixtures::settings(READ_ONLY);
         let mut v = fixtures::variant("v", 100, 20, serde_json::json!({}));
+        v.measured_s = 10.0;
         v.faults
             .push(fault("read_only", 1000, "the server refuses writes"));
         // The fault ended at 3000 ms; the last refusal 2 ms after it (failed p99 is 1 ms, so
@@ -276,6 +294,16 @@ mod tests {
         assert!(
             detail.contains("failures went on 1500 ms after it ended"),
             "{detail}"
+        );
+        v.measured_s = 2.5;
+        let (detail, advice) = read_only(&v, &cx(&s));
+        assert!(
+            detail.contains("past the end of the measured phase"),
+            "{detail}"
+        );
+        assert!(
+            !advice.contains(" 0 "),
+            "no advice on a zero count: {advice}"
         );
     }
 
