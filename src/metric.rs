@@ -288,6 +288,9 @@ fn unmeasured_reason(name: &str) -> String {
              \"acknowledged_writes\" on a writing workload, or add builtin = \"ledger\""
         ),
         "leaks" => "anomalies.leaks is measured only with access.leak_threshold set".to_string(),
+        "cancel_requests_misdirected" => "anomalies.cancel_requests_misdirected is measured only \
+             with a [[fault]] kind = \"cancel_queries\""
+            .to_string(),
         _ => format!("anomalies.{name} was not measured in this run"),
     }
 }

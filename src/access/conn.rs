@@ -14,6 +14,7 @@ use tokio::sync::OnceCell;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
+use super::cancels::StatementTrack;
 use super::capture::Captured;
 use super::gauges::Gauges;
 use super::io::Driver;
@@ -85,6 +86,7 @@ impl Connector {
             used: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
             serial,
+            track: self.gauges.cancels.register(serial),
             query_mode: self.query_mode,
             statements: self.statements.clone(),
             gauges: self.gauges.clone(),
@@ -148,6 +150,8 @@ pub struct PgConn {
     pub dirty: AtomicBool,
     /// The `<n>` of `stress:<run id>:<n>`.
     pub serial: u64,
+    /// Its statements' numbers, for cancel races (see `cancels.rs`).
+    track: Arc<StatementTrack>,
     query_mode: QueryMode,
     statements: Arc<[StatementInfo]>,
     gauges: Arc<Gauges>,
@@ -190,11 +194,15 @@ impl PgConn {
 
     /// The pre-ping of `test_on_check_out`: one empty simple query.
     pub async fn ping(&self) -> Result<(), OpError> {
-        self.driver
+        let statement = self.track.begin().await;
+        let result = self
+            .driver
             .run(self.client.simple_query(""))
             .await
             .map(drop)
-            .map_err(|e| self.fail(&e, Phase::Statement))
+            .map_err(|e| self.fail(&e, Phase::Statement));
+        statement.end(&result, &self.gauges.cancels);
+        result
     }
 
     /// BEGIN, COMMIT, ROLLBACK and other parameterless commands, on the simple protocol.
@@ -209,11 +217,14 @@ impl PgConn {
         } else {
             Phase::Statement
         };
+        let statement = self.track.begin().await;
         let result = self.driver.run(self.client.batch_execute(sql)).await;
         if kind != Command::Begin && (result.is_ok() || kind == Command::Commit) {
             self.in_transaction.store(false, Ordering::Relaxed);
         }
-        result.map_err(|e| self.fail(&e, phase))
+        let result = result.map_err(|e| self.fail(&e, phase));
+        statement.end(&result, &self.gauges.cancels);
+        result
     }
 
     /// Runs statement `index` with `values`; writes captured columns of the first row into
@@ -225,9 +236,13 @@ impl PgConn {
         captures: &[(String, usize)],
         slots: &mut [Value],
     ) -> Result<(), OpError> {
-        self.driver
+        let statement = self.track.begin().await;
+        let result = self
+            .driver
             .run(self.execute_on_client(index, values, captures, slots))
-            .await
+            .await;
+        statement.end(&result, &self.gauges.cancels);
+        result
     }
 
     // Futures are moved by value through several layers (lease, driver, timeout) and moving
@@ -366,6 +381,7 @@ fn no_row(captures: &[(String, usize)]) -> OpError {
 
 impl Drop for PgConn {
     fn drop(&mut self) {
+        self.gauges.cancels.forget(self.serial);
         self.gauges.closed(self.is_broken());
     }
 }

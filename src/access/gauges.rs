@@ -42,6 +42,8 @@ pub struct Gauges {
     at_measure_start: Mutex<Counters>,
     /// The harness is cutting the load short (see [`Gauges::stop_load`]).
     stopping: AtomicBool,
+    /// Which statement each cancel request was aimed at (see `cancels.rs`).
+    pub cancels: super::cancels::Cancels,
 }
 
 /// The counters the report gives for the measured phase.

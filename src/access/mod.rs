@@ -10,6 +10,7 @@
 //! task `i` uses instance `i % N`. A [`TaskAccess`] hands out a [`Lease`] per operation;
 //! statements go through the lease, which applies the shared-connection gate.
 
+pub mod cancels;
 pub mod capture;
 pub mod conn;
 pub mod gauges;

@@ -45,10 +45,12 @@ pub enum ErrorClass {
     ResourceExhausted,
     SqlError,
     ClientError,
+    CachedPlanInvalid,
+    ReadOnlyTransaction,
 }
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 25] = [
+    pub const ALL: [ErrorClass; 27] = [
         ErrorClass::OperationInProgress,
         ErrorClass::InFailedTransaction,
         ErrorClass::CommitIndeterminate,
@@ -74,6 +76,8 @@ impl ErrorClass {
         ErrorClass::ResourceExhausted,
         ErrorClass::SqlError,
         ErrorClass::ClientError,
+        ErrorClass::CachedPlanInvalid,
+        ErrorClass::ReadOnlyTransaction,
     ];
 
     pub fn name(self) -> &'static str {
@@ -103,6 +107,8 @@ impl ErrorClass {
             ErrorClass::ResourceExhausted => "resource_exhausted",
             ErrorClass::SqlError => "sql_error",
             ErrorClass::ClientError => "client_error",
+            ErrorClass::CachedPlanInvalid => "cached_plan_invalid",
+            ErrorClass::ReadOnlyTransaction => "read_only_transaction",
         }
     }
 
@@ -159,8 +165,18 @@ impl fmt::Display for OpError {
 
 impl std::error::Error for OpError {}
 
-/// The class of a server error by its SQLSTATE (and, for 57014 only, its message).
+/// The server's message when a cached prepared statement's result type changed (0A000, a
+/// code shared with every other feature that is not supported).
+const CACHED_PLAN_MESSAGE: &str = "cached plan must not change result type";
+
+/// The class of a server error by its SQLSTATE (and, for 57014 and 0A000, its message).
 pub fn class_of_sqlstate(code: &SqlState, message: &str) -> ErrorClass {
+    if *code == SqlState::READ_ONLY_SQL_TRANSACTION {
+        return ErrorClass::ReadOnlyTransaction;
+    }
+    if *code == SqlState::FEATURE_NOT_SUPPORTED && message.contains(CACHED_PLAN_MESSAGE) {
+        return ErrorClass::CachedPlanInvalid;
+    }
     match code.code() {
         "25P02" => ErrorClass::InFailedTransaction,
         "28P01" | "28000" | "3D000" => ErrorClass::AuthFailed,
@@ -386,6 +402,17 @@ mod tests {
             ("08P01", "", ErrorClass::PoolerError),
             ("26000", "", ErrorClass::PreparedStatementMismatch),
             ("42601", "", ErrorClass::SqlError),
+            (
+                "0A000",
+                "cached plan must not change result type",
+                ErrorClass::CachedPlanInvalid,
+            ),
+            ("0A000", "LOCK TABLE is not supported", ErrorClass::SqlError),
+            (
+                "25006",
+                "cannot execute INSERT in a read-only transaction",
+                ErrorClass::ReadOnlyTransaction,
+            ),
         ];
         for (code, message, class) in cases {
             assert_eq!(

@@ -202,6 +202,9 @@ fn anomalies(data: &VariantData<'_>) -> Anomalies {
         lost_writes: data.writes.as_ref().map(|w| w.lost),
         phantom_writes: data.writes.as_ref().map(|w| w.phantom),
         leaks: leak_threshold.map(|_| data.totals.extras.long_holds.iter().map(|h| h.0).sum()),
+        cancel_requests_misdirected: (data.variant.settings.fault.iter())
+            .any(|f| f.kind == crate::scenario::model::FaultKind::CancelQueries)
+            .then(|| data.gauges.cancels.misdirected()),
     }
 }
 

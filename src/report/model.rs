@@ -289,6 +289,11 @@ pub struct Anomalies {
     /// Operations that held a connection longer than `access.leak_threshold`.
     #[serde(default)]
     pub leaks: Option<u64>,
+    /// Statements that failed with `query_canceled` from a `cancel_queries` request aimed at
+    /// another statement of their connection (it arrived after that one ended). Measured with a
+    /// `cancel_queries` fault.
+    #[serde(default)]
+    pub cancel_requests_misdirected: Option<u64>,
 }
 
 /// Which connections (backends) served the operations.
@@ -395,7 +400,8 @@ pub struct ServerStats {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEvent {
-    /// `close_pool`, `terminate_backends`, `restart_server`, `cancel_queries` or `kill_backend`.
+    /// `close_pool`, `terminate_backends`, `restart_server`, `cancel_queries`, `kill_backend`,
+    /// `sql` or `read_only`.
     pub kind: String,
     /// When it fired, into the measured phase.
     pub at_ms: u64,

@@ -74,6 +74,18 @@ impl Admin {
         Ok(fresh)
     }
 
+    /// A connection of its own, under the admin's name (never counted among the run's backends),
+    /// for a fault that holds a transaction open (`kind = "sql"` with `for`).
+    pub async fn open_session(&self) -> Result<Client, RunError> {
+        open(&self.config).await.map_err(|e| {
+            RunError::Infra(format!(
+                "cannot connect to {}: {}",
+                self.display_url,
+                describe(&e)
+            ))
+        })
+    }
+
     pub async fn server_info(&self) -> Result<ServerInfo, RunError> {
         let row = self
             .client()

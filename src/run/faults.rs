@@ -79,19 +79,22 @@ pub struct Context {
 
 /// Fires the scheduled faults until told to stop (at the end of the load). A fault in progress
 /// (a restart, say) is finished first, so the server is up again for the teardown.
-pub async fn run(cx: Context, mut stop: oneshot::Receiver<()>) -> Vec<Fired> {
+pub async fn run(cx: Context, stop: oneshot::Receiver<()>) -> Vec<Fired> {
     let mut fired = Vec::new();
     let mut rng = fastrand::Rng::with_seed(cx.seed);
+    let mut stop = Stop {
+        signal: stop,
+        stopped: false,
+    };
     for (i, s) in cx.schedule.iter().enumerate() {
         let due = cx.load.measure_start + s.at;
-        tokio::select! {
-            () = tokio::time::sleep_until(due.into()) => {}
-            _ = &mut stop => break,
+        if stop.hold_until(due).await {
+            break;
         }
         let gauges = cx.gauges.snapshot();
         let at = Instant::now().saturating_duration_since(cx.load.measure_start);
         let f = &cx.faults[s.fault];
-        let detail = fire(&cx, f, &mut rng).await;
+        let detail = fire(&cx, f, &mut rng, &mut stop).await;
         fired.push(Fired {
             scheduled: i,
             kind: f.kind,
@@ -103,13 +106,52 @@ pub async fn run(cx: Context, mut stop: oneshot::Receiver<()>) -> Vec<Fired> {
     fired
 }
 
-async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng) -> String {
+/// The end of the load, as the faults see it: a fault that holds something (a lock, a
+/// read-only server) for `for` lets go early when the load ends, then undoes what it did.
+pub(super) struct Stop {
+    signal: oneshot::Receiver<()>,
+    stopped: bool,
+}
+
+impl Stop {
+    /// Waits until `when`, or until the load ends (then true).
+    pub(super) async fn hold_until(&mut self, when: Instant) -> bool {
+        if !self.stopped {
+            tokio::select! {
+                () = tokio::time::sleep_until(when.into()) => {}
+                _ = &mut self.signal => self.stopped = true,
+            }
+        }
+        self.stopped
+    }
+
+    /// Runs `work` unless the load ends first (then `None`, and `work` is dropped).
+    pub(super) async fn race<T>(
+        &mut self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        if self.stopped {
+            return None;
+        }
+        tokio::select! {
+            done = work => Some(done),
+            _ = &mut self.signal => {
+                self.stopped = true;
+                None
+            }
+        }
+    }
+}
+
+async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng, stop: &mut Stop) -> String {
     match f.kind {
         FaultKind::ClosePool => close_pool(cx, f),
         FaultKind::TerminateBackends => {
             signal_backends(cx, f.fraction(), rng, Signal::Terminate).await
         }
-        FaultKind::CancelQueries => signal_backends(cx, f.fraction(), rng, Signal::Cancel).await,
+        FaultKind::CancelQueries => super::fault_cancel::cancel(cx, f, rng).await,
+        FaultKind::Sql => super::fault_sql::run(cx, f, stop).await,
+        FaultKind::ReadOnly => super::fault_read_only::run(cx, f, rng, stop).await,
         FaultKind::RestartServer => restart(cx, f).await,
         FaultKind::KillBackend => kill_backend(cx).await,
     }
@@ -140,12 +182,11 @@ fn close_pool(cx: &Context, f: &FaultSettings) -> String {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Signal {
+pub(super) enum Signal {
     Terminate,
-    Cancel,
 }
 
-async fn signal_backends(
+pub(super) async fn signal_backends(
     cx: &Context,
     fraction: f64,
     rng: &mut fastrand::Rng,
@@ -156,12 +197,8 @@ async fn signal_backends(
         Err(e) => return format!("could not reach the server: {e}"),
     };
     let (filter, function, verb) = match signal {
+        // cancel_queries aims its requests at statements: see `fault_cancel.rs`.
         Signal::Terminate => ("", "pg_terminate_backend", "terminated"),
-        Signal::Cancel => (
-            " AND state = 'active'",
-            "pg_cancel_backend",
-            "cancelled the query of",
-        ),
     };
     let query = format!(
         "SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 AND application_name <> $2 \
@@ -301,6 +338,10 @@ mod tests {
             fraction: None,
             mode: None,
             down_for: None,
+            sql: None,
+            for_: None,
+            terminate: None,
+            guard: None,
         }
     }
 

@@ -3,7 +3,7 @@
 //! ```toml
 //! [[fault]]
 //! kind = "close_pool"        # close_pool | terminate_backends | restart_server | cancel_queries
-//!                            # | kill_backend
+//!                            # | kill_backend | sql | read_only
 //! at = "1s"                  # into the measured phase
 //! every = "2s"               # optional: again and again
 //! drain = false              # close_pool: cut held connections (false) or let them finish (true)
@@ -11,6 +11,12 @@
 //! fraction = 0.5             # terminate_backends, cancel_queries: share of this run's backends
 //! mode = "fast"              # restart_server: fast | immediate
 //! down_for = "1s"            # restart_server: how long the server stays down
+//! sql = ["ALTER TABLE t ADD COLUMN c int"]  # sql: statements run on a connection of the harness
+//! for = "2s"                 # sql: run them in a transaction held this long (a held lock);
+//!                            # read_only: how long the server refuses writes
+//! terminate = false          # read_only: also terminate this run's sessions, as a failover does
+//! guard = true               # cancel_queries: no statement starts on a targeted connection
+//!                            # until its cancel is delivered (the drivers' fix of the race)
 //! ```
 
 use std::time::Duration;
@@ -31,6 +37,12 @@ pub enum FaultKind {
     /// SIGKILL to one of this run's backends on the embedded server: the postmaster then resets
     /// every backend (`server_crash`, 57P02) and recovers.
     KillBackend,
+    /// Statements run on a connection of the harness (an `ALTER TABLE`, a `LOCK TABLE` held in
+    /// a transaction for `for`, `VACUUM FULL`, `pg_reload_conf()`); see `run/fault_sql.rs`.
+    Sql,
+    /// The server refuses writes for `for` (`default_transaction_read_only` set and reloaded,
+    /// as a former primary after a failover); see `run/fault_read_only.rs`.
+    ReadOnly,
 }
 
 impl FaultKind {
@@ -41,6 +53,8 @@ impl FaultKind {
             FaultKind::RestartServer => "restart_server",
             FaultKind::CancelQueries => "cancel_queries",
             FaultKind::KillBackend => "kill_backend",
+            FaultKind::Sql => "sql",
+            FaultKind::ReadOnly => "read_only",
         }
     }
 
@@ -91,6 +105,24 @@ pub struct FaultSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub down_for: Option<Duration>,
+    /// `sql`: the statements, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<Vec<String>>,
+    /// `sql`: hold the statements' transaction this long; `read_only`: how long it lasts.
+    #[serde(
+        default,
+        rename = "for",
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub for_: Option<Duration>,
+    /// `read_only`: terminate this run's sessions too (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminate: Option<bool>,
+    /// `cancel_queries`: hold back the targeted connection's next statement until the cancel
+    /// is delivered (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<bool>,
 }
 
 /// How long a restarted server stays down when `down_for` is not given.
@@ -112,6 +144,7 @@ impl FaultSettings {
         match self.kind {
             FaultKind::RestartServer => Some(self.down_for.unwrap_or(DEFAULT_DOWN_FOR)),
             FaultKind::ClosePool => self.reopen_after,
+            FaultKind::Sql | FaultKind::ReadOnly => Some(self.for_.unwrap_or_default()),
             _ => Some(Duration::ZERO),
         }
     }
@@ -140,6 +173,26 @@ impl FaultSettings {
             if self.down_for.is_some() {
                 keys.push("down_for");
             }
+        }
+        keys.extend(self.foreign_race_keys());
+        keys
+    }
+
+    /// The keys of `sql`, `read_only` and `cancel_queries`'s `guard` given to another kind.
+    fn foreign_race_keys(&self) -> Vec<&'static str> {
+        let k = self.kind;
+        let mut keys = Vec::new();
+        if k != FaultKind::Sql && self.sql.is_some() {
+            keys.push("sql");
+        }
+        if !matches!(k, FaultKind::Sql | FaultKind::ReadOnly) && self.for_.is_some() {
+            keys.push("for");
+        }
+        if k != FaultKind::ReadOnly && self.terminate.is_some() {
+            keys.push("terminate");
+        }
+        if k != FaultKind::CancelQueries && self.guard.is_some() {
+            keys.push("guard");
         }
         keys
     }

@@ -277,6 +277,34 @@ fn check_stages(s: &Settings, p: &mut Problems, load: Path) {
     }
 }
 
+/// `sql` needs its statements, `sql`'s and `read_only`'s `for` a positive length.
+fn check_race_fault(f: &super::model::FaultSettings, at: &Path, p: &mut Problems) {
+    if f.kind == FaultKind::Sql {
+        match &f.sql {
+            None => p.add(
+                at.clone().key("sql"),
+                "kind = \"sql\" needs `sql = [\"...\"]`",
+            ),
+            Some(list) if list.is_empty() => p.add(at.clone().key("sql"), "must not be empty"),
+            Some(list) => {
+                for (j, text) in list.iter().enumerate() {
+                    if text.trim().is_empty() {
+                        p.add(at.clone().key("sql").index(j), "must not be empty");
+                    }
+                }
+            }
+        }
+    }
+    match (f.kind, f.for_) {
+        (FaultKind::ReadOnly, None) => p.add(
+            at.clone().key("for"),
+            "kind = \"read_only\" needs `for`: how long the server refuses writes",
+        ),
+        (_, Some(d)) => p.positive(at.clone().key("for"), d),
+        _ => {}
+    }
+}
+
 fn check_faults(s: &Settings, p: &mut Problems) {
     let length = s.load.measured_length();
     for (i, f) in s.fault.iter().enumerate() {
@@ -298,6 +326,7 @@ fn check_faults(s: &Settings, p: &mut Problems) {
                 "must be more than 0 and at most 1",
             );
         }
+        check_race_fault(f, &at, p);
         if f.kind == FaultKind::ClosePool && s.access.mode != AccessMode::Pool {
             p.add(
                 at.clone().key("kind"),

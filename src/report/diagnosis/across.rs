@@ -56,10 +56,13 @@ pub fn conclude(variants: &mut [VariantReport]) {
             let s = settings[i].as_ref()?;
             let larger = larger_pool(variants, &settings, i, s).map(|t| ("cost.pool_wait", t));
             let pooled = pool_instead(variants, &settings, i, s).map(|t| ("cost.connect", t));
+            let plans = super::races::cached_plan_versus(variants, &settings, i)
+                .map(|t| ("cached_plan_invalid", t));
             Some(
                 larger
                     .into_iter()
                     .chain(pooled)
+                    .chain(plans)
                     .map(move |(c, t)| (i, c, t)),
             )
         })
@@ -162,6 +165,9 @@ fn trouble(v: &VariantReport) -> u64 {
         + a.lost_writes.unwrap_or(0)
         + a.phantom_writes.unwrap_or(0)
         + a.leaks.unwrap_or(0)
+        // Also failed operations (query_canceled), counted again: a cancel that hit the wrong
+        // statement is worse than one that hit its own.
+        + a.cancel_requests_misdirected.unwrap_or(0)
 }
 
 /// One variant's figures, for the comparison.

@@ -13,6 +13,7 @@ pub fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
         leaks(r),
         retries(r),
         unfair_waits(r, cx),
+        super::races::misdirected_cancels(r, cx),
     ]
     .into_iter()
     .flatten()

@@ -73,6 +73,8 @@ fn explain(class: ErrorClass, count: u64, r: &VariantReport, cx: &Context<'_>) -
         ErrorClass::ConnectRefused | ErrorClass::ConnectTimeout | ErrorClass::ServerUnavailable => {
             unreachable_server(r)
         }
+        ErrorClass::CachedPlanInvalid => super::races::cached_plan_invalid(r, cx),
+        ErrorClass::ReadOnlyTransaction => super::races::read_only(r, cx),
         _ => (String::new(), advice_for(class).into()),
     }
 }

@@ -11,6 +11,7 @@ mod classes;
 pub(crate) mod cost;
 mod fault_window;
 mod harness;
+mod races;
 
 pub use across::{after_verdict, conclude};
 
