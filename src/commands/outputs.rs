@@ -15,8 +15,8 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
+use crate::export::Failure;
 use crate::options::{Exports, MergeRequest, Out, RunRequest};
-use crate::report::export::Failure;
 use crate::scenario::Scenario;
 
 /// One file a command will write.
