@@ -5,10 +5,12 @@ pub mod check;
 pub mod compare;
 pub mod merge;
 mod outputs;
+pub mod report;
 pub mod run;
 mod signals;
 
 use crate::exit::Exit;
+use crate::export::html::Html;
 use crate::export::junit::Junit;
 use crate::export::markdown::Markdown;
 use crate::export::summary::Summary;
@@ -18,7 +20,7 @@ use crate::report::Report;
 use crate::report::compare::Comparison;
 use crate::scenario::source::ScenarioErrors;
 
-/// Writes the `--junit` and `--markdown` outputs of these runs, and of the scenarios that
+/// Writes the `--junit`, `--markdown` and `--html` outputs of these runs, and of the scenarios that
 /// produced no report (`failures`, shown as errors); with `comparison_only` (`stress compare`)
 /// they judge the comparisons alone.
 pub fn write_exports(
@@ -41,6 +43,9 @@ pub fn write_exports(
     }
     if let Some(path) = &exports.markdown {
         manager.add(Box::new(Markdown), path.clone());
+    }
+    if let Some(path) = &exports.html {
+        manager.add(Box::new(Html), path.clone());
     }
     let mut exit = Exit::Ok;
     for (format, path, done) in manager.write(&runs, failures) {
@@ -72,7 +77,7 @@ pub(crate) fn print_summary(
     }
 }
 
-/// A command that stops before producing any report: its `--junit` and `--markdown` outputs
+/// A command that stops before producing any report: its `--junit`, `--markdown`, `--html` outputs
 /// carry the reason as an error (never an empty, green file); `exit`, or worse.
 pub(crate) fn write_failed(exports: &Exports, failure: Failure, exit: Exit) -> Exit {
     exit.worst(write_exports(exports, &[], &[failure], false))

@@ -1,6 +1,7 @@
 //! Exporters: one per output format, one file each (hyperfine's layout), behind one trait
 //! ([`Exporter`]) and driven by one manager ([`ExportManager`]): the JSON report ([`json`]),
-//! JUnit XML ([`junit`]), Markdown ([`markdown`]) and the terminal summary ([`summary`], which
+//! JUnit XML ([`junit`]), Markdown ([`markdown`]), the HTML report ([`html`]) and the terminal
+//! summary ([`summary`], which
 //! shares the variants' table [`columns`] with Markdown and fits it with [`layout`]). Each
 //! renders the runs of one command (every scenario's report, with its comparison to a baseline
 //! when there is one) into bytes; [`export`] writes them atomically (temp file and rename), so a
@@ -10,6 +11,7 @@
 //! and the error says where.
 
 mod columns;
+pub mod html;
 pub mod json;
 pub mod junit;
 mod layout;
