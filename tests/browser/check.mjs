@@ -4,14 +4,18 @@
 // chart drawn (a canvas of non-zero size with data points) or saying why it has nothing to
 // plot. Takes a full-page screenshot. Prints a JSON summary on stdout; exit 1 on a failure.
 //
-//   node check.mjs PAGE.html SCREENSHOT.png
+//   node check.mjs PAGE.html SCREENSHOT.png [closed]
+//
+// With `closed`, the variants' sections stay as the page opens them (a 1,000-variant page).
+// The summary also gives the time from navigation to every chart drawn (`drawn_ms`) and the
+// number of paged tables (`pagers`).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 
-const [page_path, shot] = process.argv.slice(2);
+const [page_path, shot, mode] = process.argv.slice(2);
 if (!page_path || !shot) {
   console.error("usage: node check.mjs PAGE.html SCREENSHOT.png");
   process.exit(2);
@@ -36,15 +40,24 @@ try {
   page.on("request", (r) => {
     if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) problems.push(`request: ${r.url()}`);
   });
+  const started = Date.now();
   await page.goto(pathToFileURL(resolve(page_path)).href, { waitUntil: "load" });
-  // Open every section (a variant's charts are drawn when it opens).
-  await page.evaluate(() => document.querySelectorAll("details").forEach((d) => { d.open = true; }));
+  if (mode !== "closed") {
+    // Open every section (a variant's charts are drawn when it opens).
+    await page.evaluate(() => document.querySelectorAll("details").forEach((d) => { d.open = true; }));
+  }
+  // Every chart outside a closed section is drawn, or says it has nothing to plot.
   await page.waitForFunction(() => Array.from(document.querySelectorAll(".chart"))
-    .every((c) => c.dataset.drawn || c.classList.contains("empty") || c.querySelector("canvas")),
-  null, { timeout: 20000 });
+    .filter((c) => c.closest("details:not([open])") === null)
+    .every((c) => c.classList.contains("empty") || c.querySelector("canvas")),
+  null, { timeout: 60000 });
+  const drawn_ms = Date.now() - started;
+  const pagers = await page.evaluate(() => document.querySelectorAll(".pager").length);
   const charts = await page.evaluate(() => {
     const listed = new Map((window.stressCharts || []).map((c) => [c.el, c.points]));
-    return Array.from(document.querySelectorAll(".chart")).map((el) => {
+    const shown = Array.from(document.querySelectorAll(".chart"))
+      .filter((c) => c.closest("details:not([open])") === null);
+    return shown.map((el) => {
       const canvas = el.querySelector("canvas");
       const box = canvas ? canvas.getBoundingClientRect() : { width: 0, height: 0 };
       return {
@@ -61,8 +74,9 @@ try {
       problems.push(`chart ${c.kind} not drawn: ${JSON.stringify(c)}`);
     }
   }
-  await page.screenshot({ path: shot, fullPage: true });
-  console.log(JSON.stringify({ charts, problems }));
+  // The whole page, but for a page kept closed (1,000 variants): its first screen.
+  await page.screenshot({ path: shot, fullPage: mode !== "closed" });
+  console.log(JSON.stringify({ charts, problems, drawn_ms, pagers }));
 } catch (e) {
   problems.push(`browser: ${e.message}`);
   console.log(JSON.stringify({ charts: [], problems }));

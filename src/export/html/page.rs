@@ -160,7 +160,8 @@ fn variant(i: usize, j: usize, v: &VariantReport, open: bool) -> Markup {
             (tables::faults(v))
             @if !v.faults.is_empty() || v.outages.as_ref().is_some_and(|o| !o.windows.is_empty()) {
                 p.note { "Dashed line: when a fault fired; shaded: its window, to the last affected "
-                    "task's recovery; dark strip at the bottom: outage windows (bursts of failures)." }
+                    "task's recovery; dark strip at the bottom: outage windows (bursts of failures). "
+                    "Each point is the second that ends there." }
             }
             @if v.timeline.is_empty() {
                 p.none { "No timeline: nothing was measured." }

@@ -55,13 +55,14 @@
       title: title,
       width: chartWidth(el),
       height: 260,
-      series: [{ label: axes[0].label }].concat(series),
+      series: [{ label: axes[0].label === TIME ? "t (s)" : axes[0].label }].concat(series),
       axes: axes,
       scales: { x: { time: false } },
       cursor: { drag: { x: true, y: false } },
       legend: { live: true }
     };
     for (var k in extra || {}) opts[k] = extra[k];
+    opts.scales.x = opts.scales.x || {};
     opts.scales.x.time = false;
     var u = new uPlot(opts, data, el);
     charts.push({ kind: el.dataset.kind, el: el, plot: u, points: points(data) });
@@ -80,6 +81,13 @@
   }
 
   var TIME = "time into the measured phase (s)";
+
+  /* Time series start at 0, the start of the measured phase, so that a fault in its first
+     second is seen. */
+  function fromZero(u, min, max) { return [0, max]; }
+
+  /* Values by variant start at 0, so that bars and dots compare by length. */
+  function zeroUp(u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; }
 
   /* Fault windows shaded (under the series) and labelled (over them); outage windows as a
      dark strip along the bottom. */
@@ -112,6 +120,7 @@
       each(u, function (ctx, b, dpr) {
         ctx.font = 11 * dpr + "px sans-serif";
         ctx.textBaseline = "top";
+        ctx.textAlign = "left";
         v.faults.forEach(function (f, k) {
           var x0 = u.valToPos(f.from_s, "x", true);
           ctx.strokeStyle = "#D55E00";
@@ -123,14 +132,22 @@
           ctx.stroke();
           var text = f.label + (f.to_s != null ? " → " + f.to_s.toFixed(1) + "s" : "");
           var y = b.top + (2 + 13 * (k % 4)) * dpr;
+          var w = ctx.measureText(text).width + 4 * dpr;
+          // Right of its line, or left of it when it would run out of the plot.
+          var x = x0 + w + 2 * dpr > b.left + b.width ? Math.max(b.left, x0 - w - 2 * dpr) : x0 + 2 * dpr;
           ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
-          ctx.fillRect(x0 + 2 * dpr, y, ctx.measureText(text).width + 4 * dpr, 13 * dpr);
+          ctx.fillRect(x, y, w, 13 * dpr);
           ctx.fillStyle = "#6b2a00";
-          ctx.fillText(text, x0 + 4 * dpr, y + 1 * dpr);
+          ctx.fillText(text, x + 2 * dpr, y + 1 * dpr);
         });
       });
     }
     return { hooks: { drawClear: [under], draw: [over] } };
+  }
+
+  /* Options of a time series: its windows, x from 0, and the y scale given. */
+  function timed(v, y) {
+    return { plugins: [windows(v)], scales: { x: { range: fromZero }, y: y || {} } };
   }
 
   /* ok/s and failed/s by class, stacked: ok at the bottom, each class on top. The legend
@@ -157,7 +174,7 @@
       });
     });
     plot(el, v.name + ": operations per second (failed stacked by class)", data, series,
-      [axis(TIME), axis("operations per second (ops/s)", { size: 60 })], { plugins: [windows(v)] });
+      [axis(TIME), axis("operations per second (ops/s)", { size: 60 })], timed(v));
   }
 
   function latencyChart(el, v) {
@@ -166,7 +183,7 @@
     var series = [line("p50", OKABE_ITO[0]), line("p99", OKABE_ITO[1]), line("max", OKABE_ITO[6], { dash: [4, 3] })];
     plot(el, v.name + ": latency of successful operations per second", data, series,
       [axis(TIME), axis("latency (ms, log scale)", { size: 60 })],
-      { plugins: [windows(v)], scales: { x: {}, y: { distr: 3 } } });
+      timed(v, { distr: 3 }));
   }
 
   function poolChart(el, v) {
@@ -182,8 +199,8 @@
     ];
     plot(el, v.name + ": pool connections and waiting tasks", data, series,
       [axis(TIME), axis("connections / tasks", { size: 60 }),
-        axis("connections opened, closed per second", { scale: "rate", side: 1, grid: { show: false }, size: 60 })],
-      { plugins: [windows(v)] });
+        axis("opened, closed per second", { scale: "rate", side: 1, grid: { show: false }, size: 60 })],
+      timed(v));
   }
 
   function backendsChart(el, v) {
@@ -196,7 +213,7 @@
       return;
     }
     plot(el, v.name + ": this run's server backends by state", data, series,
-      [axis(TIME), axis("backends", { size: 60 })], { plugins: [windows(v)] });
+      [axis(TIME), axis("backends", { size: 60 })], timed(v));
   }
 
   /* The variants side by side: x is the variant's index, labelled with its name. */
@@ -220,7 +237,7 @@
     });
     if (n <= 16) xAxis.splits = function () { return x; };
     plot(el, title, data, series, [xAxis, axis(yLabel, { size: 60 })],
-      { scales: { x: { range: [-0.5, n - 0.5] } } });
+      { scales: { x: { range: [-0.5, n - 0.5] }, y: { range: zeroUp } } });
   }
 
   var PERCENTILES = [[1, "p0"], [2, "p50"], [10, "p90"], [100, "p99"], [1000, "p99.9"], [10000, "p99.99"], [100000, "p99.999"]];
@@ -259,11 +276,11 @@
       el.remove();
       return;
     }
-    el.classList.add("wide");
     sw.metrics.forEach(function (m, i) {
       var div = document.createElement("div");
       div.className = "chart";
       div.dataset.kind = "sweep";
+      div.dataset.drawn = "1";
       el.parentNode.insertBefore(div, el);
       var data = [sw.values, m.values];
       var series = [line(m.metric, color(i), { width: 2, points: { show: true, size: 7 } })];
@@ -272,7 +289,8 @@
         series.push(line("limit", "#000", { dash: [6, 4], width: 1 }));
       }
       plot(div, m.metric + " against " + sw.key, data, series,
-        [axis(sw.key), axis(m.metric + " (" + unit(m.metric) + ")", { size: 60 })]);
+        [axis(sw.key), axis(m.metric + " (" + unit(m.metric) + ")", { size: 60 })],
+        { scales: { x: {}, y: { range: zeroUp } } });
     });
     el.remove();
   }
