@@ -38,30 +38,29 @@ fn missing() -> Option<String> {
     None
 }
 
-/// check.mjs's verdict on a page: its summary (charts, problems, drawn_ms, pagers).
-fn check(page: &Path, closed: bool) -> serde_json::Value {
-    let shot = page.with_extension("png");
+/// check.mjs's verdict on pages (`true`: keep its sections closed): a summary per page
+/// (charts, problems, drawn_ms, pagers). Each page's screenshot is written beside it.
+fn check(pages: &[(&Path, bool)]) -> Vec<serde_json::Value> {
     let mut cmd = Command::new("node");
-    cmd.arg(browser_dir().join("check.mjs"))
-        .arg(page)
-        .arg(&shot);
-    if closed {
-        cmd.arg("closed");
+    cmd.arg(browser_dir().join("check.mjs"));
+    for (page, closed) in pages {
+        if *closed {
+            cmd.arg("--closed");
+        }
+        cmd.arg(page);
     }
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary: serde_json::Value =
+    let summaries: Vec<serde_json::Value> =
         serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
-    assert!(
-        out.status.success(),
-        "{}: {}\n{stderr}",
-        page.display(),
-        summary["problems"]
-    );
-    let size = std::fs::metadata(&shot).map_or(0, |m| m.len());
-    assert!(size > 10_000, "screenshot {}: {size} bytes", shot.display());
-    summary
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for (page, _) in pages {
+        let shot = page.with_extension("png");
+        let size = std::fs::metadata(&shot).map_or(0, |m| m.len());
+        assert!(size > 10_000, "screenshot {}: {size} bytes", shot.display());
+    }
+    summaries
 }
 
 fn charts(summary: &serde_json::Value) -> &Vec<serde_json::Value> {
@@ -75,21 +74,29 @@ fn every_chart_of_real_reports_is_drawn_in_chromium() {
         return;
     }
     let m = made();
-    for (page, at_least) in [
+    let wanted = [
         ("faults.html", 10),
         ("sweep.html", 6 + 3 * 4 + 1),
         ("merged.html", 10),
         ("compare.html", 10),
-    ] {
-        let summary = check(&m.path(page), false);
-        let drawn = charts(&summary)
+    ];
+    let paths: Vec<PathBuf> = wanted.iter().map(|(p, _)| m.path(p)).collect();
+    let pages: Vec<(&Path, bool)> = paths.iter().map(|p| (p.as_path(), false)).collect();
+    let summaries = check(&pages);
+    for ((page, at_least), summary) in wanted.iter().zip(&summaries) {
+        let drawn = charts(summary)
             .iter()
             .filter(|c| c["empty"].is_null())
             .count();
-        assert!(drawn >= at_least, "{page}: {drawn} charts drawn: {summary}");
+        assert!(
+            drawn >= *at_least,
+            "{page}: {drawn} charts drawn: {summary}"
+        );
     }
-    let faults = check(&m.path("faults.html"), false);
-    let ops = charts(&faults).iter().find(|c| c["kind"] == "ops").unwrap();
+    let ops = charts(&summaries[0])
+        .iter()
+        .find(|c| c["kind"] == "ops")
+        .unwrap();
     let seconds = m.report("faults.json").variants[0].timeline.len() as u64;
     assert!(ops["points"].as_u64().unwrap() >= seconds, "{ops}");
 }
@@ -149,24 +156,22 @@ fn an_hour_long_run_and_a_thousand_variants_stay_usable() {
         super::common::skip::skip("html::browser::an_hour_long_run", "chromium", &why);
         return;
     }
-    let summary = check(&hour, false);
-    let ops = charts(&summary)
-        .iter()
-        .find(|c| c["kind"] == "ops")
-        .unwrap();
+    let summaries = check(&[(&hour, false), (&sweep, true)]);
+    let summary = &summaries[0];
+    let ops = charts(summary).iter().find(|c| c["kind"] == "ops").unwrap();
     assert!(ops["points"].as_u64().unwrap() >= 3600, "{ops}");
-    // Wide margins: a loaded 2-core machine, a debug build of nothing (the page is static).
+    // Wide margins: a loaded 2-core machine (the page itself is static).
     assert!(
         summary["drawn_ms"].as_u64().unwrap() < 30_000,
         "{}",
         summary["drawn_ms"]
     );
-    let summary = check(&sweep, true);
+    let summary = &summaries[1];
     assert!(
         summary["pagers"].as_u64().unwrap() >= 1,
         "the tables are paged"
     );
-    let compared = charts(&summary)
+    let compared = charts(summary)
         .iter()
         .find(|c| c["kind"] == "compare-throughput")
         .unwrap();

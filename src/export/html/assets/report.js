@@ -116,12 +116,16 @@
         });
       });
     }
+    /* Labels in up to 4 rows, each placed in the first row where it does not overlap the
+       previous label; a label that fits nowhere is shortened to its time, else left out (the
+       dashed line stays, and the faults' table has every detail). */
     function over(u) {
       each(u, function (ctx, b, dpr) {
         ctx.font = 11 * dpr + "px sans-serif";
         ctx.textBaseline = "top";
         ctx.textAlign = "left";
-        v.faults.forEach(function (f, k) {
+        var ends = [-Infinity, -Infinity, -Infinity, -Infinity];
+        v.faults.forEach(function (f) {
           var x0 = u.valToPos(f.from_s, "x", true);
           ctx.strokeStyle = "#D55E00";
           ctx.lineWidth = 1.5 * dpr;
@@ -130,15 +134,20 @@
           ctx.moveTo(x0, b.top);
           ctx.lineTo(x0, b.top + b.height);
           ctx.stroke();
-          var text = f.label + (f.to_s != null ? " → " + f.to_s.toFixed(1) + "s" : "");
-          var y = b.top + (2 + 13 * (k % 4)) * dpr;
-          var w = ctx.measureText(text).width + 4 * dpr;
-          // Right of its line, or left of it when it would run out of the plot.
-          var x = x0 + w + 2 * dpr > b.left + b.width ? Math.max(b.left, x0 - w - 2 * dpr) : x0 + 2 * dpr;
-          ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
-          ctx.fillRect(x, y, w, 13 * dpr);
-          ctx.fillStyle = "#6b2a00";
-          ctx.fillText(text, x + 2 * dpr, y + 1 * dpr);
+          [f.label, "@" + f.from_s.toFixed(1) + "s"].some(function (text) {
+            var w = ctx.measureText(text).width + 4 * dpr;
+            // Right of its line, or left of it when it would run out of the plot.
+            var x = x0 + w + 2 * dpr > b.left + b.width ? Math.max(b.left, x0 - w - 2 * dpr) : x0 + 2 * dpr;
+            var row = ends.findIndex(function (end) { return x > end + 4 * dpr; });
+            if (row < 0) return false;
+            ends[row] = x + w;
+            var y = b.top + (2 + 13 * row) * dpr;
+            ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+            ctx.fillRect(x, y, w, 13 * dpr);
+            ctx.fillStyle = "#6b2a00";
+            ctx.fillText(text, x + 2 * dpr, y + 1 * dpr);
+            return true;
+          });
         });
       });
     }
