@@ -311,6 +311,28 @@ fn a_run_with_faults_shows_its_totals_and_its_fault_windows() {
     assert!(findings.contains(&v.diagnosis[0].finding), "{findings}");
 }
 
+/// `stress report` renders a saved report into the same page as the run that wrote it.
+#[test]
+fn a_saved_report_renders_to_the_page_of_its_run() {
+    let m = made();
+    let again = m.path("faults-again.html");
+    let (code, text) = stress(&[
+        os("report"),
+        m.path("faults.json").as_os_str(),
+        os("--html"),
+        again.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("Scenario") || text.contains("html-faults"),
+        "{text}"
+    );
+    assert!(
+        m.page("faults-again.html") == m.page("faults.html"),
+        "same page"
+    );
+}
+
 #[test]
 fn a_sweep_shows_every_point_and_its_metric_against_the_swept_value() {
     let m = made();

@@ -40,3 +40,47 @@ impl Exporter for Html {
             .into_bytes())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn page(r: &crate::report::Report, failures: &[Failure]) -> String {
+        let run = Exported {
+            report: r,
+            comparison: None,
+            comparison_only: false,
+        };
+        String::from_utf8(Html.render(&[run], failures).unwrap()).unwrap()
+    }
+
+    /// A name or a message is text, never markup: not in the tables, not in the data block.
+    #[test]
+    fn names_and_messages_cannot_break_out_of_the_page() {
+        let evil = "</script><script>alert(1)</script><b>";
+        let mut r = fixtures::report(
+            "r1",
+            "2026-01-01T00:00:00.000Z",
+            vec![fixtures::variant(evil, 3, 0, serde_json::json!({}))],
+        );
+        r.scenario.name = evil.into();
+        let html = page(&r, &[Failure::new(evil, "refused <&>")]);
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("<b>"), "{html}");
+        assert!(
+            html.contains("&lt;/script&gt;&lt;script&gt;alert(1)"),
+            "escaped in the markup"
+        );
+        assert!(
+            html.contains("\\u003c/script>\\u003cscript>alert(1)"),
+            "escaped in the data"
+        );
+        assert!(html.contains("refused &lt;&amp;&gt;"));
+        assert_eq!(
+            html.matches("<script").count(),
+            3,
+            "data, uPlot, the page's script"
+        );
+    }
+}
