@@ -38,6 +38,7 @@ pub(crate) fn document(runs: &[Exported<'_>], failures: &[Failure], data: &str) 
             }
             body {
                 header.page { h1 { (title) } }
+                noscript { p.note { "The charts need JavaScript; every table reads without it." } }
                 main {
                     @for f in failures { (not_run(f)) }
                     @for (i, run) in runs.iter().enumerate() { (scenario(i, run)) }

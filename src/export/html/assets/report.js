@@ -64,6 +64,8 @@
     for (var k in extra || {}) opts[k] = extra[k];
     opts.scales.x = opts.scales.x || {};
     opts.scales.x.time = false;
+    el.setAttribute("role", "img");
+    el.setAttribute("aria-label", title);
     var u = new uPlot(opts, data, el);
     charts.push({ kind: el.dataset.kind, el: el, plot: u, points: points(data) });
   }
@@ -183,7 +185,7 @@
       });
     });
     plot(el, v.name + ": operations per second (failed stacked by class)", data, series,
-      [axis(TIME), axis("operations per second (ops/s)", { size: 60 })], timed(v));
+      [axis(TIME), axis("operations per second (ops/s)", { size: 60 })], timed(v, { range: zeroUp }));
   }
 
   function latencyChart(el, v) {
@@ -209,7 +211,7 @@
     plot(el, v.name + ": pool connections and waiting tasks", data, series,
       [axis(TIME), axis("connections / tasks", { size: 60 }),
         axis("opened, closed per second", { scale: "rate", side: 1, grid: { show: false }, size: 60 })],
-      timed(v));
+      timed(v, { range: zeroUp }));
   }
 
   function backendsChart(el, v) {
@@ -222,7 +224,7 @@
       return;
     }
     plot(el, v.name + ": this run's server backends by state", data, series,
-      [axis(TIME), axis("backends", { size: 60 })], timed(v));
+      [axis(TIME), axis("backends", { size: 60 })], timed(v, { range: zeroUp }));
   }
 
   /* The variants side by side: x is the variant's index, labelled with its name. */
