@@ -27,6 +27,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Merge the reports of one scenario run on several machines at once into one report.
     Merge(MergeArgs),
+    /// Render saved reports again: their summaries, and the --html, --junit, --markdown outputs.
+    Report(ReportArgs),
     /// Print the JSON Schema of the report.
     Schema,
 }
@@ -84,6 +86,10 @@ pub struct ExportArgs {
     /// Also write a Markdown summary (for a pull-request comment or a CI step summary).
     #[arg(long, value_name = "PATH")]
     pub markdown: Option<PathBuf>,
+    /// Also write an HTML report: one self-contained page with the variants side by side,
+    /// time series with the fault windows shaded, and latency distributions.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +121,15 @@ pub struct MergeArgs {
     /// Merge reports whose settings differ anyway.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Reports written by `stress run` or `stress merge` (read strictly).
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub export: ExportArgs,
 }
@@ -155,6 +170,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => Ok(commands::check::check(options::check(args))),
         Command::Compare(args) => options::compare(args).map(commands::compare::compare),
         Command::Merge(args) => Ok(commands::merge::merge(options::merge(args))),
+        Command::Report(args) => Ok(commands::report::report(options::report(args))),
         Command::Schema => {
             print!("{}", crate::report::schema::report_schema());
             Ok(crate::exit::Exit::Ok)

@@ -8,8 +8,8 @@
 //! - [`workload`]: the compiled mix of statements, parameters and transactions;
 //! - [`run`]: tasks, the load model, the runtime layout;
 //! - [`record`]: histograms, error classes, the timeline;
-//! - [`report`]: the JSON report, the verdict, comparisons and merges, the exporters (JSON,
-//!   JUnit, Markdown, the terminal summary), the schema;
+//! - [`report`]: the JSON report, the verdict, comparisons and merges, the schema;
+//! - [`export`]: the outputs (JSON, JUnit, Markdown, the terminal summary), one file each;
 //! - [`metric`]: the one metric vocabulary of `[expect]`, `--tolerance` and every table.
 //!
 //! [`redact`] hides passwords in anything shown to a user.
@@ -22,6 +22,7 @@ pub mod cli;
 pub mod commands;
 pub mod database;
 pub mod exit;
+pub mod export;
 pub mod metric;
 pub mod options;
 pub mod record;

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{CheckArgs, CompareArgs, ExportArgs, MergeArgs, RunArgs, ScenarioArgs};
+use crate::cli::{
+    CheckArgs, CompareArgs, ExportArgs, MergeArgs, ReportArgs, RunArgs, ScenarioArgs,
+};
 use crate::report::compare::{Tolerance, ToleranceError, Tolerances};
 use crate::scenario::LoadOptions;
 
@@ -28,12 +30,14 @@ fn tolerances(args: &[String]) -> Result<Tolerances, OptionsError> {
 pub struct Exports {
     pub junit: Option<PathBuf>,
     pub markdown: Option<PathBuf>,
+    pub html: Option<PathBuf>,
 }
 
 fn exports(args: ExportArgs) -> Exports {
     Exports {
         junit: args.junit,
         markdown: args.markdown,
+        html: args.html,
     }
 }
 
@@ -172,6 +176,20 @@ pub fn merge(args: MergeArgs) -> MergeRequest {
         files: args.files,
         out: args.out,
         force: args.force,
+        exports: exports(args.export),
+    }
+}
+
+/// `stress report FILE...`: saved reports to render again.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    pub files: Vec<PathBuf>,
+    pub exports: Exports,
+}
+
+pub fn report(args: ReportArgs) -> ReportRequest {
+    ReportRequest {
+        files: args.files,
         exports: exports(args.export),
     }
 }

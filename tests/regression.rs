@@ -105,7 +105,7 @@ fn merging_a_report_with_itself_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let report = common::run_text("regression_merge", BASE, &["load.duration=200ms"]);
     let path = dir.path().join("a.json");
-    stress::report::json::write(&report, &path).unwrap();
+    stress::export::json::write(&report, &path).unwrap();
     let out = stress()
         .arg("merge")
         .arg(&path)
@@ -168,10 +168,10 @@ const NOWHERE: &str = "postgres://postgres@127.0.0.1:1/nowhere";
 fn two_reports(db: &str, dir: &tempfile::TempDir) -> (stress::report::Report, PathBuf, PathBuf) {
     let report = common::run_text(db, BASE, &["load.duration=200ms"]);
     let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
-    stress::report::json::write(&report, &a).unwrap();
+    stress::export::json::write(&report, &a).unwrap();
     let mut other = report.clone();
     other.run_id.push_str("-b");
-    stress::report::json::write(&other, &b).unwrap();
+    stress::export::json::write(&other, &b).unwrap();
     (report, a, b)
 }
 
@@ -211,9 +211,9 @@ fn merged_histogram_counts_beyond_any_run_are_refused_not_a_panic() {
     use base64::Engine;
     report.variants[0].latency_ms.acquire.hdr =
         base64::engine::general_purpose::STANDARD.encode(bytes);
-    stress::report::json::write(&report, &a).unwrap();
+    stress::export::json::write(&report, &a).unwrap();
     report.run_id.push_str("-b");
-    stress::report::json::write(&report, &b).unwrap();
+    stress::export::json::write(&report, &b).unwrap();
     for (code, stderr) in merge_and_compare(&a, &b) {
         assert_eq!(code, Some(2), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -255,7 +255,7 @@ fn merge_and_compare_refuse_reports_that_disagree_with_themselves() {
         let mut bad = report.clone();
         bad.run_id.push_str("-b");
         edit(&mut bad);
-        stress::report::json::write(&bad, &b).unwrap();
+        stress::export::json::write(&bad, &b).unwrap();
         if needle.is_empty() {
             // No timeline is no promise broken: still read.
             assert_eq!(merge_and_compare(&a, &b)[1].0, Some(0));

@@ -4,10 +4,10 @@
 //! paths that cannot be written (checked first).
 
 use crate::exit::Exit;
+use crate::export::Failure;
 use crate::options::CompareRequest;
 use crate::report::compare::{self, Fingerprint, comparable};
-use crate::report::export::Failure;
-use crate::report::{json, summary};
+use crate::report::json;
 
 pub fn compare(req: CompareRequest) -> Exit {
     let outputs = super::outputs::exports(&req.exports);
@@ -38,7 +38,7 @@ pub fn compare(req: CompareRequest) -> Exit {
         }
     };
     let c = compare::compare(&base, &new, &req.tolerances, forced);
-    anstream::print!("{}", summary::render_comparison(&c));
+    super::print_summary(&new, Some(&c), true);
     let exit = super::write_exports(&req.exports, &[(new, Some(c.clone()))], &[], true);
     if c.regressions() > 0 {
         exit.worst(Exit::ExpectationFailed)

@@ -5,10 +5,10 @@
 //! between 0 and 1.
 
 use crate::exit::Exit;
+use crate::export::Failure;
 use crate::options::MergeRequest;
-use crate::report::export::Failure;
+use crate::report::json;
 use crate::report::merge::{self, Input};
-use crate::report::{json, summary};
 
 pub fn merge(req: MergeRequest) -> Exit {
     if let Err(exit) = super::outputs::preflight(&super::outputs::for_merge(&req), &req.exports) {
@@ -36,8 +36,8 @@ pub fn merge(req: MergeRequest) -> Exit {
         Ok(r) => r,
         Err(e) => return refuse(format!("cannot merge: {e}")),
     };
-    anstream::print!("{}", summary::render(&report));
-    if let Err(e) = json::write(&report, &req.out) {
+    super::print_summary(&report, None, false);
+    if let Err(e) = crate::export::json::write(&report, &req.out) {
         eprintln!("error: {e}");
         let failure = Failure::new("stress merge", e);
         return super::write_exports(&req.exports, &[(report, None)], &[failure], false)

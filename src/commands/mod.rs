@@ -5,19 +5,22 @@ pub mod check;
 pub mod compare;
 pub mod merge;
 mod outputs;
+pub mod report;
 pub mod run;
 mod signals;
 
 use crate::exit::Exit;
+use crate::export::html::Html;
+use crate::export::junit::Junit;
+use crate::export::markdown::Markdown;
+use crate::export::summary::Summary;
+use crate::export::{ExportManager, Exported, Exporter, Failure};
 use crate::options::Exports;
 use crate::report::Report;
 use crate::report::compare::Comparison;
-use crate::report::export::{self, Exported, Exporter, Failure};
-use crate::report::junit::Junit;
-use crate::report::markdown::Markdown;
 use crate::scenario::source::ScenarioErrors;
 
-/// Writes the `--junit` and `--markdown` outputs of these runs, and of the scenarios that
+/// Writes the `--junit`, `--markdown` and `--html` outputs of these runs, and of the scenarios that
 /// produced no report (`failures`, shown as errors); with `comparison_only` (`stress compare`)
 /// they judge the comparisons alone.
 pub fn write_exports(
@@ -34,13 +37,20 @@ pub fn write_exports(
             comparison_only,
         })
         .collect();
-    let wanted: [(&dyn Exporter, &Option<std::path::PathBuf>); 2] =
-        [(&Junit, &exports.junit), (&Markdown, &exports.markdown)];
+    let mut manager = ExportManager::default();
+    if let Some(path) = &exports.junit {
+        manager.add(Box::new(Junit), path.clone());
+    }
+    if let Some(path) = &exports.markdown {
+        manager.add(Box::new(Markdown), path.clone());
+    }
+    if let Some(path) = &exports.html {
+        manager.add(Box::new(Html), path.clone());
+    }
     let mut exit = Exit::Ok;
-    for (exporter, path) in wanted {
-        let Some(path) = path else { continue };
-        match export::export(exporter, &runs, failures, path) {
-            Ok(()) => println!("{}: {}", exporter.format(), path.display()),
+    for (format, path, done) in manager.write(&runs, failures) {
+        match done {
+            Ok(()) => println!("{format}: {}", path.display()),
             Err(e) => {
                 eprintln!("error: {e}");
                 exit = Exit::Infra;
@@ -50,7 +60,24 @@ pub fn write_exports(
     exit
 }
 
-/// A command that stops before producing any report: its `--junit` and `--markdown` outputs
+/// Prints the terminal summary of a report and of its comparison with a baseline (only the
+/// comparison with `comparison_only`).
+pub(crate) fn print_summary(
+    report: &Report,
+    comparison: Option<&Comparison>,
+    comparison_only: bool,
+) {
+    let run = Exported {
+        report,
+        comparison,
+        comparison_only,
+    };
+    if let Ok(bytes) = Summary.render(&[run], &[]) {
+        anstream::print!("{}", String::from_utf8_lossy(&bytes));
+    }
+}
+
+/// A command that stops before producing any report: its `--junit`, `--markdown`, `--html` outputs
 /// carry the reason as an error (never an empty, green file); `exit`, or worse.
 pub(crate) fn write_failed(exports: &Exports, failure: Failure, exit: Exit) -> Exit {
     exit.worst(write_exports(exports, &[], &[failure], false))

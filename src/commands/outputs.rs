@@ -1,6 +1,6 @@
 //! Every output path checked before anything runs, so that a bad path costs no load and loses
-//! no report: the JSON reports (`--out`, or `reports/<name>.json`), `--junit`, `--markdown` (an
-//! output added later joins [`exports`]).
+//! no report: the JSON reports (`--out`, or `reports/<name>.json`), `--junit`, `--markdown`,
+//! `--html` (an output added later joins [`exports`]).
 //!
 //! For each path: no two outputs may be one file (two scenarios of one `name` would overwrite
 //! each other's report); it must not be a directory (a device such as
@@ -15,8 +15,8 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
+use crate::export::Failure;
 use crate::options::{Exports, MergeRequest, Out, RunRequest};
-use crate::report::export::Failure;
 use crate::scenario::Scenario;
 
 /// One file a command will write.
@@ -45,16 +45,20 @@ impl Output {
 
 /// `--junit` and `--markdown`, when asked for.
 pub(crate) fn exports(e: &Exports) -> Vec<Output> {
-    [("--junit", &e.junit), ("--markdown", &e.markdown)]
-        .into_iter()
-        .filter_map(|(flag, path)| {
-            path.as_ref().map(|p| Output {
-                flag,
-                source: None,
-                path: p.clone(),
-            })
+    [
+        ("--junit", &e.junit),
+        ("--markdown", &e.markdown),
+        ("--html", &e.html),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| {
+        path.as_ref().map(|p| Output {
+            flag,
+            source: None,
+            path: p.clone(),
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// `stress run`: each scenario's report, and the exports.
@@ -111,6 +115,7 @@ pub(crate) fn preflight(outputs: &[Output], exports: &Exports) -> Result<(), Exi
     let usable = Exports {
         junit: broken(&exports.junit),
         markdown: broken(&exports.markdown),
+        html: broken(&exports.html),
     };
     let reasons: Vec<String> = failed.into_iter().map(|(_, m)| m).collect();
     for r in &reasons {

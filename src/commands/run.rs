@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use crate::database::Target;
 use crate::exit::Exit;
+use crate::export::Failure;
 use crate::options::{Baseline, RunRequest};
 use crate::report::compare::{self, Comparison, Fingerprint};
-use crate::report::export::Failure;
-use crate::report::{Report, json, summary};
+use crate::report::{Report, json};
 use crate::run::{Interrupt, RunError, RunOptions, run_scenario};
 use crate::scenario::{self, Scenario};
 
@@ -184,7 +184,6 @@ fn finish(
             return (Exit::Infra, None);
         }
     };
-    anstream::print!("{}", summary::render(&report));
     let comparison = base.map(|(base, forced)| {
         let tolerances = &req
             .baseline
@@ -193,11 +192,9 @@ fn finish(
             .tolerances;
         compare::compare(&base, &report, tolerances, forced)
     });
-    if let Some(c) = &comparison {
-        anstream::print!("{}", summary::render_comparison(c));
-    }
+    super::print_summary(&report, comparison.as_ref(), false);
     let path = req.out.path_for(&s.name);
-    if let Err(e) = json::write(&report, &path) {
+    if let Err(e) = crate::export::json::write(&report, &path) {
         eprintln!("error: {e}");
         failures.push(Failure::new(s.file.display(), e));
         return (Exit::Infra, Some((report, comparison)));

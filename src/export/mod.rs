@@ -1,17 +1,28 @@
-//! Exporters: one per output format (hyperfine's layout): the JSON report ([`super::json`]),
-//! JUnit XML ([`super::junit`]) and Markdown ([`super::markdown`]). Each renders the runs of
-//! one command (every scenario's report, with its comparison to a baseline when there is
-//! one) into bytes; [`export`] writes them atomically (temp file and rename), so a reader never
-//! sees half a file. Scenarios that produced no report ([`Failure`]) are rendered too, as errors:
-//! a run that did not run is never green. When the final write fails (a full disk), the bytes
-//! go to a fallback file in the temporary directory (else the current one), and the error says
-//! where.
+//! Exporters: one per output format, one file each (hyperfine's layout), behind one trait
+//! ([`Exporter`]) and driven by one manager ([`ExportManager`]): the JSON report ([`json`]),
+//! JUnit XML ([`junit`]), Markdown ([`markdown`]), the HTML report ([`html`]) and the terminal
+//! summary ([`summary`], which
+//! shares the variants' table [`columns`] with Markdown and fits it with [`layout`]). Each
+//! renders the runs of one command (every scenario's report, with its comparison to a baseline
+//! when there is one) into bytes; [`export`] writes them atomically (temp file and rename), so a
+//! reader never sees half a file. Scenarios that produced no report ([`Failure`]) are rendered
+//! too, as errors: a run that did not run is never green. When the final write fails (a full
+//! disk), the bytes go to a fallback file in the temporary directory (else the current one),
+//! and the error says where.
+
+mod columns;
+pub mod html;
+pub mod json;
+pub mod junit;
+mod layout;
+pub mod markdown;
+pub mod summary;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::compare::Comparison;
-use super::model::Report;
+use crate::report::compare::Comparison;
+use crate::report::model::Report;
 
 /// One scenario's report, and its comparison with a baseline.
 #[derive(Clone, Copy, Debug)]
@@ -74,6 +85,36 @@ pub trait Exporter {
 
     /// Renders the runs of a command, and the scenarios that produced no report.
     fn render(&self, runs: &[Exported<'_>], failures: &[Failure]) -> Result<Vec<u8>, ExportError>;
+}
+
+/// The files a command writes at its end, each with its format (hyperfine's `ExportManager`).
+#[derive(Default)]
+pub struct ExportManager {
+    exporters: Vec<(Box<dyn Exporter>, PathBuf)>,
+}
+
+impl ExportManager {
+    /// Adds an output: `exporter` renders into `path`.
+    pub fn add(&mut self, exporter: Box<dyn Exporter>, path: PathBuf) -> &mut Self {
+        self.exporters.push((exporter, path));
+        self
+    }
+
+    /// Writes every output, each independently of the others' failures: per output, its format
+    /// and path, and whether it was written.
+    pub fn write(
+        &self,
+        runs: &[Exported<'_>],
+        failures: &[Failure],
+    ) -> Vec<(&'static str, &Path, Result<(), ExportError>)> {
+        self.exporters
+            .iter()
+            .map(|(exporter, path)| {
+                let done = export(exporter.as_ref(), runs, failures, path);
+                (exporter.format(), path.as_path(), done)
+            })
+            .collect()
+    }
 }
 
 /// Renders `runs` and `failures` with `exporter` and writes them to `path`, or to a fallback

@@ -5,10 +5,10 @@
 //! (exit 2 or 3) gets a heading that says so, with the reason: never an empty file.
 
 use super::columns::{self, Column};
-use super::compare::Comparison;
-use super::export::{ExportError, Exported, Exporter, Failure};
-use super::model::Report;
-use super::verdict;
+use super::{ExportError, Exported, Exporter, Failure};
+use crate::report::compare::Comparison;
+use crate::report::model::Report;
+use crate::report::verdict;
 
 /// The Markdown exporter.
 pub struct Markdown;

@@ -7,9 +7,9 @@
 //! its width (see [`super::layout`]).
 
 use super::layout::Col;
-use super::model::VariantReport;
-use super::verdict;
 use crate::metric::{format_ms as ms, format_pct};
+use crate::report::model::VariantReport;
+use crate::report::verdict;
 
 /// A column: its header, whether it holds numbers (aligned right), and its cell.
 pub(crate) struct Column {

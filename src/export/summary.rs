@@ -11,10 +11,12 @@
 
 use anstyle::{AnsiColor, Style};
 
-use super::compare::Comparison;
+use super::columns;
 use super::layout::{self, Col, wrap};
-use super::model::{Report, VariantReport};
-use super::{columns, verdict};
+use super::{ExportError, Exported, Exporter, Failure};
+use crate::report::compare::Comparison;
+use crate::report::model::{Report, VariantReport};
+use crate::report::verdict;
 
 const RED: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
@@ -29,6 +31,30 @@ fn red(text: &str) -> String {
 
 fn green(text: &str) -> String {
     format!("{GREEN}{text}{GREEN:#}")
+}
+
+/// The terminal summary as an exporter: each report's summary (left out for `stress compare`,
+/// whose verdict is the comparison's alone), then its comparison with the baseline. Print the
+/// bytes through `anstream` (see the module's doc).
+pub struct Summary;
+
+impl Exporter for Summary {
+    fn format(&self) -> &'static str {
+        "summary"
+    }
+
+    fn render(&self, runs: &[Exported<'_>], _failures: &[Failure]) -> Result<Vec<u8>, ExportError> {
+        let mut out = String::new();
+        for run in runs {
+            if !run.comparison_only {
+                out.push_str(&render(run.report));
+            }
+            if let Some(c) = run.comparison {
+                out.push_str(&render_comparison(c));
+            }
+        }
+        Ok(out.into_bytes())
+    }
 }
 
 /// The variants' table (see [`columns`]), fitted to `width`.
@@ -227,9 +253,9 @@ pub fn render_comparison_width(c: &Comparison, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::layout::assert_fits;
     use crate::record::errors::ErrorClass;
     use crate::report::fixtures;
-    use crate::report::layout::assert_fits;
     use crate::report::model::{ErrorStats, Finding};
 
     /// The per-request run beside a pool: 761 connections opened for a capacity of 10,

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
 
-use super::compare::Comparison;
-use super::export::{ExportError, Exported, Exporter, Failure};
-use super::model::{Report, VariantReport};
-use super::verdict;
+use super::{ExportError, Exported, Exporter, Failure};
+use crate::report::compare::Comparison;
+use crate::report::model::{Report, VariantReport};
+use crate::report::verdict;
 
 /// The JUnit exporter.
 pub struct Junit;
