@@ -21,7 +21,12 @@ use crate::workload::params::Value;
 pub struct TaskAccess {
     kind: TaskKind,
     gauges: Arc<Gauges>,
+    /// A pool model's release of this task's last connection, awaited before its next
+    /// acquire as the libraries' releases are (see `models/`).
+    pending: PendingRelease,
 }
+
+type PendingRelease = std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>;
 
 #[derive(Debug)]
 pub(super) enum TaskKind {
@@ -43,7 +48,11 @@ impl Drop for Waiting<'_> {
 
 impl TaskAccess {
     pub(super) fn new(kind: TaskKind, gauges: Arc<Gauges>) -> TaskAccess {
-        TaskAccess { kind, gauges }
+        TaskAccess {
+            kind,
+            gauges,
+            pending: PendingRelease::default(),
+        }
     }
 
     /// Gets a connection for one operation.
@@ -57,6 +66,10 @@ impl TaskAccess {
                 LeaseKind::Pooled(conn, generation)
             }
             TaskKind::Model(pool) => {
+                let previous = self.pending.lock().expect("pending release").take();
+                if let Some(release) = previous {
+                    let _ = release.await;
+                }
                 let (core, held) = pool.get().await?;
                 LeaseKind::Model(core, Some(held))
             }
@@ -74,7 +87,9 @@ impl TaskAccess {
             }
         };
         drop(waiting);
-        Ok(Lease::new(kind, gauges))
+        let mut lease = Lease::new(kind, gauges);
+        lease.pending = Some(&self.pending);
+        Ok(lease)
     }
 }
 
@@ -89,6 +104,8 @@ pub struct Lease<'a> {
     reused: bool,
     /// Statements sent through this lease.
     statements: std::cell::Cell<u32>,
+    /// Where a pool model's release is left for the task's next acquire.
+    pending: Option<&'a PendingRelease>,
 }
 
 enum LeaseKind<'a> {
@@ -108,6 +125,7 @@ impl<'a> Lease<'a> {
             inherited_transaction: false,
             reused: false,
             statements: std::cell::Cell::new(0),
+            pending: None,
         };
         gauges.acquired();
         let (reused, inherited) = {
@@ -249,7 +267,10 @@ impl Drop for Lease<'_> {
                         .fetch_add(1, Ordering::Relaxed);
                 }
             }
-            give_back(core, held.take(), self.statements.get());
+            let release = give_back(core, held.take(), self.statements.get());
+            if let (Some(slot), Some(release)) = (self.pending, release) {
+                *slot.lock().expect("pending release") = Some(release);
+            }
         } else if let LeaseKind::Pooled(conn, _) = &self.kind
             && conn.maybe_in_transaction()
             && !conn.is_broken()
@@ -277,9 +298,13 @@ fn cut_error(name: &str) -> OpError {
 
 /// A model's connection given back after its operation: the library's release (reset, then
 /// to a waiter or idle) runs in a task of its own, as a lease is dropped synchronously.
-fn give_back(core: &Arc<PgCore>, held: Option<PgHeld>, statements: u32) {
+fn give_back(
+    core: &Arc<PgCore>,
+    held: Option<PgHeld>,
+    statements: u32,
+) -> Option<tokio::task::JoinHandle<()>> {
     let (Some(held), Ok(rt)) = (held, tokio::runtime::Handle::try_current()) else {
-        return;
+        return None;
     };
-    rt.spawn(core.clone().release(held, u64::from(statements)));
+    Some(rt.spawn(core.clone().release(held, u64::from(statements))))
 }

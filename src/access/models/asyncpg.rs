@@ -63,6 +63,7 @@ impl Model for Asyncpg {
             },
             fail_waiters_on_close: true,
             reconnect_timeout: Duration::ZERO,
+            wake_only: false,
         }
     }
 

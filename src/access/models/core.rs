@@ -39,6 +39,9 @@ struct Idle<C> {
 enum Handoff<C> {
     Conn(Idle<C>),
     Slot,
+    /// Woken to look again (asyncio.Queue): the connection, or the room, is in the pool for
+    /// whoever takes it first.
+    Wake,
 }
 
 type Waiter<C> = oneshot::Sender<Result<Handoff<C>, OpError>>;
@@ -155,6 +158,7 @@ impl<O: Opener> Core<O> {
             let got = match handoff {
                 Handoff::Conn(idle) => self.checkout(idle, deadline).await?,
                 Handoff::Slot => Some(self.open_slot(deadline).await?),
+                Handoff::Wake => None,
             };
             if let Some(held) = got {
                 bump(if waited {
@@ -327,6 +331,11 @@ impl<O: Opener> Core<O> {
             return;
         }
         let mut st = self.lock();
+        if self.rules.wake_only {
+            st.total -= 1;
+            wake_oldest(&mut st.waiters);
+            return;
+        }
         if !st.closed || !self.rules.fail_waiters_on_close {
             while let Some(tx) = st.waiters.pop_front() {
                 if tx.send(Ok(Handoff::Slot)).is_ok() {
@@ -459,6 +468,14 @@ impl<O: Opener> Core<O> {
             since: Instant::now(),
         });
         let mut st = self.lock();
+        if self.rules.wake_only && !st.waiters.is_empty() {
+            let Handoff::Conn(idle) = item else {
+                unreachable!("a connection was given back")
+            };
+            st.idle.push_back(idle);
+            wake_oldest(&mut st.waiters);
+            return;
+        }
         if !st.closed || !self.rules.fail_waiters_on_close {
             while let Some(tx) = st.waiters.pop_front() {
                 match tx.send(Ok(item)) {
@@ -516,11 +533,13 @@ impl<O: Opener> Core<O> {
     }
 
     /// Acquires in the queue (those that timed out included until they are skipped).
+    #[cfg(test)]
     pub fn waiting(&self) -> usize {
         self.lock().waiters.len()
     }
 
     /// Connections open or being opened, and idle.
+    #[cfg(test)]
     pub fn sizes(&self) -> (u32, usize) {
         let st = self.lock();
         (st.total, st.idle.len())
@@ -557,6 +576,15 @@ impl<O: Opener> Core<O> {
             bump(&self.stats.closed_idle_timeout);
         }
         n
+    }
+}
+
+/// Wakes the oldest waiter still waiting (asyncio's `Queue._wakeup_next`).
+fn wake_oldest<C>(waiters: &mut VecDeque<Waiter<C>>) {
+    while let Some(tx) = waiters.pop_front() {
+        if tx.send(Ok(Handoff::Wake)).is_ok() {
+            return;
+        }
     }
 }
 

@@ -110,6 +110,10 @@ pub(crate) struct Rules {
     pub fail_waiters_on_close: bool,
     /// How long a failed background connect is retried (psycopg_pool's `reconnect_timeout`).
     pub reconnect_timeout: Duration,
+    /// A returned connection is put in the pool and the oldest waiter only woken: a task that
+    /// asks first (the releasing one, asking again) takes it, and the woken waiter queues again
+    /// at the end (asyncio.Queue without a hand-over, as SQLAlchemy's async queue uses it).
+    pub wake_only: bool,
 }
 
 /// When a closed pool is met.

@@ -59,6 +59,7 @@ impl Model for Psycopg {
             },
             fail_waiters_on_close: true,
             reconnect_timeout: s.reconnect_timeout,
+            wake_only: false,
         }
     }
 

@@ -11,7 +11,11 @@
 //!   returned, then `TimeoutError("QueuePool limit of size %d overflow %d reached, connection
 //!   timed out, timeout %0.2f")`;
 //! - waiter order: `AsyncAdaptedQueue.get` awaits `asyncio.Queue.get`, whose getters are woken
-//!   in arrival order: FIFO;
+//!   in arrival order; but `put_nowait` only wakes the oldest getter, the connection stays in
+//!   the queue, and the releasing task, which runs on without yielding (the greenlet of
+//!   `_finalize_fairy`), takes it back at its next checkout; the woken getter finds the queue
+//!   empty and appends itself again at the end (`Queue.get`'s `while self.empty()` loop):
+//!   waiters are served in order only when nobody asks again first (`wake_only`);
 //! - return (`_do_return_conn`): `_pool.put(record, False)`; when the queue is full (`pool_size`
 //!   idle) `Full` is raised and the connection is closed (`record.close()`, `_dec_overflow`):
 //!   overflow connections are closed on return;
@@ -65,6 +69,7 @@ impl Model for Sqlalchemy {
             },
             fail_waiters_on_close: false,
             reconnect_timeout: Duration::ZERO,
+            wake_only: true,
         }
     }
 

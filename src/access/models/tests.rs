@@ -136,6 +136,29 @@ async fn sqlalchemy_serves_waiters_first_come_first_served() {
 }
 
 #[tokio::test]
+async fn sqlalchemy_lets_the_releasing_task_take_its_connection_back() {
+    let s = SqlalchemySettings {
+        pool_size: 1,
+        max_overflow: 0,
+        ..SqlalchemySettings::default()
+    };
+    let (core, _) = pool(sqlalchemy::Sqlalchemy(s));
+    let first = core.acquire().await.unwrap();
+    let mut served = queue_up(&core, 1).await;
+    // Released and asked again without yielding, as SQLAlchemy's releasing task does.
+    core.clone().release(first, 1).await;
+    let again = core.acquire().await.unwrap();
+    assert_eq!(again.conn.id, 1, "the releasing task took it back");
+    // The woken waiter found the pool empty and queued again.
+    while core.waiting() < 1 {
+        tokio::task::yield_now().await;
+    }
+    core.clone().release(again, 1).await;
+    let (i, id, _) = served.recv().await.unwrap();
+    assert_eq!((i, id), (0, 1));
+}
+
+#[tokio::test]
 async fn psycopg_hands_a_returned_connection_to_the_oldest_waiter() {
     let s = PsycopgSettings {
         min_size: 0,
