@@ -11,12 +11,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+use super::stats::{Stats, bump};
 use super::{Closed, Model, ModelConn, Opener, Opens, Rules, Shrink};
 use crate::record::errors::{ErrorClass, OpError};
 use crate::signal::Signal;
@@ -58,27 +58,6 @@ struct State<C> {
     idle_min: usize,
 }
 
-/// A pool's counters (bb8's statistics, for every model).
-#[derive(Debug, Default)]
-pub(crate) struct Stats {
-    pub get_direct: AtomicU64,
-    pub get_waited: AtomicU64,
-    pub get_timed_out: AtomicU64,
-    pub created: AtomicU64,
-    pub closed_broken: AtomicU64,
-    pub closed_invalid: AtomicU64,
-    /// Closed for their age or use: `max_queries`, `pool_recycle`, `max_lifetime`.
-    pub closed_max_lifetime: AtomicU64,
-    /// Closed idle: `max_inactive_connection_lifetime`, `max_idle`.
-    pub closed_idle_timeout: AtomicU64,
-    /// Closed on return because `pool_size` were idle (SQLAlchemy's overflow).
-    pub closed_overflow: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
 /// One pool of a model, from its opening to its close.
 pub(crate) struct Core<O: Opener> {
     opener: O,
@@ -90,7 +69,7 @@ pub(crate) struct Core<O: Opener> {
     /// Raised on a close without drain: held connections fail at their next statement.
     pub cut: Signal,
     /// Connect errors of background connects (no task saw them), by class, and the last one.
-    connect_errors: Mutex<(BTreeMap<ErrorClass, u64>, Option<(Instant, OpError)>)>,
+    connect_errors: Mutex<ConnectErrors>,
 }
 
 impl<O: Opener> std::fmt::Debug for Core<O> {
@@ -101,6 +80,9 @@ impl<O: Opener> std::fmt::Debug for Core<O> {
             .finish_non_exhaustive()
     }
 }
+
+/// Connect errors by class, and the last one with when it happened.
+type ConnectErrors = (BTreeMap<ErrorClass, u64>, Option<(Instant, OpError)>);
 
 enum Take<C> {
     Now(Handoff<C>),

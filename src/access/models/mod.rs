@@ -15,6 +15,7 @@ pub(crate) mod core;
 pub(crate) mod instance;
 pub(crate) mod psycopg;
 pub(crate) mod sqlalchemy;
+pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
 
