@@ -34,8 +34,9 @@ pub struct PoolSettings {
     /// bb8 retries failed connects until `connection_timeout`.
     #[serde(default = "yes")]
     pub retry_connection: bool,
-    /// The pool reproduced: bb8 (these keys) or a library's (see `pool_models.rs`).
-    #[serde(default)]
+    /// The pool reproduced: bb8 (these keys) or a library's (see `pool_models.rs`). Not
+    /// written for bb8, so that bb8 scenarios keep their settings hash (and baselines).
+    #[serde(default, skip_serializing_if = "PoolModel::is_bb8")]
     pub model: PoolModel,
     /// `model = "asyncpg"`: its keys, moved here from `[pool]` by the loader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
