@@ -9,6 +9,10 @@ use assert_cmd::Command;
 #[path = "bad_input/secrets_and_names.rs"]
 mod secrets_and_names;
 
+/// Issue 16: pool models' keys.
+#[path = "bad_input/pool_models.rs"]
+mod pool_models;
+
 const VALID: &str = r#"name = "bad"
 [load]
 tasks = 2

@@ -46,6 +46,20 @@ fn pool_closed_race_shows_the_race_and_the_fix() {
         race5.pool.cut_by_close > 0,
         "held connections are cut under their users"
     );
+    for n in [3, 5] {
+        // psycopg_pool's own close: held analyses finish, acquires fail in its words.
+        let v = variant(&r, &format!("psycopg close, {n} concurrent"));
+        assert_eq!(v.settings["pool"]["model"], "psycopg");
+        let closed = v.errors.get(&ErrorClass::PoolClosed).expect("pool_closed");
+        assert!(
+            closed
+                .sample
+                .starts_with("psycopg_pool.PoolClosed: the pool 'pool-1' is"),
+            "{}",
+            closed.sample
+        );
+        assert_eq!(v.pool.cut_by_close, 0, "psycopg's close cuts nothing");
+    }
     let swap = variant(&r, "swap, 5 concurrent");
     assert!(
         swap.errors.is_empty(),
@@ -84,6 +98,28 @@ fn pool_sizing_shows_timeouts_on_the_small_pool_only() {
             "{name}: acquires do not queue"
         );
     }
+    // SQLAlchemy's own QueuePool: the small one times out in SQLAlchemy's words.
+    let small = variant(&r, "sqlalchemy 5+10, pre-ping");
+    assert_eq!(small.settings["pool"]["model"], "sqlalchemy");
+    let timeout = small
+        .errors
+        .get(&ErrorClass::PoolTimeout)
+        .expect("pool_timeout");
+    assert!(
+        timeout.sample.contains(
+            "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 1.00"
+        ),
+        "{}",
+        timeout.sample
+    );
+    assert_eq!(small.pool.peak_in_use, 15);
+    let large = variant(&r, "sqlalchemy 20+30, pre-ping");
+    assert_eq!(
+        count(large, ErrorClass::PoolTimeout),
+        0,
+        "{:?}",
+        large.errors
+    );
     for v in &r.variants {
         assert!(!v.faults.is_empty(), "{}: backends were terminated", v.name);
         assert!(
@@ -122,6 +158,10 @@ fn connect_per_request_pays_a_connection_per_operation() {
     assert!(per_request.errors.is_empty() && pool.errors.is_empty());
     assert!(per_request.pool.connections_created >= per_request.operations.total);
     assert!(pool.pool.connections_created <= 20);
+    let asyncpg = variant(&r, "asyncpg pool of 5..20");
+    assert_eq!(asyncpg.settings["pool"]["model"], "asyncpg");
+    assert!(asyncpg.errors.is_empty(), "{:?}", asyncpg.errors);
+    assert!(asyncpg.pool.connections_created <= 20);
     assert!(
         per_request.latency_ms.acquire.p50 > 10.0 * pool.latency_ms.acquire.p50.max(0.01),
         "connecting costs more than taking a pooled connection: {} vs {}",

@@ -10,6 +10,7 @@ use tokio::sync::MutexGuard;
 
 use super::conn::{Command, Connector, PgConn};
 use super::gauges::Gauges;
+use super::models::instance::{ModelInstance, PgCore, PgHeld};
 use super::pool::{Generation, Manager, PoolInstance};
 use super::shared::{SharedConn, Slot};
 use crate::record::errors::OpError;
@@ -20,11 +21,17 @@ use crate::workload::params::Value;
 pub struct TaskAccess {
     kind: TaskKind,
     gauges: Arc<Gauges>,
+    /// A pool model's release of this task's last connection, awaited before its next
+    /// acquire as the libraries' releases are (see `models/`).
+    pending: PendingRelease,
 }
+
+type PendingRelease = std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>;
 
 #[derive(Debug)]
 pub(super) enum TaskKind {
     Pool(Arc<PoolInstance>),
+    Model(Arc<ModelInstance>),
     Shared(Arc<SharedConn>),
     PerOperation(Arc<Connector>),
     PerTask(Arc<Connector>, Option<Box<PgConn>>),
@@ -41,7 +48,11 @@ impl Drop for Waiting<'_> {
 
 impl TaskAccess {
     pub(super) fn new(kind: TaskKind, gauges: Arc<Gauges>) -> TaskAccess {
-        TaskAccess { kind, gauges }
+        TaskAccess {
+            kind,
+            gauges,
+            pending: PendingRelease::default(),
+        }
     }
 
     /// Gets a connection for one operation.
@@ -53,6 +64,14 @@ impl TaskAccess {
             TaskKind::Pool(pool) => {
                 let (generation, conn) = pool.get().await?;
                 LeaseKind::Pooled(conn, generation)
+            }
+            TaskKind::Model(pool) => {
+                let previous = self.pending.lock().expect("pending release").take();
+                if let Some(release) = previous {
+                    let _ = release.await;
+                }
+                let (core, held) = pool.get().await?;
+                LeaseKind::Model(core, Some(held))
             }
             TaskKind::Shared(shared) => LeaseKind::Shared(shared.slot().await?),
             // Connecting is boxed: its large future would otherwise size every acquire.
@@ -68,7 +87,9 @@ impl TaskAccess {
             }
         };
         drop(waiting);
-        Ok(Lease::new(kind, gauges))
+        let mut lease = Lease::new(kind, gauges);
+        lease.pending = Some(&self.pending);
+        Ok(lease)
     }
 }
 
@@ -83,10 +104,14 @@ pub struct Lease<'a> {
     reused: bool,
     /// Statements sent through this lease.
     statements: std::cell::Cell<u32>,
+    /// Where a pool model's release is left for the task's next acquire.
+    pending: Option<&'a PendingRelease>,
 }
 
 enum LeaseKind<'a> {
     Pooled(bb8::PooledConnection<'static, Manager>, Arc<Generation>),
+    /// From a library's pool model; given back (reset, closed or kept) when dropped.
+    Model(Arc<PgCore>, Option<PgHeld>),
     Shared(Arc<Slot>),
     Dedicated(&'a PgConn),
     Owned(PgConn),
@@ -100,6 +125,7 @@ impl<'a> Lease<'a> {
             inherited_transaction: false,
             reused: false,
             statements: std::cell::Cell::new(0),
+            pending: None,
         };
         gauges.acquired();
         let (reused, inherited) = {
@@ -115,7 +141,7 @@ impl<'a> Lease<'a> {
                 conn.dirty.load(Ordering::Relaxed) && conn.dirty.swap(false, Ordering::Relaxed);
             (reused, inherited)
         };
-        lease.reused = reused && matches!(lease.kind, LeaseKind::Pooled(..));
+        lease.reused = reused && matches!(lease.kind, LeaseKind::Pooled(..) | LeaseKind::Model(..));
         lease.inherited_transaction = inherited;
         lease
     }
@@ -131,6 +157,7 @@ impl Lease<'_> {
     pub fn conn(&self) -> &PgConn {
         match &self.kind {
             LeaseKind::Pooled(c, _) => c,
+            LeaseKind::Model(_, held) => &held.as_ref().expect("held until dropped").conn,
             LeaseKind::Shared(s) => &s.conn,
             LeaseKind::Dedicated(c) => c,
             LeaseKind::Owned(c) => c,
@@ -153,7 +180,11 @@ impl Lease<'_> {
 
     /// Whether statements must watch for the pool being closed under them.
     fn closable(&self) -> bool {
-        matches!(&self.kind, LeaseKind::Pooled(_, generation) if generation.closable)
+        match &self.kind {
+            LeaseKind::Pooled(_, generation) => generation.closable,
+            LeaseKind::Model(..) => true,
+            _ => false,
+        }
     }
 
     /// Runs statement `index` (see [`PgConn::execute`]) through the shared gate, or against
@@ -189,11 +220,13 @@ impl Lease<'_> {
         &self,
         fut: impl Future<Output = Result<T, OpError>>,
     ) -> Result<T, OpError> {
-        let LeaseKind::Pooled(conn, generation) = &self.kind else {
-            return fut.await;
+        let (conn, cut_signal, name): (&PgConn, &crate::signal::Signal, &str) = match &self.kind {
+            LeaseKind::Pooled(conn, generation) => (conn, &generation.cut, &generation.name),
+            LeaseKind::Model(core, _) => (self.conn(), &core.cut, &core.name),
+            _ => return fut.await,
         };
         let cut = || {
-            let e = generation.cut_error();
+            let e = cut_error(name);
             if !conn.is_broken() {
                 // Closed under its user (counted once, not again for its ROLLBACK): never
                 // handed out again.
@@ -204,12 +237,12 @@ impl Lease<'_> {
             }
             Err(e)
         };
-        if generation.cut.is_raised() {
+        if cut_signal.is_raised() {
             return cut();
         }
         tokio::select! {
             biased;
-            () = generation.cut.raised() => cut(),
+            () = cut_signal.raised() => cut(),
             r = fut => r,
         }
     }
@@ -219,7 +252,26 @@ impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let conn = self.conn();
         conn.holders.fetch_sub(1, Ordering::Relaxed);
-        if let LeaseKind::Pooled(conn, _) = &self.kind
+        if let LeaseKind::Model(core, held) = &mut self.kind {
+            if let Some(h) = held.as_ref()
+                && !core.rules.reset.rollback_open_transaction
+                && h.conn.maybe_in_transaction()
+                && !h.conn.is_broken()
+            {
+                // A model that does not reset (`reset_on_return = "none"`) passes the
+                // transaction on, as bb8 does.
+                h.conn.dirty.store(true, Ordering::Relaxed);
+                if !self.gauges.stopping() {
+                    self.gauges
+                        .returned_in_transaction
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let release = give_back(core, held.take(), self.statements.get());
+            if let (Some(slot), Some(release)) = (self.pending, release) {
+                *slot.lock().expect("pending release") = Some(release);
+            }
+        } else if let LeaseKind::Pooled(conn, _) = &self.kind
             && conn.maybe_in_transaction()
             && !conn.is_broken()
         {
@@ -234,4 +286,25 @@ impl Drop for Lease<'_> {
         }
         self.gauges.released();
     }
+}
+
+/// The error of a statement cut by a close without drain.
+fn cut_error(name: &str) -> OpError {
+    OpError::new(
+        crate::record::errors::ErrorClass::PoolClosed,
+        format!("the pool '{name}' was closed while the connection was in use"),
+    )
+}
+
+/// A model's connection given back after its operation: the library's release (reset, then
+/// to a waiter or idle) runs in a task of its own, as a lease is dropped synchronously.
+fn give_back(
+    core: &Arc<PgCore>,
+    held: Option<PgHeld>,
+    statements: u32,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let (Some(held), Ok(rt)) = (held, tokio::runtime::Handle::try_current()) else {
+        return None;
+    };
+    Some(rt.spawn(core.clone().release(held, u64::from(statements))))
 }

@@ -16,6 +16,7 @@ pub mod conn;
 pub mod gauges;
 pub mod io;
 pub mod lease;
+pub(crate) mod models;
 pub mod pool;
 pub mod shared;
 pub mod socket;
@@ -44,6 +45,8 @@ pub struct Access {
 #[derive(Debug)]
 enum Kind {
     Pool(Vec<Arc<PoolInstance>>),
+    /// A library's pool model (`pool.model`), in place of bb8.
+    Model(Vec<Arc<models::instance::ModelInstance>>),
     Shared(Vec<Arc<SharedConn>>),
     PerOperation,
     PerTask,
@@ -116,6 +119,17 @@ impl Access {
     pub async fn open(settings: &Settings, connector: Arc<Connector>) -> Result<Access, OpError> {
         let instances = settings.access.instances as usize;
         let kind = match settings.access.mode {
+            AccessMode::Pool if let Some(model) = models::model_of(&settings.pool) => Kind::Model(
+                (0..instances)
+                    .map(|i| {
+                        Arc::new(models::instance::ModelInstance::open(
+                            model.clone(),
+                            connector.clone(),
+                            format!("pool-{}", i + 1),
+                        ))
+                    })
+                    .collect(),
+            ),
             AccessMode::Pool => {
                 let closable = settings
                     .fault
@@ -161,6 +175,7 @@ impl Access {
     pub fn for_task(&self, task: usize) -> TaskAccess {
         let kind = match &self.kind {
             Kind::Pool(pools) => TaskKind::Pool(pools[task % pools.len()].clone()),
+            Kind::Model(pools) => TaskKind::Model(pools[task % pools.len()].clone()),
             Kind::Shared(conns) => TaskKind::Shared(conns[task % conns.len()].clone()),
             Kind::PerOperation => TaskKind::PerOperation(self.connector.clone()),
             Kind::PerTask => TaskKind::PerTask(self.connector.clone(), None),
@@ -170,12 +185,11 @@ impl Access {
 
     /// bb8's statistics since the run began, in pool mode.
     fn pool_totals(&self) -> Option<PoolStatistics> {
-        let Kind::Pool(pools) = &self.kind else {
-            return None;
-        };
         let mut s = PoolStatistics::default();
-        for p in pools {
-            s.add(&p.statistics());
+        match &self.kind {
+            Kind::Pool(pools) => pools.iter().for_each(|p| s.add(&p.statistics())),
+            Kind::Model(pools) => pools.iter().for_each(|p| s.add(&p.statistics())),
+            _ => return None,
         }
         Some(s)
     }
@@ -199,14 +213,17 @@ impl Access {
     pub fn close_pools(&self, drain: bool, swap: bool) -> usize {
         match &self.kind {
             Kind::Pool(pools) => pools.iter().filter(|p| p.close(drain, swap)).count(),
+            Kind::Model(pools) => pools.iter().filter(|p| p.close(drain, swap)).count(),
             _ => 0,
         }
     }
 
     /// Reopens every closed pool with a fresh one. Runs inside a tokio runtime.
     pub fn reopen_pools(&self) {
-        if let Kind::Pool(pools) = &self.kind {
-            pools.iter().for_each(|p| p.reopen());
+        match &self.kind {
+            Kind::Pool(pools) => pools.iter().for_each(|p| p.reopen()),
+            Kind::Model(pools) => pools.iter().for_each(|p| p.reopen()),
+            _ => {}
         }
     }
 
@@ -216,6 +233,13 @@ impl Access {
         if let Kind::Pool(pools) = &self.kind {
             for p in pools {
                 for (class, n) in p.connect_errors.counts() {
+                    *all.entry(class).or_default() += n;
+                }
+            }
+        }
+        if let Kind::Model(pools) = &self.kind {
+            for p in pools {
+                for (class, n) in p.connect_errors() {
                     *all.entry(class).or_default() += n;
                 }
             }

@@ -113,7 +113,7 @@ pub fn connections(settings: &serde_json::Value) -> Option<u64> {
     let s: Settings = serde_json::from_value(settings.clone()).ok()?;
     let instances = u64::from(s.access.instances);
     Some(match s.access.mode {
-        AccessMode::Pool => instances * u64::from(s.pool.max_size),
+        AccessMode::Pool => instances * u64::from(s.pool.size_limit(s.load.tasks)),
         AccessMode::Shared => instances,
         AccessMode::PerOperation | AccessMode::PerTask => u64::from(s.load.tasks),
     })

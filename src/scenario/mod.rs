@@ -15,6 +15,7 @@ pub mod faults;
 pub mod model;
 pub mod node;
 pub mod pacing;
+mod pool_keys;
 pub mod source;
 pub mod sweep;
 pub mod validate;
@@ -173,19 +174,24 @@ fn build_variant(
     merged: &Node,
     name: &str,
 ) -> Result<Variant, Vec<ScenarioError>> {
+    let mut nested = merged.clone();
+    pool_keys::nest(sources, &mut nested)?;
+    let merged = &nested;
     let settings: Settings = de::from_node(merged).map_err(|e| {
         let origin = e
             .origin
             .clone()
             .unwrap_or_else(|| merged.origin_of(&e.path));
-        vec![sources.error(&origin, e.path.to_string(), e.message)]
+        let key = pool_keys::written_path(&e.path).to_string();
+        vec![sources.error(&origin, key, e.message)]
     })?;
     let problems = validate::check(&settings);
     if !problems.is_empty() {
         return Err(problems
             .into_iter()
             .map(|p| {
-                let e = sources.error(&merged.origin_of(&p.path), p.path.to_string(), p.message);
+                let key = pool_keys::written_path(&p.path).to_string();
+                let e = sources.error(&merged.origin_of(&p.path), key, p.message);
                 match p.help {
                     Some(h) => e.with_help(h),
                     None => e,
@@ -473,3 +479,11 @@ fn settings_hash(variants: &[Variant]) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A variant's effective settings as `stress check --print` shows them: TOML, password
+/// redacted, a library pool model's keys flat in `[pool]` as a scenario writes them.
+pub fn printable(settings: &Settings) -> Result<String, toml::ser::Error> {
+    let mut table = toml::Table::try_from(settings.redacted())?;
+    pool_keys::flat_for_print(&mut table);
+    toml::to_string(&table)
+}

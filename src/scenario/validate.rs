@@ -404,4 +404,7 @@ fn check_pool(s: &Settings, p: &mut Problems) {
         p.positive(pool.clone().key("max_lifetime"), d);
     }
     p.positive(pool.key("reaper_rate"), c.reaper_rate);
+    for (path, message) in super::pool_keys::problems(c) {
+        p.add(path, message);
+    }
 }

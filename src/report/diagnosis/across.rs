@@ -82,7 +82,7 @@ pub fn conclude(variants: &mut [VariantReport]) {
 
 fn pool_capacity(s: &Settings) -> Option<u64> {
     (s.access.mode == AccessMode::Pool)
-        .then(|| u64::from(s.access.instances) * u64::from(s.pool.max_size))
+        .then(|| u64::from(s.access.instances) * u64::from(s.pool.size_limit(s.load.tasks)))
 }
 
 /// A variant that waited for its pool, held against what a larger pool of the same report (with

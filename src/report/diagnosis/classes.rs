@@ -97,14 +97,19 @@ fn operation_in_progress(r: &VariantReport, cx: &Context<'_>) -> (String, String
 
 fn pool_timeout(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
     let s = cx.settings;
+    // In the pool model's own terms (SQLAlchemy's pool_timeout and max_overflow, say).
+    let (size_key, timeout_key, _) = s.pool.sizing_words();
+    let timeout = s.pool.acquire_timeout().map_or("none".to_string(), |t| {
+        humantime::format_duration(t).to_string()
+    });
     let mut detail = format!(
         "Up to {} tasks waited for {} connection(s) per pool (peak in use {}); acquire p99 was {} against a \
-         connection_timeout of {}; connections were held for {} at p99.",
+         {timeout_key} of {}; connections were held for {} at p99.",
         r.pool.peak_waiting,
-        s.pool.max_size,
+        s.pool.size_limit(s.load.tasks),
         r.pool.peak_in_use,
         ms(r.latency_ms.acquire.p99),
-        humantime::format_duration(s.pool.connection_timeout),
+        timeout,
         ms(r.latency_ms.hold.p99)
     );
     let holds = holding_sleeps(s);
@@ -117,7 +122,7 @@ fn pool_timeout(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
     (
         detail,
         format!(
-            "Hold connections for less time (no sleeps or remote calls while holding one), or raise max_size \
+            "Hold connections for less time (no sleeps or remote calls while holding one), or raise {size_key} \
              towards {} (peak in use + peak waiting), within the server's max_connections ({}).",
             r.pool.peak_in_use + r.pool.peak_waiting,
             cx.max_connections
@@ -129,10 +134,12 @@ fn too_many_connections(r: &VariantReport, cx: &Context<'_>) -> (String, String)
     let s = cx.settings;
     let (wanted, how) = match s.access.mode {
         AccessMode::Pool => (
-            s.access.instances * s.pool.max_size,
+            s.access.instances * s.pool.size_limit(s.load.tasks),
             format!(
-                "{} instance(s) × max_size {}",
-                s.access.instances, s.pool.max_size
+                "{} instance(s) × {} {}",
+                s.access.instances,
+                s.pool.sizing_words().0,
+                s.pool.size_limit(s.load.tasks)
             ),
         ),
         _ => (
@@ -187,7 +194,7 @@ fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, 
         detail.push_str(&format!(" Faults: {}.", terminated.join("; ")));
     }
     let pool = s.access.mode == AccessMode::Pool;
-    let advice = if pool && !s.pool.test_on_check_out {
+    let advice = if pool && !s.pool.pings_on_checkout() {
         // `died_idle` counts tries: with retries it includes tries that were retried and
         // succeeded, so it is not a part of `count`.
         let hit = if s.load.retry.is_some() {
@@ -211,9 +218,10 @@ fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, 
                 .into()
         } else {
             format!(
-                "Turn on test_on_check_out (pre-ping): it would have replaced the {} connections that died \
+                "Turn on {} (pre-ping): it would have replaced the {} connections that died \
                  while idle before handing them out. Retry idempotent operations once for the ones that die \
                  in use.",
+                s.pool.sizing_words().2,
                 r.pool.died_idle
             )
         }

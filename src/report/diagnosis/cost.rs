@@ -45,7 +45,7 @@ pub(crate) fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
 
 /// Connections the pools may hold: instances × max_size.
 fn capacity(s: &Settings) -> u64 {
-    u64::from(s.access.instances) * u64::from(s.pool.max_size)
+    u64::from(s.access.instances) * u64::from(s.pool.size_limit(s.load.tasks))
 }
 
 /// Seconds of the timeline whose sample found the pools full: every connection in use, or
@@ -146,17 +146,18 @@ fn pool_wait_advice(r: &VariantReport, cx: &Context<'_>) -> String {
          {rate:.0} operations/s × {} hold ≈ {in_use:.1} connection(s)",
         ms(r.latency_ms.hold.mean)
     );
-    if per_pool > u64::from(s.pool.max_size) {
+    let size_key = s.pool.sizing_words().0;
+    if per_pool > u64::from(s.pool.size_limit(s.load.tasks)) {
         format!(
-            "Raise max_size to about {per_pool} per instance ({law}), within the {} connections the server \
+            "Raise {size_key} to about {per_pool} per instance ({law}), within the {} connections the server \
              allows; or hold connections for less time.",
             cx.usable_connections()
         )
     } else {
         format!(
-            "The size is not what waits: {law}, no more than max_size {}. Shorten the holds or spread the \
+            "The size is not what waits: {law}, no more than {size_key} {}. Shorten the holds or spread the \
              bursts (think_time) instead of growing the pool.",
-            s.pool.max_size
+            s.pool.size_limit(s.load.tasks)
         )
     }
 }
@@ -273,7 +274,7 @@ fn oversized(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     if s.access.mode != AccessMode::Pool {
         return None;
     }
-    let min_idle = u64::from(s.access.instances) * u64::from(s.pool.min_idle.unwrap_or(0));
+    let min_idle = u64::from(s.access.instances) * u64::from(s.pool.kept_open());
     let cap = capacity(s);
     let peak = r.pool.peak_in_use;
     let spare = cap.saturating_sub(peak);
@@ -281,10 +282,11 @@ fn oversized(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
         return None;
     }
     let mut finding = format!(
-        "At most {peak} of {cap} connection(s) ({} instance(s) × max_size {}) were in use at once under {} \
+        "At most {peak} of {cap} connection(s) ({} instance(s) × {} {}) were in use at once under {} \
          tasks; this run's backends peaked at {} of the {} the server allows.",
         s.access.instances,
-        s.pool.max_size,
+        s.pool.sizing_words().0,
+        s.pool.size_limit(s.load.tasks),
         s.load.tasks,
         r.server.peak_backends,
         cx.usable_connections()
@@ -322,8 +324,10 @@ fn connection_limit(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
         AccessMode::Pool => (
             capacity(s),
             format!(
-                "{} instance(s) × max_size {}",
-                s.access.instances, s.pool.max_size
+                "{} instance(s) × {} {}",
+                s.access.instances,
+                s.pool.sizing_words().0,
+                s.pool.size_limit(s.load.tasks)
             ),
         ),
         _ => (u64::from(s.load.tasks), format!("{} tasks", s.load.tasks)),

@@ -10,6 +10,7 @@ mod access;
 mod database;
 mod load;
 mod pool;
+mod pool_models;
 mod values;
 mod workload;
 
@@ -21,6 +22,7 @@ pub use access::*;
 pub use database::*;
 pub use load::*;
 pub use pool::*;
+pub use pool_models::*;
 pub use values::*;
 pub use workload::*;
 

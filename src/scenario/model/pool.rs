@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::pool_models::{AsyncpgSettings, PoolModel, PsycopgSettings, SqlalchemySettings};
+
 /// `[pool]`: bb8's settings, with bb8's names and defaults.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +34,19 @@ pub struct PoolSettings {
     /// bb8 retries failed connects until `connection_timeout`.
     #[serde(default = "yes")]
     pub retry_connection: bool,
+    /// The pool reproduced: bb8 (these keys) or a library's (see `pool_models.rs`). Not
+    /// written for bb8, so that bb8 scenarios keep their settings hash (and baselines).
+    #[serde(default, skip_serializing_if = "PoolModel::is_bb8")]
+    pub model: PoolModel,
+    /// `model = "asyncpg"`: its keys, moved here from `[pool]` by the loader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asyncpg: Option<AsyncpgSettings>,
+    /// `model = "sqlalchemy"`: likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqlalchemy: Option<SqlalchemySettings>,
+    /// `model = "psycopg"`: likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psycopg: Option<PsycopgSettings>,
 }
 
 fn default_max_size() -> u32 {
@@ -65,6 +80,10 @@ impl Default for PoolSettings {
             test_on_check_out: true,
             queue_strategy: QueueStrategy::default(),
             retry_connection: true,
+            model: PoolModel::Bb8,
+            asyncpg: None,
+            sqlalchemy: None,
+            psycopg: None,
         }
     }
 }

@@ -1,0 +1,589 @@
+//! The one pool core every library model runs: idle connections, slots (connections open or
+//! being opened), and a FIFO queue of waiting acquires, each served by a oneshot channel.
+//!
+//! A returned connection goes straight to the oldest waiter still waiting (a waiter that timed
+//! out closed its channel and is skipped), which is what asyncio's queues (asyncpg, SQLAlchemy)
+//! and psycopg_pool's `_add_to_pool` do; a newly arriving acquire never takes a connection a
+//! waiter was promised. A slot freed by a connection that died is handed over the same way
+//! (the waiter opens it), or, for a pool that opens in the background, refilled there.
+//! The state sits behind a `std` mutex that is never held across an await.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+use super::stats::{Stats, bump};
+use super::{Closed, Model, ModelConn, Opener, Opens, Rules, Shrink};
+use crate::record::errors::{ErrorClass, OpError};
+use crate::signal::Signal;
+
+/// A connection out of the pool, with what the pool remembers of it.
+#[derive(Debug)]
+pub(crate) struct Held<C> {
+    pub conn: C,
+    created: Instant,
+    queries: u64,
+}
+
+#[derive(Debug)]
+struct Idle<C> {
+    held: Held<C>,
+    since: Instant,
+}
+
+/// What a waiter is given: a connection, or a slot to open one in.
+enum Handoff<C> {
+    Conn(Idle<C>),
+    Slot,
+    /// Woken to look again (asyncio.Queue): the connection, or the room, is in the pool for
+    /// whoever takes it first.
+    Wake,
+}
+
+type Waiter<C> = oneshot::Sender<Result<Handoff<C>, OpError>>;
+
+struct State<C> {
+    idle: VecDeque<Idle<C>>,
+    /// Connections open or being opened.
+    total: u32,
+    waiters: VecDeque<Waiter<C>>,
+    closed: bool,
+    /// A background connect for waiters is under way (psycopg_pool's `_growing`).
+    growing: bool,
+    /// Fewest idle connections since the last shrink (psycopg_pool's `_nconns_min`).
+    idle_min: usize,
+}
+
+/// One pool of a model, from its opening to its close.
+pub(crate) struct Core<O: Opener> {
+    opener: O,
+    model: Arc<dyn Model>,
+    pub rules: Rules,
+    pub name: String,
+    state: Mutex<State<O::Conn>>,
+    pub stats: Stats,
+    /// Raised on a close without drain: held connections fail at their next statement.
+    pub cut: Signal,
+    /// Connect errors of background connects (no task saw them), by class, and the last one.
+    connect_errors: Mutex<ConnectErrors>,
+}
+
+impl<O: Opener> std::fmt::Debug for Core<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("model", &self.model)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connect errors by class, and the last one with when it happened.
+type ConnectErrors = (BTreeMap<ErrorClass, u64>, Option<(Instant, OpError)>);
+
+enum Take<C> {
+    Now(Handoff<C>),
+    Wait(oneshot::Receiver<Result<Handoff<C>, OpError>>),
+}
+
+impl<O: Opener> Core<O> {
+    /// Opens a pool: `min_size` connections are opened in the background, and an idle
+    /// shrinker runs while the pool lives. Must run inside a tokio runtime.
+    pub fn open(opener: O, model: Arc<dyn Model>, name: String) -> Arc<Core<O>> {
+        let rules = model.rules();
+        let core = Arc::new(Core {
+            opener,
+            model,
+            name,
+            state: Mutex::new(State {
+                idle: VecDeque::new(),
+                total: rules.min_size,
+                waiters: VecDeque::new(),
+                closed: false,
+                growing: false,
+                idle_min: 0,
+            }),
+            rules,
+            stats: Stats::default(),
+            cut: Signal::default(),
+            connect_errors: Mutex::default(),
+        });
+        for _ in 0..core.rules.min_size {
+            tokio::spawn(Arc::clone(&core).add_boxed(false));
+        }
+        if core.rules.shrink != Shrink::Never {
+            tokio::spawn(shrinker(Arc::downgrade(&core)));
+        }
+        core
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<O::Conn>> {
+        self.state.lock().expect("pool model state")
+    }
+
+    /// A connection, as the library's acquire gives one.
+    pub async fn acquire(self: &Arc<Self>) -> Result<Held<O::Conn>, OpError> {
+        let started = Instant::now();
+        let deadline = self.rules.timeout.map(|t| started + t);
+        let mut waited = false;
+        loop {
+            let handoff = match self.take()? {
+                Take::Now(h) => h,
+                Take::Wait(rx) => {
+                    waited = true;
+                    self.wait(rx, deadline, started).await?
+                }
+            };
+            let got = match handoff {
+                Handoff::Conn(idle) => self.checkout(idle, deadline).await?,
+                Handoff::Slot => Some(self.open_slot(deadline).await?),
+                Handoff::Wake => None,
+            };
+            if let Some(held) = got {
+                bump(if waited {
+                    &self.stats.get_waited
+                } else {
+                    &self.stats.get_direct
+                });
+                return Ok(held);
+            }
+        }
+    }
+
+    /// Decides under the lock: an idle connection, a slot to open, or a place in the queue.
+    fn take(self: &Arc<Self>) -> Result<Take<O::Conn>, OpError> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(self.model.closed_error(&self.name, Closed::After));
+        }
+        let idle = if self.rules.lifo {
+            st.idle.pop_back()
+        } else {
+            st.idle.pop_front()
+        };
+        if let Some(idle) = idle {
+            st.idle_min = st.idle_min.min(st.idle.len());
+            return Ok(Take::Now(Handoff::Conn(idle)));
+        }
+        let room = self.rules.max_size.is_none_or(|max| st.total < max);
+        if room && self.rules.opens == Opens::InTask {
+            st.total += 1;
+            return Ok(Take::Now(Handoff::Slot));
+        }
+        let limit = self.rules.max_waiting as usize;
+        if limit > 0 && st.waiters.len() >= limit {
+            return Err(self.model.too_many_waiting(&self.name, st.waiters.len()));
+        }
+        let (tx, rx) = oneshot::channel();
+        st.waiters.push_back(tx);
+        if room && !st.growing {
+            st.total += 1;
+            st.growing = true;
+            tokio::spawn(Arc::clone(self).add_boxed(true));
+        }
+        Ok(Take::Wait(rx))
+    }
+
+    /// Waits in the queue until served, closed or timed out.
+    async fn wait(
+        &self,
+        mut rx: oneshot::Receiver<Result<Handoff<O::Conn>, OpError>>,
+        deadline: Option<Instant>,
+        started: Instant,
+    ) -> Result<Handoff<O::Conn>, OpError> {
+        let got = match deadline {
+            Some(d) => tokio::time::timeout_at(d.into(), &mut rx).await.ok(),
+            None => Some((&mut rx).await),
+        };
+        match got {
+            Some(Ok(served)) => served,
+            Some(Err(_)) => Err(self.model.closed_error(&self.name, Closed::Waiting)),
+            None => {
+                // Closed first: a connection sent in the same instant is taken, not lost.
+                rx.close();
+                if let Ok(served) = rx.try_recv() {
+                    return served;
+                }
+                bump(&self.stats.get_timed_out);
+                Err(self.timeout_error(started))
+            }
+        }
+    }
+
+    /// A wait that timed out: by the background connect error met meanwhile, if any (the pool
+    /// could not open one), else in the library's words.
+    fn timeout_error(&self, started: Instant) -> OpError {
+        let timeout = self.rules.timeout.unwrap_or_default();
+        let last = self
+            .connect_errors
+            .lock()
+            .expect("connect errors")
+            .1
+            .clone();
+        match last {
+            Some((at, e)) if at >= started => OpError {
+                message: format!(
+                    "{}: the pool could not open one: {}",
+                    self.model.timeout_error(timeout).message,
+                    e.message
+                ),
+                ..e
+            },
+            _ => self.model.timeout_error(timeout),
+        }
+    }
+
+    /// What an acquire does with an idle connection before handing it out; `None` when it
+    /// failed its check and the acquire must try again.
+    async fn checkout(
+        self: &Arc<Self>,
+        idle: Idle<O::Conn>,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Held<O::Conn>>, OpError> {
+        let held = idle.held;
+        if self.rules.skip_closed && held.conn.is_broken() {
+            bump(&self.stats.closed_broken);
+            drop(held);
+            return self.open_slot(deadline).await.map(Some);
+        }
+        if let Some(recycle) = self.rules.recycle
+            && held.created.elapsed() >= recycle
+        {
+            bump(&self.stats.closed_max_lifetime);
+            drop(held);
+            return self.open_slot(deadline).await.map(Some);
+        }
+        if self.rules.pre_ping && held.conn.ping().await.is_err() {
+            bump(&self.stats.closed_invalid);
+            drop(held);
+            if self.rules.opens == Opens::Background {
+                self.free_slot();
+                return Ok(None);
+            }
+            return self.open_slot(deadline).await.map(Some);
+        }
+        Ok(Some(held))
+    }
+
+    /// Opens a connection in a slot this acquire holds; on failure the slot is freed.
+    async fn open_slot(
+        self: &Arc<Self>,
+        deadline: Option<Instant>,
+    ) -> Result<Held<O::Conn>, OpError> {
+        let opened = match deadline.filter(|_| self.rules.timeout_covers_connect) {
+            Some(d) => match tokio::time::timeout_at(d.into(), self.opener.open()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    bump(&self.stats.get_timed_out);
+                    Err(self
+                        .model
+                        .timeout_error(self.rules.timeout.unwrap_or_default()))
+                }
+            },
+            None => self.opener.open().await,
+        };
+        match opened {
+            Ok(conn) => {
+                bump(&self.stats.created);
+                Ok(Held {
+                    conn,
+                    created: Instant::now(),
+                    queries: 0,
+                })
+            }
+            Err(e) => {
+                self.free_slot();
+                Err(e)
+            }
+        }
+    }
+
+    /// A slot whose connection is gone: to the oldest waiter (who opens it), or refilled in the
+    /// background, or given up.
+    fn free_slot(self: &Arc<Self>) {
+        if self.rules.opens == Opens::Background {
+            if !self.lock().closed {
+                tokio::spawn(Arc::clone(self).add_boxed(false));
+                return;
+            }
+            self.lock().total -= 1;
+            return;
+        }
+        let mut st = self.lock();
+        if self.rules.wake_only {
+            st.total -= 1;
+            wake_oldest(&mut st.waiters);
+            return;
+        }
+        if !st.closed || !self.rules.fail_waiters_on_close {
+            while let Some(tx) = st.waiters.pop_front() {
+                if tx.send(Ok(Handoff::Slot)).is_ok() {
+                    return;
+                }
+            }
+        }
+        st.total -= 1;
+    }
+
+    /// [`Core::add_connection`] with a named type: it spawns itself.
+    fn add_boxed(self: Arc<Self>, growing: bool) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.add_connection(growing))
+    }
+
+    /// A background connect (psycopg_pool's `AddConnection`), retried with back-off until
+    /// `reconnect_timeout`; `growing` connects go on while clients wait.
+    async fn add_connection(self: Arc<Self>, growing: bool) {
+        let started = Instant::now();
+        let mut delay = std::time::Duration::from_secs(1);
+        let conn = loop {
+            match self.opener.open().await {
+                Ok(conn) => break Some(conn),
+                Err(e) => {
+                    self.note_connect_error(e);
+                    if started.elapsed() + delay > self.rules.reconnect_timeout
+                        || self.lock().closed
+                    {
+                        break None;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        };
+        let Some(conn) = conn else {
+            let mut st = self.lock();
+            st.total -= 1;
+            st.growing &= !growing;
+            return;
+        };
+        bump(&self.stats.created);
+        self.give_back(Held {
+            conn,
+            created: Instant::now(),
+            queries: 0,
+        });
+        if growing {
+            let mut st = self.lock();
+            let room = self.rules.max_size.is_none_or(|max| st.total < max);
+            if room && !st.closed && st.waiters.iter().any(|w| !w.is_closed()) {
+                st.total += 1;
+                tokio::spawn(Arc::clone(&self).add_boxed(true));
+            } else {
+                st.growing = false;
+            }
+        }
+    }
+
+    fn note_connect_error(&self, e: OpError) {
+        let mut errors = self.connect_errors.lock().expect("connect errors");
+        *errors.0.entry(e.class).or_default() += 1;
+        errors.1 = Some((Instant::now(), e));
+    }
+
+    /// Connect errors of background connects, by class.
+    pub fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
+        self.connect_errors
+            .lock()
+            .expect("connect errors")
+            .0
+            .clone()
+    }
+
+    /// Gives a connection back after its operation, `queries` statements later: checked,
+    /// reset, closed or kept as the library does.
+    pub async fn release(self: Arc<Self>, mut held: Held<O::Conn>, queries: u64) {
+        held.queries += queries;
+        if held.conn.is_broken() {
+            bump(&self.stats.closed_broken);
+            drop(held);
+            return self.free_slot();
+        }
+        if self
+            .rules
+            .max_queries
+            .is_some_and(|max| held.queries >= max)
+        {
+            bump(&self.stats.closed_max_lifetime);
+            drop(held);
+            return self.free_slot();
+        }
+        if !self.reset(&mut held).await {
+            bump(&self.stats.closed_broken);
+            drop(held);
+            return self.free_slot();
+        }
+        if self
+            .rules
+            .max_lifetime
+            .is_some_and(|max| held.created.elapsed() >= max)
+        {
+            bump(&self.stats.closed_max_lifetime);
+            drop(held);
+            return self.free_slot();
+        }
+        self.give_back(held);
+    }
+
+    /// Runs the library's reset; false when it failed (the connection is then closed).
+    async fn reset(&self, held: &mut Held<O::Conn>) -> bool {
+        let reset = self.rules.reset;
+        if reset.rollback_open_transaction && held.conn.in_transaction() {
+            held.queries += 1;
+            if held.conn.run("ROLLBACK").await.is_err() {
+                return false;
+            }
+        }
+        if let Some(sql) = reset.always {
+            held.queries += 1;
+            return held.conn.run(sql).await.is_ok();
+        }
+        true
+    }
+
+    /// A usable connection back in the pool: to the oldest waiter, else idle, else closed.
+    fn give_back(&self, held: Held<O::Conn>) {
+        let mut item = Handoff::Conn(Idle {
+            held,
+            since: Instant::now(),
+        });
+        let mut st = self.lock();
+        if self.rules.wake_only && !st.waiters.is_empty() {
+            let Handoff::Conn(idle) = item else {
+                unreachable!("a connection was given back")
+            };
+            st.idle.push_back(idle);
+            wake_oldest(&mut st.waiters);
+            return;
+        }
+        if !st.closed || !self.rules.fail_waiters_on_close {
+            while let Some(tx) = st.waiters.pop_front() {
+                match tx.send(Ok(item)) {
+                    Ok(()) => return,
+                    Err(back) => item = back.unwrap_or_else(|_| unreachable!("sent Ok")),
+                }
+            }
+        }
+        let Handoff::Conn(idle) = item else {
+            unreachable!("a connection was given back")
+        };
+        let overflow = self
+            .rules
+            .keep_idle
+            .is_some_and(|keep| st.idle.len() >= keep as usize);
+        if st.closed || overflow {
+            st.total -= 1;
+            drop(st);
+            if overflow {
+                bump(&self.stats.closed_overflow);
+            }
+            drop(idle);
+            return;
+        }
+        st.idle.push_back(idle);
+    }
+
+    /// Closes the pool: idle connections are closed, waiters fail (or, for SQLAlchemy's
+    /// disposed pool, keep waiting for a returned connection), held ones are closed when given
+    /// back; without `drain` they are also cut at their next statement.
+    pub fn close(&self, drain: bool) {
+        let (idle, waiters) = {
+            let mut st = self.lock();
+            st.closed = true;
+            let idle: Vec<_> = st.idle.drain(..).collect();
+            st.total -= idle.len() as u32;
+            let waiters: Vec<_> = if self.rules.fail_waiters_on_close {
+                st.waiters.drain(..).collect()
+            } else {
+                Vec::new()
+            };
+            (idle, waiters)
+        };
+        drop(idle);
+        for tx in waiters {
+            let _ = tx.send(Err(self.model.closed_error(&self.name, Closed::Waiting)));
+        }
+        if !drain {
+            self.cut.raise();
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Acquires in the queue (those that timed out included until they are skipped).
+    #[cfg(test)]
+    pub fn waiting(&self) -> usize {
+        self.lock().waiters.len()
+    }
+
+    /// Connections open or being opened, and idle.
+    #[cfg(test)]
+    pub fn sizes(&self) -> (u32, usize) {
+        let st = self.lock();
+        (st.total, st.idle.len())
+    }
+
+    /// Closes idle connections as the library's shrink does; returns how many.
+    fn shrink(&self) -> usize {
+        let min = self.rules.min_size;
+        let closed: Vec<Idle<O::Conn>> = {
+            let mut st = self.lock();
+            let mut out = Vec::new();
+            match self.rules.shrink {
+                Shrink::Never => {}
+                Shrink::EachIdle(limit) => {
+                    while st.total > min
+                        && let Some(at) = st.idle.iter().position(|i| i.since.elapsed() >= limit)
+                    {
+                        out.extend(st.idle.remove(at));
+                        st.total -= 1;
+                    }
+                }
+                Shrink::OnePer(_) => {
+                    if st.total > min && st.idle_min > 0 && !st.idle.is_empty() {
+                        out.extend(st.idle.pop_front());
+                        st.total -= 1;
+                    }
+                    st.idle_min = st.idle.len();
+                }
+            }
+            out
+        };
+        let n = closed.len();
+        for _ in 0..n {
+            bump(&self.stats.closed_idle_timeout);
+        }
+        n
+    }
+}
+
+/// Wakes the oldest waiter still waiting (asyncio's `Queue._wakeup_next`).
+fn wake_oldest<C>(waiters: &mut VecDeque<Waiter<C>>) {
+    while let Some(tx) = waiters.pop_front() {
+        if tx.send(Ok(Handoff::Wake)).is_ok() {
+            return;
+        }
+    }
+}
+
+/// Runs the idle shrink while the pool lives and is open.
+async fn shrinker<O: Opener>(core: Weak<Core<O>>) {
+    let period = match core.upgrade().map(|c| c.rules.shrink) {
+        Some(Shrink::EachIdle(limit)) => (limit / 4).max(std::time::Duration::from_millis(10)),
+        Some(Shrink::OnePer(period)) => period,
+        _ => return,
+    };
+    loop {
+        tokio::time::sleep(period).await;
+        match core.upgrade() {
+            Some(core) if !core.is_closed() => {
+                core.shrink();
+            }
+            _ => return,
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The pool models' semantics with a fake connection, orderings forced by waiting until the
+//! pool's queue holds each waiter before the next one comes (no sleeps): the order waiters are
+//! served in, SQLAlchemy's overflow closed on return, asyncpg's `max_queries` replacement, the
+//! resets on release, psycopg_pool's `max_waiting` and close.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::core::{Core, Held};
+use super::{Model, ModelConn, Opener, asyncpg, psycopg, sqlalchemy};
+use crate::record::errors::{ErrorClass, OpError};
+use crate::scenario::model::{
+    AsyncpgSettings, PsycopgSettings, ResetOnReturn, SqlalchemySettings, Toggle,
+};
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+#[derive(Debug)]
+struct Fake {
+    id: u64,
+    in_tx: AtomicBool,
+    broken: AtomicBool,
+    log: Log,
+}
+
+impl ModelConn for Fake {
+    fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::SeqCst)
+    }
+    fn in_transaction(&self) -> bool {
+        self.in_tx.load(Ordering::SeqCst)
+    }
+    async fn run(&self, sql: &'static str) -> Result<(), OpError> {
+        self.log.lock().unwrap().push(format!("{}: {sql}", self.id));
+        self.in_tx.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+    async fn ping(&self) -> Result<(), OpError> {
+        match self.is_broken() {
+            true => Err(OpError::new(ErrorClass::ConnectionClosed, "dead")),
+            false => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Factory {
+    opened: AtomicU64,
+    log: Log,
+}
+
+impl Opener for Arc<Factory> {
+    type Conn = Fake;
+    async fn open(&self) -> Result<Fake, OpError> {
+        let id = self.opened.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(Fake {
+            id,
+            in_tx: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+            log: self.log.clone(),
+        })
+    }
+}
+
+fn pool(model: impl Model) -> (Arc<Core<Arc<Factory>>>, Arc<Factory>) {
+    let factory = Arc::new(Factory::default());
+    let core = Core::open(factory.clone(), Arc::new(model), "pool-1".to_string());
+    (core, factory)
+}
+
+fn asyncpg_pool(max: u32) -> AsyncpgSettings {
+    AsyncpgSettings {
+        min_size: 0,
+        max_size: max,
+        ..AsyncpgSettings::default()
+    }
+}
+
+/// Starts `n` acquires, each only once the previous one waits in the queue; they report
+/// `(their index, the connection's id)` in the order they are served.
+async fn queue_up(
+    core: &Arc<Core<Arc<Factory>>>,
+    n: usize,
+) -> mpsc::UnboundedReceiver<(usize, u64, Held<Fake>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let before = core.waiting();
+    for i in 0..n {
+        let (core2, tx) = (core.clone(), tx.clone());
+        tokio::spawn(async move {
+            let held = core2.acquire().await.unwrap();
+            let _ = tx.send((i, held.conn.id, held));
+        });
+        while core.waiting() < before + i + 1 {
+            tokio::task::yield_now().await;
+        }
+    }
+    rx
+}
+
+async fn waiters_served_in_arrival_order(model: impl Model) {
+    let (core, _) = pool(model);
+    let first = core.acquire().await.unwrap();
+    let mut served = queue_up(&core, 3).await;
+    // A late acquire arriving as the connection comes back must not overtake the queue.
+    core.clone().release(first, 1).await;
+    let (i, id, held) = served.recv().await.unwrap();
+    assert_eq!(
+        (i, id),
+        (0, 1),
+        "the oldest waiter gets the returned connection"
+    );
+    core.clone().release(held, 1).await;
+    let (i, _, held) = served.recv().await.unwrap();
+    assert_eq!(i, 1);
+    core.clone().release(held, 1).await;
+    let (i, _, _) = served.recv().await.unwrap();
+    assert_eq!(i, 2);
+}
+
+#[tokio::test]
+async fn asyncpg_serves_waiters_first_come_first_served() {
+    waiters_served_in_arrival_order(asyncpg::Asyncpg(asyncpg_pool(1))).await;
+}
+
+#[tokio::test]
+async fn sqlalchemy_serves_waiters_first_come_first_served() {
+    let s = SqlalchemySettings {
+        pool_size: 1,
+        max_overflow: 0,
+        ..SqlalchemySettings::default()
+    };
+    waiters_served_in_arrival_order(sqlalchemy::Sqlalchemy(s)).await;
+}
+
+#[tokio::test]
+async fn sqlalchemy_lets_the_releasing_task_take_its_connection_back() {
+    let s = SqlalchemySettings {
+        pool_size: 1,
+        max_overflow: 0,
+        ..SqlalchemySettings::default()
+    };
+    let (core, _) = pool(sqlalchemy::Sqlalchemy(s));
+    let first = core.acquire().await.unwrap();
+    let mut served = queue_up(&core, 1).await;
+    // Released and asked again without yielding, as SQLAlchemy's releasing task does.
+    core.clone().release(first, 1).await;
+    let again = core.acquire().await.unwrap();
+    assert_eq!(again.conn.id, 1, "the releasing task took it back");
+    // The woken waiter found the pool empty and queued again.
+    while core.waiting() < 1 {
+        tokio::task::yield_now().await;
+    }
+    core.clone().release(again, 1).await;
+    let (i, id, _) = served.recv().await.unwrap();
+    assert_eq!((i, id), (0, 1));
+}
+
+#[tokio::test]
+async fn psycopg_hands_a_returned_connection_to_the_oldest_waiter() {
+    let s = PsycopgSettings {
+        min_size: 0,
+        max_size: Some(1),
+        ..PsycopgSettings::default()
+    };
+    let (core, _) = pool(psycopg::Psycopg(s));
+    // psycopg_pool opens in the background for a waiting client: the first acquire waits too.
+    let held = core.acquire().await.unwrap();
+    let mut served = queue_up(&core, 3).await;
+    core.clone().release(held, 1).await;
+    for expected in 0..3 {
+        let (i, id, held) = served.recv().await.unwrap();
+        assert_eq!((i, id), (expected, 1));
+        core.clone().release(held, 1).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlalchemy_closes_overflow_connections_on_return() {
+    let s = SqlalchemySettings {
+        pool_size: 1,
+        max_overflow: 2,
+        ..SqlalchemySettings::default()
+    };
+    let (core, factory) = pool(sqlalchemy::Sqlalchemy(s));
+    let held: Vec<_> = futures_util::future::join_all((0..3).map(|_| core.acquire())).await;
+    assert_eq!(
+        factory.opened.load(Ordering::SeqCst),
+        3,
+        "pool_size + overflow"
+    );
+    for h in held {
+        core.clone().release(h.unwrap(), 1).await;
+    }
+    assert_eq!(core.sizes(), (1, 1), "pool_size stay idle");
+    assert_eq!(core.stats.closed_overflow.load(Ordering::SeqCst), 2);
+    // The next burst opens them again: SQLAlchemy's churn.
+    let again: Vec<_> = futures_util::future::join_all((0..3).map(|_| core.acquire())).await;
+    assert!(again.iter().all(Result::is_ok));
+    assert_eq!(factory.opened.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn sqlalchemy_times_out_in_its_own_words() {
+    let s = SqlalchemySettings {
+        pool_size: 1,
+        max_overflow: 0,
+        pool_timeout: Duration::from_millis(20),
+        ..SqlalchemySettings::default()
+    };
+    let (core, _) = pool(sqlalchemy::Sqlalchemy(s));
+    let _held = core.acquire().await.unwrap();
+    let e = core.acquire().await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::PoolTimeout);
+    assert!(
+        e.message.contains(
+            "QueuePool limit of size 1 overflow 0 reached, connection timed out, timeout 0.02"
+        ),
+        "{}",
+        e.message
+    );
+}
+
+#[tokio::test]
+async fn asyncpg_replaces_a_connection_after_max_queries() {
+    let s = AsyncpgSettings {
+        max_queries: 3,
+        ..asyncpg_pool(1)
+    };
+    let (core, factory) = pool(asyncpg::Asyncpg(s));
+    let held = core.acquire().await.unwrap();
+    // Its reset is a query too: 1 + 1 stays under 3.
+    core.clone().release(held, 1).await;
+    let held = core.acquire().await.unwrap();
+    assert_eq!(held.conn.id, 1);
+    core.clone().release(held, 1).await;
+    let held = core.acquire().await.unwrap();
+    assert_eq!(held.conn.id, 2, "replaced after 3 queries");
+    assert_eq!(factory.opened.load(Ordering::SeqCst), 2);
+    assert_eq!(core.stats.closed_max_lifetime.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn resets_on_release_are_the_libraries() {
+    let (core, factory) = pool(asyncpg::Asyncpg(asyncpg_pool(1)));
+    let held = core.acquire().await.unwrap();
+    held.conn.in_tx.store(true, Ordering::SeqCst);
+    core.clone().release(held, 1).await;
+    let reset = format!("1: {}", asyncpg::RESET_QUERY);
+    assert_eq!(
+        *factory.log.lock().unwrap(),
+        ["1: ROLLBACK", reset.as_str()]
+    );
+
+    let (core, factory) = pool(sqlalchemy::Sqlalchemy(SqlalchemySettings::default()));
+    let held = core.acquire().await.unwrap();
+    core.clone().release(held, 1).await;
+    assert!(
+        factory.log.lock().unwrap().is_empty(),
+        "no transaction, no ROLLBACK"
+    );
+    let held = core.acquire().await.unwrap();
+    held.conn.in_tx.store(true, Ordering::SeqCst);
+    core.clone().release(held, 1).await;
+    assert_eq!(*factory.log.lock().unwrap(), ["1: ROLLBACK"]);
+
+    let none = SqlalchemySettings {
+        reset_on_return: ResetOnReturn::None,
+        ..SqlalchemySettings::default()
+    };
+    let (core, factory) = pool(sqlalchemy::Sqlalchemy(none));
+    let held = core.acquire().await.unwrap();
+    held.conn.in_tx.store(true, Ordering::SeqCst);
+    core.clone().release(held, 1).await;
+    assert!(factory.log.lock().unwrap().is_empty());
+    assert!(
+        core.acquire().await.unwrap().conn.in_transaction(),
+        "inherited"
+    );
+}
+
+fn psycopg_of_one(max_waiting: u32) -> psycopg::Psycopg {
+    psycopg::Psycopg(PsycopgSettings {
+        min_size: 1,
+        max_waiting,
+        ..PsycopgSettings::default()
+    })
+}
+
+#[tokio::test]
+async fn psycopg_refuses_beyond_max_waiting() {
+    let (core, _) = pool(psycopg_of_one(2));
+    let held = core.acquire().await.unwrap();
+    let _served = queue_up(&core, 2).await;
+    let e = core.acquire().await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::PoolTimeout);
+    assert_eq!(
+        e.message,
+        "psycopg_pool.TooManyRequests: the pool 'pool-1' has already 2 requests waiting"
+    );
+    drop(held);
+}
+
+#[tokio::test]
+async fn psycopg_close_fails_waiters_then_later_acquires() {
+    let (core, _) = pool(psycopg_of_one(0));
+    let held = core.acquire().await.unwrap();
+    let waiter = {
+        let core = core.clone();
+        tokio::spawn(async move { core.acquire().await.map(|_| ()) })
+    };
+    while core.waiting() < 1 {
+        tokio::task::yield_now().await;
+    }
+    core.close(true);
+    let e = waiter.await.unwrap().unwrap_err();
+    assert_eq!(
+        e.message,
+        "psycopg_pool.PoolClosed: the pool 'pool-1' is closed"
+    );
+    let e = core.acquire().await.unwrap_err();
+    assert_eq!(
+        e.message,
+        "psycopg_pool.PoolClosed: the pool 'pool-1' is already closed"
+    );
+    // Held when it closed: closed when given back, not kept.
+    core.clone().release(held, 1).await;
+    assert_eq!(core.sizes(), (0, 0));
+}
+
+#[tokio::test]
+async fn asyncpg_reconnects_a_holder_whose_connection_died_idle() {
+    let s = AsyncpgSettings {
+        max_inactive_connection_lifetime: Toggle(None),
+        ..asyncpg_pool(1)
+    };
+    let (core, factory) = pool(asyncpg::Asyncpg(s));
+    let held = core.acquire().await.unwrap();
+    core.clone().release(held, 1).await;
+    let held = core.acquire().await.unwrap();
+    held.conn.broken.store(true, Ordering::SeqCst);
+    // Broken on release: the holder goes back empty and the next acquire connects.
+    core.clone().release(held, 1).await;
+    let held = core.acquire().await.unwrap();
+    assert_eq!(held.conn.id, 2);
+    assert_eq!(factory.opened.load(Ordering::SeqCst), 2);
+}

@@ -1,0 +1,365 @@
+//! `[pool] model = "asyncpg" | "sqlalchemy" | "psycopg"`: the settings of the pool models, each
+//! with its library's own key names and defaults (bb8's are in `pool.rs`).
+//!
+//! In a scenario the model's keys are written flat in `[pool]` beside `model`; the loader moves
+//! them into the model's own table (`pool.sqlalchemy`) and refuses any key of another model at
+//! its line (see `scenario/pool_keys.rs`). The report and the settings hash carry that table.
+//! Defaults, with where they come from (versions pinned in `tests/fidelity/requirements.txt`):
+//! - asyncpg 0.32 `create_pool(min_size=10, max_size=10, max_queries=50000,
+//!   max_inactive_connection_lifetime=300.0)`; `pool.acquire(timeout=None)`;
+//! - SQLAlchemy 2.0 `QueuePool(pool_size=5, max_overflow=10, timeout=30.0, use_lifo=False)`,
+//!   `Pool(recycle=-1, pre_ping=False, reset_on_return=True)` (`True` is `"rollback"`);
+//! - psycopg_pool 3.3 `AsyncConnectionPool(min_size=4, max_size=None, timeout=30.0,
+//!   max_waiting=0, max_lifetime=3600.0, max_idle=600.0, reconnect_timeout=300.0, check=None)`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::pool::{ResetOnReturn, Toggle};
+
+/// Which pool a variant reproduces.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolModel {
+    /// bb8, with the keys of `[pool]` (today's behaviour).
+    #[default]
+    Bb8,
+    /// asyncpg's `Pool`.
+    Asyncpg,
+    /// SQLAlchemy's `QueuePool` (`AsyncAdaptedQueuePool` under `create_async_engine`).
+    Sqlalchemy,
+    /// psycopg_pool's `AsyncConnectionPool`.
+    Psycopg,
+}
+
+impl PoolModel {
+    pub const ALL: [PoolModel; 4] = [
+        PoolModel::Bb8,
+        PoolModel::Asyncpg,
+        PoolModel::Sqlalchemy,
+        PoolModel::Psycopg,
+    ];
+
+    /// The name written in `pool.model` (and the model's own table).
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolModel::Bb8 => "bb8",
+            PoolModel::Asyncpg => "asyncpg",
+            PoolModel::Sqlalchemy => "sqlalchemy",
+            PoolModel::Psycopg => "psycopg",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<PoolModel> {
+        PoolModel::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The keys this model takes in `[pool]` (besides `model`).
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            PoolModel::Bb8 => &[
+                "max_size",
+                "min_idle",
+                "connection_timeout",
+                "idle_timeout",
+                "max_lifetime",
+                "reaper_rate",
+                "test_on_check_out",
+                "queue_strategy",
+                "retry_connection",
+                "reset_on_return",
+            ],
+            PoolModel::Asyncpg => &[
+                "min_size",
+                "max_size",
+                "acquire_timeout",
+                "max_queries",
+                "max_inactive_connection_lifetime",
+            ],
+            PoolModel::Sqlalchemy => &[
+                "pool_size",
+                "max_overflow",
+                "pool_timeout",
+                "pool_recycle",
+                "pool_pre_ping",
+                "pool_use_lifo",
+                "reset_on_return",
+            ],
+            PoolModel::Psycopg => &[
+                "min_size",
+                "max_size",
+                "timeout",
+                "max_waiting",
+                "max_lifetime",
+                "max_idle",
+                "reconnect_timeout",
+                "check",
+            ],
+        }
+    }
+
+    pub fn is_bb8(&self) -> bool {
+        *self == PoolModel::Bb8
+    }
+}
+
+/// `model = "asyncpg"`: `asyncpg.create_pool(...)` and `pool.acquire(timeout=...)`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AsyncpgSettings {
+    /// Connections opened when the pool is created (`min_size`, 10).
+    #[serde(default = "ten")]
+    pub min_size: u32,
+    /// Most connections (`max_size`, 10); opened lazily by acquires beyond `min_size`.
+    #[serde(default = "ten")]
+    pub max_size: u32,
+    /// `pool.acquire(timeout=...)`: off (wait forever) by default, as asyncpg.
+    #[serde(default = "off")]
+    pub acquire_timeout: Toggle,
+    /// Queries after which a connection is closed on release and replaced (50,000).
+    #[serde(default = "fifty_thousand")]
+    pub max_queries: u64,
+    /// An idle connection beyond `min_size` is closed after this long (300 s; "off" is
+    /// asyncpg's 0).
+    #[serde(default = "five_minutes")]
+    pub max_inactive_connection_lifetime: Toggle,
+}
+
+impl Default for AsyncpgSettings {
+    fn default() -> Self {
+        AsyncpgSettings {
+            min_size: 10,
+            max_size: 10,
+            acquire_timeout: off(),
+            max_queries: fifty_thousand(),
+            max_inactive_connection_lifetime: five_minutes(),
+        }
+    }
+}
+
+/// `model = "sqlalchemy"`: `create_engine`/`create_async_engine(url, pool_size=..., ...)`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SqlalchemySettings {
+    /// Connections kept in the pool when returned (5); the pool starts empty.
+    #[serde(default = "five")]
+    pub pool_size: u32,
+    /// Connections beyond `pool_size`, closed when returned while `pool_size` are idle (10;
+    /// -1: no limit).
+    #[serde(default = "ten_i")]
+    pub max_overflow: i32,
+    /// How long a checkout waits once `pool_size + max_overflow` are out (30 s).
+    #[serde(default = "thirty_seconds", with = "crate::scenario::duration")]
+    pub pool_timeout: Duration,
+    /// A connection older than this is replaced at checkout (off, SQLAlchemy's -1).
+    #[serde(default = "off")]
+    pub pool_recycle: Toggle,
+    /// Ping a connection at checkout; a dead one is replaced (false).
+    #[serde(default)]
+    pub pool_pre_ping: bool,
+    /// Take the most recently returned connection (false: the oldest).
+    #[serde(default)]
+    pub pool_use_lifo: bool,
+    /// What a returned connection gets (`rollback`, SQLAlchemy's default).
+    #[serde(default = "rollback")]
+    pub reset_on_return: ResetOnReturn,
+}
+
+impl Default for SqlalchemySettings {
+    fn default() -> Self {
+        SqlalchemySettings {
+            pool_size: 5,
+            max_overflow: 10,
+            pool_timeout: thirty_seconds(),
+            pool_recycle: off(),
+            pool_pre_ping: false,
+            pool_use_lifo: false,
+            reset_on_return: ResetOnReturn::Rollback,
+        }
+    }
+}
+
+/// psycopg_pool's `check` callback.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PsycopgCheck {
+    /// No check at checkout (psycopg_pool's `check=None`).
+    #[default]
+    None,
+    /// `check=AsyncConnectionPool.check_connection`: an empty query at checkout.
+    CheckConnection,
+}
+
+/// `model = "psycopg"`: `psycopg_pool.AsyncConnectionPool(conninfo, ...)`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PsycopgSettings {
+    /// Connections kept open (4), opened in the background when the pool opens.
+    #[serde(default = "four")]
+    pub min_size: u32,
+    /// Most connections (defaults to `min_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u32>,
+    /// How long `getconn()` waits (30 s).
+    #[serde(default = "thirty_seconds", with = "crate::scenario::duration")]
+    pub timeout: Duration,
+    /// Most requests waiting; beyond it `TooManyRequests` at once (0: no limit).
+    #[serde(default)]
+    pub max_waiting: u32,
+    /// A connection older than this is closed when returned and replaced (1 h).
+    #[serde(default = "one_hour", with = "crate::scenario::duration")]
+    pub max_lifetime: Duration,
+    /// Idle connections beyond `min_size` unused this long are closed (10 min).
+    #[serde(default = "ten_minutes", with = "crate::scenario::duration")]
+    pub max_idle: Duration,
+    /// How long a failed connection keeps being retried in the background (5 min).
+    #[serde(default = "five_minutes_d", with = "crate::scenario::duration")]
+    pub reconnect_timeout: Duration,
+    /// The check at checkout.
+    #[serde(default)]
+    pub check: PsycopgCheck,
+}
+
+impl PsycopgSettings {
+    /// `max_size`, or `min_size` when not given.
+    pub fn effective_max_size(&self) -> u32 {
+        self.max_size.unwrap_or(self.min_size)
+    }
+}
+
+impl Default for PsycopgSettings {
+    fn default() -> Self {
+        PsycopgSettings {
+            min_size: 4,
+            max_size: None,
+            timeout: thirty_seconds(),
+            max_waiting: 0,
+            max_lifetime: one_hour(),
+            max_idle: ten_minutes(),
+            reconnect_timeout: five_minutes_d(),
+            check: PsycopgCheck::None,
+        }
+    }
+}
+
+fn four() -> u32 {
+    4
+}
+fn five() -> u32 {
+    5
+}
+fn ten() -> u32 {
+    10
+}
+fn ten_i() -> i32 {
+    10
+}
+fn fifty_thousand() -> u64 {
+    50_000
+}
+fn off() -> Toggle {
+    Toggle(None)
+}
+fn rollback() -> ResetOnReturn {
+    ResetOnReturn::Rollback
+}
+fn thirty_seconds() -> Duration {
+    Duration::from_secs(30)
+}
+fn five_minutes() -> Toggle {
+    Toggle(Some(five_minutes_d()))
+}
+fn five_minutes_d() -> Duration {
+    Duration::from_secs(300)
+}
+fn ten_minutes() -> Duration {
+    Duration::from_secs(600)
+}
+fn one_hour() -> Duration {
+    Duration::from_secs(3600)
+}
+
+impl super::PoolSettings {
+    /// The most connections one pool instance opens at once, whatever the model (bb8's
+    /// `max_size`; SQLAlchemy's `pool_size + max_overflow`, `None` when unlimited).
+    pub fn capacity(&self) -> Option<u32> {
+        match self.model {
+            PoolModel::Bb8 => Some(self.max_size),
+            PoolModel::Asyncpg => Some(self.asyncpg().max_size),
+            PoolModel::Sqlalchemy => {
+                let s = self.sqlalchemy();
+                u32::try_from(s.max_overflow)
+                    .ok()
+                    .map(|o| s.pool_size.saturating_add(o))
+            }
+            PoolModel::Psycopg => Some(self.psycopg().effective_max_size()),
+        }
+    }
+
+    /// The connections a pool keeps open when idle (bb8's `min_idle`, asyncpg's and psycopg's
+    /// `min_size`; SQLAlchemy's pool starts empty and keeps up to `pool_size`).
+    pub fn kept_open(&self) -> u32 {
+        match self.model {
+            PoolModel::Bb8 => self.min_idle.unwrap_or(0),
+            PoolModel::Asyncpg => self.asyncpg().min_size,
+            PoolModel::Sqlalchemy => 0,
+            PoolModel::Psycopg => self.psycopg().min_size,
+        }
+    }
+
+    /// How long an acquire waits (`None`: forever, asyncpg's default).
+    pub fn acquire_timeout(&self) -> Option<Duration> {
+        match self.model {
+            PoolModel::Bb8 => Some(self.connection_timeout),
+            PoolModel::Asyncpg => self.asyncpg().acquire_timeout.0,
+            PoolModel::Sqlalchemy => Some(self.sqlalchemy().pool_timeout),
+            PoolModel::Psycopg => Some(self.psycopg().timeout),
+        }
+    }
+
+    /// Whether a checkout pings the connection first.
+    pub fn pings_on_checkout(&self) -> bool {
+        match self.model {
+            PoolModel::Bb8 => self.test_on_check_out,
+            PoolModel::Asyncpg => false,
+            PoolModel::Sqlalchemy => self.sqlalchemy().pool_pre_ping,
+            PoolModel::Psycopg => self.psycopg().check == PsycopgCheck::CheckConnection,
+        }
+    }
+
+    /// The keys that size the pool and time its waits, in the model's own words: what advice
+    /// names (`max_overflow`, not `max_size`, for SQLAlchemy).
+    pub fn sizing_words(&self) -> (&'static str, &'static str, &'static str) {
+        match self.model {
+            PoolModel::Bb8 => ("max_size", "connection_timeout", "test_on_check_out"),
+            PoolModel::Asyncpg => (
+                "max_size",
+                "acquire timeout",
+                "a check at acquire (asyncpg has none: retry on ConnectionDoesNotExistError)",
+            ),
+            PoolModel::Sqlalchemy => ("pool_size + max_overflow", "pool_timeout", "pool_pre_ping"),
+            PoolModel::Psycopg => ("max_size", "timeout", "check=check_connection"),
+        }
+    }
+
+    pub fn asyncpg(&self) -> AsyncpgSettings {
+        self.asyncpg.clone().unwrap_or_default()
+    }
+
+    pub fn sqlalchemy(&self) -> SqlalchemySettings {
+        self.sqlalchemy.clone().unwrap_or_default()
+    }
+
+    pub fn psycopg(&self) -> PsycopgSettings {
+        self.psycopg.clone().unwrap_or_default()
+    }
+}
+
+impl super::PoolSettings {
+    /// [`PoolSettings::capacity`](super::PoolSettings::capacity), or `tasks` when unlimited
+    /// (at most one connection per task is ever wanted).
+    pub fn size_limit(&self, tasks: u32) -> u32 {
+        self.capacity().unwrap_or(tasks)
+    }
+}
