@@ -85,6 +85,7 @@ impl Connector {
             used: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
             serial,
+            session_sql: self.session_sql.clone(),
             query_mode: self.query_mode,
             statements: self.statements.clone(),
             gauges: self.gauges.clone(),
@@ -148,6 +149,8 @@ pub struct PgConn {
     pub dirty: AtomicBool,
     /// The `<n>` of `stress:<run id>:<n>`.
     pub serial: u64,
+    /// `access.session_settings` as applied at connect (again after a `DISCARD ALL`).
+    pub(super) session_sql: Option<String>,
     query_mode: QueryMode,
     statements: Arc<[StatementInfo]>,
     gauges: Arc<Gauges>,
@@ -172,6 +175,12 @@ impl PgConn {
     /// The error the connection task ended with, if it has ended with one.
     pub fn terminal(&self) -> Option<OpError> {
         self.driver.state.terminal()
+    }
+
+    /// Forgets the statements prepared on this connection (a `DISCARD ALL` deallocated them on
+    /// the server): they are prepared again at their next use.
+    pub(super) fn forget_prepared(&mut self) {
+        self.prepared.iter_mut().for_each(|p| drop(p.take()));
     }
 
     /// Whether a BEGIN was sent without a COMMIT or ROLLBACK completing after it.
@@ -376,4 +385,6 @@ pub enum Command {
     Begin,
     Commit,
     Rollback,
+    /// The pool's reset on return (`ROLLBACK`, `DISCARD ALL`): ends any transaction.
+    Reset,
 }

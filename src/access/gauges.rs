@@ -42,6 +42,8 @@ pub struct Gauges {
     at_measure_start: Mutex<Counters>,
     /// The harness is cutting the load short (see [`Gauges::stop_load`]).
     stopping: AtomicBool,
+    /// Cancelled tasks, resets on return, leaked session state, advisory locks.
+    pub races: super::races::RaceCounters,
 }
 
 /// The counters the report gives for the measured phase.
@@ -181,6 +183,7 @@ impl Gauges {
         self.peak_waiting
             .store(current(&self.waiting).max(0), Ordering::Relaxed);
         *self.at_measure_start.lock().expect("gauges lock") = self.counters();
+        self.races.begin_measured_phase();
     }
 
     /// The counters since the measured phase began (the whole run until it has).

@@ -16,6 +16,8 @@ pub mod gauges;
 pub mod io;
 pub mod lease;
 pub mod pool;
+pub mod races;
+pub(crate) mod reset;
 pub mod shared;
 pub mod socket;
 

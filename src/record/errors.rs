@@ -45,10 +45,12 @@ pub enum ErrorClass {
     ResourceExhausted,
     SqlError,
     ClientError,
+    /// The operation's task was cancelled (its future dropped) by a `cancel_tasks` fault.
+    TaskCancelled,
 }
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 25] = [
+    pub const ALL: [ErrorClass; 26] = [
         ErrorClass::OperationInProgress,
         ErrorClass::InFailedTransaction,
         ErrorClass::CommitIndeterminate,
@@ -74,6 +76,7 @@ impl ErrorClass {
         ErrorClass::ResourceExhausted,
         ErrorClass::SqlError,
         ErrorClass::ClientError,
+        ErrorClass::TaskCancelled,
     ];
 
     pub fn name(self) -> &'static str {
@@ -103,6 +106,7 @@ impl ErrorClass {
             ErrorClass::ResourceExhausted => "resource_exhausted",
             ErrorClass::SqlError => "sql_error",
             ErrorClass::ClientError => "client_error",
+            ErrorClass::TaskCancelled => "task_cancelled",
         }
     }
 

@@ -20,6 +20,7 @@ pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod outages;
+pub mod races;
 pub mod schema;
 pub mod strict;
 pub mod summary;

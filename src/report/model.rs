@@ -124,6 +124,9 @@ pub struct VariantReport {
     /// Which connections served the operations.
     #[serde(default)]
     pub isolation: Isolation,
+    /// What the operations cancelled by `cancel_tasks` carried back to the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_tasks: Option<super::races::CancelledTasks>,
     /// The acknowledged-writes check, when a workload is verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writes: Option<Writes>,
@@ -242,6 +245,15 @@ pub struct Anomalies {
     /// Operations that held a connection longer than `access.leak_threshold`.
     #[serde(default)]
     pub leaks: Option<u64>,
+    /// Operations of `builtin = "session_state"` that found another task's session mark.
+    #[serde(default)]
+    pub session_state_leaked: Option<u64>,
+    /// `pg_advisory_unlock` calls of `builtin = "advisory_lock"` that returned false.
+    #[serde(default)]
+    pub advisory_unlock_failed: Option<u64>,
+    /// Advisory locks this run's backends still held when the load ended (`pg_locks`).
+    #[serde(default)]
+    pub advisory_locks_held: Option<u64>,
 }
 
 /// Which connections (backends) served the operations.
@@ -328,6 +340,12 @@ pub struct PoolStats {
     /// Connect attempts that failed, by class, including those bb8 retried silently.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub connect_errors: BTreeMap<ErrorClass, u64>,
+    /// Resets sent on return (`pool.reset_on_return`; absent when it is `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets: Option<u64>,
+    /// Resets on return that failed, by class (each such connection was discarded).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reset_failures: BTreeMap<ErrorClass, u64>,
 }
 
 /// This run's backends as the server saw them (sampled once a second).

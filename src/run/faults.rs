@@ -112,6 +112,9 @@ async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng) -> Strin
         FaultKind::CancelQueries => signal_backends(cx, f.fraction(), rng, Signal::Cancel).await,
         FaultKind::RestartServer => restart(cx, f).await,
         FaultKind::KillBackend => kill_backend(cx).await,
+        FaultKind::CancelTasks => {
+            super::cancel_tasks::fire(cx.load.cancels.as_deref(), f.fraction(), rng)
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 
 pub mod abort;
 pub mod admin;
+mod advisory;
 pub mod arrivals;
+pub mod cancel_tasks;
 pub mod faults;
 pub mod ledger;
 pub mod sampler;

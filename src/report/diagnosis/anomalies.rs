@@ -76,6 +76,11 @@ fn returned_in_transaction(r: &VariantReport, cx: &Context<'_>) -> Option<Findin
     if n == 0 || cx.settings.access.mode != AccessMode::Pool {
         return None;
     }
+    // Reset on return (`pool.reset_on_return`) and no next user inherited one: nothing to fix.
+    let reset = cx.settings.pool.reset_on_return != crate::scenario::model::ResetOnReturn::None;
+    if reset && r.isolation.after_dirty_return.is_empty() {
+        return None;
+    }
     let met: Vec<String> = r
         .isolation
         .after_dirty_return

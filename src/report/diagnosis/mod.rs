@@ -10,6 +10,7 @@ mod anomalies;
 mod classes;
 pub(crate) mod cost;
 mod fault_window;
+mod races;
 
 pub use across::{after_verdict, conclude};
 
@@ -59,6 +60,7 @@ pub(crate) fn pct(part: u64, whole: u64) -> String {
 pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     let mut findings = classes::findings(r, cx);
     findings.extend(anomalies::findings(r, cx));
+    findings.extend(races::findings(r, cx));
     if r.operations.total == 0 {
         findings.push(not_measured(r, cx));
         return findings;

@@ -32,6 +32,9 @@ pub struct PoolSettings {
     /// bb8 retries failed connects until `connection_timeout`.
     #[serde(default = "yes")]
     pub retry_connection: bool,
+    /// What the pool does to a connection given back (see [`ResetOnReturn`]); bb8 does nothing.
+    #[serde(default)]
+    pub reset_on_return: ResetOnReturn,
 }
 
 fn default_max_size() -> u32 {
@@ -65,6 +68,7 @@ impl Default for PoolSettings {
             test_on_check_out: true,
             queue_strategy: QueueStrategy::default(),
             retry_connection: true,
+            reset_on_return: ResetOnReturn::None,
         }
     }
 }

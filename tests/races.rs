@@ -1,0 +1,157 @@
+//! The races a pool does not fix (issue 15 items 1–3), on the real server, each with and
+//! without its fix, by running the shipped scenarios (shortened):
+//! - a task cancelled while it holds a connection (`cancel_tasks`): the connection goes back
+//!   inside a transaction, and a rejected request's ROLLBACK takes the acknowledged autocommit
+//!   writes made inside it with it; `pool.reset_on_return = "rollback"` prevents it;
+//! - session state (`SET`) seen by the next user of a pooled connection; `"discard_all"` clears it;
+//! - advisory locks taken and released on different checkouts; `pg_advisory_xact_lock` is right.
+//!
+//! The interleavings are forced, not hoped for: a pool of one connection held 400 ms by the
+//! request the fault cancels; eight tasks on two connections each held 20 ms; one task on two
+//! connections handed out oldest-idle first, so that its lock and unlock land on different ones.
+
+mod common;
+
+use common::*;
+use stress::record::errors::ErrorClass;
+use stress::report::Report;
+use stress::report::model::VariantReport;
+
+fn count(v: &VariantReport, class: ErrorClass) -> u64 {
+    v.errors.get(&class).map_or(0, |e| e.count)
+}
+
+fn shipped(file: &str, db: &str, sets: &[&str]) -> Report {
+    let text = std::fs::read_to_string(format!("scenarios/{file}.toml")).unwrap();
+    let report = run_text(db, &text, sets);
+    assert_consistent(&report);
+    report
+}
+
+fn finding<'a>(v: &'a VariantReport, class: &str) -> Option<&'a str> {
+    v.diagnosis
+        .iter()
+        .find(|f| f.class == class)
+        .map(|f| f.advice.as_str())
+}
+
+#[test]
+fn a_cancelled_task_leaves_a_transaction_that_takes_the_next_writes_unless_reset() {
+    let r = shipped("cancelled-tasks", "races_cancelled", &[]);
+    let race = variant(&r, "bb8 as it is");
+    let c = race.cancelled_tasks.as_ref().expect("cancelled_tasks");
+    assert!(c.cancelled > 0, "{c:?}");
+    assert_eq!(count(race, ErrorClass::TaskCancelled), c.cancelled);
+    assert!(c.in_transaction > 0, "{c:?}");
+    assert!(c.statement_in_flight > 0, "{c:?}");
+    assert!(
+        !race.isolation.after_dirty_return.is_empty(),
+        "the next users inherited the transaction"
+    );
+    let lost = race.anomalies.lost_writes.expect("verified");
+    assert!(
+        lost > 0,
+        "acknowledged writes rolled back: {:?}",
+        race.writes
+    );
+    let advice = finding(race, "task_cancelled").expect("a finding for the class");
+    assert!(
+        advice.contains("reset_on_return = \"rollback\""),
+        "{advice}"
+    );
+    assert!(
+        race.faults.iter().all(|f| f.kind == "cancel_tasks"),
+        "{:?}",
+        race.faults
+    );
+
+    let fixed = variant(&r, "reset_on_return = rollback");
+    let c = fixed.cancelled_tasks.as_ref().expect("cancelled_tasks");
+    assert!(c.cancelled > 0 && c.in_transaction > 0, "{c:?}");
+    assert_eq!(fixed.anomalies.lost_writes, Some(0), "{:?}", fixed.writes);
+    assert!(fixed.isolation.after_dirty_return.is_empty());
+    assert_eq!(fixed.anomalies.transaction_interleaved, 0);
+    assert!(fixed.pool.resets.unwrap_or(0) > 0, "{:?}", fixed.pool);
+    assert!(fixed.pool.reset_failures.is_empty());
+
+    let pinged = variant(&r, "test_on_check_out = false");
+    assert!(pinged.anomalies.lost_writes.unwrap_or(0) > 0);
+}
+
+#[test]
+fn session_state_leaks_to_the_next_user_unless_discarded() {
+    let r = shipped(
+        "session-state-leak",
+        "races_session",
+        &["load.duration=1500ms"],
+    );
+    let race = variant(&r, "bb8 as it is");
+    assert!(
+        race.anomalies.session_state_leaked.unwrap_or(0) > 0,
+        "{:?}",
+        race.anomalies
+    );
+    assert!(finding(race, "anomalies.session_state_leaked").is_some());
+    let rollback = variant(&r, "reset_on_return = rollback");
+    assert!(
+        rollback.anomalies.session_state_leaked.unwrap_or(0) > 0,
+        "ROLLBACK does not undo SET"
+    );
+    let advice = finding(rollback, "anomalies.session_state_leaked").unwrap();
+    assert!(advice.contains("discard_all"), "{advice}");
+    let fixed = variant(&r, "reset_on_return = discard_all");
+    assert_eq!(fixed.anomalies.session_state_leaked, Some(0));
+    assert!(fixed.errors.is_empty(), "{:?}", fixed.errors);
+    assert!(fixed.pool.resets.unwrap_or(0) > 0);
+}
+
+#[test]
+fn advisory_unlock_on_another_checkout_fails_and_leaves_locks_held() {
+    let r = shipped("advisory-locks", "races_advisory", &["load.duration=1s"]);
+    let race = variant(&r, "lock, unlock on another checkout");
+    let a = &race.anomalies;
+    assert!(a.advisory_unlock_failed.unwrap_or(0) > 0, "{a:?}");
+    assert!(a.advisory_locks_held.unwrap_or(0) > 0, "{a:?}");
+    assert!(race.errors.is_empty(), "{:?}", race.errors);
+    let advice = finding(race, "anomalies.advisory_unlock_failed").unwrap();
+    assert!(advice.contains("pg_advisory_xact_lock"), "{advice}");
+
+    let fixed = variant(&r, "pg_advisory_xact_lock");
+    assert_eq!(fixed.anomalies.advisory_unlock_failed, Some(0));
+    assert_eq!(fixed.anomalies.advisory_locks_held, Some(0));
+    assert!(fixed.operations.ok > 0);
+
+    let discarded = variant(&r, "lock, unlock elsewhere, discard_all");
+    assert_eq!(discarded.anomalies.advisory_locks_held, Some(0));
+}
+
+/// A reset that the server refuses is classified and counted, and its connection discarded:
+/// a workload that opens a transaction with a plain `BEGIN` step (which the pool cannot see)
+/// makes `DISCARD ALL` fail with 25001.
+#[test]
+fn a_failed_reset_is_counted_by_class_and_its_connection_discarded() {
+    let text = r#"
+name = "reset-fails"
+[load]
+tasks = 1
+iterations = 5
+[pool]
+max_size = 1
+reset_on_return = "discard_all"
+[[workload]]
+name = "raw"
+[[workload.step]]
+sql = "BEGIN"
+"#;
+    let report = run_text("races_reset_fails", text, &[]);
+    let v = &report.variants[0];
+    let failed: u64 = v.pool.reset_failures.values().sum();
+    assert!(failed >= 4, "{:?}", v.pool.reset_failures);
+    assert!(
+        v.pool.reset_failures.contains_key(&ErrorClass::SqlError),
+        "{:?}",
+        v.pool.reset_failures
+    );
+    assert!(v.pool.connections_created >= 5, "{:?}", v.pool);
+    assert!(v.diagnosis.iter().any(|f| f.class == "pool.reset_failed"));
+}
