@@ -287,8 +287,8 @@ impl Drop for Lease<'_> {
             }
         }
         self.gauges.released();
-        if let LeaseKind::Pooled(_, generation) = &self.kind
-            && generation.reset != ResetOnReturn::None
+        if let LeaseKind::Pooled(conn, generation) = &self.kind
+            && super::reset::needed(generation.reset, conn)
             && let LeaseKind::Pooled(conn, generation) =
                 std::mem::replace(&mut self.kind, LeaseKind::Released)
         {

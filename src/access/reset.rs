@@ -20,6 +20,16 @@ use super::pool::Manager;
 use crate::record::errors::OpError;
 use crate::scenario::model::ResetOnReturn;
 
+/// Whether giving `conn` back needs a reset: `ROLLBACK` only when a transaction may be open on
+/// it, `DISCARD ALL` always. A connection that needs none goes back at once, as bb8 does.
+pub(crate) fn needed(how: ResetOnReturn, conn: &PgConn) -> bool {
+    match how {
+        ResetOnReturn::None => false,
+        ResetOnReturn::Rollback => conn.maybe_in_transaction() && !conn.is_broken(),
+        ResetOnReturn::DiscardAll => !conn.is_broken(),
+    }
+}
+
 /// Resets `conn` in a task of its own, then gives it back to its pool. Outside a runtime (a
 /// lease dropped at teardown) the connection is given back without a reset.
 pub(crate) fn spawn(

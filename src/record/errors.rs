@@ -45,7 +45,7 @@ pub enum ErrorClass {
     ResourceExhausted,
     SqlError,
     ClientError,
-    /// The operation's task was cancelled (its future dropped) by a `cancel_tasks` fault.
+    // The operation's task was cancelled (its future dropped) by a `cancel_tasks` fault.
     TaskCancelled,
 }
 

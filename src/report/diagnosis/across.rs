@@ -162,6 +162,9 @@ fn trouble(v: &VariantReport) -> u64 {
         + a.lost_writes.unwrap_or(0)
         + a.phantom_writes.unwrap_or(0)
         + a.leaks.unwrap_or(0)
+        + a.session_state_leaked.unwrap_or(0)
+        + a.advisory_unlock_failed.unwrap_or(0)
+        + a.advisory_locks_held.unwrap_or(0)
 }
 
 /// One variant's figures, for the comparison.

@@ -126,10 +126,15 @@ fn advisory_locks(r: &VariantReport) -> Option<Finding> {
         class: class.into(),
         finding: format!(
             "{failed} pg_advisory_unlock call(s) returned false (the lock had been taken on another pooled \
-             connection) and this run's backends still held {held} advisory lock(s) when the load ended: \
-             a session-level advisory lock belongs to the connection, not to the code that took it, and \
-             stays held while that connection idles in the pool. The next pg_advisory_lock of the same \
-             key from another connection waits forever (the next deploy hangs)."
+             connection) and this run's backends still held {held} advisory lock(s) when the load ended. \
+             A session-level advisory lock belongs to the connection, not to the code that took it: {}",
+            if held > 0 {
+                "it stays held while that connection idles in the pool, and the next pg_advisory_lock of the \
+                 same key from another connection waits forever (the next deploy hangs)."
+            } else {
+                "here the reset on return released the locks left behind, not their owner's unlock; until \
+                 then another connection's lock of the same key waited."
+            }
         ),
         advice: "Take the lock with pg_advisory_xact_lock inside a transaction on one checkout (COMMIT or \
                  ROLLBACK releases it), or lock and unlock on the same checkout; pool.reset_on_return = \
