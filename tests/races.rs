@@ -80,11 +80,24 @@ fn a_cancelled_task_leaves_a_transaction_that_takes_the_next_writes_unless_reset
 
 #[test]
 fn session_state_leaks_to_the_next_user_unless_discarded() {
+    // The anomaly is a metric of `[expect]`: the check fails without the fix, passes with it.
     let r = shipped(
         "session-state-leak",
         "races_session",
-        &["load.duration=1500ms"],
+        &[
+            "load.duration=1500ms",
+            "expect.anomalies.session_state_leaked=0",
+        ],
     );
+    for (name, pass) in [
+        ("bb8 as it is", false),
+        ("reset_on_return = discard_all", true),
+    ] {
+        let v = variant(&r, name);
+        assert_eq!(v.verdict.pass, pass, "{name}: {:?}", v.verdict);
+        let check = &v.verdict.checks[0];
+        assert_eq!(check.metric, "anomalies.session_state_leaked");
+    }
     let race = variant(&r, "bb8 as it is");
     assert!(
         race.anomalies.session_state_leaked.unwrap_or(0) > 0,
@@ -116,6 +129,12 @@ fn advisory_unlock_on_another_checkout_fails_and_leaves_locks_held() {
     let advice = finding(race, "anomalies.advisory_unlock_failed").unwrap();
     assert!(advice.contains("pg_advisory_xact_lock"), "{advice}");
 
+    for metric in [
+        "anomalies.advisory_unlock_failed",
+        "anomalies.advisory_locks_held",
+    ] {
+        assert!(metric.parse::<stress::metric::Metric>().is_ok(), "{metric}");
+    }
     let fixed = variant(&r, "pg_advisory_xact_lock");
     assert_eq!(fixed.anomalies.advisory_unlock_failed, Some(0));
     assert_eq!(fixed.anomalies.advisory_locks_held, Some(0));

@@ -33,7 +33,9 @@ pub struct PoolSettings {
     #[serde(default = "yes")]
     pub retry_connection: bool,
     /// What the pool does to a connection given back (see [`ResetOnReturn`]); bb8 does nothing.
-    #[serde(default)]
+    /// Not written when `none`, so that the settings (and their hash, which baselines are held
+    /// to) of scenarios that do not use it stay as they were.
+    #[serde(default, skip_serializing_if = "ResetOnReturn::is_none")]
     pub reset_on_return: ResetOnReturn,
 }
 
@@ -135,6 +137,10 @@ pub enum ResetOnReturn {
 }
 
 impl ResetOnReturn {
+    pub fn is_none(&self) -> bool {
+        *self == ResetOnReturn::None
+    }
+
     /// The statement sent on return, if any.
     pub fn sql(self) -> Option<&'static str> {
         match self {
