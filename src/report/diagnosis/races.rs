@@ -163,3 +163,74 @@ fn reset_failures(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
             .into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+    use crate::report::races::CancelledTasks;
+
+    fn context(settings: &crate::scenario::model::Settings) -> Context<'_> {
+        Context {
+            settings,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: false,
+        }
+    }
+
+    #[test]
+    fn the_session_advice_follows_the_reset_in_place() {
+        let mut v = fixtures::variant("v", 10, 0, serde_json::json!({}));
+        v.anomalies.session_state_leaked = Some(0);
+        let none = fixtures::settings("");
+        assert!(findings(&v, &context(&none)).is_empty(), "0 is no finding");
+        v.anomalies.session_state_leaked = Some(7);
+        let f = &findings(&v, &context(&none))[0];
+        assert_eq!(f.class, "anomalies.session_state_leaked");
+        assert!(f.finding.starts_with("7 operation(s)"), "{}", f.finding);
+        assert!(f.advice.contains("SET LOCAL"), "{}", f.advice);
+        let rollback = fixtures::settings("[pool]\nreset_on_return = \"rollback\"");
+        let f = &findings(&v, &context(&rollback))[0];
+        assert!(
+            f.advice.starts_with("ROLLBACK does not undo"),
+            "{}",
+            f.advice
+        );
+    }
+
+    #[test]
+    fn the_cancel_advice_asks_for_a_reset_only_when_a_next_user_met_the_leftovers() {
+        let mut v = fixtures::variant("v", 10, 3, serde_json::json!({}));
+        v.cancelled_tasks = Some(CancelledTasks {
+            cancelled: 3,
+            in_transaction: 2,
+            statement_in_flight: 1,
+        });
+        let none = fixtures::settings("");
+        let (detail, advice) = task_cancelled(&v, &context(&none));
+        assert!(detail.contains("3 operation(s)"), "{detail}");
+        assert!(detail.contains("none of them inherited"), "{detail}");
+        assert!(advice.contains("idempotent"), "{advice}");
+        v.isolation.after_dirty_return.insert("ok".into(), 2);
+        let (detail, advice) = task_cancelled(&v, &context(&none));
+        assert!(detail.contains("met: 2 ok"), "{detail}");
+        assert!(
+            advice.contains("reset_on_return = \"rollback\""),
+            "{advice}"
+        );
+    }
+
+    #[test]
+    fn advisory_locks_left_behind_are_a_finding_even_without_failed_unlocks() {
+        let mut v = fixtures::variant("v", 10, 0, serde_json::json!({}));
+        let none = fixtures::settings("");
+        v.anomalies.advisory_locks_held = Some(0);
+        assert!(findings(&v, &context(&none)).is_empty());
+        v.anomalies.advisory_locks_held = Some(4);
+        let f = &findings(&v, &context(&none))[0];
+        assert_eq!(f.class, "anomalies.advisory_locks_held");
+        assert!(f.finding.contains("still held 4"), "{}", f.finding);
+        assert!(f.finding.contains("waits forever"), "{}", f.finding);
+    }
+}
