@@ -291,6 +291,12 @@ fn unmeasured_reason(name: &str) -> String {
         "cancel_requests_misdirected" => "anomalies.cancel_requests_misdirected is measured only \
              with a [[fault]] kind = \"cancel_queries\""
             .to_string(),
+        "session_state_leaked" => "anomalies.session_state_leaked is measured only with a \
+             builtin = \"session_state\" workload"
+            .to_string(),
+        "advisory_unlock_failed" => "anomalies.advisory_unlock_failed is measured only with a \
+             builtin = \"advisory_lock\" or \"advisory_xact_lock\" workload"
+            .to_string(),
         _ => format!("anomalies.{name} was not measured in this run"),
     }
 }

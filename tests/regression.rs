@@ -539,3 +539,18 @@ fn the_summary_fits_the_width_without_splitting_words() {
         assert!(whole("ok/s") && whole("opened"), "{width}:\n{stdout}");
     }
 }
+
+/// A doc comment on one variant of `ErrorClass` (added with `task_cancelled`) made schemars
+/// describe the class as a `oneOf`, and every map keyed by class (`errors`, `failed_next_1s`,
+/// `pool.connect_errors`, ...) lost its list of class names in the JSON Schema, silently. Each
+/// class must stay a property of `errors`: comment new classes with `//`, not `///`.
+#[test]
+fn every_error_class_is_a_property_of_the_schema_s_errors() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&stress::report::schema::report_schema()).unwrap();
+    let errors = &schema["$defs"]["VariantReport"]["properties"]["errors"]["properties"];
+    let listed = errors.as_object().expect("errors lists its classes");
+    for class in stress::record::errors::ErrorClass::ALL {
+        assert!(listed.contains_key(class.name()), "{}", class.name());
+    }
+}

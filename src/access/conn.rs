@@ -87,6 +87,7 @@ impl Connector {
             dirty: AtomicBool::new(false),
             serial,
             track: self.gauges.cancels.register(serial),
+            session_sql: self.session_sql.clone(),
             query_mode: self.query_mode,
             statements: self.statements.clone(),
             gauges: self.gauges.clone(),
@@ -152,6 +153,8 @@ pub struct PgConn {
     pub serial: u64,
     /// Its statements' numbers, for cancel races (see `cancels.rs`).
     track: Arc<StatementTrack>,
+    /// `access.session_settings` as applied at connect (again after a `DISCARD ALL`).
+    pub(super) session_sql: Option<String>,
     query_mode: QueryMode,
     statements: Arc<[StatementInfo]>,
     gauges: Arc<Gauges>,
@@ -176,6 +179,12 @@ impl PgConn {
     /// The error the connection task ended with, if it has ended with one.
     pub fn terminal(&self) -> Option<OpError> {
         self.driver.state.terminal()
+    }
+
+    /// Forgets the statements prepared on this connection (a `DISCARD ALL` deallocated them on
+    /// the server): they are prepared again at their next use.
+    pub(super) fn forget_prepared(&mut self) {
+        self.prepared.iter_mut().for_each(|p| drop(p.take()));
     }
 
     /// Whether a BEGIN was sent without a COMMIT or ROLLBACK completing after it.
@@ -392,4 +401,6 @@ pub enum Command {
     Begin,
     Commit,
     Rollback,
+    /// The pool's reset on return (`ROLLBACK`, `DISCARD ALL`): ends any transaction.
+    Reset,
 }

@@ -44,6 +44,8 @@ pub struct Gauges {
     stopping: AtomicBool,
     /// Which statement each cancel request was aimed at (see `cancels.rs`).
     pub cancels: super::cancels::Cancels,
+    /// Cancelled tasks, resets on return, leaked session state, advisory locks.
+    pub races: super::races::RaceCounters,
 }
 
 /// The counters the report gives for the measured phase.
@@ -183,6 +185,7 @@ impl Gauges {
         self.peak_waiting
             .store(current(&self.waiting).max(0), Ordering::Relaxed);
         *self.at_measure_start.lock().expect("gauges lock") = self.counters();
+        self.races.begin_measured_phase();
     }
 
     /// The counters since the measured phase began (the whole run until it has).

@@ -14,6 +14,7 @@ use super::models::instance::{ModelInstance, PgCore, PgHeld};
 use super::pool::{Generation, Manager, PoolInstance};
 use super::shared::{SharedConn, Slot};
 use crate::record::errors::OpError;
+use crate::scenario::model::ResetOnReturn;
 use crate::workload::params::Value;
 
 /// One task's way to a connection.
@@ -24,6 +25,17 @@ pub struct TaskAccess {
     /// A pool model's release of this task's last connection, awaited before its next
     /// acquire as the libraries' releases are (see `models/`).
     pending: PendingRelease,
+    /// What the last lease carried back when it was dropped.
+    returned: std::cell::Cell<Returned>,
+}
+
+/// What a connection carried back when its lease was dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Returned {
+    /// A transaction may be open on it.
+    pub in_transaction: bool,
+    /// A statement was sent and its result not read: the operation was dropped mid-statement.
+    pub statement_in_flight: bool,
 }
 
 type PendingRelease = std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>;
@@ -52,7 +64,13 @@ impl TaskAccess {
             kind,
             gauges,
             pending: PendingRelease::default(),
+            returned: Default::default(),
         }
+    }
+
+    /// What the connection of the last lease carried back when that lease was dropped.
+    pub fn last_returned(&self) -> Returned {
+        self.returned.get()
     }
 
     /// Gets a connection for one operation.
@@ -87,7 +105,7 @@ impl TaskAccess {
             }
         };
         drop(waiting);
-        let mut lease = Lease::new(kind, gauges);
+        let mut lease = Lease::new(kind, gauges, &self.returned);
         lease.pending = Some(&self.pending);
         Ok(lease)
     }
@@ -106,6 +124,10 @@ pub struct Lease<'a> {
     statements: std::cell::Cell<u32>,
     /// Where a pool model's release is left for the task's next acquire.
     pending: Option<&'a PendingRelease>,
+    /// A statement was sent and its result not yet read.
+    in_flight: std::cell::Cell<bool>,
+    /// Where to tell what the connection carried back when this lease is dropped.
+    returned: &'a std::cell::Cell<Returned>,
 }
 
 enum LeaseKind<'a> {
@@ -115,10 +137,16 @@ enum LeaseKind<'a> {
     Shared(Arc<Slot>),
     Dedicated(&'a PgConn),
     Owned(PgConn),
+    /// Handed to the reset on return while the lease is dropped.
+    Released,
 }
 
 impl<'a> Lease<'a> {
-    fn new(kind: LeaseKind<'a>, gauges: &'a Gauges) -> Lease<'a> {
+    fn new(
+        kind: LeaseKind<'a>,
+        gauges: &'a Gauges,
+        returned: &'a std::cell::Cell<Returned>,
+    ) -> Lease<'a> {
         let mut lease = Lease {
             kind,
             gauges,
@@ -126,6 +154,8 @@ impl<'a> Lease<'a> {
             reused: false,
             statements: std::cell::Cell::new(0),
             pending: None,
+            in_flight: std::cell::Cell::new(false),
+            returned,
         };
         gauges.acquired();
         let (reused, inherited) = {
@@ -154,6 +184,11 @@ impl Lease<'_> {
         self.reused && self.statements.get() == 1 && e.class.is_connection_loss()
     }
 
+    /// The variant's gauges (for the race counters).
+    pub fn gauges(&self) -> &Gauges {
+        self.gauges
+    }
+
     pub fn conn(&self) -> &PgConn {
         match &self.kind {
             LeaseKind::Pooled(c, _) => c,
@@ -161,6 +196,7 @@ impl Lease<'_> {
             LeaseKind::Shared(s) => &s.conn,
             LeaseKind::Dedicated(c) => c,
             LeaseKind::Owned(c) => c,
+            LeaseKind::Released => unreachable!("a lease is released only when dropped"),
         }
     }
 
@@ -199,20 +235,28 @@ impl Lease<'_> {
     ) -> Result<(), OpError> {
         let _gate = self.gate().await?;
         let statement = self.conn().execute(index, values, captures, slots);
-        if self.closable() {
-            return Box::pin(self.against_close(statement)).await;
-        }
-        statement.await
+        self.in_flight.set(true);
+        let done = if self.closable() {
+            Box::pin(self.against_close(statement)).await
+        } else {
+            statement.await
+        };
+        self.in_flight.set(false);
+        done
     }
 
     /// BEGIN, COMMIT or ROLLBACK, like [`Lease::execute`].
     pub async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
         let _gate = self.gate().await?;
         let statement = self.conn().command(sql, kind);
-        if self.closable() {
-            return Box::pin(self.against_close(statement)).await;
-        }
-        statement.await
+        self.in_flight.set(true);
+        let done = if self.closable() {
+            Box::pin(self.against_close(statement)).await
+        } else {
+            statement.await
+        };
+        self.in_flight.set(false);
+        done
     }
 
     /// Runs a statement unless the pool is closed under it (without drain).
@@ -252,6 +296,10 @@ impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let conn = self.conn();
         conn.holders.fetch_sub(1, Ordering::Relaxed);
+        self.returned.set(Returned {
+            in_transaction: conn.maybe_in_transaction() && !conn.is_broken(),
+            statement_in_flight: self.in_flight.get(),
+        });
         if let LeaseKind::Model(core, held) = &mut self.kind {
             if let Some(h) = held.as_ref()
                 && !core.rules.reset.rollback_open_transaction
@@ -271,12 +319,15 @@ impl Drop for Lease<'_> {
             if let (Some(slot), Some(release)) = (self.pending, release) {
                 *slot.lock().expect("pending release") = Some(release);
             }
-        } else if let LeaseKind::Pooled(conn, _) = &self.kind
+        } else if let LeaseKind::Pooled(conn, generation) = &self.kind
             && conn.maybe_in_transaction()
             && !conn.is_broken()
         {
-            // bb8 does not reset connections: the next user inherits the transaction.
-            conn.dirty.store(true, Ordering::Relaxed);
+            // bb8 does not reset connections: unless `reset_on_return` does, the next user
+            // inherits the transaction.
+            if generation.reset == ResetOnReturn::None {
+                conn.dirty.store(true, Ordering::Relaxed);
+            }
             // An operation the harness itself cut short (its stop) is not the application's.
             if !self.gauges.stopping() {
                 self.gauges
@@ -285,6 +336,13 @@ impl Drop for Lease<'_> {
             }
         }
         self.gauges.released();
+        if let LeaseKind::Pooled(conn, generation) = &self.kind
+            && super::reset::needed(generation.reset, conn)
+            && let LeaseKind::Pooled(conn, generation) =
+                std::mem::replace(&mut self.kind, LeaseKind::Released)
+        {
+            super::reset::spawn(conn, generation.reset, generation.gauges.clone());
+        }
     }
 }
 

@@ -18,6 +18,8 @@ pub mod io;
 pub mod lease;
 pub(crate) mod models;
 pub mod pool;
+pub mod races;
+pub(crate) mod reset;
 pub mod shared;
 pub mod socket;
 

@@ -19,7 +19,7 @@ use crate::signal::Signal;
 
 use super::conn::{Connector, PgConn};
 use crate::record::errors::{ErrorClass, OpError};
-use crate::scenario::model::{PoolSettings, QueueStrategy};
+use crate::scenario::model::{PoolSettings, QueueStrategy, ResetOnReturn};
 
 /// Errors of the manager, kept apart so the sink can tell connects from pre-pings.
 #[derive(Debug)]
@@ -135,6 +135,10 @@ pub struct Generation {
     pub closable: bool,
     pub name: String,
     retired: Arc<Mutex<PoolStatistics>>,
+    /// `pool.reset_on_return`, applied when a lease gives a connection back (see `reset.rs`).
+    pub reset: ResetOnReturn,
+    /// The variant's gauges, for the resets' counts.
+    pub gauges: Arc<super::gauges::Gauges>,
 }
 
 impl Generation {
@@ -217,6 +221,8 @@ impl PoolInstance {
             closable: self.closable,
             name: self.name.clone(),
             retired: self.retired.clone(),
+            reset: s.reset_on_return,
+            gauges: self.connector.gauges.clone(),
         }
     }
 

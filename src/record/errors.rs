@@ -47,10 +47,12 @@ pub enum ErrorClass {
     ClientError,
     CachedPlanInvalid,
     ReadOnlyTransaction,
+    // The operation's task was cancelled (its future dropped) by a `cancel_tasks` fault.
+    TaskCancelled,
 }
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 27] = [
+    pub const ALL: [ErrorClass; 28] = [
         ErrorClass::OperationInProgress,
         ErrorClass::InFailedTransaction,
         ErrorClass::CommitIndeterminate,
@@ -78,6 +80,7 @@ impl ErrorClass {
         ErrorClass::ClientError,
         ErrorClass::CachedPlanInvalid,
         ErrorClass::ReadOnlyTransaction,
+        ErrorClass::TaskCancelled,
     ];
 
     pub fn name(self) -> &'static str {
@@ -109,6 +112,7 @@ impl ErrorClass {
             ErrorClass::ClientError => "client_error",
             ErrorClass::CachedPlanInvalid => "cached_plan_invalid",
             ErrorClass::ReadOnlyTransaction => "read_only_transaction",
+            ErrorClass::TaskCancelled => "task_cancelled",
         }
     }
 

@@ -158,6 +158,8 @@ fn pool_stats(data: &VariantData<'_>) -> PoolStats {
         closed_idle_timeout: p.map(|p| p.closed_idle_timeout),
         closed_max_lifetime: p.map(|p| p.closed_max_lifetime),
         connect_errors: data.connect_errors.clone(),
+        resets: None,
+        reset_failures: BTreeMap::new(),
     }
 }
 
@@ -205,6 +207,7 @@ fn anomalies(data: &VariantData<'_>) -> Anomalies {
         cancel_requests_misdirected: (data.variant.settings.fault.iter())
             .any(|f| f.kind == crate::scenario::model::FaultKind::CancelQueries)
             .then(|| data.gauges.cancels.misdirected()),
+        ..Anomalies::default()
     }
 }
 
@@ -218,6 +221,15 @@ fn writes(w: &WriteCheck) -> Writes {
         phantom: w.phantom,
         indeterminate_committed: w.indeterminate_committed,
         indeterminate_rolled_back: w.indeterminate_rolled_back,
+    }
+}
+
+/// `count` over `seconds`, 0 for no time.
+fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
     }
 }
 
@@ -241,11 +253,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         seed: data.seed,
         operations: operations(t),
         measured_s,
-        throughput_ops_s: if measured_s > 0.0 {
-            t.ok as f64 / measured_s
-        } else {
-            0.0
-        },
+        throughput_ops_s: per_second(t.ok, measured_s),
         latency_ms: latency(&t.latency, &names),
         errors: error_stats(t),
         anomalies: anomalies(&data),
@@ -254,6 +262,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         faults: std::mem::take(&mut data.faults),
         outages: None,
         isolation: isolation(&data),
+        cancelled_tasks: None,
         writes: data.writes.as_ref().map(writes),
         leaks: leaks(&data, &names),
         timeline,
@@ -267,6 +276,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         machines: Vec::new(),
         harness: data.harness.take(),
     };
+    super::races::fill(&mut report, settings, &data.gauges.races.measured());
     report.outages = Some(super::outages::outages(
         t,
         u64::from(settings.load.tasks),

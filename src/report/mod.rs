@@ -11,10 +11,12 @@ pub mod diagnosis;
 pub mod fingerprint;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod harness;
 pub mod json;
 pub mod merge;
 pub mod model;
 pub mod outages;
+pub mod races;
 pub mod schema;
 pub mod strict;
 pub mod verdict;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::harness::Harness;
 use crate::metric::Direction;
 use crate::record::errors::ErrorClass;
 
@@ -124,6 +125,9 @@ pub struct VariantReport {
     /// Which connections served the operations.
     #[serde(default)]
     pub isolation: Isolation,
+    /// What the operations cancelled by `cancel_tasks` carried back to the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_tasks: Option<super::races::CancelledTasks>,
     /// The acknowledged-writes check, when a workload is verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writes: Option<Writes>,
@@ -150,49 +154,6 @@ pub struct VariantReport {
     /// existed; in a merged report, the busiest machine's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness: Option<Harness>,
-}
-
-/// The harness's own CPU use during a variant's load (warmup included): how much of its worker
-/// threads' time it wanted a CPU, so that a harness limit is not read as a database limit.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Harness {
-    /// CPU time of the `stress` process's threads over the load, in seconds.
-    pub cpu_s: f64,
-    /// Time those threads were runnable but waited for a CPU (other processes had it), in
-    /// seconds; 0 where the system does not tell.
-    pub waited_s: f64,
-    /// Wall time of the load, in seconds.
-    pub wall_s: f64,
-    /// Worker threads that ran the tasks.
-    pub worker_threads: u32,
-    /// `(cpu_s + waited_s) / wall_s / worker_threads`: 1.0 when every worker thread wanted a
-    /// CPU all along.
-    pub utilization: f64,
-}
-
-impl Harness {
-    pub fn new(
-        cpu: std::time::Duration,
-        waited: std::time::Duration,
-        wall: std::time::Duration,
-        threads: usize,
-    ) -> Harness {
-        let (cpu_s, waited_s, wall_s) =
-            (cpu.as_secs_f64(), waited.as_secs_f64(), wall.as_secs_f64());
-        let threads = threads.max(1);
-        Harness {
-            cpu_s,
-            waited_s,
-            wall_s,
-            worker_threads: u32::try_from(threads).unwrap_or(u32::MAX),
-            utilization: if wall_s > 0.0 {
-                (cpu_s + waited_s) / wall_s / threads as f64
-            } else {
-                0.0
-            },
-        }
-    }
 }
 
 /// One machine's peaks in a merged report.
@@ -294,6 +255,15 @@ pub struct Anomalies {
     /// `cancel_queries` fault.
     #[serde(default)]
     pub cancel_requests_misdirected: Option<u64>,
+    /// Operations of `builtin = "session_state"` that found another task's session mark.
+    #[serde(default)]
+    pub session_state_leaked: Option<u64>,
+    /// `pg_advisory_unlock` calls of `builtin = "advisory_lock"` that returned false.
+    #[serde(default)]
+    pub advisory_unlock_failed: Option<u64>,
+    /// Advisory locks this run's backends still held when the load ended (`pg_locks`).
+    #[serde(default)]
+    pub advisory_locks_held: Option<u64>,
 }
 
 /// Which connections (backends) served the operations.
@@ -380,6 +350,12 @@ pub struct PoolStats {
     /// Connect attempts that failed, by class, including those bb8 retried silently.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub connect_errors: BTreeMap<ErrorClass, u64>,
+    /// Resets sent on return (`pool.reset_on_return`; absent when it is `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets: Option<u64>,
+    /// Resets on return that failed, by class (each such connection was discarded).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reset_failures: BTreeMap<ErrorClass, u64>,
 }
 
 /// This run's backends as the server saw them (sampled once a second).

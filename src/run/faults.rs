@@ -154,6 +154,9 @@ async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng, stop: &m
         FaultKind::ReadOnly => super::fault_read_only::run(cx, f, rng, stop).await,
         FaultKind::RestartServer => restart(cx, f).await,
         FaultKind::KillBackend => kill_backend(cx).await,
+        FaultKind::CancelTasks => {
+            super::cancel_tasks::fire(cx.load.cancels.as_deref(), f.fraction(), rng)
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 
 pub mod abort;
 pub mod admin;
+mod advisory;
 pub mod arrivals;
+pub mod cancel_tasks;
 pub(crate) mod cpu;
 mod fault_cancel;
 mod fault_read_only;

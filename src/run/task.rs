@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::Interrupt;
 use super::arrivals::Arrivals;
+use super::cancel_tasks::TaskCancels;
 use super::shape::Shape;
 use crate::access::{Access, TaskAccess};
 use crate::record::errors::{ErrorClass, OpError};
@@ -20,9 +21,9 @@ use crate::record::spells::{FaultSpec, TaskTrack};
 use crate::record::writes::{WriteOutcome, write_id};
 use crate::record::{OpExtras, Outcome, Recorder, Timeline};
 use crate::scenario::model::{Pacing, RetrySettings};
-use crate::workload::exec;
 use crate::workload::params::{Draw, Value};
 use crate::workload::plan::{Plan, Workload};
+use crate::workload::{exec, races};
 
 /// Everything the tasks of a variant share.
 #[derive(Debug)]
@@ -54,6 +55,8 @@ pub struct LoadRun {
     pub fault_specs: Arc<[FaultSpec]>,
     pub timeline: Arc<Timeline>,
     pub interrupt: Arc<Interrupt>,
+    /// The tasks' cancel slots, when a `cancel_tasks` fault is scheduled.
+    pub cancels: Option<Arc<TaskCancels>>,
 }
 
 /// A task's own stream of parameter values: reproducible for a seed, different per task.
@@ -156,6 +159,7 @@ impl Op<'_> {
         trace.acquire_ended.get_or_insert_with(Instant::now);
         let lease = lease?;
         trace.acquired = true;
+        self.holding(true);
         trace.extras.inherited_transaction |= lease.inherited_transaction;
         let mut draw = Draw {
             rng,
@@ -175,7 +179,24 @@ impl Op<'_> {
         if let Err(e) = &result {
             trace.extras.died_idle |= lease.died_idle(e);
         }
+        drop(lease);
+        self.holding(false);
+        if result.is_ok() && self.workload.unlock.is_some() {
+            // The wrong way with advisory locks: the unlock on a checkout of its own.
+            self.holding(true);
+            let unlock = races::unlock_on_next_checkout(access, self.workload, &mut draw, slots);
+            let unlocked = unlock.await;
+            self.holding(false);
+            return unlocked;
+        }
         result
+    }
+
+    /// Tells the cancel slot whether this operation holds a connection (`cancel_tasks`).
+    fn holding(&self, holding: bool) {
+        if let Some(c) = &self.run.cancels {
+            c.holding(self.task as usize, holding);
+        }
     }
 }
 
@@ -185,7 +206,12 @@ fn write_outcome(result: &Result<(), OpError>, commit_sent: bool) -> WriteOutcom
         Ok(()) => WriteOutcome::Acknowledged,
         Err(e) if e.class == ErrorClass::CommitIndeterminate => WriteOutcome::Indeterminate,
         // The client gave up while COMMIT was in flight: the server may have committed.
-        Err(e) if e.class == ErrorClass::OpDeadlineExceeded && commit_sent => {
+        Err(e)
+            if matches!(
+                e.class,
+                ErrorClass::OpDeadlineExceeded | ErrorClass::TaskCancelled
+            ) && commit_sent =>
+        {
             WriteOutcome::Indeterminate
         }
         Err(_) => WriteOutcome::Failed,
@@ -247,8 +273,10 @@ impl Task {
         let commit_sent = Cell::new(false);
         let (access, rng, slots) = (&mut self.access, &mut self.rng, &mut self.slots);
         let pace = &mut self.pace_rng;
+        let cancel = run.cancels.as_ref().and_then(|c| c.begin(self.index));
         let attempt = op.tries(access, rng, slots, &commit_sent, &mut trace, pace);
-        let result = within(run.op_timeout, attempt).await;
+        let result = cancellable(cancel.as_deref(), within(run.op_timeout, attempt)).await;
+        self.cancelled(&result);
         let ended = Instant::now();
         {
             let mut recorder = self.recorder.borrow_mut();
@@ -276,6 +304,20 @@ impl Task {
             tokio::task::yield_now().await;
         }
         result.is_err()
+    }
+
+    /// The operation ended: its cancel slot is cleared, and if it was cancelled, what its
+    /// connection carried back is counted.
+    fn cancelled(&self, result: &Result<(), OpError>) {
+        let Some(cancels) = &self.run.cancels else {
+            return;
+        };
+        cancels.end(self.index);
+        if matches!(result, Err(e) if e.class == ErrorClass::TaskCancelled) {
+            let r = self.access.last_returned();
+            let races = &self.run.access.gauges().races;
+            races.cancelled(r.in_transaction, r.statement_in_flight);
+        }
     }
 
     /// Waits `wait`, but not past the deadline (a long back-off must not stretch the run).
@@ -352,6 +394,25 @@ pub async fn open_loop(
         }
     }
     task.finish();
+}
+
+/// Awaits an operation, unless its task is cancelled (`cancel_tasks`): then its future is
+/// dropped where it stands, between or during statements, and it fails with `task_cancelled`.
+async fn cancellable<T>(
+    cancel: Option<&crate::signal::Signal>,
+    attempt: impl std::future::Future<Output = Result<T, OpError>>,
+) -> Result<T, OpError> {
+    let Some(cancel) = cancel else {
+        return attempt.await;
+    };
+    tokio::select! {
+        biased;
+        () = cancel.raised() => Err(OpError::new(
+            ErrorClass::TaskCancelled,
+            "the operation's task was cancelled (cancel_tasks): its future was dropped",
+        )),
+        r = attempt => r,
+    }
 }
 
 /// Awaits an operation's tries, failing them with `op_deadline_exceeded` past `op_timeout`.

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::admin::{Admin, ServerInfo};
+use super::cancel_tasks::TaskCancels;
 use super::faults::{self, Fired};
 use super::ledger::Ledger;
 use super::sampler::{self, BackendQuery, ProgressLine};
@@ -29,6 +30,7 @@ use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
 use crate::report::model::{Aborted, FaultEvent, VariantReport};
 use crate::scenario::Variant;
+use crate::scenario::model::FaultKind;
 use crate::workload::prepare::{self, StatementInfo};
 
 /// What the run tells every variant.
@@ -269,6 +271,11 @@ async fn prepare_load(
             .collect(),
         timeline: Arc::new(Timeline::default()),
         interrupt: env.interrupt.clone(),
+        cancels: s
+            .fault
+            .iter()
+            .any(|f| f.kind == FaultKind::CancelTasks)
+            .then(|| Arc::new(TaskCancels::new(s.load.tasks as usize))),
     }))
 }
 
@@ -501,6 +508,7 @@ async fn measure(
     let fired = helpers.stop(end).await;
 
     let gauges = load.access.gauges().clone();
+    advisory_locks_held(&load, admin).await;
     let pool = load.access.pool_statistics();
     let connect_errors = load.access.connect_errors();
     let (measure_start, seed, timeline) = (load.measure_start, load.seed, load.timeline.clone());
@@ -535,6 +543,17 @@ async fn sum_totals(workers: &mut Workers, workloads: usize, faults: usize) -> T
         totals.merge(&t);
     }
     totals
+}
+
+/// Reads the advisory locks this run's backends hold, before the connections close (which
+/// would release them).
+async fn advisory_locks_held(load: &LoadRun, admin: &Admin) {
+    let pattern = format!(
+        "{}%",
+        like_escape(&load.access.connector.application_prefix())
+    );
+    let held = super::advisory::locks_held(admin, &pattern).await;
+    load.access.gauges().races.set_advisory_locks_held(held);
 }
 
 fn fault_events(

@@ -3,12 +3,13 @@
 //! ```toml
 //! [[fault]]
 //! kind = "close_pool"        # close_pool | terminate_backends | restart_server | cancel_queries
-//!                            # | kill_backend | sql | read_only
+//!                            # | kill_backend | sql | read_only | cancel_tasks
 //! at = "1s"                  # into the measured phase
 //! every = "2s"               # optional: again and again
 //! drain = false              # close_pool: cut held connections (false) or let them finish (true)
 //! reopen_after = "500ms"     # close_pool: build a fresh pool, as recovery code does
-//! fraction = 0.5             # terminate_backends, cancel_queries: share of this run's backends
+//! fraction = 0.5             # terminate_backends, cancel_queries: share of this run's backends;
+//!                            # cancel_tasks: share of the tasks holding a connection
 //! mode = "fast"              # restart_server: fast | immediate
 //! down_for = "1s"            # restart_server: how long the server stays down
 //! sql = ["ALTER TABLE t ADD COLUMN c int"]  # sql: statements run on a connection of the harness
@@ -43,6 +44,9 @@ pub enum FaultKind {
     /// The server refuses writes for `for` (`default_transaction_read_only` set and reloaded,
     /// as a former primary after a failover); see `run/fault_read_only.rs`.
     ReadOnly,
+    /// The operation futures of a fraction of the tasks holding a connection are dropped, as a
+    /// runtime drops a cancelled request; the tasks go on with their next operation.
+    CancelTasks,
 }
 
 impl FaultKind {
@@ -55,6 +59,7 @@ impl FaultKind {
             FaultKind::KillBackend => "kill_backend",
             FaultKind::Sql => "sql",
             FaultKind::ReadOnly => "read_only",
+            FaultKind::CancelTasks => "cancel_tasks",
         }
     }
 
@@ -161,8 +166,10 @@ impl FaultSettings {
                 keys.push("reopen_after");
             }
         }
-        if !matches!(k, FaultKind::TerminateBackends | FaultKind::CancelQueries)
-            && self.fraction.is_some()
+        if !matches!(
+            k,
+            FaultKind::TerminateBackends | FaultKind::CancelQueries | FaultKind::CancelTasks
+        ) && self.fraction.is_some()
         {
             keys.push("fraction");
         }

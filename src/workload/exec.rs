@@ -30,7 +30,16 @@ pub async fn run(
         slots[i] = v;
     }
     let Some(begin) = &workload.begin else {
-        return steps(lease, workload, draw, slots).await;
+        steps(lease, workload, draw, slots).await?;
+        if let Some((statement, id)) = write {
+            // Without a transaction the ledger write is an autocommit statement of its own:
+            // once sent, it may commit whatever happens to the client.
+            commit_sent.set(true);
+            lease
+                .execute(statement, &[Value::Int(id)], &[], slots)
+                .await?;
+        }
+        return Ok(());
     };
     lease.command(begin, Command::Begin).await?;
     let mut body = steps(lease, workload, draw, slots).await;
@@ -76,6 +85,9 @@ async fn steps(
             }
             Step::Sleep(d) => tokio::time::sleep(*d).await,
         }
+    }
+    if let Some(slot) = workload.session_mark {
+        super::races::check_session_mark(lease, &slots[slot], draw.task);
     }
     Ok(())
 }

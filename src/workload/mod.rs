@@ -5,3 +5,4 @@ pub mod exec;
 pub mod params;
 pub mod plan;
 pub mod prepare;
+pub(crate) mod races;

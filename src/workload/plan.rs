@@ -12,6 +12,8 @@ use crate::scenario::validate::Problem;
 
 use super::params::Value;
 
+mod builtins;
+
 /// The compiled mix of one variant.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -44,8 +46,14 @@ pub struct Workload {
     pub steps: Vec<Step>,
     /// Slots: `let` values first, then captured columns.
     pub slots: usize,
-    /// Each operation also writes its id into the ledger, inside its transaction.
+    /// Each operation also writes its id into the ledger: inside its transaction, or (without
+    /// one) as an autocommit statement of its own after the steps.
     pub verify: bool,
+    /// `builtin = "session_state"`: the slot of the session mark the operation found.
+    pub session_mark: Option<usize>,
+    /// `builtin = "advisory_lock"`: the unlock step, run on a second checkout, and the slot of
+    /// its result.
+    pub unlock: Option<(Step, usize)>,
 }
 
 /// A step of a workload.
@@ -221,7 +229,7 @@ impl Compiler {
         }
     }
 
-    fn check_kind(&mut self, w: &WorkloadSettings, path: &Path, transaction: bool, verify: bool) {
+    fn check_kind(&mut self, w: &WorkloadSettings, path: &Path, transaction: bool) {
         if w.step.is_empty() && w.builtin.is_none() {
             self.problem(
                 path.clone().key("step"),
@@ -234,23 +242,43 @@ impl Compiler {
                 "`isolation` needs `transaction = true`",
             );
         }
-        if verify && !transaction {
-            self.problem(
-                path.clone().key("verify"),
-                "acknowledged_writes needs `transaction = true`: the ledger write must commit \
-                 or roll back with the workload's writes",
-            );
-        }
     }
 
     fn workload(&mut self, w: &WorkloadSettings, path: Path) -> Workload {
-        let (lets, mut names) = self.lets(w, &path);
+        let (mut lets, mut names) = self.lets(w, &path);
+        self.lock_key(w.builtin, &mut lets, &mut names);
         let mut slots = lets.len();
         let ledger = w.builtin == Some(Builtin::Ledger);
-        let transaction = w.transaction || ledger;
+        let transaction = w.transaction || ledger || w.builtin == Some(Builtin::AdvisoryXactLock);
         let verify = ledger || w.verify == Some(Verify::AcknowledgedWrites);
-        self.check_kind(w, &path, transaction, verify);
-        let mut steps = Vec::new();
+        self.check_kind(w, &path, transaction);
+        let place = (w.name.as_str(), &path);
+        let parts = self.builtin_parts(w.builtin, place, &mut names, &mut slots);
+        let mut steps = parts.before;
+        self.user_steps(w, &path, &mut names, &mut slots, &mut steps);
+        Workload {
+            name: w.name.clone(),
+            verify,
+            begin: transaction.then(|| match w.isolation {
+                Some(iso) => format!("BEGIN ISOLATION LEVEL {}", iso.sql()),
+                None => "BEGIN".to_string(),
+            }),
+            lets,
+            steps,
+            slots,
+            session_mark: parts.session_mark,
+            unlock: parts.unlock,
+        }
+    }
+
+    fn user_steps(
+        &mut self,
+        w: &WorkloadSettings,
+        path: &Path,
+        names: &mut HashMap<String, usize>,
+        slots: &mut usize,
+        steps: &mut Vec<Step>,
+    ) {
         for (i, step) in w.step.iter().enumerate() {
             let at = path.clone().key("step").index(i);
             match (&step.sql, step.sleep) {
@@ -272,20 +300,9 @@ impl Compiler {
                 }
                 (Some(sql), None) => {
                     let place = (w.name.as_str(), i);
-                    steps.push(self.sql_step(sql, step, at, place, &mut names, &mut slots));
+                    steps.push(self.sql_step(sql, step, at, place, names, slots));
                 }
             }
-        }
-        Workload {
-            name: w.name.clone(),
-            verify,
-            begin: transaction.then(|| match w.isolation {
-                Some(iso) => format!("BEGIN ISOLATION LEVEL {}", iso.sql()),
-                None => "BEGIN".to_string(),
-            }),
-            lets,
-            steps,
-            slots,
         }
     }
 }

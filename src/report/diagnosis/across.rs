@@ -56,7 +56,7 @@ pub fn conclude(variants: &mut [VariantReport]) {
             let s = settings[i].as_ref()?;
             let larger = larger_pool(variants, &settings, i, s).map(|t| ("cost.pool_wait", t));
             let pooled = pool_instead(variants, &settings, i, s).map(|t| ("cost.connect", t));
-            let plans = super::races::cached_plan_versus(variants, &settings, i)
+            let plans = super::server_races::cached_plan_versus(variants, &settings, i)
                 .map(|t| ("cached_plan_invalid", t));
             Some(
                 larger
@@ -168,6 +168,9 @@ fn trouble(v: &VariantReport) -> u64 {
         // Also failed operations (query_canceled), counted again: a cancel that hit the wrong
         // statement is worse than one that hit its own.
         + a.cancel_requests_misdirected.unwrap_or(0)
+        + a.session_state_leaked.unwrap_or(0)
+        + a.advisory_unlock_failed.unwrap_or(0)
+        + a.advisory_locks_held.unwrap_or(0)
 }
 
 /// One variant's figures, for the comparison.

@@ -13,7 +13,7 @@ pub fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
         leaks(r),
         retries(r),
         unfair_waits(r, cx),
-        super::races::misdirected_cancels(r, cx),
+        super::server_races::misdirected_cancels(r, cx),
     ]
     .into_iter()
     .flatten()
@@ -75,6 +75,11 @@ fn interleaved(r: &VariantReport) -> Option<Finding> {
 fn returned_in_transaction(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     let n = r.anomalies.returned_in_transaction;
     if n == 0 || cx.settings.access.mode != AccessMode::Pool {
+        return None;
+    }
+    // Reset on return (`pool.reset_on_return`) and no next user inherited one: nothing to fix.
+    let reset = cx.settings.pool.reset_on_return != crate::scenario::model::ResetOnReturn::None;
+    if reset && r.isolation.after_dirty_return.is_empty() {
         return None;
     }
     let met: Vec<String> = r

@@ -66,6 +66,7 @@ fn explain(class: ErrorClass, count: u64, r: &VariantReport, cx: &Context<'_>) -
         ErrorClass::InFailedTransaction => in_failed_transaction(r, cx),
         ErrorClass::OpDeadlineExceeded => op_deadline(r, cx),
         ErrorClass::PoolClosed => pool_closed(count, r),
+        ErrorClass::TaskCancelled => super::races::task_cancelled(r, cx),
         ErrorClass::SerializationFailure | ErrorClass::DeadlockDetected => retryable(class, r, cx),
         ErrorClass::StatementTimeout | ErrorClass::SessionTimeout | ErrorClass::LockTimeout => {
             server_timeout(class, r, cx)
@@ -73,8 +74,8 @@ fn explain(class: ErrorClass, count: u64, r: &VariantReport, cx: &Context<'_>) -
         ErrorClass::ConnectRefused | ErrorClass::ConnectTimeout | ErrorClass::ServerUnavailable => {
             unreachable_server(r)
         }
-        ErrorClass::CachedPlanInvalid => super::races::cached_plan_invalid(r, cx),
-        ErrorClass::ReadOnlyTransaction => super::races::read_only(r, cx),
+        ErrorClass::CachedPlanInvalid => super::server_races::cached_plan_invalid(r, cx),
+        ErrorClass::ReadOnlyTransaction => super::server_races::read_only(r, cx),
         _ => (String::new(), advice_for(class).into()),
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod cost;
 mod fault_window;
 mod harness;
 mod races;
+mod server_races;
 
 pub use across::{after_verdict, conclude};
 
@@ -61,6 +62,7 @@ pub(crate) fn pct(part: u64, whole: u64) -> String {
 pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     let mut findings = classes::findings(r, cx);
     findings.extend(anomalies::findings(r, cx));
+    findings.extend(races::findings(r, cx));
     if r.operations.total == 0 {
         findings.push(not_measured(r, cx));
         return findings;

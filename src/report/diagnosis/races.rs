@@ -1,361 +1,236 @@
-//! Findings of three races no pool fixes: a schema change under cached prepared statements
-//! (`cached_plan_invalid`), a server that starts refusing writes as a former primary does after
-//! a failover (`read_only_transaction`), and cancel requests that cancel the wrong statement
-//! (`anomalies.cancel_requests_misdirected`).
+//! Findings for the races a pool does not fix (issue 15): tasks cancelled while holding a
+//! connection (with the class `task_cancelled`), session state leaked between users of a
+//! pooled connection, advisory locks taken and released on different checkouts, and resets on
+//! return that failed. Each quotes this run's figures; the advice follows from them and from
+//! the variant's `pool.reset_on_return`.
 
-use super::{Context, ms};
-use crate::record::errors::ErrorClass;
+use super::{Context, pct};
 use crate::report::model::{Finding, VariantReport};
-use crate::scenario::model::{FaultKind, QueryMode, Settings};
+use crate::scenario::model::ResetOnReturn;
 
-/// `cached_plan_invalid`: what the cache did, and the query modes that have none.
-pub(super) fn cached_plan_invalid(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
-    let s = cx.settings;
-    let schema_changes: Vec<String> = r
-        .faults
-        .iter()
-        .filter(|f| f.kind == FaultKind::Sql.as_str())
-        .map(|f| format!("{} ms", f.at_ms))
-        .collect();
-    let when = if schema_changes.is_empty() {
-        "after a schema change made outside this run".to_string()
-    } else {
-        format!(
-            "after the schema change of the sql fault (at {})",
-            schema_changes.join(", ")
-        )
-    };
-    let detail = match s.access.query_mode {
-        QueryMode::Prepared => format!(
-            "With query_mode = \"prepared\" every connection prepares its statements once and keeps them; {when} \
-             the server refuses to run a cached statement whose result columns changed (0A000), and keeps \
-             refusing it on that connection until the connection is closed ({} connection(s) were opened in \
-             this run).",
-            r.pool.connections_created
-        ),
-        mode => format!(
-            "query_mode = \"{}\" caches no statement, so the workload prepares its own (PREPARE) and met the \
-             change {when}.",
-            mode_name(mode)
-        ),
-    };
-    let advice = "Use query_mode = \"extended\" (an unnamed statement parsed with each execution) or \"simple\": \
-                  neither keeps a plan that a migration can invalidate, at the cost of a parse per statement \
-                  (run both as variants: the comparison finding gives the latency they cost). Or keep prepared \
-                  statements and re-prepare on 0A000 (asyncpg clears its cache and retries), or replace the \
-                  pool's connections after every migration.";
-    (detail, advice.into())
+pub fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
+    [
+        session_state_leaked(r, cx),
+        advisory_locks(r),
+        reset_failures(r, cx),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
-fn mode_name(mode: QueryMode) -> &'static str {
-    match mode {
-        QueryMode::Prepared => "prepared",
-        QueryMode::Extended => "extended",
-        QueryMode::Simple => "simple",
+fn reset_name(cx: &Context<'_>) -> &'static str {
+    match cx.settings.pool.reset_on_return {
+        ResetOnReturn::None => "none",
+        ResetOnReturn::Rollback => "rollback",
+        ResetOnReturn::DiscardAll => "discard_all",
     }
 }
 
-/// For a variant that met `cached_plan_invalid`, another of the same report with another query
-/// mode that met none, and what its latency was against this one's.
-pub(super) fn cached_plan_versus(
-    variants: &[VariantReport],
-    settings: &[Option<Settings>],
-    i: usize,
-) -> Option<String> {
-    let me = &variants[i];
-    let mine = settings[i].as_ref()?.access.query_mode;
-    me.errors.get(&ErrorClass::CachedPlanInvalid)?;
-    let (j, other) = variants.iter().enumerate().find(|(j, v)| {
-        let mode = settings[*j].as_ref().map(|s| s.access.query_mode);
-        mode.is_some_and(|m| m != mine)
-            && !v.errors.contains_key(&ErrorClass::CachedPlanInvalid)
-            && v.operations.ok > 0
-    })?;
-    let mode = mode_name(settings[j].as_ref()?.access.query_mode);
-    let (a, b) = (&other.latency_ms.operation, &me.latency_ms.operation);
-    let cost = if a.p50 > b.p50 && b.p50 > 0.0 {
-        format!(
-            "{:+.0}% at p50, which is what parsing every statement costs",
-            (a.p50 / b.p50 - 1.0) * 100.0
-        )
+/// What the next users of the connections met, as `3 ok, 2 in_failed_transaction`.
+fn next_users(r: &VariantReport) -> String {
+    let met: Vec<String> = (r.isolation.after_dirty_return.iter())
+        .map(|(what, n)| format!("{n} {what}"))
+        .collect();
+    if met.is_empty() {
+        "none of them inherited a transaction".into()
     } else {
-        "no slower at p50: parsing every statement cost nothing measurable at this load".into()
-    };
-    Some(format!(
-        " Variant `{}` (query_mode = \"{mode}\") met none: its operations took {} at p50 and {} at p99, against \
-         {} and {} here ({cost}).",
-        other.name,
-        ms(a.p50),
-        ms(a.p99),
-        ms(b.p50),
-        ms(b.p99),
-    ))
+        format!(
+            "their next users inherited the transaction and met: {}",
+            met.join(", ")
+        )
+    }
 }
 
-/// `read_only_transaction`: how long writes were refused, and whether any connection kept
-/// failing once the server was writable again.
-pub(super) fn read_only(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
-    let s = cx.settings;
-    let stats = &r.errors[&ErrorClass::ReadOnlyTransaction];
-    let specs: Vec<_> = s
-        .fault
-        .iter()
-        .filter(|f| f.kind == FaultKind::ReadOnly)
-        .collect();
-    let fired: Vec<_> = r
-        .faults
-        .iter()
-        .filter(|f| f.kind == FaultKind::ReadOnly.as_str())
-        .collect();
-    let lasting = specs.first().and_then(|f| f.for_).unwrap_or_default();
-    let Some(last) = fired.last() else {
-        let advice = "Writes met a read-only server (a standby, or a primary demoted by a failover): connect \
-                      with target_session_attrs = \"read-write\" and replace connections that meet 25006.";
-        return (String::new(), advice.into());
-    };
-    let ended = last.at_ms + lasting.as_millis() as u64;
-    let terminate = specs.iter().any(|f| f.terminate.unwrap_or(false));
-    let verdict = if ended as f64 >= r.measured_s * 1000.0 {
-        "it lasted past the end of the measured phase, so what came after it was not measured \
-         (make the load longer than at + for)"
+/// The detail and advice of the class `task_cancelled`.
+pub fn task_cancelled(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let c = r.cancelled_tasks.clone().unwrap_or_default();
+    let lost = r.writes.as_ref().map_or(0, |w| w.lost);
+    let phantom = r.writes.as_ref().map_or(0, |w| w.phantom);
+    let mut detail = format!(
+        "cancel_tasks dropped {} operation(s) holding a connection: {} went back to the pool inside an \
+         open transaction, {} with a statement in flight; {} (pool.reset_on_return = {}, {} reset(s) sent).",
+        c.cancelled,
+        c.in_transaction,
+        c.statement_in_flight,
+        next_users(r),
+        reset_name(cx),
+        r.pool.resets.unwrap_or(0)
+    );
+    if lost > 0 || phantom > 0 {
+        detail.push_str(&format!(
+            " The acknowledged-writes check found {lost} acknowledged write(s) lost (rolled back with a \
+             transaction another operation had left open) and {phantom} write(s) reported failed that \
+             were committed by someone else's COMMIT."
+        ));
+    }
+    let dirty = !r.isolation.after_dirty_return.is_empty() || lost > 0 || phantom > 0;
+    let advice = if cx.settings.pool.reset_on_return == ResetOnReturn::None && dirty {
+        "Reset a connection before it goes back to the pool: pool.reset_on_return = \"rollback\" \
+         (SQLAlchemy's default; PgBouncer's server_reset_query), or discard a connection whose \
+         operation was cancelled mid-statement; with it, no next user inherits a transaction."
             .to_string()
     } else {
-        after_read_only(r, stats.last_at_ms, ended)
+        "The cancelled operations' own work is rolled back and the client never learns its fate: \
+         make requests idempotent so a cancelled one can be retried."
+            .to_string()
     };
-    let detail = format!(
-        "The server refused writes for {} ({} read_only fault(s), the last at {} ms{}); {verdict}.",
-        humantime::format_duration(lasting),
-        fired.len(),
-        last.at_ms,
-        if terminate {
-            ", with this run's sessions terminated"
-        } else {
-            ", sessions kept"
-        },
-    );
-    (detail, read_only_advice(r, s))
+    (detail, advice)
 }
 
-/// Whether writes were refused after the fault ended at `ended`, the last at `last`.
-fn after_read_only(r: &VariantReport, last: u64, ended: u64) -> String {
-    let after = last.saturating_sub(ended);
-    let kept = if last <= ended {
-        format!("the last one came {} ms before it ended", ended - last)
-    } else {
-        format!("the last one came {after} ms after it ended")
-    };
-    if (after as f64) <= r.latency_ms.failed.p99.max(100.0) {
-        format!(
-            "{kept}: no connection kept failing once the server was writable again: existing sessions \
-             read the reloaded setting before their next statement, so reconnecting would not have helped here"
-        )
-    } else {
-        format!(
-            "{kept}: failures went on {} after it ended, longer than a failed operation takes (p99 {}): \
-             sessions kept the read-only state (a SET of their own, or a transaction begun while it was \
-             read-only)",
-            ms(after as f64),
-            ms(r.latency_ms.failed.p99)
-        )
-    }
-}
-
-fn read_only_advice(r: &VariantReport, s: &Settings) -> String {
-    let lifetime = match s.pool.max_lifetime.0 {
-        Some(d) => format!(
-            "max_lifetime ({} here) bounds how long",
-            humantime::format_duration(d)
-        ),
-        None => "without max_lifetime (unset here) that is forever".into(),
-    };
-    format!(
-        "After a real failover the old primary stays read-only and only a new connection reaches the new one: a \
-         pool then fails until it replaces its connections; {lifetime}. A pre-ping (test_on_check_out = {}) does not \
-         help against it: the read-only server answers it; it only catches connections that died idle{}. Replace \
-         a connection that meets 25006, and connect with target_session_attrs = \"read-write\" (or check SHOW \
-         transaction_read_only on checkout).",
-        s.pool.test_on_check_out,
-        if r.pool.died_idle > 0 {
-            format!(" ({} operation(s) met one here)", r.pool.died_idle)
-        } else {
-            String::new()
+fn session_state_leaked(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
+    let n = r.anomalies.session_state_leaked.filter(|n| *n > 0)?;
+    let ops = r
+        .latency_ms
+        .by_workload
+        .values()
+        .map(|l| l.count)
+        .sum::<u64>();
+    let reset = cx.settings.pool.reset_on_return;
+    let advice = match reset {
+        ResetOnReturn::Rollback => {
+            "ROLLBACK does not undo a session-level SET: use pool.reset_on_return = \"discard_all\", or \
+             SET LOCAL inside a transaction."
         }
-    )
+        _ => {
+            "Use SET LOCAL inside a transaction (it ends with it), or reset the session on return: \
+             pool.reset_on_return = \"discard_all\" (DISCARD ALL also drops temporary tables, prepared \
+             statements and LISTENs; prepared statements are then prepared again at their next use)."
+        }
+    };
+    Some(Finding {
+        class: "anomalies.session_state_leaked".into(),
+        finding: format!(
+            "{n} operation(s) ({} of the {ops} that succeeded) found another task's session mark \
+             (SET stress.mark, not SET LOCAL): session state set by one user of a pooled connection \
+             was seen by the next (pool.reset_on_return = {}).",
+            pct(n, ops),
+            reset_name(cx)
+        ),
+        advice: advice.into(),
+    })
 }
 
-/// `anomalies.cancel_requests_misdirected`: cancels that cancelled another operation's statement.
-pub(super) fn misdirected_cancels(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
-    let n = r.anomalies.cancel_requests_misdirected.filter(|n| *n > 0)?;
-    let canceled = r
-        .errors
-        .get(&ErrorClass::QueryCanceled)
-        .map_or(0, |e| e.count);
-    let guarded = cx
-        .settings
-        .fault
-        .iter()
-        .any(|f| f.kind == FaultKind::CancelQueries && f.guard.unwrap_or(false));
+fn advisory_locks(r: &VariantReport) -> Option<Finding> {
+    let failed = r.anomalies.advisory_unlock_failed.unwrap_or(0);
+    let held = r.anomalies.advisory_locks_held.unwrap_or(0);
+    if failed == 0 && held == 0 {
+        return None;
+    }
+    let class = if failed > 0 {
+        "anomalies.advisory_unlock_failed"
+    } else {
+        "anomalies.advisory_locks_held"
+    };
     Some(Finding {
-        class: "anomalies.cancel_requests_misdirected".into(),
+        class: class.into(),
         finding: format!(
-            "{n} statement(s) were cancelled by a cancel_queries request aimed at an earlier statement of their \
-             connection: {} request(s) were signalled, and {canceled} operation(s) failed with query_canceled in \
-             all. A cancel request names a backend, not a statement: sent while one statement ran, it arrived \
-             after that one ended and cancelled the next on the connection (of the same operation or of the \
-             next user's), which had done nothing wrong.{}",
-            requests_signalled(r),
-            if guarded {
-                " This happened with guard = true, which should prevent it: a statement started on the connection \
-                 while its cancel was on its way."
+            "{failed} pg_advisory_unlock call(s) returned false (the lock had been taken on another pooled \
+             connection) and this run's backends still held {held} advisory lock(s) when the load ended. \
+             A session-level advisory lock belongs to the connection, not to the code that took it: {}",
+            if held > 0 {
+                "it stays held while that connection idles in the pool, and the next pg_advisory_lock of the \
+                 same key from another connection waits forever (the next deploy hangs)."
             } else {
-                ""
+                "here the reset on return released the locks left behind, not their owner's unlock; until \
+                 then another connection's lock of the same key waited."
             }
         ),
-        advice: "Send a cancel only while its statement is known to run, and hold the connection's next statement \
-                 back until the cancel is delivered (pgjdbc and npgsql do now; guard = true on the fault here). \
-                 Better, let the server enforce the limit: SET LOCAL statement_timeout applies to the statement \
-                 it was set for, and nothing else."
+        advice: "Take the lock with pg_advisory_xact_lock inside a transaction on one checkout (COMMIT or \
+                 ROLLBACK releases it), or lock and unlock on the same checkout; pool.reset_on_return = \
+                 \"discard_all\" releases what was left behind."
             .into(),
     })
 }
 
-/// Cancel requests the `cancel_queries` faults signalled, from their details ("cancelled the
-/// query of 2 of 4 active backend(s)", written by `run/fault_cancel.rs`).
-fn requests_signalled(r: &VariantReport) -> u64 {
-    r.faults
-        .iter()
-        .filter(|f| f.kind == FaultKind::CancelQueries.as_str())
-        .filter_map(|f| {
-            let rest = f.detail.strip_prefix("cancelled the query of ")?;
-            rest.split_whitespace().next()?.parse::<u64>().ok()
-        })
-        .sum()
+fn reset_failures(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
+    if r.pool.reset_failures.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = (r.pool.reset_failures.iter())
+        .map(|(class, n)| format!("{n} {class}"))
+        .collect();
+    Some(Finding {
+        class: "pool.reset_failed".into(),
+        finding: format!(
+            "Resets on return (pool.reset_on_return = {}) failed: {}; each such connection was discarded \
+             instead of going back to the pool.",
+            reset_name(cx),
+            parts.join(", ")
+        ),
+        advice: "A reset fails when the connection died under it or a transaction block refused it: see the \
+                 classes; the pool opens new connections in their place."
+            .into(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::fixtures;
-    use crate::report::model::{ErrorStats, FaultEvent};
+    use crate::report::races::CancelledTasks;
 
-    fn cx(s: &Settings) -> Context<'_> {
+    fn context(settings: &crate::scenario::model::Settings) -> Context<'_> {
         Context {
-            settings: s,
+            settings,
             max_connections: 100,
             reserved_connections: 3,
-            superuser: true,
+            superuser: false,
         }
     }
 
-    fn fault(kind: &str, at_ms: u64, detail: &str) -> FaultEvent {
-        FaultEvent {
-            kind: kind.into(),
-            at_ms,
-            scheduled_ms: at_ms,
-            in_flight: 0,
-            failed_next_1s: Default::default(),
-            detail: detail.into(),
-            effect: None,
-        }
-    }
-
-    fn failed(v: &mut VariantReport, class: ErrorClass, count: u64, first: u64, last: u64) {
-        v.errors.insert(
-            class,
-            ErrorStats {
-                count,
-                sqlstates: Default::default(),
-                first_at_ms: first,
-                last_at_ms: last,
-                sample: String::new(),
-            },
-        );
-    }
-
-    const READ_ONLY: &str = "[pool]\nmax_lifetime = \"10s\"\n\
-                             [[fault]]\nkind = \"read_only\"\nat = \"1s\"\nfor = \"2s\"\n";
-
     #[test]
-    fn read_only_says_whether_connections_kept_failing_after_the_end() {
-        let s = fixtures::settings(READ_ONLY);
-        let mut v = fixtures::variant("v", 100, 20, serde_json::json!({}));
-        v.measured_s = 10.0;
-        v.faults
-            .push(fault("read_only", 1000, "the server refuses writes"));
-        // The fault ended at 3000 ms; the last refusal 2 ms after it (failed p99 is 1 ms, so
-        // the margin is the 100 ms floor).
-        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 3002);
-        let (detail, advice) = read_only(&v, &cx(&s));
-        assert!(detail.contains("2 ms after it ended"), "{detail}");
-        assert!(detail.contains("no connection kept failing"), "{detail}");
-        assert!(advice.contains("max_lifetime (10s here)"), "{advice}");
-        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 4500);
-        let (detail, _) = read_only(&v, &cx(&s));
+    fn the_session_advice_follows_the_reset_in_place() {
+        let mut v = fixtures::variant("v", 10, 0, serde_json::json!({}));
+        v.anomalies.session_state_leaked = Some(0);
+        let none = fixtures::settings("");
+        assert!(findings(&v, &context(&none)).is_empty(), "0 is no finding");
+        v.anomalies.session_state_leaked = Some(7);
+        let f = &findings(&v, &context(&none))[0];
+        assert_eq!(f.class, "anomalies.session_state_leaked");
+        assert!(f.finding.starts_with("7 operation(s)"), "{}", f.finding);
+        assert!(f.advice.contains("SET LOCAL"), "{}", f.advice);
+        let rollback = fixtures::settings("[pool]\nreset_on_return = \"rollback\"");
+        let f = &findings(&v, &context(&rollback))[0];
         assert!(
-            detail.contains("failures went on 1500 ms after it ended"),
-            "{detail}"
-        );
-        v.measured_s = 2.5;
-        let (detail, advice) = read_only(&v, &cx(&s));
-        assert!(
-            detail.contains("past the end of the measured phase"),
-            "{detail}"
-        );
-        assert!(
-            !advice.contains(" 0 "),
-            "no advice on a zero count: {advice}"
-        );
-    }
-
-    #[test]
-    fn read_only_without_the_fault_still_advises() {
-        let s = fixtures::settings("");
-        let mut v = fixtures::variant("v", 1, 1, serde_json::json!({}));
-        failed(&mut v, ErrorClass::ReadOnlyTransaction, 1, 5, 5);
-        let (detail, advice) = read_only(&v, &cx(&s));
-        assert!(detail.is_empty());
-        assert!(advice.contains("target_session_attrs"), "{advice}");
-    }
-
-    #[test]
-    fn misdirected_cancels_count_the_requests_signalled() {
-        let s = fixtures::settings("[[fault]]\nkind = \"cancel_queries\"\nat = \"1s\"\n");
-        let mut v = fixtures::variant("v", 10, 3, serde_json::json!({}));
-        assert!(misdirected_cancels(&v, &cx(&s)).is_none(), "not measured");
-        v.anomalies.cancel_requests_misdirected = Some(0);
-        assert!(misdirected_cancels(&v, &cx(&s)).is_none(), "none seen");
-        v.anomalies.cancel_requests_misdirected = Some(2);
-        failed(&mut v, ErrorClass::QueryCanceled, 3, 10, 20);
-        for (at, n) in [(1000, 2), (2000, 3)] {
-            let detail = format!("cancelled the query of {n} of 4 active backend(s)");
-            v.faults.push(fault("cancel_queries", at, &detail));
-        }
-        let f = misdirected_cancels(&v, &cx(&s)).unwrap();
-        assert!(f.finding.starts_with("2 statement(s)"), "{}", f.finding);
-        assert!(
-            f.finding.contains("5 request(s) were signalled"),
+            f.advice.starts_with("ROLLBACK does not undo"),
             "{}",
-            f.finding
+            f.advice
         );
-        assert!(f.finding.contains("3 operation(s) failed"), "{}", f.finding);
-        assert!(f.advice.contains("guard = true"));
     }
 
     #[test]
-    fn the_cost_of_avoiding_cached_plans_comes_from_the_other_query_mode() {
-        let prepared = fixtures::settings("");
-        let extended = fixtures::settings("[access]\nquery_mode = \"extended\"\n");
-        let mut a = fixtures::variant("prepared", 100, 50, serde_json::json!({}));
-        failed(&mut a, ErrorClass::CachedPlanInvalid, 50, 500, 900);
-        let b = fixtures::variant("extended", 150, 0, serde_json::json!({}));
-        let (detail, advice) = cached_plan_invalid(&a, &cx(&prepared));
-        assert!(detail.contains("query_mode = \"prepared\""), "{detail}");
-        assert!(advice.contains("query_mode = \"extended\""), "{advice}");
-        let variants = vec![a, b];
-        let settings = vec![Some(prepared), Some(extended)];
-        let note = cached_plan_versus(&variants, &settings, 0).unwrap();
-        assert!(note.contains("Variant `extended`"), "{note}");
-        assert!(note.contains("5.00 ms at p50"), "{note}");
-        assert!(cached_plan_versus(&variants, &settings, 1).is_none());
+    fn the_cancel_advice_asks_for_a_reset_only_when_a_next_user_met_the_leftovers() {
+        let mut v = fixtures::variant("v", 10, 3, serde_json::json!({}));
+        v.cancelled_tasks = Some(CancelledTasks {
+            cancelled: 3,
+            in_transaction: 2,
+            statement_in_flight: 1,
+        });
+        let none = fixtures::settings("");
+        let (detail, advice) = task_cancelled(&v, &context(&none));
+        assert!(detail.contains("3 operation(s)"), "{detail}");
+        assert!(detail.contains("none of them inherited"), "{detail}");
+        assert!(advice.contains("idempotent"), "{advice}");
+        v.isolation.after_dirty_return.insert("ok".into(), 2);
+        let (detail, advice) = task_cancelled(&v, &context(&none));
+        assert!(detail.contains("met: 2 ok"), "{detail}");
+        assert!(
+            advice.contains("reset_on_return = \"rollback\""),
+            "{advice}"
+        );
+    }
+
+    #[test]
+    fn advisory_locks_left_behind_are_a_finding_even_without_failed_unlocks() {
+        let mut v = fixtures::variant("v", 10, 0, serde_json::json!({}));
+        let none = fixtures::settings("");
+        v.anomalies.advisory_locks_held = Some(0);
+        assert!(findings(&v, &context(&none)).is_empty());
+        v.anomalies.advisory_locks_held = Some(4);
+        let f = &findings(&v, &context(&none))[0];
+        assert_eq!(f.class, "anomalies.advisory_locks_held");
+        assert!(f.finding.contains("still held 4"), "{}", f.finding);
+        assert!(f.finding.contains("waits forever"), "{}", f.finding);
     }
 }

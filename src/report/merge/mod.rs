@@ -247,6 +247,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         faults: faults(parts, &offsets),
         outages: None,
         isolation: isolation(parts),
+        cancelled_tasks: super::races::merge_cancelled(parts.iter().map(|p| p.variant)),
         writes: writes(parts),
         leaks: leaks(parts),
         timeline: merged_timeline(parts, &offsets)?,
@@ -471,6 +472,8 @@ fn pool(parts: &[Part<'_>]) -> PoolStats {
         closed_idle_timeout: optional(parts, |p| p.closed_idle_timeout),
         closed_max_lifetime: optional(parts, |p| p.closed_max_lifetime),
         connect_errors,
+        resets: optional(parts, |p| p.resets),
+        reset_failures: super::races::merge_reset_failures(parts.iter().map(|p| p.variant)),
     }
 }
 

@@ -47,6 +47,11 @@ pub struct PoolSettings {
     /// `model = "psycopg"`: likewise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub psycopg: Option<PsycopgSettings>,
+    /// What the pool does to a connection given back (see [`ResetOnReturn`]); bb8 does nothing.
+    /// Not written when `none`, so that the settings (and their hash, which baselines are held
+    /// to) of scenarios that do not use it stay as they were.
+    #[serde(default, skip_serializing_if = "ResetOnReturn::is_none")]
+    pub reset_on_return: ResetOnReturn,
 }
 
 fn default_max_size() -> u32 {
@@ -84,6 +89,7 @@ impl Default for PoolSettings {
             asyncpg: None,
             sqlalchemy: None,
             psycopg: None,
+            reset_on_return: ResetOnReturn::None,
         }
     }
 }
@@ -150,6 +156,10 @@ pub enum ResetOnReturn {
 }
 
 impl ResetOnReturn {
+    pub fn is_none(&self) -> bool {
+        *self == ResetOnReturn::None
+    }
+
     /// The statement sent on return, if any.
     pub fn sql(self) -> Option<&'static str> {
         match self {

@@ -48,6 +48,12 @@ pub enum Verify {
 #[serde(rename_all = "snake_case")]
 pub enum Builtin {
     Ledger,
+    /// Each operation reads the session mark it finds and leaves its own with `SET`.
+    SessionState,
+    /// `pg_advisory_lock` on one checkout, `pg_advisory_unlock` on the next (the wrong way).
+    AdvisoryLock,
+    /// `pg_advisory_xact_lock` inside the operation's transaction (the right way).
+    AdvisoryXactLock,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]

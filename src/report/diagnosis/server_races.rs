@@ -1,0 +1,361 @@
+//! Findings of three races no pool fixes: a schema change under cached prepared statements
+//! (`cached_plan_invalid`), a server that starts refusing writes as a former primary does after
+//! a failover (`read_only_transaction`), and cancel requests that cancel the wrong statement
+//! (`anomalies.cancel_requests_misdirected`).
+
+use super::{Context, ms};
+use crate::record::errors::ErrorClass;
+use crate::report::model::{Finding, VariantReport};
+use crate::scenario::model::{FaultKind, QueryMode, Settings};
+
+/// `cached_plan_invalid`: what the cache did, and the query modes that have none.
+pub(super) fn cached_plan_invalid(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let s = cx.settings;
+    let schema_changes: Vec<String> = r
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::Sql.as_str())
+        .map(|f| format!("{} ms", f.at_ms))
+        .collect();
+    let when = if schema_changes.is_empty() {
+        "after a schema change made outside this run".to_string()
+    } else {
+        format!(
+            "after the schema change of the sql fault (at {})",
+            schema_changes.join(", ")
+        )
+    };
+    let detail = match s.access.query_mode {
+        QueryMode::Prepared => format!(
+            "With query_mode = \"prepared\" every connection prepares its statements once and keeps them; {when} \
+             the server refuses to run a cached statement whose result columns changed (0A000), and keeps \
+             refusing it on that connection until the connection is closed ({} connection(s) were opened in \
+             this run).",
+            r.pool.connections_created
+        ),
+        mode => format!(
+            "query_mode = \"{}\" caches no statement, so the workload prepares its own (PREPARE) and met the \
+             change {when}.",
+            mode_name(mode)
+        ),
+    };
+    let advice = "Use query_mode = \"extended\" (an unnamed statement parsed with each execution) or \"simple\": \
+                  neither keeps a plan that a migration can invalidate, at the cost of a parse per statement \
+                  (run both as variants: the comparison finding gives the latency they cost). Or keep prepared \
+                  statements and re-prepare on 0A000 (asyncpg clears its cache and retries), or replace the \
+                  pool's connections after every migration.";
+    (detail, advice.into())
+}
+
+fn mode_name(mode: QueryMode) -> &'static str {
+    match mode {
+        QueryMode::Prepared => "prepared",
+        QueryMode::Extended => "extended",
+        QueryMode::Simple => "simple",
+    }
+}
+
+/// For a variant that met `cached_plan_invalid`, another of the same report with another query
+/// mode that met none, and what its latency was against this one's.
+pub(super) fn cached_plan_versus(
+    variants: &[VariantReport],
+    settings: &[Option<Settings>],
+    i: usize,
+) -> Option<String> {
+    let me = &variants[i];
+    let mine = settings[i].as_ref()?.access.query_mode;
+    me.errors.get(&ErrorClass::CachedPlanInvalid)?;
+    let (j, other) = variants.iter().enumerate().find(|(j, v)| {
+        let mode = settings[*j].as_ref().map(|s| s.access.query_mode);
+        mode.is_some_and(|m| m != mine)
+            && !v.errors.contains_key(&ErrorClass::CachedPlanInvalid)
+            && v.operations.ok > 0
+    })?;
+    let mode = mode_name(settings[j].as_ref()?.access.query_mode);
+    let (a, b) = (&other.latency_ms.operation, &me.latency_ms.operation);
+    let cost = if a.p50 > b.p50 && b.p50 > 0.0 {
+        format!(
+            "{:+.0}% at p50, which is what parsing every statement costs",
+            (a.p50 / b.p50 - 1.0) * 100.0
+        )
+    } else {
+        "no slower at p50: parsing every statement cost nothing measurable at this load".into()
+    };
+    Some(format!(
+        " Variant `{}` (query_mode = \"{mode}\") met none: its operations took {} at p50 and {} at p99, against \
+         {} and {} here ({cost}).",
+        other.name,
+        ms(a.p50),
+        ms(a.p99),
+        ms(b.p50),
+        ms(b.p99),
+    ))
+}
+
+/// `read_only_transaction`: how long writes were refused, and whether any connection kept
+/// failing once the server was writable again.
+pub(super) fn read_only(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+    let s = cx.settings;
+    let stats = &r.errors[&ErrorClass::ReadOnlyTransaction];
+    let specs: Vec<_> = s
+        .fault
+        .iter()
+        .filter(|f| f.kind == FaultKind::ReadOnly)
+        .collect();
+    let fired: Vec<_> = r
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::ReadOnly.as_str())
+        .collect();
+    let lasting = specs.first().and_then(|f| f.for_).unwrap_or_default();
+    let Some(last) = fired.last() else {
+        let advice = "Writes met a read-only server (a standby, or a primary demoted by a failover): connect \
+                      with target_session_attrs = \"read-write\" and replace connections that meet 25006.";
+        return (String::new(), advice.into());
+    };
+    let ended = last.at_ms + lasting.as_millis() as u64;
+    let terminate = specs.iter().any(|f| f.terminate.unwrap_or(false));
+    let verdict = if ended as f64 >= r.measured_s * 1000.0 {
+        "it lasted past the end of the measured phase, so what came after it was not measured \
+         (make the load longer than at + for)"
+            .to_string()
+    } else {
+        after_read_only(r, stats.last_at_ms, ended)
+    };
+    let detail = format!(
+        "The server refused writes for {} ({} read_only fault(s), the last at {} ms{}); {verdict}.",
+        humantime::format_duration(lasting),
+        fired.len(),
+        last.at_ms,
+        if terminate {
+            ", with this run's sessions terminated"
+        } else {
+            ", sessions kept"
+        },
+    );
+    (detail, read_only_advice(r, s))
+}
+
+/// Whether writes were refused after the fault ended at `ended`, the last at `last`.
+fn after_read_only(r: &VariantReport, last: u64, ended: u64) -> String {
+    let after = last.saturating_sub(ended);
+    let kept = if last <= ended {
+        format!("the last one came {} ms before it ended", ended - last)
+    } else {
+        format!("the last one came {after} ms after it ended")
+    };
+    if (after as f64) <= r.latency_ms.failed.p99.max(100.0) {
+        format!(
+            "{kept}: no connection kept failing once the server was writable again: existing sessions \
+             read the reloaded setting before their next statement, so reconnecting would not have helped here"
+        )
+    } else {
+        format!(
+            "{kept}: failures went on {} after it ended, longer than a failed operation takes (p99 {}): \
+             sessions kept the read-only state (a SET of their own, or a transaction begun while it was \
+             read-only)",
+            ms(after as f64),
+            ms(r.latency_ms.failed.p99)
+        )
+    }
+}
+
+fn read_only_advice(r: &VariantReport, s: &Settings) -> String {
+    let lifetime = match s.pool.max_lifetime.0 {
+        Some(d) => format!(
+            "max_lifetime ({} here) bounds how long",
+            humantime::format_duration(d)
+        ),
+        None => "without max_lifetime (unset here) that is forever".into(),
+    };
+    format!(
+        "After a real failover the old primary stays read-only and only a new connection reaches the new one: a \
+         pool then fails until it replaces its connections; {lifetime}. A pre-ping (test_on_check_out = {}) does not \
+         help against it: the read-only server answers it; it only catches connections that died idle{}. Replace \
+         a connection that meets 25006, and connect with target_session_attrs = \"read-write\" (or check SHOW \
+         transaction_read_only on checkout).",
+        s.pool.test_on_check_out,
+        if r.pool.died_idle > 0 {
+            format!(" ({} operation(s) met one here)", r.pool.died_idle)
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// `anomalies.cancel_requests_misdirected`: cancels that cancelled another operation's statement.
+pub(super) fn misdirected_cancels(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
+    let n = r.anomalies.cancel_requests_misdirected.filter(|n| *n > 0)?;
+    let canceled = r
+        .errors
+        .get(&ErrorClass::QueryCanceled)
+        .map_or(0, |e| e.count);
+    let guarded = cx
+        .settings
+        .fault
+        .iter()
+        .any(|f| f.kind == FaultKind::CancelQueries && f.guard.unwrap_or(false));
+    Some(Finding {
+        class: "anomalies.cancel_requests_misdirected".into(),
+        finding: format!(
+            "{n} statement(s) were cancelled by a cancel_queries request aimed at an earlier statement of their \
+             connection: {} request(s) were signalled, and {canceled} operation(s) failed with query_canceled in \
+             all. A cancel request names a backend, not a statement: sent while one statement ran, it arrived \
+             after that one ended and cancelled the next on the connection (of the same operation or of the \
+             next user's), which had done nothing wrong.{}",
+            requests_signalled(r),
+            if guarded {
+                " This happened with guard = true, which should prevent it: a statement started on the connection \
+                 while its cancel was on its way."
+            } else {
+                ""
+            }
+        ),
+        advice: "Send a cancel only while its statement is known to run, and hold the connection's next statement \
+                 back until the cancel is delivered (pgjdbc and npgsql do now; guard = true on the fault here). \
+                 Better, let the server enforce the limit: SET LOCAL statement_timeout applies to the statement \
+                 it was set for, and nothing else."
+            .into(),
+    })
+}
+
+/// Cancel requests the `cancel_queries` faults signalled, from their details ("cancelled the
+/// query of 2 of 4 active backend(s)", written by `run/fault_cancel.rs`).
+fn requests_signalled(r: &VariantReport) -> u64 {
+    r.faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::CancelQueries.as_str())
+        .filter_map(|f| {
+            let rest = f.detail.strip_prefix("cancelled the query of ")?;
+            rest.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+    use crate::report::model::{ErrorStats, FaultEvent};
+
+    fn cx(s: &Settings) -> Context<'_> {
+        Context {
+            settings: s,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: true,
+        }
+    }
+
+    fn fault(kind: &str, at_ms: u64, detail: &str) -> FaultEvent {
+        FaultEvent {
+            kind: kind.into(),
+            at_ms,
+            scheduled_ms: at_ms,
+            in_flight: 0,
+            failed_next_1s: Default::default(),
+            detail: detail.into(),
+            effect: None,
+        }
+    }
+
+    fn failed(v: &mut VariantReport, class: ErrorClass, count: u64, first: u64, last: u64) {
+        v.errors.insert(
+            class,
+            ErrorStats {
+                count,
+                sqlstates: Default::default(),
+                first_at_ms: first,
+                last_at_ms: last,
+                sample: String::new(),
+            },
+        );
+    }
+
+    const READ_ONLY: &str = "[pool]\nmax_lifetime = \"10s\"\n\
+                             [[fault]]\nkind = \"read_only\"\nat = \"1s\"\nfor = \"2s\"\n";
+
+    #[test]
+    fn read_only_says_whether_connections_kept_failing_after_the_end() {
+        let s = fixtures::settings(READ_ONLY);
+        let mut v = fixtures::variant("v", 100, 20, serde_json::json!({}));
+        v.measured_s = 10.0;
+        v.faults
+            .push(fault("read_only", 1000, "the server refuses writes"));
+        // The fault ended at 3000 ms; the last refusal 2 ms after it (failed p99 is 1 ms, so
+        // the margin is the 100 ms floor).
+        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 3002);
+        let (detail, advice) = read_only(&v, &cx(&s));
+        assert!(detail.contains("2 ms after it ended"), "{detail}");
+        assert!(detail.contains("no connection kept failing"), "{detail}");
+        assert!(advice.contains("max_lifetime (10s here)"), "{advice}");
+        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 4500);
+        let (detail, _) = read_only(&v, &cx(&s));
+        assert!(
+            detail.contains("failures went on 1500 ms after it ended"),
+            "{detail}"
+        );
+        v.measured_s = 2.5;
+        let (detail, advice) = read_only(&v, &cx(&s));
+        assert!(
+            detail.contains("past the end of the measured phase"),
+            "{detail}"
+        );
+        assert!(
+            !advice.contains(" 0 "),
+            "no advice on a zero count: {advice}"
+        );
+    }
+
+    #[test]
+    fn read_only_without_the_fault_still_advises() {
+        let s = fixtures::settings("");
+        let mut v = fixtures::variant("v", 1, 1, serde_json::json!({}));
+        failed(&mut v, ErrorClass::ReadOnlyTransaction, 1, 5, 5);
+        let (detail, advice) = read_only(&v, &cx(&s));
+        assert!(detail.is_empty());
+        assert!(advice.contains("target_session_attrs"), "{advice}");
+    }
+
+    #[test]
+    fn misdirected_cancels_count_the_requests_signalled() {
+        let s = fixtures::settings("[[fault]]\nkind = \"cancel_queries\"\nat = \"1s\"\n");
+        let mut v = fixtures::variant("v", 10, 3, serde_json::json!({}));
+        assert!(misdirected_cancels(&v, &cx(&s)).is_none(), "not measured");
+        v.anomalies.cancel_requests_misdirected = Some(0);
+        assert!(misdirected_cancels(&v, &cx(&s)).is_none(), "none seen");
+        v.anomalies.cancel_requests_misdirected = Some(2);
+        failed(&mut v, ErrorClass::QueryCanceled, 3, 10, 20);
+        for (at, n) in [(1000, 2), (2000, 3)] {
+            let detail = format!("cancelled the query of {n} of 4 active backend(s)");
+            v.faults.push(fault("cancel_queries", at, &detail));
+        }
+        let f = misdirected_cancels(&v, &cx(&s)).unwrap();
+        assert!(f.finding.starts_with("2 statement(s)"), "{}", f.finding);
+        assert!(
+            f.finding.contains("5 request(s) were signalled"),
+            "{}",
+            f.finding
+        );
+        assert!(f.finding.contains("3 operation(s) failed"), "{}", f.finding);
+        assert!(f.advice.contains("guard = true"));
+    }
+
+    #[test]
+    fn the_cost_of_avoiding_cached_plans_comes_from_the_other_query_mode() {
+        let prepared = fixtures::settings("");
+        let extended = fixtures::settings("[access]\nquery_mode = \"extended\"\n");
+        let mut a = fixtures::variant("prepared", 100, 50, serde_json::json!({}));
+        failed(&mut a, ErrorClass::CachedPlanInvalid, 50, 500, 900);
+        let b = fixtures::variant("extended", 150, 0, serde_json::json!({}));
+        let (detail, advice) = cached_plan_invalid(&a, &cx(&prepared));
+        assert!(detail.contains("query_mode = \"prepared\""), "{detail}");
+        assert!(advice.contains("query_mode = \"extended\""), "{advice}");
+        let variants = vec![a, b];
+        let settings = vec![Some(prepared), Some(extended)];
+        let note = cached_plan_versus(&variants, &settings, 0).unwrap();
+        assert!(note.contains("Variant `extended`"), "{note}");
+        assert!(note.contains("5.00 ms at p50"), "{note}");
+        assert!(cached_plan_versus(&variants, &settings, 1).is_none());
+    }
+}
