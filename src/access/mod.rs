@@ -15,6 +15,7 @@ pub mod conn;
 pub mod gauges;
 pub mod io;
 pub mod lease;
+pub mod open;
 pub mod pool;
 pub mod shared;
 pub mod socket;

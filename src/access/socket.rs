@@ -7,7 +7,10 @@
 //! moves its registration to the runtime of the thread that polls it (two `epoll_ctl` calls,
 //! only when the connection changed threads), so the statement's I/O stays on its thread.
 //!
-//! We open the socket ourselves and hand it to tokio-postgres with `connect_raw`.
+//! We open the socket ourselves and hand it to tokio-postgres with `connect_raw`; so the TCP
+//! options libpq honours (`keepalives`, `keepalives_idle`, `keepalives_interval`,
+//! `keepalives_count`, `tcp_user_timeout`) are set here, and `hostaddr` is honoured (the host
+//! name then serves TLS's verification only).
 
 use std::cell::Cell;
 use std::io;
@@ -45,6 +48,9 @@ enum Stream {
 pub struct LocalSocket {
     stream: Option<Stream>,
     home: u64,
+    /// The name TLS verifies (the host, or the address when only `hostaddr` was given); none
+    /// for a unix socket, where libpq uses no TLS.
+    pub(crate) tls_name: Option<String>,
 }
 
 impl LocalSocket {
@@ -56,19 +62,35 @@ impl LocalSocket {
             io::ErrorKind::InvalidInput,
             "no host in the connection settings",
         );
-        for (i, host) in config.get_hosts().iter().enumerate() {
+        let (hosts, addrs) = (config.get_hosts(), config.get_hostaddrs());
+        for i in 0..hosts.len().max(addrs.len()) {
             let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-            match with_timeout(timeout, open(host, port)).await {
+            let (host, addr) = (hosts.get(i), addrs.get(i));
+            let tls_name = match (host, addr) {
+                (Some(Host::Tcp(name)), _) => Some(name.clone()),
+                (Some(Host::Unix(_)), _) => None,
+                (None, a) => a.map(|a| a.to_string()),
+            };
+            match with_timeout(timeout, open(host, addr, port, config)).await {
                 Ok(stream) => {
                     return Ok(LocalSocket {
                         stream: Some(stream),
                         home: thread_id(),
+                        tls_name,
                     });
                 }
                 Err(e) => last = e,
             }
         }
         Err(last)
+    }
+
+    /// The TCP socket (for its options), if it is one.
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self.stream.as_ref()? {
+            Stream::Tcp(s) => Some(s),
+            Stream::Unix(_) => None,
+        }
     }
 
     /// Re-registers the socket with this thread's runtime if it was registered elsewhere.
@@ -86,17 +108,44 @@ impl LocalSocket {
     }
 }
 
-async fn open(host: &Host, port: u16) -> io::Result<Stream> {
-    match host {
-        Host::Tcp(name) => {
-            let s = TcpStream::connect((name.as_str(), port)).await?;
-            s.set_nodelay(true)?;
-            Ok(Stream::Tcp(s))
+async fn open(
+    host: Option<&Host>,
+    addr: Option<&std::net::IpAddr>,
+    port: u16,
+    config: &tokio_postgres::Config,
+) -> io::Result<Stream> {
+    let s = match (host, addr) {
+        (_, Some(addr)) => TcpStream::connect((*addr, port)).await?,
+        (Some(Host::Tcp(name)), None) => TcpStream::connect((name.as_str(), port)).await?,
+        (Some(Host::Unix(dir)), None) => {
+            let path = dir.join(format!(".s.PGSQL.{port}"));
+            return Ok(Stream::Unix(UnixStream::connect(path).await?));
         }
-        Host::Unix(dir) => Ok(Stream::Unix(
-            UnixStream::connect(dir.join(format!(".s.PGSQL.{port}"))).await?,
-        )),
+        (None, None) => return Err(io::Error::other("no host")),
+    };
+    s.set_nodelay(true)?;
+    tcp_options(&s, config)?;
+    Ok(Stream::Tcp(s))
+}
+
+/// libpq's TCP options: keepalives (on by default, as libpq) with their idle time, interval
+/// and count, and `tcp_user_timeout`.
+fn tcp_options(s: &TcpStream, config: &tokio_postgres::Config) -> io::Result<()> {
+    let sock = socket2::SockRef::from(s);
+    if config.get_keepalives() {
+        let mut keepalive = socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
+        if let Some(interval) = config.get_keepalives_interval() {
+            keepalive = keepalive.with_interval(interval);
+        }
+        if let Some(count) = config.get_keepalives_retries() {
+            keepalive = keepalive.with_retries(count);
+        }
+        sock.set_tcp_keepalive(&keepalive)?;
     }
+    if let Some(limit) = config.get_tcp_user_timeout() {
+        sock.set_tcp_user_timeout(Some(*limit))?;
+    }
+    Ok(())
 }
 
 async fn with_timeout<T>(
