@@ -210,3 +210,72 @@ impl AsyncWrite for LocalSocket {
         delegate!(this, s => s.poll_shutdown(cx))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn socket_for(options: &str) -> (std::net::TcpListener, LocalSocket) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("postgres://u:p@127.0.0.1:{port}/db?{options}");
+        let config = crate::database::url::parse(&url).unwrap().config;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let socket = runtime.block_on(LocalSocket::connect(&config)).unwrap();
+        (listener, socket)
+    }
+
+    #[test]
+    fn libpq_tcp_options_are_set_on_the_socket() {
+        let (_listener, socket) = socket_for(
+            "keepalives_idle=7&keepalives_interval=3&keepalives_count=4&tcp_user_timeout=5000",
+        );
+        let tcp = socket2::SockRef::from(socket.tcp().unwrap());
+        assert!(tcp.keepalive().unwrap());
+        assert_eq!(tcp.tcp_keepalive_time().unwrap(), Duration::from_secs(7));
+        assert_eq!(
+            tcp.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(3)
+        );
+        assert_eq!(tcp.tcp_keepalive_retries().unwrap(), 4);
+        // libpq's tcp_user_timeout is in milliseconds.
+        assert_eq!(
+            tcp.tcp_user_timeout().unwrap(),
+            Some(Duration::from_millis(5000))
+        );
+        assert_eq!(socket.tls_name.as_deref(), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn keepalives_are_on_by_default_and_off_with_keepalives_0() {
+        let (_listener, socket) = socket_for("");
+        let tcp = socket2::SockRef::from(socket.tcp().unwrap());
+        assert!(tcp.keepalive().unwrap(), "libpq's default");
+        assert_eq!(tcp.tcp_user_timeout().unwrap(), None);
+        let (_listener, socket) = socket_for("keepalives=0");
+        let tcp = socket2::SockRef::from(socket.tcp().unwrap());
+        assert!(!tcp.keepalive().unwrap());
+    }
+
+    #[test]
+    fn hostaddr_is_dialled_and_the_host_name_kept_for_tls() {
+        let (_listener, socket) = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let url = format!("host=db.invalid hostaddr=127.0.0.1 port={port} user=u");
+            let config = crate::database::url::parse(&url).unwrap().config;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            (
+                listener,
+                runtime.block_on(LocalSocket::connect(&config)).unwrap(),
+            )
+        };
+        assert_eq!(socket.tls_name.as_deref(), Some("db.invalid"));
+    }
+}

@@ -21,6 +21,8 @@ const OURS: &[&str] = &[
     "sslkey",
     "service",
     "passfile",
+    // Milliseconds in libpq; tokio-postgres reads seconds.
+    "tcp_user_timeout",
 ];
 
 /// The environment variables libpq reads for options the string does not set.
@@ -98,6 +100,20 @@ pub(crate) fn resolve(
     }
     let mut config = check(&split.text())?;
     defaults(&mut config);
+    if let Some(ms) = split.ours.get("tcp_user_timeout") {
+        match ms.trim().parse::<i64>() {
+            Ok(ms) if ms > 0 => {
+                config.tcp_user_timeout(Duration::from_millis(ms as u64));
+            }
+            Ok(_) => {}
+            Err(_) => {
+                return Err(format!(
+                    "tcp_user_timeout `{}` is not a number of milliseconds",
+                    crate::redact::redact(ms)
+                ));
+            }
+        }
+    }
     password_from_file(&mut config, split.ours.get("passfile").map(String::as_str));
     let options = TlsOptions {
         mode: split
