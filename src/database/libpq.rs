@@ -101,42 +101,48 @@ pub(crate) fn resolve(
     let mut config = check(&split.text())?;
     defaults(&mut config);
     if let Some(ms) = split.ours.get("tcp_user_timeout") {
-        match ms.trim().parse::<i64>() {
-            Ok(ms) if ms > 0 => {
-                config.tcp_user_timeout(Duration::from_millis(ms as u64));
-            }
-            Ok(_) => {}
-            Err(_) => {
-                return Err(format!(
-                    "tcp_user_timeout `{}` is not a number of milliseconds",
-                    crate::redact::redact(ms)
-                ));
-            }
-        }
+        tcp_user_timeout(&mut config, ms)?;
     }
     password_from_file(&mut config, split.ours.get("passfile").map(String::as_str));
-    let options = TlsOptions {
-        mode: split
-            .ours
-            .get("sslmode")
-            .map(|m| SslMode::parse(m))
-            .transpose()?,
-        rootcert: split.ours.get("sslrootcert").cloned(),
-        cert: split.ours.get("sslcert").map(Into::into),
-        key: split.ours.get("sslkey").map(Into::into),
-    };
-    let mut tls = Tls::new(&options)?;
-    if config.get_ssl_negotiation() == SslNegotiation::Direct {
-        if tls.mode < SslMode::Require {
-            return Err(format!(
-                "weak sslmode `{}` may not be used with sslnegotiation=direct (use require, \
-                 verify-ca or verify-full)",
-                tls.mode.as_str()
-            ));
-        }
-        tls = tls.direct();
-    }
+    let tls = tls(&split.ours, &config)?;
     Ok(Resolved { config, tls })
+}
+
+/// `tcp_user_timeout`, in milliseconds as libpq reads it.
+fn tcp_user_timeout(config: &mut tokio_postgres::Config, ms: &str) -> Result<(), String> {
+    match ms.trim().parse::<i64>() {
+        Ok(n) if n > 0 => {
+            config.tcp_user_timeout(Duration::from_millis(n as u64));
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "tcp_user_timeout `{}` is not a number of milliseconds",
+            crate::redact::redact(ms)
+        )),
+    }
+}
+
+/// The TLS of the `ssl*` options, with ALPN for `sslnegotiation=direct`.
+fn tls(ours: &BTreeMap<String, String>, config: &tokio_postgres::Config) -> Result<Tls, String> {
+    let options = TlsOptions {
+        mode: ours.get("sslmode").map(|m| SslMode::parse(m)).transpose()?,
+        rootcert: ours.get("sslrootcert").cloned(),
+        cert: ours.get("sslcert").map(Into::into),
+        key: ours.get("sslkey").map(Into::into),
+    };
+    let tls = Tls::new(&options)?;
+    if config.get_ssl_negotiation() != SslNegotiation::Direct {
+        return Ok(tls);
+    }
+    if tls.mode < SslMode::Require {
+        return Err(format!(
+            "weak sslmode `{}` may not be used with sslnegotiation=direct (use require, \
+             verify-ca or verify-full)",
+            tls.mode.as_str()
+        ));
+    }
+    Ok(tls.direct())
 }
 
 /// The string without libpq's own options (for display: they hold no password).

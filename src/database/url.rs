@@ -15,7 +15,7 @@ pub fn parse(url: &str) -> Result<Resolved, InfraError> {
 
 /// [`parse`], the error as text.
 pub(crate) fn resolve(url: &str) -> Result<Resolved, String> {
-    super::libpq::resolve(url, |text| check_parsed(text))
+    super::libpq::resolve(url, check_parsed)
 }
 
 /// Parses a connection string, or says which part of it is wrong (the scheme, the port, the
