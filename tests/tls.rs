@@ -204,6 +204,35 @@ fn a_client_certificate_authenticates_the_cert_role() {
     assert!(e.contains("auth_failed"), "{e}");
 }
 
+#[test]
+fn an_application_name_goes_before_ours_and_the_run_still_finds_its_backends() {
+    let url = url("127.0.0.1", "sslmode=require&application_name=shop");
+    let resolved = stress::database::url::parse(&url).unwrap();
+    let connector = stress::access::conn::Connector::new(
+        resolved.config,
+        resolved.tls,
+        "run1",
+        &Default::default(),
+        std::sync::Arc::from(vec![]),
+        Default::default(),
+    );
+    assert_eq!(connector.application_prefix(), "shop:stress:run1:");
+    // The sampler finds this run's backends under the longer name.
+    let s = common::scenario(
+        LOAD,
+        &["access.mode=\"per_task\"", "load.duration=\"2500ms\""],
+    );
+    let report = {
+        let _one_at_a_time = common::load_lock();
+        common::run_on(&s, Some(&url)).unwrap()
+    };
+    assert!(
+        report.variants[0].server.peak_backends >= 1,
+        "{:?}",
+        report.variants[0].server
+    );
+}
+
 /// A CA of our own that signed nothing the server has.
 fn other_ca(dir: &Path) -> PathBuf {
     let key = rcgen::KeyPair::generate().unwrap();

@@ -85,3 +85,20 @@ async fn attempt(
     };
     opened.map_err(|e| (errors::classify(&e, Phase::Connect, None), false))
 }
+
+/// Asks the server to cancel what `token`'s connection runs, on a new socket of ours with the
+/// same TLS (tokio-postgres's own `cancel_query` knows no host for a connection opened on our
+/// socket). Best effort: a failure is ignored, as the caller gives up anyway.
+pub async fn cancel(
+    config: &tokio_postgres::Config,
+    tls: &Tls,
+    token: &tokio_postgres::CancelToken,
+) {
+    let Ok(socket) = LocalSocket::connect(config).await else {
+        return;
+    };
+    let name = socket.tls_name.clone().unwrap_or_default();
+    let connector = MakeTlsConnect::<LocalSocket>::make_tls_connect(&mut tls.connector(), &name)
+        .expect("infallible");
+    let _ = token.cancel_query_raw(socket, connector).await;
+}

@@ -109,6 +109,15 @@ pub fn check_sources<'a>(
     Ok(())
 }
 
+/// The redacted URL, with the TLS mode when TLS is asked for (not `disable`, not libpq's
+/// default `prefer`).
+fn shown(config: &tokio_postgres::Config, tls: &Tls) -> String {
+    match tls.mode {
+        tls::SslMode::Disable | tls::SslMode::Prefer => url::redacted(config),
+        mode => format!("{}?sslmode={}", url::redacted(config), mode.as_str()),
+    }
+}
+
 /// Resolves and owns the databases of a run, starting embedded servers as variants need them.
 #[derive(Debug)]
 pub struct Target {
@@ -138,7 +147,7 @@ impl Target {
     pub fn database(&mut self, settings: &DatabaseSettings) -> Result<Database, InfraError> {
         if let Some(libpq::Resolved { config, tls }) = self.explicit(settings)? {
             return Ok(Database {
-                display_url: url::redacted(&config),
+                display_url: shown(&config, &tls),
                 config,
                 tls,
                 source: SourceKind::Url,
@@ -163,7 +172,7 @@ impl Target {
             (server.config(), server.tls())
         };
         Ok(Database {
-            display_url: url::redacted(&config),
+            display_url: shown(&config, &tls),
             config,
             tls,
             source: SourceKind::Embedded,

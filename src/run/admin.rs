@@ -13,7 +13,7 @@ use crate::record::errors::{OpError, describe};
 
 pub struct Admin {
     config: tokio_postgres::Config,
-    pub tls: Tls,
+    tls: Tls,
     pub name: String,
     display_url: String,
     client: Mutex<Arc<Client>>,
@@ -66,6 +66,11 @@ impl Admin {
         })?);
         *self.client.lock().expect("admin lock") = fresh.clone();
         Ok(fresh)
+    }
+
+    /// Cancels what the admin connection runs (see [`crate::access::open::cancel`]).
+    pub async fn cancel(&self, token: &tokio_postgres::CancelToken) {
+        crate::access::open::cancel(&self.config, &self.tls, token).await;
     }
 
     pub async fn server_info(&self) -> Result<ServerInfo, RunError> {

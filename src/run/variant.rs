@@ -139,7 +139,7 @@ async fn run_all(
         let result = tokio::select! {
             r = client.batch_execute(sql) => r,
             () = stop.urgent() => {
-                let _ = cancel.cancel_query(admin.tls.connector()).await;
+                admin.cancel(&cancel).await;
                 return Err(format!("{key}[{i}]: cancelled: interrupted twice"));
             }
         };
