@@ -423,6 +423,20 @@ mod tests {
     }
 
     #[test]
+    fn direct_negotiation_needs_require_or_stronger() {
+        let check = |text: &str| parse(text);
+        let e = resolve("postgres://u:p@h/db?sslnegotiation=direct", check).unwrap_err();
+        assert!(e.contains("sslnegotiation=direct"), "{e}");
+        let ok = resolve(
+            "postgres://u:p@h/db?sslnegotiation=direct&sslmode=require",
+            check,
+        )
+        .unwrap();
+        assert_eq!(ok.config.get_ssl_negotiation(), SslNegotiation::Direct);
+        assert_eq!(ok.tls.mode, SslMode::Require);
+    }
+
+    #[test]
     fn malformed_pairs_are_left_to_the_parser() {
         assert!(pairs("host").is_none());
         assert!(pairs("password='open").is_none());
