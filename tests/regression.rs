@@ -554,3 +554,35 @@ fn every_error_class_is_a_property_of_the_schema_s_errors() {
         assert!(listed.contains_key(class.name()), "{}", class.name());
     }
 }
+
+/// `?sslmode=require` against a server that requires TLS failed with "no TLS implementation
+/// configured" (issue 12), and a URL with `sslrootcert` or `sslmode=verify-full` was "invalid
+/// connection string". Both now parse; `tcp_user_timeout`, which tokio-postgres reads in
+/// seconds, is libpq's milliseconds.
+#[test]
+fn libpq_tls_options_parse_and_tcp_user_timeout_is_milliseconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.crt");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["db.example".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(&ca, cert.pem()).unwrap();
+    let url = format!(
+        "postgres://u:s3cret@db.example/app?sslmode=verify-full&sslrootcert={}&tcp_user_timeout=1500",
+        ca.display().to_string().replace('/', "%2F")
+    );
+    let resolved = stress::database::url::parse(&url).unwrap();
+    assert_eq!(
+        resolved.tls.mode,
+        stress::database::tls::SslMode::VerifyFull
+    );
+    assert!(resolved.tls.verifies);
+    assert_eq!(
+        resolved.config.get_tcp_user_timeout(),
+        Some(&std::time::Duration::from_millis(1500))
+    );
+    let require = stress::database::url::parse("postgres://u@h/db?sslmode=require").unwrap();
+    assert_eq!(require.tls.mode, stress::database::tls::SslMode::Require);
+}

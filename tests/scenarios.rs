@@ -171,6 +171,29 @@ fn connect_per_request_pays_a_connection_per_operation() {
 }
 
 #[test]
+fn connect_per_request_tls_connects_every_variant_with_tls_where_asked() {
+    // Its own embedded servers: one plain, one with `ssl = true` (hostssl-only: had a TLS
+    // variant connected in plain, the server would have refused it).
+    let r = shipped(
+        "connect-per-request-tls",
+        None,
+        &["load.duration=1500ms", "load.warmup=0s"],
+    );
+    for v in &r.variants {
+        assert!(v.errors.is_empty(), "{}: {:?}", v.name, v.errors);
+        assert!(v.operations.ok > 0, "{}", v.name);
+    }
+    for name in [
+        "plain, connection per request",
+        "TLS, connection per request",
+    ] {
+        let per_request = variant(&r, name);
+        assert!(per_request.pool.connections_created >= per_request.operations.total);
+    }
+    assert!(variant(&r, "TLS, pool of 5..20").pool.connections_created <= 20);
+}
+
+#[test]
 fn shared_transactions_lose_acknowledged_writes_and_the_pool_does_not() {
     let r = shipped(
         "shared-transactions",

@@ -447,6 +447,7 @@ fn a_forced_late_cancel_is_misdirected_and_a_guarded_one_is_not() {
         let gauges = Arc::new(Gauges::default());
         let connector = Connector::new(
             url.parse().unwrap(),
+            stress::database::Tls::plain(),
             "forced",
             &Default::default(),
             Arc::from(vec![quick, slow]),

@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::sync::OnceCell;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 use super::cancels::StatementTrack;
 use super::capture::Captured;
 use super::gauges::Gauges;
 use super::io::Driver;
-use super::socket::LocalSocket;
+use crate::database::Tls;
 use crate::record::errors::{self, ErrorClass, OpError, Phase};
 use crate::scenario::model::{AccessMode, AccessSettings, QueryMode, SettingValue};
 use crate::workload::params::Value;
@@ -28,7 +28,9 @@ use crate::workload::prepare::StatementInfo;
 #[derive(Debug)]
 pub struct Connector {
     config: tokio_postgres::Config,
-    run_id: String,
+    tls: Tls,
+    /// `stress:<run id>:`, after the application name of the settings (`PGAPPNAME`) if any.
+    prefix: String,
     serial: AtomicU64,
     session_sql: Option<String>,
     pub query_mode: QueryMode,
@@ -41,14 +43,20 @@ pub struct Connector {
 impl Connector {
     pub fn new(
         config: tokio_postgres::Config,
+        tls: Tls,
         run_id: &str,
         access: &AccessSettings,
         statements: Arc<[StatementInfo]>,
         gauges: Arc<Gauges>,
     ) -> Connector {
+        let prefix = match config.get_application_name() {
+            Some(app) => format!("{}:{}", app_prefix(app), application_prefix(run_id)),
+            None => application_prefix(run_id),
+        };
         Connector {
             config,
-            run_id: run_id.to_string(),
+            tls,
+            prefix,
             serial: AtomicU64::new(0),
             session_sql: session_sql(&access.session_settings),
             query_mode: access.query_mode,
@@ -58,23 +66,18 @@ impl Connector {
         }
     }
 
-    /// The `application_name` prefix of this run's connections (`stress:<run id>:`).
+    /// The `application_name` prefix of this run's connections (`stress:<run id>:`, after
+    /// the settings' application name: `PGAPPNAME=shop` gives `shop:stress:<run id>:`).
     pub fn application_prefix(&self) -> String {
-        application_prefix(&self.run_id)
+        self.prefix.clone()
     }
 
     /// Opens a connection named `stress:<run id>:<n>` and applies the session settings.
     pub async fn connect(&self) -> Result<PgConn, OpError> {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
         let mut config = self.config.clone();
-        config.application_name(format!("{}{serial}", self.application_prefix()));
-        let socket = LocalSocket::connect(&config)
-            .await
-            .map_err(errors::connect_failed)?;
-        let (client, connection) = config
-            .connect_raw(socket, NoTls)
-            .await
-            .map_err(|e| errors::classify(&e, Phase::Connect, None))?;
+        config.application_name(format!("{}{serial}", self.prefix));
+        let (client, connection) = super::open::open(&config, &self.tls).await?;
         let conn = PgConn {
             client,
             driver: Driver::new(connection, self.inline_io, self.gauges.clone()),
@@ -106,6 +109,16 @@ impl Connector {
 /// `stress:<run id>:`: every connection of a run has an `application_name` with this prefix.
 pub fn application_prefix(run_id: &str) -> String {
     format!("stress:{run_id}:")
+}
+
+/// The settings' application name, cut so that ours (`stress:<run id>:<n>`) still fits in
+/// the server's 63 bytes.
+fn app_prefix(app: &str) -> &str {
+    let mut end = app.len().min(20);
+    while !app.is_char_boundary(end) {
+        end -= 1;
+    }
+    &app[..end]
 }
 
 fn session_sql(settings: &std::collections::BTreeMap<String, SettingValue>) -> Option<String> {

@@ -16,13 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio_postgres::AsyncMessage;
-use tokio_postgres::tls::NoTlsStream;
 
 use super::gauges::Gauges;
-use super::socket::LocalSocket;
 use crate::record::errors::{self, OpError};
 
-type Connection = tokio_postgres::Connection<LocalSocket, NoTlsStream>;
+type Connection = super::open::PgConnection;
 
 /// How the connection died, as far as we know: from the connection's own error, or from the
 /// error a statement met when the connection was lost under it.

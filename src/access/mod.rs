@@ -17,6 +17,7 @@ pub mod gauges;
 pub mod io;
 pub mod lease;
 pub(crate) mod models;
+pub mod open;
 pub mod pool;
 pub mod races;
 pub(crate) mod reset;

@@ -7,7 +7,10 @@
 //! moves its registration to the runtime of the thread that polls it (two `epoll_ctl` calls,
 //! only when the connection changed threads), so the statement's I/O stays on its thread.
 //!
-//! We open the socket ourselves and hand it to tokio-postgres with `connect_raw`.
+//! We open the socket ourselves and hand it to tokio-postgres with `connect_raw`; so the TCP
+//! options libpq honours (`keepalives`, `keepalives_idle`, `keepalives_interval`,
+//! `keepalives_count`, `tcp_user_timeout`) are set here, and `hostaddr` is honoured (the host
+//! name then serves TLS's verification only).
 
 use std::cell::Cell;
 use std::io;
@@ -45,6 +48,9 @@ enum Stream {
 pub struct LocalSocket {
     stream: Option<Stream>,
     home: u64,
+    /// The name TLS verifies (the host, or the address when only `hostaddr` was given); none
+    /// for a unix socket, where libpq uses no TLS.
+    pub(crate) tls_name: Option<String>,
 }
 
 impl LocalSocket {
@@ -56,19 +62,35 @@ impl LocalSocket {
             io::ErrorKind::InvalidInput,
             "no host in the connection settings",
         );
-        for (i, host) in config.get_hosts().iter().enumerate() {
+        let (hosts, addrs) = (config.get_hosts(), config.get_hostaddrs());
+        for i in 0..hosts.len().max(addrs.len()) {
             let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-            match with_timeout(timeout, open(host, port)).await {
+            let (host, addr) = (hosts.get(i), addrs.get(i));
+            let tls_name = match (host, addr) {
+                (Some(Host::Tcp(name)), _) => Some(name.clone()),
+                (Some(Host::Unix(_)), _) => None,
+                (None, a) => a.map(|a| a.to_string()),
+            };
+            match with_timeout(timeout, open(host, addr, port, config)).await {
                 Ok(stream) => {
                     return Ok(LocalSocket {
                         stream: Some(stream),
                         home: thread_id(),
+                        tls_name,
                     });
                 }
                 Err(e) => last = e,
             }
         }
         Err(last)
+    }
+
+    /// The TCP socket (for its options), if it is one.
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self.stream.as_ref()? {
+            Stream::Tcp(s) => Some(s),
+            Stream::Unix(_) => None,
+        }
     }
 
     /// Re-registers the socket with this thread's runtime if it was registered elsewhere.
@@ -86,17 +108,44 @@ impl LocalSocket {
     }
 }
 
-async fn open(host: &Host, port: u16) -> io::Result<Stream> {
-    match host {
-        Host::Tcp(name) => {
-            let s = TcpStream::connect((name.as_str(), port)).await?;
-            s.set_nodelay(true)?;
-            Ok(Stream::Tcp(s))
+async fn open(
+    host: Option<&Host>,
+    addr: Option<&std::net::IpAddr>,
+    port: u16,
+    config: &tokio_postgres::Config,
+) -> io::Result<Stream> {
+    let s = match (host, addr) {
+        (_, Some(addr)) => TcpStream::connect((*addr, port)).await?,
+        (Some(Host::Tcp(name)), None) => TcpStream::connect((name.as_str(), port)).await?,
+        (Some(Host::Unix(dir)), None) => {
+            let path = dir.join(format!(".s.PGSQL.{port}"));
+            return Ok(Stream::Unix(UnixStream::connect(path).await?));
         }
-        Host::Unix(dir) => Ok(Stream::Unix(
-            UnixStream::connect(dir.join(format!(".s.PGSQL.{port}"))).await?,
-        )),
+        (None, None) => return Err(io::Error::other("no host")),
+    };
+    s.set_nodelay(true)?;
+    tcp_options(&s, config)?;
+    Ok(Stream::Tcp(s))
+}
+
+/// libpq's TCP options: keepalives (on by default, as libpq) with their idle time, interval
+/// and count, and `tcp_user_timeout`.
+fn tcp_options(s: &TcpStream, config: &tokio_postgres::Config) -> io::Result<()> {
+    let sock = socket2::SockRef::from(s);
+    if config.get_keepalives() {
+        let mut keepalive = socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
+        if let Some(interval) = config.get_keepalives_interval() {
+            keepalive = keepalive.with_interval(interval);
+        }
+        if let Some(count) = config.get_keepalives_retries() {
+            keepalive = keepalive.with_retries(count);
+        }
+        sock.set_tcp_keepalive(&keepalive)?;
     }
+    if let Some(limit) = config.get_tcp_user_timeout() {
+        sock.set_tcp_user_timeout(Some(*limit))?;
+    }
+    Ok(())
 }
 
 async fn with_timeout<T>(
@@ -159,5 +208,74 @@ impl AsyncWrite for LocalSocket {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         delegate!(this, s => s.poll_shutdown(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn socket_for(options: &str) -> (std::net::TcpListener, LocalSocket) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("postgres://u:p@127.0.0.1:{port}/db?{options}");
+        let config = crate::database::url::parse(&url).unwrap().config;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let socket = runtime.block_on(LocalSocket::connect(&config)).unwrap();
+        (listener, socket)
+    }
+
+    #[test]
+    fn libpq_tcp_options_are_set_on_the_socket() {
+        let (_listener, socket) = socket_for(
+            "keepalives_idle=7&keepalives_interval=3&keepalives_count=4&tcp_user_timeout=5000",
+        );
+        let tcp = socket2::SockRef::from(socket.tcp().unwrap());
+        assert!(tcp.keepalive().unwrap());
+        assert_eq!(tcp.tcp_keepalive_time().unwrap(), Duration::from_secs(7));
+        assert_eq!(
+            tcp.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(3)
+        );
+        assert_eq!(tcp.tcp_keepalive_retries().unwrap(), 4);
+        // libpq's tcp_user_timeout is in milliseconds.
+        assert_eq!(
+            tcp.tcp_user_timeout().unwrap(),
+            Some(Duration::from_millis(5000))
+        );
+        assert_eq!(socket.tls_name.as_deref(), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn keepalives_are_on_by_default_and_off_with_keepalives_0() {
+        let (_listener, socket) = socket_for("");
+        let tcp = socket2::SockRef::from(socket.tcp().unwrap());
+        assert!(tcp.keepalive().unwrap(), "libpq's default");
+        assert_eq!(tcp.tcp_user_timeout().unwrap(), None);
+        let (_listener, socket) = socket_for("keepalives=0");
+        let tcp = socket2::SockRef::from(socket.tcp().unwrap());
+        assert!(!tcp.keepalive().unwrap());
+    }
+
+    #[test]
+    fn hostaddr_is_dialled_and_the_host_name_kept_for_tls() {
+        let (_listener, socket) = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let url = format!("host=db.invalid hostaddr=127.0.0.1 port={port} user=u");
+            let config = crate::database::url::parse(&url).unwrap().config;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            (
+                listener,
+                runtime.block_on(LocalSocket::connect(&config)).unwrap(),
+            )
+        };
+        assert_eq!(socket.tls_name.as_deref(), Some("db.invalid"));
     }
 }

@@ -30,7 +30,7 @@ use super::cluster::{self, SUPERUSER};
 const SECRET_BYTES: usize = 32;
 
 /// The rules the per-run `pg_hba.conf` holds; nothing else is admitted.
-const HBA: &str = "\
+pub(crate) const HBA: &str = "\
 # Written by stress for this server only; the template's rules are not used.
 # The unix socket is in a 0700 directory of the server's user: only it (and root) can reach it.
 local all all trust
@@ -78,7 +78,7 @@ pub(crate) fn private_dir(dir: &Path) -> Result<(), InfraError> {
 
 /// Writes the per-run `pg_hba.conf` and the password hashing into the copied data directory,
 /// before its first start; files are given to the server's user.
-pub(crate) fn configure(data: &Path, run_as: Option<&RunAs>) -> Result<(), InfraError> {
+pub(crate) fn configure(data: &Path, run_as: Option<&RunAs>, hba: &str) -> Result<(), InfraError> {
     let write = |name: &str, text: &str, append: bool| {
         let path = data.join(name);
         let result = if append {
@@ -92,7 +92,7 @@ pub(crate) fn configure(data: &Path, run_as: Option<&RunAs>) -> Result<(), Infra
         result.map_err(|e| InfraError::new(format!("cannot write {}: {e}", path.display())))?;
         cluster::give_to(&path, run_as)
     };
-    write("pg_hba.conf", HBA, false)?;
+    write("pg_hba.conf", hba, false)?;
     write(
         "postgresql.conf",
         "\n# stress: passwords are stored as SCRAM-SHA-256 verifiers\npassword_encryption = 'scram-sha-256'\n",
@@ -100,12 +100,14 @@ pub(crate) fn configure(data: &Path, run_as: Option<&RunAs>) -> Result<(), Infra
     )
 }
 
-/// Sets the superuser's password over the private unix socket in `socket_dir`. It runs on a
-/// thread of its own with its own runtime, as the server may be started from async code.
+/// Sets the superuser's password over the private unix socket in `socket_dir` (and creates
+/// `cert_role`, which logs in with a client certificate only). It runs on a thread of its own
+/// with its own runtime, as the server may be started from async code.
 pub(crate) fn set_password(
     socket_dir: &Path,
     port: u16,
     secret: &Secret,
+    cert_role: Option<&str>,
 ) -> Result<(), InfraError> {
     // The server gets the verifier, not the password (and may log the statement harmlessly).
     let verifier = scram_verifier(secret.expose().as_bytes(), &salt()?);
@@ -117,7 +119,12 @@ pub(crate) fn set_password(
         .dbname("postgres")
         .application_name("stress:setup")
         .connect_timeout(Duration::from_secs(10));
-    let sql = format!("ALTER ROLE {SUPERUSER} PASSWORD '{verifier}'");
+    let mut sql = format!("ALTER ROLE {SUPERUSER} PASSWORD '{verifier}'");
+    if let Some(role) = cert_role {
+        sql.push_str(&format!(
+            "; CREATE ROLE {role} LOGIN; GRANT pg_read_all_stats TO {role}"
+        ));
+    }
     let work = move || -> Result<(), String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -25,6 +25,8 @@ use super::InfraError;
 use super::auth::{self, Secret};
 use super::binaries::{self, Binaries, RunAs};
 use super::cluster::{self, SUPERUSER};
+use super::embedded_tls::{self, ServerTls};
+use super::tls::Tls;
 use super::watchdog::{self, Watchdog};
 use crate::scenario::model::EmbeddedSettings;
 use crate::signal::Interrupt;
@@ -51,6 +53,10 @@ pub struct EmbeddedServer {
     secret: Secret,
     /// A start (or restart) gives up when this is raised.
     interrupt: Arc<Interrupt>,
+    /// Its CA and certificates, with `ssl = true`.
+    server_tls: Option<ServerTls>,
+    /// How clients connect: `verify-full` against its CA with `ssl = true`, plain otherwise.
+    client_tls: Tls,
     // Removed after the server has stopped (fields drop in order)...
     dir: tempfile::TempDir,
     // ...and only then is the watchdog told that all is clean.
@@ -94,7 +100,20 @@ impl EmbeddedServer {
                 data.display()
             ))
         })?;
-        auth::configure(&data, run_as.as_ref())?;
+        let hba = if settings.ssl {
+            embedded_tls::HBA
+        } else {
+            auth::HBA
+        };
+        auth::configure(&data, run_as.as_ref(), hba)?;
+        let server_tls = match settings.ssl {
+            true => Some(ServerTls::create(dir.path(), &data, run_as.as_ref())?),
+            false => None,
+        };
+        let client_tls = match &server_tls {
+            Some(t) => Tls::verify_full(&t.ca_file).map_err(InfraError::new)?,
+            None => Tls::plain(),
+        };
         let mut server = EmbeddedServer {
             settings: settings.clone(),
             port: 0,
@@ -105,11 +124,17 @@ impl EmbeddedServer {
             data,
             interrupt,
             secret: Secret::generate()?,
+            server_tls,
+            client_tls,
             dir,
             watchdog,
         };
         server.launch_on_free_port()?;
-        auth::set_password(server.dir(), server.port, &server.secret)?;
+        let cert_role = match settings.ssl {
+            true => Some(embedded_tls::CERT_ROLE),
+            false => None,
+        };
+        auth::set_password(server.dir(), server.port, &server.secret, cert_role)?;
         Ok(server)
     }
 
@@ -125,11 +150,32 @@ impl EmbeddedServer {
         c
     }
 
-    /// The superuser's URL for database `dbname`, password included: for tests and internal
-    /// use only, never to be shown (show [`super::url::redacted`] of [`Self::config`]).
+    /// How clients connect to it (`verify-full` against its CA with `ssl = true`).
+    pub fn tls(&self) -> Tls {
+        self.client_tls.clone()
+    }
+
+    /// Its CA, with `ssl = true` (to issue client certificates).
+    pub fn server_tls(&self) -> Option<&ServerTls> {
+        self.server_tls.as_ref()
+    }
+
+    /// The superuser's URL for database `dbname`, password included (and, with `ssl = true`,
+    /// `sslmode=verify-full` against its CA): for tests and internal use only, never to be
+    /// shown (show [`super::url::redacted`] of [`Self::config`]).
     pub fn url(&self, dbname: &str) -> String {
+        let tls = match &self.server_tls {
+            Some(t) => format!(
+                "?sslmode=verify-full&sslrootcert={}",
+                percent_encoding::utf8_percent_encode(
+                    &t.ca_file.display().to_string(),
+                    percent_encoding::NON_ALPHANUMERIC
+                )
+            ),
+            None => String::new(),
+        };
         format!(
-            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{dbname}",
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{dbname}{tls}",
             self.secret.expose(),
             self.port
         )
@@ -180,6 +226,11 @@ impl EmbeddedServer {
             .arg(format!("max_connections={}", self.settings.max_connections));
         for (name, value) in THROWAWAY {
             cmd.arg("-c").arg(format!("{name}={value}"));
+        }
+        if self.server_tls.is_some() {
+            for (name, value) in ServerTls::server_settings() {
+                cmd.arg("-c").arg(format!("{name}={value}"));
+            }
         }
         for (name, value) in &self.settings.settings {
             cmd.arg("-c").arg(format!("{name}={}", value.0));

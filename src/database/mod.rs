@@ -7,6 +7,10 @@ mod auth;
 pub mod binaries;
 pub mod cluster;
 pub mod embedded;
+mod embedded_tls;
+pub mod libpq;
+mod libpq_files;
+pub mod tls;
 pub mod url;
 pub(crate) mod watchdog;
 
@@ -16,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use crate::scenario::model::DatabaseSettings;
 use crate::signal::Interrupt;
 pub use embedded::{EmbeddedServer, StopMode};
+pub use tls::Tls;
 
 /// An infrastructure failure: the database is unreachable, the embedded server failed to
 /// start (exit code 3).
@@ -63,6 +68,8 @@ pub type ServerHandle = Arc<Mutex<EmbeddedServer>>;
 #[derive(Clone, Debug)]
 pub struct Database {
     pub config: tokio_postgres::Config,
+    /// How its connections use TLS (libpq's `sslmode` and certificates).
+    pub tls: Tls,
     pub source: SourceKind,
     /// The URL with its password replaced by `***`.
     pub display_url: String,
@@ -76,7 +83,7 @@ pub struct Database {
 fn explicit(
     cli_url: Option<&str>,
     settings: &DatabaseSettings,
-) -> Result<Option<tokio_postgres::Config>, String> {
+) -> Result<Option<libpq::Resolved>, String> {
     let env_url = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
     let (name, url) = match (cli_url, &settings.url, env_url) {
         (Some(u), _, _) => ("--database-url", u.to_string()),
@@ -100,6 +107,15 @@ pub fn check_sources<'a>(
         explicit(cli_url, settings)?;
     }
     Ok(())
+}
+
+/// The redacted URL, with the TLS mode when TLS is asked for (not `disable`, not libpq's
+/// default `prefer`).
+fn shown(config: &tokio_postgres::Config, tls: &Tls) -> String {
+    match tls.mode {
+        tls::SslMode::Disable | tls::SslMode::Prefer => url::redacted(config),
+        mode => format!("{}?sslmode={}", url::redacted(config), mode.as_str()),
+    }
 }
 
 /// Resolves and owns the databases of a run, starting embedded servers as variants need them.
@@ -129,10 +145,11 @@ impl Target {
 
     /// The database of a variant: an explicit URL, or an embedded server with its settings.
     pub fn database(&mut self, settings: &DatabaseSettings) -> Result<Database, InfraError> {
-        if let Some(config) = self.explicit(settings)? {
+        if let Some(libpq::Resolved { config, tls }) = self.explicit(settings)? {
             return Ok(Database {
-                display_url: url::redacted(&config),
+                display_url: shown(&config, &tls),
                 config,
+                tls,
                 source: SourceKind::Url,
                 server: None,
             });
@@ -150,19 +167,20 @@ impl Target {
             )?)));
         }
         let server = self.server.clone().expect("started above");
-        let config = server.lock().expect("server lock").config();
+        let (config, tls) = {
+            let server = server.lock().expect("server lock");
+            (server.config(), server.tls())
+        };
         Ok(Database {
-            display_url: url::redacted(&config),
+            display_url: shown(&config, &tls),
             config,
+            tls,
             source: SourceKind::Embedded,
             server: Some(server),
         })
     }
 
-    fn explicit(
-        &self,
-        settings: &DatabaseSettings,
-    ) -> Result<Option<tokio_postgres::Config>, InfraError> {
+    fn explicit(&self, settings: &DatabaseSettings) -> Result<Option<libpq::Resolved>, InfraError> {
         explicit(self.cli_url.as_deref(), settings).map_err(InfraError::new)
     }
 

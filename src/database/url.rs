@@ -1,25 +1,31 @@
 //! Connection strings: parsing (URL or `key=value`), the libpq environment variables, and the
 //! redacted form that reports, logs and errors show (never a password).
 
-use std::time::Duration;
-
 use tokio_postgres::config::Host;
 
 use super::InfraError;
+use super::libpq::Resolved;
 
-/// Parses a connection string; the error never repeats the string (it may hold a password).
-pub fn parse(url: &str) -> Result<tokio_postgres::Config, InfraError> {
-    let mut config =
-        check(url).map_err(|e| InfraError::new(format!("invalid database URL: {e}")))?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(10));
-    }
-    Ok(config)
+/// Resolves a connection string as libpq would (its own options, the service file, the `PG*`
+/// variables, the password file, TLS); the error never repeats the string (it may hold a
+/// password).
+pub fn parse(url: &str) -> Result<Resolved, InfraError> {
+    resolve(url).map_err(|e| InfraError::new(format!("invalid database URL: {e}")))
+}
+
+/// [`parse`], the error as text.
+pub(crate) fn resolve(url: &str) -> Result<Resolved, String> {
+    super::libpq::resolve(url, check_parsed)
 }
 
 /// Parses a connection string, or says which part of it is wrong (the scheme, the port, the
 /// host, an option) without repeating any value of it but the scheme.
 pub fn check(url: &str) -> Result<tokio_postgres::Config, String> {
+    resolve(url).map(|r| r.config)
+}
+
+/// tokio-postgres's parse of a string without libpq's own options, with what is wrong said.
+fn check_parsed(url: &str) -> Result<tokio_postgres::Config, String> {
     if let Some((scheme, _)) = url.split_once("://")
         && !matches!(scheme, "postgres" | "postgresql")
     {
@@ -48,43 +54,14 @@ pub fn check(url: &str) -> Result<tokio_postgres::Config, String> {
     Ok(config)
 }
 
-/// A config from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, when any of the
-/// first four is set; an error naming the variable when one is malformed (`PGPORT=abc`).
-pub fn from_libpq_env() -> Result<Option<tokio_postgres::Config>, String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let host = var("PGHOST");
-    let port = var("PGPORT");
-    let user = var("PGUSER");
-    let dbname = var("PGDATABASE");
-    if host.is_none() && port.is_none() && user.is_none() && dbname.is_none() {
+/// Connection settings from the libpq variables alone (`PGHOST`, `PGPORT`, `PGUSER`,
+/// `PGDATABASE`, `PGSERVICE`, ...), when one of them names a server; an error naming the
+/// variable when one is malformed (`PGPORT=abc`).
+pub fn from_libpq_env() -> Result<Option<Resolved>, String> {
+    if !super::libpq::env_names_a_server() {
         return Ok(None);
     }
-    let mut c = tokio_postgres::Config::new();
-    let host = host.unwrap_or_else(|| "localhost".to_string());
-    for h in host.split(',') {
-        c.host(h);
-    }
-    if let Some(p) = port {
-        match p.trim().parse::<u16>() {
-            Ok(p) if p > 0 => c.port(p),
-            _ => {
-                return Err(format!(
-                    "PGPORT `{}`: the port must be a number from 1 to 65535",
-                    crate::redact::redact(&p)
-                ));
-            }
-        };
-    }
-    let user = user
-        .or_else(|| var("USER"))
-        .unwrap_or_else(|| "postgres".to_string());
-    c.user(&user);
-    c.dbname(dbname.as_deref().unwrap_or(&user));
-    if let Some(pw) = var("PGPASSWORD") {
-        c.password(pw);
-    }
-    c.connect_timeout(Duration::from_secs(10));
-    Ok(Some(c))
+    resolve("").map(Some)
 }
 
 /// `postgres://user:***@host:port/dbname`: what may be shown anywhere.
@@ -124,7 +101,7 @@ pub fn redacted(c: &tokio_postgres::Config) -> String {
 /// A URL as written in a scenario, fit to be shown or stored: the password replaced by `***`
 /// (a URL that does not parse is replaced whole, since it cannot be taken apart safely).
 pub fn redacted_str(url: &str) -> String {
-    match url.parse::<tokio_postgres::Config>() {
+    match super::libpq::without_own_options(url).parse::<tokio_postgres::Config>() {
         Ok(c) => redacted(&c),
         Err(_) => "***".to_string(),
     }
@@ -136,11 +113,15 @@ mod tests {
 
     #[test]
     fn redaction_hides_the_password() {
-        let c = parse("postgres://app:s3cret@db.example:6432/shop").unwrap();
+        let c = parse("postgres://app:s3cret@db.example:6432/shop")
+            .unwrap()
+            .config;
         let shown = redacted(&c);
         assert_eq!(shown, "postgres://app:***@db.example:6432/shop");
         assert!(!shown.contains("s3cret"));
-        let c = parse("host=/var/run/postgresql user=app password=x dbname=a").unwrap();
+        let c = parse("host=/var/run/postgresql user=app password=x dbname=a")
+            .unwrap()
+            .config;
         assert_eq!(
             redacted(&c),
             "postgres://app:***@%2Fvar%2Frun%2Fpostgresql/a"

@@ -29,6 +29,7 @@ pub enum ErrorClass {
     ConnectRefused,
     ConnectTimeout,
     AuthFailed,
+    TlsFailed,
     TooManyConnections,
     ServerUnavailable,
     AdminTerminated,
@@ -52,7 +53,7 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 28] = [
+    pub const ALL: [ErrorClass; 29] = [
         ErrorClass::OperationInProgress,
         ErrorClass::InFailedTransaction,
         ErrorClass::CommitIndeterminate,
@@ -62,6 +63,7 @@ impl ErrorClass {
         ErrorClass::ConnectRefused,
         ErrorClass::ConnectTimeout,
         ErrorClass::AuthFailed,
+        ErrorClass::TlsFailed,
         ErrorClass::TooManyConnections,
         ErrorClass::ServerUnavailable,
         ErrorClass::AdminTerminated,
@@ -94,6 +96,7 @@ impl ErrorClass {
             ErrorClass::ConnectRefused => "connect_refused",
             ErrorClass::ConnectTimeout => "connect_timeout",
             ErrorClass::AuthFailed => "auth_failed",
+            ErrorClass::TlsFailed => "tls_failed",
             ErrorClass::TooManyConnections => "too_many_connections",
             ErrorClass::ServerUnavailable => "server_unavailable",
             ErrorClass::AdminTerminated => "admin_terminated",
@@ -230,6 +233,10 @@ pub fn classify(e: &tokio_postgres::Error, phase: Phase, terminal: Option<&OpErr
     base
 }
 
+/// How tokio-postgres starts the message of a TLS error (it has no public error kind): the
+/// handshake or the verification failed, or the server refused TLS that `sslmode` requires.
+const TLS_ERROR: &str = "error performing TLS handshake";
+
 fn classify_driver(e: &tokio_postgres::Error, phase: Phase, terminal: Option<&OpError>) -> OpError {
     if let Some(db) = e.as_db_error() {
         return OpError {
@@ -239,6 +246,9 @@ fn classify_driver(e: &tokio_postgres::Error, phase: Phase, terminal: Option<&Op
         };
     }
     let io_kind = io_error(e).map(io::Error::kind);
+    if phase == Phase::Connect && e.to_string().starts_with(TLS_ERROR) {
+        return OpError::new(ErrorClass::TlsFailed, describe(e));
+    }
     if phase == Phase::Connect {
         let class = match io_kind {
             Some(io::ErrorKind::TimedOut) => ErrorClass::ConnectTimeout,

@@ -4,15 +4,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::RunError;
 use crate::access::conn::application_prefix;
-use crate::database::Database;
-use crate::record::errors::describe;
+use crate::database::{Database, Tls};
+use crate::record::errors::{OpError, describe};
 
 pub struct Admin {
     config: tokio_postgres::Config,
+    tls: Tls,
     pub name: String,
     display_url: String,
     client: Mutex<Arc<Client>>,
@@ -28,8 +29,8 @@ pub struct ServerInfo {
     pub superuser: bool,
 }
 
-async fn open(config: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
+async fn open(config: &tokio_postgres::Config, tls: &Tls) -> Result<Client, OpError> {
+    let (client, connection) = crate::access::open::open(config, tls).await?;
     // Its errors surface on its own queries.
     tokio::spawn(async move {
         let _ = connection.await;
@@ -42,15 +43,12 @@ impl Admin {
         let name = format!("{}admin", application_prefix(run_id));
         let mut config = db.config.clone();
         config.application_name(&name);
-        let client = open(&config).await.map_err(|e| {
-            RunError::Infra(format!(
-                "cannot connect to {}: {}",
-                db.display_url,
-                describe(&e)
-            ))
-        })?;
+        let client = open(&config, &db.tls)
+            .await
+            .map_err(|e| RunError::Infra(format!("cannot connect to {}: {e}", db.display_url)))?;
         Ok(Admin {
             config,
+            tls: db.tls.clone(),
             name,
             display_url: db.display_url.clone(),
             client: Mutex::new(Arc::new(client)),
@@ -63,12 +61,8 @@ impl Admin {
         if !current.is_closed() {
             return Ok(current);
         }
-        let fresh = Arc::new(open(&self.config).await.map_err(|e| {
-            RunError::Infra(format!(
-                "cannot reconnect to {}: {}",
-                self.display_url,
-                describe(&e)
-            ))
+        let fresh = Arc::new(open(&self.config, &self.tls).await.map_err(|e| {
+            RunError::Infra(format!("cannot reconnect to {}: {e}", self.display_url))
         })?);
         *self.client.lock().expect("admin lock") = fresh.clone();
         Ok(fresh)
@@ -77,13 +71,14 @@ impl Admin {
     /// A connection of its own, under the admin's name (never counted among the run's backends),
     /// for a fault that holds a transaction open (`kind = "sql"` with `for`).
     pub async fn open_session(&self) -> Result<Client, RunError> {
-        open(&self.config).await.map_err(|e| {
-            RunError::Infra(format!(
-                "cannot connect to {}: {}",
-                self.display_url,
-                describe(&e)
-            ))
-        })
+        open(&self.config, &self.tls)
+            .await
+            .map_err(|e| RunError::Infra(format!("cannot connect to {}: {e}", self.display_url)))
+    }
+
+    /// Cancels what the admin connection runs (see [`crate::access::open::cancel`]).
+    pub async fn cancel(&self, token: &tokio_postgres::CancelToken) {
+        crate::access::open::cancel(&self.config, &self.tls, token).await;
     }
 
     pub async fn server_info(&self) -> Result<ServerInfo, RunError> {

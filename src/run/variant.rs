@@ -141,7 +141,7 @@ async fn run_all(
         let result = tokio::select! {
             r = client.batch_execute(sql) => r,
             () = stop.urgent() => {
-                let _ = cancel.cancel_query(tokio_postgres::NoTls).await;
+                admin.cancel(&cancel).await;
                 return Err(format!("{key}[{i}]: cancelled: interrupted twice"));
             }
         };
@@ -173,6 +173,7 @@ async fn connector(
     let make = |gauges| {
         Connector::new(
             db.config.clone(),
+            db.tls.clone(),
             env.run_id,
             &s.access,
             statements.clone(),

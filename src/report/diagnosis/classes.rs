@@ -401,6 +401,9 @@ fn advice_for(class: ErrorClass) -> &'static str {
         ErrorClass::AuthFailed => {
             "Check the user, password and database name of the connection string."
         }
+        ErrorClass::TlsFailed => {
+            "Check sslmode, sslrootcert (the CA that signed the server's certificate) and the host name the certificate carries; the sample says which failed."
+        }
         ErrorClass::SessionTimeout => {
             "Do not hold a transaction open while waiting on something else; commit first, or raise the timeout."
         }

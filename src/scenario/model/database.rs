@@ -29,6 +29,10 @@ pub struct DatabaseSettings {
 pub struct EmbeddedSettings {
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+    /// TLS: a throwaway CA and server certificate, `ssl = on`, `hostssl`-only rules; the
+    /// harness connects with `verify-full` against that CA.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ssl: bool,
     /// Any other server setting, passed as `-c name=value`.
     #[serde(default)]
     pub settings: BTreeMap<String, SettingValue>,
@@ -42,6 +46,7 @@ impl Default for EmbeddedSettings {
     fn default() -> Self {
         EmbeddedSettings {
             max_connections: default_max_connections(),
+            ssl: false,
             settings: BTreeMap::new(),
         }
     }
