@@ -23,6 +23,7 @@ pub mod commands;
 pub mod database;
 pub mod exit;
 pub mod metric;
+pub mod network;
 pub mod options;
 pub mod record;
 pub mod redact;
