@@ -35,6 +35,8 @@ pub struct Connector {
     pub gauges: Arc<Gauges>,
     /// Whether the holder drives the connection's I/O (see `io.rs`); not for shared ones.
     inline_io: bool,
+    /// Where to open the socket instead of the settings' hosts: the network proxy.
+    dial: Option<std::net::SocketAddr>,
 }
 
 impl Connector {
@@ -54,7 +56,14 @@ impl Connector {
             statements,
             gauges,
             inline_io: access.mode != AccessMode::Shared,
+            dial: None,
         }
+    }
+
+    /// Opens the sockets at `dial` (the network proxy) when given.
+    pub fn dialing(mut self, dial: Option<std::net::SocketAddr>) -> Connector {
+        self.dial = dial;
+        self
     }
 
     /// The `application_name` prefix of this run's connections (`stress:<run id>:`).
@@ -67,9 +76,13 @@ impl Connector {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
         let mut config = self.config.clone();
         config.application_name(format!("{}{serial}", self.application_prefix()));
-        let socket = LocalSocket::connect(&config)
-            .await
-            .map_err(errors::connect_failed)?;
+        let socket = match self.dial {
+            Some(addr) => {
+                LocalSocket::connect_to(addr, config.get_connect_timeout().copied()).await
+            }
+            None => LocalSocket::connect(&config).await,
+        }
+        .map_err(errors::connect_failed)?;
         let (client, connection) = config
             .connect_raw(socket, NoTls)
             .await

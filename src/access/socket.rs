@@ -71,6 +71,20 @@ impl LocalSocket {
         Err(last)
     }
 
+    /// Connects to `addr` over TCP instead of the hosts of the settings (the network proxy's
+    /// address: the settings keep the server's name, for TLS).
+    pub async fn connect_to(
+        addr: std::net::SocketAddr,
+        timeout: Option<Duration>,
+    ) -> io::Result<LocalSocket> {
+        let s = with_timeout(timeout, TcpStream::connect(addr)).await?;
+        s.set_nodelay(true)?;
+        Ok(LocalSocket {
+            stream: Some(Stream::Tcp(s)),
+            home: thread_id(),
+        })
+    }
+
     /// Re-registers the socket with this thread's runtime if it was registered elsewhere.
     fn at_home(&mut self) -> io::Result<&mut Stream> {
         let here = thread_id();

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::sync::watch;
 
+use super::ring::Ring;
 use super::timer::{self, Timer};
 use super::toxics::{Direction, Ending, LinkToxics, Plan};
 
@@ -158,10 +159,14 @@ struct Pump<'a> {
     rng: fastrand::Rng,
     /// Bytes passed under the current `limit_data` (its id, bytes).
     limited: (u64, u64),
+    /// `limit_data` reached: pass on what waits, then end.
+    over: bool,
     tail: [u8; 6],
     first: bool,
 }
 
+/// Reads from `src` into the ring while earlier chunks wait out their delay; writes each
+/// chunk to `dst` when it is due.
 async fn pump(mut src: ReadHalf<'_>, mut dst: WriteHalf<'_>, d: Direction, link: &Link) -> Flow {
     let mut rx = link.toxics.subscribe();
     let mut p = Pump {
@@ -171,80 +176,99 @@ async fn pump(mut src: ReadHalf<'_>, mut dst: WriteHalf<'_>, d: Direction, link:
         timer: None,
         rng: fastrand::Rng::with_seed(link.id.wrapping_mul(2) + d as u64),
         limited: (0, 0),
+        over: false,
         tail: [0; 6],
         first: true,
     };
-    let mut buf = vec![0u8; BUFFER];
+    let mut ring = Ring::new(BUFFER);
+    let mut due_timer = None;
     loop {
+        // A blackhole holds the data (in the ring and in the kernel's buffers) until it goes, as
+        // a partition does: TCP delivers what was sent once the path is back.
+        let holding = p.plan.blackhole;
+        let due = ring.due().filter(|_| !holding);
+        let can_read = ring.has_room() && !p.over && !holding;
         let size = p.plan.read_size(BUFFER);
-        let read = tokio::select! {
+        tokio::select! {
             biased;
             changed = rx.changed() => {
                 if changed.is_err() {
                     return Flow::End;
                 }
                 p.plan = Plan::of(&rx.borrow_and_update(), d);
-                continue;
             }
-            r = src.read(&mut buf[..size]) => r,
-        };
-        let arrived = Instant::now();
-        let n = match read {
-            Ok(0) => {
-                if let Some(delay) = p.plan.slow_close {
-                    timer::sleep_until(&mut p.timer, arrived + delay).await;
+            () = timer::sleep_until(&mut due_timer, due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                if p.write(ring.front(), &mut dst).await.is_err() {
+                    return Flow::End;
                 }
-                let _ = dst.shutdown().await;
-                return Flow::Eof;
+                ring.pop();
+                if p.over && ring.is_empty() {
+                    return Flow::End;
+                }
             }
-            Ok(n) => n,
-            Err(_) => return Flow::End,
-        };
-        if let Some(flow) = p.pass(&buf[..n], arrived, &mut dst).await {
-            return flow;
+            read = src.read(ring.room(size)), if can_read => {
+                let arrived = Instant::now();
+                match read {
+                    Ok(0) => return p.close(&mut ring, &mut dst).await,
+                    Ok(n) => p.took(&mut ring, n, arrived),
+                    Err(_) => return Flow::End,
+                }
+            }
         }
     }
 }
 
 impl Pump<'_> {
-    /// Applies the plan to a chunk read at `arrived` and passes it on; `Some` ends the pump.
-    async fn pass(
-        &mut self,
-        chunk: &[u8],
-        arrived: Instant,
-        dst: &mut WriteHalf<'_>,
-    ) -> Option<Flow> {
-        self.link.saw(self.d, chunk, self.first, &mut self.tail);
-        self.first = false;
-        if self.plan.blackhole {
-            return None;
+    /// `n` bytes were read into the ring's room at `arrived`: keeps them until due, or drops
+    /// them (blackhole), or keeps those under the limit.
+    fn took(&mut self, ring: &mut Ring, n: usize, arrived: Instant) {
+        let mut n = n;
+        {
+            let chunk = &ring.room(n)[..n];
+            self.link.saw(self.d, chunk, self.first, &mut self.tail);
         }
-        let mut chunk = chunk;
-        let mut over = false;
+        self.first = false;
         if let Some((id, limit)) = self.plan.limit {
             if self.limited.0 != id {
                 self.limited = (id, 0);
             }
             let left = limit.saturating_sub(self.limited.1) as usize;
-            over = chunk.len() >= left;
-            chunk = &chunk[..chunk.len().min(left)];
-            self.limited.1 += chunk.len() as u64;
+            self.over = n >= left;
+            n = n.min(left);
+            self.limited.1 += n as u64;
         }
         let delay = self.plan.delay(&mut self.rng);
-        if !delay.is_zero() {
-            timer::sleep_until(&mut self.timer, arrived + delay).await;
-        }
-        let written = match self.plan.slicer {
-            Some(s) => self.sliced(chunk, s, dst).await,
-            None => dst.write_all(chunk).await,
-        };
-        if written.is_err() || over {
-            return Some(Flow::End);
+        ring.commit(n, arrived + delay);
+    }
+
+    /// Passes a chunk on, in slices under `slicer`, at the rate under `bandwidth`.
+    async fn write(&mut self, chunk: &[u8], dst: &mut WriteHalf<'_>) -> std::io::Result<()> {
+        match self.plan.slicer {
+            Some(s) => self.sliced(chunk, s, dst).await?,
+            None => dst.write_all(chunk).await?,
         }
         if let Some(t) = self.plan.transfer_time(chunk.len()) {
             timer::sleep_until(&mut self.timer, Instant::now() + t).await;
         }
-        None
+        Ok(())
+    }
+
+    /// The source closed: what waits is passed on when due, then the close (after
+    /// `slow_close`'s delay).
+    async fn close(&mut self, ring: &mut Ring, dst: &mut WriteHalf<'_>) -> Flow {
+        let closed = Instant::now();
+        while let Some(due) = ring.due() {
+            timer::sleep_until(&mut self.timer, due).await;
+            if self.write(ring.front(), dst).await.is_err() {
+                return Flow::End;
+            }
+            ring.pop();
+        }
+        if let Some(delay) = self.plan.slow_close {
+            timer::sleep_until(&mut self.timer, closed + delay).await;
+        }
+        let _ = dst.shutdown().await;
+        Flow::Eof
     }
 
     async fn sliced(

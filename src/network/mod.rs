@@ -12,6 +12,7 @@
 //!   [`ProxyHandle`], the control handle that adds and removes toxics at runtime;
 //! - [`link`]: one connection, a pump per direction with one buffer each, reused (no
 //!   allocation per packet; the toxics a pump applies are recomputed only when they change);
+//!   `ring`: that buffer, a ring whose chunks each wait out their own latency;
 //! - [`toxics`]: what each toxic does to a direction's bytes, and which connections it picks;
 //! - [`timer`]: sub-millisecond sleeps (a `timerfd`), since tokio's timer rounds up to the next
 //!   millisecond and "1 ms away" must not become 1.5 ms.
@@ -22,6 +23,7 @@
 
 pub mod link;
 pub mod proxy;
+mod ring;
 pub mod timer;
 pub mod toxics;
 

@@ -97,9 +97,8 @@ impl Proxy {
             .name("stress-proxy".into())
             .spawn(move || {
                 rt.block_on(async move {
-                    match TcpListener::from_std(listener) {
-                        Ok(l) => accept_loop(shared, l).await,
-                        Err(_) => {}
+                    if let Ok(l) = TcpListener::from_std(listener) {
+                        accept_loop(shared, l).await;
                     }
                 })
             })?;
@@ -116,6 +115,12 @@ impl Proxy {
     /// Where the harness connects.
     pub fn addr(&self) -> SocketAddr {
         self.handle.shared.listen
+    }
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy").field("addr", &self.addr()).finish()
     }
 }
 

@@ -13,8 +13,9 @@ pub enum Toxic {
     Latency { latency: Duration, jitter: Duration },
     /// At most `rate` KB/s (1 KB = 1000 bytes) pass.
     Bandwidth { rate: u64 },
-    /// No data passes (it is read and dropped); after `timeout` the connection is closed, with
-    /// `timeout` zero it stays open forever: a blackhole, a half-open socket.
+    /// No data passes (it is held, as toxiproxy does, and passes when the toxic goes: a
+    /// partition that heals); after `timeout` the connection is closed, with `timeout` zero it
+    /// stays open: a blackhole, a half-open socket for as long as the toxic stays.
     Timeout { timeout: Duration },
     /// After `timeout`, the harness's side of the connection is reset (TCP RST).
     ResetPeer { timeout: Duration },
@@ -176,7 +177,7 @@ pub(crate) struct Plan {
     pub jitter: Duration,
     /// The lowest rate, in bytes per second.
     pub rate: Option<u64>,
-    /// Data is dropped.
+    /// Data is held.
     pub blackhole: bool,
     pub slow_close: Option<Duration>,
     pub slicer: Option<Slices>,

@@ -112,6 +112,7 @@ async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng) -> Strin
         FaultKind::CancelQueries => signal_backends(cx, f.fraction(), rng, Signal::Cancel).await,
         FaultKind::RestartServer => restart(cx, f).await,
         FaultKind::KillBackend => kill_backend(cx).await,
+        FaultKind::Network => super::network::fire(cx.load.proxy.as_deref(), f),
     }
 }
 
@@ -301,6 +302,18 @@ mod tests {
             fraction: None,
             mode: None,
             down_for: None,
+            toxic: None,
+            lasts: None,
+            stream: None,
+            idle_only: None,
+            latency: None,
+            jitter: None,
+            rate: None,
+            timeout: None,
+            delay: None,
+            average_size: None,
+            size_variation: None,
+            bytes: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod arrivals;
 pub mod faults;
 pub mod ledger;
+pub(crate) mod network;
 pub mod sampler;
 pub mod shape;
 pub mod task;

@@ -54,6 +54,8 @@ pub struct LoadRun {
     pub fault_specs: Arc<[FaultSpec]>,
     pub timeline: Arc<Timeline>,
     pub interrupt: Arc<Interrupt>,
+    /// The network proxy the load's connections pass through (`[network]`, network faults).
+    pub proxy: Option<Arc<crate::network::Proxy>>,
 }
 
 /// A task's own stream of parameter values: reproducible for a seed, different per task.

@@ -11,6 +11,12 @@
 //! fraction = 0.5             # terminate_backends, cancel_queries: share of this run's backends
 //! mode = "fast"              # restart_server: fast | immediate
 //! down_for = "1s"            # restart_server: how long the server stays down
+//! toxic = "timeout"          # network: latency | bandwidth | timeout | reset_peer | slow_close
+//!                            # | slicer | limit_data | down (toxiproxy's names; see
+//!                            # model/network.rs for their keys)
+//! for = "2s"                 # network: how long the toxic stays (to the end without it)
+//! stream = "both"            # network: upstream | downstream | both
+//! idle_only = true           # network: only connections idle at that moment
 //! ```
 
 use std::time::Duration;
@@ -31,6 +37,8 @@ pub enum FaultKind {
     /// SIGKILL to one of this run's backends on the embedded server: the postmaster then resets
     /// every backend (`server_crash`, 57P02) and recovers.
     KillBackend,
+    /// A toxic on the proxy between the load and the server (see `src/network/`).
+    Network,
 }
 
 impl FaultKind {
@@ -41,6 +49,7 @@ impl FaultKind {
             FaultKind::RestartServer => "restart_server",
             FaultKind::CancelQueries => "cancel_queries",
             FaultKind::KillBackend => "kill_backend",
+            FaultKind::Network => "network",
         }
     }
 
@@ -91,6 +100,52 @@ pub struct FaultSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub down_for: Option<Duration>,
+    // The keys of `kind = "network"` (see model/network.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toxic: Option<super::model::ToxicName>,
+    #[serde(
+        rename = "for",
+        default,
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lasts: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<super::model::StreamName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_only: Option<bool>,
+    #[serde(
+        default,
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub latency: Option<Duration>,
+    #[serde(
+        default,
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jitter: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u64>,
+    #[serde(
+        default,
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+    #[serde(
+        default,
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delay: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_variation: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 /// How long a restarted server stays down when `down_for` is not given.
@@ -112,6 +167,7 @@ impl FaultSettings {
         match self.kind {
             FaultKind::RestartServer => Some(self.down_for.unwrap_or(DEFAULT_DOWN_FOR)),
             FaultKind::ClosePool => self.reopen_after,
+            FaultKind::Network => self.lasts,
             _ => Some(Duration::ZERO),
         }
     }
@@ -128,8 +184,10 @@ impl FaultSettings {
                 keys.push("reopen_after");
             }
         }
-        if !matches!(k, FaultKind::TerminateBackends | FaultKind::CancelQueries)
-            && self.fraction.is_some()
+        if !matches!(
+            k,
+            FaultKind::TerminateBackends | FaultKind::CancelQueries | FaultKind::Network
+        ) && self.fraction.is_some()
         {
             keys.push("fraction");
         }
@@ -141,6 +199,7 @@ impl FaultSettings {
                 keys.push("down_for");
             }
         }
+        keys.extend(super::model::foreign_network_keys(self));
         keys
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 mod access;
 mod database;
 mod load;
+mod network;
 mod pool;
 mod values;
 mod workload;
@@ -20,6 +21,7 @@ use crate::record::errors::ErrorClass;
 pub use access::*;
 pub use database::*;
 pub use load::*;
+pub use network::*;
 pub use pool::*;
 pub use values::*;
 pub use workload::*;
@@ -42,6 +44,8 @@ pub struct Settings {
     pub access: AccessSettings,
     #[serde(default)]
     pub pool: PoolSettings,
+    #[serde(default, skip_serializing_if = "NetworkSettings::is_off")]
+    pub network: NetworkSettings,
     #[serde(default)]
     pub workload: Vec<WorkloadSettings>,
     /// Faults injected during the measured phase.
