@@ -508,8 +508,7 @@ async fn measure(
     let pool = load.access.pool_statistics();
     let connect_errors = load.access.connect_errors();
     let (measure_start, seed, timeline) = (load.measure_start, load.seed, load.timeline.clone());
-    // Close every connection while the worker runtimes that drive them still run (and the
-    // proxy still carries their goodbyes).
+    // Close every connection while the worker runtimes (and the proxy) that carry them run.
     let proxy = load.proxy.clone();
     drop(load);
     wait_for_io(&gauges, Duration::from_secs(2)).await;
