@@ -134,7 +134,7 @@ pub(crate) fn fire(proxy: Option<&Proxy>, f: &FaultSettings) -> String {
         )
     } else {
         format!(
-            "{name} on {} of {} open connection(s) ({} stream{}{})",
+            "{name} on {} of {} open connection(s) (stream = {}{}{})",
             applied.affected,
             applied.open,
             f.stream.map_or("both", stream_name),
