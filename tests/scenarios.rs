@@ -196,15 +196,31 @@ fn idle_connections_dropped_shows_what_each_defence_costs() {
     }
     // Without a defence, operations on dropped connections wait until the network closes them.
     let none = variant(&r, "no defence");
-    assert!(count(none, ErrorClass::ConnectionClosed) > 0, "{:?}", none.errors);
-    assert!(none.latency_ms.failed.max > 3000.0, "{:?}", none.latency_ms.failed);
+    assert!(
+        count(none, ErrorClass::ConnectionClosed) > 0,
+        "{:?}",
+        none.errors
+    );
+    assert!(
+        none.latency_ms.failed.max > 3000.0,
+        "{:?}",
+        none.latency_ms.failed
+    );
     // The check on check-out replaces them.
     let checked = variant(&r, "test_on_check_out");
     assert!(checked.pool.connections_created > 8, "{:?}", checked.pool);
     // The deadline bounds each wait.
     let deadline = variant(&r, "op_timeout");
-    assert!(count(deadline, ErrorClass::OpDeadlineExceeded) > 0, "{:?}", deadline.errors);
-    assert!(deadline.latency_ms.failed.max < 3000.0, "{:?}", deadline.latency_ms.failed);
+    assert!(
+        count(deadline, ErrorClass::OpDeadlineExceeded) > 0,
+        "{:?}",
+        deadline.errors
+    );
+    assert!(
+        deadline.latency_ms.failed.max < 3000.0,
+        "{:?}",
+        deadline.latency_ms.failed
+    );
 }
 
 #[test]
