@@ -126,8 +126,7 @@ fn network_keys(f: &FaultSettings) -> [(&'static str, bool); 12] {
 }
 
 /// The network keys given that do not apply to this fault (all of them unless it is a
-/// `network` fault; a toxic's own keys unless it is that toxic; `stream`, `fraction` and
-/// `idle_only` with `down`, which acts on the whole proxy).
+/// `network` fault; a toxic's own keys unless it is that toxic).
 pub(crate) fn foreign_network_keys(f: &FaultSettings) -> Vec<&'static str> {
     let given = network_keys(f)
         .into_iter()
@@ -137,15 +136,9 @@ pub(crate) fn foreign_network_keys(f: &FaultSettings) -> Vec<&'static str> {
         return given.collect();
     }
     let own = f.toxic.map_or(&[][..], |t| t.keys());
-    let mut foreign: Vec<_> = given
+    given
         .filter(|k| is_toxic_key(k) && !own.contains(k))
-        .collect();
-    if f.toxic == Some(ToxicName::Down) {
-        foreign.extend(f.stream.map(|_| "stream"));
-        foreign.extend(f.idle_only.map(|_| "idle_only"));
-        foreign.extend(f.fraction.map(|_| "fraction"));
-    }
-    foreign
+        .collect()
 }
 
 fn is_toxic_key(k: &str) -> bool {
@@ -184,6 +177,19 @@ pub(crate) fn network_fault_problems(f: &FaultSettings) -> Vec<(&'static str, St
         ToxicName::LimitData => need(&mut p, "bytes", f.bytes.is_some()),
         ToxicName::Timeout | ToxicName::ResetPeer | ToxicName::Down => {}
     }
+    if toxic == ToxicName::Down {
+        let given = [
+            ("stream", f.stream.is_some()),
+            ("idle_only", f.idle_only.is_some()),
+            ("fraction", f.fraction.is_some()),
+        ];
+        for (key, _) in given.into_iter().filter(|(_, g)| *g) {
+            p.push((
+                key,
+                format!("`{key}` does not apply to toxic = \"down\": it acts on the whole proxy"),
+            ));
+        }
+    }
     if f.lasts.is_some_and(|d| d.is_zero()) {
         p.push((
             "for",
@@ -216,7 +222,8 @@ mod tests {
         );
         assert_eq!(foreign_network_keys(&s.fault[0]), vec!["idle_only"]);
         assert_eq!(foreign_network_keys(&s.fault[1]), vec!["rate"]);
-        assert_eq!(foreign_network_keys(&s.fault[2]), vec!["stream"]);
+        assert!(foreign_network_keys(&s.fault[2]).is_empty());
+        assert_eq!(network_fault_problems(&s.fault[2])[0].0, "stream");
         assert!(network_fault_problems(&s.fault[1]).is_empty());
         assert!(s.uses_proxy());
     }
