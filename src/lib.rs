@@ -24,6 +24,7 @@ pub mod database;
 pub mod exit;
 pub mod export;
 pub mod metric;
+pub mod network;
 pub mod options;
 pub mod record;
 pub mod redact;

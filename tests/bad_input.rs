@@ -449,3 +449,42 @@ fn the_scenario_of_the_kubernetes_example_checks() {
     let workflow = std::fs::read_to_string("examples/github-actions.yml").unwrap();
     assert!(workflow.contains("default: \"examples/checkout-load.toml\""));
 }
+
+#[test]
+fn network_faults_and_settings_are_checked_with_their_position() {
+    // VALID has 11 lines; the fault starts on line 12.
+    let no_toxic = format!("{VALID}[[fault]]\nkind = \"network\"\nat = \"500ms\"\n");
+    assert_bad(
+        "network_no_toxic",
+        &no_toxic,
+        &[],
+        &file_at("network_no_toxic", "12:1"),
+        "fault[0].toxic",
+    );
+    let foreign = format!(
+        "{VALID}[[fault]]\nkind = \"network\"\ntoxic = \"timeout\"\nat = \"500ms\"\nrate = 5\n"
+    );
+    assert_bad(
+        "network_foreign_key",
+        &foreign,
+        &[],
+        &file_at("network_foreign_key", "16:8"),
+        "fault[0].rate",
+    );
+    let not_network =
+        format!("{VALID}[[fault]]\nkind = \"close_pool\"\nat = \"500ms\"\nidle_only = true\n");
+    assert_bad(
+        "network_key_elsewhere",
+        &not_network,
+        &[],
+        &file_at("network_key_elsewhere", "15:13"),
+        "fault[0].idle_only",
+    );
+    assert_bad(
+        "network_latency",
+        VALID,
+        &["network.latency=\"fast\""],
+        "network.latency",
+        "network.latency",
+    );
+}

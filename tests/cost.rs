@@ -331,8 +331,9 @@ fn no_shipped_scenario_advises_on_a_zero_count_or_says_nothing_to_fix_above_a_fa
             .unwrap()
             .to_string_lossy()
             .replace('-', "_");
-        // Long enough for every scheduled fault to fire (crud-transactions' is at 2 s).
-        let duration = if stem == "crud_transactions" {
+        // Long enough for every scheduled fault to fire (crud-transactions' and
+        // idle-connections-dropped's are at 2 s).
+        let duration = if stem == "crud_transactions" || stem == "idle_connections_dropped" {
             "2500ms"
         } else {
             "1500ms"

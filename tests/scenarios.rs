@@ -244,3 +244,59 @@ fn crud_transactions_retries_through_terminated_backends() {
     assert!(v.latency_ms.by_workload.contains_key("search_documents"));
     assert!(v.latency_ms.by_workload["health_check"].count > 0);
 }
+
+#[test]
+fn idle_connections_dropped_shows_what_each_defence_costs() {
+    let r = shipped(
+        "idle-connections-dropped",
+        Some("s_idle_connections_dropped"),
+        &["load.duration=\"7s\""],
+    );
+    for v in &r.variants {
+        let detail = &v.faults[0].detail;
+        assert!(detail.starts_with("timeout on "), "{}: {detail}", v.name);
+        assert!(detail.contains("idle ones only"), "{}: {detail}", v.name);
+    }
+    // Without a defence, operations on dropped connections wait until the network closes them.
+    let none = variant(&r, "no defence");
+    assert!(
+        count(none, ErrorClass::ConnectionClosed) > 0,
+        "{:?}",
+        none.errors
+    );
+    assert!(
+        none.latency_ms.failed.max > 3000.0,
+        "{:?}",
+        none.latency_ms.failed
+    );
+    // The check on check-out replaces them.
+    let checked = variant(&r, "test_on_check_out");
+    assert!(checked.pool.connections_created > 8, "{:?}", checked.pool);
+    // The deadline bounds each wait.
+    let deadline = variant(&r, "op_timeout");
+    assert!(
+        count(deadline, ErrorClass::OpDeadlineExceeded) > 0,
+        "{:?}",
+        deadline.errors
+    );
+    assert!(
+        deadline.latency_ms.failed.max < 3000.0,
+        "{:?}",
+        deadline.latency_ms.failed
+    );
+}
+
+#[test]
+fn pool_sizing_over_the_network_holds_connections_longer_as_latency_grows() {
+    let r = shipped(
+        "pool-sizing-over-the-network",
+        Some("s_pool_sizing_network"),
+        &["load.duration=\"3s\"", "load.warmup=\"0s\""],
+    );
+    let hold = |name: &str| variant(&r, name).latency_ms.hold.p50;
+    // Five round trips inside the hold (BEGIN, SELECT, INSERT, UPDATE, COMMIT), 10 ms each at
+    // 5 ms of latency: 50 ms more, at least 40.
+    let added = hold("5 ms away") - hold("loopback");
+    assert!(added >= 40.0, "hold p50 grew by {added} ms");
+    assert!(hold("1 ms away") > hold("loopback"));
+}

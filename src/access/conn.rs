@@ -38,6 +38,8 @@ pub struct Connector {
     pub gauges: Arc<Gauges>,
     /// Whether the holder drives the connection's I/O (see `io.rs`); not for shared ones.
     inline_io: bool,
+    /// Where to open the socket instead of the settings' hosts: the network proxy.
+    dial: Option<std::net::SocketAddr>,
 }
 
 impl Connector {
@@ -63,7 +65,14 @@ impl Connector {
             statements,
             gauges,
             inline_io: access.mode != AccessMode::Shared,
+            dial: None,
         }
+    }
+
+    /// Opens the sockets at `dial` (the network proxy) when given.
+    pub fn dialing(mut self, dial: Option<std::net::SocketAddr>) -> Connector {
+        self.dial = dial;
+        self
     }
 
     /// The `application_name` prefix of this run's connections (`stress:<run id>:`, after
@@ -77,7 +86,7 @@ impl Connector {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
         let mut config = self.config.clone();
         config.application_name(format!("{}{serial}", self.prefix));
-        let (client, connection) = super::open::open(&config, &self.tls).await?;
+        let (client, connection) = super::open::open(&config, &self.tls, self.dial).await?;
         let conn = PgConn {
             client,
             driver: Driver::new(connection, self.inline_io, self.gauges.clone()),

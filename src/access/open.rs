@@ -24,6 +24,7 @@ pub type PgConnection = tokio_postgres::Connection<LocalSocket, PgStream>;
 pub async fn open(
     config: &tokio_postgres::Config,
     tls: &Tls,
+    dial: Option<std::net::SocketAddr>,
 ) -> Result<(Client, PgConnection), OpError> {
     let attempts: &[DriverMode] = match tls.mode {
         SslMode::Disable => &[DriverMode::Disable],
@@ -33,7 +34,7 @@ pub async fn open(
     };
     let mut failure = None;
     for (i, mode) in attempts.iter().enumerate() {
-        match attempt(config, tls, *mode).await {
+        match attempt(config, tls, *mode, dial).await {
             Ok(opened) => return Ok(opened),
             Err((e, plain)) => {
                 let last = i + 1 == attempts.len();
@@ -54,15 +55,19 @@ fn second_chance(e: Option<&OpError>) -> bool {
     e.is_some_and(|e| matches!(e.class, ErrorClass::TlsFailed | ErrorClass::AuthFailed))
 }
 
-/// One attempt; the error says whether the socket was a unix one (TLS never tried).
+/// One attempt, on a socket to the server of `config` or to `dial` (the network proxy, see
+/// `network/`); the error says whether the socket was a unix one (TLS never tried).
 async fn attempt(
     config: &tokio_postgres::Config,
     tls: &Tls,
     mode: DriverMode,
+    dial: Option<std::net::SocketAddr>,
 ) -> Result<(Client, PgConnection), (OpError, bool)> {
-    let socket = LocalSocket::connect(config)
-        .await
-        .map_err(|e| (errors::connect_failed(e), false))?;
+    let socket = match dial {
+        Some(addr) => LocalSocket::connect_to(addr, config).await,
+        None => LocalSocket::connect(config).await,
+    }
+    .map_err(|e| (errors::connect_failed(e), false))?;
     let Some(name) = socket.tls_name.clone() else {
         let mut config = config.clone();
         config.ssl_mode(DriverMode::Disable);

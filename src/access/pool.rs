@@ -46,12 +46,34 @@ impl ManageConnection for Manager {
     }
 
     async fn is_valid(&self, conn: &mut PgConn) -> Result<(), ManagerError> {
+        let conn = &*conn;
+        let cut = CheckCut(Some(conn));
         // Boxed: bb8 embeds this future in every get's, used or not.
-        Box::pin(conn.ping()).await.map_err(ManagerError::Check)
+        let checked = Box::pin(conn.ping()).await.map_err(ManagerError::Check);
+        std::mem::forget(cut);
+        checked
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
         conn.is_broken()
+    }
+}
+
+/// Marks a connection dead when its check on check-out is cut short: bb8's
+/// `connection_timeout` ends the get while the ping waits (a connection blackholed by a NAT)
+/// and bb8 puts the connection back as it was, with the ping's reply pending, to be handed out
+/// and to hang again; dead, it is dropped on return and replaced (regression:
+/// tests/network.rs, test_on_check_out_replaces_the_dropped_idle_connections).
+struct CheckCut<'a>(Option<&'a PgConn>);
+
+impl Drop for CheckCut<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            conn.mark_dead(OpError::new(
+                ErrorClass::ConnectionClosed,
+                "its check on check-out got no reply within connection_timeout",
+            ));
+        }
     }
 }
 

@@ -93,6 +93,27 @@ impl LocalSocket {
         }
     }
 
+    /// Connects to `addr` over TCP instead of the hosts of `config` (the network proxy's
+    /// address): `config` still gives the timeout and the name TLS verifies, the server's.
+    pub async fn connect_to(
+        addr: std::net::SocketAddr,
+        config: &tokio_postgres::Config,
+    ) -> io::Result<LocalSocket> {
+        let timeout = config.get_connect_timeout().copied();
+        let s = with_timeout(timeout, TcpStream::connect(addr)).await?;
+        s.set_nodelay(true)?;
+        let tls_name = match config.get_hosts().first() {
+            Some(Host::Tcp(name)) => Some(name.clone()),
+            Some(Host::Unix(_)) => None,
+            None => config.get_hostaddrs().first().map(|a| a.to_string()),
+        };
+        Ok(LocalSocket {
+            stream: Some(Stream::Tcp(s)),
+            home: thread_id(),
+            tls_name,
+        })
+    }
+
     /// Re-registers the socket with this thread's runtime if it was registered elsewhere.
     fn at_home(&mut self) -> io::Result<&mut Stream> {
         let here = thread_id();

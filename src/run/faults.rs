@@ -157,6 +157,7 @@ async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng, stop: &m
         FaultKind::CancelTasks => {
             super::cancel_tasks::fire(cx.load.cancels.as_deref(), f.fraction(), rng)
         }
+        FaultKind::Network => super::network::fire(cx.load.proxy.as_deref(), f),
     }
 }
 
@@ -345,6 +346,17 @@ mod tests {
             for_: None,
             terminate: None,
             guard: None,
+            toxic: None,
+            stream: None,
+            idle_only: None,
+            latency: None,
+            jitter: None,
+            rate: None,
+            timeout: None,
+            delay: None,
+            average_size: None,
+            size_variation: None,
+            bytes: None,
         }
     }
 

@@ -14,6 +14,7 @@ mod fault_read_only;
 mod fault_sql;
 pub mod faults;
 pub mod ledger;
+pub(crate) mod network;
 pub mod sampler;
 pub mod shape;
 pub mod task;

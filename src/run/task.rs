@@ -57,6 +57,8 @@ pub struct LoadRun {
     pub interrupt: Arc<Interrupt>,
     /// The tasks' cancel slots, when a `cancel_tasks` fault is scheduled.
     pub cancels: Option<Arc<TaskCancels>>,
+    /// The network proxy the load's connections pass through (`[network]`, network faults).
+    pub proxy: Option<Arc<crate::network::Proxy>>,
 }
 
 /// A task's own stream of parameter values: reproducible for a seed, different per task.

@@ -168,6 +168,7 @@ async fn connector(
     db: &Database,
     env: &Env<'_>,
     statements: Arc<[StatementInfo]>,
+    proxy: Option<std::net::SocketAddr>,
 ) -> Result<Arc<Connector>, RunError> {
     let s = &variant.settings;
     let make = |gauges| {
@@ -179,6 +180,7 @@ async fn connector(
             statements.clone(),
             gauges,
         )
+        .dialing(proxy)
     };
     // One probe connection, not counted: bad session settings are the scenario's fault (exit 2),
     // an unreachable server is not (exit 3).
@@ -231,7 +233,9 @@ async fn prepare_load(
 ) -> Result<Arc<LoadRun>, RunError> {
     let s = &variant.settings;
     let (statements, ledger_statement) = statements(variant, admin, ledger).await?;
-    let connector = connector(variant, db, env, statements.into()).await?;
+    let proxy = super::network::start(s, &db.config)?;
+    let dial = proxy.as_ref().map(|p| p.addr());
+    let connector = connector(variant, db, env, statements.into(), dial).await?;
     let access = Access::open(s, connector).await.map_err(|e| {
         RunError::Infra(format!(
             "cannot open the shared connection to {}: {e}",
@@ -277,6 +281,7 @@ async fn prepare_load(
             .iter()
             .any(|f| f.kind == FaultKind::CancelTasks)
             .then(|| Arc::new(TaskCancels::new(s.load.tasks as usize))),
+        proxy,
     }))
 }
 
@@ -513,9 +518,11 @@ async fn measure(
     let pool = load.access.pool_statistics();
     let connect_errors = load.access.connect_errors();
     let (measure_start, seed, timeline) = (load.measure_start, load.seed, load.timeline.clone());
-    // Close every connection while the worker runtimes that drive them still run.
+    // Close every connection while the worker runtimes (and the proxy) that carry them run.
+    let proxy = load.proxy.clone();
     drop(load);
     wait_for_io(&gauges, Duration::from_secs(2)).await;
+    drop(proxy);
     workers.release();
     Ok(Measured {
         totals,

@@ -14,10 +14,16 @@
 //! down_for = "1s"            # restart_server: how long the server stays down
 //! sql = ["ALTER TABLE t ADD COLUMN c int"]  # sql: statements run on a connection of the harness
 //! for = "2s"                 # sql: run them in a transaction held this long (a held lock);
-//!                            # read_only: how long the server refuses writes
+//!                            # read_only: how long the server refuses writes;
+//!                            # network: how long the toxic stays (to the end without it)
 //! terminate = false          # read_only: also terminate this run's sessions, as a failover does
 //! guard = true               # cancel_queries: no statement starts on a targeted connection
 //!                            # until its cancel is delivered (the drivers' fix of the race)
+//! toxic = "timeout"          # network: latency | bandwidth | timeout | reset_peer | slow_close
+//!                            # | slicer | limit_data | down (toxiproxy's names; see
+//!                            # model/network.rs for their keys)
+//! stream = "both"            # network: upstream | downstream | both
+//! idle_only = true           # network: only connections idle at that moment
 //! ```
 
 use std::time::Duration;
@@ -47,6 +53,8 @@ pub enum FaultKind {
     /// The operation futures of a fraction of the tasks holding a connection are dropped, as a
     /// runtime drops a cancelled request; the tasks go on with their next operation.
     CancelTasks,
+    /// A toxic on the proxy between the load and the server (see `src/network/`).
+    Network,
 }
 
 impl FaultKind {
@@ -60,6 +68,7 @@ impl FaultKind {
             FaultKind::Sql => "sql",
             FaultKind::ReadOnly => "read_only",
             FaultKind::CancelTasks => "cancel_tasks",
+            FaultKind::Network => "network",
         }
     }
 
@@ -128,6 +137,45 @@ pub struct FaultSettings {
     /// is delivered (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<bool>,
+    // The keys of `kind = "network"` (see model/network.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toxic: Option<super::model::ToxicName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<super::model::StreamName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_only: Option<bool>,
+    #[serde(
+        default,
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub latency: Option<Duration>,
+    #[serde(
+        default,
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jitter: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u64>,
+    #[serde(
+        default,
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+    #[serde(
+        default,
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delay: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_variation: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 /// How long a restarted server stays down when `down_for` is not given.
@@ -150,6 +198,7 @@ impl FaultSettings {
             FaultKind::RestartServer => Some(self.down_for.unwrap_or(DEFAULT_DOWN_FOR)),
             FaultKind::ClosePool => self.reopen_after,
             FaultKind::Sql | FaultKind::ReadOnly => Some(self.for_.unwrap_or_default()),
+            FaultKind::Network => self.for_,
             _ => Some(Duration::ZERO),
         }
     }
@@ -168,7 +217,10 @@ impl FaultSettings {
         }
         if !matches!(
             k,
-            FaultKind::TerminateBackends | FaultKind::CancelQueries | FaultKind::CancelTasks
+            FaultKind::TerminateBackends
+                | FaultKind::CancelQueries
+                | FaultKind::CancelTasks
+                | FaultKind::Network
         ) && self.fraction.is_some()
         {
             keys.push("fraction");
@@ -182,6 +234,7 @@ impl FaultSettings {
             }
         }
         keys.extend(self.foreign_race_keys());
+        keys.extend(super::model::foreign_network_keys(self));
         keys
     }
 
@@ -192,7 +245,9 @@ impl FaultSettings {
         if k != FaultKind::Sql && self.sql.is_some() {
             keys.push("sql");
         }
-        if !matches!(k, FaultKind::Sql | FaultKind::ReadOnly) && self.for_.is_some() {
+        if !matches!(k, FaultKind::Sql | FaultKind::ReadOnly | FaultKind::Network)
+            && self.for_.is_some()
+        {
             keys.push("for");
         }
         if k != FaultKind::ReadOnly && self.terminate.is_some() {

@@ -318,6 +318,9 @@ fn check_faults(s: &Settings, p: &mut Problems) {
         if let Some(every) = f.every {
             p.positive(at.clone().key("every"), every);
         }
+        for (key, message) in crate::scenario::model::network_fault_problems(f) {
+            p.add(at.clone().key(key), message);
+        }
         if let Some(fraction) = f.fraction
             && !(fraction > 0.0 && fraction <= 1.0)
         {

@@ -196,6 +196,11 @@ fn remedy(kind: &str) -> &'static str {
             "To fail nothing, replace the pool in one step and let the old one drain \
              (reopen_after = \"0s\", drain = true)."
         }
+        "network" => {
+            "An operation on a connection the network lost waits for a reply that may never \
+             come: bound each one (load.op_timeout), check connections on check-out \
+             (pool.test_on_check_out), and retry with a back-off."
+        }
         _ => {
             "Connections that die under their users fail their operation: retry those classes \
              (load.retry) and pre-ping reused connections (pool.test_on_check_out)."

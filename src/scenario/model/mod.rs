@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 mod access;
 mod database;
 mod load;
+mod network;
 mod pool;
 mod pool_models;
 mod values;
@@ -21,6 +22,7 @@ use crate::record::errors::ErrorClass;
 pub use access::*;
 pub use database::*;
 pub use load::*;
+pub use network::*;
 pub use pool::*;
 pub use pool_models::*;
 pub use values::*;
@@ -44,6 +46,8 @@ pub struct Settings {
     pub access: AccessSettings,
     #[serde(default)]
     pub pool: PoolSettings,
+    #[serde(default, skip_serializing_if = "NetworkSettings::is_off")]
+    pub network: NetworkSettings,
     #[serde(default)]
     pub workload: Vec<WorkloadSettings>,
     /// Faults injected during the measured phase.

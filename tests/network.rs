@@ -1,0 +1,225 @@
+//! The network proxy between the load and a real server: latency as asked, a blackhole that
+//! `op_timeout` turns into `op_deadline_exceeded` and that the run recovers from, a reset
+//! (`connection_closed`), the proxy down (`connect_refused`), `idle_only` sparing connections
+//! in use, and `test_on_check_out` replacing the idle connections a NAT dropped.
+
+mod common;
+
+use common::*;
+use stress::record::errors::ErrorClass;
+use stress::report::model::VariantReport;
+
+fn count(v: &VariantReport, class: ErrorClass) -> u64 {
+    v.errors.get(&class).map_or(0, |e| e.count)
+}
+
+/// Operations succeeded in a second that began at or after `after_ms`.
+fn ok_after(v: &VariantReport, after_ms: u64) -> u64 {
+    v.timeline
+        .iter()
+        .filter(|e| e.t_ms >= after_ms)
+        .map(|e| e.ok)
+        .sum()
+}
+
+#[test]
+fn latency_adds_twice_itself_to_a_select_1_round_trip() {
+    let text = r#"
+name = "latency"
+[load]
+tasks = 1
+duration = "3s"
+[pool]
+max_size = 1
+test_on_check_out = false
+[[workload]]
+name = "select"
+[[workload.step]]
+sql = "SELECT 1"
+[[variant]]
+name = "direct"
+[[variant]]
+name = "away"
+network.latency = "20ms"
+"#;
+    let report = run_text("net_latency", text, &[]);
+    assert_consistent(&report);
+    let p50 = |i: usize| report.variants[i].latency_ms.operation.p50;
+    let added = p50(1) - p50(0);
+    // 20 ms each way: 40 ms more per round trip, within ±20%.
+    assert!(
+        (32.0..=48.0).contains(&added),
+        "direct p50 {} ms, through the proxy {} ms: {added} ms added",
+        p50(0),
+        p50(1)
+    );
+    assert!(
+        report.variants[1].operations.ok > 20,
+        "{:?}",
+        report.variants[1].operations
+    );
+}
+
+const POOLED: &str = r#"
+name = "net"
+[load]
+tasks = 4
+duration = "4s"
+think_time = "20ms"
+[pool]
+max_size = 4
+test_on_check_out = false
+connection_timeout = "2s"
+[[workload]]
+name = "select"
+[[workload.step]]
+sql = "SELECT pg_sleep(0.01)"
+"#;
+
+#[test]
+fn a_blackhole_with_op_timeout_gives_op_deadline_exceeded_and_recovers_after_it() {
+    let text = format!(
+        "{POOLED}[[fault]]\nkind = \"network\"\ntoxic = \"timeout\"\ntimeout = \"0s\"\n\
+         at = \"1s\"\nfor = \"1s\"\n"
+    );
+    let report = run_text("net_blackhole", &text, &["load.op_timeout=\"300ms\""]);
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    assert!(
+        count(v, ErrorClass::OpDeadlineExceeded) > 0,
+        "{:?}",
+        v.errors
+    );
+    assert_eq!(v.faults.len(), 1);
+    assert_eq!(v.faults[0].kind, "network");
+    assert!(
+        v.faults[0].detail.starts_with("timeout on 4 of 4"),
+        "{}",
+        v.faults[0].detail
+    );
+    assert!(
+        v.faults[0]
+            .failed_next_1s
+            .contains_key(&ErrorClass::OpDeadlineExceeded),
+        "{:?}",
+        v.faults[0].failed_next_1s
+    );
+    // Removed at 2 s: operations succeed again in the last second.
+    assert!(ok_after(v, 3000) > 0, "{:?}", v.timeline);
+}
+
+#[test]
+fn reset_peer_is_connection_closed() {
+    let text = format!(
+        "{POOLED}[[fault]]\nkind = \"network\"\ntoxic = \"reset_peer\"\nat = \"1s\"\nfor = \"200ms\"\n"
+    );
+    let report = run_text("net_reset", &text, &[]);
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    assert!(count(v, ErrorClass::ConnectionClosed) > 0, "{:?}", v.errors);
+    assert!(ok_after(v, 2000) > 0, "{:?}", v.timeline);
+}
+
+#[test]
+fn down_refuses_new_connections_with_connect_refused() {
+    let text = r#"
+name = "down"
+[load]
+tasks = 2
+duration = "3s"
+think_time = "20ms"
+[access]
+mode = "per_operation"
+[[workload]]
+name = "select"
+[[workload.step]]
+sql = "SELECT 1"
+[[fault]]
+kind = "network"
+toxic = "down"
+at = "1s"
+for = "500ms"
+"#;
+    let report = run_text("net_down", text, &[]);
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    assert!(count(v, ErrorClass::ConnectRefused) > 0, "{:?}", v.errors);
+    assert!(
+        v.faults[0].detail.starts_with("down:"),
+        "{}",
+        v.faults[0].detail
+    );
+    assert!(ok_after(v, 2000) > 0, "{:?}", v.timeline);
+}
+
+/// Two tasks hold their connections in a long statement while four more sit idle in the pool.
+const IDLE_POOL: &str = r#"
+name = "idle"
+[load]
+tasks = 2
+duration = "4s"
+op_timeout = "2s"
+[pool]
+max_size = 6
+min_idle = 6
+queue_strategy = "fifo"
+connection_timeout = "1s"
+[[workload]]
+name = "sleep"
+[[workload.step]]
+sql = "SELECT pg_sleep(0.8)"
+[[fault]]
+kind = "network"
+toxic = "timeout"
+timeout = "0s"
+at = "1200ms"
+idle_only = true
+"#;
+
+#[test]
+fn idle_only_blackholes_the_idle_connections_and_spares_those_in_use() {
+    let report = run_text(
+        "net_idle_only",
+        IDLE_POOL,
+        &["pool.test_on_check_out=false"],
+    );
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    let detail = &v.faults[0].detail;
+    assert!(
+        detail.starts_with("timeout on 4 of 6 open connection(s)"),
+        "{detail}"
+    );
+    assert!(detail.contains("2 in use spared"), "{detail}");
+    // The statements in flight at 1.2 s end well and nothing fails in the second after.
+    assert!(
+        v.faults[0].failed_next_1s.is_empty(),
+        "{:?}",
+        v.faults[0].failed_next_1s
+    );
+    assert!(ok_after(v, 1000) >= 2, "{:?}", v.timeline);
+}
+
+#[test]
+fn test_on_check_out_replaces_the_dropped_idle_connections() {
+    let report = run_text(
+        "net_idle_checked",
+        IDLE_POOL,
+        &["pool.test_on_check_out=true"],
+    );
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    assert!(
+        v.faults[0].detail.starts_with("timeout on 4 of 6"),
+        "{}",
+        v.faults[0].detail
+    );
+    assert_eq!(
+        count(v, ErrorClass::OpDeadlineExceeded),
+        0,
+        "{:?}",
+        v.errors
+    );
+    assert!(v.pool.connections_created > 6, "{:?}", v.pool);
+    assert!(ok_after(v, 3000) > 0, "{:?}", v.timeline);
+}
