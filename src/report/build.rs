@@ -260,6 +260,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         warnings: std::mem::take(&mut data.warnings),
         started_at: None,
         machines: Vec::new(),
+        server_version: String::new(),
     };
     report.outages = Some(super::outages::outages(
         t,

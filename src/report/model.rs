@@ -146,6 +146,11 @@ pub struct VariantReport {
     /// per-second sums show what was in use at once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub machines: Vec<MachinePeaks>,
+    /// The version of the server this variant ran on (`SHOW server_version`): variants on
+    /// different images (`[database.docker] image` per variant) differ here. Absent in
+    /// reports written before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub server_version: String,
 }
 
 /// One machine's peaks in a merged report.

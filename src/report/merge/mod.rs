@@ -259,6 +259,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         warnings: warnings(parts),
         started_at: Some(humantime::format_rfc3339_millis(origin).to_string()),
         machines: machines(parts),
+        server_version: first.server_version.clone(),
     };
     let machines: Vec<&VariantReport> = parts.iter().map(|p| p.variant).collect();
     v.outages = outages::merged(&machines, &offsets, &v);
