@@ -123,11 +123,19 @@ impl DockerServer {
     pub fn kill_backend(&self, pid: i32) -> Result<(), String> {
         const SCRIPT: &str = "s=$(sed 's/.*) //' /proc/$1/stat) || exit 3; set -- $s; \
                               [ \"$2\" = 1 ] || exit 4; kill -KILL \"$0\"";
-        let cmd = vec!["sh".into(), "-c".into(), SCRIPT.into(), pid.to_string(), pid.to_string()];
+        let cmd = vec![
+            "sh".into(),
+            "-c".into(),
+            SCRIPT.into(),
+            pid.to_string(),
+            pid.to_string(),
+        ];
         match self.worker.exec(cmd)? {
             (0, _) => Ok(()),
             (3, _) => Err(format!("backend {pid} is gone")),
-            (4, _) => Err(format!("{pid} is not a child of the container's postmaster")),
+            (4, _) => Err(format!(
+                "{pid} is not a child of the container's postmaster"
+            )),
             (code, out) => Err(format!("kill in the container exited {code}: {out}")),
         }
     }
@@ -141,21 +149,25 @@ impl Drop for DockerServer {
 
 /// Whether a Docker engine answers here (for the fallback when no server binaries are found).
 pub fn engine_answers() -> bool {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return false;
+    // Its own thread and runtime: the caller may be on a runtime, where blocking on (or
+    // dropping) another one panics.
+    let ping = || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        rt.block_on(async {
+            let docker = testcontainers::bollard::Docker::connect_with_local_defaults().ok()?;
+            tokio::time::timeout(Duration::from_secs(5), docker.ping())
+                .await
+                .ok()?
+                .ok()
+        })
     };
-    let ping = async {
-        let docker = testcontainers::bollard::Docker::connect_with_local_defaults().ok()?;
-        tokio::time::timeout(Duration::from_secs(5), docker.ping())
-            .await
-            .ok()?
-            .ok()
-    };
-    // Its own thread: the caller may be on a runtime, where blocking on another one panics.
-    std::thread::scope(|s| s.spawn(|| rt.block_on(ping).is_some()).join()).unwrap_or(false)
+    std::thread::scope(|s| s.spawn(ping).join())
+        .ok()
+        .flatten()
+        .is_some()
 }
 
 fn connect_config(port: u16, user: &str, dbname: &str, password: &str) -> tokio_postgres::Config {

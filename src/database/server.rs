@@ -2,12 +2,12 @@
 //! (`[database.docker]`, or the fallback when no server binaries are found). The faults that
 //! stop and start the server act on either through [`Server`].
 
-use super::{EmbeddedServer, InfraError, SourceKind, StopMode};
 #[cfg(feature = "docker")]
 use super::docker::DockerServer;
-use crate::scenario::model::{DatabaseSettings, EmbeddedSettings};
+use super::{EmbeddedServer, InfraError, SourceKind, StopMode};
 #[cfg(feature = "docker")]
 use crate::scenario::model::DockerSettings;
+use crate::scenario::model::{DatabaseSettings, EmbeddedSettings};
 
 /// A running server of ours.
 #[derive(Debug)]

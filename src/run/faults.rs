@@ -235,7 +235,11 @@ async fn kill_backend(cx: &Context) -> String {
     if server.lock().expect("server lock").docker().is_some() {
         return super::docker_fault::kill_backend(cx, server.clone()).await;
     }
-    let pid = server.lock().expect("server lock").embedded().and_then(|s| s.pid());
+    let pid = server
+        .lock()
+        .expect("server lock")
+        .embedded()
+        .and_then(|s| s.pid());
     let Some(postmaster) = pid else {
         return "not fired: the embedded server is not running".into();
     };

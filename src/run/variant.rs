@@ -105,14 +105,12 @@ fn refuse_restart_without_server(variant: &Variant, db: &Database) -> Result<(),
         .iter()
         .position(|f| f.kind.needs_embedded_server());
     match needs {
-        Some(i) if db.server.is_none() => {
-            Err(RunError::BadInput(format!(
-                "fault[{i}].kind: {} needs the embedded server (or a [database.docker] container), and variant `{}` runs on {}",
-                variant.settings.fault[i].kind.as_str(),
-                variant.name,
-                db.display_url
-            )))
-        }
+        Some(i) if db.server.is_none() => Err(RunError::BadInput(format!(
+            "fault[{i}].kind: {} needs the embedded server (or a [database.docker] container), and variant `{}` runs on {}",
+            variant.settings.fault[i].kind.as_str(),
+            variant.name,
+            db.display_url
+        ))),
         _ => Ok(()),
     }
 }

@@ -140,7 +140,10 @@ fn check_docker(s: &Settings, d: &DockerSettings, at: Path, p: &mut Problems) {
         );
     }
     if d.image.trim().is_empty() || d.image.chars().any(char::is_whitespace) {
-        p.add(at.clone().key("image"), "must be an image name such as \"postgres:16\"");
+        p.add(
+            at.clone().key("image"),
+            "must be an image name such as \"postgres:16\"",
+        );
     }
     if d.max_connections == 0 {
         p.add(at.clone().key("max_connections"), "must be at least 1");

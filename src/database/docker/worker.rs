@@ -266,7 +266,9 @@ async fn ready(
             tokio::spawn(connection);
             return match client.query_one("SHOW server_version", &[]).await {
                 Ok(row) => Ok(row.get(0)),
-                Err(e) => Err(format!("the container's server answered with an error: {e}")),
+                Err(e) => Err(format!(
+                    "the container's server answered with an error: {e}"
+                )),
             };
         }
         if r.interrupt.is_raised() {
@@ -293,7 +295,8 @@ async fn ready(
 
 /// The last lines of the container's output (the server logs on stderr).
 async fn log_tail(c: &ContainerAsync<GenericImage>) -> String {
-    let mut text = String::from_utf8_lossy(&c.stdout_to_vec().await.unwrap_or_default()).into_owned();
+    let mut text =
+        String::from_utf8_lossy(&c.stdout_to_vec().await.unwrap_or_default()).into_owned();
     text.push_str(&String::from_utf8_lossy(
         &c.stderr_to_vec().await.unwrap_or_default(),
     ));
@@ -340,7 +343,8 @@ async fn exec(c: &ContainerAsync<GenericImage>, cmd: Vec<String>) -> Result<(i64
         .exec(ExecCommand::new(cmd))
         .await
         .map_err(|e| format!("cannot run a command in container {}: {e}", c.id()))?;
-    let mut out = String::from_utf8_lossy(&run.stdout_to_vec().await.unwrap_or_default()).into_owned();
+    let mut out =
+        String::from_utf8_lossy(&run.stdout_to_vec().await.unwrap_or_default()).into_owned();
     out.push_str(&String::from_utf8_lossy(
         &run.stderr_to_vec().await.unwrap_or_default(),
     ));
