@@ -9,6 +9,10 @@ use assert_cmd::Command;
 #[path = "bad_input/secrets_and_names.rs"]
 mod secrets_and_names;
 
+/// Issue 14: `[database.docker]`.
+#[path = "bad_input/docker.rs"]
+mod docker;
+
 const VALID: &str = r#"name = "bad"
 [load]
 tasks = 2

@@ -5,6 +5,8 @@
 //! `docker`. Containers are found by the labels `stress` puts on them (the owner's pid, the run
 //! id): no test looks at or touches any other container, except the two it creates itself.
 
+#![cfg(feature = "docker")]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -149,12 +149,12 @@ fn check_docker(s: &Settings, d: &DockerSettings, at: Path, p: &mut Problems) {
         p.add(at.clone().key("max_connections"), "must be at least 1");
     }
     for name in d.settings.keys() {
-        if name == "max_connections" || name == "port" {
-            p.add(
-                at.clone().key("settings").key(name),
-                format!("{name} is set by stress: use [database.docker] max_connections, or none for port"),
-            );
-        }
+        let why = match name.as_str() {
+            "max_connections" => "set max_connections as [database.docker] max_connections",
+            "port" => "the port is chosen by stress (a free one): leave it out",
+            _ => continue,
+        };
+        p.add(at.clone().key("settings").key(name), why);
     }
     for name in d.env.keys() {
         if name.is_empty() || name.contains('=') {
