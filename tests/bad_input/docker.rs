@@ -55,3 +55,20 @@ fn a_url_and_a_container_exclude_each_other() {
         "database.docker",
     );
 }
+
+#[test]
+fn a_password_in_the_containers_environment_is_never_shown() {
+    let text = with_docker("env = { POSTGRES_PASSWORD = \"s3cretpw\", POSTGRES_DB = \"app\" }");
+    let (_dir, path) = write("docker_env", &text);
+    let out = stress()
+        .args(["check", "--print"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(!stdout.contains("s3cretpw"), "{stdout}");
+    assert!(stdout.contains("POSTGRES_PASSWORD = "), "{stdout}");
+    assert!(stdout.contains("***"), "{stdout}");
+    assert!(stdout.contains("POSTGRES_DB = \"app\""), "{stdout}");
+}

@@ -44,8 +44,13 @@ pub(crate) fn owner_alive(labels: &HashMap<String, String>) -> bool {
     }
 }
 
-/// Removes the containers of dead `stress` processes; returns how many were removed.
+/// Removes the containers of dead `stress` processes; returns how many were removed. Where
+/// processes' start times cannot be read (no `/proc`), nothing is removed: a live run's
+/// container could not be told from a dead one's.
 pub(crate) async fn sweep(docker: &Docker) -> Result<usize, String> {
+    if start_time(std::process::id()).is_none() {
+        return Ok(0);
+    }
     let filters = HashMap::from([("label", vec![OWNER_PID])]);
     let options = ListContainersOptions {
         all: true,
