@@ -100,8 +100,8 @@ sql = "SELECT pg_sleep(0.02)"
 }
 
 #[test]
-fn a_run_on_a_container_ends_to_end_and_leaves_no_container() {
-    let test = "a_run_on_a_container_ends_to_end_and_leaves_no_container";
+fn a_run_on_a_container_end_to_end_leaves_no_container() {
+    let test = "a_run_on_a_container_end_to_end_leaves_no_container";
     if !ready(test, &[V15]) {
         return;
     }
