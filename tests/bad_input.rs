@@ -9,6 +9,9 @@ use assert_cmd::Command;
 #[path = "bad_input/secrets_and_names.rs"]
 mod secrets_and_names;
 
+/// Issue 14: `[database.docker]`.
+#[path = "bad_input/docker.rs"]
+mod docker;
 /// Issue 16: pool models' keys.
 #[path = "bad_input/pool_models.rs"]
 mod pool_models;

@@ -60,6 +60,13 @@ impl Secret {
     }
 }
 
+/// A password given by the user (`POSTGRES_PASSWORD` in `[database.docker] env`).
+impl From<String> for Secret {
+    fn from(password: String) -> Secret {
+        Secret(password)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")

@@ -1,15 +1,21 @@
 //! Where the database comes from: a URL (`--database-url`, `[database] url`, `DATABASE_URL`,
 //! the libpq variables, in that order), or an embedded throwaway server started from the local
 //! binaries. A variant whose `[database.embedded]` differs from the running server's gets its
-//! own server.
+//! own server. `[database.docker]` (cargo feature `docker`) starts a container instead, and so
+//! does the embedded default when no server binaries are found but a Docker engine answers.
 
 mod auth;
 pub mod binaries;
 pub mod cluster;
+#[cfg(feature = "docker")]
+pub mod docker;
 pub mod embedded;
 mod embedded_tls;
+#[cfg(feature = "docker")]
+mod fallback;
 pub mod libpq;
 mod libpq_files;
+pub mod server;
 pub mod tls;
 pub mod url;
 pub(crate) mod watchdog;
@@ -20,6 +26,8 @@ use std::sync::{Arc, Mutex};
 use crate::scenario::model::DatabaseSettings;
 use crate::signal::Interrupt;
 pub use embedded::{EmbeddedServer, StopMode};
+pub use server::Server;
+use server::Wanted;
 pub use tls::Tls;
 
 /// An infrastructure failure: the database is unreachable, the embedded server failed to
@@ -50,6 +58,8 @@ impl std::error::Error for InfraError {}
 pub enum SourceKind {
     Embedded,
     Url,
+    /// A container started by `stress` (`[database.docker]`, or the fallback).
+    Docker,
 }
 
 impl SourceKind {
@@ -57,12 +67,13 @@ impl SourceKind {
         match self {
             SourceKind::Embedded => "embedded",
             SourceKind::Url => "url",
+            SourceKind::Docker => "docker",
         }
     }
 }
 
-/// The embedded server, shared with the fault that restarts it.
-pub type ServerHandle = Arc<Mutex<EmbeddedServer>>;
+/// The server started for the run, shared with the fault that restarts it.
+pub type ServerHandle = Arc<Mutex<Server>>;
 
 /// A database to run against: connection settings and how to show them.
 #[derive(Clone, Debug)]
@@ -73,7 +84,7 @@ pub struct Database {
     pub source: SourceKind,
     /// The URL with its password replaced by `***`.
     pub display_url: String,
-    /// The embedded server, when it is one.
+    /// The server started by `stress` (embedded or a container), when it is one.
     pub server: Option<ServerHandle>,
 }
 
@@ -126,6 +137,8 @@ pub struct Target {
     server: Option<ServerHandle>,
     /// An embedded server's start gives up when this is raised.
     interrupt: Arc<Interrupt>,
+    /// The run id our containers are labelled with.
+    run_id: String,
 }
 
 impl Target {
@@ -134,7 +147,13 @@ impl Target {
             cli_url,
             server: None,
             interrupt: Arc::new(Interrupt::default()),
+            run_id: String::new(),
         }
+    }
+
+    /// The run whose containers are started from now on (their label `io.stress.run`).
+    pub fn set_run_id(&mut self, run_id: &str) {
+        self.run_id = run_id.to_string();
     }
 
     /// Embedded servers started from now on give up their start when `interrupt` is raised.
@@ -154,30 +173,51 @@ impl Target {
                 server: None,
             });
         }
+        let wanted = Wanted::of(settings);
         let reusable = self
             .server
             .as_ref()
-            .is_some_and(|s| s.lock().expect("server lock").settings == settings.embedded);
+            .is_some_and(|s| s.lock().expect("server lock").serves(&wanted));
         if !reusable {
             // Stop the previous server before starting one with other settings.
             self.server = None;
-            self.server = Some(Arc::new(Mutex::new(EmbeddedServer::start_unless(
-                &settings.embedded,
-                self.interrupt.clone(),
-            )?)));
+            self.server = Some(Arc::new(Mutex::new(self.start(wanted)?)));
         }
         let server = self.server.clone().expect("started above");
-        let (config, tls) = {
-            let server = server.lock().expect("server lock");
-            (server.config(), server.tls())
+        let (config, tls, source) = {
+            let s = server.lock().expect("server lock");
+            (s.config(), s.tls(), s.source())
         };
         Ok(Database {
             display_url: shown(&config, &tls),
             config,
             tls,
-            source: SourceKind::Embedded,
+            source,
             server: Some(server),
         })
+    }
+
+    fn start(&self, wanted: Wanted) -> Result<Server, InfraError> {
+        match wanted {
+            #[cfg(feature = "docker")]
+            Wanted::Docker(d) => Ok(Server::Docker(docker::DockerServer::start(
+                &d,
+                &self.run_id,
+                self.interrupt.clone(),
+            )?)),
+            Wanted::Embedded(e) => {
+                #[cfg(feature = "docker")]
+                if let Some(d) = fallback::wanted(&e)? {
+                    return Ok(Server::Docker(docker::DockerServer::start(
+                        &d,
+                        &self.run_id,
+                        self.interrupt.clone(),
+                    )?));
+                }
+                let server = EmbeddedServer::start_unless(&e, self.interrupt.clone())?;
+                Ok(Server::Embedded(server))
+            }
+        }
     }
 
     fn explicit(&self, settings: &DatabaseSettings) -> Result<Option<libpq::Resolved>, InfraError> {

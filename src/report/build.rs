@@ -275,6 +275,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         started_at: None,
         machines: Vec::new(),
         harness: data.harness.take(),
+        server_version: String::new(),
     };
     super::races::fill(&mut report, settings, &data.gauges.races.measured());
     report.outages = Some(super::outages::outages(

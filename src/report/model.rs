@@ -154,6 +154,11 @@ pub struct VariantReport {
     /// existed; in a merged report, the busiest machine's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness: Option<Harness>,
+    /// The version of the server this variant ran on (`SHOW server_version`): variants on
+    /// different images (`[database.docker] image` per variant) differ here. Absent in
+    /// reports written before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub server_version: String,
 }
 
 /// One machine's peaks in a merged report.

@@ -240,8 +240,10 @@ async fn restart(cx: &Context, f: &FaultSettings) -> String {
     let stopping = server.clone();
     let stopped =
         tokio::task::spawn_blocking(move || stopping.lock().expect("server lock").stop(mode)).await;
-    if stopped.is_err() {
-        return "the server could not be stopped".into();
+    match stopped {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return format!("the server could not be stopped: {e}"),
+        Err(_) => return "the server could not be stopped".into(),
     }
     tokio::time::sleep(down_for).await;
     let began = Instant::now();
@@ -270,26 +272,22 @@ async fn kill_backend(cx: &Context) -> String {
     let Some(server) = cx.server.as_ref() else {
         return "not fired: no embedded server, so no backend of ours to kill".into();
     };
-    let Some(postmaster) = server.lock().expect("server lock").pid() else {
+    #[cfg(feature = "docker")]
+    if server.lock().expect("server lock").docker().is_some() {
+        return super::docker_fault::kill_backend(cx, server.clone()).await;
+    }
+    let pid = server
+        .lock()
+        .expect("server lock")
+        .embedded()
+        .and_then(|s| s.pid());
+    let Some(postmaster) = pid else {
         return "not fired: the embedded server is not running".into();
     };
-    let client = match cx.admin.client().await {
+    let candidates = match candidates(cx).await {
         Ok(c) => c,
-        Err(e) => return format!("not fired: could not reach the server: {e}"),
+        Err(e) => return e,
     };
-    let query = "SELECT pid, coalesce(state, '') FROM pg_stat_activity \
-                 WHERE application_name LIKE $1 AND application_name <> $2 \
-                 AND pid <> pg_backend_pid() ORDER BY state = 'active' DESC NULLS LAST, pid";
-    let candidates: Vec<(i32, String)> =
-        match client.query(query, &[&cx.pattern, &cx.admin.name]).await {
-            Ok(rows) => rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
-            Err(e) => {
-                return format!(
-                    "not fired: could not list this run's backends: {}",
-                    describe(&e)
-                );
-            }
-        };
     let mut refused = None;
     for (pid, state) in &candidates {
         match parent_of(*pid) {
@@ -315,6 +313,25 @@ async fn kill_backend(cx: &Context) -> String {
     match refused {
         Some(why) => format!("not fired: {why}"),
         None => "not fired: none of this run's backends was connected".into(),
+    }
+}
+
+/// This run's backends (pid, state), those running a statement first; the error says why the
+/// fault was not fired.
+pub(super) async fn candidates(cx: &Context) -> Result<Vec<(i32, String)>, String> {
+    let client = match cx.admin.client().await {
+        Ok(c) => c,
+        Err(e) => return Err(format!("not fired: could not reach the server: {e}")),
+    };
+    let query = "SELECT pid, coalesce(state, '') FROM pg_stat_activity \
+                 WHERE application_name LIKE $1 AND application_name <> $2 \
+                 AND pid <> pg_backend_pid() ORDER BY state = 'active' DESC NULLS LAST, pid";
+    match client.query(query, &[&cx.pattern, &cx.admin.name]).await {
+        Ok(rows) => Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect()),
+        Err(e) => Err(format!(
+            "not fired: could not list this run's backends: {}",
+            describe(&e)
+        )),
     }
 }
 

@@ -9,6 +9,8 @@ mod advisory;
 pub mod arrivals;
 pub mod cancel_tasks;
 pub(crate) mod cpu;
+#[cfg(feature = "docker")]
+mod docker_fault;
 mod fault_cancel;
 mod fault_read_only;
 mod fault_sql;
@@ -25,7 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::database::{Database, Target};
+use crate::database::{Database, SourceKind, Target};
 use crate::report::model::{
     DatabaseInfo, Environment, Report, SCHEMA_VERSION, ScenarioInfo, Tool, VariantReport,
 };
@@ -82,6 +84,7 @@ pub async fn run_scenario(
     interrupt: &Arc<Interrupt>,
 ) -> Result<Report, RunError> {
     let run_id = new_run_id();
+    target.set_run_id(&run_id);
     let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     let mut env = variant::Env {
         run_id: &run_id,
@@ -180,7 +183,11 @@ async fn run_variant(
 
 /// The report's database section, from the first variant's database.
 fn database(db: &Database, info: &admin::ServerInfo, v: &Variant) -> DatabaseInfo {
-    let embedded = &v.settings.database.embedded.settings;
+    let d = &v.settings.database;
+    let settings = match (&db.source, &d.docker) {
+        (SourceKind::Docker, Some(docker)) => &docker.settings,
+        _ => &d.embedded.settings,
+    };
     DatabaseInfo {
         source: db.source.as_str().to_string(),
         server_version: info.version.clone(),
@@ -188,7 +195,7 @@ fn database(db: &Database, info: &admin::ServerInfo, v: &Variant) -> DatabaseInf
         superuser_reserved_connections: info.reserved_connections,
         superuser: info.superuser,
         url: db.display_url.clone(),
-        settings: embedded
+        settings: settings
             .iter()
             .map(|(k, val)| (k.clone(), val.0.clone()))
             .collect(),

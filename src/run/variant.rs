@@ -22,7 +22,7 @@ use super::{Interrupt, RunError};
 use crate::access::Access;
 use crate::access::conn::Connector;
 use crate::access::gauges::Gauges;
-use crate::database::{Database, SourceKind};
+use crate::database::Database;
 use crate::record::errors::{ErrorClass, describe};
 use crate::record::spells::FaultSpec;
 use crate::record::writes::WriteCheck;
@@ -107,14 +107,12 @@ fn refuse_restart_without_server(variant: &Variant, db: &Database) -> Result<(),
         .iter()
         .position(|f| f.kind.needs_embedded_server());
     match needs {
-        Some(i) if db.source != SourceKind::Embedded || db.server.is_none() => {
-            Err(RunError::BadInput(format!(
-                "fault[{i}].kind: {} needs the embedded server, and variant `{}` runs on {}",
-                variant.settings.fault[i].kind.as_str(),
-                variant.name,
-                db.display_url
-            )))
-        }
+        Some(i) if db.server.is_none() => Err(RunError::BadInput(format!(
+            "fault[{i}].kind: {} needs the embedded server (or a [database.docker] container), and variant `{}` runs on {}",
+            variant.settings.fault[i].kind.as_str(),
+            variant.name,
+            db.display_url
+        ))),
         _ => Ok(()),
     }
 }
@@ -477,6 +475,7 @@ impl Measured {
         });
         report.verdict.aborted = self.aborted;
         report.started_at = Some(self.started_at);
+        report.server_version = info.version.clone();
         report
     }
 }

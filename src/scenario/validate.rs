@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::expect;
-use super::model::{AccessMode, FaultKind, OnFailure, Settings};
+use super::model::{AccessMode, DockerSettings, FaultKind, OnFailure, Settings};
 use super::node::Path;
 use super::pacing::PacingTable;
 use crate::workload::plan;
@@ -31,16 +31,6 @@ impl Problems {
             path,
             message: message.into(),
             help: None,
-        });
-    }
-
-    fn later(&mut self, path: Path, what: &str, issue: &str) {
-        self.0.push(Problem {
-            path,
-            message: format!("{what} is not supported yet"),
-            help: Some(format!(
-                "{what} arrives with {issue}; remove it from the scenario for now"
-            )),
         });
     }
 
@@ -130,12 +120,46 @@ fn check_database(s: &Settings, p: &mut Problems) {
             );
         }
     }
-    if s.database.docker.is_some() {
-        p.later(
-            db.key("docker"),
-            "[database.docker]",
-            "the Docker target issue",
+    if let Some(docker) = &s.database.docker {
+        check_docker(s, docker, db.key("docker"), p);
+    }
+}
+
+/// `[database.docker]`: an image name, at least one connection, settings that are not ours.
+fn check_docker(s: &Settings, d: &DockerSettings, at: Path, p: &mut Problems) {
+    if !cfg!(feature = "docker") {
+        p.add(
+            at.clone(),
+            "this stress was built without the cargo feature `docker`",
         );
+    }
+    if s.database.url.is_some() {
+        p.add(
+            at.clone(),
+            "[database] url and [database.docker] exclude each other: keep one",
+        );
+    }
+    if d.image.trim().is_empty() || d.image.chars().any(char::is_whitespace) {
+        p.add(
+            at.clone().key("image"),
+            "must be an image name such as \"postgres:16\"",
+        );
+    }
+    if d.max_connections == 0 {
+        p.add(at.clone().key("max_connections"), "must be at least 1");
+    }
+    for name in d.settings.keys() {
+        let why = match name.as_str() {
+            "max_connections" => "set max_connections as [database.docker] max_connections",
+            "port" => "the port is chosen by stress (a free one): leave it out",
+            _ => continue,
+        };
+        p.add(at.clone().key("settings").key(name), why);
+    }
+    for name in d.env.keys() {
+        if name.is_empty() || name.contains('=') {
+            p.add(at.clone().key("env").key(name), "is not a variable name");
+        }
     }
 }
 

@@ -265,6 +265,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
             .iter()
             .filter_map(|p| p.variant.harness.clone())
             .max_by(|a, b| a.utilization.total_cmp(&b.utilization)),
+        server_version: first.server_version.clone(),
     };
     let machines: Vec<&VariantReport> = parts.iter().map(|p| p.variant).collect();
     v.outages = outages::merged(&machines, &offsets, &v);

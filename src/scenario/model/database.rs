@@ -18,9 +18,9 @@ pub struct DatabaseSettings {
     pub teardown: Vec<String>,
     #[serde(default)]
     pub embedded: EmbeddedSettings,
-    /// Later issue (cargo feature `docker`): parsed so it can be rejected with its position.
+    /// A container of a PostgreSQL image instead of the embedded server (see `docker.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docker: Option<toml::Value>,
+    pub docker: Option<DockerSettings>,
 }
 
 /// `[database.embedded]`: settings of the throwaway server.

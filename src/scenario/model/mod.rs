@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 mod access;
 mod database;
+mod docker;
 mod load;
 mod network;
 mod pool;
@@ -21,6 +22,7 @@ pub use super::pacing::{OnFailure, Pacing};
 use crate::record::errors::ErrorClass;
 pub use access::*;
 pub use database::*;
+pub use docker::*;
 pub use load::*;
 pub use network::*;
 pub use pool::*;
@@ -66,6 +68,13 @@ impl Settings {
         let mut shown = self.clone();
         if let Some(url) = &mut shown.database.url {
             *url = crate::database::url::redacted_str(url);
+        }
+        if let Some(docker) = &mut shown.database.docker {
+            for (name, value) in &mut docker.env {
+                if name.to_ascii_uppercase().contains("PASSWORD") {
+                    *value = "***".into();
+                }
+            }
         }
         shown
     }
