@@ -7,6 +7,8 @@ mod auth;
 pub mod binaries;
 pub mod cluster;
 pub mod embedded;
+pub mod pgbouncer;
+mod pgbouncer_conf;
 pub mod url;
 pub(crate) mod watchdog;
 
@@ -16,18 +18,30 @@ use std::sync::{Arc, Mutex};
 use crate::scenario::model::DatabaseSettings;
 use crate::signal::Interrupt;
 pub use embedded::{EmbeddedServer, StopMode};
+pub use pgbouncer::{PgBouncer, PoolerHandle, PoolerStop};
 
 /// An infrastructure failure: the database is unreachable, the embedded server failed to
 /// start (exit code 3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InfraError {
     pub message: String,
+    /// The scenario asked for something this machine cannot give (exit code 2, not 3).
+    pub bad_input: bool,
 }
 
 impl InfraError {
     pub fn new(message: impl Into<String>) -> InfraError {
         InfraError {
             message: message.into(),
+            bad_input: false,
+        }
+    }
+
+    /// A failure that is the scenario's fault (exit code 2).
+    pub fn bad_input(message: impl Into<String>) -> InfraError {
+        InfraError {
+            message: message.into(),
+            bad_input: true,
         }
     }
 }
@@ -68,6 +82,19 @@ pub struct Database {
     pub display_url: String,
     /// The embedded server, when it is one.
     pub server: Option<ServerHandle>,
+    /// The PgBouncer in front of it (`[database.pgbouncer]`): the harness connects through it.
+    pub pooler: Option<PoolerHandle>,
+}
+
+impl Database {
+    /// Connection settings of the harness's connections: through the pooler when there is one,
+    /// else the database's own (which the admin connection always uses).
+    pub fn harness_config(&self) -> tokio_postgres::Config {
+        match &self.pooler {
+            Some(p) => p.lock().expect("pooler lock").client_config(&self.config),
+            None => self.config.clone(),
+        }
+    }
 }
 
 /// The connection settings a variant would be given, by the order of the module's doc; an
@@ -108,6 +135,8 @@ pub struct Target {
     /// `--database-url`.
     cli_url: Option<String>,
     server: Option<ServerHandle>,
+    /// The PgBouncer of the current variant, stopped before the next one starts its own.
+    pooler: Option<PoolerHandle>,
     /// An embedded server's start gives up when this is raised.
     interrupt: Arc<Interrupt>,
 }
@@ -117,6 +146,7 @@ impl Target {
         Target {
             cli_url,
             server: None,
+            pooler: None,
             interrupt: Arc::new(Interrupt::default()),
         }
     }
@@ -129,12 +159,25 @@ impl Target {
 
     /// The database of a variant: an explicit URL, or an embedded server with its settings.
     pub fn database(&mut self, settings: &DatabaseSettings) -> Result<Database, InfraError> {
+        let mut db = self.source(settings)?;
+        self.pooler = None;
+        if let Some(p) = &settings.pgbouncer {
+            let pooler = Arc::new(Mutex::new(PgBouncer::start(p, &db.config)?));
+            self.pooler = Some(pooler.clone());
+            db.pooler = Some(pooler);
+        }
+        Ok(db)
+    }
+
+    /// The database itself, without the pooler.
+    fn source(&mut self, settings: &DatabaseSettings) -> Result<Database, InfraError> {
         if let Some(config) = self.explicit(settings)? {
             return Ok(Database {
                 display_url: url::redacted(&config),
                 config,
                 source: SourceKind::Url,
                 server: None,
+                pooler: None,
             });
         }
         let reusable = self
@@ -156,6 +199,7 @@ impl Target {
             config,
             source: SourceKind::Embedded,
             server: Some(server),
+            pooler: None,
         })
     }
 
@@ -168,6 +212,8 @@ impl Target {
 
     /// Stops and removes the embedded server, if any.
     pub fn shutdown(&mut self) {
+        // The pooler first: it is in front of the server.
+        self.pooler = None;
         self.server = None;
     }
 }

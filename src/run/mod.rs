@@ -164,7 +164,10 @@ async fn run_variant(
 ) -> Result<variant::Outcome, RunError> {
     let db = target
         .database(&v.settings.database)
-        .map_err(|e| RunError::Infra(e.message))?;
+        .map_err(|e| match e.bad_input {
+            true => RunError::BadInput(e.message),
+            false => RunError::Infra(e.message),
+        })?;
     let admin = Arc::new(admin::Admin::connect(&db, env.run_id).await?);
     let info = admin.server_info().await?;
     database_info.get_or_insert_with(|| database(&db, &info, v));

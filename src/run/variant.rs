@@ -170,7 +170,7 @@ async fn connector(
     let s = &variant.settings;
     let make = |gauges| {
         Connector::new(
-            db.config.clone(),
+            db.harness_config(),
             env.run_id,
             &s.access,
             statements.clone(),

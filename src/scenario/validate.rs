@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::expect;
-use super::model::{AccessMode, FaultKind, OnFailure, Settings};
+use super::model::{AccessMode, FaultKind, OnFailure, PgBouncerSettings, RESERVED, Settings};
 use super::node::Path;
 use super::pacing::PacingTable;
 use crate::workload::plan;
@@ -130,6 +130,9 @@ fn check_database(s: &Settings, p: &mut Problems) {
             );
         }
     }
+    if let Some(pgb) = &s.database.pgbouncer {
+        check_pgbouncer(pgb, db.clone().key("pgbouncer"), p);
+    }
     if s.database.docker.is_some() {
         p.later(
             db.key("docker"),
@@ -138,6 +141,42 @@ fn check_database(s: &Settings, p: &mut Problems) {
         );
     }
 }
+
+fn check_pgbouncer(pgb: &PgBouncerSettings, at: Path, p: &mut Problems) {
+    for (key, value) in [
+        ("default_pool_size", pgb.default_pool_size),
+        ("max_client_conn", pgb.max_client_conn),
+    ] {
+        if value == Some(0) {
+            p.add(at.clone().key(key), "must be at least 1");
+        }
+    }
+    for name in pgb.settings.keys() {
+        let here = at.clone().key("settings").key(name);
+        if RESERVED.contains(&name.as_str()) {
+            p.add(
+                here,
+                format!("`{name}` is set by stress (its own port, auth and files)"),
+            );
+        } else if PGBOUNCER_KEYS.contains(&name.as_str()) {
+            p.add(here, format!("set {name} as [database.pgbouncer] {name}"));
+        }
+    }
+}
+
+/// The keys of `[database.pgbouncer]` other than `settings`.
+const PGBOUNCER_KEYS: &[&str] = &[
+    "pool_mode",
+    "default_pool_size",
+    "min_pool_size",
+    "reserve_pool_size",
+    "max_client_conn",
+    "max_db_connections",
+    "server_reset_query",
+    "query_wait_timeout",
+    "server_idle_timeout",
+    "max_prepared_statements",
+];
 
 fn check_load(s: &Settings, p: &mut Problems) {
     let load = root().key("load");

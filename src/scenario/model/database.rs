@@ -21,6 +21,9 @@ pub struct DatabaseSettings {
     /// Later issue (cargo feature `docker`): parsed so it can be rejected with its position.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker: Option<toml::Value>,
+    /// A throwaway PgBouncer in front of the database (see `pgbouncer.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgbouncer: Option<PgBouncerSettings>,
 }
 
 /// `[database.embedded]`: settings of the throwaway server.
