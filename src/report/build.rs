@@ -167,6 +167,7 @@ fn error_stats(t: &Totals) -> BTreeMap<ErrorClass, ErrorStats> {
             let stats = ErrorStats {
                 count: c.count,
                 sqlstates: c.sqlstates.clone(),
+                reasons: c.reasons.clone(),
                 first_at_ms: c.first_at_ms.unwrap_or(0),
                 last_at_ms: c.last_at_ms.unwrap_or(0),
                 sample: c.sample.clone(),

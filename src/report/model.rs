@@ -216,6 +216,10 @@ pub struct ErrorStats {
     pub count: u64,
     /// SQLSTATE codes seen in this class, with counts.
     pub sqlstates: BTreeMap<String, u64>,
+    /// `pooler_error` only: the pooler's reasons (`max_client_conn`, `query_wait_timeout`,
+    /// `server_conn_crashed`, ...; see docs/errors.md), with counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reasons: BTreeMap<String, u64>,
     /// Milliseconds into the measured phase.
     pub first_at_ms: u64,
     pub last_at_ms: u64,

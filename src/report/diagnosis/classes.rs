@@ -73,6 +73,8 @@ fn explain(class: ErrorClass, count: u64, r: &VariantReport, cx: &Context<'_>) -
         ErrorClass::ConnectRefused | ErrorClass::ConnectTimeout | ErrorClass::ServerUnavailable => {
             unreachable_server(r)
         }
+        ErrorClass::PoolerError => super::pooler::pooler_error(r, cx),
+        ErrorClass::PreparedStatementMismatch => super::pooler::prepared_mismatch(cx),
         _ => (String::new(), advice_for(class).into()),
     }
 }

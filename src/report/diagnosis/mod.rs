@@ -10,6 +10,7 @@ mod anomalies;
 mod classes;
 pub(crate) mod cost;
 mod fault_window;
+mod pooler;
 
 pub use across::{after_verdict, conclude};
 

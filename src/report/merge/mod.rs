@@ -404,6 +404,7 @@ fn errors(
             let merged = out.entry(*class).or_insert_with(|| ErrorStats {
                 count: 0,
                 sqlstates: BTreeMap::new(),
+                reasons: BTreeMap::new(),
                 first_at_ms: first,
                 last_at_ms: last,
                 sample: e.sample.clone(),
@@ -411,6 +412,9 @@ fn errors(
             merged.count += e.count;
             for (code, n) in &e.sqlstates {
                 *merged.sqlstates.entry(code.clone()).or_default() += n;
+            }
+            for (key, n) in &e.reasons {
+                *merged.reasons.entry(key.clone()).or_default() += n;
             }
             if first < merged.first_at_ms {
                 merged.first_at_ms = first;
