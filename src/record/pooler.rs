@@ -111,6 +111,24 @@ pub const REASONS: &[Reason] = &[
     },
 ];
 
+/// PgBouncer's pools for this run's database, sampled at the end of a second: `SHOW POOLS`
+/// (summed over its users) and how far `SHOW STATS`'s counters moved since the last sample.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolerSample {
+    pub cl_active: u64,
+    pub cl_waiting: u64,
+    pub sv_active: u64,
+    pub sv_idle: u64,
+    pub sv_used: u64,
+    /// The longest current wait of a client for a server connection.
+    pub maxwait_ms: u64,
+    /// Transactions and queries PgBouncer passed on during the second.
+    pub transactions: u64,
+    pub queries: u64,
+    /// Time clients spent waiting for a server connection during the second.
+    pub wait_ms: u64,
+}
+
 /// The key for anything not in [`REASONS`] (PostgreSQL's own 08P01 protocol violations too).
 pub const OTHER: &str = "other";
 

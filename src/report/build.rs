@@ -98,6 +98,7 @@ fn timeline(buckets: Vec<(u64, Bucket)>) -> Vec<TimelineEntry> {
                     idle_in_transaction: s.idle_in_transaction,
                     longest_idle_in_transaction_ms: s.longest_idle_in_transaction_ms,
                 }),
+                pooler: sample.pooler.map(Into::into),
             }
         })
         .collect()
@@ -247,6 +248,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         anomalies: anomalies(&data),
         pool: pool_stats(&data),
         server: server_stats(&timeline),
+        pooler: super::pooler::stats(&timeline),
         faults: std::mem::take(&mut data.faults),
         outages: None,
         isolation: isolation(&data),

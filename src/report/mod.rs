@@ -20,6 +20,7 @@ pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod outages;
+pub mod pooler;
 pub mod schema;
 pub mod strict;
 pub mod summary;

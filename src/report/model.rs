@@ -89,6 +89,9 @@ pub struct DatabaseInfo {
     pub url: String,
     /// Server settings of the embedded server (`[database.embedded]`), as given.
     pub settings: BTreeMap<String, String>,
+    /// `[database.pgbouncer]`: the pooler in between, which the load connected through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<super::pooler::PoolerInfo>,
 }
 
 /// One variant's results.
@@ -116,6 +119,9 @@ pub struct VariantReport {
     pub anomalies: Anomalies,
     pub pool: PoolStats,
     pub server: ServerStats,
+    /// `[database.pgbouncer]`: the pooler's peaks over the measured phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<super::pooler::PoolerStats>,
     pub faults: Vec<FaultEvent>,
     /// Failures in time: the outage windows and the error rate by time. Absent in reports
     /// written before it existed.
@@ -463,6 +469,10 @@ pub struct TimelineEntry {
     /// Absent when the sampler could not ask the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_backends: Option<ServerBackends>,
+    /// `[database.pgbouncer]`: its pools at the end of this second (absent without a pooler,
+    /// or when its admin console did not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<super::pooler::PoolerSecond>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

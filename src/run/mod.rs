@@ -8,6 +8,7 @@ pub mod admin;
 pub mod arrivals;
 pub mod faults;
 pub mod ledger;
+pub mod pooler;
 pub mod sampler;
 pub mod shape;
 pub mod task;
@@ -188,6 +189,14 @@ fn database(db: &Database, info: &admin::ServerInfo, v: &Variant) -> DatabaseInf
             .iter()
             .map(|(k, val)| (k.clone(), val.0.clone()))
             .collect(),
+        pooler: db.pooler.as_ref().map(|p| {
+            let p = p.lock().expect("pooler lock");
+            crate::report::pooler::PoolerInfo {
+                kind: "pgbouncer".into(),
+                version: p.version.clone(),
+                url: p.display_url(),
+            }
+        }),
     }
 }
 

@@ -298,6 +298,10 @@ impl Helpers {
         let backends = Arc::new(BackendQuery {
             admin: admin.clone(),
             pattern: pattern.clone(),
+            pooler: db.pooler.as_ref().map(|p| {
+                let p = p.lock().expect("pooler lock");
+                Arc::new(super::pooler::PoolerConsole::new(&p, env.run_id))
+            }),
         });
         let (stop_sampler, sampler) = Self::sampler(load, backends);
         let (stop_faults, stopped) = oneshot::channel();

@@ -244,6 +244,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         anomalies: anomalies(parts),
         pool: pool(parts),
         server: server(parts),
+        pooler: None,
         faults: faults(parts, &offsets),
         outages: None,
         isolation: isolation(parts),
@@ -260,6 +261,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         started_at: Some(humantime::format_rfc3339_millis(origin).to_string()),
         machines: machines(parts),
     };
+    v.pooler = crate::report::pooler::stats(&v.timeline);
     let machines: Vec<&VariantReport> = parts.iter().map(|p| p.variant).collect();
     v.outages = outages::merged(&machines, &offsets, &v);
     v.diagnosis = diagnose(&v, parts, database);
