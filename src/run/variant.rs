@@ -309,6 +309,8 @@ impl Helpers {
             load: load.clone(),
             admin: admin.clone(),
             server: db.server.clone(),
+            pooler: db.pooler.clone(),
+            run_id: env.run_id.to_string(),
             gauges,
             pattern,
             faults: variant.settings.fault.clone(),

@@ -3,14 +3,15 @@
 //! ```toml
 //! [[fault]]
 //! kind = "close_pool"        # close_pool | terminate_backends | restart_server | cancel_queries
-//!                            # | kill_backend
+//!                            # | kill_backend | restart_pooler | pause_pooler
 //! at = "1s"                  # into the measured phase
 //! every = "2s"               # optional: again and again
 //! drain = false              # close_pool: cut held connections (false) or let them finish (true)
 //! reopen_after = "500ms"     # close_pool: build a fresh pool, as recovery code does
 //! fraction = 0.5             # terminate_backends, cancel_queries: share of this run's backends
-//! mode = "fast"              # restart_server: fast | immediate
-//! down_for = "1s"            # restart_server: how long the server stays down
+//! mode = "fast"              # restart_server: fast | immediate; restart_pooler: graceful | immediate
+//! down_for = "1s"            # restart_server, restart_pooler: how long it stays down
+//! for = "2s"                 # pause_pooler: how long PgBouncer stays paused (PAUSE ... RESUME)
 //! ```
 
 use std::time::Duration;
@@ -31,6 +32,11 @@ pub enum FaultKind {
     /// SIGKILL to one of this run's backends on the embedded server: the postmaster then resets
     /// every backend (`server_crash`, 57P02) and recovers.
     KillBackend,
+    /// `[database.pgbouncer]` stops (`graceful`: SIGINT, in-flight transactions finish first;
+    /// `immediate`: SIGTERM, every connection cut), stays down for `down_for`, starts again.
+    RestartPooler,
+    /// PgBouncer's `PAUSE` (server connections released, clients queue) for `for`, then `RESUME`.
+    PausePooler,
 }
 
 impl FaultKind {
@@ -41,12 +47,19 @@ impl FaultKind {
             FaultKind::RestartServer => "restart_server",
             FaultKind::CancelQueries => "cancel_queries",
             FaultKind::KillBackend => "kill_backend",
+            FaultKind::RestartPooler => "restart_pooler",
+            FaultKind::PausePooler => "pause_pooler",
         }
     }
 
     /// Whether it acts on the embedded server's processes, so needs that server.
     pub fn needs_embedded_server(self) -> bool {
         matches!(self, FaultKind::RestartServer | FaultKind::KillBackend)
+    }
+
+    /// Whether it acts on `[database.pgbouncer]`, so needs one.
+    pub fn needs_pooler(self) -> bool {
+        matches!(self, FaultKind::RestartPooler | FaultKind::PausePooler)
     }
 }
 
@@ -56,8 +69,12 @@ pub enum RestartMode {
     /// SIGINT: transactions are aborted, clients disconnected, a shutdown checkpoint is written.
     #[default]
     Fast,
-    /// SIGQUIT: no checkpoint; crash recovery at the next start.
+    /// SIGQUIT: no checkpoint; crash recovery at the next start (restart_pooler: SIGTERM,
+    /// every connection cut at once).
     Immediate,
+    /// restart_pooler only: SIGINT, PgBouncer pauses (in-flight transactions finish), then
+    /// exits.
+    Graceful,
 }
 
 /// One `[[fault]]` entry; the keys that do not belong to its kind are refused by validation.
@@ -91,6 +108,14 @@ pub struct FaultSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub down_for: Option<Duration>,
+    /// pause_pooler: how long the pause lasts.
+    #[serde(
+        default,
+        rename = "for",
+        with = "super::duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub for_: Option<Duration>,
 }
 
 /// How long a restarted server stays down when `down_for` is not given.
@@ -110,7 +135,10 @@ impl FaultSettings {
     /// for the kinds that only signal.
     pub fn settles_after(&self) -> Option<Duration> {
         match self.kind {
-            FaultKind::RestartServer => Some(self.down_for.unwrap_or(DEFAULT_DOWN_FOR)),
+            FaultKind::RestartServer | FaultKind::RestartPooler => {
+                Some(self.down_for.unwrap_or(DEFAULT_DOWN_FOR))
+            }
+            FaultKind::PausePooler => Some(self.for_.unwrap_or(DEFAULT_DOWN_FOR)),
             FaultKind::ClosePool => self.reopen_after,
             _ => Some(Duration::ZERO),
         }
@@ -133,7 +161,10 @@ impl FaultSettings {
         {
             keys.push("fraction");
         }
-        if k != FaultKind::RestartServer {
+        if k != FaultKind::PausePooler && self.for_.is_some() {
+            keys.push("for");
+        }
+        if !matches!(k, FaultKind::RestartServer | FaultKind::RestartPooler) {
             if self.mode.is_some() {
                 keys.push("mode");
             }

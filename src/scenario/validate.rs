@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use super::expect;
-use super::model::{AccessMode, FaultKind, OnFailure, PgBouncerSettings, RESERVED, Settings};
+use super::model::{
+    AccessMode, FaultKind, FaultSettings, OnFailure, PgBouncerSettings, RESERVED, RestartMode,
+    Settings,
+};
 use super::node::Path;
 use super::pacing::PacingTable;
 use crate::workload::plan;
@@ -355,6 +358,7 @@ fn check_faults(s: &Settings, p: &mut Problems) {
                 ),
             );
         }
+        check_pooler_fault(s, f, &at, p);
         if let Some(length) = length
             && f.at >= length
         {
@@ -366,6 +370,33 @@ fn check_faults(s: &Settings, p: &mut Problems) {
                 ),
             );
         }
+    }
+}
+
+/// restart_pooler and pause_pooler need `[database.pgbouncer]`; each kind takes its own modes.
+fn check_pooler_fault(s: &Settings, f: &FaultSettings, at: &Path, p: &mut Problems) {
+    if f.kind.needs_pooler() && s.database.pgbouncer.is_none() {
+        p.add(
+            at.clone().key("kind"),
+            format!(
+                "{} acts on the PgBouncer that stress starts, and this variant has no [database.pgbouncer]",
+                f.kind.as_str()
+            ),
+        );
+    }
+    let refused = match (f.kind, f.mode) {
+        (FaultKind::RestartServer, Some(RestartMode::Graceful)) => Some("fast | immediate"),
+        (FaultKind::RestartPooler, Some(RestartMode::Fast)) => Some("graceful | immediate"),
+        _ => None,
+    };
+    if let Some(modes) = refused {
+        p.add(
+            at.clone().key("mode"),
+            format!("{} takes mode = {modes}", f.kind.as_str()),
+        );
+    }
+    if let Some(length) = f.for_ {
+        p.positive(at.clone().key("for"), length);
     }
 }
 
