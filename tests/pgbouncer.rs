@@ -1,0 +1,316 @@
+//! `[database.pgbouncer]` on a real PostgreSQL and a real PgBouncer (skipped visibly where
+//! PgBouncer is not installed): named prepared statements break under transaction pooling and
+//! unnamed ones do not; max_client_conn is a `pooler_error` with its reason; the timeline
+//! carries PgBouncer's pools; its faults act and the run recovers; nothing is left behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::procs::{private_tmpdir, processes_under};
+use common::*;
+use stress::record::errors::ErrorClass;
+use stress::report::model::VariantReport;
+
+/// PgBouncer as `stress` finds it, or a recorded skip.
+fn pgbouncer(test: &str) -> bool {
+    let found = std::env::var_os("PGBOUNCER_BIN")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(std::env::var_os("PATH").into_iter().flat_map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("pgbouncer"))
+                .collect::<Vec<_>>()
+        }))
+        .chain([PathBuf::from("/usr/sbin/pgbouncer")])
+        .any(|p| p.is_file());
+    if !found {
+        skip::skip(
+            test,
+            "pgbouncer",
+            "no pgbouncer binary (PATH, PGBOUNCER_BIN, /usr/sbin)",
+        );
+    }
+    found
+}
+
+fn count(v: &VariantReport, class: ErrorClass) -> u64 {
+    v.errors.get(&class).map_or(0, |e| e.count)
+}
+
+const PREPARED: &str = r#"
+name = "pgbouncer-prepared"
+[database.pgbouncer]
+pool_mode = "transaction"
+default_pool_size = 2
+[load]
+tasks = 6
+duration = "1500ms"
+[access]
+mode = "per_task"
+[[workload]]
+name = "q"
+[[workload.step]]
+sql = "SELECT $1::int + 1"
+params = ["random_int(1, 9)"]
+[[variant]]
+name = "named"
+access.query_mode = "prepared"
+[[variant]]
+name = "unnamed"
+access.query_mode = "extended"
+"#;
+
+#[test]
+fn transaction_pooling_breaks_named_prepared_statements_and_not_unnamed_ones() {
+    if !pgbouncer("transaction_pooling_breaks_named_prepared_statements") {
+        return;
+    }
+    let report = run_text("pgb_prepared", PREPARED, &[]);
+    assert_consistent(&report);
+    let pooler = report.database.pooler.as_ref().expect("database.pooler");
+    assert_eq!(pooler.kind, "pgbouncer");
+    assert!(!pooler.url.contains(&password_of(&server_url("postgres"))));
+    let named = variant(&report, "named");
+    assert!(
+        count(named, ErrorClass::PreparedStatementMismatch) > 0,
+        "{:?}",
+        named.errors
+    );
+    let finding = named
+        .diagnosis
+        .iter()
+        .find(|f| f.class == "prepared_statement_mismatch")
+        .expect("a finding");
+    assert!(finding.finding.contains("pool_mode = \"transaction\""));
+    assert!(finding.advice.contains("max_prepared_statements"));
+    let unnamed = variant(&report, "unnamed");
+    assert!(unnamed.operations.ok > 0);
+    assert!(unnamed.errors.is_empty(), "{:?}", unnamed.errors);
+    // Both went through PgBouncer: its pools passed their transactions on.
+    for v in [named, unnamed] {
+        let p = v.pooler.as_ref().expect("variant.pooler");
+        assert!(p.transactions > 0 && p.peak_sv_active <= 2, "{p:?}");
+    }
+}
+
+#[test]
+fn max_client_conn_exceeded_is_a_pooler_error_with_its_reason() {
+    if !pgbouncer("max_client_conn_exceeded_is_a_pooler_error") {
+        return;
+    }
+    let text = r#"
+name = "pgbouncer-max-client-conn"
+[database.pgbouncer]
+pool_mode = "transaction"
+max_client_conn = 3
+[load]
+tasks = 6
+duration = "1s"
+think_time = "5ms"
+[access]
+mode = "per_operation"
+query_mode = "extended"
+[[workload]]
+name = "q"
+[[workload.step]]
+sql = "SELECT pg_sleep(0.02)"
+"#;
+    let report = run_text("pgb_max_client_conn", text, &[]);
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    let e = v
+        .errors
+        .get(&ErrorClass::PoolerError)
+        .expect("pooler_error");
+    assert!(
+        e.reasons.get("max_client_conn").copied().unwrap_or(0) > 0,
+        "{e:?}"
+    );
+    assert_eq!(e.sqlstates.get("08P01"), Some(&e.count), "{e:?}");
+    let finding = v
+        .diagnosis
+        .iter()
+        .find(|f| f.class == "pooler_error")
+        .expect("a finding");
+    assert!(finding.finding.contains("max_client_conn"), "{finding:?}");
+    assert!(
+        finding.advice.contains("max_client_conn = 3"),
+        "{finding:?}"
+    );
+}
+
+/// PAUSE queues every client for two whole sampled seconds (forced, not hoped for); an
+/// immediate restart cuts the connections, and the load recovers after each.
+const PAUSED: &str = r#"
+name = "pgbouncer-faults"
+[database.pgbouncer]
+pool_mode = "transaction"
+default_pool_size = 2
+[load]
+tasks = 4
+duration = "5s"
+[access]
+mode = "pool"
+query_mode = "extended"
+[pool]
+max_size = 4
+connection_timeout = "10s"
+[[workload]]
+name = "q"
+[[workload.step]]
+sql = "SELECT pg_sleep(0.01)"
+[[fault]]
+kind = "pause_pooler"
+at = "500ms"
+for = "2s"
+[[fault]]
+kind = "restart_pooler"
+mode = "immediate"
+at = "3s"
+down_for = "200ms"
+"#;
+
+#[test]
+fn the_timeline_carries_pgbouncer_pools_and_its_faults_act() {
+    if !pgbouncer("the_timeline_carries_pgbouncer_pools") {
+        return;
+    }
+    let report = run_text("pgb_faults", PAUSED, &[]);
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    let waiting: Vec<u64> = v
+        .timeline
+        .iter()
+        .map(|e| e.pooler.as_ref().map_or(0, |p| p.cl_waiting))
+        .collect();
+    // Seconds 1 and 2 end inside the pause: all four clients wait then.
+    assert!(
+        waiting.iter().any(|&w| w == 4),
+        "cl_waiting by second: {waiting:?}"
+    );
+    let p = v.pooler.as_ref().expect("variant.pooler");
+    assert_eq!(p.peak_cl_waiting, 4, "{p:?}");
+    assert!(p.max_maxwait_ms >= 500, "{p:?}");
+    let kinds: Vec<_> = v.faults.iter().map(|f| f.kind.as_str()).collect();
+    assert_eq!(kinds, ["pause_pooler", "restart_pooler"]);
+    assert!(
+        v.faults[0].detail.contains("then RESUME"),
+        "{:?}",
+        v.faults[0]
+    );
+    assert!(
+        v.faults[1].detail.contains("started again"),
+        "{:?}",
+        v.faults[1]
+    );
+    let after_restart: u64 = v
+        .timeline
+        .iter()
+        .filter(|e| e.t_ms > 4000)
+        .map(|e| e.ok)
+        .sum();
+    assert!(after_restart > 0, "no success after the restart");
+}
+
+#[test]
+fn max_prepared_statements_is_refused_on_an_older_pgbouncer() {
+    if !pgbouncer("max_prepared_statements_is_refused") {
+        return;
+    }
+    let out = Command::new("pgbouncer")
+        .arg("--version")
+        .output()
+        .or_else(|_| {
+            Command::new("/usr/sbin/pgbouncer")
+                .arg("--version")
+                .output()
+        })
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let minor: u32 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').nth(1))
+        .and_then(|m| m.parse().ok())
+        .unwrap();
+    let s = scenario(
+        "name = \"mps\"\n[database.pgbouncer]\nmax_prepared_statements = 100\n\
+         [load]\ntasks = 1\niterations = 1\n[[workload]]\nname = \"q\"\n\
+         [[workload.step]]\nsql = \"SELECT 1\"\n",
+        &[],
+    );
+    let url = database("pgb_mps");
+    let result = run_on(&s, Some(&url));
+    if minor >= 21 {
+        assert!(result.is_ok(), "{result:?}");
+        return;
+    }
+    match result {
+        Err(stress::run::RunError::BadInput(m)) => {
+            assert!(
+                m.contains("max_prepared_statements") && m.contains("1.21"),
+                "{m}"
+            )
+        }
+        other => panic!("expected a bad-input refusal on {text}: {other:?}"),
+    }
+}
+
+fn stress(tmp: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stress"));
+    cmd.args(args)
+        .env("TMPDIR", tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn assert_nothing_left(tmp: &Path) {
+    let left = common::procs::entries(tmp);
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    let procs = processes_under(tmp);
+    assert!(procs.is_empty(), "processes left: {procs:?}");
+}
+
+#[test]
+fn no_pgbouncer_process_or_file_is_left_after_success_or_error() {
+    if !pgbouncer("no_pgbouncer_process_or_file_is_left") {
+        return;
+    }
+    let tmp = private_tmpdir();
+    let work = tempfile::tempdir().unwrap();
+    for (name, setup, code) in [("ok", "SELECT 1", 0), ("bad", "SELEC 1", 2)] {
+        let file = work.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                "name = \"left-{name}\"\n[database]\nsetup = [\"{setup}\"]\n\
+                 [database.pgbouncer]\npool_mode = \"transaction\"\n\
+                 [load]\ntasks = 2\nduration = \"300ms\"\n[access]\nquery_mode = \"extended\"\n\
+                 [[workload]]\nname = \"q\"\n[[workload.step]]\nsql = \"SELECT 1\"\n"
+            ),
+        )
+        .unwrap();
+        let out_path = work.path().join(format!("{name}.json"));
+        let out = stress(
+            tmp.path(),
+            &[
+                "run",
+                file.to_str().unwrap(),
+                "--out",
+                out_path.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_nothing_left(tmp.path());
+    }
+}
