@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::procs::{private_tmpdir, processes_under};
@@ -13,26 +13,8 @@ use common::*;
 use stress::record::errors::ErrorClass;
 use stress::report::model::VariantReport;
 
-/// PgBouncer as `stress` finds it, or a recorded skip.
 fn pgbouncer(test: &str) -> bool {
-    let found = std::env::var_os("PGBOUNCER_BIN")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(std::env::var_os("PATH").into_iter().flat_map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("pgbouncer"))
-                .collect::<Vec<_>>()
-        }))
-        .chain([PathBuf::from("/usr/sbin/pgbouncer")])
-        .any(|p| p.is_file());
-    if !found {
-        skip::skip(
-            test,
-            "pgbouncer",
-            "no pgbouncer binary (PATH, PGBOUNCER_BIN, /usr/sbin)",
-        );
-    }
-    found
+    common::pgbouncer::available(test)
 }
 
 fn count(v: &VariantReport, class: ErrorClass) -> u64 {
