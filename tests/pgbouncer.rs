@@ -168,10 +168,7 @@ fn the_timeline_carries_pgbouncer_pools_and_its_faults_act() {
         .map(|e| e.pooler.as_ref().map_or(0, |p| p.cl_waiting))
         .collect();
     // Seconds 1 and 2 end inside the pause: all four clients wait then.
-    assert!(
-        waiting.iter().any(|&w| w == 4),
-        "cl_waiting by second: {waiting:?}"
-    );
+    assert!(waiting.contains(&4), "cl_waiting by second: {waiting:?}");
     let p = v.pooler.as_ref().expect("variant.pooler");
     assert_eq!(p.peak_cl_waiting, 4, "{p:?}");
     assert!(p.max_maxwait_ms >= 500, "{p:?}");
