@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::procs::{private_tmpdir, processes_under};
+use common::procs::{pids_under, private_tmpdir, processes_under};
 use common::*;
 use stress::record::errors::ErrorClass;
 use stress::report::model::VariantReport;
@@ -291,5 +291,83 @@ fn no_pgbouncer_process_or_file_is_left_after_success_or_error() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_nothing_left(tmp.path());
+    }
+}
+
+/// `stress run` of a 30 s load through PgBouncer in `tmp`, once its load has begun.
+fn started(tmp: &Path, work: &Path) -> std::process::Child {
+    let file = work.join("long.toml");
+    std::fs::write(
+        &file,
+        "name = \"long\"\n[database.pgbouncer]\npool_mode = \"transaction\"\n\
+         [load]\ntasks = 2\nduration = \"30s\"\nthink_time = \"5ms\"\n\
+         [access]\nquery_mode = \"extended\"\n\
+         [[workload]]\nname = \"q\"\n[[workload.step]]\nsql = \"SELECT 1\"\n",
+    )
+    .unwrap();
+    let out = work.join("long.json");
+    let mut child = stress(
+        tmp,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("] load") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the load began");
+    child
+}
+
+/// Waits (at most 15 s) for TMPDIR to be empty and no process to name it.
+fn wait_clean(tmp: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::time::Instant::now() < deadline
+        && (!common::procs::entries(tmp).is_empty() || !processes_under(tmp).is_empty())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_nothing_left(tmp);
+}
+
+#[test]
+fn no_pgbouncer_is_left_after_ctrl_c_or_a_killed_stress() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    if !pgbouncer("no_pgbouncer_is_left_after_ctrl_c_or_a_killed_stress") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    for (sig, code) in [(Signal::SIGINT, Some(130)), (Signal::SIGKILL, None)] {
+        let tmp = private_tmpdir();
+        let mut child = started(tmp.path(), work.path());
+        assert_eq!(
+            pids_under(tmp.path(), "pgbouncer.ini").len(),
+            1,
+            "our PgBouncer runs: {:?}",
+            processes_under(tmp.path())
+        );
+        kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), code, "{sig}: {status}");
+        // After SIGKILL, the watchdogs stop PgBouncer and the server and remove their files.
+        wait_clean(tmp.path());
     }
 }
