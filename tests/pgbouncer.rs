@@ -44,6 +44,10 @@ name = "unnamed"
 access.query_mode = "extended"
 "#;
 
+/// Also the regression test of the harness's login: with a SCRAM verifier in PgBouncer's auth
+/// file and the server's user as the client's, PgBouncer 1.18 logged in to the server with the
+/// client's SCRAM keys and every connect failed (`password authentication failed for user`):
+/// here the source is a URL with a password, and the load must get through.
 #[test]
 fn transaction_pooling_breaks_named_prepared_statements_and_not_unnamed_ones() {
     if !pgbouncer("transaction_pooling_breaks_named_prepared_statements") {
@@ -370,4 +374,36 @@ fn no_pgbouncer_is_left_after_ctrl_c_or_a_killed_stress() {
         // After SIGKILL, the watchdogs stop PgBouncer and the server and remove their files.
         wait_clean(tmp.path());
     }
+}
+
+#[test]
+fn a_wait_past_query_wait_timeout_is_a_pooler_error_with_its_reason() {
+    if !pgbouncer("a_wait_past_query_wait_timeout_is_a_pooler_error") {
+        return;
+    }
+    // PAUSE holds every client for 2.5 s, well past the 1 s PgBouncer lets them wait.
+    let text = PAUSED
+        .replace(
+            "default_pool_size = 2\n",
+            "default_pool_size = 2\nquery_wait_timeout = \"1s\"\n",
+        )
+        .replace("for = \"2s\"", "for = \"2500ms\"")
+        .replace("at = \"3s\"", "at = \"4s\"");
+    let report = run_text("pgb_query_wait_timeout", &text, &[]);
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    let e = v
+        .errors
+        .get(&ErrorClass::PoolerError)
+        .expect("pooler_error");
+    assert!(
+        e.reasons.get("query_wait_timeout").copied().unwrap_or(0) > 0,
+        "{e:?}"
+    );
+    let finding = v
+        .diagnosis
+        .iter()
+        .find(|f| f.class == "pooler_error")
+        .unwrap();
+    assert!(finding.advice.contains("default_pool_size"), "{finding:?}");
 }
