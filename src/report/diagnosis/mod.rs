@@ -66,6 +66,7 @@ pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     }
     findings.extend(cost::findings(r, cx));
     findings.extend(fault_window::findings(r, cx.settings));
+    findings.extend(pooler::session_state(r, cx));
     fault_window::claim(&mut findings, r);
     if findings.is_empty() {
         findings.push(clean(r));

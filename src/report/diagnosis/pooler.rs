@@ -4,7 +4,7 @@
 use super::Context;
 use crate::record::errors::ErrorClass;
 use crate::record::pooler;
-use crate::report::model::VariantReport;
+use crate::report::model::{Finding, VariantReport};
 use crate::scenario::model::{PoolMode, QueryMode};
 
 /// `pooler_error`: each reason with its count and what it means.
@@ -83,4 +83,74 @@ pub(super) fn prepared_mismatch(cx: &Context<'_>) -> (String, String) {
                   transactions the same way."
         .to_string();
     (detail, advice)
+}
+
+/// `pooler.session_state`: `access.session_settings` are SET once per client connection, and
+/// under transaction or statement pooling that SET stays on whichever server connection ran
+/// it: other clients inherit it, and this client's later transactions run without it.
+pub(super) fn session_state(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
+    let s = cx.settings;
+    let mode = s.database.pgbouncer.as_ref()?.pool_mode;
+    if mode == PoolMode::Session || s.access.session_settings.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = s
+        .access
+        .session_settings
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let servers = r.pooler.as_ref().map_or(0, |p| p.peak_sv_active);
+    Some(Finding {
+        class: "pooler.session_state".into(),
+        finding: format!(
+            "access.session_settings ({}) are SET once on each client connection, but PgBouncer \
+             runs pool_mode = \"{}\": the SET stayed on the server connection that ran it (up to \
+             {servers} of them were in use at once), so other clients' transactions inherited \
+             it and this client's later transactions ran without it.",
+            names.join(", "),
+            mode.as_str()
+        ),
+        advice: "Set session state per transaction (SET LOCAL inside it), per role or database \
+                 (ALTER ROLE ... SET), or in PgBouncer's connect_query; or use pool_mode = \
+                 \"session\"."
+            .into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn finding(toml: &str) -> Option<Finding> {
+        let s = fixtures::settings(toml);
+        let cx = Context {
+            settings: &s,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: true,
+        };
+        let r = fixtures::variant("v", 10, 0, serde_json::json!({}));
+        session_state(&r, &cx)
+    }
+
+    #[test]
+    fn session_settings_under_transaction_pooling_are_a_finding_and_not_under_session() {
+        let set = "[access]\nsession_settings = { statement_timeout = \"5s\" }\n";
+        let f = finding(&format!(
+            "{set}[database.pgbouncer]\npool_mode = \"transaction\"\n"
+        ))
+        .expect("a finding");
+        assert_eq!(f.class, "pooler.session_state");
+        assert!(f.finding.contains("statement_timeout") && f.advice.contains("SET LOCAL"));
+        assert!(
+            finding(&format!(
+                "{set}[database.pgbouncer]\npool_mode = \"session\"\n"
+            ))
+            .is_none()
+        );
+        assert!(finding("[database.pgbouncer]\npool_mode = \"transaction\"\n").is_none());
+        assert!(finding(set).is_none());
+    }
 }
