@@ -381,21 +381,33 @@ fn a_wait_past_query_wait_timeout_is_a_pooler_error_with_its_reason() {
     if !pgbouncer("a_wait_past_query_wait_timeout_is_a_pooler_error") {
         return;
     }
-    // PAUSE holds every client for 2.5 s, well past the 1 s PgBouncer lets them wait.
-    let text = PAUSED
-        .replace(
-            "default_pool_size = 2\n",
-            "default_pool_size = 2\nquery_wait_timeout = \"1s\"\n",
-        )
-        .replace("for = \"2s\"", "for = \"2500ms\"")
-        .replace("at = \"3s\"", "at = \"4s\"");
-    let report = run_text("pgb_query_wait_timeout", &text, &[]);
+    // One server connection, held 2.5 s by each transaction: the other two clients wait for
+    // it well past the 1 s PgBouncer lets them (forced by the hold, not hoped for).
+    let text = r#"
+name = "pgbouncer-query-wait-timeout"
+[database.pgbouncer]
+pool_mode = "transaction"
+default_pool_size = 1
+query_wait_timeout = "1s"
+[load]
+tasks = 3
+duration = "4s"
+[access]
+mode = "per_task"
+query_mode = "extended"
+[[workload]]
+name = "hold"
+transaction = true
+[[workload.step]]
+sql = "SELECT pg_sleep(2.5)"
+"#;
+    let report = run_text("pgb_query_wait_timeout", text, &[]);
     assert_consistent(&report);
     let v = &report.variants[0];
     let e = v
         .errors
         .get(&ErrorClass::PoolerError)
-        .expect("pooler_error");
+        .unwrap_or_else(|| panic!("pooler_error: {:?} {:?}", v.errors, v.pooler));
     assert!(
         e.reasons.get("query_wait_timeout").copied().unwrap_or(0) > 0,
         "{e:?}"
