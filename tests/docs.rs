@@ -13,9 +13,9 @@ use stress::record::errors::ErrorClass;
 use stress::report::model::Report;
 use stress::scenario::model::{
     AccessMode, AccessSettings, Builtin, DatabaseSettings, DockerNetwork, DockerSettings,
-    EmbeddedSettings, FaultKind, FaultSettings, Isolation, LoadSettings, PoolSettings, QueryMode,
-    QueueStrategy, RestartMode, RetrySettings, Semantics, Settings, Stage, StepSettings, Verify,
-    WorkloadSettings,
+    EmbeddedSettings, FaultKind, FaultSettings, Isolation, LoadSettings, PgBouncerSettings,
+    PoolMode, PoolSettings, QueryMode, QueueStrategy, RestartMode, RetrySettings, Semantics,
+    Settings, Stage, StepSettings, Verify, WorkloadSettings,
 };
 
 fn doc(name: &str) -> String {
@@ -205,11 +205,12 @@ fn every_scenario_key_has_a_row_in_its_section_of_scenario_md() {
     // Taken out of the document before it is deserialized (see scenario/mod.rs, sweep.rs).
     top.extend(["variant".to_string(), "sweep".to_string()]);
     assert!(top.iter().any(|k| k == "workload"), "{top:?}");
-    let tables: [(&str, Vec<String>); 12] = [
+    let tables: [(&str, Vec<String>); 13] = [
         ("## Top-level keys", top),
         ("## `[database]`", fields::<DatabaseSettings>()),
         ("## `[database.embedded]`", fields::<EmbeddedSettings>()),
         ("## `[database.docker]`", fields::<DockerSettings>()),
+        ("## `[database.pgbouncer]`", fields::<PgBouncerSettings>()),
         ("## `[load]`", fields::<LoadSettings>()),
         ("## `load.stages`", fields::<Stage>()),
         ("## `load.retry`", fields::<RetrySettings>()),
@@ -232,7 +233,7 @@ fn every_scenario_key_has_a_row_in_its_section_of_scenario_md() {
 #[test]
 fn every_allowed_value_of_a_scenario_key_is_in_scenario_md() {
     let text = doc("scenario.md");
-    let enums: [(&str, Vec<String>); 10] = [
+    let enums: [(&str, Vec<String>); 11] = [
         ("## `[database.docker]`", values::<DockerNetwork>()),
         ("## `[access]`", values::<AccessMode>()),
         ("## `[access]`", values::<Semantics>()),
@@ -243,6 +244,7 @@ fn every_allowed_value_of_a_scenario_key_is_in_scenario_md() {
         ("## `[[workload]]`", values::<Builtin>()),
         ("## `[[fault]]`", values::<FaultKind>()),
         ("## `[[fault]]`", values::<RestartMode>()),
+        ("## `[database.pgbouncer]`", values::<PoolMode>()),
     ];
     let mut missing = Vec::new();
     for (heading, names) in &enums {

@@ -300,3 +300,42 @@ fn pool_sizing_over_the_network_holds_connections_longer_as_latency_grows() {
     assert!(added >= 40.0, "hold p50 grew by {added} ms");
     assert!(hold("1 ms away") > hold("loopback"));
 }
+
+#[test]
+fn pgbouncer_transaction_mode_breaks_named_statements_only() {
+    if !pgbouncer::available("pgbouncer_transaction_mode_breaks_named_statements_only") {
+        return;
+    }
+    let r = shipped(
+        "pgbouncer-transaction-mode",
+        Some("s_pgbouncer_transaction_mode"),
+        &["load.duration=1500ms"],
+    );
+    let named = variant(&r, "prepared, transaction pooling");
+    assert!(
+        count(named, ErrorClass::PreparedStatementMismatch) > 0,
+        "{:?}",
+        named.errors
+    );
+    for name in [
+        "unnamed, transaction pooling",
+        "prepared, session pooling",
+        "application pool only",
+    ] {
+        let v = variant(&r, name);
+        assert!(
+            v.errors.is_empty() && v.operations.ok > 0,
+            "{name}: {:?}",
+            v.errors
+        );
+    }
+    let session = variant(&r, "prepared, session pooling");
+    let unnamed = variant(&r, "unnamed, transaction pooling");
+    let sv = |v: &VariantReport| v.pooler.as_ref().map(|p| p.peak_sv_active);
+    assert!(sv(unnamed) <= Some(4), "{:?}", unnamed.pooler);
+    assert!(
+        sv(session) > sv(unnamed),
+        "session pooling uses a server connection per client"
+    );
+    assert!(variant(&r, "application pool only").pooler.is_none());
+}

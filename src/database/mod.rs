@@ -15,6 +15,8 @@ mod embedded_tls;
 mod fallback;
 pub mod libpq;
 mod libpq_files;
+pub mod pgbouncer;
+mod pgbouncer_conf;
 pub mod server;
 pub mod tls;
 pub mod url;
@@ -26,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use crate::scenario::model::DatabaseSettings;
 use crate::signal::Interrupt;
 pub use embedded::{EmbeddedServer, StopMode};
+pub use pgbouncer::{PgBouncer, PoolerHandle, PoolerStop};
 pub use server::Server;
 use server::Wanted;
 pub use tls::Tls;
@@ -35,12 +38,23 @@ pub use tls::Tls;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InfraError {
     pub message: String,
+    /// The scenario asked for something this machine cannot give (exit code 2, not 3).
+    pub bad_input: bool,
 }
 
 impl InfraError {
     pub fn new(message: impl Into<String>) -> InfraError {
         InfraError {
             message: message.into(),
+            bad_input: false,
+        }
+    }
+
+    /// A failure that is the scenario's fault (exit code 2).
+    pub fn bad_input(message: impl Into<String>) -> InfraError {
+        InfraError {
+            message: message.into(),
+            bad_input: true,
         }
     }
 }
@@ -86,6 +100,28 @@ pub struct Database {
     pub display_url: String,
     /// The server started by `stress` (embedded or a container), when it is one.
     pub server: Option<ServerHandle>,
+    /// The PgBouncer in front of it (`[database.pgbouncer]`): the harness connects through it.
+    pub pooler: Option<PoolerHandle>,
+}
+
+impl Database {
+    /// Connection settings of the harness's connections: through the pooler when there is one,
+    /// else the database's own (which the admin connection always uses).
+    pub fn harness_config(&self) -> tokio_postgres::Config {
+        match &self.pooler {
+            Some(p) => p.lock().expect("pooler lock").client_config(&self.config),
+            None => self.config.clone(),
+        }
+    }
+
+    /// TLS of the harness's connections: plain to a pooler of ours on 127.0.0.1 (PgBouncer
+    /// is given no certificate), else the database's own.
+    pub fn harness_tls(&self) -> Tls {
+        match &self.pooler {
+            Some(_) => Tls::plain(),
+            None => self.tls.clone(),
+        }
+    }
 }
 
 /// The connection settings a variant would be given, by the order of the module's doc; an
@@ -135,6 +171,8 @@ pub struct Target {
     /// `--database-url`.
     cli_url: Option<String>,
     server: Option<ServerHandle>,
+    /// The PgBouncer of the current variant, stopped before the next one starts its own.
+    pooler: Option<PoolerHandle>,
     /// An embedded server's start gives up when this is raised.
     interrupt: Arc<Interrupt>,
     /// The run id our containers are labelled with.
@@ -146,6 +184,7 @@ impl Target {
         Target {
             cli_url,
             server: None,
+            pooler: None,
             interrupt: Arc::new(Interrupt::default()),
             run_id: String::new(),
         }
@@ -164,6 +203,18 @@ impl Target {
 
     /// The database of a variant: an explicit URL, or an embedded server with its settings.
     pub fn database(&mut self, settings: &DatabaseSettings) -> Result<Database, InfraError> {
+        let mut db = self.source(settings)?;
+        self.pooler = None;
+        if let Some(p) = &settings.pgbouncer {
+            let pooler = Arc::new(Mutex::new(PgBouncer::start(p, &db.config)?));
+            self.pooler = Some(pooler.clone());
+            db.pooler = Some(pooler);
+        }
+        Ok(db)
+    }
+
+    /// The database itself, without the pooler.
+    fn source(&mut self, settings: &DatabaseSettings) -> Result<Database, InfraError> {
         if let Some(libpq::Resolved { config, tls }) = self.explicit(settings)? {
             return Ok(Database {
                 display_url: shown(&config, &tls),
@@ -171,6 +222,7 @@ impl Target {
                 tls,
                 source: SourceKind::Url,
                 server: None,
+                pooler: None,
             });
         }
         let wanted = Wanted::of(settings);
@@ -194,6 +246,7 @@ impl Target {
             tls,
             source,
             server: Some(server),
+            pooler: None,
         })
     }
 
@@ -226,6 +279,8 @@ impl Target {
 
     /// Stops and removes the embedded server, if any.
     pub fn shutdown(&mut self) {
+        // The pooler first: it is in front of the server.
+        self.pooler = None;
         self.server = None;
     }
 }

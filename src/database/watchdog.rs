@@ -39,7 +39,7 @@ use super::InfraError;
 const OWNER: &str = "stress.owner";
 
 /// Prefixes of the directories we create in `TMPDIR`.
-pub(crate) const PREFIXES: &[&str] = &["stress-pg-", "stress-initdb-"];
+pub(crate) const PREFIXES: &[&str] = &["stress-pg-", "stress-initdb-", "stress-pgbouncer-"];
 
 const SCRIPT: &str = r#"
 trap '' INT TERM HUP QUIT PIPE
@@ -54,9 +54,9 @@ while IFS= read -r line; do
   esac
 done
 ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -qF -- "$dir"; }
-if [ -r "$dir/data/postmaster.pid" ]; then
-  read -r pm < "$dir/data/postmaster.pid" && pids="$pids $pm"
-fi
+for pf in "$dir/data/postmaster.pid" "$dir/pgbouncer.pid"; do
+  [ -r "$pf" ] && read -r pm < "$pf" && pids="$pids $pm"
+done
 mine=
 for p in $pids; do ours "$p" && mine="$mine $p"; done
 for p in $mine; do kill -QUIT "$p" 2>/dev/null; done
@@ -183,9 +183,15 @@ pub(crate) fn sweep(tmp: &Path) -> Vec<String> {
     cleaned
 }
 
-/// Stops the postmaster that `dir/data/postmaster.pid` names, if its command line names `dir`.
+/// Stops the postmaster that `dir/data/postmaster.pid` names and the PgBouncer that
+/// `dir/pgbouncer.pid` names, each if its command line names `dir`.
 fn stop_postmaster_in(dir: &Path) {
-    let pid_file = dir.join("data").join("postmaster.pid");
+    stop_named_in(dir, &dir.join("data").join("postmaster.pid"));
+    stop_named_in(dir, &dir.join("pgbouncer.pid"));
+}
+
+/// Stops the process whose pid is the first line of `pid_file`, if its command line names `dir`.
+fn stop_named_in(dir: &Path, pid_file: &Path) {
     let Some(pid) = fs::read_to_string(pid_file)
         .ok()
         .and_then(|t| t.lines().next()?.trim().parse::<i32>().ok())

@@ -276,6 +276,7 @@ mod tests {
             ErrorStats {
                 count: 2,
                 sqlstates: Default::default(),
+                reasons: Default::default(),
                 first_at_ms: 0,
                 last_at_ms: 0,
                 sample: String::new(),

@@ -323,6 +323,8 @@ pub fn describe(e: &dyn std::error::Error) -> String {
 pub struct ClassTally {
     pub count: u64,
     pub sqlstates: BTreeMap<String, u64>,
+    /// `pooler_error` only: the pooler's reasons (see `pooler.rs`), with counts.
+    pub reasons: BTreeMap<String, u64>,
     pub first_at_ms: Option<u64>,
     pub last_at_ms: Option<u64>,
     pub sample: String,
@@ -342,6 +344,10 @@ impl ErrorTally {
         if let Some(code) = &e.sqlstate {
             *t.sqlstates.entry(code.clone()).or_default() += 1;
         }
+        if e.class == ErrorClass::PoolerError {
+            let key = super::pooler::reason(&e.message);
+            *t.reasons.entry(key.to_string()).or_default() += 1;
+        }
         if t.first_at_ms.is_none_or(|f| at_ms < f) {
             t.first_at_ms = Some(at_ms);
             t.sample = e.message.clone();
@@ -355,6 +361,9 @@ impl ErrorTally {
             t.count += o.count;
             for (code, n) in &o.sqlstates {
                 *t.sqlstates.entry(code.clone()).or_default() += n;
+            }
+            for (key, n) in &o.reasons {
+                *t.reasons.entry(key.clone()).or_default() += n;
             }
             if let Some(of) = o.first_at_ms
                 && t.first_at_ms.is_none_or(|f| of < f)

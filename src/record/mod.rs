@@ -10,6 +10,7 @@ pub mod bursts;
 pub mod errors;
 pub mod extras;
 pub mod histogram;
+pub mod pooler;
 pub mod spells;
 pub mod timeline;
 pub mod writes;

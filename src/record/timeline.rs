@@ -76,6 +76,8 @@ pub struct Sample {
     pub connections_closed: u64,
     /// This run's backends on the server, by state (absent when the sampler could not ask).
     pub server: Option<ServerBackends>,
+    /// `[database.pgbouncer]`'s pools (absent without one, or when it did not answer).
+    pub pooler: Option<super::pooler::PoolerSample>,
 }
 
 /// This run's backends in `pg_stat_activity`, by state.

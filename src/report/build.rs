@@ -100,6 +100,7 @@ fn timeline(buckets: Vec<(u64, Bucket)>) -> Vec<TimelineEntry> {
                     idle_in_transaction: s.idle_in_transaction,
                     longest_idle_in_transaction_ms: s.longest_idle_in_transaction_ms,
                 }),
+                pooler: sample.pooler.map(Into::into),
             }
         })
         .collect()
@@ -171,6 +172,7 @@ fn error_stats(t: &Totals) -> BTreeMap<ErrorClass, ErrorStats> {
             let stats = ErrorStats {
                 count: c.count,
                 sqlstates: c.sqlstates.clone(),
+                reasons: c.reasons.clone(),
                 first_at_ms: c.first_at_ms.unwrap_or(0),
                 last_at_ms: c.last_at_ms.unwrap_or(0),
                 sample: c.sample.clone(),
@@ -259,6 +261,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         anomalies: anomalies(&data),
         pool: pool_stats(&data),
         server: server_stats(&timeline),
+        pooler: super::pooler::stats(&timeline),
         faults: std::mem::take(&mut data.faults),
         outages: None,
         isolation: isolation(&data),

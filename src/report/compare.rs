@@ -470,6 +470,7 @@ mod tests {
             ErrorStats {
                 count: 1,
                 sqlstates: Default::default(),
+                reasons: Default::default(),
                 first_at_ms: 0,
                 last_at_ms: 0,
                 sample: String::new(),

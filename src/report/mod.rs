@@ -16,6 +16,7 @@ pub mod json;
 pub mod merge;
 pub mod model;
 pub mod outages;
+pub mod pooler;
 pub mod races;
 pub mod schema;
 pub mod strict;

@@ -90,6 +90,9 @@ pub struct DatabaseInfo {
     pub url: String,
     /// Server settings of the embedded server (`[database.embedded]`), as given.
     pub settings: BTreeMap<String, String>,
+    /// `[database.pgbouncer]`: the pooler in between, which the load connected through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<super::pooler::PoolerInfo>,
 }
 
 /// One variant's results.
@@ -117,6 +120,9 @@ pub struct VariantReport {
     pub anomalies: Anomalies,
     pub pool: PoolStats,
     pub server: ServerStats,
+    /// `[database.pgbouncer]`: the pooler's peaks over the measured phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<super::pooler::PoolerStats>,
     pub faults: Vec<FaultEvent>,
     /// Failures in time: the outage windows and the error rate by time. Absent in reports
     /// written before it existed.
@@ -229,6 +235,10 @@ pub struct ErrorStats {
     pub count: u64,
     /// SQLSTATE codes seen in this class, with counts.
     pub sqlstates: BTreeMap<String, u64>,
+    /// `pooler_error` only: the pooler's reasons (`max_client_conn`, `query_wait_timeout`,
+    /// `server_conn_crashed`, ...; see docs/errors.md), with counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reasons: BTreeMap<String, u64>,
     /// Milliseconds into the measured phase.
     pub first_at_ms: u64,
     pub last_at_ms: u64,
@@ -493,6 +503,10 @@ pub struct TimelineEntry {
     /// Absent when the sampler could not ask the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_backends: Option<ServerBackends>,
+    /// `[database.pgbouncer]`: its pools at the end of this second (absent without a pooler,
+    /// or when its admin console did not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<super::pooler::PoolerSecond>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]

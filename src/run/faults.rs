@@ -69,6 +69,9 @@ pub struct Context {
     pub load: Arc<LoadRun>,
     pub admin: Arc<Admin>,
     pub server: Option<ServerHandle>,
+    /// `[database.pgbouncer]`, for restart_pooler and pause_pooler.
+    pub pooler: Option<crate::database::PoolerHandle>,
+    pub run_id: String,
     pub gauges: Arc<Gauges>,
     /// `stress:<run id>:%` as a LIKE pattern.
     pub pattern: String,
@@ -158,6 +161,8 @@ async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng, stop: &m
             super::cancel_tasks::fire(cx.load.cancels.as_deref(), f.fraction(), rng)
         }
         FaultKind::Network => super::network::fire(cx.load.proxy.as_deref(), f),
+        FaultKind::RestartPooler => super::restart_pooler::fire(cx, f).await,
+        FaultKind::PausePooler => super::pause_pooler::fire(cx, f).await,
     }
 }
 
@@ -235,6 +240,8 @@ async fn restart(cx: &Context, f: &FaultSettings) -> String {
     let mode = match f.mode.unwrap_or_default() {
         RestartMode::Fast => StopMode::Fast,
         RestartMode::Immediate => StopMode::Immediate,
+        // Refused by validation for restart_server; the server's own orderly stop.
+        RestartMode::Graceful => StopMode::Fast,
     };
     let down_for = f.down_for.unwrap_or(DEFAULT_DOWN_FOR);
     let stopping = server.clone();

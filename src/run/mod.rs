@@ -17,6 +17,9 @@ mod fault_sql;
 pub mod faults;
 pub mod ledger;
 pub(crate) mod network;
+pub mod pause_pooler;
+pub mod pooler;
+pub mod restart_pooler;
 pub mod sampler;
 pub mod shape;
 pub mod task;
@@ -174,7 +177,10 @@ async fn run_variant(
 ) -> Result<variant::Outcome, RunError> {
     let db = target
         .database(&v.settings.database)
-        .map_err(|e| RunError::Infra(e.message))?;
+        .map_err(|e| match e.bad_input {
+            true => RunError::BadInput(e.message),
+            false => RunError::Infra(e.message),
+        })?;
     let admin = Arc::new(admin::Admin::connect(&db, env.run_id).await?);
     let info = admin.server_info().await?;
     database_info.get_or_insert_with(|| database(&db, &info, v));
@@ -199,6 +205,14 @@ fn database(db: &Database, info: &admin::ServerInfo, v: &Variant) -> DatabaseInf
             .iter()
             .map(|(k, val)| (k.clone(), val.0.clone()))
             .collect(),
+        pooler: db.pooler.as_ref().map(|p| {
+            let p = p.lock().expect("pooler lock");
+            crate::report::pooler::PoolerInfo {
+                kind: "pgbouncer".into(),
+                version: p.version.clone(),
+                url: p.display_url(),
+            }
+        }),
     }
 }
 

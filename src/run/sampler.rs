@@ -21,6 +21,8 @@ pub struct BackendQuery {
     pub admin: Arc<Admin>,
     /// `stress:<run id>:%`, escaped for LIKE.
     pub pattern: String,
+    /// `[database.pgbouncer]`'s admin console: its pools go into the timeline too.
+    pub pooler: Option<Arc<super::pooler::PoolerConsole>>,
 }
 
 impl BackendQuery {
@@ -65,6 +67,9 @@ pub async fn sample_seconds(
         () = tokio::time::sleep_until(measure_start.into()) => begin(),
         _ = &mut stop => return,
     }
+    if let Some(console) = &backends.pooler {
+        console.prime().await;
+    }
     let mut previous = gauges.snapshot();
     let mut second: u64 = 0;
     loop {
@@ -94,6 +99,10 @@ pub async fn sample_once(
 ) -> Snapshot {
     let now = gauges.snapshot();
     let server = backends.ask().await;
+    let pooler = match &backends.pooler {
+        Some(console) => console.sample().await,
+        None => None,
+    };
     timeline.sample(
         second,
         Sample {
@@ -103,6 +112,7 @@ pub async fn sample_once(
             connections_created: now.created.saturating_sub(previous.created),
             connections_closed: now.closed.saturating_sub(previous.closed),
             server,
+            pooler,
         },
     );
     now

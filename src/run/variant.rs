@@ -171,8 +171,8 @@ async fn connector(
     let s = &variant.settings;
     let make = |gauges| {
         Connector::new(
-            db.config.clone(),
-            db.tls.clone(),
+            db.harness_config(),
+            db.harness_tls(),
             env.run_id,
             &s.access,
             statements.clone(),
@@ -309,6 +309,10 @@ impl Helpers {
         let backends = Arc::new(BackendQuery {
             admin: admin.clone(),
             pattern: pattern.clone(),
+            pooler: db.pooler.as_ref().map(|p| {
+                let p = p.lock().expect("pooler lock");
+                Arc::new(super::pooler::PoolerConsole::new(&p, env.run_id))
+            }),
         });
         let (stop_sampler, sampler) = Self::sampler(load, backends);
         let (stop_faults, stopped) = oneshot::channel();
@@ -316,6 +320,8 @@ impl Helpers {
             load: load.clone(),
             admin: admin.clone(),
             server: db.server.clone(),
+            pooler: db.pooler.clone(),
+            run_id: env.run_id.to_string(),
             gauges,
             pattern,
             faults: variant.settings.fault.clone(),

@@ -3,19 +3,21 @@
 //! ```toml
 //! [[fault]]
 //! kind = "close_pool"        # close_pool | terminate_backends | restart_server | cancel_queries
-//!                            # | kill_backend | sql | read_only | cancel_tasks
+//!                            # | kill_backend | sql | read_only | cancel_tasks | network
+//!                            # | restart_pooler | pause_pooler
 //! at = "1s"                  # into the measured phase
 //! every = "2s"               # optional: again and again
 //! drain = false              # close_pool: cut held connections (false) or let them finish (true)
 //! reopen_after = "500ms"     # close_pool: build a fresh pool, as recovery code does
 //! fraction = 0.5             # terminate_backends, cancel_queries: share of this run's backends;
 //!                            # cancel_tasks: share of the tasks holding a connection
-//! mode = "fast"              # restart_server: fast | immediate
-//! down_for = "1s"            # restart_server: how long the server stays down
+//! mode = "fast"              # restart_server: fast | immediate; restart_pooler: graceful | immediate
+//! down_for = "1s"            # restart_server, restart_pooler: how long it stays down
 //! sql = ["ALTER TABLE t ADD COLUMN c int"]  # sql: statements run on a connection of the harness
 //! for = "2s"                 # sql: run them in a transaction held this long (a held lock);
 //!                            # read_only: how long the server refuses writes;
-//!                            # network: how long the toxic stays (to the end without it)
+//!                            # network: how long the toxic stays (to the end without it);
+//!                            # pause_pooler: how long PgBouncer stays paused (PAUSE ... RESUME)
 //! terminate = false          # read_only: also terminate this run's sessions, as a failover does
 //! guard = true               # cancel_queries: no statement starts on a targeted connection
 //!                            # until its cancel is delivered (the drivers' fix of the race)
@@ -55,6 +57,11 @@ pub enum FaultKind {
     CancelTasks,
     /// A toxic on the proxy between the load and the server (see `src/network/`).
     Network,
+    /// `[database.pgbouncer]` stops (`graceful`: SIGINT, in-flight transactions finish first;
+    /// `immediate`: SIGTERM, every connection cut), stays down for `down_for`, starts again.
+    RestartPooler,
+    /// PgBouncer's `PAUSE` (server connections released, clients queue) for `for`, then `RESUME`.
+    PausePooler,
 }
 
 impl FaultKind {
@@ -69,12 +76,19 @@ impl FaultKind {
             FaultKind::ReadOnly => "read_only",
             FaultKind::CancelTasks => "cancel_tasks",
             FaultKind::Network => "network",
+            FaultKind::RestartPooler => "restart_pooler",
+            FaultKind::PausePooler => "pause_pooler",
         }
     }
 
     /// Whether it acts on the embedded server's processes, so needs that server.
     pub fn needs_embedded_server(self) -> bool {
         matches!(self, FaultKind::RestartServer | FaultKind::KillBackend)
+    }
+
+    /// Whether it acts on `[database.pgbouncer]`, so needs one.
+    pub fn needs_pooler(self) -> bool {
+        matches!(self, FaultKind::RestartPooler | FaultKind::PausePooler)
     }
 }
 
@@ -84,8 +98,12 @@ pub enum RestartMode {
     /// SIGINT: transactions are aborted, clients disconnected, a shutdown checkpoint is written.
     #[default]
     Fast,
-    /// SIGQUIT: no checkpoint; crash recovery at the next start.
+    /// SIGQUIT: no checkpoint; crash recovery at the next start (restart_pooler: SIGTERM,
+    /// every connection cut at once).
     Immediate,
+    /// restart_pooler only: SIGINT, PgBouncer pauses (in-flight transactions finish), then
+    /// exits.
+    Graceful,
 }
 
 /// One `[[fault]]` entry; the keys that do not belong to its kind are refused by validation.
@@ -122,7 +140,8 @@ pub struct FaultSettings {
     /// `sql`: the statements, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sql: Option<Vec<String>>,
-    /// `sql`: hold the statements' transaction this long; `read_only`: how long it lasts.
+    /// `sql`: hold the statements' transaction this long; `read_only`: how long it lasts;
+    /// `network`: how long the toxic stays; `pause_pooler`: how long the pause lasts.
     #[serde(
         default,
         rename = "for",
@@ -195,7 +214,10 @@ impl FaultSettings {
     /// for the kinds that only signal.
     pub fn settles_after(&self) -> Option<Duration> {
         match self.kind {
-            FaultKind::RestartServer => Some(self.down_for.unwrap_or(DEFAULT_DOWN_FOR)),
+            FaultKind::RestartServer | FaultKind::RestartPooler => {
+                Some(self.down_for.unwrap_or(DEFAULT_DOWN_FOR))
+            }
+            FaultKind::PausePooler => Some(self.for_.unwrap_or(DEFAULT_DOWN_FOR)),
             FaultKind::ClosePool => self.reopen_after,
             FaultKind::Sql | FaultKind::ReadOnly => Some(self.for_.unwrap_or_default()),
             FaultKind::Network => self.for_,
@@ -225,7 +247,7 @@ impl FaultSettings {
         {
             keys.push("fraction");
         }
-        if k != FaultKind::RestartServer {
+        if !matches!(k, FaultKind::RestartServer | FaultKind::RestartPooler) {
             if self.mode.is_some() {
                 keys.push("mode");
             }

@@ -261,3 +261,44 @@ fn quoted_dotted_keys_in_set() {
     let v = &s.variants[0].settings.access.session_settings;
     assert_eq!(v.get("work_mem").map(|v| v.0.as_str()), Some("64MB"));
 }
+
+#[test]
+fn pgbouncer_keys_and_pooler_faults_are_checked() {
+    let base = "name = \"p\"\n[load]\ntasks = 1\nduration = \"2s\"\n\
+                [[workload]]\nname = \"w\"\n[[workload.step]]\nsql = \"SELECT 1\"\n";
+    let pause = "[[fault]]\nkind = \"pause_pooler\"\nat = \"1s\"\n";
+    let e = first_error(&format!("{base}{pause}"), &[]);
+    assert!(e.contains("no [database.pgbouncer]"), "{e}");
+    let pgb = "[database.pgbouncer]\npool_mode = \"transaction\"\n";
+    assert!(load_with(&format!("{base}{pgb}{pause}for = \"500ms\"\n"), &[], &[]).is_ok());
+    let fast = "[[fault]]\nkind = \"restart_pooler\"\nat = \"1s\"\nmode = \"fast\"\n";
+    let e = first_error(&format!("{base}{pgb}{fast}"), &[]);
+    assert!(e.contains("graceful | immediate"), "{e}");
+    let graceful = "[[fault]]\nkind = \"restart_server\"\nat = \"1s\"\nmode = \"graceful\"\n";
+    let e = first_error(&format!("{base}{graceful}"), &[]);
+    assert!(e.contains("fast | immediate"), "{e}");
+    let e = first_error(
+        &format!("{base}{pgb}settings = {{ auth_file = \"x\" }}\n"),
+        &[],
+    );
+    assert!(
+        e.contains("settings.auth_file") && e.contains("set by stress"),
+        "{e}"
+    );
+    let e = first_error(
+        &format!("{base}{pgb}settings = {{ pool_mode = \"x\" }}\n"),
+        &[],
+    );
+    assert!(
+        e.contains("set pool_mode as [database.pgbouncer] pool_mode"),
+        "{e}"
+    );
+    let e = first_error(&format!("{base}{pgb}max_client_conn = 0\n"), &[]);
+    assert!(
+        e.contains("max_client_conn") && e.contains("at least 1"),
+        "{e}"
+    );
+    let stray = "[[fault]]\nkind = \"terminate_backends\"\nat = \"1s\"\nfor = \"1s\"\n";
+    let e = first_error(&format!("{base}{pgb}{stray}"), &[]);
+    assert!(e.contains("`for` does not apply"), "{e}");
+}

@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use super::expect;
-use super::model::{AccessMode, DockerSettings, FaultKind, OnFailure, Settings};
+use super::model::{
+    AccessMode, DockerSettings, FaultKind, FaultSettings, OnFailure, PgBouncerSettings, RESERVED,
+    RestartMode, Settings,
+};
 use super::node::Path;
 use super::pacing::PacingTable;
 use crate::workload::plan;
@@ -120,6 +123,9 @@ fn check_database(s: &Settings, p: &mut Problems) {
             );
         }
     }
+    if let Some(pgb) = &s.database.pgbouncer {
+        check_pgbouncer(pgb, db.clone().key("pgbouncer"), p);
+    }
     if let Some(docker) = &s.database.docker {
         check_docker(s, docker, db.key("docker"), p);
     }
@@ -162,6 +168,42 @@ fn check_docker(s: &Settings, d: &DockerSettings, at: Path, p: &mut Problems) {
         }
     }
 }
+
+fn check_pgbouncer(pgb: &PgBouncerSettings, at: Path, p: &mut Problems) {
+    for (key, value) in [
+        ("default_pool_size", pgb.default_pool_size),
+        ("max_client_conn", pgb.max_client_conn),
+    ] {
+        if value == Some(0) {
+            p.add(at.clone().key(key), "must be at least 1");
+        }
+    }
+    for name in pgb.settings.keys() {
+        let here = at.clone().key("settings").key(name);
+        if RESERVED.contains(&name.as_str()) {
+            p.add(
+                here,
+                format!("`{name}` is set by stress (its own port, auth and files)"),
+            );
+        } else if PGBOUNCER_KEYS.contains(&name.as_str()) {
+            p.add(here, format!("set {name} as [database.pgbouncer] {name}"));
+        }
+    }
+}
+
+/// The keys of `[database.pgbouncer]` other than `settings`.
+const PGBOUNCER_KEYS: &[&str] = &[
+    "pool_mode",
+    "default_pool_size",
+    "min_pool_size",
+    "reserve_pool_size",
+    "max_client_conn",
+    "max_db_connections",
+    "server_reset_query",
+    "query_wait_timeout",
+    "server_idle_timeout",
+    "max_prepared_statements",
+];
 
 fn check_load(s: &Settings, p: &mut Problems) {
     let load = root().key("load");
@@ -372,6 +414,7 @@ fn check_faults(s: &Settings, p: &mut Problems) {
                 ),
             );
         }
+        check_pooler_fault(s, f, &at, p);
         if let Some(length) = length
             && f.at >= length
         {
@@ -383,6 +426,33 @@ fn check_faults(s: &Settings, p: &mut Problems) {
                 ),
             );
         }
+    }
+}
+
+/// restart_pooler and pause_pooler need `[database.pgbouncer]`; each kind takes its own modes.
+fn check_pooler_fault(s: &Settings, f: &FaultSettings, at: &Path, p: &mut Problems) {
+    if f.kind.needs_pooler() && s.database.pgbouncer.is_none() {
+        p.add(
+            at.clone().key("kind"),
+            format!(
+                "{} acts on the PgBouncer that stress starts, and this variant has no [database.pgbouncer]",
+                f.kind.as_str()
+            ),
+        );
+    }
+    let refused = match (f.kind, f.mode) {
+        (FaultKind::RestartServer, Some(RestartMode::Graceful)) => Some("fast | immediate"),
+        (FaultKind::RestartPooler, Some(RestartMode::Fast)) => Some("graceful | immediate"),
+        _ => None,
+    };
+    if let Some(modes) = refused {
+        p.add(
+            at.clone().key("mode"),
+            format!("{} takes mode = {modes}", f.kind.as_str()),
+        );
+    }
+    if let Some(length) = f.for_ {
+        p.positive(at.clone().key("for"), length);
     }
 }
 

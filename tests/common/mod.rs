@@ -2,6 +2,7 @@
 //! a database per test, one load test at a time, and helpers to run scenario text.
 #![allow(dead_code)]
 
+pub mod pgbouncer;
 pub mod procs;
 pub mod skip;
 

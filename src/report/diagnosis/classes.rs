@@ -76,6 +76,8 @@ fn explain(class: ErrorClass, count: u64, r: &VariantReport, cx: &Context<'_>) -
         }
         ErrorClass::CachedPlanInvalid => super::server_races::cached_plan_invalid(r, cx),
         ErrorClass::ReadOnlyTransaction => super::server_races::read_only(r, cx),
+        ErrorClass::PoolerError => super::pooler::pooler_error(r, cx),
+        ErrorClass::PreparedStatementMismatch => super::pooler::prepared_mismatch(cx),
         _ => (String::new(), advice_for(class).into()),
     }
 }

@@ -270,6 +270,7 @@ fn connection_limit_fires_on_one_refused_connect_that_failed_nothing() {
     let stats = ErrorStats {
         count: 1,
         sqlstates: Default::default(),
+        reasons: Default::default(),
         first_at_ms: 0,
         last_at_ms: 0,
         sample: "too many".into(),
@@ -326,6 +327,7 @@ fn no_pre_ping_advice_about_zero_connections_that_died_idle() {
     let stats = ErrorStats {
         count: 3,
         sqlstates: Default::default(),
+        reasons: Default::default(),
         first_at_ms: 10,
         last_at_ms: 20,
         sample: "terminated".into(),

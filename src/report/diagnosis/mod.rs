@@ -11,6 +11,7 @@ mod classes;
 pub(crate) mod cost;
 mod fault_window;
 mod harness;
+mod pooler;
 mod races;
 mod server_races;
 
@@ -69,6 +70,7 @@ pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     }
     findings.extend(cost::findings(r, cx));
     findings.extend(fault_window::findings(r, cx.settings));
+    findings.extend(pooler::session_state(r, cx));
     if findings.is_empty() {
         findings.push(clean(r));
     }

@@ -268,6 +268,7 @@ mod tests {
                 first_at_ms: first,
                 last_at_ms: last,
                 sample: String::new(),
+                reasons: Default::default(),
             },
         );
     }

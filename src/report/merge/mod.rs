@@ -244,6 +244,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         anomalies: anomalies(parts),
         pool: pool(parts),
         server: server(parts),
+        pooler: None,
         faults: faults(parts, &offsets),
         outages: None,
         isolation: isolation(parts),
@@ -267,6 +268,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
             .max_by(|a, b| a.utilization.total_cmp(&b.utilization)),
         server_version: first.server_version.clone(),
     };
+    v.pooler = crate::report::pooler::stats(&v.timeline);
     let machines: Vec<&VariantReport> = parts.iter().map(|p| p.variant).collect();
     v.outages = outages::merged(&machines, &offsets, &v);
     v.diagnosis = diagnose(&v, parts, database);
@@ -411,6 +413,7 @@ fn errors(
             let merged = out.entry(*class).or_insert_with(|| ErrorStats {
                 count: 0,
                 sqlstates: BTreeMap::new(),
+                reasons: BTreeMap::new(),
                 first_at_ms: first,
                 last_at_ms: last,
                 sample: e.sample.clone(),
@@ -418,6 +421,9 @@ fn errors(
             merged.count += e.count;
             for (code, n) in &e.sqlstates {
                 *merged.sqlstates.entry(code.clone()).or_default() += n;
+            }
+            for (key, n) in &e.reasons {
+                *merged.reasons.entry(key.clone()).or_default() += n;
             }
             if first < merged.first_at_ms {
                 merged.first_at_ms = first;

@@ -154,6 +154,9 @@ fn second(variant: &str, k: u64, entries: &[&TimelineEntry]) -> Result<TimelineE
         connections_created: sum(|e| e.connections_created),
         connections_closed: sum(|e| e.connections_closed),
         server_backends,
+        pooler: crate::report::pooler::merge_second(
+            entries.iter().filter_map(|e| e.pooler.as_ref()),
+        ),
     })
 }
 
@@ -183,6 +186,7 @@ mod tests {
             connections_created: 0,
             connections_closed: 0,
             server_backends: None,
+            pooler: None,
         }
     }
 

@@ -21,6 +21,9 @@ pub struct DatabaseSettings {
     /// A container of a PostgreSQL image instead of the embedded server (see `docker.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker: Option<DockerSettings>,
+    /// A throwaway PgBouncer in front of the database (see `pgbouncer.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgbouncer: Option<PgBouncerSettings>,
 }
 
 /// `[database.embedded]`: settings of the throwaway server.
