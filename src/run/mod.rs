@@ -19,6 +19,7 @@ pub mod ledger;
 pub(crate) mod network;
 pub mod pause_pooler;
 pub mod pooler;
+mod prepare;
 pub mod restart_pooler;
 pub mod sampler;
 pub mod shape;

@@ -4,34 +4,26 @@
 //! statement in flight (the server's cancel request) and skips the rest.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::admin::{Admin, ServerInfo};
-use super::cancel_tasks::TaskCancels;
 use super::faults::{self, Fired};
 use super::ledger::Ledger;
 use super::sampler::{self, BackendQuery, ProgressLine};
-use super::shape::Shape;
 use super::task::LoadRun;
 use super::workers::{self, Workers};
 use super::{Interrupt, RunError};
-use crate::access::Access;
-use crate::access::conn::Connector;
 use crate::access::gauges::Gauges;
 use crate::database::Database;
-use crate::record::errors::{ErrorClass, describe};
-use crate::record::spells::FaultSpec;
+use crate::record::errors::ErrorClass;
 use crate::record::writes::WriteCheck;
 use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
 use crate::report::model::{Aborted, FaultEvent, VariantReport};
 use crate::scenario::Variant;
-use crate::scenario::model::FaultKind;
-use crate::workload::prepare::{self, StatementInfo};
 
 /// What the run tells every variant.
 pub struct Env<'a> {
@@ -147,140 +139,11 @@ async fn run_all(
             return Err(format!(
                 "{key}[{i}]: the server rejects `{}`: {}",
                 sql.trim(),
-                server_message(&e)
+                super::prepare::server_message(&e)
             ));
         }
     }
     Ok(())
-}
-
-fn server_message(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => describe(e),
-    }
-}
-
-async fn connector(
-    variant: &Variant,
-    db: &Database,
-    env: &Env<'_>,
-    statements: Arc<[StatementInfo]>,
-    proxy: Option<std::net::SocketAddr>,
-) -> Result<Arc<Connector>, RunError> {
-    let s = &variant.settings;
-    let make = |gauges| {
-        Connector::new(
-            db.harness_config(),
-            db.harness_tls(),
-            env.run_id,
-            &s.access,
-            statements.clone(),
-            gauges,
-        )
-        .dialing(proxy)
-    };
-    // One probe connection, not counted: bad session settings are the scenario's fault (exit 2),
-    // an unreachable server is not (exit 3).
-    match make(Arc::new(Gauges::default())).connect().await {
-        Ok(_) => Ok(Arc::new(make(Arc::new(Gauges::default())))),
-        Err(e) if e.class == ErrorClass::SqlError && !s.access.session_settings.is_empty() => {
-            Err(RunError::BadInput(format!(
-                "access.session_settings: the server rejects them: {}",
-                e.message
-            )))
-        }
-        Err(e) => Err(RunError::Infra(format!(
-            "cannot connect to {}: {e}",
-            db.display_url
-        ))),
-    }
-}
-
-/// Describes the workload's statements on the admin connection, and the ledger's after them
-/// (its index is returned beside them).
-async fn statements(
-    variant: &Variant,
-    admin: &Admin,
-    ledger: Option<&Ledger>,
-) -> Result<(Vec<StatementInfo>, Option<usize>), RunError> {
-    let client = admin.client().await?;
-    let mut statements = prepare::describe_all(&client, &variant.plan)
-        .await
-        .map_err(|e| RunError::BadInput(e.to_string()))?;
-    let Some(l) = ledger else {
-        return Ok((statements, None));
-    };
-    let info = prepare::describe_one(&client, &l.insert_sql())
-        .await
-        .map_err(|e| RunError::BadInput(format!("the ledger statement: {e}")))?;
-    statements.push(info);
-    let at = statements.len() - 1;
-    Ok((statements, Some(at)))
-}
-
-/// Prepares the statements (with the ledger's) and opens the access, then builds what the
-/// tasks share.
-async fn prepare_load(
-    variant: &Variant,
-    db: &Database,
-    admin: &Admin,
-    env: &Env<'_>,
-    schedule: &[faults::Scheduled],
-    ledger: Option<&Ledger>,
-) -> Result<Arc<LoadRun>, RunError> {
-    let s = &variant.settings;
-    let (statements, ledger_statement) = statements(variant, admin, ledger).await?;
-    let proxy = super::network::start(s, &db.config)?;
-    let dial = proxy.as_ref().map(|p| p.addr());
-    let connector = connector(variant, db, env, statements.into(), dial).await?;
-    let access = Access::open(s, connector).await.map_err(|e| {
-        RunError::Infra(format!(
-            "cannot open the shared connection to {}: {e}",
-            db.display_url
-        ))
-    })?;
-    let start = Instant::now();
-    let measure_start = start + s.load.warmup;
-    Ok(Arc::new(LoadRun {
-        plan: variant.plan.clone(),
-        access,
-        seed: s.seed.unwrap_or_else(|| fastrand::u64(..)),
-        seqs: (0..variant.plan.seq_sites)
-            .map(|_| AtomicI64::new(0))
-            .collect(),
-        shape: Shape::of(&s.load),
-        start,
-        measure_start,
-        deadline: variant
-            .settings
-            .load
-            .measured_length()
-            .map(|d| measure_start + d),
-        iterations: s.load.iterations,
-        think_time: s.load.think_time,
-        op_timeout: s.load.op_timeout,
-        retry: s.load.retry.clone(),
-        pacing: s.load.on_failure.pacing(),
-        leak_threshold: s.access.leak_threshold,
-        ledger: ledger_statement,
-        faults: schedule.iter().map(|f| f.at).collect(),
-        fault_specs: schedule
-            .iter()
-            .map(|f| FaultSpec {
-                at: f.at,
-                settles_after: s.fault[f.fault].settles_after(),
-            })
-            .collect(),
-        timeline: Arc::new(Timeline::default()),
-        interrupt: env.interrupt.clone(),
-        cancels: s
-            .fault
-            .iter()
-            .any(|f| f.kind == FaultKind::CancelTasks)
-            .then(|| Arc::new(TaskCancels::new(s.load.tasks as usize))),
-        proxy,
-    }))
 }
 
 /// The helpers that run beside the workers on the control thread.
@@ -498,11 +361,10 @@ async fn measure(
         &variant.settings.fault,
         variant.settings.load.measured_length(),
     );
-    let load = prepare_load(variant, db, admin, env, &scheduled, ledger).await?;
+    let load = super::prepare::prepare_load(variant, db, admin, env, &scheduled, ledger).await?;
     let tasks = variant.settings.load.tasks as usize;
     if load.measure_start <= load.start {
-        // No warmup: what the pool did while it was built is setup, not load.
-        load.access.begin_measured_phase();
+        load.access.begin_measured_phase(); // No warmup: building the pool was setup, not load.
     }
     let threads = workers::thread_count(tasks);
     let cpu = super::cpu::CpuClock::start();
@@ -540,9 +402,7 @@ async fn measure(
         measured: end.saturating_duration_since(measure_start),
         started_at: super::wall_clock(measure_start),
         aborted,
-        // Everything that recorded into it has ended; a helper task that was aborted may not
-        // have been dropped yet, so take the data rather than insist on the last reference
-        // (regression: this `expect`ed once and panicked in tests/cost.rs).
+        // An aborted helper task may hold it still: take the data (tests/cost.rs once panicked).
         timeline: Arc::try_unwrap(timeline).unwrap_or_else(|shared| shared.take()),
         cut,
         harness,

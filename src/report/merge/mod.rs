@@ -261,11 +261,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         warnings: warnings(parts),
         started_at: Some(humantime::format_rfc3339_millis(origin).to_string()),
         machines: machines(parts),
-        // The busiest machine's: one saturated harness is enough to doubt the figures.
-        harness: parts
-            .iter()
-            .filter_map(|p| p.variant.harness.clone())
-            .max_by(|a, b| a.utilization.total_cmp(&b.utilization)),
+        harness: busiest_harness(parts),
         server_version: first.server_version.clone(),
     };
     v.pooler = crate::report::pooler::stats(&v.timeline);
@@ -275,6 +271,14 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
     verdict::rejudge(&mut v);
     diagnosis::after_verdict(&mut v);
     Ok(v)
+}
+
+/// The busiest machine's harness: one saturated harness is enough to doubt the figures.
+fn busiest_harness(parts: &[Part<'_>]) -> Option<crate::report::model::Harness> {
+    parts
+        .iter()
+        .filter_map(|p| p.variant.harness.clone())
+        .max_by(|a, b| a.utilization.total_cmp(&b.utilization))
 }
 
 /// The server's peaks: the highest machine's (they may not have peaked at once).
