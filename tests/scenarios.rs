@@ -186,6 +186,7 @@ fn connect_per_request_tls_connects_every_variant_with_tls_where_asked() {
     for name in [
         "plain, connection per request",
         "TLS, connection per request",
+        "TLS 1 ms away, connection per request",
     ] {
         let per_request = variant(&r, name);
         assert!(per_request.pool.connections_created >= per_request.operations.total);

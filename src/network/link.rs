@@ -5,7 +5,9 @@
 //! The link also tells whether its connection is idle on the PostgreSQL protocol (for
 //! `idle_only`): a statement is in flight from the first byte the harness sends until the
 //! server's `ReadyForQuery` (`Z`, length 5, status) ends what it sends back. A connection that
-//! began with an `SSLRequest` is opaque; only the quiet time counts for it.
+//! began with an `SSLRequest` the server accepted (`S`) is opaque: only the quiet time counts
+//! for it; one the server refused (`N`, libpq's `prefer` against a server without TLS) goes on
+//! in plain and is read as any other.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,6 +38,8 @@ pub(crate) struct Link {
     /// A statement in flight: the harness sent, the server has not said `ReadyForQuery`.
     awaiting: AtomicBool,
     opaque: AtomicBool,
+    /// An `SSLRequest` was sent and the server's one-byte answer has not come yet.
+    ssl_answer_due: AtomicBool,
     /// Nanoseconds since `origin` of the last byte in either direction.
     last_byte: AtomicU64,
     origin: Instant,
@@ -48,6 +52,7 @@ impl Link {
             toxics: watch::Sender::new(toxics),
             awaiting: AtomicBool::new(false),
             opaque: AtomicBool::new(false),
+            ssl_answer_due: AtomicBool::new(false),
             last_byte: AtomicU64::new(origin.elapsed().as_nanos() as u64),
             origin,
         }
@@ -69,10 +74,24 @@ impl Link {
             Direction::Upstream => {
                 if first && chunk.starts_with(&SSL_REQUEST) {
                     self.opaque.store(true, Ordering::Relaxed);
+                    self.ssl_answer_due.store(true, Ordering::Relaxed);
                 }
                 self.awaiting.store(true, Ordering::Relaxed);
             }
             Direction::Downstream => {
+                let mut chunk = chunk;
+                if self.ssl_answer_due.swap(false, Ordering::Relaxed) && !chunk.is_empty() {
+                    if chunk[0] != b'N' {
+                        return; // `S`: TLS from here on, opaque.
+                    }
+                    // Regression: a refused SSLRequest (libpq's default `prefer`) left the
+                    // connection opaque, so statements in flight counted as idle.
+                    self.opaque.store(false, Ordering::Relaxed);
+                    chunk = &chunk[1..];
+                    if chunk.is_empty() {
+                        return;
+                    }
+                }
                 let keep = chunk.len().min(6);
                 tail.rotate_left(keep);
                 tail[6 - keep..].copy_from_slice(&chunk[chunk.len() - keep..]);
@@ -287,5 +306,47 @@ impl Pump<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link() -> Link {
+        Link::new(1, Arc::new(LinkToxics::default()), Instant::now())
+    }
+
+    #[test]
+    fn a_refused_ssl_request_leaves_the_connection_readable() {
+        let l = link();
+        let mut tail = [0u8; 6];
+        l.saw(Direction::Upstream, &SSL_REQUEST, true, &mut tail);
+        l.saw(Direction::Downstream, b"N", false, &mut tail);
+        l.saw(
+            Direction::Upstream,
+            b"Q\0\0\0\x0dSELECT 1\0",
+            false,
+            &mut tail,
+        );
+        assert!(l.awaiting.load(Ordering::Relaxed));
+        assert!(!l.opaque.load(Ordering::Relaxed));
+        assert!(!l.is_idle(), "a statement in flight is not idle");
+        l.saw(
+            Direction::Downstream,
+            &[b'Z', 0, 0, 0, 5, b'I'],
+            false,
+            &mut tail,
+        );
+        assert!(!l.awaiting.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn an_accepted_ssl_request_makes_the_connection_opaque() {
+        let l = link();
+        let mut tail = [0u8; 6];
+        l.saw(Direction::Upstream, &SSL_REQUEST, true, &mut tail);
+        l.saw(Direction::Downstream, b"S", false, &mut tail);
+        assert!(l.opaque.load(Ordering::Relaxed));
     }
 }

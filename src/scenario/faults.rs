@@ -260,15 +260,18 @@ impl FaultSettings {
         keys
     }
 
-    /// The keys of `sql`, `read_only` and `cancel_queries`'s `guard` given to another kind.
+    /// The keys of `sql`, `read_only` and `cancel_queries`'s `guard`, and `for` (`sql`,
+    /// `read_only`, `network`, `pause_pooler`), given to another kind.
     fn foreign_race_keys(&self) -> Vec<&'static str> {
         let k = self.kind;
         let mut keys = Vec::new();
         if k != FaultKind::Sql && self.sql.is_some() {
             keys.push("sql");
         }
-        if !matches!(k, FaultKind::Sql | FaultKind::ReadOnly | FaultKind::Network)
-            && self.for_.is_some()
+        if !matches!(
+            k,
+            FaultKind::Sql | FaultKind::ReadOnly | FaultKind::Network | FaultKind::PausePooler
+        ) && self.for_.is_some()
         {
             keys.push("for");
         }
