@@ -166,13 +166,17 @@ tasks = 12
 duration = "2500ms"
 [pool]
 max_size = 12
-connection_timeout = "1s"
+connection_timeout = "150ms"
 test_on_check_out = false
 [[workload]]
 name = "query"
 [[workload.step]]
-sql = "SELECT pg_sleep(0.05)"
+sql = "SELECT pg_sleep(0.4)"
 "#;
+    // Holds (400 ms) longer than the acquire timeout (150 ms): a task that finds the server full
+    // cannot be rescued by a returned connection, so the refusal surfaces on every round, not
+    // only when bb8's barging happens to starve a waiter (a regression: with 50 ms holds this
+    // test failed on a quiet machine, where waiters were always served in time).
     let s = scenario(text, &[]);
     let _one = load_lock();
     let report = run_on(&s, None).unwrap();
