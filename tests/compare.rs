@@ -252,7 +252,10 @@ fn other_settings_are_refused_unless_forced() {
     .unwrap();
     let again = s.dir.path().join("again.json");
     let (code, out) = run(&s.url, &s.file, &again, &["--baseline", base]);
-    assert_eq!(code, 0, "{out}");
+    // Comparable: not refused (2). Whether this second run regressed against the first (1) is
+    // the machine's noise, not what this test is about (it failed so on a loaded machine).
+    assert!(code == 0 || code == 1, "{out}");
+    assert!(!out.contains("effective settings"), "{out}");
 }
 
 #[test]
