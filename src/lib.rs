@@ -3,6 +3,7 @@
 //!
 //! The pieces, in the order a run uses them:
 //! - [`scenario`]: the TOML model, variants, `--set`, validation with file/line/key errors;
+//! - [`conninfo`]: connection strings and TLS modes, parsed as libpq does;
 //! - [`database`]: where the server comes from (a URL, or an embedded throwaway cluster);
 //! - [`access`]: how tasks get a connection (shared, pool, per operation, per task);
 //! - [`workload`]: the compiled mix of statements, parameters and transactions;
@@ -10,7 +11,8 @@
 //! - [`record`]: histograms, error classes, the timeline;
 //! - [`report`]: the JSON report, the verdict, comparisons and merges, the schema;
 //! - [`export`]: the outputs (JSON, JUnit, Markdown, the terminal summary), one file each;
-//! - [`metric`]: the one metric vocabulary of `[expect]`, `--tolerance` and every table.
+//! - [`metric`]: the one metric vocabulary of `[expect]`, `--tolerance` and every table;
+//! - [`value`]: parameter and captured values, statement templates (vocabulary, below all).
 //!
 //! [`redact`] hides passwords in anything shown to a user.
 //!
@@ -20,6 +22,7 @@
 pub mod access;
 pub mod cli;
 pub mod commands;
+pub mod conninfo;
 pub mod database;
 pub mod exit;
 pub mod export;
@@ -32,4 +35,5 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod signal;
+pub mod value;
 pub mod workload;
