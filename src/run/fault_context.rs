@@ -1,7 +1,7 @@
 //! What every fault acts on (the [`Context`]) and the helpers the fault kinds share: the end of
 //! the load as the faults see it ([`Stop`]), signalling this run's backends, listing them. The
 //! kinds themselves (`fault_*.rs`, `pause_pooler.rs`, ...) and the runner that dispatches to them
-//! ([`super::faults`]) sit above this file, so no fault kind imports its dispatcher.
+//! (`faults.rs`) sit above this file, so no fault kind imports its dispatcher.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
