@@ -57,51 +57,33 @@ fn strip_comments(src: &str) -> String {
     let b = src.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
-    let blank = |out: &mut Vec<u8>, c: u8| out.push(if c == b'\n' { b'\n' } else { b' ' });
     while i < b.len() {
-        match b[i] {
+        let end = match b[i] {
             b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    blank(&mut out, b[i]);
-                    i += 1;
-                }
+                let end = find(b, i, b"\n").unwrap_or(b.len());
+                blank(&mut out, &b[i..end]);
+                end
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
-                let mut depth = 0;
-                while i < b.len() {
-                    if b[i..].starts_with(b"/*") {
-                        depth += 1;
-                        out.extend_from_slice(b"  ");
-                        i += 2;
-                    } else if b[i..].starts_with(b"*/") {
-                        depth -= 1;
-                        out.extend_from_slice(b"  ");
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        blank(&mut out, b[i]);
-                        i += 1;
-                    }
-                }
+                let end = block_comment_end(b, i);
+                blank(&mut out, &b[i..end]);
+                end
             }
             b'r' if raw_string_start(b, i).is_some() => {
                 let hashes = raw_string_start(b, i).unwrap();
                 let close: Vec<u8> = std::iter::once(b'"').chain(vec![b'#'; hashes]).collect();
-                let body = i + 2 + hashes;
-                let end = find(b, body, &close).map_or(b.len(), |e| e + close.len());
+                let end = find(b, i + 2 + hashes, &close).map_or(b.len(), |e| e + close.len());
                 out.extend_from_slice(&b[i..end]);
-                i = end;
+                end
             }
             b'"' => {
-                let start = i;
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
+                let mut end = i + 1;
+                while end < b.len() && b[end] != b'"' {
+                    end += if b[end] == b'\\' { 2 } else { 1 };
                 }
-                i = (i + 1).min(b.len());
-                out.extend_from_slice(&b[start..i]);
+                let end = (end + 1).min(b.len());
+                out.extend_from_slice(&b[i..end]);
+                end
             }
             // A char literal ('"', '\'', 'x'); otherwise a lifetime.
             b'\'' if b.get(i + 1) == Some(&b'\\') => {
@@ -109,19 +91,45 @@ fn strip_comments(src: &str) -> String {
                     .find(|&j| b[j] == b'\'')
                     .map_or(b.len(), |j| j + 1);
                 out.extend_from_slice(&b[i..end]);
-                i = end;
+                end
             }
             b'\'' if b.get(i + 2) == Some(&b'\'') => {
                 out.extend_from_slice(&b[i..i + 3]);
-                i += 3;
+                i + 3
             }
             c => {
                 out.push(c);
-                i += 1;
+                i + 1
             }
-        }
+        };
+        i = end;
     }
     String::from_utf8(out).unwrap()
+}
+
+/// Spaces for `text`, its newlines kept.
+fn blank(out: &mut Vec<u8>, text: &[u8]) {
+    out.extend(text.iter().map(|&c| if c == b'\n' { b'\n' } else { b' ' }));
+}
+
+/// The end of the (nested) block comment that starts at `i`.
+fn block_comment_end(b: &[u8], mut i: usize) -> usize {
+    let mut depth = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"/*") {
+            depth += 1;
+            i += 2;
+        } else if b[i..].starts_with(b"*/") {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
 }
 
 /// `r"` or `r#…"` at `i` (not inside an identifier): the number of `#`.
