@@ -2,11 +2,12 @@
 //! connection handling.
 //!
 //! The pieces, in the order a run uses them:
-//! - [`scenario`]: the TOML model, variants, `--set`, validation with file/line/key errors;
+//! - [`scenario`]: the TOML model, variants, `--set`, validation with file/line/key errors, and
+//!   the compiled workload mix (compiling is validating, done once);
 //! - [`conninfo`]: connection strings and TLS modes, parsed as libpq does;
 //! - [`database`]: where the server comes from (a URL, or an embedded throwaway cluster);
 //! - [`access`]: how tasks get a connection (shared, pool, per operation, per task);
-//! - [`workload`]: the compiled mix of statements, parameters and transactions;
+//! - [`workload`]: parameter values, preparing statements, running an operation's steps;
 //! - [`run`]: tasks, the load model, the runtime layout;
 //! - [`record`]: histograms, error classes, the timeline;
 //! - [`report`]: the JSON report, the verdict, comparisons and merges, the schema;
@@ -16,8 +17,14 @@
 //!
 //! [`redact`] hides passwords in anything shown to a user.
 //!
-//! [`cli`] and [`options`] are the edge: they turn the command line into settings and errors
-//! into exit codes; nothing below them sees clap.
+//! [`cli`] and [`options`] are the edge: the binary's `main.rs` parses with [`cli`], turns the
+//! arguments into settings with [`options`] and runs [`commands`]; neither of the first two
+//! imports the other, and nothing below them sees clap.
+//!
+//! Imports go one way, with no circle between files or top-level modules: vocabulary
+//! ([`metric`], [`value`], error classes in [`record::errors`]) → [`scenario`] → [`conninfo`],
+//! [`database`], [`access`] → [`workload`] → [`run`] → [`record`] → [`report`] → [`export`] →
+//! [`commands`]. `tests/layers.rs` checks it.
 
 pub mod access;
 pub mod cli;
