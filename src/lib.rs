@@ -21,10 +21,10 @@
 //! arguments into settings with [`options`] and runs [`commands`]; neither of the first two
 //! imports the other, and nothing below them sees clap.
 //!
-//! Imports go one way, with no circle between files or top-level modules: vocabulary
-//! ([`metric`], [`value`], error classes in [`record::errors`]) → [`scenario`] → [`conninfo`],
-//! [`database`], [`access`] → [`workload`] → [`run`] → [`record`] → [`report`] → [`export`] →
-//! [`commands`]. `tests/layers.rs` checks it.
+//! Imports go one way, with no circle between files or top-level modules (`tests/layers.rs`
+//! checks it): vocabulary ([`metric`], [`value`], [`record`]'s error classes and recorders,
+//! [`redact`], [`signal`]) and [`conninfo`] → [`scenario`] → [`database`] → [`access`] →
+//! [`workload`] → [`run`] (with [`network`]) → [`report`] → [`export`] → [`commands`].
 
 pub mod access;
 pub mod cli;
