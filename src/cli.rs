@@ -1,13 +1,11 @@
-//! The command line: clap builds it here; [`crate::options`] turns it into validated settings,
-//! and [`crate::commands`] runs them. Nothing below this layer sees clap.
+//! The command line: clap builds it here and nothing else; the binary's `main.rs` hands it to
+//! [`crate::options`] (validated settings) and [`crate::commands`] (which run them), as
+//! hyperfine does. This module imports neither, and nothing below this layer sees clap.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::commands;
-use crate::options;
 
 /// Concurrency stress tests and race diagnosis for PostgreSQL connection handling.
 #[derive(Debug, Parser)]
@@ -143,50 +141,26 @@ pub struct CheckArgs {
     pub print: bool,
 }
 
-/// Parses the command line, runs the command, returns the contract's exit code.
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            if e.use_stderr() {
-                // An error may echo an argument, a URL with its password say: redacted.
-                eprint!("{}", crate::redact::redact(&e.render().to_string()));
-            } else {
-                let _ = e.print();
-            }
+/// Parses the command line. `Err` carries the exit code when there is nothing to run: 2 for a
+/// usage error (printed, redacted), success for `--help` and `--version` (printed).
+pub fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        if e.use_stderr() {
+            // An error may echo an argument, a URL with its password say: redacted.
+            eprint!("{}", crate::redact::redact(&e.render().to_string()));
+            ExitCode::from(2)
+        } else {
             // --help and --version are not errors.
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            let _ = e.print();
+            ExitCode::SUCCESS
         }
-    };
-    if !matches!(cli.command, Command::Run(_)) {
-        quiet_on_closed_pipe();
-    }
-    let exit = match cli.command {
-        Command::Run(args) => options::run(args).map(commands::run::run),
-        Command::Check(args) => Ok(commands::check::check(options::check(args))),
-        Command::Compare(args) => options::compare(args).map(commands::compare::compare),
-        Command::Merge(args) => Ok(commands::merge::merge(options::merge(args))),
-        Command::Report(args) => Ok(commands::report::report(options::report(args))),
-        Command::Schema => {
-            print!("{}", crate::report::schema::report_schema());
-            Ok(crate::exit::Exit::Ok)
-        }
-    };
-    exit.unwrap_or_else(|e| {
-        eprintln!("error: {}", crate::redact::redact(&e.to_string()));
-        crate::exit::Exit::BadInput
     })
-    .into()
 }
 
 /// `stress check --print | head` should end quietly, as Unix tools do, not panic in
 /// `println!` (Rust ignores SIGPIPE, so a closed pipe is an error there). Not for `run`: it
 /// owns a server to shut down and a report to write, whatever happens to its stdout.
-fn quiet_on_closed_pipe() {
+pub fn quiet_on_closed_pipe() {
     // SAFETY: restoring the default disposition of SIGPIPE, before any thread is started.
     use nix::sys::signal::{SigHandler, Signal, signal};
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };

@@ -11,9 +11,11 @@
 //! | `anomalies.<name>` | a field of the report's `anomalies` (a count) | max |
 //!
 //! `<stat>` is `p50`, `p90`, `p99`, `p999`, `max` or `mean`. `<class>` is an error class of the
-//! contract (`pool_timeout`, ...). `<name>` is any field of the report's `Anomalies`; the list
-//! is read from its JSON Schema, so a field added there is a metric at once. Some anomalies are
-//! measured only when the scenario asks (`lost_writes` with a verified workload, `leaks` with
+//! contract (`pool_timeout`, ...). `<name>` is any field of the report's `Anomalies`: the list is
+//! [`ANOMALIES`] here, below the report, and a test of `report::measure` keeps it equal to the
+//! fields of `Anomalies`' JSON Schema. Resolving a metric in a report is the report's business
+//! (`report::measure`), so this vocabulary does not depend on the output model. Some anomalies
+//! are measured only when the scenario asks (`lost_writes` with a verified workload, `leaks` with
 //! `access.leak_threshold`): resolving one then says what to set ([`Measured::NotMeasured`]),
 //! it never passes silently as zero.
 
@@ -25,7 +27,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::record::errors::ErrorClass;
-use crate::report::model::{Anomalies, LatencySummary, VariantReport};
 
 /// A statistic of a latency histogram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,17 +59,6 @@ impl Stat {
             Stat::Mean => "mean",
         }
     }
-
-    fn of(self, s: &LatencySummary) -> f64 {
-        match self {
-            Stat::P50 => s.p50,
-            Stat::P90 => s.p90,
-            Stat::P99 => s.p99,
-            Stat::P999 => s.p999,
-            Stat::Max => s.max,
-            Stat::Mean => s.mean,
-        }
-    }
 }
 
 /// A metric of a variant's report.
@@ -79,7 +69,7 @@ pub enum Metric {
     Operation(Stat),
     Acquire(Stat),
     Throughput,
-    /// A field of [`Anomalies`] (checked against its schema when parsed).
+    /// A field of the report's `Anomalies` (one of [`ANOMALIES`]).
     Anomaly(String),
 }
 
@@ -121,18 +111,24 @@ pub struct UnknownMetric {
     pub hint: String,
 }
 
-/// The field names of [`Anomalies`], read from its JSON Schema.
+/// The field names of the report's `Anomalies`, in its JSON Schema's order (a test of
+/// `report::measure` checks that they are the same).
+pub const ANOMALIES: &[&str] = &[
+    "advisory_locks_held",
+    "advisory_unlock_failed",
+    "cancel_requests_misdirected",
+    "leaks",
+    "lost_writes",
+    "phantom_writes",
+    "returned_in_transaction",
+    "session_state_leaked",
+    "transaction_interleaved",
+];
+
+/// [`ANOMALIES`] as owned names.
 pub fn anomaly_names() -> &'static [String] {
     static NAMES: OnceLock<Vec<String>> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        let schema = schemars::schema_for!(Anomalies);
-        schema
-            .as_value()
-            .get("properties")
-            .and_then(|p| p.as_object())
-            .map(|p| p.keys().cloned().collect())
-            .unwrap_or_default()
-    })
+    NAMES.get_or_init(|| ANOMALIES.iter().map(|n| n.to_string()).collect())
 }
 
 const VOCABULARY: &str = "metrics are error_rate, errors.<class>, operation.<stat>, \
@@ -233,30 +229,6 @@ impl Metric {
         }
     }
 
-    /// The metric's value in a variant's report.
-    pub fn resolve(&self, v: &VariantReport) -> Measured {
-        let latency = |s: &LatencySummary, stat: Stat, what: &str| {
-            if s.count == 0 {
-                Measured::NotMeasured(format!("no {what} was measured"))
-            } else {
-                Measured::Value(stat.of(s))
-            }
-        };
-        match self {
-            Metric::ErrorRate if v.operations.total == 0 => {
-                Measured::NotMeasured("no operation ran".into())
-            }
-            Metric::ErrorRate => {
-                Measured::Value(v.operations.failed as f64 / v.operations.total as f64)
-            }
-            Metric::Errors(c) => Measured::Value(v.errors.get(c).map_or(0, |e| e.count) as f64),
-            Metric::Operation(s) => latency(&v.latency_ms.operation, *s, "successful operation"),
-            Metric::Acquire(s) => latency(&v.latency_ms.acquire, *s, "acquire"),
-            Metric::Throughput => Measured::Value(v.throughput_ops_s),
-            Metric::Anomaly(name) => anomaly(&v.anomalies, name),
-        }
-    }
-
     /// A value of this metric as people read it: `12.3ms`, `0.50%`, `7`, `812.4 ops/s`.
     pub fn format(&self, value: f64) -> String {
         match self.unit() {
@@ -265,39 +237,6 @@ impl Metric {
             Unit::Millis => format_ms(value),
             Unit::PerSecond => format!("{value:.1} ops/s"),
         }
-    }
-}
-
-fn anomaly(a: &Anomalies, name: &str) -> Measured {
-    let value = serde_json::to_value(a).ok();
-    match value
-        .as_ref()
-        .and_then(|v| v.get(name))
-        .and_then(|v| v.as_f64())
-    {
-        Some(n) => Measured::Value(n),
-        None => Measured::NotMeasured(unmeasured_reason(name)),
-    }
-}
-
-/// Why an anomaly has no value in a report: what the scenario must ask for to measure it.
-fn unmeasured_reason(name: &str) -> String {
-    match name {
-        "lost_writes" | "phantom_writes" => format!(
-            "anomalies.{name} is measured only when a workload is checked: set verify = \
-             \"acknowledged_writes\" on a writing workload, or add builtin = \"ledger\""
-        ),
-        "leaks" => "anomalies.leaks is measured only with access.leak_threshold set".to_string(),
-        "cancel_requests_misdirected" => "anomalies.cancel_requests_misdirected is measured only \
-             with a [[fault]] kind = \"cancel_queries\""
-            .to_string(),
-        "session_state_leaked" => "anomalies.session_state_leaked is measured only with a \
-             builtin = \"session_state\" workload"
-            .to_string(),
-        "advisory_unlock_failed" => "anomalies.advisory_unlock_failed is measured only with a \
-             builtin = \"advisory_lock\" or \"advisory_xact_lock\" workload"
-            .to_string(),
-        _ => format!("anomalies.{name} was not measured in this run"),
     }
 }
 
@@ -387,33 +326,6 @@ mod tests {
         ] {
             assert_eq!(name.parse::<Metric>().unwrap().direction(), Direction::Max);
         }
-    }
-
-    #[test]
-    fn anomaly_names_come_from_the_report_type() {
-        let names = anomaly_names();
-        for n in [
-            "transaction_interleaved",
-            "returned_in_transaction",
-            "lost_writes",
-        ] {
-            assert!(names.iter().any(|x| x == n), "{names:?}");
-        }
-    }
-
-    #[test]
-    fn unmeasured_anomalies_are_not_zero() {
-        let a = Anomalies::default();
-        assert_eq!(anomaly(&a, "transaction_interleaved"), Measured::Value(0.0));
-        assert!(matches!(
-            anomaly(&a, "lost_writes"),
-            Measured::NotMeasured(_)
-        ));
-        let a = Anomalies {
-            lost_writes: Some(3),
-            ..Anomalies::default()
-        };
-        assert_eq!(anomaly(&a, "lost_writes"), Measured::Value(3.0));
     }
 
     #[test]

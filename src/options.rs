@@ -1,12 +1,10 @@
-//! Validated settings of each command, made from the parsed command line. A bad argument
+//! Validated settings of each command, made from the parsed command line (the binary's
+//! `main.rs` hands the parsed arguments over; this module never sees clap). A bad argument
 //! (a `--tolerance` with an unknown metric, say) is an [`OptionsError`]: exit 2 before anything
 //! runs.
 
 use std::path::PathBuf;
 
-use crate::cli::{
-    CheckArgs, CompareArgs, ExportArgs, MergeArgs, ReportArgs, RunArgs, ScenarioArgs,
-};
 use crate::report::compare::{Tolerance, ToleranceError, Tolerances};
 use crate::scenario::LoadOptions;
 
@@ -17,7 +15,8 @@ pub enum OptionsError {
     Tolerance(#[from] ToleranceError),
 }
 
-fn tolerances(args: &[String]) -> Result<Tolerances, OptionsError> {
+/// Parses `--tolerance METRIC=PCT` arguments.
+pub fn tolerances(args: &[String]) -> Result<Tolerances, OptionsError> {
     let parsed = args
         .iter()
         .map(|a| a.parse::<Tolerance>())
@@ -31,14 +30,6 @@ pub struct Exports {
     pub junit: Option<PathBuf>,
     pub markdown: Option<PathBuf>,
     pub html: Option<PathBuf>,
-}
-
-fn exports(args: ExportArgs) -> Exports {
-    Exports {
-        junit: args.junit,
-        markdown: args.markdown,
-        html: args.html,
-    }
 }
 
 /// `--baseline`: where each scenario's baseline report is, and how to judge against it.
@@ -57,13 +48,13 @@ pub struct Scenarios {
     pub load: LoadOptions,
 }
 
-fn scenarios(args: ScenarioArgs) -> Scenarios {
-    Scenarios {
-        files: args.files,
-        load: LoadOptions {
-            sets: args.sets,
-            variants: args.variants,
-        },
+impl Scenarios {
+    /// The files, their `--set` overrides and the `--variant` names chosen.
+    pub fn new(files: Vec<PathBuf>, sets: Vec<String>, variants: Vec<String>) -> Scenarios {
+        Scenarios {
+            files,
+            load: LoadOptions { sets, variants },
+        }
     }
 }
 
@@ -79,6 +70,15 @@ pub enum Out {
 }
 
 impl Out {
+    /// A file for one scenario; a directory for several (or when it is one).
+    pub fn file_or_dir(path: PathBuf, several: bool) -> Out {
+        if several || path.is_dir() {
+            Out::Dir(path)
+        } else {
+            Out::File(path)
+        }
+    }
+
     pub fn path_for(&self, scenario_name: &str) -> PathBuf {
         let file = format!("{}.json", file_name(scenario_name));
         match self {
@@ -112,36 +112,6 @@ pub struct RunRequest {
     pub exports: Exports,
 }
 
-/// A file for one scenario; a directory for several (or when it is one).
-fn file_or_dir(path: PathBuf, several: bool) -> Out {
-    if several || path.is_dir() {
-        Out::Dir(path)
-    } else {
-        Out::File(path)
-    }
-}
-
-pub fn run(args: RunArgs) -> Result<RunRequest, OptionsError> {
-    let several = args.scenario.files.len() > 1;
-    let out = args.out.map_or(Out::Default, |p| file_or_dir(p, several));
-    let baseline = match args.baseline {
-        Some(p) => Some(Baseline {
-            at: file_or_dir(p, several),
-            tolerances: tolerances(&args.tolerances)?,
-            force: args.force,
-        }),
-        None => None,
-    };
-    Ok(RunRequest {
-        scenarios: scenarios(args.scenario),
-        database_url: args.database_url,
-        out,
-        quiet: args.quiet,
-        baseline,
-        exports: exports(args.export),
-    })
-}
-
 /// `stress compare BASE NEW`.
 #[derive(Debug, Clone)]
 pub struct CompareRequest {
@@ -150,16 +120,6 @@ pub struct CompareRequest {
     pub tolerances: Tolerances,
     pub force: bool,
     pub exports: Exports,
-}
-
-pub fn compare(args: CompareArgs) -> Result<CompareRequest, OptionsError> {
-    Ok(CompareRequest {
-        tolerances: tolerances(&args.tolerances)?,
-        base: args.base,
-        new: args.new,
-        force: args.force,
-        exports: exports(args.export),
-    })
 }
 
 /// `stress merge A B ... --out M`.
@@ -171,15 +131,6 @@ pub struct MergeRequest {
     pub exports: Exports,
 }
 
-pub fn merge(args: MergeArgs) -> MergeRequest {
-    MergeRequest {
-        files: args.files,
-        out: args.out,
-        force: args.force,
-        exports: exports(args.export),
-    }
-}
-
 /// `stress report FILE...`: saved reports to render again.
 #[derive(Debug, Clone)]
 pub struct ReportRequest {
@@ -187,24 +138,10 @@ pub struct ReportRequest {
     pub exports: Exports,
 }
 
-pub fn report(args: ReportArgs) -> ReportRequest {
-    ReportRequest {
-        files: args.files,
-        exports: exports(args.export),
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct CheckRequest {
     pub scenarios: Scenarios,
     pub print: bool,
-}
-
-pub fn check(args: CheckArgs) -> CheckRequest {
-    CheckRequest {
-        scenarios: scenarios(args.scenario),
-        print: args.print,
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::error::Error;
 
 use tokio_postgres::types::{FromSql, Type};
 
-use crate::workload::params::Value;
+use crate::value::Value;
 
 /// A captured column value.
 #[derive(Debug)]

@@ -21,8 +21,8 @@ use super::io::Driver;
 use crate::database::Tls;
 use crate::record::errors::{self, ErrorClass, OpError, Phase};
 use crate::scenario::model::{AccessMode, AccessSettings, QueryMode, SettingValue};
-use crate::workload::params::Value;
-use crate::workload::prepare::StatementInfo;
+use crate::value::StatementInfo;
+use crate::value::Value;
 
 /// Opens connections for one variant: same server, settings and statements for all.
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use super::pool::{Generation, Manager, PoolInstance};
 use super::shared::{SharedConn, Slot};
 use crate::record::errors::OpError;
 use crate::scenario::model::ResetOnReturn;
-use crate::workload::params::Value;
+use crate::value::Value;
 
 /// One task's way to a connection.
 #[derive(Debug)]

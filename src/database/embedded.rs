@@ -26,8 +26,8 @@ use super::auth::{self, Secret};
 use super::binaries::{self, Binaries, RunAs};
 use super::cluster::{self, SUPERUSER};
 use super::embedded_tls::{self, ServerTls};
-use super::tls::Tls;
 use super::watchdog::{self, Watchdog};
+use crate::conninfo::tls::Tls;
 use crate::scenario::model::EmbeddedSettings;
 use crate::signal::Interrupt;
 
@@ -162,7 +162,7 @@ impl EmbeddedServer {
 
     /// The superuser's URL for database `dbname`, password included (and, with `ssl = true`,
     /// `sslmode=verify-full` against its CA): for tests and internal use only, never to be
-    /// shown (show [`super::url::redacted`] of [`Self::config`]).
+    /// shown (show [`crate::conninfo::url::redacted`] of [`Self::config`]).
     pub fn url(&self, dbname: &str) -> String {
         let tls = match &self.server_tls {
             Some(t) => format!(

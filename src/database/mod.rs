@@ -13,25 +13,24 @@ pub mod embedded;
 mod embedded_tls;
 #[cfg(feature = "docker")]
 mod fallback;
-pub mod libpq;
-mod libpq_files;
 pub mod pgbouncer;
 mod pgbouncer_conf;
 pub mod server;
-pub mod tls;
-pub mod url;
 pub(crate) mod watchdog;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+pub use crate::conninfo::tls::Tls;
+/// Connection strings and TLS settings live below the scenario, in [`crate::conninfo`]; these
+/// are their old paths, kept for the code that reaches them through the database.
+pub use crate::conninfo::{libpq, tls, url};
 use crate::scenario::model::DatabaseSettings;
 use crate::signal::Interrupt;
 pub use embedded::{EmbeddedServer, StopMode};
 pub use pgbouncer::{PgBouncer, PoolerHandle, PoolerStop};
 pub use server::Server;
 use server::Wanted;
-pub use tls::Tls;
 
 /// An infrastructure failure: the database is unreachable, the embedded server failed to
 /// start (exit code 3).

@@ -76,7 +76,7 @@ pub struct ToxicSpec {
     /// Share of the connections it acts on (toxiproxy's `toxicity`), each chosen at random.
     pub fraction: f64,
     /// Only connections idle at that moment (no statement in flight, no byte for
-    /// [`super::link::IDLE_FOR`]); connections opened later are spared.
+    /// `link::IDLE_FOR`); connections opened later are spared.
     pub idle_only: bool,
 }
 

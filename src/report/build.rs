@@ -261,7 +261,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         anomalies: anomalies(&data),
         pool: pool_stats(&data),
         server: server_stats(&timeline),
-        pooler: super::pooler::stats(&timeline),
+        pooler: super::pooler::stats(timeline.iter().filter_map(|e| e.pooler.as_ref())),
         faults: std::mem::take(&mut data.faults),
         outages: None,
         isolation: isolation(&data),
@@ -280,7 +280,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         harness: data.harness.take(),
         server_version: String::new(),
     };
-    super::races::fill(&mut report, settings, &data.gauges.races.measured());
+    super::race_sections::fill(&mut report, settings, &data.gauges.races.measured());
     report.outages = Some(super::outages::outages(
         t,
         u64::from(settings.load.tasks),

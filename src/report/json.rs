@@ -1,5 +1,5 @@
 //! Reading a JSON report back (`--baseline`, `compare`, `merge`, `report`); writing it is the
-//! JSON exporter's ([`crate::export::json`]).
+//! JSON exporter's (`export::json`, a layer above).
 
 use std::path::Path;
 

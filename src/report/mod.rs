@@ -3,7 +3,7 @@
 //! baseline ([`compare`]), reading a saved report back ([`json`]), and the JSON Schema
 //! ([`schema`]); and merging the reports of several machines ([`merge`]), which like `compare`
 //! reads them strictly ([`strict`]). Writing the report and the other outputs is
-//! [`crate::export`]'s.
+//! `export`'s (a layer above).
 
 pub mod build;
 pub mod compare;
@@ -13,10 +13,12 @@ pub mod fingerprint;
 pub(crate) mod fixtures;
 pub mod harness;
 pub mod json;
+mod measure;
 pub mod merge;
 pub mod model;
 pub mod outages;
 pub mod pooler;
+pub(crate) mod race_sections;
 pub mod races;
 pub mod schema;
 pub mod strict;

@@ -4,7 +4,6 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::model::TimelineEntry;
 use crate::record::pooler::PoolerSample;
 
 /// The pooler `stress` started in front of the database.
@@ -76,9 +75,10 @@ pub struct PoolerStats {
     pub wait_ms: u64,
 }
 
-/// The peaks of the timeline's pooler samples; `None` when no second has one.
-pub fn stats(timeline: &[TimelineEntry]) -> Option<PoolerStats> {
-    let seconds: Vec<&PoolerSecond> = timeline.iter().filter_map(|e| e.pooler.as_ref()).collect();
+/// The peaks of the timeline's pooler samples (its seconds that have one); `None` when there
+/// is none.
+pub fn stats<'a>(seconds: impl Iterator<Item = &'a PoolerSecond>) -> Option<PoolerStats> {
+    let seconds: Vec<&PoolerSecond> = seconds.collect();
     if seconds.is_empty() {
         return None;
     }

@@ -1,16 +1,11 @@
 //! The report's parts for the races a pool does not fix (issue 15): what the operations that
-//! `cancel_tasks` cancelled carried back to the pool ([`CancelledTasks`]), and how their parts
-//! of several machines' reports merge.
-
-use std::collections::BTreeMap;
+//! `cancel_tasks` cancelled carried back to the pool ([`CancelledTasks`]). Filling them in and
+//! merging several machines' are in `race_sections.rs`, above the report model that holds them.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::model::VariantReport;
 use crate::access::races::RaceCounts;
-use crate::record::errors::ErrorClass;
-use crate::scenario::model::{AccessMode, Builtin, FaultKind, ResetOnReturn, Settings};
 
 /// Operations whose task was cancelled (their future dropped) by a `cancel_tasks` fault, and
 /// what their connections carried back to the pool. What the next users of those connections
@@ -35,54 +30,4 @@ impl CancelledTasks {
             statement_in_flight: c.cancelled_statement_in_flight,
         }
     }
-}
-
-/// Puts the race counters of a variant in its report: each is present (even when 0) only when
-/// the scenario measures it, so that a check on one that was not measured never passes as 0.
-/// The advisory locks held at the end are read for every run (a user's workload may take them).
-pub(crate) fn fill(report: &mut VariantReport, settings: &Settings, c: &RaceCounts) {
-    let builtin = |b: Builtin| settings.workload.iter().any(|w| w.builtin == Some(b));
-    let a = &mut report.anomalies;
-    a.session_state_leaked = builtin(Builtin::SessionState).then_some(c.session_state_leaked);
-    let advisory = builtin(Builtin::AdvisoryLock) || builtin(Builtin::AdvisoryXactLock);
-    a.advisory_unlock_failed = advisory.then_some(c.advisory_unlock_failed);
-    a.advisory_locks_held = c.advisory_locks_held;
-    let resetting = settings.access.mode == AccessMode::Pool
-        && settings.pool.reset_on_return != ResetOnReturn::None;
-    report.pool.resets = resetting.then_some(c.resets);
-    report.pool.reset_failures = c.reset_failures.clone();
-    if settings
-        .fault
-        .iter()
-        .any(|f| f.kind == FaultKind::CancelTasks)
-    {
-        report.cancelled_tasks = Some(CancelledTasks::from_counts(c));
-    }
-}
-
-/// The machines' cancelled tasks, summed (absent when no machine had any).
-pub(crate) fn merge_cancelled<'a>(
-    variants: impl Iterator<Item = &'a VariantReport>,
-) -> Option<CancelledTasks> {
-    let mut out: Option<CancelledTasks> = None;
-    for c in variants.filter_map(|v| v.cancelled_tasks.as_ref()) {
-        let o = out.get_or_insert_with(CancelledTasks::default);
-        o.cancelled += c.cancelled;
-        o.in_transaction += c.in_transaction;
-        o.statement_in_flight += c.statement_in_flight;
-    }
-    out
-}
-
-/// The machines' failed resets on return, summed by class.
-pub(crate) fn merge_reset_failures<'a>(
-    variants: impl Iterator<Item = &'a VariantReport>,
-) -> BTreeMap<ErrorClass, u64> {
-    let mut out = BTreeMap::new();
-    for v in variants {
-        for (class, n) in &v.pool.reset_failures {
-            *out.entry(*class).or_default() += n;
-        }
-    }
-    out
 }

@@ -1,7 +1,7 @@
 //! `kill_backend` on a container: one of this run's backends is SIGKILLed inside the container
 //! (`docker exec`), after a check there that its parent is the container's postmaster.
 
-use super::faults::{Context, candidates};
+use super::fault_context::{Context, candidates};
 use crate::database::ServerHandle;
 
 /// SIGKILLs one of this run's backends in the container (one running a statement if any).

@@ -9,7 +9,7 @@
 
 use tokio_postgres::Client;
 
-use super::faults::Context;
+use super::fault_context::Context;
 use crate::access::cancels::StatementTrack;
 use crate::record::errors::describe;
 use crate::scenario::model::FaultSettings;

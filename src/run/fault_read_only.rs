@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use tokio_postgres::Client;
 
-use super::faults::{Context, Signal, Stop, signal_backends};
+use super::fault_context::{Context, Signal, Stop, signal_backends};
 use crate::record::errors::describe;
 use crate::scenario::model::FaultSettings;
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use tokio_postgres::Client;
 
-use super::faults::{Context, Stop};
+use super::fault_context::{Context, Stop};
 use crate::record::errors::describe;
 use crate::scenario::model::FaultSettings;
 

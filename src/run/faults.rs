@@ -5,29 +5,18 @@
 //! else's, and never on the harness's own admin connection; `kill_backend` also checks that
 //! the process it signals is a child of this run's postmaster.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::admin::Admin;
-use super::task::LoadRun;
-use crate::access::gauges::Gauges;
-use crate::database::{ServerHandle, StopMode};
-use crate::record::errors::describe;
+pub use super::fault_context::{Context, Scheduled};
+use super::fault_context::{Signal, Stop, candidates, signal_backends};
+use crate::database::StopMode;
 use crate::scenario::faults::DEFAULT_DOWN_FOR;
 use crate::scenario::model::{FaultKind, FaultSettings, RestartMode};
 
 /// At most this many repetitions of one `every` fault are scheduled.
 const MAX_REPEATS: u32 = 10_000;
-
-/// One occurrence of a fault, into the measured phase.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Scheduled {
-    /// Index into the variant's `[[fault]]` list.
-    pub fault: usize,
-    pub at: Duration,
-}
 
 /// Every occurrence of the faults, sorted by time; `every` repeats until `until` (the end of
 /// the measured phase, when known).
@@ -64,31 +53,12 @@ pub struct Fired {
     pub detail: String,
 }
 
-/// What the fault runner acts on.
-pub struct Context {
-    pub load: Arc<LoadRun>,
-    pub admin: Arc<Admin>,
-    pub server: Option<ServerHandle>,
-    /// `[database.pgbouncer]`, for restart_pooler and pause_pooler.
-    pub pooler: Option<crate::database::PoolerHandle>,
-    pub run_id: String,
-    pub gauges: Arc<Gauges>,
-    /// `stress:<run id>:%` as a LIKE pattern.
-    pub pattern: String,
-    pub faults: Vec<FaultSettings>,
-    pub schedule: Vec<Scheduled>,
-    pub seed: u64,
-}
-
 /// Fires the scheduled faults until told to stop (at the end of the load). A fault in progress
 /// (a restart, say) is finished first, so the server is up again for the teardown.
 pub async fn run(cx: Context, stop: oneshot::Receiver<()>) -> Vec<Fired> {
     let mut fired = Vec::new();
     let mut rng = fastrand::Rng::with_seed(cx.seed);
-    let mut stop = Stop {
-        signal: stop,
-        stopped: false,
-    };
+    let mut stop = Stop::new(stop);
     for (i, s) in cx.schedule.iter().enumerate() {
         let due = cx.load.measure_start + s.at;
         if stop.hold_until(due).await {
@@ -107,43 +77,6 @@ pub async fn run(cx: Context, stop: oneshot::Receiver<()>) -> Vec<Fired> {
         });
     }
     fired
-}
-
-/// The end of the load, as the faults see it: a fault that holds something (a lock, a
-/// read-only server) for `for` lets go early when the load ends, then undoes what it did.
-pub(super) struct Stop {
-    signal: oneshot::Receiver<()>,
-    stopped: bool,
-}
-
-impl Stop {
-    /// Waits until `when`, or until the load ends (then true).
-    pub(super) async fn hold_until(&mut self, when: Instant) -> bool {
-        if !self.stopped {
-            tokio::select! {
-                () = tokio::time::sleep_until(when.into()) => {}
-                _ = &mut self.signal => self.stopped = true,
-            }
-        }
-        self.stopped
-    }
-
-    /// Runs `work` unless the load ends first (then `None`, and `work` is dropped).
-    pub(super) async fn race<T>(
-        &mut self,
-        work: impl std::future::Future<Output = T>,
-    ) -> Option<T> {
-        if self.stopped {
-            return None;
-        }
-        tokio::select! {
-            done = work => Some(done),
-            _ = &mut self.signal => {
-                self.stopped = true;
-                None
-            }
-        }
-    }
 }
 
 async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng, stop: &mut Stop) -> String {
@@ -188,49 +121,6 @@ fn close_pool(cx: &Context, f: &FaultSettings) -> String {
         ));
     }
     detail
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Signal {
-    Terminate,
-}
-
-pub(super) async fn signal_backends(
-    cx: &Context,
-    fraction: f64,
-    rng: &mut fastrand::Rng,
-    signal: Signal,
-) -> String {
-    let client = match cx.admin.client().await {
-        Ok(c) => c,
-        Err(e) => return format!("could not reach the server: {e}"),
-    };
-    let (filter, function, verb) = match signal {
-        // cancel_queries aims its requests at statements: see `fault_cancel.rs`.
-        Signal::Terminate => ("", "pg_terminate_backend", "terminated"),
-    };
-    let query = format!(
-        "SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 AND application_name <> $2 \
-         AND pid <> pg_backend_pid(){filter}"
-    );
-    let pids: Vec<i32> = match client.query(&query, &[&cx.pattern, &cx.admin.name]).await {
-        Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
-        Err(e) => return format!("could not list this run's backends: {}", describe(&e)),
-    };
-    let wanted = ((pids.len() as f64) * fraction).ceil() as usize;
-    let mut chosen = pids.clone();
-    rng.shuffle(&mut chosen);
-    chosen.truncate(wanted.min(pids.len()));
-    let sql =
-        format!("SELECT count(*) FILTER (WHERE {function}(pid)) FROM unnest($1::int[]) AS pid");
-    match client.query_one(&sql, &[&chosen]).await {
-        Ok(row) => format!(
-            "{verb} {} of {} backend(s)",
-            row.get::<_, i64>(0),
-            pids.len()
-        ),
-        Err(e) => format!("could not signal the backends: {}", describe(&e)),
-    }
 }
 
 async fn restart(cx: &Context, f: &FaultSettings) -> String {
@@ -320,25 +210,6 @@ async fn kill_backend(cx: &Context) -> String {
     match refused {
         Some(why) => format!("not fired: {why}"),
         None => "not fired: none of this run's backends was connected".into(),
-    }
-}
-
-/// This run's backends (pid, state), those running a statement first; the error says why the
-/// fault was not fired.
-pub(super) async fn candidates(cx: &Context) -> Result<Vec<(i32, String)>, String> {
-    let client = match cx.admin.client().await {
-        Ok(c) => c,
-        Err(e) => return Err(format!("not fired: could not reach the server: {e}")),
-    };
-    let query = "SELECT pid, coalesce(state, '') FROM pg_stat_activity \
-                 WHERE application_name LIKE $1 AND application_name <> $2 \
-                 AND pid <> pg_backend_pid() ORDER BY state = 'active' DESC NULLS LAST, pid";
-    match client.query(query, &[&cx.pattern, &cx.admin.name]).await {
-        Ok(rows) => Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect()),
-        Err(e) => Err(format!(
-            "not fired: could not list this run's backends: {}",
-            describe(&e)
-        )),
     }
 }
 

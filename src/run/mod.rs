@@ -11,7 +11,9 @@ pub mod cancel_tasks;
 pub(crate) mod cpu;
 #[cfg(feature = "docker")]
 mod docker_fault;
+mod env;
 mod fault_cancel;
+mod fault_context;
 mod fault_read_only;
 mod fault_sql;
 pub mod faults;
@@ -90,7 +92,7 @@ pub async fn run_scenario(
     let run_id = new_run_id();
     target.set_run_id(&run_id);
     let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-    let mut env = variant::Env {
+    let mut env = env::Env {
         run_id: &run_id,
         interrupt,
         progress: options.progress,
@@ -173,7 +175,7 @@ impl Done {
 async fn run_variant(
     v: &Variant,
     target: &mut Target,
-    env: &variant::Env<'_>,
+    env: &env::Env<'_>,
     database_info: &mut Option<DatabaseInfo>,
 ) -> Result<variant::Outcome, RunError> {
     let db = target

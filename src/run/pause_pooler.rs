@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::faults::Context;
+use super::fault_context::Context;
 use super::pooler::PoolerConsole;
 use crate::scenario::faults::DEFAULT_DOWN_FOR;
 use crate::scenario::model::FaultSettings;

@@ -9,11 +9,11 @@ use std::time::Instant;
 use super::RunError;
 use super::admin::Admin;
 use super::cancel_tasks::TaskCancels;
+use super::env::Env;
 use super::faults;
 use super::ledger::Ledger;
 use super::shape::Shape;
 use super::task::LoadRun;
-use super::variant::Env;
 use crate::access::Access;
 use crate::access::conn::Connector;
 use crate::access::gauges::Gauges;
@@ -23,7 +23,8 @@ use crate::record::errors::{ErrorClass, describe};
 use crate::record::spells::FaultSpec;
 use crate::scenario::Variant;
 use crate::scenario::model::{FaultKind, Settings};
-use crate::workload::prepare::{self, StatementInfo};
+use crate::value::StatementInfo;
+use crate::workload::prepare;
 
 pub(super) fn server_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {

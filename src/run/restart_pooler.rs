@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::faults::Context;
+use super::fault_context::Context;
 use crate::database::PoolerStop;
 use crate::scenario::faults::DEFAULT_DOWN_FOR;
 use crate::scenario::model::{FaultSettings, RestartMode};

@@ -21,8 +21,9 @@ use crate::record::spells::{FaultSpec, TaskTrack};
 use crate::record::writes::{WriteOutcome, write_id};
 use crate::record::{OpExtras, Outcome, Recorder, Timeline};
 use crate::scenario::model::{Pacing, RetrySettings};
-use crate::workload::params::{Draw, Value};
-use crate::workload::plan::{Plan, Workload};
+use crate::scenario::plan::{Plan, Workload};
+use crate::value::Value;
+use crate::workload::params::Draw;
 use crate::workload::{exec, races};
 
 /// Everything the tasks of a variant share.

@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::admin::{Admin, ServerInfo};
+use super::env::Env;
 use super::faults::{self, Fired};
 use super::ledger::Ledger;
 use super::sampler::{self, BackendQuery, ProgressLine};
@@ -24,27 +25,6 @@ use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
 use crate::report::model::{Aborted, FaultEvent, VariantReport};
 use crate::scenario::Variant;
-
-/// What the run tells every variant.
-pub struct Env<'a> {
-    pub run_id: &'a str,
-    pub interrupt: &'a Arc<Interrupt>,
-    pub progress: bool,
-    /// The variant's place in the run: `(k, n)`, the `k`th of `n` (for the progress line).
-    pub position: (usize, usize),
-    /// Say on stderr when each phase begins.
-    pub phases: bool,
-}
-
-impl Env<'_> {
-    /// `stress: [variant] what`, on stderr, when phases are shown; never fails.
-    pub fn phase(&self, variant: &str, what: &str) {
-        if self.phases {
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "stress: [{variant}] {what}");
-        }
-    }
-}
 
 /// What running a variant gave.
 pub enum Outcome {

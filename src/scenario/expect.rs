@@ -18,7 +18,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::node::Path;
-use super::validate::Problem;
+use super::node::Problem;
 use crate::metric::{Metric, Unit};
 
 /// The key that is a switch, not a metric.

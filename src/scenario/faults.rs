@@ -23,7 +23,7 @@
 //!                            # until its cancel is delivered (the drivers' fix of the race)
 //! toxic = "timeout"          # network: latency | bandwidth | timeout | reset_peer | slow_close
 //!                            # | slicer | limit_data | down (toxiproxy's names; see
-//!                            # model/network.rs for their keys)
+//!                            # model/toxics.rs for their keys)
 //! stream = "both"            # network: upstream | downstream | both
 //! idle_only = true           # network: only connections idle at that moment
 //! ```
@@ -31,6 +31,8 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use super::model::toxics::{StreamName, ToxicName};
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -158,9 +160,9 @@ pub struct FaultSettings {
     pub guard: Option<bool>,
     // The keys of `kind = "network"` (see model/network.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub toxic: Option<super::model::ToxicName>,
+    pub toxic: Option<ToxicName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<super::model::StreamName>,
+    pub stream: Option<StreamName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_only: Option<bool>,
     #[serde(
@@ -256,7 +258,7 @@ impl FaultSettings {
             }
         }
         keys.extend(self.foreign_race_keys());
-        keys.extend(super::model::foreign_network_keys(self));
+        keys.extend(foreign_network_keys(self));
         keys
     }
 
@@ -283,4 +285,101 @@ impl FaultSettings {
         }
         keys
     }
+}
+
+/// The keys of a fault that only `network` faults take, with whether this one gives them.
+fn network_keys(f: &FaultSettings) -> [(&'static str, bool); 11] {
+    [
+        ("toxic", f.toxic.is_some()),
+        ("stream", f.stream.is_some()),
+        ("idle_only", f.idle_only.is_some()),
+        ("latency", f.latency.is_some()),
+        ("jitter", f.jitter.is_some()),
+        ("rate", f.rate.is_some()),
+        ("timeout", f.timeout.is_some()),
+        ("delay", f.delay.is_some()),
+        ("average_size", f.average_size.is_some()),
+        ("size_variation", f.size_variation.is_some()),
+        ("bytes", f.bytes.is_some()),
+    ]
+}
+
+/// The network keys given that do not apply to this fault (all of them unless it is a
+/// `network` fault; a toxic's own keys unless it is that toxic).
+pub(crate) fn foreign_network_keys(f: &FaultSettings) -> Vec<&'static str> {
+    let given = network_keys(f)
+        .into_iter()
+        .filter(|(_, given)| *given)
+        .map(|(k, _)| k);
+    if f.kind != FaultKind::Network {
+        return given.collect();
+    }
+    let own = f.toxic.map_or(&[][..], |t| t.keys());
+    given
+        .filter(|k| is_toxic_key(k) && !own.contains(k))
+        .collect()
+}
+
+fn is_toxic_key(k: &str) -> bool {
+    !["toxic", "for", "stream", "idle_only"].contains(&k)
+}
+
+/// What is missing or out of range in a `network` fault: `(key, message)`.
+pub(crate) fn network_fault_problems(f: &FaultSettings) -> Vec<(&'static str, String)> {
+    let mut p = Vec::new();
+    if f.kind != FaultKind::Network {
+        return p;
+    }
+    let Some(toxic) = f.toxic else {
+        p.push((
+            "toxic",
+            "a network fault needs a toxic: latency, bandwidth, timeout, reset_peer, slow_close, \
+             slicer, limit_data or down"
+                .to_string(),
+        ));
+        return p;
+    };
+    let need = |p: &mut Vec<(&'static str, String)>, key: &'static str, given: bool| {
+        if !given {
+            p.push((key, format!("toxic = \"{}\" needs `{key}`", toxic.as_str())));
+        }
+    };
+    match toxic {
+        ToxicName::Latency => need(&mut p, "latency", f.latency.is_some()),
+        ToxicName::Bandwidth => need(&mut p, "rate", f.rate.is_some_and(|r| r > 0)),
+        ToxicName::SlowClose => need(&mut p, "delay", f.delay.is_some()),
+        ToxicName::Slicer => need(
+            &mut p,
+            "average_size",
+            f.average_size.is_some_and(|s| s > 0),
+        ),
+        ToxicName::LimitData => need(&mut p, "bytes", f.bytes.is_some()),
+        ToxicName::Timeout | ToxicName::ResetPeer | ToxicName::Down => {}
+    }
+    if toxic == ToxicName::Down {
+        let given = [
+            ("stream", f.stream.is_some()),
+            ("idle_only", f.idle_only.is_some()),
+            ("fraction", f.fraction.is_some()),
+        ];
+        for (key, _) in given.into_iter().filter(|(_, g)| *g) {
+            p.push((
+                key,
+                format!("`{key}` does not apply to toxic = \"down\": it acts on the whole proxy"),
+            ));
+        }
+    }
+    if f.for_.is_some_and(|d| d.is_zero()) {
+        p.push((
+            "for",
+            "must be positive (leave it out to keep the toxic to the end)".into(),
+        ));
+    }
+    if f.every.is_some() && f.for_.is_none() {
+        p.push((
+            "for",
+            "a repeated network fault needs `for` (each occurrence must end)".into(),
+        ));
+    }
+    p
 }

@@ -15,6 +15,7 @@ pub mod faults;
 pub mod model;
 pub mod node;
 pub mod pacing;
+pub mod plan;
 mod pool_keys;
 pub mod source;
 pub mod sweep;
@@ -25,9 +26,9 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::workload::plan::{self, Plan};
 use model::Settings;
 use node::{Kind, Node};
+use plan::Plan;
 use source::{Origin, ScenarioError, ScenarioErrors, SourceId, SourceKind, SourceMap};
 
 /// Name of the only variant of a scenario that declares none.
@@ -185,9 +186,8 @@ fn build_variant(
         let key = pool_keys::written_path(&e.path).to_string();
         vec![sources.error(&origin, key, e.message)]
     })?;
-    let problems = validate::check(&settings);
-    if !problems.is_empty() {
-        return Err(problems
+    let compiled = validate::check(&settings).map_err(|problems| {
+        problems
             .into_iter()
             .map(|p| {
                 let key = pool_keys::written_path(&p.path).to_string();
@@ -197,16 +197,14 @@ fn build_variant(
                     None => e,
                 }
             })
-            .collect());
-    }
-    let plan = plan::compile(&settings.workload).expect("validated above");
-    let expect = expect::compile(settings.expect.as_ref()).expect("validated above");
+            .collect::<Vec<_>>()
+    })?;
     Ok(Variant {
         name: name.to_string(),
         settings_sha256: variant_hash(name, &settings),
         settings,
-        plan: Arc::new(plan),
-        expect,
+        plan: Arc::new(compiled.plan),
+        expect: compiled.expect,
     })
 }
 

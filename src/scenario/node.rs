@@ -45,6 +45,14 @@ pub enum Seg {
     Index(usize),
 }
 
+/// A problem with the value at `path`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub path: Path,
+    pub message: String,
+    pub help: Option<String>,
+}
+
 /// A path into the tree, shown as a dotted key (`workload[0].step[1].sql`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Path(pub Vec<Seg>);

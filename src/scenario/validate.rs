@@ -10,17 +10,9 @@ use super::model::{
     AccessMode, DockerSettings, FaultKind, FaultSettings, OnFailure, PgBouncerSettings, RESERVED,
     RestartMode, Settings,
 };
-use super::node::Path;
+use super::node::{Path, Problem};
 use super::pacing::PacingTable;
-use crate::workload::plan;
-
-/// A problem with the value at `path`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    pub path: Path,
-    pub message: String,
-    pub help: Option<String>,
-}
+use super::plan::{self, Plan};
 
 fn root() -> Path {
     Path::default()
@@ -44,9 +36,16 @@ impl Problems {
     }
 }
 
-/// Checks one variant's effective settings and returns every problem found, in file order
-/// as far as possible. The workload checks are those of [`plan::compile`].
-pub fn check(settings: &Settings) -> Vec<Problem> {
+/// What validating a variant compiles, once: its workload mix and its `[expect]`.
+pub struct Compiled {
+    pub plan: Plan,
+    pub expect: expect::Expectations,
+}
+
+/// Checks one variant's effective settings and compiles them (compiling is validating, done
+/// once); otherwise every problem found, in file order as far as possible. The workload checks
+/// are those of [`plan::compile`], the `[expect]` ones those of [`expect::compile`].
+pub fn check(settings: &Settings) -> Result<Compiled, Vec<Problem>> {
     let mut p = Problems(Vec::new());
     if let Some(problem) = name_problem(&settings.name) {
         p.add(root().key("name"), problem);
@@ -57,14 +56,13 @@ pub fn check(settings: &Settings) -> Vec<Problem> {
     check_load(settings, &mut p);
     check_access(settings, &mut p);
     check_pool(settings, &mut p);
-    if let Err(problems) = plan::compile(&settings.workload) {
-        p.0.extend(problems);
-    }
+    let plan = plan::compile(&settings.workload).map_err(|problems| p.0.extend(problems));
     check_faults(settings, &mut p);
-    if let Err(problems) = expect::compile(settings.expect.as_ref()) {
-        p.0.extend(problems);
+    let expect = expect::compile(settings.expect.as_ref()).map_err(|e| p.0.extend(e));
+    match (plan, expect) {
+        (Ok(plan), Ok(expect)) if p.0.is_empty() => Ok(Compiled { plan, expect }),
+        _ => Err(p.0),
     }
-    p.0
 }
 
 /// Why a name (of a scenario, or of a variant) cannot be used: empty, or longer than
@@ -102,7 +100,7 @@ fn file_name_problem(name: &str) -> Option<String> {
 fn check_database(s: &Settings, p: &mut Problems) {
     let db = root().key("database");
     if let Some(url) = &s.database.url
-        && let Err(e) = crate::database::url::check(url)
+        && let Err(e) = crate::conninfo::url::check(url)
     {
         p.add(
             db.clone().key("url"),
@@ -384,7 +382,7 @@ fn check_faults(s: &Settings, p: &mut Problems) {
         if let Some(every) = f.every {
             p.positive(at.clone().key("every"), every);
         }
-        for (key, message) in crate::scenario::model::network_fault_problems(f) {
+        for (key, message) in super::faults::network_fault_problems(f) {
             p.add(at.clone().key(key), message);
         }
         if let Some(fraction) = f.fraction

@@ -8,8 +8,9 @@ use crate::access::Lease;
 use crate::access::conn::Command;
 use crate::record::errors::OpError;
 
-use super::params::{Draw, Value};
-use super::plan::{Step, Workload};
+use super::params::Draw;
+use crate::scenario::plan::{Step, Workload};
+use crate::value::Value;
 
 /// Runs `workload` on `lease`. `slots` is a reusable buffer for `let` and captured values.
 /// `write` is the ledger statement and this operation's id, written last inside the

@@ -1,8 +1,8 @@
-//! Workloads: the weighted mix compiled from the scenario ([`plan`]), parameter values
-//! ([`params`]), and running one operation's steps on a connection ([`exec`]).
+//! Workloads: parameter values ([`params`]) for the mix the scenario compiled
+//! ([`crate::scenario::plan`]), preparing its statements ([`prepare`]), and running one
+//! operation's steps on a connection ([`exec`]).
 
 pub mod exec;
 pub mod params;
-pub mod plan;
 pub mod prepare;
 pub(crate) mod races;

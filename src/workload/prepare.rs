@@ -5,23 +5,11 @@
 use std::fmt;
 
 use tokio_postgres::Client;
-use tokio_postgres::types::Type;
 
-use super::params::Template;
-use super::plan::{Plan, Step};
 use crate::access::capture;
 use crate::record::errors::describe;
-
-/// What the server told us about a statement.
-#[derive(Clone, Debug)]
-pub struct StatementInfo {
-    pub sql: String,
-    /// The parameter types PostgreSQL inferred.
-    pub param_types: Vec<Type>,
-    pub columns: Vec<String>,
-    /// For the simple query protocol.
-    pub template: Template,
-}
+use crate::scenario::plan::{Plan, Step};
+use crate::value::{StatementInfo, Template};
 
 /// A statement that cannot run, named by workload and step.
 #[derive(Debug, Clone, PartialEq, Eq)]

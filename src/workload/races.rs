@@ -7,8 +7,9 @@ use std::sync::atomic::Ordering;
 use crate::access::{Lease, TaskAccess};
 use crate::record::errors::OpError;
 
-use super::params::{Draw, Value};
-use super::plan::{Step, Workload};
+use super::params::Draw;
+use crate::scenario::plan::{Step, Workload};
+use crate::value::Value;
 
 /// `session_state`: the mark found is another task's (not empty, not this task's own).
 pub(crate) fn check_session_mark(lease: &Lease<'_>, found: &Value, task: u64) {

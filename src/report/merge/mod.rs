@@ -248,7 +248,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         faults: faults(parts, &offsets),
         outages: None,
         isolation: isolation(parts),
-        cancelled_tasks: super::races::merge_cancelled(parts.iter().map(|p| p.variant)),
+        cancelled_tasks: super::race_sections::merge_cancelled(parts.iter().map(|p| p.variant)),
         writes: writes(parts),
         leaks: leaks(parts),
         timeline: merged_timeline(parts, &offsets)?,
@@ -264,7 +264,7 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         harness: busiest_harness(parts),
         server_version: first.server_version.clone(),
     };
-    v.pooler = crate::report::pooler::stats(&v.timeline);
+    v.pooler = crate::report::pooler::stats(v.timeline.iter().filter_map(|e| e.pooler.as_ref()));
     let machines: Vec<&VariantReport> = parts.iter().map(|p| p.variant).collect();
     v.outages = outages::merged(&machines, &offsets, &v);
     v.diagnosis = diagnose(&v, parts, database);
@@ -484,7 +484,7 @@ fn pool(parts: &[Part<'_>]) -> PoolStats {
         closed_max_lifetime: optional(parts, |p| p.closed_max_lifetime),
         connect_errors,
         resets: optional(parts, |p| p.resets),
-        reset_failures: super::races::merge_reset_failures(parts.iter().map(|p| p.variant)),
+        reset_failures: super::race_sections::merge_reset_failures(parts.iter().map(|p| p.variant)),
     }
 }
 

@@ -14,6 +14,7 @@ mod network;
 mod pgbouncer;
 mod pool;
 mod pool_models;
+pub(crate) mod toxics;
 mod values;
 mod workload;
 
@@ -29,6 +30,7 @@ pub use network::*;
 pub use pgbouncer::*;
 pub use pool::*;
 pub use pool_models::*;
+pub use toxics::*;
 pub use values::*;
 pub use workload::*;
 
@@ -69,7 +71,7 @@ impl Settings {
     pub fn redacted(&self) -> Settings {
         let mut shown = self.clone();
         if let Some(url) = &mut shown.database.url {
-            *url = crate::database::url::redacted_str(url);
+            *url = crate::conninfo::url::redacted_str(url);
         }
         if let Some(docker) = &mut shown.database.docker {
             for (name, value) in &mut docker.env {

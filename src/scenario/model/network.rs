@@ -1,5 +1,6 @@
-//! `[network]`: always-on conditions between the harness and the server, and the vocabulary of
-//! `[[fault]] kind = "network"` (its toxics, streams and their keys).
+//! `[network]`: always-on conditions between the harness and the server. The names of
+//! `[[fault]] kind = "network"` (its toxics and streams) are in `toxics.rs`, which keys each
+//! toxic takes in `scenario/faults.rs`.
 //!
 //! ```toml
 //! [network]
@@ -53,160 +54,10 @@ impl Settings {
     }
 }
 
-/// `toxic` of a `network` fault: toxiproxy's names.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ToxicName {
-    Latency,
-    Bandwidth,
-    Timeout,
-    ResetPeer,
-    SlowClose,
-    Slicer,
-    LimitData,
-    Down,
-}
-
-impl ToxicName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ToxicName::Latency => "latency",
-            ToxicName::Bandwidth => "bandwidth",
-            ToxicName::Timeout => "timeout",
-            ToxicName::ResetPeer => "reset_peer",
-            ToxicName::SlowClose => "slow_close",
-            ToxicName::Slicer => "slicer",
-            ToxicName::LimitData => "limit_data",
-            ToxicName::Down => "down",
-        }
-    }
-
-    /// The keys of its own this toxic takes.
-    fn keys(self) -> &'static [&'static str] {
-        match self {
-            ToxicName::Latency => &["latency", "jitter"],
-            ToxicName::Bandwidth => &["rate"],
-            ToxicName::Timeout | ToxicName::ResetPeer => &["timeout"],
-            ToxicName::SlowClose => &["delay"],
-            ToxicName::Slicer => &["average_size", "size_variation", "delay"],
-            ToxicName::LimitData => &["bytes"],
-            ToxicName::Down => &[],
-        }
-    }
-}
-
-/// `stream` of a `network` fault: which direction it acts on.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum StreamName {
-    /// Harness → server.
-    Upstream,
-    /// Server → harness.
-    Downstream,
-    #[default]
-    Both,
-}
-
-/// The keys of a fault that only `network` faults take, with whether this one gives them.
-fn network_keys(f: &FaultSettings) -> [(&'static str, bool); 11] {
-    [
-        ("toxic", f.toxic.is_some()),
-        ("stream", f.stream.is_some()),
-        ("idle_only", f.idle_only.is_some()),
-        ("latency", f.latency.is_some()),
-        ("jitter", f.jitter.is_some()),
-        ("rate", f.rate.is_some()),
-        ("timeout", f.timeout.is_some()),
-        ("delay", f.delay.is_some()),
-        ("average_size", f.average_size.is_some()),
-        ("size_variation", f.size_variation.is_some()),
-        ("bytes", f.bytes.is_some()),
-    ]
-}
-
-/// The network keys given that do not apply to this fault (all of them unless it is a
-/// `network` fault; a toxic's own keys unless it is that toxic).
-pub(crate) fn foreign_network_keys(f: &FaultSettings) -> Vec<&'static str> {
-    let given = network_keys(f)
-        .into_iter()
-        .filter(|(_, given)| *given)
-        .map(|(k, _)| k);
-    if f.kind != FaultKind::Network {
-        return given.collect();
-    }
-    let own = f.toxic.map_or(&[][..], |t| t.keys());
-    given
-        .filter(|k| is_toxic_key(k) && !own.contains(k))
-        .collect()
-}
-
-fn is_toxic_key(k: &str) -> bool {
-    !["toxic", "for", "stream", "idle_only"].contains(&k)
-}
-
-/// What is missing or out of range in a `network` fault: `(key, message)`.
-pub(crate) fn network_fault_problems(f: &FaultSettings) -> Vec<(&'static str, String)> {
-    let mut p = Vec::new();
-    if f.kind != FaultKind::Network {
-        return p;
-    }
-    let Some(toxic) = f.toxic else {
-        p.push((
-            "toxic",
-            "a network fault needs a toxic: latency, bandwidth, timeout, reset_peer, slow_close, \
-             slicer, limit_data or down"
-                .to_string(),
-        ));
-        return p;
-    };
-    let need = |p: &mut Vec<(&'static str, String)>, key: &'static str, given: bool| {
-        if !given {
-            p.push((key, format!("toxic = \"{}\" needs `{key}`", toxic.as_str())));
-        }
-    };
-    match toxic {
-        ToxicName::Latency => need(&mut p, "latency", f.latency.is_some()),
-        ToxicName::Bandwidth => need(&mut p, "rate", f.rate.is_some_and(|r| r > 0)),
-        ToxicName::SlowClose => need(&mut p, "delay", f.delay.is_some()),
-        ToxicName::Slicer => need(
-            &mut p,
-            "average_size",
-            f.average_size.is_some_and(|s| s > 0),
-        ),
-        ToxicName::LimitData => need(&mut p, "bytes", f.bytes.is_some()),
-        ToxicName::Timeout | ToxicName::ResetPeer | ToxicName::Down => {}
-    }
-    if toxic == ToxicName::Down {
-        let given = [
-            ("stream", f.stream.is_some()),
-            ("idle_only", f.idle_only.is_some()),
-            ("fraction", f.fraction.is_some()),
-        ];
-        for (key, _) in given.into_iter().filter(|(_, g)| *g) {
-            p.push((
-                key,
-                format!("`{key}` does not apply to toxic = \"down\": it acts on the whole proxy"),
-            ));
-        }
-    }
-    if f.for_.is_some_and(|d| d.is_zero()) {
-        p.push((
-            "for",
-            "must be positive (leave it out to keep the toxic to the end)".into(),
-        ));
-    }
-    if f.every.is_some() && f.for_.is_none() {
-        p.push((
-            "for",
-            "a repeated network fault needs `for` (each occurrence must end)".into(),
-        ));
-    }
-    p
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::faults::{foreign_network_keys, network_fault_problems};
 
     fn settings(faults: &str) -> Settings {
         toml::from_str(&format!("name = \"c\"\n{faults}")).unwrap()

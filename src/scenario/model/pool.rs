@@ -1,12 +1,12 @@
-//! `[pool]`: the pool's settings, and [`Toggle`], a duration that can be switched off.
+//! `[pool]`: the pool's settings (its [`Toggle`] and [`ResetOnReturn`] values live in
+//! `values.rs`, shared with the pool models).
 
-use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::pool_models::{AsyncpgSettings, PoolModel, PsycopgSettings, SqlalchemySettings};
+use super::values::{ResetOnReturn, Toggle};
 
 /// `[pool]`: bb8's settings, with bb8's names and defaults.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -100,72 +100,4 @@ pub enum QueueStrategy {
     #[default]
     Fifo,
     Lifo,
-}
-
-/// A duration that can be switched off with `"off"` (bb8's `None`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Toggle(pub Option<Duration>);
-
-impl Serialize for Toggle {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Some(d) => s.serialize_str(&humantime::format_duration(d).to_string()),
-            None => s.serialize_str("off"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Toggle {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Toggle;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"10m\", or \"off\"")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Toggle, E> {
-                if v == "off" {
-                    return Ok(Toggle(None));
-                }
-                let d = humantime::parse_duration(v)
-                    .map_err(|e| E::custom(format!("invalid duration {v:?}: {e}")))?;
-                match crate::scenario::duration::too_long(d) {
-                    Some(message) => Err(E::custom(message)),
-                    None => Ok(Toggle(Some(d))),
-                }
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// What a pool does to a connection given back to it: SQLAlchemy's `reset_on_return`,
-/// PgBouncer's `server_reset_query`. The vocabulary shared by `pool.reset_on_return` (bb8) and
-/// the pool models that reset on release.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ResetOnReturn {
-    /// Nothing: the next user gets the session as it was left (bb8).
-    #[default]
-    None,
-    /// `ROLLBACK`: ends an open transaction; session settings stay.
-    Rollback,
-    /// `DISCARD ALL`: a fresh session (settings, temporary tables, prepared statements,
-    /// `LISTEN`s and advisory locks all gone).
-    DiscardAll,
-}
-
-impl ResetOnReturn {
-    pub fn is_none(&self) -> bool {
-        *self == ResetOnReturn::None
-    }
-
-    /// The statement sent on return, if any.
-    pub fn sql(self) -> Option<&'static str> {
-        match self {
-            ResetOnReturn::None => None,
-            ResetOnReturn::Rollback => Some("ROLLBACK"),
-            ResetOnReturn::DiscardAll => Some("DISCARD ALL"),
-        }
-    }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::pool::{ResetOnReturn, Toggle};
+use super::values::{ResetOnReturn, Toggle};
 
 /// Which pool a variant reproduces.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]

@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use crate::scenario::expr::{self, Expr, Generator};
 use crate::scenario::model::{Builtin, Param, StepSettings, Verify, WorkloadSettings};
-use crate::scenario::node::Path;
-use crate::scenario::validate::Problem;
-
-use super::params::Value;
+use crate::scenario::node::{Path, Problem};
+use crate::value::Value;
 
 mod builtins;
 

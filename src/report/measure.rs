@@ -1,0 +1,120 @@
+//! A metric's value in a report: [`Metric::resolve`] (an inherent method written here, beside the
+//! report model it reads, so that the metric vocabulary in [`crate::metric`] does not depend on
+//! the output model).
+
+use crate::metric::{Measured, Metric, Stat};
+use crate::report::model::{Anomalies, LatencySummary, VariantReport};
+
+fn stat_of(stat: Stat, s: &LatencySummary) -> f64 {
+    match stat {
+        Stat::P50 => s.p50,
+        Stat::P90 => s.p90,
+        Stat::P99 => s.p99,
+        Stat::P999 => s.p999,
+        Stat::Max => s.max,
+        Stat::Mean => s.mean,
+    }
+}
+
+impl Metric {
+    /// The metric's value in a variant's report.
+    pub fn resolve(&self, v: &VariantReport) -> Measured {
+        let latency = |s: &LatencySummary, stat: Stat, what: &str| {
+            if s.count == 0 {
+                Measured::NotMeasured(format!("no {what} was measured"))
+            } else {
+                Measured::Value(stat_of(stat, s))
+            }
+        };
+        match self {
+            Metric::ErrorRate if v.operations.total == 0 => {
+                Measured::NotMeasured("no operation ran".into())
+            }
+            Metric::ErrorRate => {
+                Measured::Value(v.operations.failed as f64 / v.operations.total as f64)
+            }
+            Metric::Errors(c) => Measured::Value(v.errors.get(c).map_or(0, |e| e.count) as f64),
+            Metric::Operation(s) => latency(&v.latency_ms.operation, *s, "successful operation"),
+            Metric::Acquire(s) => latency(&v.latency_ms.acquire, *s, "acquire"),
+            Metric::Throughput => Measured::Value(v.throughput_ops_s),
+            Metric::Anomaly(name) => anomaly(&v.anomalies, name),
+        }
+    }
+}
+
+fn anomaly(a: &Anomalies, name: &str) -> Measured {
+    let value = serde_json::to_value(a).ok();
+    match value
+        .as_ref()
+        .and_then(|v| v.get(name))
+        .and_then(|v| v.as_f64())
+    {
+        Some(n) => Measured::Value(n),
+        None => Measured::NotMeasured(unmeasured_reason(name)),
+    }
+}
+
+/// Why an anomaly has no value in a report: what the scenario must ask for to measure it.
+fn unmeasured_reason(name: &str) -> String {
+    match name {
+        "lost_writes" | "phantom_writes" => format!(
+            "anomalies.{name} is measured only when a workload is checked: set verify = \
+             \"acknowledged_writes\" on a writing workload, or add builtin = \"ledger\""
+        ),
+        "leaks" => "anomalies.leaks is measured only with access.leak_threshold set".to_string(),
+        "cancel_requests_misdirected" => "anomalies.cancel_requests_misdirected is measured only \
+             with a [[fault]] kind = \"cancel_queries\""
+            .to_string(),
+        "session_state_leaked" => "anomalies.session_state_leaked is measured only with a \
+             builtin = \"session_state\" workload"
+            .to_string(),
+        "advisory_unlock_failed" => "anomalies.advisory_unlock_failed is measured only with a \
+             builtin = \"advisory_lock\" or \"advisory_xact_lock\" workload"
+            .to_string(),
+        _ => format!("anomalies.{name} was not measured in this run"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vocabulary_names_every_field_of_anomalies() {
+        let schema = schemars::schema_for!(Anomalies);
+        let fields: Vec<String> = schema
+            .as_value()
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(crate::metric::anomaly_names(), fields.as_slice());
+    }
+
+    #[test]
+    fn anomaly_names_come_from_the_report_type() {
+        let names = crate::metric::anomaly_names();
+        for n in [
+            "transaction_interleaved",
+            "returned_in_transaction",
+            "lost_writes",
+        ] {
+            assert!(names.iter().any(|x| x == n), "{names:?}");
+        }
+    }
+
+    #[test]
+    fn unmeasured_anomalies_are_not_zero() {
+        let a = Anomalies::default();
+        assert_eq!(anomaly(&a, "transaction_interleaved"), Measured::Value(0.0));
+        assert!(matches!(
+            anomaly(&a, "lost_writes"),
+            Measured::NotMeasured(_)
+        ));
+        let a = Anomalies {
+            lost_writes: Some(3),
+            ..Anomalies::default()
+        };
+        assert_eq!(anomaly(&a, "lost_writes"), Measured::Value(3.0));
+    }
+}
