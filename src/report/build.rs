@@ -14,7 +14,6 @@ use crate::access::gauges::Gauges;
 use crate::record::errors::ErrorClass;
 use crate::record::histogram::{self, ms};
 use crate::record::timeline::Bucket;
-use crate::record::writes::WriteCheck;
 use crate::record::{Latencies, Totals};
 use crate::scenario::Variant;
 
@@ -30,7 +29,7 @@ pub struct VariantData<'a> {
     pub connect_errors: BTreeMap<ErrorClass, u64>,
     pub faults: Vec<FaultEvent>,
     /// The acknowledged-writes check, when a workload was verified.
-    pub writes: Option<WriteCheck>,
+    pub writes: Option<Writes>,
     pub warnings: Vec<String>,
     pub server_max_connections: u32,
     pub server_reserved_connections: u32,
@@ -93,14 +92,8 @@ fn timeline(buckets: Vec<(u64, Bucket)>) -> Vec<TimelineEntry> {
                 waiting: sample.waiting,
                 connections_created: sample.connections_created,
                 connections_closed: sample.connections_closed,
-                server_backends: sample.server.map(|s| ServerBackends {
-                    total: s.total,
-                    active: s.active,
-                    idle: s.idle,
-                    idle_in_transaction: s.idle_in_transaction,
-                    longest_idle_in_transaction_ms: s.longest_idle_in_transaction_ms,
-                }),
-                pooler: sample.pooler.map(Into::into),
+                server_backends: sample.server,
+                pooler: sample.pooler,
             }
         })
         .collect()
@@ -164,24 +157,6 @@ fn pool_stats(data: &VariantData<'_>) -> PoolStats {
     }
 }
 
-fn error_stats(t: &Totals) -> BTreeMap<ErrorClass, ErrorStats> {
-    t.errors
-        .classes
-        .iter()
-        .map(|(class, c)| {
-            let stats = ErrorStats {
-                count: c.count,
-                sqlstates: c.sqlstates.clone(),
-                reasons: c.reasons.clone(),
-                first_at_ms: c.first_at_ms.unwrap_or(0),
-                last_at_ms: c.last_at_ms.unwrap_or(0),
-                sample: c.sample.clone(),
-            };
-            (*class, stats)
-        })
-        .collect()
-}
-
 fn leaks(data: &VariantData<'_>, names: &[String]) -> BTreeMap<String, Leak> {
     names
         .iter()
@@ -210,19 +185,6 @@ fn anomalies(data: &VariantData<'_>) -> Anomalies {
             .any(|f| f.kind == crate::scenario::model::FaultKind::CancelQueries)
             .then(|| data.gauges.cancels.misdirected()),
         ..Anomalies::default()
-    }
-}
-
-fn writes(w: &WriteCheck) -> Writes {
-    Writes {
-        acknowledged: w.acknowledged,
-        failed: w.failed,
-        indeterminate: w.indeterminate,
-        present: w.present,
-        lost: w.lost,
-        phantom: w.phantom,
-        indeterminate_committed: w.indeterminate_committed,
-        indeterminate_rolled_back: w.indeterminate_rolled_back,
     }
 }
 
@@ -257,7 +219,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         measured_s,
         throughput_ops_s: per_second(t.ok, measured_s),
         latency_ms: latency(&t.latency, &names),
-        errors: error_stats(t),
+        errors: t.errors.classes.clone(),
         anomalies: anomalies(&data),
         pool: pool_stats(&data),
         server: server_stats(&timeline),
@@ -266,7 +228,7 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         outages: None,
         isolation: isolation(&data),
         cancelled_tasks: None,
-        writes: data.writes.as_ref().map(writes),
+        writes: data.writes.take(),
         leaks: leaks(&data, &names),
         timeline,
         diagnosis: Vec::new(),

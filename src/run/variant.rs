@@ -19,7 +19,7 @@ use super::{Interrupt, RunError};
 use crate::access::gauges::Gauges;
 use crate::database::Database;
 use crate::record::errors::ErrorClass;
-use crate::record::writes::WriteCheck;
+use crate::record::writes::Writes;
 use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
 use crate::report::model::{Aborted, FaultEvent, VariantReport};
@@ -317,12 +317,7 @@ struct Measured {
 }
 
 impl Measured {
-    fn report(
-        self,
-        variant: &Variant,
-        info: &ServerInfo,
-        writes: Option<WriteCheck>,
-    ) -> VariantReport {
+    fn report(self, variant: &Variant, info: &ServerInfo, writes: Option<Writes>) -> VariantReport {
         let seconds = self.measured.as_secs() + u64::from(self.measured.subsec_nanos() > 0);
         let faults = fault_events(&self.fired, &self.scheduled, &self.totals, self.measured);
         let mut report = build::variant_report(VariantData {

@@ -412,28 +412,12 @@ fn errors(
     let mut out: BTreeMap<_, ErrorStats> = BTreeMap::new();
     for (p, offset) in parts.iter().zip(offsets) {
         for (class, e) in &p.variant.errors {
-            let first = e.first_at_ms.saturating_add(*offset);
-            let last = e.last_at_ms.saturating_add(*offset);
-            let merged = out.entry(*class).or_insert_with(|| ErrorStats {
-                count: 0,
-                sqlstates: BTreeMap::new(),
-                reasons: BTreeMap::new(),
-                first_at_ms: first,
-                last_at_ms: last,
-                sample: e.sample.clone(),
-            });
-            merged.count += e.count;
-            for (code, n) in &e.sqlstates {
-                *merged.sqlstates.entry(code.clone()).or_default() += n;
-            }
-            for (key, n) in &e.reasons {
-                *merged.reasons.entry(key.clone()).or_default() += n;
-            }
-            if first < merged.first_at_ms {
-                merged.first_at_ms = first;
-                merged.sample = e.sample.clone();
-            }
-            merged.last_at_ms = merged.last_at_ms.max(last);
+            let shifted = ErrorStats {
+                first_at_ms: e.first_at_ms.saturating_add(*offset),
+                last_at_ms: e.last_at_ms.saturating_add(*offset),
+                ..e.clone()
+            };
+            out.entry(*class).or_default().merge(&shifted);
         }
     }
     out
