@@ -17,6 +17,7 @@ pub mod libpq;
 mod libpq_files;
 pub mod pgbouncer;
 mod pgbouncer_conf;
+mod process;
 pub mod server;
 pub mod tls;
 pub mod url;
