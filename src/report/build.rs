@@ -36,6 +36,12 @@ pub struct VariantData<'a> {
     pub server_superuser: bool,
     /// The harness's own CPU use during the load, when it could be read.
     pub harness: Option<super::model::Harness>,
+    /// Which check stopped the variant early (`abort_on_fail`).
+    pub aborted: Option<Aborted>,
+    /// Wall-clock start of the measured phase (RFC 3339).
+    pub started_at: String,
+    /// The server's version, as it reports it.
+    pub server_version: String,
 }
 
 /// Summary of a histogram in milliseconds, with the histogram itself.
@@ -200,16 +206,15 @@ fn per_second(count: u64, seconds: f64) -> f64 {
 /// The report section of one variant.
 pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
     let settings = &data.variant.settings;
-    let names: Vec<String> = data
-        .variant
-        .plan
-        .workloads
-        .iter()
+    let names: Vec<String> = (data.variant.plan.workloads.iter())
         .map(|w| w.name.clone())
         .collect();
     let t = &data.totals;
     let measured_s = data.measured.as_secs_f64();
     let timeline = timeline(std::mem::take(&mut data.timeline));
+    let faults = std::mem::take(&mut data.faults);
+    let tasks = u64::from(settings.load.tasks);
+    let outages = super::outages::outages(t, tasks, data.measured, &faults);
     let mut report = VariantReport {
         name: data.variant.name.clone(),
         settings: serde_json::to_value(settings.redacted()).expect("settings serialize"),
@@ -224,31 +229,27 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         pool: pool_stats(&data),
         server: server_stats(&timeline),
         pooler: super::pooler::stats(&timeline),
-        faults: std::mem::take(&mut data.faults),
-        outages: None,
+        faults,
+        outages: Some(outages),
         isolation: isolation(&data),
         cancelled_tasks: None,
         writes: data.writes.take(),
         leaks: leaks(&data, &names),
         timeline,
         diagnosis: Vec::new(),
+        // Judged against `[expect]` once the report is whole (`verdict::apply`).
         verdict: VariantVerdict {
             pass: true,
-            ..VariantVerdict::default()
+            checks: Vec::new(),
+            aborted: data.aborted.take(),
         },
         warnings: std::mem::take(&mut data.warnings),
-        started_at: None,
+        started_at: Some(std::mem::take(&mut data.started_at)),
         machines: Vec::new(),
         harness: data.harness.take(),
-        server_version: String::new(),
+        server_version: std::mem::take(&mut data.server_version),
     };
     super::races::fill(&mut report, settings, &data.gauges.races.measured());
-    report.outages = Some(super::outages::outages(
-        t,
-        u64::from(settings.load.tasks),
-        data.measured,
-        &report.faults,
-    ));
     let context = Context {
         settings,
         max_connections: data.server_max_connections,

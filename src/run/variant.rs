@@ -320,7 +320,7 @@ impl Measured {
     fn report(self, variant: &Variant, info: &ServerInfo, writes: Option<Writes>) -> VariantReport {
         let seconds = self.measured.as_secs() + u64::from(self.measured.subsec_nanos() > 0);
         let faults = fault_events(&self.fired, &self.scheduled, &self.totals, self.measured);
-        let mut report = build::variant_report(VariantData {
+        build::variant_report(VariantData {
             variant,
             seed: self.seed,
             totals: self.totals,
@@ -336,11 +336,10 @@ impl Measured {
             server_reserved_connections: info.reserved_connections,
             server_superuser: info.superuser,
             harness: self.harness,
-        });
-        report.verdict.aborted = self.aborted;
-        report.started_at = Some(self.started_at);
-        report.server_version = info.version.clone();
-        report
+            aborted: self.aborted,
+            started_at: self.started_at,
+            server_version: info.version.clone(),
+        })
     }
 }
 

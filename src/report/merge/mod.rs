@@ -26,6 +26,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use serde::Deserialize;
+
 use super::compare;
 use super::diagnosis::{self, Context};
 use super::model::*;
@@ -549,7 +551,7 @@ fn machines(parts: &[Part<'_>]) -> Vec<MachinePeaks> {
 /// The findings on the merged numbers; the machines' own (deduplicated by class) when the
 /// settings cannot be read back.
 fn diagnose(v: &VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> Vec<Finding> {
-    if let Ok(settings) = serde_json::from_value::<Settings>(v.settings.clone()) {
+    if let Ok(settings) = Settings::deserialize(&v.settings) {
         let cx = Context {
             settings: &settings,
             max_connections: db.max_connections,
