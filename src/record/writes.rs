@@ -59,6 +59,20 @@ pub struct Writes {
     pub indeterminate_rolled_back: u64,
 }
 
+impl Writes {
+    /// Adds another check's counts (another machine's ledger).
+    pub fn merge(&mut self, o: &Writes) {
+        self.acknowledged += o.acknowledged;
+        self.failed += o.failed;
+        self.indeterminate += o.indeterminate;
+        self.present += o.present;
+        self.lost += o.lost;
+        self.phantom += o.phantom;
+        self.indeterminate_committed += o.indeterminate_committed;
+        self.indeterminate_rolled_back += o.indeterminate_rolled_back;
+    }
+}
+
 impl WriteBook {
     pub fn note(&mut self, id: i64, outcome: WriteOutcome) {
         let id = id as u64;
