@@ -485,4 +485,21 @@ mod tests {
         assert_eq!((t.first_at_ms, t.last_at_ms), (5, 20));
         assert_eq!(t.sample, "earliest");
     }
+
+    #[test]
+    fn stats_merge_takes_the_earliest_sample_and_the_latest_end() {
+        let stats = |count, first, last, sample: &str| ErrorStats {
+            count,
+            first_at_ms: first,
+            last_at_ms: last,
+            sample: sample.into(),
+            ..ErrorStats::default()
+        };
+        let mut m = ErrorStats::default();
+        m.merge(&stats(2, 300, 400, "late machine"));
+        assert_eq!(m, stats(2, 300, 400, "late machine"));
+        m.merge(&stats(1, 100, 200, "early machine"));
+        m.merge(&stats(1, 100, 900, "a tie keeps the first"));
+        assert_eq!(m, stats(4, 100, 900, "early machine"));
+    }
 }
