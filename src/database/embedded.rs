@@ -10,9 +10,8 @@
 //! dies without dropping it (SIGKILL). A start gives up as soon as the run is interrupted.
 
 use std::fs::{self, File};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -233,23 +232,8 @@ impl EmbeddedServer {
         for (name, value) in &self.settings.settings {
             cmd.arg("-c").arg(format!("{name}={}", value.0));
         }
-        cmd.current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(
-                log.try_clone()
-                    .map_err(|e| InfraError::new(e.to_string()))?,
-            )
-            .stderr(log)
-            // Its own process group: a Ctrl-C at the terminal is ours to handle, not the server's.
-            .process_group(0);
-        cluster::as_user(&mut cmd, self.run_as.as_ref());
-        let child = cmd.spawn().map_err(|e| {
-            InfraError::new(format!(
-                "cannot start {}: {e}",
-                self.bins.postgres().display()
-            ))
-        })?;
-        self.watchdog.watch(child.id());
+        let (dir, run_as) = (self.dir.path(), self.run_as.as_ref());
+        let child = process::spawn(&mut cmd, dir, log, run_as, &mut self.watchdog)?;
         self.child = Some(child);
         if let Err(e) = self.wait_ready(Duration::from_secs(60)) {
             self.kill();

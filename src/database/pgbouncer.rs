@@ -11,9 +11,8 @@
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -184,21 +183,10 @@ impl PgBouncer {
             .map_err(|e| InfraError::new(format!("cannot create {}: {e}", log_path.display())))?;
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let mut cmd = Command::new(&self.bin);
-        cmd.arg(self.dir().join("pgbouncer.ini"))
-            .current_dir(self.dir())
-            .stdin(Stdio::null())
-            .stdout(
-                log.try_clone()
-                    .map_err(|e| InfraError::new(e.to_string()))?,
-            )
-            .stderr(log)
-            // Its own process group: a Ctrl-C at the terminal is ours to handle, not its.
-            .process_group(0);
-        cluster::as_user(&mut cmd, self.run_as.as_ref());
-        let child = cmd
-            .spawn()
-            .map_err(|e| InfraError::new(format!("cannot start {}: {e}", self.bin.display())))?;
-        self.watchdog.watch(child.id());
+        cmd.arg(self.dir().join("pgbouncer.ini"));
+        let dir = self.dir().to_path_buf();
+        let run_as = self.run_as.as_ref();
+        let child = process::spawn(&mut cmd, &dir, log, run_as, &mut self.watchdog)?;
         self.child = Some(child);
         if let Err(e) = self.wait_ready(Duration::from_secs(30)) {
             self.stop(PoolerStop::Immediate);

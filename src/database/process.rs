@@ -1,19 +1,47 @@
 //! What the embedded server and PgBouncer share as child processes of ours, each in its own
-//! process group and known to a [`Watchdog`]: waiting until one is ready (or gave up), stopping
+//! process group and known to a [`Watchdog`]: starting one, waiting until it is ready (or gave up), stopping
 //! one by escalating signals, a free port of 127.0.0.1 and the tail of a log.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
 use super::InfraError;
+use super::binaries::RunAs;
+use super::cluster;
 use super::watchdog::Watchdog;
+
+/// Starts `cmd` in `dir` with its output to `log`, in its own process group (a Ctrl-C at the
+/// terminal is ours to handle, not the child's), as `run_as`, and tells the watchdog.
+pub(crate) fn spawn(
+    cmd: &mut Command,
+    dir: &Path,
+    log: File,
+    run_as: Option<&RunAs>,
+    watchdog: &mut Watchdog,
+) -> Result<Child, InfraError> {
+    let out = log
+        .try_clone()
+        .map_err(|e| InfraError::new(e.to_string()))?;
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(log)
+        .process_group(0);
+    cluster::as_user(cmd, run_as);
+    let program = Path::new(cmd.get_program()).display().to_string();
+    let child =
+        (cmd.spawn()).map_err(|e| InfraError::new(format!("cannot start {program}: {e}")))?;
+    watchdog.watch(child.id());
+    Ok(child)
+}
 
 /// How a child is named in the errors of [`wait_ready`].
 pub(crate) struct Names {
