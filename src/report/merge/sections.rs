@@ -6,6 +6,18 @@ use std::collections::BTreeMap;
 use super::{Part, max, sum};
 use crate::report::model::*;
 
+/// Counts by key of every machine, added up.
+fn counts<K: Ord + Clone>(
+    parts: &[Part<'_>],
+    f: fn(&VariantReport) -> &BTreeMap<K, u64>,
+) -> BTreeMap<K, u64> {
+    let mut out = BTreeMap::new();
+    for (key, n) in parts.iter().flat_map(|p| f(p.variant)) {
+        *out.entry(key.clone()).or_default() += n;
+    }
+    out
+}
+
 /// Operations of every machine add up.
 pub(super) fn operations(parts: &[Part<'_>]) -> Operations {
     Operations {
@@ -21,12 +33,7 @@ pub(super) fn operations(parts: &[Part<'_>]) -> Operations {
 
 /// Backends used add up (each machine has its own); the deepest overlap is the largest.
 pub(super) fn isolation(parts: &[Part<'_>]) -> Isolation {
-    let mut after_dirty_return = BTreeMap::new();
-    for p in parts {
-        for (what, n) in &p.variant.isolation.after_dirty_return {
-            *after_dirty_return.entry(what.clone()).or_default() += n;
-        }
-    }
+    let after_dirty_return = counts(parts, |v| &v.isolation.after_dirty_return);
     Isolation {
         backends_used: sum(parts, |v| v.isolation.backends_used),
         max_operations_per_backend: max(parts, |v| v.isolation.max_operations_per_backend),
@@ -97,12 +104,7 @@ pub(super) fn optional(parts: &[Part<'_>], f: fn(&PoolStats) -> Option<u64>) -> 
 }
 
 pub(super) fn pool(parts: &[Part<'_>]) -> PoolStats {
-    let mut connect_errors = BTreeMap::new();
-    for p in parts {
-        for (class, n) in &p.variant.pool.connect_errors {
-            *connect_errors.entry(*class).or_default() += n;
-        }
-    }
+    let connect_errors = counts(parts, |v| &v.pool.connect_errors);
     PoolStats {
         peak_in_use: max(parts, |v| v.pool.peak_in_use),
         peak_waiting: max(parts, |v| v.pool.peak_waiting),
