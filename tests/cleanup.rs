@@ -3,11 +3,10 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::procs::{private_tmpdir, processes_under};
+use common::procs::{assert_nothing_left, private_tmpdir, run_file_in, stress_in};
 
 const SCENARIO: &str = r#"
 name = "cleanup"
@@ -24,15 +23,6 @@ sql = "INSERT INTO t VALUES ($1)"
 params = ["random_int(1, 9)"]
 "#;
 
-fn stress(tmp: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stress"));
-    cmd.args(args)
-        .env("TMPDIR", tmp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
 fn scenario_file(dir: &Path, duration: &str, extra: &str) -> PathBuf {
     let path = dir.join("cleanup.toml");
     std::fs::write(
@@ -43,36 +33,13 @@ fn scenario_file(dir: &Path, duration: &str, extra: &str) -> PathBuf {
     path
 }
 
-fn assert_nothing_left(tmp: &Path) {
-    let left: Vec<_> = std::fs::read_dir(tmp)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
-    assert!(
-        processes_under(tmp).is_empty(),
-        "processes left: {:?}",
-        processes_under(tmp)
-    );
-}
-
 #[test]
 fn nothing_is_left_after_a_successful_run() {
     let tmp = private_tmpdir();
     let work = tempfile::tempdir().unwrap();
     let file = scenario_file(work.path(), "300ms", "");
     let out_path = work.path().join("r.json");
-    let out = stress(
-        tmp.path(),
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "--out",
-            out_path.to_str().unwrap(),
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = run_file_in(tmp.path(), &file, &out_path);
     assert!(
         out.status.success(),
         "{}",
@@ -91,12 +58,7 @@ fn nothing_is_left_after_a_failed_run() {
         "300ms",
         "[[workload]]\nname = \"bad\"\n[[workload.step]]\nsql = \"SELECT nope FROM nowhere\"\n",
     );
-    let out = stress(
-        tmp.path(),
-        &["run", file.to_str().unwrap(), "--out", "/dev/null"],
-    )
-    .output()
-    .unwrap();
+    let out = run_file_in(tmp.path(), &file, Path::new("/dev/null"));
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -130,7 +92,7 @@ fn nothing_is_left_after_ctrl_c_and_the_partial_report_is_written() {
     let work = tempfile::tempdir().unwrap();
     let file = scenario_file(work.path(), "60s", "");
     let out_path = work.path().join("partial.json");
-    let mut cmd = stress(
+    let mut cmd = stress_in(
         tmp.path(),
         &[
             "run",
@@ -170,7 +132,7 @@ fn missing_server_binaries_say_how_to_install_them() {
     let tmp = private_tmpdir();
     let work = tempfile::tempdir().unwrap();
     let file = scenario_file(work.path(), "300ms", "");
-    let out = stress(
+    let out = stress_in(
         tmp.path(),
         &["run", file.to_str().unwrap(), "--out", "/dev/null"],
     )

@@ -22,25 +22,16 @@ fn recovered(v: &VariantReport, after_ms: u64) -> bool {
         .any(|e| e.t_ms > after_ms + 1000 && e.ok > 0)
 }
 
-const SLEEPY: &str = r#"
-name = "fault"
-[load]
-tasks = 4
-duration = "2500ms"
-[pool]
-max_size = 4
-test_on_check_out = false
-connection_timeout = "5s"
-[[workload]]
-name = "query"
-[[workload.step]]
-sql = "SELECT pg_sleep(0.05)"
-"#;
+/// Four pooled tasks on `pg_sleep(0.05)` for 2.5 s.
+fn sleepy() -> String {
+    pooled_sleep("fault", "2500ms", "0.05")
+}
 
 #[test]
 fn close_pool_fails_acquires_with_pool_closed_and_recovers_after_reopen() {
+    let sleepy = sleepy();
     let text = format!(
-        "{SLEEPY}[[fault]]\nkind = \"close_pool\"\nat = \"500ms\"\nreopen_after = \"300ms\"\n"
+        "{sleepy}[[fault]]\nkind = \"close_pool\"\nat = \"500ms\"\nreopen_after = \"300ms\"\n"
     );
     let report = run_text("fault_close", &text, &[]);
     assert_consistent(&report);
@@ -65,8 +56,9 @@ fn close_pool_fails_acquires_with_pool_closed_and_recovers_after_reopen() {
 
 #[test]
 fn terminated_backends_fail_their_operations_and_the_pool_recovers() {
+    let sleepy = sleepy();
     let text = format!(
-        "{SLEEPY}[[fault]]\nkind = \"terminate_backends\"\nat = \"500ms\"\nfraction = 1.0\n"
+        "{sleepy}[[fault]]\nkind = \"terminate_backends\"\nat = \"500ms\"\nfraction = 1.0\n"
     );
     let report = run_text("fault_terminate", &text, &[]);
     assert_consistent(&report);
@@ -90,7 +82,7 @@ fn terminated_backends_fail_their_operations_and_the_pool_recovers() {
 fn cancelled_queries_are_query_canceled_and_the_run_recovers() {
     let text = format!(
         "{}[[fault]]\nkind = \"cancel_queries\"\nat = \"500ms\"\n",
-        SLEEPY.replace("pg_sleep(0.05)", "pg_sleep(0.2)")
+        pooled_sleep("fault", "2500ms", "0.2")
     );
     let report = run_text("fault_cancel", &text, &[]);
     assert_consistent(&report);
@@ -107,25 +99,10 @@ fn cancelled_queries_are_query_canceled_and_the_run_recovers() {
 #[test]
 fn a_restarted_server_refuses_then_recovers() {
     // Its own embedded server: the shared one must stay up for the other tests.
-    let text = r#"
-name = "restart"
-[load]
-tasks = 2
-duration = "3s"
-think_time = "20ms"
-[access]
-mode = "per_operation"
-[[workload]]
-name = "query"
-[[workload.step]]
-sql = "SELECT 1"
-[[fault]]
-kind = "restart_server"
-at = "700ms"
-mode = "fast"
-down_for = "500ms"
-"#;
-    let s = scenario(text, &[]);
+    let text = per_operation_select("restart")
+        + "[[fault]]\nkind = \"restart_server\"\nat = \"700ms\"\nmode = \"fast\"\n\
+           down_for = \"500ms\"\n";
+    let s = scenario(&text, &[]);
     let _one = load_lock();
     let report = run_on(&s, None).unwrap();
     assert_consistent(&report);
@@ -144,7 +121,7 @@ down_for = "500ms"
 fn restart_server_is_refused_on_an_external_server() {
     let url = database("fault_restart_url");
     for kind in ["restart_server", "kill_backend"] {
-        let text = format!("{SLEEPY}[[fault]]\nkind = \"{kind}\"\nat = \"500ms\"\n");
+        let text = format!("{}[[fault]]\nkind = \"{kind}\"\nat = \"500ms\"\n", sleepy());
         let s = scenario(&text, &[]);
         let e = run_on(&s, Some(&url)).unwrap_err().to_string();
         assert!(

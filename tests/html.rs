@@ -20,19 +20,11 @@ use stress::report::json;
 
 /// Closed model, two faults: a pool closed and reopened (a window with a duration), then every
 /// backend terminated.
-const FAULTY: &str = r#"
-name = "html-faults"
-[load]
-tasks = 4
-duration = "4s"
-[pool]
-max_size = 4
-test_on_check_out = false
-connection_timeout = "5s"
-[[workload]]
-name = "query"
-[[workload.step]]
-sql = "SELECT pg_sleep(0.02)"
+fn faulty() -> String {
+    pooled_sleep("html-faults", "4s", "0.02") + FAULTY_FAULTS
+}
+
+const FAULTY_FAULTS: &str = r#"
 [[fault]]
 kind = "close_pool"
 at = "1s"
@@ -120,7 +112,7 @@ fn made() -> &'static Made {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let m = Made { dir };
-        for (name, text) in [("faults", FAULTY), ("sweep", SWEEP)] {
+        for (name, text) in [("faults", faulty()), ("sweep", SWEEP.to_string())] {
             let file = m.path(&format!("{name}.toml"));
             std::fs::write(&file, text).unwrap();
             let url = database(&format!("html_{name}"));

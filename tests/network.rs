@@ -122,25 +122,9 @@ fn reset_peer_is_connection_closed() {
 
 #[test]
 fn down_refuses_new_connections_with_connect_refused() {
-    let text = r#"
-name = "down"
-[load]
-tasks = 2
-duration = "3s"
-think_time = "20ms"
-[access]
-mode = "per_operation"
-[[workload]]
-name = "select"
-[[workload.step]]
-sql = "SELECT 1"
-[[fault]]
-kind = "network"
-toxic = "down"
-at = "1s"
-for = "500ms"
-"#;
-    let report = run_text("net_down", text, &[]);
+    let text = per_operation_select("down")
+        + "[[fault]]\nkind = \"network\"\ntoxic = \"down\"\nat = \"1s\"\nfor = \"500ms\"\n";
+    let report = run_text("net_down", &text, &[]);
     assert_consistent(&report);
     let v = &report.variants[0];
     assert!(count(v, ErrorClass::ConnectRefused) > 0, "{:?}", v.errors);

@@ -8,7 +8,9 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::procs::{pids_under, private_tmpdir, processes_under};
+use common::procs::{
+    assert_nothing_left, pids_under, private_tmpdir, processes_under, run_file_in, stress_in,
+};
 use common::*;
 use stress::record::errors::ErrorClass;
 use stress::report::model::VariantReport;
@@ -241,22 +243,6 @@ fn max_prepared_statements_is_refused_on_an_older_pgbouncer() {
     }
 }
 
-fn stress(tmp: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stress"));
-    cmd.args(args)
-        .env("TMPDIR", tmp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn assert_nothing_left(tmp: &Path) {
-    let left = common::procs::entries(tmp);
-    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
-    let procs = processes_under(tmp);
-    assert!(procs.is_empty(), "processes left: {procs:?}");
-}
-
 #[test]
 fn no_pgbouncer_process_or_file_is_left_after_success_or_error() {
     if !pgbouncer("no_pgbouncer_process_or_file_is_left") {
@@ -277,17 +263,7 @@ fn no_pgbouncer_process_or_file_is_left_after_success_or_error() {
         )
         .unwrap();
         let out_path = work.path().join(format!("{name}.json"));
-        let out = stress(
-            tmp.path(),
-            &[
-                "run",
-                file.to_str().unwrap(),
-                "--out",
-                out_path.to_str().unwrap(),
-            ],
-        )
-        .output()
-        .unwrap();
+        let out = run_file_in(tmp.path(), &file, &out_path);
         assert_eq!(
             out.status.code(),
             Some(code),
@@ -310,7 +286,7 @@ fn started(tmp: &Path, work: &Path) -> std::process::Child {
     )
     .unwrap();
     let out = work.join("long.json");
-    let mut child = stress(
+    let mut child = stress_in(
         tmp,
         &[
             "run",

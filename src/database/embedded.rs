@@ -10,22 +10,19 @@
 //! dies without dropping it (SIGKILL). A start gives up as soon as the run is interrupted.
 
 use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom};
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{self, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::InfraError;
 use super::auth::{self, Secret};
 use super::binaries::{self, Binaries, RunAs};
 use super::cluster::{self, SUPERUSER};
 use super::embedded_tls::{self, ServerTls};
+use super::process::{self, free_port, tail};
 use super::watchdog::{self, Watchdog};
 use crate::conninfo::tls::Tls;
 use crate::scenario::model::EmbeddedSettings;
@@ -235,23 +232,8 @@ impl EmbeddedServer {
         for (name, value) in &self.settings.settings {
             cmd.arg("-c").arg(format!("{name}={}", value.0));
         }
-        cmd.current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(
-                log.try_clone()
-                    .map_err(|e| InfraError::new(e.to_string()))?,
-            )
-            .stderr(log)
-            // Its own process group: a Ctrl-C at the terminal is ours to handle, not the server's.
-            .process_group(0);
-        cluster::as_user(&mut cmd, self.run_as.as_ref());
-        let child = cmd.spawn().map_err(|e| {
-            InfraError::new(format!(
-                "cannot start {}: {e}",
-                self.bins.postgres().display()
-            ))
-        })?;
-        self.watchdog.watch(child.id());
+        let (dir, run_as) = (self.dir.path(), self.run_as.as_ref());
+        let child = process::spawn(&mut cmd, dir, log, run_as, &mut self.watchdog)?;
         self.child = Some(child);
         if let Err(e) = self.wait_ready(Duration::from_secs(60)) {
             self.kill();
@@ -266,44 +248,36 @@ impl EmbeddedServer {
 
     fn wait_ready(&mut self, limit: Duration) -> Result<(), InfraError> {
         let pid_file = self.data.join("postmaster.pid");
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                self.watchdog.forget(child.id());
-                self.child = None;
-                return Err(InfraError::new(format!(
-                    "the embedded server exited at start ({status})"
-                )));
-            }
-            if self.interrupt.is_raised() {
-                return Err(InfraError::new(
-                    "interrupted while the embedded server started",
-                ));
-            }
-            // Line 8 of postmaster.pid is the postmaster's status: "ready" once it accepts connections.
-            if let Ok(text) = fs::read_to_string(&pid_file)
-                && text.lines().nth(7).is_some_and(|l| l.trim() == "ready")
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(InfraError::new(format!(
-                    "the embedded server was not ready within {}s",
-                    limit.as_secs()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let names = process::Names {
+            who: "the embedded server",
+            late: "the embedded server was not ready",
+        };
+        let pause = Duration::from_millis(5);
+        let interrupt = &self.interrupt;
+        process::wait_ready(
+            &mut self.child,
+            &mut self.watchdog,
+            names,
+            (limit, pause),
+            || {
+                if interrupt.is_raised() {
+                    return Err(InfraError::new(
+                        "interrupted while the embedded server started",
+                    ));
+                }
+                // Line 8 of postmaster.pid is the postmaster's status: "ready" once it accepts
+                // connections.
+                Ok(fs::read_to_string(&pid_file)
+                    .is_ok_and(|text| text.lines().nth(7).is_some_and(|l| l.trim() == "ready")))
+            },
+        )
     }
 
     /// Stops the server (fast, then immediate, then kill) and waits for it to exit.
     pub fn stop(&mut self, mode: StopMode) {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             return;
         };
-        let pid = Pid::from_raw(child.id() as i32);
         let first = match mode {
             StopMode::Fast => Signal::SIGINT,
             StopMode::Immediate => Signal::SIGQUIT,
@@ -313,17 +287,8 @@ impl EmbeddedServer {
             true => Duration::from_millis(500),
             false => Duration::from_secs(10),
         };
-        for (sig, wait) in [(first, patience), (Signal::SIGQUIT, Duration::from_secs(5))] {
-            let _ = signal::kill(pid, sig);
-            if wait_exit(&mut child, wait) {
-                self.watchdog.forget(child.id());
-                return;
-            }
-        }
-        // The whole group: the postmaster and any backend left behind.
-        let _ = signal::killpg(pid, Signal::SIGKILL);
-        let _ = child.wait();
-        self.watchdog.forget(child.id());
+        let steps = [(first, patience), (Signal::SIGQUIT, Duration::from_secs(5))];
+        process::stop(child, &mut self.watchdog, &steps);
     }
 
     /// Starts the stopped server again on the same port and data directory.
@@ -335,10 +300,8 @@ impl EmbeddedServer {
     }
 
     fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = signal::killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            let _ = child.wait();
-            self.watchdog.forget(child.id());
+        if let Some(child) = self.child.take() {
+            process::stop(child, &mut self.watchdog, &[]);
         }
     }
 }
@@ -348,35 +311,4 @@ impl Drop for EmbeddedServer {
         self.stop(StopMode::Fast);
         // `dir` is removed when the field drops, after this.
     }
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
-}
-
-fn free_port() -> Result<u16, InfraError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| InfraError::new(format!("cannot find a free port on 127.0.0.1: {e}")))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| InfraError::new(format!("cannot find a free port on 127.0.0.1: {e}")))
-}
-
-/// The last lines the server wrote to its log since `from`.
-fn tail(path: &Path, from: u64) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = File::open(path) {
-        let _ = f.seek(SeekFrom::Start(from));
-        let _ = f.read_to_string(&mut text);
-    }
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }

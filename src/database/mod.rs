@@ -15,6 +15,7 @@ mod embedded_tls;
 mod fallback;
 pub mod pgbouncer;
 mod pgbouncer_conf;
+mod process;
 pub mod server;
 pub(crate) mod watchdog;
 

@@ -9,23 +9,21 @@
 //! stopped and the directory removed when [`PgBouncer`] is dropped (success, error, interrupt),
 //! and a [`Watchdog`] does both if `stress` dies without dropping it.
 
-use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{self, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::InfraError;
 use super::auth::{self, Secret};
 use super::binaries::{self, RunAs};
 use super::cluster;
 use super::pgbouncer_conf::{self as conf, Upstream, Version};
+use super::process::{self, free_port, tail};
 use super::watchdog::{self, Watchdog};
 use crate::scenario::model::PgBouncerSettings;
 
@@ -185,21 +183,10 @@ impl PgBouncer {
             .map_err(|e| InfraError::new(format!("cannot create {}: {e}", log_path.display())))?;
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let mut cmd = Command::new(&self.bin);
-        cmd.arg(self.dir().join("pgbouncer.ini"))
-            .current_dir(self.dir())
-            .stdin(Stdio::null())
-            .stdout(
-                log.try_clone()
-                    .map_err(|e| InfraError::new(e.to_string()))?,
-            )
-            .stderr(log)
-            // Its own process group: a Ctrl-C at the terminal is ours to handle, not its.
-            .process_group(0);
-        cluster::as_user(&mut cmd, self.run_as.as_ref());
-        let child = cmd
-            .spawn()
-            .map_err(|e| InfraError::new(format!("cannot start {}: {e}", self.bin.display())))?;
-        self.watchdog.watch(child.id());
+        cmd.arg(self.dir().join("pgbouncer.ini"));
+        let dir = self.dir().to_path_buf();
+        let run_as = self.run_as.as_ref();
+        let child = process::spawn(&mut cmd, &dir, log, run_as, &mut self.watchdog)?;
         self.child = Some(child);
         if let Err(e) = self.wait_ready(Duration::from_secs(30)) {
             self.stop(PoolerStop::Immediate);
@@ -221,51 +208,31 @@ impl PgBouncer {
     /// Ready when it accepts a TCP connection on its port.
     fn wait_ready(&mut self, limit: Duration) -> Result<(), InfraError> {
         let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port);
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                self.watchdog.forget(child.id());
-                self.child = None;
-                return Err(InfraError::new(format!(
-                    "PgBouncer exited at start ({status})"
-                )));
-            }
-            if TcpStream::connect_timeout(&addr.into(), Duration::from_millis(200)).is_ok() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(InfraError::new(format!(
-                    "PgBouncer did not accept connections within {}s",
-                    limit.as_secs()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let names = process::Names {
+            who: "PgBouncer",
+            late: "PgBouncer did not accept connections",
+        };
+        let pause = Duration::from_millis(10);
+        process::wait_ready(
+            &mut self.child,
+            &mut self.watchdog,
+            names,
+            (limit, pause),
+            || Ok(TcpStream::connect_timeout(&addr.into(), Duration::from_millis(200)).is_ok()),
+        )
     }
 
     /// Stops PgBouncer and waits for it to exit: graceful (SIGINT) gets [`GRACEFUL_PATIENCE`],
     /// then SIGTERM, then SIGKILL.
     pub fn stop(&mut self, mode: PoolerStop) {
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.take() else {
             return;
         };
-        let pid = Pid::from_raw(child.id() as i32);
         let mut steps = vec![(Signal::SIGTERM, Duration::from_secs(5))];
         if mode == PoolerStop::Graceful {
             steps.insert(0, (Signal::SIGINT, GRACEFUL_PATIENCE));
         }
-        for (sig, wait) in steps {
-            let _ = signal::kill(pid, sig);
-            if wait_exit(&mut child, wait) {
-                self.watchdog.forget(child.id());
-                return;
-            }
-        }
-        let _ = signal::killpg(pid, Signal::SIGKILL);
-        let _ = child.wait();
-        self.watchdog.forget(child.id());
+        process::stop(child, &mut self.watchdog, &steps);
     }
 
     /// Starts the stopped PgBouncer again on the same port.
@@ -301,33 +268,4 @@ fn write_private(path: &Path, text: &str, run_as: Option<&RunAs>) -> Result<(), 
         .and_then(|mut f| f.write_all(text.as_bytes()));
     written.map_err(|e| InfraError::new(format!("cannot write {}: {e}", path.display())))?;
     cluster::give_to(path, run_as)
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
-}
-
-fn free_port() -> Result<u16, InfraError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| InfraError::new(format!("cannot find a free port on 127.0.0.1: {e}")))?;
-    Ok(listener.port())
-}
-
-/// The last lines PgBouncer wrote to its log since `from`.
-fn tail(path: &Path, from: u64) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = File::open(path) {
-        let _ = f.seek(SeekFrom::Start(from));
-        let _ = f.read_to_string(&mut text);
-    }
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }

@@ -318,63 +318,83 @@ pub fn describe(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Counts of one class in a recorder.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ClassTally {
+// The failed operations of one class, in a recorder (for a worker, merged over workers) and
+// as the report's `errors.<class>` shows them (merged over machines by the same `merge`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorStats {
     pub count: u64,
+    /// SQLSTATE codes seen in this class, with counts.
     pub sqlstates: BTreeMap<String, u64>,
-    /// `pooler_error` only: the pooler's reasons (see `pooler.rs`), with counts.
+    /// `pooler_error` only: the pooler's reasons (`max_client_conn`, `query_wait_timeout`,
+    /// `server_conn_crashed`, ...; see docs/errors.md), with counts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reasons: BTreeMap<String, u64>,
-    pub first_at_ms: Option<u64>,
-    pub last_at_ms: Option<u64>,
+    /// Milliseconds into the measured phase.
+    pub first_at_ms: u64,
+    pub last_at_ms: u64,
+    /// The message of the first one.
     pub sample: String,
+}
+
+impl ErrorStats {
+    /// Counts one failed operation, at `at_ms` into the measured phase.
+    fn add(&mut self, e: &OpError, at_ms: u64) {
+        if let Some(code) = &e.sqlstate {
+            *self.sqlstates.entry(code.clone()).or_default() += 1;
+        }
+        if e.class == ErrorClass::PoolerError {
+            let key = super::pooler::reason(&e.message);
+            *self.reasons.entry(key.to_string()).or_default() += 1;
+        }
+        self.note(1, at_ms, at_ms, &e.message);
+    }
+
+    /// Adds `o`'s counts (another worker's, or another machine's shifted to this one's
+    /// clock): the earliest sample wins, the latest end.
+    pub fn merge(&mut self, o: &ErrorStats) {
+        for (code, n) in &o.sqlstates {
+            let t = self.sqlstates.entry(code.clone()).or_default();
+            *t = t.saturating_add(*n);
+        }
+        for (key, n) in &o.reasons {
+            let t = self.reasons.entry(key.clone()).or_default();
+            *t = t.saturating_add(*n);
+        }
+        self.note(o.count, o.first_at_ms, o.last_at_ms, &o.sample);
+    }
+
+    /// `count` more, seen from `first` to `last`, the first one saying `sample`.
+    fn note(&mut self, count: u64, first: u64, last: u64, sample: &str) {
+        let empty = self.count == 0;
+        self.count = self.count.saturating_add(count);
+        if empty || first < self.first_at_ms {
+            self.first_at_ms = first;
+            self.sample = sample.to_string();
+        }
+        self.last_at_ms = if empty {
+            last
+        } else {
+            self.last_at_ms.max(last)
+        };
+    }
 }
 
 /// Failed operations by class.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ErrorTally {
-    pub classes: BTreeMap<ErrorClass, ClassTally>,
+    pub classes: BTreeMap<ErrorClass, ErrorStats>,
 }
 
 impl ErrorTally {
     /// Counts one failed operation, at `at_ms` into the measured phase.
     pub fn add(&mut self, e: &OpError, at_ms: u64) {
-        let t = self.classes.entry(e.class).or_default();
-        t.count += 1;
-        if let Some(code) = &e.sqlstate {
-            *t.sqlstates.entry(code.clone()).or_default() += 1;
-        }
-        if e.class == ErrorClass::PoolerError {
-            let key = super::pooler::reason(&e.message);
-            *t.reasons.entry(key.to_string()).or_default() += 1;
-        }
-        if t.first_at_ms.is_none_or(|f| at_ms < f) {
-            t.first_at_ms = Some(at_ms);
-            t.sample = e.message.clone();
-        }
-        t.last_at_ms = Some(t.last_at_ms.map_or(at_ms, |l| l.max(at_ms)));
+        self.classes.entry(e.class).or_default().add(e, at_ms);
     }
 
     pub fn merge(&mut self, other: &ErrorTally) {
         for (class, o) in &other.classes {
-            let t = self.classes.entry(*class).or_default();
-            t.count += o.count;
-            for (code, n) in &o.sqlstates {
-                *t.sqlstates.entry(code.clone()).or_default() += n;
-            }
-            for (key, n) in &o.reasons {
-                *t.reasons.entry(key.clone()).or_default() += n;
-            }
-            if let Some(of) = o.first_at_ms
-                && t.first_at_ms.is_none_or(|f| of < f)
-            {
-                t.first_at_ms = Some(of);
-                t.sample = o.sample.clone();
-            }
-            t.last_at_ms = match (t.last_at_ms, o.last_at_ms) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
+            self.classes.entry(*class).or_default().merge(o);
         }
     }
 
@@ -462,7 +482,24 @@ mod tests {
         let t = &a.classes[&ErrorClass::SqlError];
         assert_eq!(t.count, 3);
         assert_eq!(t.sqlstates["42P01"], 3);
-        assert_eq!((t.first_at_ms, t.last_at_ms), (Some(5), Some(20)));
+        assert_eq!((t.first_at_ms, t.last_at_ms), (5, 20));
         assert_eq!(t.sample, "earliest");
+    }
+
+    #[test]
+    fn stats_merge_takes_the_earliest_sample_and_the_latest_end() {
+        let stats = |count, first, last, sample: &str| ErrorStats {
+            count,
+            first_at_ms: first,
+            last_at_ms: last,
+            sample: sample.into(),
+            ..ErrorStats::default()
+        };
+        let mut m = ErrorStats::default();
+        m.merge(&stats(2, 300, 400, "late machine"));
+        assert_eq!(m, stats(2, 300, 400, "late machine"));
+        m.merge(&stats(1, 100, 200, "early machine"));
+        m.merge(&stats(1, 100, 900, "a tie keeps the first"));
+        assert_eq!(m, stats(4, 100, 900, "early machine"));
     }
 }

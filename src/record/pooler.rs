@@ -1,7 +1,11 @@
 //! Why a pooler refused an operation: PgBouncer sends every one of its own errors with SQLSTATE
 //! 08P01 and its reason as the message. [`reason`] maps that message to a stable key, kept per
 //! key under `errors.pooler_error.reasons` (as `sqlstates` keeps codes); [`REASONS`] also says
-//! what each one means, for the diagnosis and the documentation.
+//! what each one means, for the diagnosis and the documentation. [`PoolerSecond`] is a
+//! pooler's second as sampled and as the report's timeline shows it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// A PgBouncer reason: the key the report uses, the text PgBouncer sends (a part of it that
 /// does not vary), and what it means.
@@ -111,22 +115,44 @@ pub const REASONS: &[Reason] = &[
     },
 ];
 
-/// PgBouncer's pools for this run's database, sampled at the end of a second: `SHOW POOLS`
-/// (summed over its users) and how far `SHOW STATS`'s counters moved since the last sample.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PoolerSample {
+/// PgBouncer's pools for the run's database at the end of a second (`SHOW POOLS`, summed over
+/// its users) and what its counters moved during that second (`SHOW STATS`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolerSecond {
+    /// Client connections linked to a server connection or idle, able to run.
     pub cl_active: u64,
+    /// Client connections waiting for a server connection.
     pub cl_waiting: u64,
+    /// Server connections linked to a client.
     pub sv_active: u64,
+    /// Server connections idle, ready for a client.
     pub sv_idle: u64,
+    /// Server connections idle for longer than server_check_delay, to be checked first.
     pub sv_used: u64,
-    /// The longest current wait of a client for a server connection.
+    /// The longest current wait of a client for a server connection, in milliseconds.
     pub maxwait_ms: u64,
-    /// Transactions and queries PgBouncer passed on during the second.
+    /// Transactions and queries PgBouncer passed on during this second.
     pub transactions: u64,
     pub queries: u64,
-    /// Time clients spent waiting for a server connection during the second.
+    /// Milliseconds clients spent waiting for a server connection during this second.
     pub wait_ms: u64,
+}
+
+impl PoolerSecond {
+    /// Adds another machine's same second (each with its own pooler): counts summed, the
+    /// longest wait.
+    pub fn merge(&mut self, s: &PoolerSecond) {
+        self.cl_active += s.cl_active;
+        self.cl_waiting += s.cl_waiting;
+        self.sv_active += s.sv_active;
+        self.sv_idle += s.sv_idle;
+        self.sv_used += s.sv_used;
+        self.maxwait_ms = self.maxwait_ms.max(s.maxwait_ms);
+        self.transactions += s.transactions;
+        self.queries += s.queries;
+        self.wait_ms += s.wait_ms;
+    }
 }
 
 /// The key for anything not in [`REASONS`] (PostgreSQL's own 08P01 protocol violations too).

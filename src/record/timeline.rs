@@ -19,6 +19,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::errors::{ErrorClass, OpError};
 use super::histogram;
@@ -77,17 +79,33 @@ pub struct Sample {
     /// This run's backends on the server, by state (absent when the sampler could not ask).
     pub server: Option<ServerBackends>,
     /// `[database.pgbouncer]`'s pools (absent without one, or when it did not answer).
-    pub pooler: Option<super::pooler::PoolerSample>,
+    pub pooler: Option<super::pooler::PoolerSecond>,
 }
 
-/// This run's backends in `pg_stat_activity`, by state.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+// This run's backends in `pg_stat_activity`, by state: the report's `server_backends` of a
+// timeline second as it is.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct ServerBackends {
     pub total: u64,
     pub active: u64,
     pub idle: u64,
     pub idle_in_transaction: u64,
+    /// The longest current `idle in transaction` state, in milliseconds.
+    #[serde(default)]
     pub longest_idle_in_transaction_ms: u64,
+}
+
+impl ServerBackends {
+    /// Adds another machine's backends of the same second: counts summed, the longest wait.
+    pub fn merge(&mut self, o: &ServerBackends) {
+        self.total += o.total;
+        self.active += o.active;
+        self.idle += o.idle;
+        self.idle_in_transaction += o.idle_in_transaction;
+        self.longest_idle_in_transaction_ms =
+            (self.longest_idle_in_transaction_ms).max(o.longest_idle_in_transaction_ms);
+    }
 }
 
 /// Second `s` is closed once second `s + GRACE_S` has been reported (by a worker's flush or the

@@ -12,6 +12,8 @@
 //! ones are kept in compressed bitmaps (roaring), so memory stays small for millions of writes.
 
 use roaring::RoaringTreemap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// How the client saw one write end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,11 +36,16 @@ pub struct WriteBook {
     indeterminate: RoaringTreemap,
 }
 
-/// What reading the ledger back found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WriteCheck {
+/// The acknowledged-writes check: the ledger read back against what the client was told.
+// What reading the ledger back found is the report's `writes` section as it is.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Writes {
+    /// COMMIT succeeded.
     pub acknowledged: u64,
+    /// The operation failed (its transaction rolled back, as far as the client knew).
     pub failed: u64,
+    /// The connection died, or the client gave up, while COMMIT was in flight.
     pub indeterminate: u64,
     /// Ids found in the ledger.
     pub present: u64,
@@ -46,8 +53,24 @@ pub struct WriteCheck {
     pub lost: u64,
     /// Reported failed but present.
     pub phantom: u64,
+    /// Indeterminate writes that turned out committed.
     pub indeterminate_committed: u64,
+    /// Indeterminate writes that turned out rolled back.
     pub indeterminate_rolled_back: u64,
+}
+
+impl Writes {
+    /// Adds another check's counts (another machine's ledger).
+    pub fn merge(&mut self, o: &Writes) {
+        self.acknowledged += o.acknowledged;
+        self.failed += o.failed;
+        self.indeterminate += o.indeterminate;
+        self.present += o.present;
+        self.lost += o.lost;
+        self.phantom += o.phantom;
+        self.indeterminate_committed += o.indeterminate_committed;
+        self.indeterminate_rolled_back += o.indeterminate_rolled_back;
+    }
 }
 
 impl WriteBook {
@@ -78,18 +101,18 @@ impl WriteBook {
     pub fn checker(&self) -> Checker<'_> {
         Checker {
             book: self,
-            check: WriteCheck {
+            check: Writes {
                 acknowledged: self.acknowledged,
                 failed: self.failed.len(),
                 indeterminate: self.indeterminate.len(),
-                ..WriteCheck::default()
+                ..Writes::default()
             },
             present_acknowledged: 0,
         }
     }
 
     /// Checks all the ids found in the ledger against the book.
-    pub fn check(&self, present: impl IntoIterator<Item = i64>) -> WriteCheck {
+    pub fn check(&self, present: impl IntoIterator<Item = i64>) -> Writes {
         let mut c = self.checker();
         present.into_iter().for_each(|id| c.present(id));
         c.finish()
@@ -99,7 +122,7 @@ impl WriteBook {
 /// Classifies the ledger's ids as they are read.
 pub struct Checker<'a> {
     book: &'a WriteBook,
-    check: WriteCheck,
+    check: Writes,
     present_acknowledged: u64,
 }
 
@@ -116,7 +139,7 @@ impl Checker<'_> {
         }
     }
 
-    pub fn finish(mut self) -> WriteCheck {
+    pub fn finish(mut self) -> Writes {
         let c = &mut self.check;
         c.lost = c.acknowledged.saturating_sub(self.present_acknowledged);
         c.indeterminate_rolled_back = c.indeterminate - c.indeterminate_committed;

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub use super::harness::Harness;
 use crate::metric::Direction;
 use crate::record::errors::ErrorClass;
+pub use crate::record::errors::ErrorStats;
+pub use crate::record::timeline::ServerBackends;
+pub use crate::record::writes::Writes;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -229,23 +232,6 @@ pub struct LatencySummary {
     pub hdr: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorStats {
-    pub count: u64,
-    /// SQLSTATE codes seen in this class, with counts.
-    pub sqlstates: BTreeMap<String, u64>,
-    /// `pooler_error` only: the pooler's reasons (`max_client_conn`, `query_wait_timeout`,
-    /// `server_conn_crashed`, ...; see docs/errors.md), with counts.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub reasons: BTreeMap<String, u64>,
-    /// Milliseconds into the measured phase.
-    pub first_at_ms: u64,
-    pub last_at_ms: u64,
-    /// The message of the first one.
-    pub sample: String,
-}
-
 /// Silent races: no operation failed, yet something went wrong. `null` means not measured in
 /// this run (no verified workload, no `leak_threshold`), which is not the same as 0.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -294,28 +280,6 @@ pub struct Isolation {
     /// `ok` or an error class, with counts.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub after_dirty_return: BTreeMap<String, u64>,
-}
-
-/// The acknowledged-writes check: the ledger read back against what the client was told.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Writes {
-    /// COMMIT succeeded.
-    pub acknowledged: u64,
-    /// The operation failed (its transaction rolled back, as far as the client knew).
-    pub failed: u64,
-    /// The connection died, or the client gave up, while COMMIT was in flight.
-    pub indeterminate: u64,
-    /// Ids found in the ledger.
-    pub present: u64,
-    /// Acknowledged but absent.
-    pub lost: u64,
-    /// Reported failed but present.
-    pub phantom: u64,
-    /// Indeterminate writes that turned out committed.
-    pub indeterminate_committed: u64,
-    /// Indeterminate writes that turned out rolled back.
-    pub indeterminate_rolled_back: u64,
 }
 
 /// Operations of one workload that held a connection too long.
@@ -507,18 +471,6 @@ pub struct TimelineEntry {
     /// or when its admin console did not answer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooler: Option<super::pooler::PoolerSecond>,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ServerBackends {
-    pub total: u64,
-    pub active: u64,
-    pub idle: u64,
-    pub idle_in_transaction: u64,
-    /// The longest current `idle in transaction` state, in milliseconds.
-    #[serde(default)]
-    pub longest_idle_in_transaction_ms: u64,
 }
 
 /// What happened and what to change, from this run's numbers.

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::record::pooler::PoolerSample;
+pub use crate::record::pooler::PoolerSecond;
 
 /// The pooler `stress` started in front of the database.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -16,46 +16,6 @@ pub struct PoolerInfo {
     pub version: String,
     /// Where the harness connected, password replaced by `***`.
     pub url: String,
-}
-
-/// PgBouncer's pools for the run's database at the end of a second (`SHOW POOLS`, summed over
-/// its users) and what its counters moved during that second (`SHOW STATS`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct PoolerSecond {
-    /// Client connections linked to a server connection or idle, able to run.
-    pub cl_active: u64,
-    /// Client connections waiting for a server connection.
-    pub cl_waiting: u64,
-    /// Server connections linked to a client.
-    pub sv_active: u64,
-    /// Server connections idle, ready for a client.
-    pub sv_idle: u64,
-    /// Server connections idle for longer than server_check_delay, to be checked first.
-    pub sv_used: u64,
-    /// The longest current wait of a client for a server connection, in milliseconds.
-    pub maxwait_ms: u64,
-    /// Transactions and queries PgBouncer passed on during this second.
-    pub transactions: u64,
-    pub queries: u64,
-    /// Milliseconds clients spent waiting for a server connection during this second.
-    pub wait_ms: u64,
-}
-
-impl From<PoolerSample> for PoolerSecond {
-    fn from(s: PoolerSample) -> PoolerSecond {
-        PoolerSecond {
-            cl_active: s.cl_active,
-            cl_waiting: s.cl_waiting,
-            sv_active: s.sv_active,
-            sv_idle: s.sv_idle,
-            sv_used: s.sv_used,
-            maxwait_ms: s.maxwait_ms,
-            transactions: s.transactions,
-            queries: s.queries,
-            wait_ms: s.wait_ms,
-        }
-    }
 }
 
 /// The pooler's peaks over the measured phase, from the timeline.
@@ -100,16 +60,7 @@ pub fn stats<'a>(seconds: impl Iterator<Item = &'a PoolerSecond>) -> Option<Pool
 pub fn merge_second<'a>(seconds: impl Iterator<Item = &'a PoolerSecond>) -> Option<PoolerSecond> {
     let mut out: Option<PoolerSecond> = None;
     for s in seconds {
-        let o = out.get_or_insert_with(PoolerSecond::default);
-        o.cl_active += s.cl_active;
-        o.cl_waiting += s.cl_waiting;
-        o.sv_active += s.sv_active;
-        o.sv_idle += s.sv_idle;
-        o.sv_used += s.sv_used;
-        o.maxwait_ms = o.maxwait_ms.max(s.maxwait_ms);
-        o.transactions += s.transactions;
-        o.queries += s.queries;
-        o.wait_ms += s.wait_ms;
+        out.get_or_insert_with(PoolerSecond::default).merge(s);
     }
     out
 }

@@ -8,6 +8,8 @@
 use super::model::{Cheapest, Check, Report, VariantReport, VariantVerdict, Verdict};
 use crate::metric::{Direction, Measured, Metric};
 use crate::scenario::expect::Expectations;
+use serde::Deserialize;
+
 use crate::scenario::model::{AccessMode, Settings};
 
 /// Judges one metric against one limit.
@@ -110,7 +112,7 @@ pub fn settle_report(report: &mut Report) {
 /// instances for a shared connection, tasks when each task or operation has its own. `None`
 /// when the settings are not those of this version (a report edited by hand, say).
 pub fn connections(settings: &serde_json::Value) -> Option<u64> {
-    let s: Settings = serde_json::from_value(settings.clone()).ok()?;
+    let s = Settings::deserialize(settings).ok()?;
     let instances = u64::from(s.access.instances);
     Some(match s.access.mode {
         AccessMode::Pool => instances * u64::from(s.pool.size_limit(s.load.tasks)),

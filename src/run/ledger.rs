@@ -7,7 +7,7 @@ use futures_util::TryStreamExt;
 use super::RunError;
 use super::admin::Admin;
 use crate::record::errors::describe;
-use crate::record::writes::{WriteBook, WriteCheck};
+use crate::record::writes::{WriteBook, Writes};
 
 pub struct Ledger {
     pub table: String,
@@ -38,7 +38,7 @@ impl Ledger {
     }
 
     /// Reads the ledger back (streamed: memory does not grow with it) against the book.
-    pub async fn check(&self, admin: &Admin, book: &WriteBook) -> Result<WriteCheck, String> {
+    pub async fn check(&self, admin: &Admin, book: &WriteBook) -> Result<Writes, String> {
         let client = admin.client().await.map_err(|e| e.to_string())?;
         let sql = format!("SELECT write_id FROM {}", self.table);
         let rows = client

@@ -10,7 +10,7 @@ use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 use crate::database::PgBouncer;
 use crate::record::errors::describe;
-use crate::record::pooler::PoolerSample;
+use crate::record::pooler::PoolerSecond;
 
 /// `SHOW STATS`'s counters for the run's database, as last read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -106,9 +106,9 @@ impl PoolerConsole {
 
     /// The pools at this moment and the counters' progress since the last sample; `None`
     /// when the console does not answer (PgBouncer restarting, say).
-    pub async fn sample(&self) -> Option<PoolerSample> {
+    pub async fn sample(&self) -> Option<PoolerSecond> {
         let pools = self.run("SHOW POOLS").await.ok()?;
-        let mut s = PoolerSample::default();
+        let mut s = PoolerSecond::default();
         for row in pools.iter().filter(|r| self.ours(r)) {
             s.cl_active += number(row, "cl_active");
             s.cl_waiting += number(row, "cl_waiting");

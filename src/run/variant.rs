@@ -20,7 +20,7 @@ use super::{Interrupt, RunError};
 use crate::access::gauges::Gauges;
 use crate::database::Database;
 use crate::record::errors::ErrorClass;
-use crate::record::writes::WriteCheck;
+use crate::record::writes::Writes;
 use crate::record::{Timeline, Totals};
 use crate::report::build::{self, VariantData};
 use crate::report::model::{Aborted, FaultEvent, VariantReport};
@@ -297,15 +297,10 @@ struct Measured {
 }
 
 impl Measured {
-    fn report(
-        self,
-        variant: &Variant,
-        info: &ServerInfo,
-        writes: Option<WriteCheck>,
-    ) -> VariantReport {
+    fn report(self, variant: &Variant, info: &ServerInfo, writes: Option<Writes>) -> VariantReport {
         let seconds = self.measured.as_secs() + u64::from(self.measured.subsec_nanos() > 0);
         let faults = fault_events(&self.fired, &self.scheduled, &self.totals, self.measured);
-        let mut report = build::variant_report(VariantData {
+        build::variant_report(VariantData {
             variant,
             seed: self.seed,
             totals: self.totals,
@@ -321,11 +316,10 @@ impl Measured {
             server_reserved_connections: info.reserved_connections,
             server_superuser: info.superuser,
             harness: self.harness,
-        });
-        report.verdict.aborted = self.aborted;
-        report.started_at = Some(self.started_at);
-        report.server_version = info.version.clone();
-        report
+            aborted: self.aborted,
+            started_at: self.started_at,
+            server_version: info.version.clone(),
+        })
     }
 }
 

@@ -147,6 +147,26 @@ pub fn variant<'a>(report: &'a Report, name: &str) -> &'a stress::report::model:
         .unwrap_or_else(|| panic!("no variant {name}"))
 }
 
+/// Four tasks on a pool of four, each operation a `pg_sleep(sleep)`, for `duration`: the load
+/// that pool fault tests put their `[[fault]]` tables after.
+pub fn pooled_sleep(name: &str, duration: &str, sleep: &str) -> String {
+    format!(
+        "name = \"{name}\"\n[load]\ntasks = 4\nduration = \"{duration}\"\n\
+         [pool]\nmax_size = 4\ntest_on_check_out = false\nconnection_timeout = \"5s\"\n\
+         [[workload]]\nname = \"query\"\n[[workload.step]]\nsql = \"SELECT pg_sleep({sleep})\"\n"
+    )
+}
+
+/// Two tasks each opening a connection per `SELECT 1`, 20 ms apart, for 3 s: the load that
+/// server and network fault tests put their `[[fault]]` tables after.
+pub fn per_operation_select(name: &str) -> String {
+    format!(
+        "name = \"{name}\"\n[load]\ntasks = 2\nduration = \"3s\"\nthink_time = \"20ms\"\n\
+         [access]\nmode = \"per_operation\"\n\
+         [[workload]]\nname = \"query\"\n[[workload.step]]\nsql = \"SELECT 1\"\n"
+    )
+}
+
 /// The crash scenario: the harness's `kill_backend` fault SIGKILLs one backend of this run (on
 /// its own embedded server, run with `run_on(.., None)`), and the server resets every backend.
 pub const CRASH: &str = r#"

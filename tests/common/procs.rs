@@ -50,3 +50,32 @@ pub fn pids_under(dir: &Path, word: &str) -> Vec<Pid> {
         .map(|(pid, _)| pid)
         .collect()
 }
+
+/// The `stress` binary with `args`, its `TMPDIR` set to `tmp`, its output captured.
+pub fn stress_in(tmp: &Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stress"));
+    cmd.args(args)
+        .env("TMPDIR", tmp)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// `stress run file --out out` in `tmp`, to its end.
+pub fn run_file_in(tmp: &Path, file: &Path, out: &Path) -> std::process::Output {
+    let args = [
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    stress_in(tmp, &args).output().unwrap()
+}
+
+/// Nothing left in `tmp`: no file, no process naming it.
+pub fn assert_nothing_left(tmp: &Path) {
+    let left = entries(tmp);
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    let procs = processes_under(tmp);
+    assert!(procs.is_empty(), "processes left: {procs:?}");
+}

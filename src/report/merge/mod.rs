@@ -18,6 +18,7 @@
 
 mod guard;
 mod outages;
+mod sections;
 pub mod timeline;
 
 pub use guard::MAX_COUNT;
@@ -26,11 +27,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use serde::Deserialize;
+
 use super::compare;
 use super::diagnosis::{self, Context};
 use super::model::*;
 use super::verdict;
 use crate::scenario::model::Settings;
+use sections::{anomalies, errors, isolation, leaks, operations, pool, writes};
 
 /// Why reports cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -315,65 +319,6 @@ fn sum(parts: &[Part<'_>], f: fn(&VariantReport) -> u64) -> u64 {
         .fold(0u64, |n, p| n.saturating_add(f(p.variant)))
 }
 
-fn operations(parts: &[Part<'_>]) -> Operations {
-    Operations {
-        total: sum(parts, |v| v.operations.total),
-        ok: sum(parts, |v| v.operations.ok),
-        failed: sum(parts, |v| v.operations.failed),
-        dropped: sum(parts, |v| v.operations.dropped),
-        retried: sum(parts, |v| v.operations.retried),
-        retries: sum(parts, |v| v.operations.retries),
-        retries_exhausted: sum(parts, |v| v.operations.retries_exhausted),
-    }
-}
-
-/// Backends used add up (each machine has its own); the deepest overlap is the largest.
-fn isolation(parts: &[Part<'_>]) -> Isolation {
-    let mut after_dirty_return = BTreeMap::new();
-    for p in parts {
-        for (what, n) in &p.variant.isolation.after_dirty_return {
-            *after_dirty_return.entry(what.clone()).or_default() += n;
-        }
-    }
-    Isolation {
-        backends_used: sum(parts, |v| v.isolation.backends_used),
-        max_operations_per_backend: max(parts, |v| v.isolation.max_operations_per_backend),
-        after_dirty_return,
-    }
-}
-
-/// Each machine checks its own ledger: the counts add up.
-fn writes(parts: &[Part<'_>]) -> Option<Writes> {
-    let all: Vec<&Writes> = parts
-        .iter()
-        .filter_map(|p| p.variant.writes.as_ref())
-        .collect();
-    if all.is_empty() {
-        return None;
-    }
-    let total = |f: fn(&Writes) -> u64| all.iter().map(|w| f(w)).sum();
-    Some(Writes {
-        acknowledged: total(|w| w.acknowledged),
-        failed: total(|w| w.failed),
-        indeterminate: total(|w| w.indeterminate),
-        present: total(|w| w.present),
-        lost: total(|w| w.lost),
-        phantom: total(|w| w.phantom),
-        indeterminate_committed: total(|w| w.indeterminate_committed),
-        indeterminate_rolled_back: total(|w| w.indeterminate_rolled_back),
-    })
-}
-
-fn leaks(parts: &[Part<'_>]) -> BTreeMap<String, Leak> {
-    let mut out: BTreeMap<String, Leak> = BTreeMap::new();
-    for (workload, l) in parts.iter().flat_map(|p| &p.variant.leaks) {
-        let merged = out.entry(workload.clone()).or_default();
-        merged.count += l.count;
-        merged.longest_ms = merged.longest_ms.max(l.longest_ms);
-    }
-    out
-}
-
 fn latency(parts: &[Part<'_>]) -> Result<Latency, MergeError> {
     let name = &parts[0].variant.name;
     let merge = |what: &str, pick: fn(&Latency) -> &LatencySummary| {
@@ -403,89 +348,6 @@ fn latency(parts: &[Part<'_>]) -> Result<Latency, MergeError> {
         hold: merge("hold", |l| &l.hold)?,
         by_workload,
     })
-}
-
-fn errors(
-    parts: &[Part<'_>],
-    offsets: &[u64],
-) -> BTreeMap<crate::record::errors::ErrorClass, ErrorStats> {
-    let mut out: BTreeMap<_, ErrorStats> = BTreeMap::new();
-    for (p, offset) in parts.iter().zip(offsets) {
-        for (class, e) in &p.variant.errors {
-            let first = e.first_at_ms.saturating_add(*offset);
-            let last = e.last_at_ms.saturating_add(*offset);
-            let merged = out.entry(*class).or_insert_with(|| ErrorStats {
-                count: 0,
-                sqlstates: BTreeMap::new(),
-                reasons: BTreeMap::new(),
-                first_at_ms: first,
-                last_at_ms: last,
-                sample: e.sample.clone(),
-            });
-            merged.count += e.count;
-            for (code, n) in &e.sqlstates {
-                *merged.sqlstates.entry(code.clone()).or_default() += n;
-            }
-            for (key, n) in &e.reasons {
-                *merged.reasons.entry(key.clone()).or_default() += n;
-            }
-            if first < merged.first_at_ms {
-                merged.first_at_ms = first;
-                merged.sample = e.sample.clone();
-            }
-            merged.last_at_ms = merged.last_at_ms.max(last);
-        }
-    }
-    out
-}
-
-/// Sums every anomaly all machines measured (through JSON, so new fields merge too).
-fn anomalies(parts: &[Part<'_>]) -> Anomalies {
-    let values: Vec<serde_json::Value> = parts
-        .iter()
-        .filter_map(|p| serde_json::to_value(&p.variant.anomalies).ok())
-        .collect();
-    let mut out = serde_json::Map::new();
-    if let Some(serde_json::Value::Object(first)) = values.first() {
-        for key in first.keys() {
-            let counts: Option<Vec<u64>> = values.iter().map(|v| v.get(key)?.as_u64()).collect();
-            if let Some(counts) = counts {
-                out.insert(key.clone(), counts.iter().sum::<u64>().into());
-            }
-        }
-    }
-    serde_json::from_value(serde_json::Value::Object(out)).unwrap_or_default()
-}
-
-fn optional(parts: &[Part<'_>], f: fn(&PoolStats) -> Option<u64>) -> Option<u64> {
-    let present: Vec<u64> = parts.iter().filter_map(|p| f(&p.variant.pool)).collect();
-    (!present.is_empty()).then(|| present.iter().sum())
-}
-
-fn pool(parts: &[Part<'_>]) -> PoolStats {
-    let mut connect_errors = BTreeMap::new();
-    for p in parts {
-        for (class, n) in &p.variant.pool.connect_errors {
-            *connect_errors.entry(*class).or_default() += n;
-        }
-    }
-    PoolStats {
-        peak_in_use: max(parts, |v| v.pool.peak_in_use),
-        peak_waiting: max(parts, |v| v.pool.peak_waiting),
-        connections_created: sum(parts, |v| v.pool.connections_created),
-        connections_closed: sum(parts, |v| v.pool.connections_closed),
-        closed_broken: sum(parts, |v| v.pool.closed_broken),
-        timed_out_gets: sum(parts, |v| v.pool.timed_out_gets),
-        cut_by_close: sum(parts, |v| v.pool.cut_by_close),
-        died_idle: sum(parts, |v| v.pool.died_idle),
-        waited_gets: optional(parts, |p| p.waited_gets),
-        closed_invalid: optional(parts, |p| p.closed_invalid),
-        closed_idle_timeout: optional(parts, |p| p.closed_idle_timeout),
-        closed_max_lifetime: optional(parts, |p| p.closed_max_lifetime),
-        connect_errors,
-        resets: optional(parts, |p| p.resets),
-        reset_failures: super::race_sections::merge_reset_failures(parts.iter().map(|p| p.variant)),
-    }
 }
 
 fn host(p: &Part<'_>) -> String {
@@ -565,7 +427,7 @@ fn machines(parts: &[Part<'_>]) -> Vec<MachinePeaks> {
 /// The findings on the merged numbers; the machines' own (deduplicated by class) when the
 /// settings cannot be read back.
 fn diagnose(v: &VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> Vec<Finding> {
-    if let Ok(settings) = serde_json::from_value::<Settings>(v.settings.clone()) {
+    if let Ok(settings) = Settings::deserialize(&v.settings) {
         let cx = Context {
             settings: &settings,
             max_connections: db.max_connections,

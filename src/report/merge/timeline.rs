@@ -128,16 +128,10 @@ fn second(variant: &str, k: u64, entries: &[&TimelineEntry]) -> Result<TimelineE
         .iter()
         .filter_map(|e| e.server_backends.as_ref())
         .collect();
-    let server_backends = (!backends.is_empty()).then(|| ServerBackends {
-        total: backends.iter().map(|b| b.total).sum(),
-        active: backends.iter().map(|b| b.active).sum(),
-        idle: backends.iter().map(|b| b.idle).sum(),
-        idle_in_transaction: backends.iter().map(|b| b.idle_in_transaction).sum(),
-        longest_idle_in_transaction_ms: backends
-            .iter()
-            .map(|b| b.longest_idle_in_transaction_ms)
-            .max()
-            .unwrap_or(0),
+    let server_backends = (!backends.is_empty()).then(|| {
+        let mut all = ServerBackends::default();
+        backends.iter().for_each(|b| all.merge(b));
+        all
     });
     Ok(TimelineEntry {
         t_ms: (k + 1) * 1000,
