@@ -48,7 +48,7 @@ pub(crate) fn spawn(
         let in_transaction = conn.maybe_in_transaction();
         match reset(&mut conn, how).await {
             Ok(sent) => {
-                conn.dirty.store(false, Ordering::Relaxed);
+                conn.marks.dirty.store(false, Ordering::Relaxed);
                 if sent || in_transaction {
                     gauges.races.resets.fetch_add(1, Ordering::Relaxed);
                 }
