@@ -2,7 +2,7 @@
 //! command, tell whether it is broken or may be inside a transaction, be marked dead, and keep
 //! the books of who holds it ([`Marks`]).
 //!
-//! The real connection ([`super::conn::PgConn`], tokio-postgres) implements it in `conn.rs`; a
+//! The real connection (`PgConn`, tokio-postgres) implements it in `conn.rs`; a
 //! fake does in the unit tests (`fake.rs`), so that the lease's logic (the shared gate, the cut
 //! of a close without drain, the dirty return, the death of an idle connection) is tested with
 //! orderings forced by channels rather than by timing.

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::conn::{Connector, PgConn};
+use super::gate::Gate;
 use super::mode::{Acquire, DirtyReturn, Lent, Mode};
 use super::models::instance::ModelInstance;
 use super::models::mode::{ModelLent, ModelTask, Models};
 use super::per_operation::{Owned, PerOperation};
 use super::per_task::{Borrowed, Dedicated, PerTask};
 use super::pool::{PoolInstance, PoolLent, PoolTask, Pools};
-use super::shared::{Gate, Shared, SharedConn, SharedLent, SharedTask};
+use super::shared::{Shared, SharedConn, SharedLent, SharedTask};
 use super::statistics::PoolStatistics;
 use crate::record::errors::{ErrorClass, OpError};
 use crate::scenario::model::{AccessMode, FaultKind, Settings};

@@ -20,6 +20,7 @@ pub mod connection;
 pub(crate) mod edge;
 #[cfg(test)]
 mod fake;
+pub(crate) mod gate;
 pub mod gauges;
 pub mod io;
 pub mod lease;

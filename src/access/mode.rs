@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use super::connection::Connection;
-use super::shared::Gate;
+use super::gate::Gate;
 use super::statistics::PoolStatistics;
 use crate::record::errors::{ErrorClass, OpError};
 use crate::signal::Signal;

@@ -165,18 +165,6 @@ pub struct Generation {
     pub gauges: Arc<super::gauges::Gauges>,
 }
 
-impl Generation {
-    pub fn cut_error(&self) -> OpError {
-        OpError::new(
-            ErrorClass::PoolClosed,
-            format!(
-                "the pool '{}' was closed while the connection was in use",
-                self.name
-            ),
-        )
-    }
-}
-
 impl Drop for Generation {
     fn drop(&mut self) {
         // Its statistics outlive it in the instance's totals.

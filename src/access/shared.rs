@@ -10,48 +10,21 @@
 //! connection, even inside an open transaction, which is exactly the race of the incidents.
 //! A connection found dead is replaced at the next operation, as an application that
 //! reconnects on error would.
+//!
+//! The gate itself is in `gate.rs`; here is the mode: a variant's [`Shared`] connections, a
+//! task's [`SharedTask`], the [`SharedLent`] connection. Generic over the opener, so the
+//! gate's collisions are unit-tested with a fake connection (`tests.rs`).
 
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::Mutex;
 
 use super::connection::Connection;
+use super::gate::Gate;
 use super::mode::{Acquire, Lent, Mode};
 use super::models::Opener;
-use crate::record::errors::{ErrorClass, OpError};
+use crate::record::errors::OpError;
 use crate::scenario::model::Semantics;
-
-/// asyncpg's message for the same condition.
-pub const IN_PROGRESS: &str = "cannot perform operation: another operation is in progress";
-
-/// The statement gate of a shared connection.
-#[derive(Debug)]
-pub(crate) struct Gate {
-    semantics: Semantics,
-    lock: Mutex<()>,
-}
-
-impl Gate {
-    fn new(semantics: Semantics) -> Gate {
-        Gate {
-            semantics,
-            lock: Mutex::new(()),
-        }
-    }
-
-    /// Waits for (serialized), checks (exclusive) or skips (pipelined) the statement gate.
-    pub async fn enter(&self) -> Result<Option<MutexGuard<'_, ()>>, OpError> {
-        match self.semantics {
-            Semantics::Pipelined => Ok(None),
-            Semantics::Serialized => Ok(Some(self.lock.lock().await)),
-            Semantics::Exclusive => self
-                .lock
-                .try_lock()
-                .map(Some)
-                .map_err(|_| OpError::new(ErrorClass::OperationInProgress, IN_PROGRESS)),
-        }
-    }
-}
 
 /// One shared connection with its gate.
 #[derive(Debug)]

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 
 use super::connection::{Command, Connection};
 use super::fake::{Factory, Fake};
+use super::gate::IN_PROGRESS;
 use super::gauges::Gauges;
 use super::lease::{Lease, Returned, acquire};
 use super::mode::Lent;
@@ -22,7 +23,7 @@ use super::models::mode::ModelTask;
 use super::models::sqlalchemy::Sqlalchemy;
 use super::per_operation::PerOperation;
 use super::per_task::PerTask;
-use super::shared::{IN_PROGRESS, SharedConn, SharedTask};
+use super::shared::{SharedConn, SharedTask};
 use crate::record::errors::{ErrorClass, OpError};
 use crate::scenario::model::{ResetOnReturn, Semantics, SqlalchemySettings};
 
@@ -118,7 +119,11 @@ async fn a_close_without_drain_cuts_the_held_connection() {
         _ = sent => {}
     }
     assert!(pool.close(false, false));
-    let e = in_flight.await.unwrap_err();
+    let e = tokio::select! {
+        biased;
+        r = &mut in_flight => r.unwrap_err(),
+        () = std::future::ready(()) => panic!("the held statement is cut at once"),
+    };
     assert_eq!(e.class, ErrorClass::PoolClosed);
     assert!(lease.conn().is_broken(), "never handed out again");
     assert_eq!(gauges.cut_by_close.load(Ordering::SeqCst), 1);
