@@ -14,8 +14,12 @@ use tokio::sync::OnceCell;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
 
+use std::future::Future;
+
 use super::cancels::StatementTrack;
 use super::capture::Captured;
+pub use super::connection::Command;
+use super::connection::{Connection, Marks};
 use super::gauges::Gauges;
 use super::io::Driver;
 use crate::database::Tls;
@@ -94,9 +98,7 @@ impl Connector {
                 .map(|_| OnceCell::new())
                 .collect(),
             in_transaction: AtomicBool::new(false),
-            holders: std::sync::atomic::AtomicU32::new(0),
-            used: AtomicBool::new(false),
-            dirty: AtomicBool::new(false),
+            marks: Marks::default(),
             serial,
             track: self.gauges.cancels.register(serial),
             session_sql: self.session_sql.clone(),
@@ -165,12 +167,8 @@ pub struct PgConn {
     driver: Driver,
     prepared: Box<[OnceCell<Statement>]>,
     in_transaction: AtomicBool,
-    /// Operations holding this connection now: more than one only on a shared connection.
-    pub holders: std::sync::atomic::AtomicU32,
-    /// Whether any operation used it (for the count of backends that served operations).
-    pub used: AtomicBool,
-    /// Given back to a pool inside a transaction: its next user inherits that transaction.
-    pub dirty: AtomicBool,
+    /// Who holds and held it (see [`Marks`]).
+    pub marks: Marks,
     /// The `<n>` of `stress:<run id>:<n>`.
     pub serial: u64,
     /// Its statements' numbers, for cancel races (see `cancels.rs`).
@@ -417,12 +415,38 @@ impl Drop for PgConn {
     }
 }
 
-/// Parameterless commands whose effect on the transaction state we track.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
-    Begin,
-    Commit,
-    Rollback,
-    /// The pool's reset on return (`ROLLBACK`, `DISCARD ALL`): ends any transaction.
-    Reset,
+impl Connection for PgConn {
+    fn is_broken(&self) -> bool {
+        PgConn::is_broken(self)
+    }
+
+    fn mark_dead(&self, cause: OpError) {
+        PgConn::mark_dead(self, cause);
+    }
+
+    fn maybe_in_transaction(&self) -> bool {
+        PgConn::maybe_in_transaction(self)
+    }
+
+    fn marks(&self) -> &Marks {
+        &self.marks
+    }
+
+    fn execute<'a>(
+        &'a self,
+        index: usize,
+        values: &'a [Value],
+        captures: &'a [(String, usize)],
+        slots: &'a mut [Value],
+    ) -> impl Future<Output = Result<(), OpError>> + 'a {
+        PgConn::execute(self, index, values, captures, slots)
+    }
+
+    fn command<'a>(
+        &'a self,
+        sql: &'a str,
+        kind: Command,
+    ) -> impl Future<Output = Result<(), OpError>> + 'a {
+        PgConn::command(self, sql, kind)
+    }
 }

@@ -1,4 +1,5 @@
-//! `pool` mode: bb8 with our own `ManageConnection`.
+//! `pool` mode: bb8 with our own `ManageConnection`, as an access mode ([`Pools`], a task's
+//! [`PoolTask`], the [`PoolLent`] connection).
 //!
 //! Two traps of the chosen crates are handled here rather than papered over:
 //! - bb8-postgres's manager keeps only the `Client` and drops the connection task's error; our
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use bb8::{ErrorSink, ManageConnection, RunError};
 
-use super::PoolStatistics;
+use super::mode::{Acquire, DirtyReturn, Lent, Mode};
+use super::statistics::PoolStatistics;
 use crate::signal::Signal;
 
 use super::conn::{Connector, PgConn};
@@ -161,18 +163,6 @@ pub struct Generation {
     pub reset: ResetOnReturn,
     /// The variant's gauges, for the resets' counts.
     pub gauges: Arc<super::gauges::Gauges>,
-}
-
-impl Generation {
-    pub fn cut_error(&self) -> OpError {
-        OpError::new(
-            ErrorClass::PoolClosed,
-            format!(
-                "the pool '{}' was closed while the connection was in use",
-                self.name
-            ),
-        )
-    }
 }
 
 impl Drop for Generation {
@@ -324,5 +314,95 @@ impl PoolInstance {
             total.add(&PoolStatistics::from(&g.pool.state().statistics));
         }
         total
+    }
+}
+
+/// The bb8 pools of a variant, one per instance.
+#[derive(Debug)]
+pub(crate) struct Pools(pub Vec<Arc<PoolInstance>>);
+
+impl Mode for Pools {
+    type Task = PoolTask;
+
+    fn task(&self, task: usize) -> PoolTask {
+        PoolTask(self.0[task % self.0.len()].clone())
+    }
+
+    fn close(&self, drain: bool, swap: bool) -> usize {
+        self.0.iter().filter(|p| p.close(drain, swap)).count()
+    }
+
+    fn reopen(&self) {
+        self.0.iter().for_each(|p| p.reopen());
+    }
+
+    fn statistics(&self) -> Option<PoolStatistics> {
+        let mut s = PoolStatistics::default();
+        self.0.iter().for_each(|p| s.add(&p.statistics()));
+        Some(s)
+    }
+
+    fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
+        let mut all = BTreeMap::new();
+        for p in &self.0 {
+            for (class, n) in p.connect_errors.counts() {
+                *all.entry(class).or_default() += n;
+            }
+        }
+        all
+    }
+}
+
+/// A task's pool.
+#[derive(Debug)]
+pub(crate) struct PoolTask(Arc<PoolInstance>);
+
+impl Acquire for PoolTask {
+    type Lent<'a> = PoolLent;
+
+    async fn acquire(&mut self) -> Result<PoolLent, OpError> {
+        let (generation, conn) = self.0.get().await?;
+        Ok(PoolLent { conn, generation })
+    }
+}
+
+/// A connection from bb8, with the pool it came from.
+pub(crate) struct PoolLent {
+    conn: bb8::PooledConnection<'static, Manager>,
+    generation: Arc<Generation>,
+}
+
+impl Lent for PoolLent {
+    type Conn = PgConn;
+
+    fn conn(&self) -> &PgConn {
+        &self.conn
+    }
+
+    fn pooled(&self) -> bool {
+        true
+    }
+
+    fn cut(&self) -> Option<(&Signal, &str)> {
+        let g = &self.generation;
+        g.closable.then_some((&g.cut, g.name.as_str()))
+    }
+
+    fn dirty_return(&self) -> DirtyReturn {
+        // bb8 does not reset connections: unless `reset_on_return` does, the next user
+        // inherits the transaction.
+        DirtyReturn::Counted {
+            passed_on: self.generation.reset == ResetOnReturn::None,
+        }
+    }
+
+    fn release(self, _statements: u32) {
+        let PoolLent { conn, generation } = self;
+        if super::reset::needed(generation.reset, &conn) {
+            super::reset::spawn(conn, generation.reset, generation.gauges.clone());
+        } else {
+            // Back to its pool before the pool's generation may be dropped.
+            drop(conn);
+        }
     }
 }

@@ -16,7 +16,6 @@ use std::sync::atomic::Ordering;
 
 use super::conn::{Command, PgConn};
 use super::gauges::Gauges;
-use super::pool::Manager;
 use crate::record::errors::OpError;
 use crate::scenario::model::ResetOnReturn;
 
@@ -32,8 +31,8 @@ pub(crate) fn needed(how: ResetOnReturn, conn: &PgConn) -> bool {
 
 /// Resets `conn` in a task of its own, then gives it back to its pool. Outside a runtime (a
 /// lease dropped at teardown) the connection is given back without a reset.
-pub(crate) fn spawn(
-    conn: bb8::PooledConnection<'static, Manager>,
+pub(crate) fn spawn<M: bb8::ManageConnection<Connection = PgConn>>(
+    conn: bb8::PooledConnection<'static, M>,
     how: ResetOnReturn,
     gauges: Arc<Gauges>,
 ) {
@@ -48,7 +47,7 @@ pub(crate) fn spawn(
         let in_transaction = conn.maybe_in_transaction();
         match reset(&mut conn, how).await {
             Ok(sent) => {
-                conn.dirty.store(false, Ordering::Relaxed);
+                conn.marks.dirty.store(false, Ordering::Relaxed);
                 if sent || in_transaction {
                     gauges.races.resets.fetch_add(1, Ordering::Relaxed);
                 }

@@ -16,7 +16,7 @@ use crate::value::Value;
 /// `write` is the ledger statement and this operation's id, written last inside the
 /// transaction; `commit_sent` is set once COMMIT is on its way (an abandoned operation is
 /// then indeterminate, not failed).
-pub async fn run(
+pub(crate) async fn run(
     lease: &Lease<'_>,
     workload: &Workload,
     draw: &mut Draw<'_>,

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::core::{Core, Held};
 use super::{Closed, Model, ModelConn, Opener};
-use crate::access::PoolStatistics;
 use crate::access::conn::{Command, Connector, PgConn};
+use crate::access::statistics::PoolStatistics;
 use crate::record::errors::{ErrorClass, OpError};
 
 impl ModelConn for PgConn {
@@ -40,44 +40,34 @@ impl Opener for Arc<Connector> {
     }
 }
 
-/// A model's pool over this run's connections.
-pub(crate) type PgCore = Core<Arc<Connector>>;
-
-/// A connection of a model's pool, held for one operation.
-pub(crate) type PgHeld = Held<PgConn>;
-
 /// One application instance's pool of a library model.
 #[derive(Debug)]
-pub(crate) struct ModelInstance {
-    current: RwLock<Option<Arc<PgCore>>>,
+pub(crate) struct ModelInstance<O: Opener = Arc<Connector>> {
+    current: RwLock<Option<Arc<Core<O>>>>,
     /// Every pool this instance had, for the statistics (a closed one still counts returns).
-    all: Mutex<Vec<Arc<PgCore>>>,
+    all: Mutex<Vec<Arc<Core<O>>>>,
     model: Arc<dyn Model>,
-    connector: Arc<Connector>,
+    opener: O,
     name: String,
 }
 
-impl ModelInstance {
+impl<O: Opener + Clone> ModelInstance<O> {
     /// Opens the pool (its `min_size` connections open in the background). Must run inside a
     /// tokio runtime.
-    pub fn open(model: Arc<dyn Model>, connector: Arc<Connector>, name: String) -> ModelInstance {
+    pub fn open(model: Arc<dyn Model>, opener: O, name: String) -> ModelInstance<O> {
         let instance = ModelInstance {
             current: RwLock::new(None),
             all: Mutex::new(Vec::new()),
             model,
-            connector,
+            opener,
             name,
         };
         instance.reopen();
         instance
     }
 
-    fn fresh(&self) -> Arc<PgCore> {
-        let core = Core::open(
-            self.connector.clone(),
-            self.model.clone(),
-            self.name.clone(),
-        );
+    fn fresh(&self) -> Arc<Core<O>> {
+        let core = Core::open(self.opener.clone(), self.model.clone(), self.name.clone());
         self.all.lock().expect("pools").push(core.clone());
         core
     }
@@ -85,7 +75,7 @@ impl ModelInstance {
     /// A connection from the current pool, with the pool it came from. A wait on a pool that
     /// closes fails as the library fails it, unless a fresh pool replaced it in the same step
     /// (then the wait goes on there, as the application's swap would).
-    pub async fn get(&self) -> Result<(Arc<PgCore>, PgHeld), OpError> {
+    pub async fn get(&self) -> Result<(Arc<Core<O>>, Held<O::Conn>), OpError> {
         loop {
             let core = self.current.read().expect("pool slot").clone();
             let core = core.ok_or_else(|| self.model.closed_error(&self.name, Closed::After))?;
@@ -97,7 +87,7 @@ impl ModelInstance {
         }
     }
 
-    fn replaced(&self, core: &Arc<PgCore>) -> bool {
+    fn replaced(&self, core: &Arc<Core<O>>) -> bool {
         let current = self.current.read().expect("pool slot");
         current.as_ref().is_some_and(|c| !Arc::ptr_eq(c, core))
     }

@@ -13,6 +13,7 @@
 pub(crate) mod asyncpg;
 pub(crate) mod core;
 pub(crate) mod instance;
+pub(crate) mod mode;
 pub(crate) mod psycopg;
 pub(crate) mod sqlalchemy;
 pub(crate) mod stats;
@@ -28,7 +29,7 @@ use crate::record::errors::OpError;
 use crate::scenario::model::{PoolModel, PoolSettings};
 
 /// A connection as a pool model sees it.
-pub(crate) trait ModelConn: Send + Sync + 'static {
+pub(crate) trait ModelConn: Send + Sync + fmt::Debug + 'static {
     /// Closed, or known dead: not to be handed out again.
     fn is_broken(&self) -> bool;
     /// A transaction may be open on it.
