@@ -88,6 +88,8 @@ impl Stop {
 pub struct Due {
     /// Its intended start (an arrival's time in the open model: latency counts from it).
     pub at: Instant,
+    /// When the pacer handed it out (the same as `at` in the closed model: one clock read).
+    pub now: Instant,
     /// Operations this task started before it (in the measured phase, in the closed model).
     pub iteration: u64,
 }
@@ -160,12 +162,19 @@ impl Pacer {
             let pause = std::mem::take(&mut self.pause);
             stop.sleep_until(Some(Instant::now() + pause)).await;
         }
-        let at = match &self.kind {
-            Kind::Open(arrivals) => arrivals.next().await.filter(|_| !stop.halted())?,
-            Kind::Closed { .. } => self.next_closed(stop).await?,
+        let (at, now) = match &self.kind {
+            Kind::Open(arrivals) => {
+                let at = arrivals.next().await.filter(|_| !stop.halted())?;
+                (at, Instant::now())
+            }
+            Kind::Closed { .. } => {
+                let now = self.next_closed(stop).await?;
+                (now, now)
+            }
         };
         let due = Due {
             at,
+            now,
             iteration: self.count,
         };
         self.count += 1;
