@@ -270,6 +270,9 @@ impl PoolInstance {
     pub async fn get(
         &self,
     ) -> Result<(Arc<Generation>, bb8::PooledConnection<'static, Manager>), OpError> {
+        // Not `now - connection_timeout` at the timeout: a timer that fires late on a loaded
+        // machine would leave out the connect errors of the wait's first moments.
+        let started = Instant::now();
         loop {
             let generation = match &self.fixed {
                 Some(fixed) => Some(fixed.clone()),
@@ -290,11 +293,8 @@ impl PoolInstance {
             return match got {
                 Ok(conn) => Ok((generation, conn)),
                 Err(RunError::User(ManagerError::Connect(e) | ManagerError::Check(e))) => Err(e),
-                // It began `connection_timeout` ago: no clock read on every acquire for it.
                 Err(RunError::TimedOut) => Err(self.connect_errors.explain_timeout(
-                    Instant::now()
-                        .checked_sub(self.settings.connection_timeout)
-                        .unwrap_or_else(Instant::now),
+                    started,
                     self.settings.connection_timeout,
                     self.settings.max_size,
                 )),
