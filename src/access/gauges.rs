@@ -88,6 +88,14 @@ pub struct Snapshot {
     pub peak_waiting: u64,
 }
 
+/// Raises a peak to `now`: a plain load when it is no new maximum (the steady state), so the
+/// hot path does not take the cache line for writing twice per update.
+fn raise_peak(peak: &AtomicI64, now: i64) {
+    if now > peak.load(Ordering::Relaxed) {
+        peak.fetch_max(now, Ordering::Relaxed);
+    }
+}
+
 fn non_negative(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -108,7 +116,7 @@ impl Gauges {
 
     pub fn acquired(&self) {
         let now = self.in_use.fetch_add(1, Ordering::Relaxed) + 1;
-        self.peak_in_use.fetch_max(now, Ordering::Relaxed);
+        raise_peak(&self.peak_in_use, now);
     }
 
     pub fn released(&self) {
@@ -117,7 +125,7 @@ impl Gauges {
 
     pub fn wait_started(&self) {
         let now = self.waiting.fetch_add(1, Ordering::Relaxed) + 1;
-        self.peak_waiting.fetch_max(now, Ordering::Relaxed);
+        raise_peak(&self.peak_waiting, now);
     }
 
     pub fn wait_ended(&self) {

@@ -177,6 +177,9 @@ impl Drop for Generation {
 #[derive(Debug)]
 pub struct PoolInstance {
     current: RwLock<Option<Arc<Generation>>>,
+    /// The one generation of a pool that cannot be closed (no `close_pool` fault): read
+    /// without the slot's lock on every acquire.
+    fixed: Option<Arc<Generation>>,
     settings: PoolSettings,
     connector: Arc<Connector>,
     name: String,
@@ -196,6 +199,7 @@ impl PoolInstance {
     ) -> PoolInstance {
         let instance = PoolInstance {
             current: RwLock::new(None),
+            fixed: None,
             settings: settings.clone(),
             connector,
             name,
@@ -204,7 +208,12 @@ impl PoolInstance {
             retired: Arc::new(Mutex::new(PoolStatistics::default())),
         };
         instance.reopen();
-        instance
+        PoolInstance {
+            fixed: (!closable)
+                .then(|| instance.current.read().expect("pool slot").clone())
+                .flatten(),
+            ..instance
+        }
     }
 
     fn generation(&self) -> Generation {
@@ -251,9 +260,14 @@ impl PoolInstance {
     pub async fn get(
         &self,
     ) -> Result<(Arc<Generation>, bb8::PooledConnection<'static, Manager>), OpError> {
+        // Not `now - connection_timeout` at the timeout: a timer that fires late on a loaded
+        // machine would leave out the connect errors of the wait's first moments.
         let started = Instant::now();
         loop {
-            let generation = self.current.read().expect("pool slot").clone();
+            let generation = match &self.fixed {
+                Some(fixed) => Some(fixed.clone()),
+                None => self.current.read().expect("pool slot").clone(),
+            };
             let generation = generation.ok_or_else(|| self.closed_error())?;
             let got = if generation.closable {
                 // Boxed: the select would hold bb8's get future twice over on the hot path.
@@ -281,6 +295,10 @@ impl PoolInstance {
     /// Closes the pool; returns whether it was open. With `swap`, a fresh pool takes its place
     /// in the same step (an atomic replacement: no acquire ever sees it closed).
     pub fn close(&self, drain: bool, swap: bool) -> bool {
+        debug_assert!(
+            self.closable,
+            "only a pool with a close_pool fault is closed"
+        );
         let old = {
             let mut current = self.current.write().expect("pool slot");
             let old = current.take();

@@ -1,5 +1,8 @@
-//! `abort_on_fail = true`: stop a variant as soon as one of its checks can no longer pass, as
-//! k6's `abortOnFail` does, instead of running the whole duration to a known failure.
+//! The load's stops from outside its tasks: the interrupt (Ctrl-C, SIGTERM), and
+//! `abort_on_fail = true`, which stops a variant as soon as one of its checks can no longer
+//! pass, as k6's `abortOnFail` does, instead of running the whole duration to a known failure.
+//! Both abort the tasks through [`Aborter`], which also raises the load's one stop signal
+//! (`pacer.rs`); the deadline and the iterations are the pacers' own.
 //!
 //! A small watcher task on the control runtime reads the live counters ten times a second and,
 //! when a check is lost, records which one and aborts the load tasks (as Ctrl-C does, through
@@ -56,40 +59,56 @@ struct Live {
     returned_in_transaction: u64,
 }
 
-/// The running watcher (inert when `abort_on_fail` is off or nothing can be watched).
+/// The running watcher of the load's stops from outside: the interrupt, and the checks
+/// `abort_on_fail` watches.
 pub struct AbortWatch(Option<(oneshot::Sender<()>, JoinHandle<Option<Aborted>>)>);
 
-/// Starts watching the variant's checks, if it asked for `abort_on_fail`.
+/// Starts watching: an interrupt (Ctrl-C) aborts the load's tasks, as a lost check does when
+/// the variant asked for `abort_on_fail`.
 pub fn watch(variant: &Variant, load: &Arc<LoadRun>, aborter: Aborter) -> AbortWatch {
-    let watched = watched(variant);
-    if !variant.expect.abort_on_fail || watched.is_empty() {
-        return AbortWatch(None);
-    }
+    let watched = match variant.expect.abort_on_fail {
+        true => watched(variant),
+        false => Vec::new(),
+    };
     let (stop, mut stopped) = oneshot::channel();
     let load = load.clone();
     let handle = tokio::spawn(async move {
-        let gauges = load.access.gauges().clone();
-        loop {
-            tokio::select! {
-                _ = &mut stopped => return None,
-                _ = tokio::time::sleep(EVERY) => {}
-            }
-            if Instant::now() < load.measure_start {
-                continue; // the warmup is not judged
-            }
-            let live = live(&load, &gauges);
-            if let Some((metric, detail)) = watched.iter().find_map(|w| lost(w, &live)) {
+        let interrupt = load.interrupt.clone();
+        tokio::select! {
+            _ = &mut stopped => None,
+            () = interrupt.raised() => {
                 aborter.abort();
-                let at = Instant::now().saturating_duration_since(load.measure_start);
-                return Some(Aborted {
-                    metric,
-                    at_ms: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
-                    detail,
-                });
+                None
             }
+            lost = checks(watched, load, aborter.clone()) => lost,
         }
     });
     AbortWatch(Some((stop, handle)))
+}
+
+/// Reads the live counters ten times a second until a watched check is lost: then aborts the
+/// load and says which check. Never returns when nothing is watched.
+async fn checks(watched: Vec<Watched>, load: Arc<LoadRun>, aborter: Aborter) -> Option<Aborted> {
+    if watched.is_empty() {
+        return std::future::pending().await;
+    }
+    let gauges = load.access.gauges().clone();
+    loop {
+        tokio::time::sleep(EVERY).await;
+        if Instant::now() < load.measure_start {
+            continue; // the warmup is not judged
+        }
+        let live = live(&load, &gauges);
+        if let Some((metric, detail)) = watched.iter().find_map(|w| lost(w, &live)) {
+            aborter.abort();
+            let at = Instant::now().saturating_duration_since(load.measure_start);
+            return Some(Aborted {
+                metric,
+                at_ms: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
+                detail,
+            });
+        }
+    }
 }
 
 impl AbortWatch {

@@ -5,10 +5,12 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use super::pacer::Stop;
 use super::shape::Ramp;
 use crate::record::Recorder;
 
@@ -60,30 +62,32 @@ pub struct Share {
     pub rate: Ramp,
     /// Time 0 of the rate function.
     pub start: Instant,
-    /// No arrival at or after this.
-    pub end: Option<Instant>,
     pub worker: usize,
     pub workers: usize,
 }
 
-/// Generates this worker's arrivals until the end (or until the rate falls to zero), then
-/// releases the tasks.
+/// Generates this worker's arrivals until the stop signal (its deadline, or an interrupt or
+/// abort, which wakes the wait at once) or until the rate falls to zero, then releases the
+/// tasks.
 pub async fn generate(
     arrivals: Rc<Arrivals>,
     share: Share,
     recorder: Rc<RefCell<Recorder>>,
-    stopped: impl Fn() -> bool,
+    stop: Arc<Stop>,
 ) {
     let mut k = share.worker as u64;
-    while !stopped() {
+    while !stop.halted() {
         let Some(t) = share.rate.time_of_integral((k + 1) as f64) else {
             break;
         };
         let due = share.start + Duration::from_secs_f64(t);
-        if share.end.is_some_and(|end| due >= end) {
+        if stop.deadline().is_some_and(|end| due >= end) {
             break;
         }
-        tokio::time::sleep_until(due.into()).await;
+        stop.sleep_until(Some(due)).await;
+        if stop.halted() {
+            break;
+        }
         if !arrivals.hand(due) {
             recorder.borrow_mut().dropped(due);
         }

@@ -19,6 +19,7 @@ mod fault_sql;
 pub mod faults;
 pub mod ledger;
 pub(crate) mod network;
+pub mod pacer;
 pub mod pause_pooler;
 pub mod pooler;
 mod prepare;

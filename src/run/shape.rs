@@ -60,6 +60,33 @@ impl Ramp {
         self.segments.last().map_or(0.0, |s| s.3)
     }
 
+    /// The first time at or after `from` when the value is at least `v`; `None` if never.
+    pub fn first_reaching(&self, v: f64, from: f64) -> Option<f64> {
+        for &(a, b, va, vb) in &self.segments {
+            if b <= from && b > a {
+                continue;
+            }
+            let t0 = from.max(a);
+            let at = |t: f64| {
+                if b <= a {
+                    va
+                } else {
+                    va + (vb - va) * (t - a) / (b - a)
+                }
+            };
+            if at(t0) >= v {
+                return Some(t0);
+            }
+            if b > a && vb >= v {
+                // Rising through `v` inside this segment.
+                return Some((a + (v - va) / (vb - va) * (b - a)).max(t0));
+            }
+        }
+        // After the last segment the last value holds.
+        let &(_, end, _, last) = self.segments.last()?;
+        (last >= v).then_some(end.max(from))
+    }
+
     /// When the integral of the function from 0 reaches `count`: the time of the
     /// `count`-th arrival when the function is a rate. `None` if it never does.
     pub fn time_of_integral(&self, count: f64) -> Option<f64> {
@@ -144,6 +171,23 @@ mod tests {
         // Afterwards the last rate holds.
         assert!((r.time_of_integral(600.0).unwrap() - 11.0).abs() < 1e-6);
         assert!((r.value_at(2.5) - 25.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_ramp_says_when_it_first_reaches_a_value() {
+        // 1 for 1 s, up to 5 over 4 s, down to 0 over 5 s.
+        let r = Ramp::new(
+            1.0,
+            Duration::from_secs(1),
+            &[(Duration::from_secs(4), 5.0), (Duration::from_secs(5), 0.0)],
+        );
+        assert_eq!(r.first_reaching(1.0, 0.0), Some(0.0));
+        assert!((r.first_reaching(3.0, 0.0).unwrap() - 3.0).abs() < 1e-9);
+        assert!((r.first_reaching(3.0, 4.0).unwrap() - 4.0).abs() < 1e-9);
+        assert!((r.first_reaching(4.0, 6.0).unwrap() - 6.0).abs() < 1e-9);
+        assert_eq!(r.first_reaching(4.0, 7.0), None, "it only falls afterwards");
+        assert_eq!(r.first_reaching(6.0, 0.0), None);
+        assert_eq!(Ramp::flat(2.0).first_reaching(2.0, 9.0), Some(9.0));
     }
 
     #[test]

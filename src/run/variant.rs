@@ -131,7 +131,6 @@ struct Helpers {
     sampler: (oneshot::Sender<Instant>, JoinHandle<()>),
     faults: (oneshot::Sender<()>, JoinHandle<Vec<Fired>>),
     progress: (ProgressLine, JoinHandle<()>),
-    watcher: JoinHandle<()>,
 }
 
 impl Helpers {
@@ -181,17 +180,10 @@ impl Helpers {
             measure_start: load.measure_start,
             deadline: load.deadline,
         }));
-        let aborter = workers.aborter();
-        let interrupt = env.interrupt.clone();
-        let watcher = tokio::spawn(async move {
-            interrupt.raised().await;
-            aborter.abort();
-        });
         Helpers {
             sampler: (stop_sampler, sampler),
             faults: (stop_faults, faults),
             progress: (progress, ticker),
-            watcher,
         }
     }
 
@@ -220,7 +212,6 @@ impl Helpers {
 
     /// Stops them after the load ended at `end`; returns the faults that fired.
     async fn stop(self, end: Instant) -> Vec<Fired> {
-        self.watcher.abort();
         self.progress.1.abort();
         // Awaited so that the ticker's reference to the timeline is gone when this returns.
         let _ = self.progress.1.await;
@@ -345,6 +336,7 @@ async fn measure(
     let mut workers = Workers::start(threads, tasks, &load)
         .map_err(|e| RunError::Infra(format!("cannot start worker threads: {e}")))?;
     let helpers = Helpers::start(&load, variant, db, admin, env, &workers, scheduled.clone());
+    // The interrupt and `abort_on_fail` stop the load through the one stop signal.
     let abort = super::abort::watch(variant, &load, workers.aborter());
 
     let totals = sum_totals(&mut workers, variant.plan.workloads.len(), scheduled.len()).await;

@@ -19,8 +19,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::{AbortHandle, JoinHandle, LocalSet, spawn_local};
 
 use super::arrivals::{self, Arrivals, Share};
+use super::pacer::{Pacer, Stop};
 use super::shape::Shape;
-use super::task::{LoadRun, closed_loop, open_loop};
+use super::task::{LoadRun, run_task};
 use crate::access::gauges::Gauges;
 use crate::record::errors::{ErrorClass, OpError};
 use crate::record::{Progress, Recorder, Totals};
@@ -32,6 +33,7 @@ pub struct Workers {
     threads: Vec<thread::JoinHandle<()>>,
     aborts: Arc<Mutex<Vec<AbortHandle>>>,
     gauges: Arc<Gauges>,
+    stop: Arc<Stop>,
     pub progress: Vec<Arc<Progress>>,
 }
 
@@ -49,12 +51,18 @@ impl Workers {
     pub fn start(count: usize, tasks: usize, load: &Arc<LoadRun>) -> std::io::Result<Workers> {
         let (release, released) = watch::channel(false);
         let aborts = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(Stop::new(
+            load.deadline,
+            load.iterations,
+            load.interrupt.clone(),
+        ));
         let mut w = Workers {
             done: Vec::new(),
             release,
             threads: Vec::new(),
             aborts: aborts.clone(),
             gauges: load.access.gauges().clone(),
+            stop: stop.clone(),
             progress: Vec::new(),
         };
         for id in 0..count {
@@ -65,6 +73,7 @@ impl Workers {
             let released = released.clone();
             let aborts = aborts.clone();
             let worker_progress = progress.clone();
+            let stop = stop.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("stress-worker-{id}"))
                 .spawn(move || {
@@ -73,6 +82,7 @@ impl Workers {
                         aborts,
                         done: done_tx,
                         released,
+                        stop,
                     };
                     worker(load, (id, count), mine, links);
                 })?;
@@ -85,7 +95,7 @@ impl Workers {
 
     /// A handle that aborts every task (on Ctrl-C), usable from another task.
     pub fn aborter(&self) -> Aborter {
-        Aborter(self.aborts.clone(), self.gauges.clone())
+        Aborter(self.aborts.clone(), self.gauges.clone(), self.stop.clone())
     }
 
     /// Waits until every worker's tasks have ended and returns what each recorded.
@@ -118,11 +128,12 @@ impl Workers {
 /// Aborts every task of the workers: in-flight operations are dropped, not recorded, and
 /// their connections given back inside a transaction are not counted as anomalies.
 #[derive(Clone)]
-pub struct Aborter(Arc<Mutex<Vec<AbortHandle>>>, Arc<Gauges>);
+pub struct Aborter(Arc<Mutex<Vec<AbortHandle>>>, Arc<Gauges>, Arc<Stop>);
 
 impl Aborter {
     pub fn abort(&self) {
         self.1.stop_load();
+        self.2.halt();
         for a in self.0.lock().expect("aborts lock").iter() {
             a.abort();
         }
@@ -135,6 +146,8 @@ struct Links {
     aborts: Arc<Mutex<Vec<AbortHandle>>>,
     done: oneshot::Sender<Totals>,
     released: watch::Receiver<bool>,
+    /// The load's one stop signal, which every task's loop reads.
+    stop: Arc<Stop>,
 }
 
 fn worker(load: Arc<LoadRun>, place: (usize, usize), tasks: Vec<usize>, links: Links) {
@@ -143,6 +156,7 @@ fn worker(load: Arc<LoadRun>, place: (usize, usize), tasks: Vec<usize>, links: L
         aborts,
         done,
         mut released,
+        stop,
     } = links;
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -160,7 +174,8 @@ fn worker(load: Arc<LoadRun>, place: (usize, usize), tasks: Vec<usize>, links: L
             load.faults.clone(),
             load.leak_threshold,
         )));
-        let handles = spawn_tasks(&load, place, tasks, &recorder);
+        let handles = spawn_tasks(&load, place, tasks, &recorder, &stop);
+        drop(stop);
         aborts
             .lock()
             .expect("aborts lock")
@@ -193,48 +208,45 @@ fn worker(load: Arc<LoadRun>, place: (usize, usize), tasks: Vec<usize>, links: L
     });
 }
 
-/// Spawns this worker's tasks on its `LocalSet`: closed-model loops, or open-model loops fed
-/// by this worker's share of the arrivals.
+/// Spawns this worker's tasks on its `LocalSet`, each its own worker loop with its pacer:
+/// closed-model pacers, or open-model ones fed by this worker's share of the arrivals.
 fn spawn_tasks(
     load: &Arc<LoadRun>,
     (id, count): (usize, usize),
     tasks: Vec<usize>,
     recorder: &Rc<RefCell<Recorder>>,
+    stop: &Arc<Stop>,
 ) -> Vec<JoinHandle<()>> {
-    let Shape::Open { rate } = &load.shape else {
-        return tasks
-            .into_iter()
-            .map(|t| spawn_local(closed_loop(load.clone(), t, recorder.clone())))
-            .collect();
+    let spawn = |t: usize, pacer: Pacer| {
+        let (load, recorder, stop) = (load.clone(), recorder.clone(), stop.clone());
+        spawn_local(run_task(load, t, recorder, pacer, stop))
+    };
+    let rate = match &load.shape {
+        Shape::Closed { active } => {
+            let (start, measure_start) = (load.start, load.measure_start);
+            return tasks
+                .into_iter()
+                .map(|t| spawn(t, Pacer::closed(active.clone(), start, measure_start, t)))
+                .collect();
+        }
+        Shape::Open { rate } => rate,
     };
     let arrivals = Rc::new(Arrivals::default());
     let share = Share {
         rate: rate.clone(),
         start: load.start,
-        end: load.deadline,
         worker: id,
         workers: count,
     };
-    let stopped = {
-        let load = load.clone();
-        move || load.interrupt.is_raised()
-    };
     let mut handles: Vec<_> = tasks
         .into_iter()
-        .map(|t| {
-            spawn_local(open_loop(
-                load.clone(),
-                t,
-                recorder.clone(),
-                arrivals.clone(),
-            ))
-        })
+        .map(|t| spawn(t, Pacer::open(arrivals.clone())))
         .collect();
     handles.push(spawn_local(arrivals::generate(
         arrivals,
         share,
         recorder.clone(),
-        stopped,
+        stop.clone(),
     )));
     handles
 }
