@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::pacer::Stop;
 use super::shape::Ramp;
+use super::stop::Stop;
 use crate::record::Recorder;
 
 /// Arrivals waiting for a task, and the tasks waiting for an arrival.

@@ -26,6 +26,7 @@ mod prepare;
 pub mod restart_pooler;
 pub mod sampler;
 pub mod shape;
+pub mod stop;
 pub mod task;
 pub mod variant;
 pub mod workers;

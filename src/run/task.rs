@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use super::Interrupt;
 use super::cancel_tasks::TaskCancels;
-use super::pacer::{Pacer, Stop};
+use super::pacer::Pacer;
 use super::shape::Shape;
+use super::stop::Stop;
 use crate::access::{Access, TaskAccess};
 use crate::record::errors::{ErrorClass, OpError};
 use crate::record::spells::{FaultSpec, TaskTrack};

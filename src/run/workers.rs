@@ -19,8 +19,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::{AbortHandle, JoinHandle, LocalSet, spawn_local};
 
 use super::arrivals::{self, Arrivals, Share};
-use super::pacer::{Pacer, Stop};
+use super::pacer::Pacer;
 use super::shape::Shape;
+use super::stop::Stop;
 use super::task::{LoadRun, run_task};
 use crate::access::gauges::Gauges;
 use crate::record::errors::{ErrorClass, OpError};

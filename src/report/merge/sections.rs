@@ -120,6 +120,8 @@ pub(super) fn pool(parts: &[Part<'_>]) -> PoolStats {
         closed_max_lifetime: optional(parts, |p| p.closed_max_lifetime),
         connect_errors,
         resets: optional(parts, |p| p.resets),
-        reset_failures: crate::report::race_sections::merge_reset_failures(parts.iter().map(|p| p.variant)),
+        reset_failures: crate::report::race_sections::merge_reset_failures(
+            parts.iter().map(|p| p.variant),
+        ),
     }
 }
