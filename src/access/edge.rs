@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use super::conn::{Connector, PgConn};
 use super::gate::Gate;
+use super::mode::Pools;
 use super::mode::{Acquire, DirtyReturn, Lent, Mode};
 use super::models::instance::ModelInstance;
-use super::models::mode::{ModelLent, ModelTask, Models};
+use super::models::mode::{ModelLent, ModelTask};
 use super::per_operation::{Owned, PerOperation};
 use super::per_task::{Borrowed, Dedicated, PerTask};
-use super::pool::{PoolInstance, PoolLent, PoolTask, Pools};
+use super::pool::{PoolInstance, PoolLent, PoolTask};
 use super::shared::{Shared, SharedConn, SharedLent, SharedTask};
 use super::statistics::PoolStatistics;
 use crate::record::errors::{ErrorClass, OpError};
@@ -166,7 +167,7 @@ pub(crate) async fn open(
     let name = |i: usize| format!("pool-{}", i + 1);
     Ok(match settings.access.mode {
         AccessMode::Pool if let Some(model) = super::models::model_of(&settings.pool) => {
-            Box::new(Models(
+            Box::new(Pools(
                 (0..instances)
                     .map(|i| {
                         let c = connector.clone();

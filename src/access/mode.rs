@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use super::connection::Connection;
 use super::gate::Gate;
@@ -40,6 +41,57 @@ pub(crate) trait Mode: std::fmt::Debug + Send + Sync {
     /// Connect errors the pools swallowed while retrying, by class.
     fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
         BTreeMap::new()
+    }
+}
+
+/// One pool of a pool mode (bb8's, `pool.rs`, or a library's model, `models/mode.rs`) for one
+/// application instance: what [`Pools`] needs of it to be a [`Mode`].
+pub(crate) trait Instance: std::fmt::Debug + Send + Sync {
+    type Task: Acquire;
+    /// A task's way to this pool.
+    fn task(self: &Arc<Self>) -> Self::Task;
+    /// Closes it (replacing it at once with `swap`); whether it was open.
+    fn close(&self, drain: bool, swap: bool) -> bool;
+    /// Replaces a closed pool with a fresh one.
+    fn reopen(&self);
+    fn statistics(&self) -> PoolStatistics;
+    /// Connect errors swallowed while retrying, by class.
+    fn connect_errors(&self) -> BTreeMap<ErrorClass, u64>;
+}
+
+/// A variant's pools, one per instance: task `i` uses pool `i % instances`.
+#[derive(Debug)]
+pub(crate) struct Pools<P>(pub Vec<Arc<P>>);
+
+impl<P: Instance> Mode for Pools<P> {
+    type Task = P::Task;
+
+    fn task(&self, task: usize) -> P::Task {
+        self.0[task % self.0.len()].task()
+    }
+
+    fn close(&self, drain: bool, swap: bool) -> usize {
+        self.0.iter().filter(|p| p.close(drain, swap)).count()
+    }
+
+    fn reopen(&self) {
+        self.0.iter().for_each(|p| p.reopen());
+    }
+
+    fn statistics(&self) -> Option<PoolStatistics> {
+        let mut s = PoolStatistics::default();
+        self.0.iter().for_each(|p| s.add(&p.statistics()));
+        Some(s)
+    }
+
+    fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
+        let mut all = BTreeMap::new();
+        for p in &self.0 {
+            for (class, n) in p.connect_errors() {
+                *all.entry(class).or_default() += n;
+            }
+        }
+        all
     }
 }
 

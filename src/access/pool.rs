@@ -1,5 +1,5 @@
-//! `pool` mode: bb8 with our own `ManageConnection`, as an access mode ([`Pools`], a task's
-//! [`PoolTask`], the [`PoolLent`] connection).
+//! `pool` mode: bb8 with our own `ManageConnection`, as an access mode (a [`PoolInstance`] per
+//! instance behind `mode::Pools`, a task's [`PoolTask`], the [`PoolLent`] connection).
 //!
 //! Two traps of the chosen crates are handled here rather than papered over:
 //! - bb8-postgres's manager keeps only the `Client` and drops the connection task's error; our
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bb8::{ErrorSink, ManageConnection, RunError};
 
-use super::mode::{Acquire, DirtyReturn, Lent, Mode};
+use super::mode::{Acquire, DirtyReturn, Instance, Lent};
 use super::statistics::PoolStatistics;
 use crate::signal::Signal;
 
@@ -335,39 +335,27 @@ impl PoolInstance {
     }
 }
 
-/// The bb8 pools of a variant, one per instance.
-#[derive(Debug)]
-pub(crate) struct Pools(pub Vec<Arc<PoolInstance>>);
-
-impl Mode for Pools {
+impl Instance for PoolInstance {
     type Task = PoolTask;
 
-    fn task(&self, task: usize) -> PoolTask {
-        PoolTask(self.0[task % self.0.len()].clone())
+    fn task(self: &Arc<Self>) -> PoolTask {
+        PoolTask(self.clone())
     }
 
-    fn close(&self, drain: bool, swap: bool) -> usize {
-        self.0.iter().filter(|p| p.close(drain, swap)).count()
+    fn close(&self, drain: bool, swap: bool) -> bool {
+        PoolInstance::close(self, drain, swap)
     }
 
     fn reopen(&self) {
-        self.0.iter().for_each(|p| p.reopen());
+        PoolInstance::reopen(self)
     }
 
-    fn statistics(&self) -> Option<PoolStatistics> {
-        let mut s = PoolStatistics::default();
-        self.0.iter().for_each(|p| s.add(&p.statistics()));
-        Some(s)
+    fn statistics(&self) -> PoolStatistics {
+        PoolInstance::statistics(self)
     }
 
     fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
-        let mut all = BTreeMap::new();
-        for p in &self.0 {
-            for (class, n) in p.connect_errors.counts() {
-                *all.entry(class).or_default() += n;
-            }
-        }
-        all
+        self.connect_errors.counts()
     }
 }
 

@@ -1,5 +1,5 @@
-//! The pool models as an access mode: a variant's [`Models`] (one [`ModelInstance`] per
-//! application instance), a task's [`ModelTask`], and the [`ModelLent`] connection, given
+//! The pool models as an access mode: one [`ModelInstance`] per application instance (behind
+//! `mode::Pools`, as bb8's pools are), a task's [`ModelTask`], and the [`ModelLent`] connection, given
 //! back (reset, closed or kept, as the library does) in a task of its own when its lease is
 //! dropped. Generic over the [`Opener`], so the lease's logic over a model pool is unit-tested
 //! with a fake connection (`access/tests.rs`).
@@ -11,47 +11,35 @@ use super::Opener;
 use super::core::{Core, Held};
 use super::instance::ModelInstance;
 use crate::access::connection::Connection;
-use crate::access::mode::{Acquire, DirtyReturn, Lent, Mode};
+use crate::access::mode::{Acquire, DirtyReturn, Instance, Lent};
 use crate::access::statistics::PoolStatistics;
 use crate::record::errors::{ErrorClass, OpError};
 use crate::signal::Signal;
 
-/// A library's pool model (`pool.model`), in place of bb8: one pool per instance.
-#[derive(Debug)]
-pub(crate) struct Models<O: Opener>(pub Vec<Arc<ModelInstance<O>>>);
-
-impl<O: Opener + Clone + std::fmt::Debug> Mode for Models<O>
+impl<O: Opener + Clone + std::fmt::Debug> Instance for ModelInstance<O>
 where
     O::Conn: Connection + std::fmt::Debug,
 {
     type Task = ModelTask<O>;
 
-    fn task(&self, task: usize) -> ModelTask<O> {
-        ModelTask::new(self.0[task % self.0.len()].clone())
+    fn task(self: &Arc<Self>) -> ModelTask<O> {
+        ModelTask::new(self.clone())
     }
 
-    fn close(&self, drain: bool, swap: bool) -> usize {
-        self.0.iter().filter(|p| p.close(drain, swap)).count()
+    fn close(&self, drain: bool, swap: bool) -> bool {
+        ModelInstance::close(self, drain, swap)
     }
 
     fn reopen(&self) {
-        self.0.iter().for_each(|p| p.reopen());
+        ModelInstance::reopen(self)
     }
 
-    fn statistics(&self) -> Option<PoolStatistics> {
-        let mut s = PoolStatistics::default();
-        self.0.iter().for_each(|p| s.add(&p.statistics()));
-        Some(s)
+    fn statistics(&self) -> PoolStatistics {
+        ModelInstance::statistics(self)
     }
 
     fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
-        let mut all = BTreeMap::new();
-        for p in &self.0 {
-            for (class, n) in p.connect_errors() {
-                *all.entry(class).or_default() += n;
-            }
-        }
-        all
+        ModelInstance::connect_errors(self)
     }
 }
 
