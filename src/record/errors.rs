@@ -184,26 +184,67 @@ pub fn class_of_sqlstate(code: &SqlState, message: &str) -> ErrorClass {
     if *code == SqlState::FEATURE_NOT_SUPPORTED && message.contains(CACHED_PLAN_MESSAGE) {
         return ErrorClass::CachedPlanInvalid;
     }
-    match code.code() {
-        "25P02" => ErrorClass::InFailedTransaction,
-        "28P01" | "28000" | "3D000" => ErrorClass::AuthFailed,
-        "53300" => ErrorClass::TooManyConnections,
-        "57P03" => ErrorClass::ServerUnavailable,
-        "57P01" => ErrorClass::AdminTerminated,
-        "57P02" => ErrorClass::ServerCrash,
-        "25P03" | "57P05" => ErrorClass::SessionTimeout,
+    if *code == SqlState::QUERY_CANCELED {
         // 57014 is shared: the server's message is the only thing that tells the cause.
-        "57014" if message.contains("statement timeout") => ErrorClass::StatementTimeout,
-        "57014" => ErrorClass::QueryCanceled,
-        "55P03" => ErrorClass::LockTimeout,
-        "40001" => ErrorClass::SerializationFailure,
-        "40P01" => ErrorClass::DeadlockDetected,
-        "08P01" => ErrorClass::PoolerError,
-        "26000" | "42P05" => ErrorClass::PreparedStatementMismatch,
-        c if c.starts_with("53") => ErrorClass::ResourceExhausted,
-        _ => ErrorClass::SqlError,
+        return if message.contains("statement timeout") {
+            ErrorClass::StatementTimeout
+        } else {
+            ErrorClass::QueryCanceled
+        };
+    }
+    if let Some((_, class)) = BY_SQLSTATE.iter().find(|(c, _)| c == code) {
+        return *class;
+    }
+    if code.code().starts_with("53") {
+        ErrorClass::ResourceExhausted
+    } else {
+        ErrorClass::SqlError
     }
 }
+
+/// The SQLSTATEs that name their class alone, grouped by class (rust-postgres' constants).
+const BY_SQLSTATE: &[(SqlState, ErrorClass)] = &[
+    (
+        SqlState::IN_FAILED_SQL_TRANSACTION,
+        ErrorClass::InFailedTransaction,
+    ),
+    (SqlState::INVALID_PASSWORD, ErrorClass::AuthFailed),
+    (
+        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+        ErrorClass::AuthFailed,
+    ),
+    (SqlState::UNDEFINED_DATABASE, ErrorClass::AuthFailed),
+    (
+        SqlState::TOO_MANY_CONNECTIONS,
+        ErrorClass::TooManyConnections,
+    ),
+    (SqlState::CANNOT_CONNECT_NOW, ErrorClass::ServerUnavailable),
+    (SqlState::ADMIN_SHUTDOWN, ErrorClass::AdminTerminated),
+    (SqlState::CRASH_SHUTDOWN, ErrorClass::ServerCrash),
+    (
+        SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+        ErrorClass::SessionTimeout,
+    ),
+    (SqlState::IDLE_SESSION_TIMEOUT, ErrorClass::SessionTimeout),
+    (SqlState::LOCK_NOT_AVAILABLE, ErrorClass::LockTimeout),
+    (
+        SqlState::T_R_SERIALIZATION_FAILURE,
+        ErrorClass::SerializationFailure,
+    ),
+    (
+        SqlState::T_R_DEADLOCK_DETECTED,
+        ErrorClass::DeadlockDetected,
+    ),
+    (SqlState::PROTOCOL_VIOLATION, ErrorClass::PoolerError),
+    (
+        SqlState::INVALID_SQL_STATEMENT_NAME,
+        ErrorClass::PreparedStatementMismatch,
+    ),
+    (
+        SqlState::DUPLICATE_PSTATEMENT,
+        ErrorClass::PreparedStatementMismatch,
+    ),
+];
 
 /// What the harness was doing when a driver error happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -421,6 +462,8 @@ mod tests {
         let cases = [
             ("25P02", "", ErrorClass::InFailedTransaction),
             ("28P01", "", ErrorClass::AuthFailed),
+            ("28000", "", ErrorClass::AuthFailed),
+            ("42P05", "", ErrorClass::PreparedStatementMismatch),
             ("3D000", "", ErrorClass::AuthFailed),
             ("53300", "", ErrorClass::TooManyConnections),
             ("53200", "", ErrorClass::ResourceExhausted),
