@@ -1,7 +1,9 @@
 //! The pool models against the real libraries: runs the Python fidelity suite
 //! (`tests/fidelity/run.sh`, which installs the pinned asyncpg, SQLAlchemy and psycopg_pool into
 //! `target/fidelity-venv`) on this binary's embedded server, with this build's `stress`. The
-//! table it prints is also written to `target/fidelity/table.txt` (`.ci/run` shows it). Without
+//! table it prints is also written to `target/fidelity/table.txt` (`.ci/run` shows it). The
+//! timing figures are medians of three rounds, real library and model alternating, and every
+//! row is strict: a figure off by more than 25% fails this test (docs/pool-models.md). Without
 //! PyPI or `python3 -m venv` the test records a visible skip (requirement `pypi`).
 
 mod common;

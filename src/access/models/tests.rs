@@ -1,6 +1,8 @@
 //! The pool models' semantics with a fake connection, orderings forced by waiting until the
-//! pool's queue holds each waiter before the next one comes (no sleeps): the order waiters are
-//! served in, SQLAlchemy's overflow closed on return, asyncpg's `max_queries` replacement, the
+//! pool's queue holds each waiter before the next one comes, or by polling a waiter by hand
+//! (no sleeps): the order waiters are served in, SQLAlchemy's barging (a newcomer before the
+//! woken waiter, not the releasing task, not a task of another worker thread), its overflow
+//! closed on return, asyncpg's `max_queries` replacement and its reconnect to `min_size`, the
 //! resets on release, psycopg_pool's `max_waiting` and close.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
