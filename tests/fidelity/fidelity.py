@@ -2,11 +2,11 @@
 SQLAlchemy, psycopg_pool, versions pinned in requirements.txt) and through `stress` with the
 matching `pool.model` (and bb8 for reference), on the same server, and the figures are compared:
 
-  saturation  20 tasks, pool of 2 (min 1), acquire timeout 50 ms, SELECT pg_sleep(0.005):
+  saturation  40 tasks, pool of 2 (min 1), acquire timeout 50 ms, SELECT pg_sleep(0.005):
               the fraction of acquires that time out (asyncpg, psycopg_pool), within 25%;
-  overflow    40 tasks, pool_size=5, max_overflow=10, pool_timeout=1, 0.5 s holds: the
+  overflow    40 tasks, pool_size=5, max_overflow=10, pool_timeout=0.75, 0.5 s sleeps: the
               fraction of checkouts that time out (SQLAlchemy), within 25%;
-  bursts      15 / 2 / 15 / 2 tasks, 20 ms holds, 5 + 10: connections opened (SQLAlchemy
+  bursts      15 / 2 / 15 / 2 tasks, 100 ms sleeps, 5 + 10: connections opened (SQLAlchemy
               closes overflow connections on return and reopens them), within 25%;
   max_queries one task, 57 acquires of SELECT 1 on asyncpg's pool of 1 with max_queries=10:
               connections opened (the reset on release counts as a query: one connection
@@ -19,9 +19,30 @@ matching `pool.model` (and bb8 for reference), on the same server, and the figur
   close       psycopg_pool closed while a client waits: what the waiter meets, then a later
               client (the text, exactly).
 
-The timing workloads (saturation, overflow, bursts) run REPEATS times, the real library and the
-model alternating (real first, then model first, ...) so that a change in the machine's load
-falls on both; the medians are compared. Every row is strict: the suite fails when one is off.
+What is calibrated, and why: the real client holds each connection longer than its query, by
+CPython's own time per operation on its one event loop and, for SQLAlchemy, the BEGIN and
+ROLLBACK round trips around each checkout (which `stress` does not send); that extra time grows
+with the machine's load, and a saturated pool's timeout fraction follows the hold closely. The
+models reproduce the pool, not CPython's speed, and a `stress` user gives their own query
+durations. So each timing workload (saturation, overflow, bursts) measures what the pool sees of
+the real client (libraries.Holds: the hold per checkout, the think time between checkouts), and
+the model runs at that hold: its step is `SELECT pg_sleep(s)`, s the real client's mean hold
+less the model's own time per checkout beyond its sleep (run again once when the model's mean
+hold is more than HOLD_MATCH off), with `think_time` the real think time when it is 1 ms or
+more. The comparison is then of the pools' semantics (queue discipline, timeout accounting,
+overflow close) at the same hold; the table prints both holds.
+
+Each timing workload sits away from a knife edge (issue 16's first figures did not): saturation
+runs 40 tasks (it ran 20), where about 60% of the acquires time out and a hold 10% off moves the
+fraction about 7% (at 20 tasks, about 30%, it moved it about 24%, the whole tolerance);
+overflow's pool_timeout is 0.75 s (it was 1 s, two holds of 0.5 s plus a few ms: whether the
+second in line was served in time was decided by those few ms); bursts hold 100 ms (at 20 ms
+the connections opened inside a 15-task burst, closed on return when 5 were idle and reopened,
+came from how CPython's one event loop batches the returns, 40 of the 60 opened, and the model's
+evenly spread tasks opened half as many).
+
+The timing workloads run REPEATS rounds, each the real library then the model at the hold just
+measured; the medians are compared. Every row is strict: the suite fails when one is off.
 A row may be excused in known-deviations.txt, except the acceptance rows (ACCEPTANCE).
 
 Run by tests/fidelity/run.sh (which makes the virtual environment); prints a table, exits 1 when
@@ -55,6 +76,8 @@ ACCEPTANCE = {
     "saturation: timeouts|asyncpg", "saturation: timeouts|psycopg",
     "overflow: timeouts|sqlalchemy", "bursts: connections opened|sqlalchemy",
 }
+# Timing rows that are measured and shown but do not fail the suite ("informative"), with why.
+INFORMATIVE = {}
 
 
 # ---- stress --------------------------------------------------------------------------------
@@ -170,7 +193,7 @@ pool = {{ {pool} }}
 
 
 def stress_overflow(args, pace, bb8):
-    timeout = f"{OVERFLOW_TIMEOUT}s"
+    timeout = f"{round(OVERFLOW_TIMEOUT * 1000)}ms"
     load = f"""
 [load]
 tasks = {OVERFLOW_TASKS}
@@ -376,7 +399,8 @@ def table(rows, rounds):
                  f"bb8 from the first round, not compared; asyncpg {asyncpg.__version__}, "
                  f"SQLAlchemy {sqlalchemy.__version__}, psycopg_pool "
                  f"{psycopg_pool.__version__})")
-    return "\n".join(lines + rounds) + "\n"
+    notes = [f"  informative, not compared: {k}: {why}" for k, why in INFORMATIVE.items()]
+    return "\n".join(lines + rounds + notes) + "\n"
 
 
 def main():
@@ -389,7 +413,11 @@ def main():
     rows, known = [], known_deviations()
 
     def row(workload, library, real, model, hold, bb8, good):
-        verdict = "ok" if good else "KNOWN" if f"{workload}|{library}" in known else "OFF"
+        key = f"{workload}|{library}"
+        if key in INFORMATIVE:
+            verdict = f"informative ({'within' if good else 'off'})"
+        else:
+            verdict = "ok" if good else "KNOWN" if key in known else "OFF"
         rows.append((workload, library, real, model, hold, bb8, verdict))
 
     rounds = timing_rows(args, row)

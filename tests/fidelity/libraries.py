@@ -26,8 +26,8 @@ WAITING_CLIENTS, MAX_WAITING = 6, 2
 SATURATION_TASKS, SATURATION_ITERATIONS = 40, 50
 SATURATION_SLEEP, SATURATION_TIMEOUT = 0.005, 0.05
 OVERFLOW_TASKS, OVERFLOW_SECONDS = 40, 4.0
-OVERFLOW_SLEEP, OVERFLOW_TIMEOUT = 0.5, 1
-BURSTS, BURST_SECONDS, BURST_SLEEP = [15, 2, 15, 2], 1.5, 0.02
+OVERFLOW_SLEEP, OVERFLOW_TIMEOUT = 0.5, 0.75
+BURSTS, BURST_SECONDS, BURST_SLEEP = [15, 2, 15, 2], 1.5, 0.1
 # The client (timed_loop) a pool event is for: SQLAlchemy closes in a task of its own, which
 # copies the client's context, so the dict is the client's own.
 CLIENT = contextvars.ContextVar("fidelity_client")
