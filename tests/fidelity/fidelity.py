@@ -27,19 +27,20 @@ models reproduce the pool, not CPython's speed, and a `stress` user gives their 
 durations. So each timing workload (saturation, overflow, bursts) measures what the pool sees of
 the real client (libraries.Holds: the hold per checkout, the think time between checkouts), and
 the model runs at that hold: its step is `SELECT pg_sleep(s)`, s the real client's mean hold
-less the model's own time per checkout beyond its sleep (run again once when the model's mean
-hold is more than HOLD_MATCH off), with `think_time` the real think time when it is 1 ms or
+less the model's own time per checkout beyond its sleep (run again, up to MODEL_TRIES runs,
+while the model's mean hold is more than HOLD_MATCH off; the closest counts), with `think_time` the real think time when it is 1 ms or
 more. The comparison is then of the pools' semantics (queue discipline, timeout accounting,
 overflow close) at the same hold; the table prints both holds.
 
 Each timing workload sits away from a knife edge (issue 16's first figures did not): saturation
 runs 40 tasks (it ran 20), where about 60% of the acquires time out and a hold 10% off moves the
 fraction about 7% (at 20 tasks, about 30%, it moved it about 24%, the whole tolerance);
-overflow's pool_timeout is 0.75 s (it was 1 s, two holds of 0.5 s plus a few ms: whether the
-second in line was served in time was decided by those few ms); bursts hold 100 ms (at 20 ms
-the connections opened inside a 15-task burst, closed on return when 5 were idle and reopened,
-came from how CPython's one event loop batches the returns, 40 of the 60 opened, and the model's
-evenly spread tasks opened half as many).
+overflow's pool_timeout is 0.75 s (it was 1 s: a waiter served by the second round of returns
+got its connection after two holds of 0.5 s plus a few ms, so those few ms decided whether it
+timed out); bursts hold 100 ms (at 20 ms, 35 to 45 of the 58 to 70 connections opened were
+opened inside a 15-task burst, after returns found 5 idle connections and closed theirs, most
+likely as CPython's one event loop runs a batch of returns before the next checkouts; the model
+opened 32 to 58).
 
 The timing workloads run REPEATS rounds, each the real library then the model at the hold just
 measured; the medians are compared. Every row is strict: the suite fails when one is off.
@@ -62,15 +63,15 @@ import psycopg_pool
 import sqlalchemy
 
 from libraries import (
-    BURST_SECONDS, BURST_SLEEP, BURSTS, MAX_QUERIES, MAX_QUERIES_ITERATIONS, MAX_WAITING,
-    OVERFLOW_SECONDS, OVERFLOW_SLEEP, OVERFLOW_TASKS, OVERFLOW_TIMEOUT, SATURATION_ITERATIONS,
-    SATURATION_SLEEP, SATURATION_TASKS, SATURATION_TIMEOUT, WAITING_CLIENTS, bursts_sqlalchemy,
-    close_psycopg, max_queries_asyncpg, max_waiting_psycopg, order_asyncpg, order_psycopg,
-    order_sqlalchemy, overflow_sqlalchemy, saturation_asyncpg, saturation_psycopg,
+    BURST_SECONDS, BURSTS, MAX_QUERIES, MAX_QUERIES_ITERATIONS, MAX_WAITING, OVERFLOW_SECONDS,
+    OVERFLOW_TASKS, OVERFLOW_TIMEOUT, SATURATION_ITERATIONS, SATURATION_TASKS, SATURATION_TIMEOUT,
+    WAITING_CLIENTS, bursts_sqlalchemy, close_psycopg, max_queries_asyncpg, max_waiting_psycopg,
+    order_asyncpg, order_psycopg, order_sqlalchemy, overflow_sqlalchemy, saturation_asyncpg,
+    saturation_psycopg,
 )
 
 TOLERANCE = 0.25
-HOLD_MATCH = 0.1
+HOLD_MATCH, MODEL_TRIES = 0.1, 3
 REPEATS = int(os.environ.get("FIDELITY_REPEATS", "3"))
 ACCEPTANCE = {
     "saturation: timeouts|asyncpg", "saturation: timeouts|psycopg",
@@ -309,16 +310,21 @@ def run_model(args, key, pace, bb8):
 
 def model_at(args, key, holds, overhead, bb8):
     """The model's run at the real client's hold: its sleep is the hold less the model's own
-    overhead; run again once, with the overhead just measured, when the model's mean hold is
-    off the real one by more than HOLD_MATCH. Returns (pace, variants, overhead)."""
-    for _ in range(2):
+    overhead, which each further run (MODEL_TRIES in all) takes from the run before, until the
+    model's mean hold is within HOLD_MATCH of the real one. The run whose mean hold is closest
+    counts (one run slowed by a stall of the machine would otherwise set the next one's sleep
+    far too short). Returns (pace, variants, overhead)."""
+    best = None
+    for _ in range(MODEL_TRIES):
         pace = Pace(holds, overhead)
         vs = run_model(args, key, pace, bb8)
         model_hold = vs[TIMING[key][1]][1]
-        overhead = max(0.0, model_hold - pace.sleep)
-        if abs(model_hold - pace.hold) <= HOLD_MATCH * pace.hold:
+        off, overhead = abs(model_hold - pace.hold), max(0.0, model_hold - pace.sleep)
+        if best is None or off < best[0]:
+            best = (off, pace, vs, overhead)
+        if off <= HOLD_MATCH * pace.hold:
             break
-    return pace, vs, overhead
+    return best[1:]
 
 
 def timing_rounds(args):
