@@ -77,8 +77,6 @@ ACCEPTANCE = {
     "saturation: timeouts|asyncpg", "saturation: timeouts|psycopg",
     "overflow: timeouts|sqlalchemy", "bursts: connections opened|sqlalchemy",
 }
-# Timing rows that are measured and shown but do not fail the suite ("informative"), with why.
-INFORMATIVE = {}
 
 
 # ---- stress --------------------------------------------------------------------------------
@@ -405,8 +403,7 @@ def table(rows, rounds):
                  f"bb8 from the first round, not compared; asyncpg {asyncpg.__version__}, "
                  f"SQLAlchemy {sqlalchemy.__version__}, psycopg_pool "
                  f"{psycopg_pool.__version__})")
-    notes = [f"  informative, not compared: {k}: {why}" for k, why in INFORMATIVE.items()]
-    return "\n".join(lines + rounds + notes) + "\n"
+    return "\n".join(lines + rounds) + "\n"
 
 
 def main():
@@ -419,11 +416,7 @@ def main():
     rows, known = [], known_deviations()
 
     def row(workload, library, real, model, hold, bb8, good):
-        key = f"{workload}|{library}"
-        if key in INFORMATIVE:
-            verdict = f"informative ({'within' if good else 'off'})"
-        else:
-            verdict = "ok" if good else "KNOWN" if key in known else "OFF"
+        verdict = "ok" if good else "KNOWN" if f"{workload}|{library}" in known else "OFF"
         rows.append((workload, library, real, model, hold, bb8, verdict))
 
     rounds = timing_rows(args, row)
