@@ -1,7 +1,11 @@
 //! The pool models against the real libraries: runs the Python fidelity suite
 //! (`tests/fidelity/run.sh`, which installs the pinned asyncpg, SQLAlchemy and psycopg_pool into
 //! `target/fidelity-venv`) on this binary's embedded server, with this build's `stress`. The
-//! table it prints is also written to `target/fidelity/table.txt` (`.ci/run` shows it). Without
+//! table it prints is also written to `target/fidelity/table.txt` (`.ci/run` shows it). The
+//! timing figures are medians of three rounds, each the real library then the model at the
+//! hold per checkout just measured on the real library (the model reproduces the pool, not
+//! CPython's speed), and every row is strict: a figure off by more than 25% fails this test
+//! (docs/pool-models.md, "What is calibrated, and why"). Without
 //! PyPI or `python3 -m venv` the test records a visible skip (requirement `pypi`).
 
 mod common;

@@ -13,9 +13,16 @@
 //! - the timeout: `compat.wait_for(_acquire_impl(), timeout=timeout)` bounds the wait and the
 //!   connect; it raises `asyncio.TimeoutError` (no text of its own);
 //! - `max_queries`: `PoolConnectionHolder.release` closes the connection when
-//!   `queries_count >= max_queries`; the holder reconnects on its next acquire;
+//!   `queries_count >= max_queries` (`pool.py:238-242`), checked before the reset, which is a
+//!   query too; the holder goes back to the queue empty and reconnects on its next acquire;
+//! - reconnecting to `min_size` (0.32): a connection that closes (`_release_on_close`,
+//!   `pool.py:343-347`) or an acquire that failed to connect (`pool.py:998-1001`) calls
+//!   `_schedule_min_size_maintenance` (`pool.py:542-548`), whose task `_maintain_min_size`
+//!   (`pool.py:550-583`) reconnects disconnected holders while fewer than `min_size` are
+//!   connected, unless an acquirer already connects them (`refill_min`; its retry with back-off
+//!   after a failure is not modelled: the next close or failed acquire tries again);
 //! - `max_inactive_connection_lifetime`: `_deactivate_inactive_connection` terminates a
-//!   connection idle that long unless the pool is at `min_size` or below;
+//!   connection idle that long unless the pool is at `min_size` or below (`pool.py:333-339`);
 //! - reset on release: `Connection.reset()` runs `ROLLBACK` when a transaction is open
 //!   (`Connection._reset`), then `get_reset_query()`: `SELECT pg_advisory_unlock_all();`,
 //!   `CLOSE ALL;`, `UNLISTEN *;`, `RESET ALL;` (PostgreSQL has all four capabilities);
@@ -64,6 +71,7 @@ impl Model for Asyncpg {
             fail_waiters_on_close: true,
             reconnect_timeout: Duration::ZERO,
             wake_only: false,
+            refill_min: true,
         }
     }
 

@@ -2,22 +2,25 @@
 //! being opened), and a FIFO queue of waiting acquires, each served by a oneshot channel.
 //!
 //! A returned connection goes straight to the oldest waiter still waiting (a waiter that timed
-//! out closed its channel and is skipped), which is what asyncio's queues (asyncpg, SQLAlchemy)
-//! and psycopg_pool's `_add_to_pool` do; a newly arriving acquire never takes a connection a
-//! waiter was promised. A slot freed by a connection that died is handed over the same way
-//! (the waiter opens it), or, for a pool that opens in the background, refilled there.
+//! out closed its channel and is skipped), as asyncpg's queue and psycopg_pool's `_add_to_pool`
+//! do; with `wake_only` (SQLAlchemy's asyncio queue) it stays idle and the oldest waiter is only
+//! woken, so whoever asks first takes it. A slot freed by a connection that died is handed over
+//! the same way (the waiter opens it), or refilled in the background (psycopg, asyncpg's floor).
 //! The state sits behind a `std` mutex that is never held across an await.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, ThreadId};
 use std::time::Instant;
 
 use tokio::sync::oneshot;
 
 use super::stats::{Stats, bump};
 use super::{Closed, Model, ModelConn, Opener, Opens, Rules, Shrink};
+
+mod shrink;
 use crate::record::errors::{ErrorClass, OpError};
 use crate::signal::Signal;
 
@@ -33,6 +36,11 @@ pub(crate) struct Held<C> {
 struct Idle<C> {
     held: Held<C>,
     since: Instant,
+    /// Given back, with `wake_only`, while waking a waiter that waits on this worker thread:
+    /// until that waiter takes one, only it or an acquire on its thread may (the same event
+    /// loop, where asyncio lets a task that runs before the woken one take it; a task of
+    /// another thread has no place in that loop's order).
+    woke: Option<ThreadId>,
 }
 
 /// What a waiter is given: a connection, or a slot to open one in.
@@ -50,7 +58,8 @@ struct State<C> {
     idle: VecDeque<Idle<C>>,
     /// Connections open or being opened.
     total: u32,
-    waiters: VecDeque<Waiter<C>>,
+    /// Waiting acquires, with the worker thread each waits on.
+    waiters: VecDeque<(Waiter<C>, ThreadId)>,
     closed: bool,
     /// A background connect for waiters is under way (psycopg_pool's `_growing`).
     growing: bool,
@@ -115,7 +124,7 @@ impl<O: Opener> Core<O> {
             tokio::spawn(Arc::clone(&core).add_boxed(false));
         }
         if core.rules.shrink != Shrink::Never {
-            tokio::spawn(shrinker(Arc::downgrade(&core)));
+            tokio::spawn(shrink::shrinker(Arc::downgrade(&core)));
         }
         core
     }
@@ -128,9 +137,9 @@ impl<O: Opener> Core<O> {
     pub async fn acquire(self: &Arc<Self>) -> Result<Held<O::Conn>, OpError> {
         let started = Instant::now();
         let deadline = self.rules.timeout.map(|t| started + t);
-        let mut waited = false;
+        let (mut waited, mut woken) = (false, false);
         loop {
-            let handoff = match self.take()? {
+            let handoff = match self.take(woken)? {
                 Take::Now(h) => h,
                 Take::Wait(rx) => {
                     waited = true;
@@ -140,7 +149,10 @@ impl<O: Opener> Core<O> {
             let got = match handoff {
                 Handoff::Conn(idle) => self.checkout(idle, deadline).await?,
                 Handoff::Slot => Some(self.open_slot(deadline).await?),
-                Handoff::Wake => None,
+                Handoff::Wake => {
+                    woken = true;
+                    None
+                }
             };
             if let Some(held) = got {
                 bump(if waited {
@@ -153,18 +165,14 @@ impl<O: Opener> Core<O> {
         }
     }
 
-    /// Decides under the lock: an idle connection, a slot to open, or a place in the queue.
-    fn take(self: &Arc<Self>) -> Result<Take<O::Conn>, OpError> {
+    /// Decides under the lock: an idle connection, a slot to open, or a place in the queue;
+    /// `woken`: by a waiter [`wake_oldest`] woke.
+    fn take(self: &Arc<Self>, woken: bool) -> Result<Take<O::Conn>, OpError> {
         let mut st = self.lock();
         if st.closed {
             return Err(self.model.closed_error(&self.name, Closed::After));
         }
-        let idle = if self.rules.lifo {
-            st.idle.pop_back()
-        } else {
-            st.idle.pop_front()
-        };
-        if let Some(idle) = idle {
+        if let Some(idle) = self.pop_idle(&mut st.idle, woken) {
             st.idle_min = st.idle_min.min(st.idle.len());
             return Ok(Take::Now(Handoff::Conn(idle)));
         }
@@ -178,13 +186,28 @@ impl<O: Opener> Core<O> {
             return Err(self.model.too_many_waiting(&self.name, st.waiters.len()));
         }
         let (tx, rx) = oneshot::channel();
-        st.waiters.push_back(tx);
+        st.waiters.push_back((tx, thread::current().id()));
         if room && !st.growing {
             st.total += 1;
             st.growing = true;
             tokio::spawn(Arc::clone(self).add_boxed(true));
         }
         Ok(Take::Wait(rx))
+    }
+
+    /// The idle connection to hand out (LIFO or FIFO); a woken waiter takes one kept for a
+    /// woken waiter first, another acquire none kept on another thread.
+    fn pop_idle(&self, idle: &mut VecDeque<Idle<O::Conn>>, woken: bool) -> Option<Idle<O::Conn>> {
+        let here = thread::current().id();
+        let kept = idle.iter().position(|i| i.woke.is_some()).filter(|_| woken);
+        let usable = |i: &Idle<O::Conn>| woken || i.woke.is_none_or(|t| t == here);
+        let at = match self.rules.lifo {
+            true => kept.or_else(|| idle.iter().rposition(usable)),
+            false => kept.or_else(|| idle.iter().position(usable)),
+        };
+        let mut got = idle.remove(at?)?;
+        got.woke = None;
+        Some(got)
     }
 
     /// Waits in the queue until served, closed or timed out.
@@ -319,11 +342,16 @@ impl<O: Opener> Core<O> {
             return;
         }
         if !st.closed || !self.rules.fail_waiters_on_close {
-            while let Some(tx) = st.waiters.pop_front() {
+            while let Some((tx, _)) = st.waiters.pop_front() {
                 if tx.send(Ok(Handoff::Slot)).is_ok() {
                     return;
                 }
             }
+        }
+        if self.rules.refill_min && !st.closed && st.total <= self.rules.min_size {
+            // Below the floor with nobody to open it: reconnected in the background.
+            tokio::spawn(Arc::clone(self).add_boxed(false));
+            return;
         }
         st.total -= 1;
     }
@@ -368,7 +396,7 @@ impl<O: Opener> Core<O> {
         if growing {
             let mut st = self.lock();
             let room = self.rules.max_size.is_none_or(|max| st.total < max);
-            if room && !st.closed && st.waiters.iter().any(|w| !w.is_closed()) {
+            if room && !st.closed && st.waiters.iter().any(|(w, _)| !w.is_closed()) {
                 st.total += 1;
                 tokio::spawn(Arc::clone(&self).add_boxed(true));
             } else {
@@ -424,7 +452,10 @@ impl<O: Opener> Core<O> {
             drop(held);
             return self.free_slot();
         }
-        self.give_back(held);
+        if self.give_back(held) {
+            // The releasing task resumes a loop turn after the waiter `give_back` woke.
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Runs the library's reset; false when it failed (the connection is then closed).
@@ -443,25 +474,29 @@ impl<O: Opener> Core<O> {
         true
     }
 
-    /// A usable connection back in the pool: to the oldest waiter, else idle, else closed.
-    fn give_back(&self, held: Held<O::Conn>) {
+    /// A usable connection back in the pool: to the oldest waiter, else idle, else closed;
+    /// true when it stays idle for a waiter it woke (`wake_only`).
+    fn give_back(&self, held: Held<O::Conn>) -> bool {
         let mut item = Handoff::Conn(Idle {
             held,
             since: Instant::now(),
+            woke: None,
         });
         let mut st = self.lock();
-        if self.rules.wake_only && !st.waiters.is_empty() {
-            let Handoff::Conn(idle) = item else {
+        if self.rules.wake_only
+            && let Some(thread) = wake_oldest(&mut st.waiters)
+        {
+            let Handoff::Conn(mut idle) = item else {
                 unreachable!("a connection was given back")
             };
+            idle.woke = Some(thread);
             st.idle.push_back(idle);
-            wake_oldest(&mut st.waiters);
-            return;
+            return true;
         }
         if !st.closed || !self.rules.fail_waiters_on_close {
-            while let Some(tx) = st.waiters.pop_front() {
+            while let Some((tx, _)) = st.waiters.pop_front() {
                 match tx.send(Ok(item)) {
-                    Ok(()) => return,
+                    Ok(()) => return false,
                     Err(back) => item = back.unwrap_or_else(|_| unreachable!("sent Ok")),
                 }
             }
@@ -480,9 +515,10 @@ impl<O: Opener> Core<O> {
                 bump(&self.stats.closed_overflow);
             }
             drop(idle);
-            return;
+            return false;
         }
         st.idle.push_back(idle);
+        false
     }
 
     /// Closes the pool: idle connections are closed, waiters fail (or, for SQLAlchemy's
@@ -495,7 +531,7 @@ impl<O: Opener> Core<O> {
             let idle: Vec<_> = st.idle.drain(..).collect();
             st.total -= idle.len() as u32;
             let waiters: Vec<_> = if self.rules.fail_waiters_on_close {
-                st.waiters.drain(..).collect()
+                st.waiters.drain(..).map(|(tx, _)| tx).collect()
             } else {
                 Vec::new()
             };
@@ -526,64 +562,14 @@ impl<O: Opener> Core<O> {
         let st = self.lock();
         (st.total, st.idle.len())
     }
-
-    /// Closes idle connections as the library's shrink does; returns how many.
-    fn shrink(&self) -> usize {
-        let min = self.rules.min_size;
-        let closed: Vec<Idle<O::Conn>> = {
-            let mut st = self.lock();
-            let mut out = Vec::new();
-            match self.rules.shrink {
-                Shrink::Never => {}
-                Shrink::EachIdle(limit) => {
-                    while st.total > min
-                        && let Some(at) = st.idle.iter().position(|i| i.since.elapsed() >= limit)
-                    {
-                        out.extend(st.idle.remove(at));
-                        st.total -= 1;
-                    }
-                }
-                Shrink::OnePer(_) => {
-                    if st.total > min && st.idle_min > 0 && !st.idle.is_empty() {
-                        out.extend(st.idle.pop_front());
-                        st.total -= 1;
-                    }
-                    st.idle_min = st.idle.len();
-                }
-            }
-            out
-        };
-        let n = closed.len();
-        for _ in 0..n {
-            bump(&self.stats.closed_idle_timeout);
-        }
-        n
-    }
 }
 
-/// Wakes the oldest waiter still waiting (asyncio's `Queue._wakeup_next`).
-fn wake_oldest<C>(waiters: &mut VecDeque<Waiter<C>>) {
-    while let Some(tx) = waiters.pop_front() {
+/// Wakes the oldest waiter still waiting (asyncio's `Queue._wakeup_next`); its thread.
+fn wake_oldest<C>(waiters: &mut VecDeque<(Waiter<C>, ThreadId)>) -> Option<ThreadId> {
+    while let Some((tx, thread)) = waiters.pop_front() {
         if tx.send(Ok(Handoff::Wake)).is_ok() {
-            return;
+            return Some(thread);
         }
     }
-}
-
-/// Runs the idle shrink while the pool lives and is open.
-async fn shrinker<O: Opener>(core: Weak<Core<O>>) {
-    let period = match core.upgrade().map(|c| c.rules.shrink) {
-        Some(Shrink::EachIdle(limit)) => (limit / 4).max(std::time::Duration::from_millis(10)),
-        Some(Shrink::OnePer(period)) => period,
-        _ => return,
-    };
-    loop {
-        tokio::time::sleep(period).await;
-        match core.upgrade() {
-            Some(core) if !core.is_closed() => {
-                core.shrink();
-            }
-            _ => return,
-        }
-    }
+    None
 }

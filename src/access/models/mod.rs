@@ -116,6 +116,9 @@ pub(crate) struct Rules {
     /// asks first (the releasing one, asking again) takes it, and the woken waiter queues again
     /// at the end (asyncio.Queue without a hand-over, as SQLAlchemy's async queue uses it).
     pub wake_only: bool,
+    /// A connection closed while fewer than `min_size` remain, and no waiter opens its slot,
+    /// is reopened in the background (asyncpg's `_maintain_min_size`).
+    pub refill_min: bool,
 }
 
 /// When a closed pool is met.

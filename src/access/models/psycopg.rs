@@ -7,9 +7,20 @@
 //!   `TooManyRequests("the pool 'pool-1' has already N requests waiting")`; else the client
 //!   joins `self._waiting` (a deque) and the pool grows in the background, one connection at a
 //!   time (`_maybe_grow_pool`, `_growing`; `_add_connection` grows again while clients wait);
-//! - waiter order: a returned or new connection goes to the oldest waiting client
-//!   (`_add_to_pool`: `self._waiting.popleft().set(conn)`), else to the end of the idle deque;
-//! - the timeout: `getconn` raises `PoolTimeout("couldn't get a connection after %.2f sec")`;
+//! - waiter order (the hand-over): a returned or new connection goes to the oldest waiting
+//!   client still waiting (`_add_to_pool`, `pool_async.py:859-862`: `popleft().set(conn)`,
+//!   where `WaitingClient.set` refuses, `pool_async.py:985-997`, for a client that timed out,
+//!   and the next one is tried), else to the end of the idle deque; the releasing client does
+//!   this itself inside `putconn` before it can ask again (`_putconn` → `_return_connection`,
+//!   `pool_async.py:397-402`, no reset callback), so no newcomer takes a connection a waiter
+//!   was handed (`Core::give_back` sends it to the waiter's channel);
+//! - the timeout: one deadline from the start of `getconn` (`pool_async.py:242`), of which the
+//!   wait in the queue gets what is left (`_getconn_unchecked(deadline - monotonic())`,
+//!   `pool_async.py:263`, then `pos.wait(timeout)`, `pool_async.py:308`); a connection set
+//!   in the very instant the wait timed out is given back (`pool_async.py:310-311`), where
+//!   the model serves it to that client (`Core::wait`: one instant on tokio's clock); then
+//!   `PoolTimeout("couldn't get a connection after %.2f sec")` with the whole timeout
+//!   (`pool_async.py:254-257`);
 //! - `min_size` connections are opened in the background when the pool opens
 //!   (`_start_initial_tasks`);
 //! - return (`_return_connection`): `_reset_connection` rolls back an open transaction
@@ -60,6 +71,7 @@ impl Model for Psycopg {
             fail_waiters_on_close: true,
             reconnect_timeout: s.reconnect_timeout,
             wake_only: false,
+            refill_min: false,
         }
     }
 

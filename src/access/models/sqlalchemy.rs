@@ -5,20 +5,30 @@
 //! Where each behaviour comes from:
 //! - sizes: `QueuePool.__init__` makes a queue of `maxsize=pool_size` and starts `_overflow` at
 //!   `-pool_size`; the pool starts empty ("the pool begins with no connections");
-//! - checkout (`QueuePool._do_get`): a checked-in connection if any (`_pool.get`, FIFO, or LIFO
+//! - checkout (`QueuePool._do_get`, `pool/impl.py:152-182`): a checked-in connection if any (`_pool.get`, FIFO, or LIFO
 //!   with `use_lifo`); else, while `_overflow < max_overflow`, a new connection opened by the
 //!   caller (`_inc_overflow`, `_create_connection`); else wait up to `timeout` for one to be
 //!   returned, then `TimeoutError("QueuePool limit of size %d overflow %d reached, connection
 //!   timed out, timeout %0.2f")`;
-//! - waiter order: `AsyncAdaptedQueue.get` awaits `asyncio.Queue.get`, whose getters are woken
-//!   in arrival order; but `put_nowait` only wakes the oldest getter, the connection stays in
-//!   the queue, and the releasing task, which runs on without yielding (the greenlet of
-//!   `_finalize_fairy`), takes it back at its next checkout; the woken getter finds the queue
-//!   empty and appends itself again at the end (`Queue.get`'s `while self.empty()` loop):
-//!   waiters are served in order only when nobody asks again first (`wake_only`);
-//! - return (`_do_return_conn`): `_pool.put(record, False)`; when the queue is full (`pool_size`
-//!   idle) `Full` is raised and the connection is closed (`record.close()`, `_dec_overflow`):
-//!   overflow connections are closed on return;
+//! - waiter order and barging (SQLAlchemy 2.0.58 on Python 3.11): `AsyncAdaptedQueue.get`
+//!   first tries `self._queue.get_nowait()` ("an item that's already available is taken without
+//!   awaiting", `util/queue.py:314`), and `asyncio.Queue.put_nowait` only wakes the oldest
+//!   getter (`asyncio/queues.py:147`, `_wakeup_next`): the returned connection stays in the
+//!   queue, so a newcomer that asks before the woken getter runs takes it, and the getter,
+//!   finding the queue empty, appends itself again at the end (`queues.py:154-158`, its
+//!   `while self.empty()` loop) with its deadline unchanged (`compat.wait_for` around the whole
+//!   `get`, `queue.py:320`): barging, which `wake_only` does; the releasing task itself does not
+//!   overtake the getter it woke: `async with engine.connect()` closes in a task of its own
+//!   (`AsyncConnection.__aexit__` → `_run_to_completion`, `ext/asyncio/engine.py:895`,
+//!   `ext/asyncio/base.py:55-59`, `create_task` then `await asyncio.shield(task)`), so the
+//!   releaser resumes a loop turn after the getter `put_nowait` woke, as the model's release
+//!   yields once (`Core::release`); releasing tasks running on in the meantime can still take
+//!   connections that other releases gave back, tasks of the woken waiter's worker thread
+//!   only (the application has one event loop; `stress` one per core, and a task of another
+//!   loop has no place in that loop's order: `Idle::woke` in `core.rs`);
+//! - return (`_do_return_conn`, `pool/impl.py:143-150`): `_pool.put(record, False)`; when the
+//!   queue is full (`pool_size` idle) `Full` is raised and the connection is closed
+//!   (`record.close()`, `_dec_overflow`): overflow connections are closed on return;
 //! - a record whose connection was invalidated is still checked in, and reconnects at its next
 //!   checkout (`_ConnectionRecord.get_connection`);
 //! - `pool_recycle`: at checkout a connection older than `recycle` is replaced
@@ -70,6 +80,7 @@ impl Model for Sqlalchemy {
             fail_waiters_on_close: false,
             reconnect_timeout: Duration::ZERO,
             wake_only: true,
+            refill_min: false,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The pool models' semantics with a fake connection, orderings forced by waiting until the
-//! pool's queue holds each waiter before the next one comes (no sleeps): the order waiters are
-//! served in, SQLAlchemy's overflow closed on return, asyncpg's `max_queries` replacement, the
+//! pool's queue holds each waiter before the next one comes, or by polling a waiter by hand
+//! (no sleeps): the order waiters are served in, SQLAlchemy's barging (a newcomer before the
+//! woken waiter, not the releasing task, not a task of another worker thread), its overflow
+//! closed on return, asyncpg's `max_queries` replacement and its reconnect to `min_size`, the
 //! resets on release, psycopg_pool's `max_waiting` and close.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -127,35 +129,94 @@ async fn asyncpg_serves_waiters_first_come_first_served() {
 
 #[tokio::test]
 async fn sqlalchemy_serves_waiters_first_come_first_served() {
-    let s = SqlalchemySettings {
-        pool_size: 1,
+    waiters_served_in_arrival_order(sqlalchemy_of(1)).await;
+}
+
+fn sqlalchemy_of(pool_size: u32) -> sqlalchemy::Sqlalchemy {
+    sqlalchemy::Sqlalchemy(SqlalchemySettings {
+        pool_size,
         max_overflow: 0,
         ..SqlalchemySettings::default()
-    };
-    waiters_served_in_arrival_order(sqlalchemy::Sqlalchemy(s)).await;
+    })
+}
+
+/// Polls `fut` once: `Some` when it completed.
+async fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        out = fut => Some(out),
+        () = std::future::ready(()) => None,
+    }
 }
 
 #[tokio::test]
-async fn sqlalchemy_lets_the_releasing_task_take_its_connection_back() {
-    let s = SqlalchemySettings {
-        pool_size: 1,
-        max_overflow: 0,
-        ..SqlalchemySettings::default()
-    };
-    let (core, _) = pool(sqlalchemy::Sqlalchemy(s));
+async fn sqlalchemy_lets_a_newcomer_take_a_connection_before_the_woken_waiter() {
+    let (core, _) = pool(sqlalchemy_of(1));
     let first = core.acquire().await.unwrap();
-    let mut served = queue_up(&core, 1).await;
-    // Released and asked again without yielding, as SQLAlchemy's releasing task does.
+    // The waiter is polled here only, so it cannot run before the newcomer asks.
+    let mut waiter = Box::pin(core.acquire());
+    assert!(poll_once(&mut waiter).await.is_none());
+    assert_eq!(core.waiting(), 1);
     core.clone().release(first, 1).await;
-    let again = core.acquire().await.unwrap();
-    assert_eq!(again.conn.id, 1, "the releasing task took it back");
-    // The woken waiter found the pool empty and queued again.
-    while core.waiting() < 1 {
+    let newcomer = core.acquire().await.unwrap();
+    assert_eq!(
+        newcomer.conn.id, 1,
+        "the newcomer took it (get_nowait first)"
+    );
+    // Woken to an empty queue, the waiter queues again, at the end.
+    assert!(poll_once(&mut waiter).await.is_none());
+    assert_eq!(core.waiting(), 1);
+    core.clone().release(newcomer, 1).await;
+    assert_eq!(waiter.await.unwrap().conn.id, 1);
+}
+
+#[tokio::test]
+async fn sqlalchemy_keeps_a_woken_waiters_connection_from_another_worker_thread() {
+    let (core, _) = pool(sqlalchemy_of(1));
+    let first = core.acquire().await.unwrap();
+    let mut waiter = Box::pin(core.acquire());
+    assert!(poll_once(&mut waiter).await.is_none());
+    core.clone().release(first, 1).await;
+    // An acquire on another worker thread (another event loop) is not in this loop turn.
+    let other = core.clone();
+    let queued = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move { poll_once(&mut Box::pin(other.acquire())).await.is_none() })
+    })
+    .join()
+    .unwrap();
+    assert!(queued, "the other thread's acquire waits");
+    assert_eq!(waiter.await.unwrap().conn.id, 1, "the woken waiter gets it");
+}
+
+#[tokio::test]
+async fn sqlalchemy_releasing_tasks_do_not_overtake_the_waiters_they_woke() {
+    let (core, _) = pool(sqlalchemy_of(2));
+    let (one, two) = (core.acquire().await.unwrap(), core.acquire().await.unwrap());
+    let mut served = queue_up(&core, 2).await;
+    // Two tasks release one after the other and ask again at once, each releasing in a task
+    // of its own and waiting for it, as a lease (and SQLAlchemy's `_run_to_completion`) does.
+    let again = |held| {
+        let core = core.clone();
+        tokio::spawn(async move {
+            tokio::spawn(core.clone().release(held, 1)).await.unwrap();
+            core.acquire().await.map(|h| h.conn.id)
+        })
+    };
+    let (t1, t2) = (again(one), again(two));
+    for expected in [(0, 1), (1, 2)] {
+        let next = tokio::time::timeout(Duration::from_secs(5), served.recv()).await;
+        let (i, id, _held) = next.expect("a woken waiter was overtaken").unwrap();
+        assert_eq!((i, id), expected);
+    }
+    while core.waiting() < 2 {
         tokio::task::yield_now().await;
     }
-    core.clone().release(again, 1).await;
-    let (i, id, _) = served.recv().await.unwrap();
-    assert_eq!((i, id), (0, 1));
+    t1.abort();
+    t2.abort();
 }
 
 #[tokio::test]
@@ -346,4 +407,27 @@ async fn asyncpg_reconnects_a_holder_whose_connection_died_idle() {
     let held = core.acquire().await.unwrap();
     assert_eq!(held.conn.id, 2);
     assert_eq!(factory.opened.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn asyncpg_reconnects_to_min_size_after_max_queries() {
+    let s = AsyncpgSettings {
+        min_size: 1,
+        max_size: 2,
+        max_queries: 1,
+        ..AsyncpgSettings::default()
+    };
+    let (core, factory) = pool(asyncpg::Asyncpg(s));
+    while core.sizes() != (1, 1) {
+        tokio::task::yield_now().await;
+    }
+    let held = core.acquire().await.unwrap();
+    assert_eq!(held.conn.id, 1);
+    // Closed for max_queries with nobody waiting: the floor is restored in the background.
+    core.clone().release(held, 1).await;
+    while core.sizes() != (1, 1) {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(factory.opened.load(Ordering::SeqCst), 2);
+    assert_eq!(core.acquire().await.unwrap().conn.id, 2);
 }
