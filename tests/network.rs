@@ -185,7 +185,10 @@ fn reset_peer_during_commit_is_commit_indeterminate() {
         v.faults[0].failed_next_1s
     );
     // The ledger resolves each unknown outcome, and no acknowledged write is lost.
-    let w = v.writes.as_ref().expect("the acknowledged-writes check ran");
+    let w = v
+        .writes
+        .as_ref()
+        .expect("the acknowledged-writes check ran");
     assert_eq!(w.indeterminate, indeterminate);
     assert_eq!(
         w.indeterminate_committed + w.indeterminate_rolled_back,
