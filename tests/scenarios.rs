@@ -270,9 +270,22 @@ fn idle_connections_dropped_shows_what_each_defence_costs() {
         "{:?}",
         none.latency_ms.failed
     );
-    // The check on check-out replaces them.
+    // The check on check-out replaces them: no operation meets a dropped connection, and what
+    // fails (the acquires whose check got no reply) fails after connection_timeout (1 s), not
+    // after the network's 4 s.
     let checked = variant(&r, "test_on_check_out");
     assert!(checked.pool.connections_created > 8, "{:?}", checked.pool);
+    assert_eq!(
+        count(checked, ErrorClass::ConnectionClosed),
+        0,
+        "{:?}",
+        checked.errors
+    );
+    assert!(
+        checked.latency_ms.failed.max < 3000.0,
+        "{:?}",
+        checked.latency_ms.failed
+    );
     // The deadline bounds each wait.
     let deadline = variant(&r, "op_timeout");
     assert!(

@@ -375,8 +375,10 @@ pub struct FaultEvent {
 }
 
 /// A fault's window. For each task it runs from when the fault was due to the end of the
-/// task's first successful operation that began after the fault settled (a restart's
-/// `down_for`, a closed pool's `reopen_after`, at once for the other kinds).
+/// task's first successful operation that began after the fault settled: after a restart's
+/// `down_for`, the `for` of a pooler pause or of an `sql`, `read_only` or `network` fault, or a
+/// closed pool's `reopen_after`; at once for the other kinds. A `network` fault without `for`
+/// and a pool closed for good never settle.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEffect {
