@@ -154,9 +154,9 @@ pub struct VariantReport {
     /// timelines of several machines on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
-    /// A merged report: each machine's own peaks. Peaks are not summed (the machines' peaks
-    /// need not coincide); `pool` and `server` hold the highest of them, and the timeline's
-    /// per-second sums show what was in use at once.
+    /// A merged report: each machine's own peaks and totals. Peaks are not summed (the
+    /// machines' peaks need not coincide); `pool` and `server` hold the highest of them, and
+    /// the timeline's per-second sums show what was in use at once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub machines: Vec<MachinePeaks>,
     /// The harness's own CPU use during the load (absent in reports written before it
@@ -170,8 +170,8 @@ pub struct VariantReport {
     pub server_version: String,
 }
 
-/// One machine's peaks in a merged report.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+/// One machine's peaks in a merged report, and its contribution to the totals.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MachinePeaks {
     pub run_id: String,
@@ -180,6 +180,23 @@ pub struct MachinePeaks {
     pub peak_waiting: u64,
     pub peak_backends: u64,
     pub peak_idle_in_transaction: u64,
+    /// What this machine measured of the variant (absent in merged reports written before it
+    /// existed): its operations add up to the merged ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals: Option<MachineTotals>,
+}
+
+/// One machine's own figures of a variant in a merged report, as its report had them.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MachineTotals {
+    pub operations: Operations,
+    /// Its measured phase, in seconds.
+    pub measured_s: f64,
+    /// Its successful operations per second over its own measured phase.
+    pub throughput_ops_s: f64,
+    /// p99 of its successful operations, in milliseconds.
+    pub operation_p99_ms: f64,
 }
 
 /// `total = ok + failed`; `dropped` is outside `total`.

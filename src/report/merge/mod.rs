@@ -13,6 +13,8 @@
 //! - Peaks (in use, waiting, backends) are not summed, since machines peak at different
 //!   moments: `pool` and `server` keep the highest machine's, `machines` lists each one's, and
 //!   the merged timeline shows what was in use at once, second by second.
+//! - `machines` also holds each machine's contribution: its operations, measured phase,
+//!   throughput and p99, as its own report had them.
 //! - The diagnosis and the verdict are computed again on the merged numbers, with the first
 //!   report's checks of each variant (a warning says so when the machines' differ).
 
@@ -420,6 +422,12 @@ fn machines(parts: &[Part<'_>]) -> Vec<MachinePeaks> {
             peak_waiting: p.variant.pool.peak_waiting,
             peak_backends: p.variant.server.peak_backends,
             peak_idle_in_transaction: p.variant.server.peak_idle_in_transaction,
+            totals: Some(MachineTotals {
+                operations: p.variant.operations,
+                measured_s: p.variant.measured_s,
+                throughput_ops_s: p.variant.throughput_ops_s,
+                operation_p99_ms: p.variant.latency_ms.operation.p99,
+            }),
         })
         .collect()
 }
