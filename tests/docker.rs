@@ -231,6 +231,55 @@ fn a_variant_per_image_gives_each_its_server_version_in_one_report() {
     );
 }
 
+/// A variant whose image is a local test image this machine lacks (no registry has it) is
+/// refused before any variant starts, with the command that builds it and the `--variant`
+/// options that run the others; so is the shipped postgres-versions.toml where its 17 image
+/// has not been built (CI builds 13 and 15 only).
+#[test]
+fn a_missing_local_image_is_refused_before_anything_starts() {
+    let test = "a_missing_local_image_is_refused_before_anything_starts";
+    if !ready(test, &[V15]) {
+        return;
+    }
+    let absent = "stress-test-postgres:0";
+    let variants = format!(
+        "[[variant]]\nname = \"fifteen\"\n[[variant]]\nname = \"zero\"\n\
+         database.docker.image = \"{absent}\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("absent.toml");
+    std::fs::write(&file, scenario_text(V15, "1s", &variants)).unwrap();
+    let mut runs = vec![(file, absent, "13, :15 and :17 only", "fifteen")];
+    let shipped = std::path::PathBuf::from("scenarios/postgres-versions.toml");
+    let has_17 = Command::new("docker")
+        .args(["image", "inspect", "stress-test-postgres:17"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_17 {
+        let hint = "tests/docker/build-image.sh 17";
+        runs.push((shipped, "stress-test-postgres:17", hint, "PostgreSQL 15"));
+    }
+    for (file, image, hint, other) in runs {
+        let run = Command::new(env!("CARGO_BIN_EXE_stress"))
+            .arg("run")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{file:?}: {stderr}");
+        assert!(stderr.contains(&format!("image {image} ")), "{stderr}");
+        assert!(stderr.contains(hint), "{stderr}");
+        assert!(
+            stderr.contains(&format!("--variant \"{other}\"")),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains(": database"),
+            "no variant started: {stderr}"
+        );
+    }
+}
+
 /// Operations succeeded in a second that ended after `after_ms`.
 fn recovered(v: &stress::report::model::VariantReport, after_ms: u64) -> bool {
     v.timeline

@@ -181,6 +181,60 @@ pub fn check_sources<'a>(
     Ok(())
 }
 
+/// Refuses, before anything runs, variants whose `[database.docker]` image is a local test
+/// image (`stress-test-postgres:MAJOR`) this machine lacks: no registry has it, so its start
+/// would fail after the other variants ran. The message names the image, its variants, the
+/// command that builds it, and the `--variant` options that run the others.
+pub fn check_images<'a>(
+    variants: impl IntoIterator<Item = (&'a str, &'a DatabaseSettings)>,
+) -> Result<(), String> {
+    #[cfg(feature = "docker")]
+    {
+        let variants: Vec<(&str, Option<&str>)> = variants
+            .into_iter()
+            .map(|(name, d)| (name, d.docker.as_ref().map(|d| d.image.as_str())))
+            .collect();
+        let mut images: Vec<&str> = variants.iter().filter_map(|(_, i)| *i).collect();
+        images.sort_unstable();
+        images.dedup();
+        let absent = docker::images::missing(&images);
+        if absent.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::new();
+        for image in &absent {
+            let names: Vec<String> = variants
+                .iter()
+                .filter(|(_, i)| *i == Some(image.as_str()))
+                .map(|(n, _)| format!("\"{n}\""))
+                .collect();
+            let hint = docker::images::build_hint(image).unwrap_or_default();
+            lines.push(format!(
+                "image {image} (variant {}) is not on this machine, and no registry has it \
+                 (it is built locally): {hint}",
+                names.join(", ")
+            ));
+        }
+        let others: Vec<String> = variants
+            .iter()
+            .filter(|(_, i)| !absent.iter().any(|a| Some(a.as_str()) == *i))
+            .map(|(n, _)| format!("--variant \"{n}\""))
+            .collect();
+        if !others.is_empty() {
+            lines.push(format!(
+                "or run the other variants only: {}",
+                others.join(" ")
+            ));
+        }
+        Err(lines.join("\n"))
+    }
+    #[cfg(not(feature = "docker"))]
+    {
+        let _ = variants;
+        Ok(())
+    }
+}
+
 /// The redacted URL, with the TLS mode when TLS is asked for (not `disable`, not libpq's
 /// default `prefer`).
 fn shown(config: &tokio_postgres::Config, tls: &Tls) -> String {
