@@ -204,15 +204,9 @@ fn max_prepared_statements_is_refused_on_an_older_pgbouncer() {
     if !pgbouncer("max_prepared_statements_is_refused") {
         return;
     }
-    let out = Command::new("pgbouncer")
-        .arg("--version")
-        .output()
-        .or_else(|_| {
-            Command::new("/usr/sbin/pgbouncer")
-                .arg("--version")
-                .output()
-        })
-        .unwrap();
+    // The binary stress will run (PGBOUNCER_BIN first), so the expectation is about it.
+    let bin = common::pgbouncer::binary().expect("found by pgbouncer() above");
+    let out = Command::new(&bin).arg("--version").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let minor: u32 = text
         .split_whitespace()
