@@ -64,7 +64,7 @@ fn every_access_mode_runs_the_mix_against_a_real_server() {
         let report = run_text(&format!("mode_{name}"), TABLE, &sets);
         assert_consistent(&report);
         let v = &report.variants[0];
-        let tasks = v.settings["load"]["tasks"].as_u64().unwrap();
+        let tasks = v.settings.json()["load"]["tasks"].as_u64().unwrap();
         assert_eq!(
             v.operations.total,
             tasks * 30,

@@ -12,7 +12,7 @@ pub use super::harness::Harness;
 use crate::metric::Direction;
 use crate::record::errors::ErrorClass;
 pub use crate::record::errors::ErrorStats;
-pub use crate::record::timeline::ServerBackends;
+pub use crate::record::timeline::{ServerBackends, TimelineEntry};
 pub use crate::record::writes::Writes;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -105,7 +105,8 @@ pub struct VariantReport {
     pub name: String,
     /// The variant's effective settings, as `stress check --print` shows them (the database
     /// URL's password redacted).
-    pub settings: serde_json::Value,
+    #[schemars(with = "serde_json::Value")]
+    pub settings: super::settings::VariantSettings,
     /// Hash of this variant's effective settings, as `scenario.settings_sha256` but for this
     /// variant alone: a run of some variants (`--variant`) can be held against a baseline of all.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -444,33 +445,6 @@ pub struct OutageWindow {
     pub fault: Option<usize>,
     /// What ended it, in words.
     pub recovered_by: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TimelineEntry {
-    /// End of this second, in milliseconds into the measured phase.
-    pub t_ms: u64,
-    pub ok: u64,
-    pub failed: u64,
-    pub dropped: u64,
-    pub errors: BTreeMap<ErrorClass, u64>,
-    pub p50: f64,
-    pub p99: f64,
-    /// Interval histogram of this second's successful operations (microseconds).
-    pub hdr: String,
-    pub in_use: u64,
-    pub idle: u64,
-    pub waiting: u64,
-    pub connections_created: u64,
-    pub connections_closed: u64,
-    /// Absent when the sampler could not ask the server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_backends: Option<ServerBackends>,
-    /// `[database.pgbouncer]`: its pools at the end of this second (absent without a pooler,
-    /// or when its admin console did not answer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pooler: Option<super::pooler::PoolerSecond>,
 }
 
 /// What happened and what to change, from this run's numbers.
