@@ -268,6 +268,58 @@ pub struct Anomalies {
     pub advisory_locks_held: Option<u64>,
 }
 
+impl Anomalies {
+    /// An anomaly's count by its name in the report (`anomalies.<name>`); `None` when it was
+    /// not measured, or when no anomaly has that name.
+    pub fn count(&self, name: &str) -> Option<u64> {
+        match name {
+            "transaction_interleaved" => Some(self.transaction_interleaved),
+            "returned_in_transaction" => Some(self.returned_in_transaction),
+            "lost_writes" => self.lost_writes,
+            "phantom_writes" => self.phantom_writes,
+            "leaks" => self.leaks,
+            "cancel_requests_misdirected" => self.cancel_requests_misdirected,
+            "session_state_leaked" => self.session_state_leaked,
+            "advisory_unlock_failed" => self.advisory_unlock_failed,
+            "advisory_locks_held" => self.advisory_locks_held,
+            _ => None,
+        }
+    }
+
+    /// Adds another machine's: the counts summed, each optional one only when both measured it.
+    pub fn merge(&mut self, o: &Anomalies) {
+        // Destructured, so that a new field cannot be left out.
+        let Anomalies {
+            transaction_interleaved,
+            returned_in_transaction,
+            lost_writes,
+            phantom_writes,
+            leaks,
+            cancel_requests_misdirected,
+            session_state_leaked,
+            advisory_unlock_failed,
+            advisory_locks_held,
+        } = *o;
+        let both = |a: &mut Option<u64>, b: Option<u64>| {
+            *a = a.zip(b).map(|(a, b)| a.saturating_add(b));
+        };
+        self.transaction_interleaved =
+            (self.transaction_interleaved).saturating_add(transaction_interleaved);
+        self.returned_in_transaction =
+            (self.returned_in_transaction).saturating_add(returned_in_transaction);
+        both(&mut self.lost_writes, lost_writes);
+        both(&mut self.phantom_writes, phantom_writes);
+        both(&mut self.leaks, leaks);
+        both(
+            &mut self.cancel_requests_misdirected,
+            cancel_requests_misdirected,
+        );
+        both(&mut self.session_state_leaked, session_state_leaked);
+        both(&mut self.advisory_unlock_failed, advisory_unlock_failed);
+        both(&mut self.advisory_locks_held, advisory_locks_held);
+    }
+}
+
 /// Which connections (backends) served the operations.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
