@@ -1,8 +1,9 @@
 //! The per-second timeline of the measured phase.
 //!
 //! An operation counts in the second in which it completed, so the timeline's sums equal the
-//! totals. Each second keeps its interval histogram (so merging reports stays exact) and the
-//! connection and server state sampled at its end.
+//! totals. Each second is kept as the report shows it, a [`TimelineEntry`]: its counts, its
+//! interval histogram (so merging reports stays exact), and the connection and server state
+//! sampled at its end.
 //!
 //! Memory stays bounded per second however long the run: a second's histogram is kept whole
 //! only while workers may still flush into it. Once a later second has been reported
