@@ -12,7 +12,7 @@ pub use super::harness::Harness;
 use crate::metric::Direction;
 use crate::record::errors::ErrorClass;
 pub use crate::record::errors::ErrorStats;
-pub use crate::record::timeline::ServerBackends;
+pub use crate::record::timeline::{ServerBackends, TimelineEntry};
 pub use crate::record::writes::Writes;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -105,7 +105,8 @@ pub struct VariantReport {
     pub name: String,
     /// The variant's effective settings, as `stress check --print` shows them (the database
     /// URL's password redacted).
-    pub settings: serde_json::Value,
+    #[schemars(with = "serde_json::Value")]
+    pub settings: super::settings::VariantSettings,
     /// Hash of this variant's effective settings, as `scenario.settings_sha256` but for this
     /// variant alone: a run of some variants (`--variant`) can be held against a baseline of all.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -282,6 +283,58 @@ pub struct Anomalies {
     /// Advisory locks this run's backends still held when the load ended (`pg_locks`).
     #[serde(default)]
     pub advisory_locks_held: Option<u64>,
+}
+
+impl Anomalies {
+    /// An anomaly's count by its name in the report (`anomalies.<name>`); `None` when it was
+    /// not measured, or when no anomaly has that name.
+    pub fn count(&self, name: &str) -> Option<u64> {
+        match name {
+            "transaction_interleaved" => Some(self.transaction_interleaved),
+            "returned_in_transaction" => Some(self.returned_in_transaction),
+            "lost_writes" => self.lost_writes,
+            "phantom_writes" => self.phantom_writes,
+            "leaks" => self.leaks,
+            "cancel_requests_misdirected" => self.cancel_requests_misdirected,
+            "session_state_leaked" => self.session_state_leaked,
+            "advisory_unlock_failed" => self.advisory_unlock_failed,
+            "advisory_locks_held" => self.advisory_locks_held,
+            _ => None,
+        }
+    }
+
+    /// Adds another machine's: the counts summed, each optional one only when both measured it.
+    pub fn merge(&mut self, o: &Anomalies) {
+        // Destructured, so that a new field cannot be left out.
+        let Anomalies {
+            transaction_interleaved,
+            returned_in_transaction,
+            lost_writes,
+            phantom_writes,
+            leaks,
+            cancel_requests_misdirected,
+            session_state_leaked,
+            advisory_unlock_failed,
+            advisory_locks_held,
+        } = *o;
+        let both = |a: &mut Option<u64>, b: Option<u64>| {
+            *a = a.zip(b).map(|(a, b)| a.saturating_add(b));
+        };
+        self.transaction_interleaved =
+            (self.transaction_interleaved).saturating_add(transaction_interleaved);
+        self.returned_in_transaction =
+            (self.returned_in_transaction).saturating_add(returned_in_transaction);
+        both(&mut self.lost_writes, lost_writes);
+        both(&mut self.phantom_writes, phantom_writes);
+        both(&mut self.leaks, leaks);
+        both(
+            &mut self.cancel_requests_misdirected,
+            cancel_requests_misdirected,
+        );
+        both(&mut self.session_state_leaked, session_state_leaked);
+        both(&mut self.advisory_unlock_failed, advisory_unlock_failed);
+        both(&mut self.advisory_locks_held, advisory_locks_held);
+    }
 }
 
 /// Which connections (backends) served the operations.
@@ -463,33 +516,6 @@ pub struct OutageWindow {
     pub fault: Option<usize>,
     /// What ended it, in words.
     pub recovered_by: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TimelineEntry {
-    /// End of this second, in milliseconds into the measured phase.
-    pub t_ms: u64,
-    pub ok: u64,
-    pub failed: u64,
-    pub dropped: u64,
-    pub errors: BTreeMap<ErrorClass, u64>,
-    pub p50: f64,
-    pub p99: f64,
-    /// Interval histogram of this second's successful operations (microseconds).
-    pub hdr: String,
-    pub in_use: u64,
-    pub idle: u64,
-    pub waiting: u64,
-    pub connections_created: u64,
-    pub connections_closed: u64,
-    /// Absent when the sampler could not ask the server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_backends: Option<ServerBackends>,
-    /// `[database.pgbouncer]`: its pools at the end of this second (absent without a pooler,
-    /// or when its admin console did not answer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pooler: Option<super::pooler::PoolerSecond>,
 }
 
 /// What happened and what to change, from this run's numbers.

@@ -59,7 +59,7 @@ fn mode_name(mode: QueryMode) -> &'static str {
 /// mode that met none, and what its latency was against this one's.
 pub(super) fn cached_plan_versus(
     variants: &[VariantReport],
-    settings: &[Option<Settings>],
+    settings: &[Option<&Settings>],
     i: usize,
 ) -> Option<String> {
     let me = &variants[i];
@@ -353,7 +353,7 @@ mod tests {
         assert!(detail.contains("query_mode = \"prepared\""), "{detail}");
         assert!(advice.contains("query_mode = \"extended\""), "{advice}");
         let variants = vec![a, b];
-        let settings = vec![Some(prepared), Some(extended)];
+        let settings = vec![Some(&prepared), Some(&extended)];
         let note = cached_plan_versus(&variants, &settings, 0).unwrap();
         assert!(note.contains("Variant `extended`"), "{note}");
         assert!(note.contains("5.00 ms at p50"), "{note}");
