@@ -474,6 +474,8 @@ fn a_forced_late_cancel_is_misdirected_and_a_guarded_one_is_not() {
     use stress::access::conn::Connector;
     use stress::access::gauges::Gauges;
     use stress::workload::prepare::describe_one;
+    // Under the lock: a read_only fault of another test leaves new sessions read-only.
+    let _one = load_lock();
     let url = database("races_cancel_forced");
     block_on(async {
         let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
