@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use super::model::{FaultEffect, FaultEvent, OutageWindow, Outages};
 use crate::record::Totals;
-use crate::record::errors::ErrorClass;
-use crate::scenario::model::FaultKind;
 use crate::record::bursts::{self, Window};
+use crate::record::errors::ErrorClass;
 use crate::record::spells;
+use crate::scenario::model::FaultKind;
 
 fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -200,10 +200,16 @@ mod tests {
             ..Window::default()
         };
         let read_only = [fault("read_only")];
-        assert_eq!(fault_of(&later(ErrorClass::ReadOnlyTransaction), &read_only), Some(0));
+        assert_eq!(
+            fault_of(&later(ErrorClass::ReadOnlyTransaction), &read_only),
+            Some(0)
+        );
         assert_eq!(fault_of(&later(ErrorClass::SqlError), &read_only), None);
         let other = [fault("terminate_backends")];
-        assert_eq!(fault_of(&later(ErrorClass::ReadOnlyTransaction), &other), None);
+        assert_eq!(
+            fault_of(&later(ErrorClass::ReadOnlyTransaction), &other),
+            None
+        );
     }
 
     #[test]

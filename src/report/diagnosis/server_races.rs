@@ -201,10 +201,14 @@ fn read_only_advice(r: &VariantReport, s: &Settings, kept: Option<u64>, until_en
             ms(after as f64)
         ),
         (Some(after), Some(d)) => format!(
-            "Here failures went on {} after the failover with max_lifetime = {} ({replaced} connection(s) \
-             replaced for their age){}.",
+            "Here failures went on {} after the failover with max_lifetime = {}{}{}.",
             ms(after as f64),
             length(d),
+            if replaced > 0 {
+                format!(" ({replaced} connection(s) replaced for their age)")
+            } else {
+                String::new()
+            },
             if after as u128 > d.as_millis() + 1000 {
                 ": longer than max_lifetime, so something else kept them (long checkouts?)"
             } else {

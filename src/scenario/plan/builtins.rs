@@ -37,6 +37,15 @@ pub(crate) const MARK_KINDS: [&str; 5] = [
     "listen",
 ];
 
+/// The columns of [`READ_MARKS`], one per kind of [`MARK_KINDS`].
+const MARK_COLUMNS: [&str; 5] = [
+    "stress_mark",
+    "stress_mark_search_path",
+    "stress_mark_temp_table",
+    "stress_mark_prepared",
+    "stress_mark_listen",
+];
+
 /// Reads the marks; a name `stress_mark_<task>` gives its task from character 13.
 const READ_MARKS: &str = "SELECT coalesce(current_setting('stress.mark', true), '') AS stress_mark, \
      coalesce(substring(current_setting('search_path') from 'stress_task_([0-9]+)'), '') AS stress_mark_search_path, \
@@ -125,17 +134,7 @@ impl Compiler {
         };
         match builtin {
             Some(Builtin::SessionState) => {
-                let read = step(
-                    READ_MARKS,
-                    &[],
-                    &[
-                        "stress_mark",
-                        "stress_mark_search_path",
-                        "stress_mark_temp_table",
-                        "stress_mark_prepared",
-                        "stress_mark_listen",
-                    ],
-                );
+                let read = step(READ_MARKS, &[], &MARK_COLUMNS);
                 parts.session_mark = Some(*slots);
                 parts.before.push(sql(self, read, names, slots));
                 let leave = step(
