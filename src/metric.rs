@@ -230,7 +230,7 @@ impl Metric {
     }
 
     /// A value of this metric as people read it: `12.3ms`, `0.50%`, `7`, `812.4 ops/s`.
-    pub(crate) fn format(&self, value: f64) -> String {
+    pub fn format(&self, value: f64) -> String {
         match self.unit() {
             Unit::Ratio => format_pct(value, 2),
             Unit::Count => format!("{value:.0}"),
