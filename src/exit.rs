@@ -28,7 +28,7 @@ impl Exit {
     }
 
     /// With several files the worst wins: interrupted, then 2, then 3, then 1, then 0.
-    pub fn worst(self, other: Exit) -> Exit {
+    pub(crate) fn worst(self, other: Exit) -> Exit {
         let rank = |e: Exit| match e {
             Exit::Ok => 0,
             Exit::ExpectationFailed => 1,

@@ -85,7 +85,7 @@ pub enum Direction {
 
 /// What the numbers of a metric mean.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
+pub(crate) enum Unit {
     /// A fraction, 0 to 1.
     Ratio,
     /// Events.
@@ -107,13 +107,13 @@ pub enum Measured {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown metric `{name}`: {hint}")]
 pub struct UnknownMetric {
-    pub name: String,
-    pub hint: String,
+    pub(crate) name: String,
+    pub(crate) hint: String,
 }
 
 /// The field names of the report's `Anomalies`, in its JSON Schema's order (a test of
 /// `report::measure` checks that they are the same).
-pub const ANOMALIES: &[&str] = &[
+pub(crate) const ANOMALIES: &[&str] = &[
     "advisory_locks_held",
     "advisory_unlock_failed",
     "cancel_requests_misdirected",
@@ -213,14 +213,14 @@ impl fmt::Display for Metric {
 
 impl Metric {
     /// `throughput` is a minimum; every other metric a maximum.
-    pub fn direction(&self) -> Direction {
+    pub(crate) fn direction(&self) -> Direction {
         match self {
             Metric::Throughput => Direction::Min,
             _ => Direction::Max,
         }
     }
 
-    pub fn unit(&self) -> Unit {
+    pub(crate) fn unit(&self) -> Unit {
         match self {
             Metric::ErrorRate => Unit::Ratio,
             Metric::Errors(_) | Metric::Anomaly(_) => Unit::Count,
@@ -242,7 +242,7 @@ impl Metric {
 
 /// Milliseconds as the tables show them: whole microseconds below 1 ms (`42µs`), then `2.35ms`,
 /// `12.3ms`, `1.03s`.
-pub fn format_ms(v: f64) -> String {
+pub(crate) fn format_ms(v: f64) -> String {
     if (v * 1000.0).round() < 1000.0 {
         format!("{:.0}µs", (v * 1000.0).max(0.0))
     } else if v >= 1000.0 {
@@ -257,7 +257,7 @@ pub fn format_ms(v: f64) -> String {
 /// A ratio (0.25) as a percentage with at least `decimals` decimals, and more when needed to
 /// show two significant digits of a small share, or one of what a large one lacks: 2 of 12,391 is
 /// `0.016%`, never `0.0%`; 12,390 of 12,391 is `99.992%`, never `100.0%`. 0 is `0%`.
-pub fn format_pct(ratio: f64, decimals: usize) -> String {
+pub(crate) fn format_pct(ratio: f64, decimals: usize) -> String {
     let pct = ratio * 100.0;
     if pct == 0.0 || !pct.is_finite() {
         return format!("{pct:.0}%");

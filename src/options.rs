@@ -44,8 +44,8 @@ pub struct Baseline {
 /// Scenario files and what the command line adds to them.
 #[derive(Debug, Clone)]
 pub struct Scenarios {
-    pub files: Vec<PathBuf>,
-    pub load: LoadOptions,
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) load: LoadOptions,
 }
 
 impl Scenarios {
@@ -79,7 +79,7 @@ impl Out {
         }
     }
 
-    pub fn path_for(&self, scenario_name: &str) -> PathBuf {
+    pub(crate) fn path_for(&self, scenario_name: &str) -> PathBuf {
         let file = format!("{}.json", file_name(scenario_name));
         match self {
             Out::Default => PathBuf::from("reports").join(file),

@@ -22,7 +22,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 }
 
 /// The text with every byte of every password replaced by `*`: same length, same offsets.
-pub fn mask(text: &str) -> Cow<'_, str> {
+pub(crate) fn mask(text: &str) -> Cow<'_, str> {
     replace(text, |password| "*".repeat(password.len()))
 }
 

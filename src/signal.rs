@@ -18,17 +18,17 @@ pub struct Signal {
 }
 
 impl Signal {
-    pub fn raise(&self) {
+    pub(crate) fn raise(&self) {
         self.raised.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
     }
 
-    pub fn is_raised(&self) -> bool {
+    pub(crate) fn is_raised(&self) -> bool {
         self.raised.load(Ordering::Relaxed)
     }
 
     /// Returns once raised.
-    pub async fn raised(&self) {
+    pub(crate) async fn raised(&self) {
         loop {
             // Created before the check: a raise in between is not missed.
             let notified = self.notify.notified();
@@ -41,7 +41,7 @@ impl Signal {
 }
 
 /// SIGINT's number: what [`Interrupt::raise`] records when no OS signal is given (Ctrl-C).
-pub const SIGINT: i32 = 2;
+pub(crate) const SIGINT: i32 = 2;
 
 /// A stop request, raised once or twice. The first raise stops the load (what was measured is
 /// kept and reported); the second asks to stop *now*: statements still running on the admin
@@ -62,7 +62,7 @@ impl Interrupt {
 
     /// Raises it for the OS signal `signo`: the first call stops the load, the next ones ask to
     /// stop at once.
-    pub fn raise_by(&self, signo: i32) {
+    pub(crate) fn raise_by(&self, signo: i32) {
         if self
             .signo
             .compare_exchange(0, signo, Ordering::SeqCst, Ordering::SeqCst)
@@ -75,27 +75,27 @@ impl Interrupt {
     }
 
     /// Whether a stop was asked for.
-    pub fn is_raised(&self) -> bool {
+    pub(crate) fn is_raised(&self) -> bool {
         self.first.is_raised()
     }
 
     /// Returns once a stop is asked for.
-    pub async fn raised(&self) {
+    pub(crate) async fn raised(&self) {
         self.first.raised().await
     }
 
     /// Whether a second stop was asked for: cancel what runs, skip what is left.
-    pub fn is_urgent(&self) -> bool {
+    pub(crate) fn is_urgent(&self) -> bool {
         self.again.is_raised()
     }
 
     /// Returns once a second stop is asked for.
-    pub async fn urgent(&self) {
+    pub(crate) async fn urgent(&self) {
         self.again.raised().await
     }
 
     /// The OS signal that raised it first, if any.
-    pub fn signo(&self) -> Option<i32> {
+    pub(crate) fn signo(&self) -> Option<i32> {
         match self.signo.load(Ordering::SeqCst) {
             0 => None,
             n => Some(n),

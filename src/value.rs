@@ -38,7 +38,7 @@ impl Value {
 
     /// The value as an SQL literal for the simple query protocol: `NULL` or an escaped
     /// string constant, which the server types the way it types a parameter.
-    pub fn sql_literal(&self, out: &mut String) {
+    pub(crate) fn sql_literal(&self, out: &mut String) {
         if *self == Value::Null {
             out.push_str("NULL");
             return;
@@ -84,20 +84,17 @@ impl ToSql for Value {
 /// What the server told us about a statement.
 #[derive(Clone, Debug)]
 pub struct StatementInfo {
-    pub sql: String,
+    pub(crate) sql: String,
     /// The parameter types PostgreSQL inferred.
-    pub param_types: Vec<Type>,
-    pub columns: Vec<String>,
+    pub(crate) param_types: Vec<Type>,
     /// For the simple query protocol.
-    pub template: Template,
+    pub(crate) template: Template,
 }
 
 /// A statement split at its `$n` placeholders, for the simple query protocol.
 #[derive(Clone, Debug)]
-pub struct Template {
+pub(crate) struct Template {
     pieces: Vec<Piece>,
-    /// Highest placeholder number used.
-    pub params: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -109,10 +106,9 @@ enum Piece {
 impl Template {
     /// Splits `sql` at `$n` outside string literals, quoted identifiers, comments and
     /// dollar-quoted strings.
-    pub fn new(sql: &str) -> Template {
+    pub(crate) fn new(sql: &str) -> Template {
         let mut pieces = Vec::new();
         let mut text = String::new();
-        let mut params = 0;
         let b = sql.as_bytes();
         let mut i = 0;
         while i < b.len() {
@@ -127,7 +123,6 @@ impl Template {
                     let n: usize = sql[i + 1..end].parse().unwrap_or(0);
                     pieces.push(Piece::Text(std::mem::take(&mut text)));
                     pieces.push(Piece::Param(n));
-                    params = params.max(n);
                     i = end;
                     continue;
                 }
@@ -139,11 +134,21 @@ impl Template {
             i = end;
         }
         pieces.push(Piece::Text(text));
-        Template { pieces, params }
+        Template { pieces }
+    }
+
+    /// Highest placeholder number used.
+    #[cfg(test)]
+    fn params(&self) -> usize {
+        let n = self.pieces.iter().map(|p| match p {
+            Piece::Param(n) => *n,
+            Piece::Text(_) => 0,
+        });
+        n.max().unwrap_or(0)
     }
 
     /// The statement with `values[n - 1]` written in place of `$n`.
-    pub fn render(&self, values: &[Value]) -> String {
+    pub(crate) fn render(&self, values: &[Value]) -> String {
         let mut out = String::new();
         for piece in &self.pieces {
             match piece {
@@ -211,7 +216,7 @@ mod tests {
     fn template_skips_quotes_comments_and_dollar_quotes() {
         let t =
             Template::new("SELECT $1, '$2', \"$3\", $$ $4 $$, $tag$ $5 $tag$ -- $6\n, $2 /* $7 */");
-        assert_eq!(t.params, 2);
+        assert_eq!(t.params(), 2);
         let sql = t.render(&[Value::Int(1), Value::Text("x".into())]);
         assert_eq!(
             sql,

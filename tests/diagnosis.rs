@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use stress::record::errors::ErrorClass;
 use stress::report::model::{Finding, VariantReport};
@@ -300,27 +298,16 @@ session_settings = { lock_timeout = "100ms" }
 name = "w"
 [[workload.step]]
 sql = "SELECT count(*) FROM locked"
+[[fault]]
+kind = "sql"
+at = "500ms"
+for = "600ms"
+sql = ["LOCK TABLE locked"]
 "#;
     let s = scenario(text, &[]);
     let url = database("d_lock");
     let _one = load_lock();
-    let holder = {
-        let url = url.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(700));
-            block_on(async {
-                let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(conn);
-                c.batch_execute("BEGIN; LOCK TABLE locked; SELECT pg_sleep(0.6); COMMIT")
-                    .await
-                    .unwrap();
-            });
-        })
-    };
     let report = run_on(&s, Some(&url)).unwrap();
-    holder.join().unwrap();
     assert_consistent(&report);
     assert_quotes(
         &report.variants[0],

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use stress::record::errors::ErrorClass;
 use stress::record::histogram;
@@ -216,25 +214,6 @@ fault = [{ kind = "close_pool", at = "500ms", drain = true }]
     assert_eq!(drained.faults[0].in_flight, 3);
 }
 
-/// Holds an ACCESS EXCLUSIVE lock on `stall` for a second, `after` from now.
-fn stall_later(url: String, after: Duration) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        std::thread::sleep(after);
-        block_on(async {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            client
-                .batch_execute(
-                    "BEGIN; LOCK TABLE stall IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1); COMMIT",
-                )
-                .await
-                .unwrap();
-        });
-    })
-}
-
 fn slower_than_500ms(v: &VariantReport) -> u64 {
     let h = histogram::decode(&v.latency_ms.operation.hdr).unwrap();
     h.count_between(500_000, histogram::MAX_US)
@@ -258,6 +237,11 @@ test_on_check_out = false
 name = "read"
 [[workload.step]]
 sql = "SELECT count(*) FROM stall"
+[[fault]]
+kind = "sql"
+at = "1s"
+for = "1s"
+sql = ["LOCK TABLE stall IN ACCESS EXCLUSIVE MODE"]
 [[variant]]
 name = "closed"
 [[variant]]
@@ -278,9 +262,7 @@ load.tasks = 60
         .unwrap();
         let url = database(&format!("stall_{name}"));
         let _one = load_lock();
-        let staller = stall_later(url.clone(), Duration::from_millis(1500));
         let report = run_on(&s, Some(&url)).unwrap();
-        staller.join().unwrap();
         assert_consistent(&report);
         let v = &report.variants[0];
         assert_eq!(v.operations.failed, 0, "{name}: {:?}", v.errors);

@@ -11,6 +11,9 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use futures_util::FutureExt;
+use tokio::sync::oneshot;
+
 use super::connection::{Command, Connection};
 use super::fake::{Factory, Fake};
 use super::gate::IN_PROGRESS;
@@ -32,11 +35,23 @@ async fn statement<L: Lent<Conn = Fake>>(lease: &Lease<'_, L>) -> Result<(), OpE
     lease.execute(0, &[], &[], &mut []).await
 }
 
-/// A SQLAlchemy-like pool of one connection over fakes.
-fn one_connection_pool(
+/// Waits until `in_flight`'s statement has reached the fake, which holds it there (see
+/// `Fake::pause_next`): from then on it is in flight; it must not end before.
+async fn until_sent<F: Future + Unpin>(in_flight: F, sent: oneshot::Receiver<()>) {
+    tokio::select! {
+        biased;
+        _ = in_flight => panic!("the statement is held in flight"),
+        _ = sent => {}
+    }
+}
+
+type FakePool = Arc<ModelInstance<Arc<Factory>>>;
+
+/// A task of a SQLAlchemy-like pool of one connection over fakes, the pool and its factory.
+fn one_connection_task(
     reset: ResetOnReturn,
     pre_ping: bool,
-) -> (Arc<ModelInstance<Arc<Factory>>>, Arc<Factory>) {
+) -> (ModelTask<Arc<Factory>>, FakePool, Arc<Factory>) {
     let factory = Arc::new(Factory::default());
     let model = Sqlalchemy(SqlalchemySettings {
         pool_size: 1,
@@ -46,8 +61,8 @@ fn one_connection_pool(
         ..SqlalchemySettings::default()
     });
     let name = "pool-1".to_string();
-    let instance = ModelInstance::open(Arc::new(model), factory.clone(), name);
-    (Arc::new(instance), factory)
+    let pool = Arc::new(ModelInstance::open(Arc::new(model), factory.clone(), name));
+    (ModelTask::new(pool.clone()), pool, factory)
 }
 
 async fn shared(semantics: Semantics) -> Arc<SharedConn<Arc<Factory>>> {
@@ -66,11 +81,7 @@ async fn exclusive_shared_connection_refuses_a_statement_while_one_is_in_flight(
     assert_eq!(first.conn().marks().holders.load(Ordering::SeqCst), 2);
     let (sent, resume) = first.conn().pause_next();
     let mut in_flight = pin!(statement(&first));
-    tokio::select! {
-        biased;
-        _ = &mut in_flight => panic!("the first statement is held in flight"),
-        _ = sent => {}
-    }
+    until_sent(&mut in_flight, sent).await;
     let e = statement(&second).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::OperationInProgress);
     assert_eq!(e.message, IN_PROGRESS);
@@ -89,17 +100,10 @@ async fn serialized_shared_connection_queues_the_second_statement() {
     let second = acquire(&mut two, &gauges, &r2).await.unwrap();
     let (sent, resume) = first.conn().pause_next();
     let mut in_flight = pin!(statement(&first));
-    tokio::select! {
-        biased;
-        _ = &mut in_flight => panic!("the first statement is held in flight"),
-        _ = sent => {}
-    }
+    until_sent(&mut in_flight, sent).await;
     let mut queued = pin!(statement(&second));
-    tokio::select! {
-        biased;
-        _ = &mut queued => panic!("the second statement waits for the first"),
-        () = std::future::ready(()) => {}
-    }
+    let now = (&mut queued).now_or_never();
+    assert!(now.is_none(), "the second statement waits for the first");
     resume.send(()).unwrap();
     in_flight.await.unwrap();
     queued.await.unwrap();
@@ -107,23 +111,15 @@ async fn serialized_shared_connection_queues_the_second_statement() {
 
 #[tokio::test]
 async fn a_close_without_drain_cuts_the_held_connection() {
-    let (pool, _) = one_connection_pool(ResetOnReturn::Rollback, false);
-    let mut task = ModelTask::new(pool.clone());
+    let (mut task, pool, _) = one_connection_task(ResetOnReturn::Rollback, false);
     let (gauges, returned) = (Gauges::default(), Cell::default());
     let lease = acquire(&mut task, &gauges, &returned).await.unwrap();
     let (sent, _resume) = lease.conn().pause_next();
     let mut in_flight = pin!(statement(&lease));
-    tokio::select! {
-        biased;
-        _ = &mut in_flight => panic!("the statement is held in flight"),
-        _ = sent => {}
-    }
+    until_sent(&mut in_flight, sent).await;
     assert!(pool.close(false, false));
-    let e = tokio::select! {
-        biased;
-        r = &mut in_flight => r.unwrap_err(),
-        () = std::future::ready(()) => panic!("the held statement is cut at once"),
-    };
+    let cut = (&mut in_flight).now_or_never();
+    let e = cut.expect("the held statement is cut at once").unwrap_err();
     assert_eq!(e.class, ErrorClass::PoolClosed);
     assert!(lease.conn().is_broken(), "never handed out again");
     assert_eq!(gauges.cut_by_close.load(Ordering::SeqCst), 1);
@@ -135,17 +131,12 @@ async fn a_close_without_drain_cuts_the_held_connection() {
 
 #[tokio::test]
 async fn a_close_with_drain_lets_the_held_statement_finish() {
-    let (pool, _) = one_connection_pool(ResetOnReturn::Rollback, false);
-    let mut task = ModelTask::new(pool.clone());
+    let (mut task, pool, _) = one_connection_task(ResetOnReturn::Rollback, false);
     let (gauges, returned) = (Gauges::default(), Cell::default());
     let lease = acquire(&mut task, &gauges, &returned).await.unwrap();
     let (sent, resume) = lease.conn().pause_next();
     let mut in_flight = pin!(statement(&lease));
-    tokio::select! {
-        biased;
-        _ = &mut in_flight => panic!("the statement is held in flight"),
-        _ = sent => {}
-    }
+    until_sent(&mut in_flight, sent).await;
     assert!(pool.close(true, false));
     resume.send(()).unwrap();
     in_flight
@@ -156,8 +147,7 @@ async fn a_close_with_drain_lets_the_held_statement_finish() {
 
 #[tokio::test]
 async fn a_dirty_return_is_counted_and_passed_on_without_reset() {
-    let (pool, _) = one_connection_pool(ResetOnReturn::None, false);
-    let mut task = ModelTask::new(pool);
+    let (mut task, _, _) = one_connection_task(ResetOnReturn::None, false);
     let (gauges, returned) = (Gauges::default(), Cell::<Returned>::default());
     let lease = acquire(&mut task, &gauges, &returned).await.unwrap();
     assert!(!lease.inherited_transaction);
@@ -173,8 +163,7 @@ async fn a_dirty_return_is_counted_and_passed_on_without_reset() {
 
 #[tokio::test]
 async fn a_dirty_return_is_rolled_back_by_a_resetting_pool() {
-    let (pool, _) = one_connection_pool(ResetOnReturn::Rollback, false);
-    let mut task = ModelTask::new(pool);
+    let (mut task, _, _) = one_connection_task(ResetOnReturn::Rollback, false);
     let (gauges, returned) = (Gauges::default(), Cell::<Returned>::default());
     let lease = acquire(&mut task, &gauges, &returned).await.unwrap();
     lease.command("BEGIN", Command::Begin).await.unwrap();
@@ -191,8 +180,7 @@ async fn a_dirty_return_is_rolled_back_by_a_resetting_pool() {
 
 #[tokio::test]
 async fn a_connection_that_died_idle_fails_its_next_user_without_pre_ping() {
-    let (pool, factory) = one_connection_pool(ResetOnReturn::Rollback, false);
-    let mut task = ModelTask::new(pool);
+    let (mut task, _, factory) = one_connection_task(ResetOnReturn::Rollback, false);
     let (gauges, returned) = (Gauges::default(), Cell::default());
     let lease = acquire(&mut task, &gauges, &returned).await.unwrap();
     statement(&lease).await.unwrap();
@@ -208,8 +196,7 @@ async fn a_connection_that_died_idle_fails_its_next_user_without_pre_ping() {
 
 #[tokio::test]
 async fn a_connection_that_died_idle_is_replaced_at_checkout_with_pre_ping() {
-    let (pool, factory) = one_connection_pool(ResetOnReturn::Rollback, true);
-    let mut task = ModelTask::new(pool);
+    let (mut task, _, factory) = one_connection_task(ResetOnReturn::Rollback, true);
     let (gauges, returned) = (Gauges::default(), Cell::default());
     let lease = acquire(&mut task, &gauges, &returned).await.unwrap();
     let id = lease.conn().id;

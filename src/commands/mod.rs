@@ -23,7 +23,7 @@ use crate::scenario::source::ScenarioErrors;
 /// Writes the `--junit`, `--markdown` and `--html` outputs of these runs, and of the scenarios that
 /// produced no report (`failures`, shown as errors); with `comparison_only` (`stress compare`)
 /// they judge the comparisons alone.
-pub fn write_exports(
+pub(crate) fn write_exports(
     exports: &Exports,
     done: &[(Report, Option<Comparison>)],
     failures: &[Failure],
@@ -87,7 +87,7 @@ pub(crate) fn write_failed(exports: &Exports, failure: Failure, exit: Exit) -> E
 /// wrapped: the first line of each error (`file:line:column: key `k`: message`) stays whole,
 /// for people and for grep. The snippet's text has its passwords masked already; the whole
 /// rendering is redacted once more, for whatever else an error may echo.
-pub fn print_errors(errors: ScenarioErrors) {
+pub(crate) fn print_errors(errors: ScenarioErrors) {
     let _ = miette::set_hook(Box::new(|_| {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
     }));

@@ -50,7 +50,7 @@ impl SslMode {
         })
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
             SslMode::Allow => "allow",
@@ -64,11 +64,11 @@ impl SslMode {
 
 /// The TLS options as written (URL, key=value, `PGSSL*`); `None` is "not given".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TlsOptions {
-    pub mode: Option<SslMode>,
-    pub rootcert: Option<String>,
-    pub cert: Option<PathBuf>,
-    pub key: Option<PathBuf>,
+pub(crate) struct TlsOptions {
+    pub(crate) mode: Option<SslMode>,
+    pub(crate) rootcert: Option<String>,
+    pub(crate) cert: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
 }
 
 /// What every connection to one database uses: the mode and the rustls configuration.
@@ -118,7 +118,7 @@ impl Tls {
     }
 
     /// `verify-full` against the CA certificate in `ca_file` (the embedded server's).
-    pub fn verify_full(ca_file: &Path) -> Result<Tls, String> {
+    pub(crate) fn verify_full(ca_file: &Path) -> Result<Tls, String> {
         Tls::new(&TlsOptions {
             mode: Some(SslMode::VerifyFull),
             rootcert: Some(ca_file.display().to_string()),
@@ -129,7 +129,7 @@ impl Tls {
 
     /// Resolves the options as libpq does and reads the files they name; the error names the
     /// option and the file.
-    pub fn new(options: &TlsOptions) -> Result<Tls, String> {
+    pub(crate) fn new(options: &TlsOptions) -> Result<Tls, String> {
         let system = options.rootcert.as_deref() == Some("system");
         let mode = match options.mode {
             Some(m) => m,
@@ -178,7 +178,7 @@ impl Tls {
     }
 
     /// tokio-postgres's TLS connector with this configuration.
-    pub fn connector(&self) -> MakeRustlsConnect {
+    pub(crate) fn connector(&self) -> MakeRustlsConnect {
         self.make.clone()
     }
 

@@ -19,7 +19,7 @@ pub(crate) fn resolve(url: &str) -> Result<Resolved, String> {
 
 /// Parses a connection string, or says which part of it is wrong (the scheme, the port, the
 /// host, an option) without repeating any value of it but the scheme.
-pub fn check(url: &str) -> Result<tokio_postgres::Config, String> {
+pub(crate) fn check(url: &str) -> Result<tokio_postgres::Config, String> {
     resolve(url).map(|r| r.config)
 }
 
@@ -56,7 +56,7 @@ fn check_parsed(url: &str) -> Result<tokio_postgres::Config, String> {
 /// Connection settings from the libpq variables alone (`PGHOST`, `PGPORT`, `PGUSER`,
 /// `PGDATABASE`, `PGSERVICE`, ...), when one of them names a server; an error naming the
 /// variable when one is malformed (`PGPORT=abc`).
-pub fn from_libpq_env() -> Result<Option<Resolved>, String> {
+pub(crate) fn from_libpq_env() -> Result<Option<Resolved>, String> {
     if !super::libpq::env_names_a_server() {
         return Ok(None);
     }
@@ -64,7 +64,7 @@ pub fn from_libpq_env() -> Result<Option<Resolved>, String> {
 }
 
 /// `postgres://user:***@host:port/dbname`: what may be shown anywhere.
-pub fn redacted(c: &tokio_postgres::Config) -> String {
+pub(crate) fn redacted(c: &tokio_postgres::Config) -> String {
     let mut s = String::from("postgres://");
     if let Some(user) = c.get_user() {
         s.push_str(user);
@@ -99,7 +99,7 @@ pub fn redacted(c: &tokio_postgres::Config) -> String {
 
 /// A URL as written in a scenario, fit to be shown or stored: the password replaced by `***`
 /// (a URL that does not parse is replaced whole, since it cannot be taken apart safely).
-pub fn redacted_str(url: &str) -> String {
+pub(crate) fn redacted_str(url: &str) -> String {
     match super::libpq::without_own_options(url).parse::<tokio_postgres::Config>() {
         Ok(c) => redacted(&c),
         Err(_) => "***".to_string(),

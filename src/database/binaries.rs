@@ -12,15 +12,15 @@ use super::InfraError;
 pub struct Binaries {
     pub dir: PathBuf,
     /// As printed by `postgres --version`, e.g. `15.18`.
-    pub version: String,
+    pub(crate) version: String,
 }
 
 impl Binaries {
-    pub fn initdb(&self) -> PathBuf {
+    pub(crate) fn initdb(&self) -> PathBuf {
         self.dir.join("initdb")
     }
 
-    pub fn postgres(&self) -> PathBuf {
+    pub(crate) fn postgres(&self) -> PathBuf {
         self.dir.join("postgres")
     }
 }
@@ -99,14 +99,14 @@ fn version_of(postgres: &Path) -> Result<String, InfraError> {
 
 /// The unprivileged user the server runs as when we are root (PostgreSQL refuses root).
 #[derive(Clone, Debug)]
-pub struct RunAs {
-    pub name: String,
-    pub uid: Uid,
-    pub gid: Gid,
+pub(crate) struct RunAs {
+    pub(crate) name: String,
+    pub(crate) uid: Uid,
+    pub(crate) gid: Gid,
 }
 
 /// `None` when not running as root; otherwise the `postgres` user, or `nobody`.
-pub fn run_as() -> Result<Option<RunAs>, InfraError> {
+pub(crate) fn run_as() -> Result<Option<RunAs>, InfraError> {
     if !Uid::effective().is_root() {
         return Ok(None);
     }

@@ -23,7 +23,7 @@ use super::watchdog::Watchdog;
 use crate::signal::Interrupt;
 
 /// Superuser of the clusters we create.
-pub const SUPERUSER: &str = "postgres";
+pub(crate) const SUPERUSER: &str = "postgres";
 
 const MARKER: &str = ".stress-template";
 
@@ -41,7 +41,7 @@ fn cache_root() -> PathBuf {
 }
 
 /// The template data directory for these binaries, made if missing.
-pub fn template(
+pub(crate) fn template(
     bins: &Binaries,
     run_as: Option<&RunAs>,
     interrupt: &Interrupt,
@@ -159,14 +159,14 @@ fn initdb(
 }
 
 /// Runs `cmd` as the unprivileged user, when there is one (we are root).
-pub fn as_user(cmd: &mut Command, run_as: Option<&RunAs>) {
+pub(crate) fn as_user(cmd: &mut Command, run_as: Option<&RunAs>) {
     if let Some(u) = run_as {
         cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
     }
 }
 
 /// Gives a directory we created to the unprivileged user (no-op when not root).
-pub fn give_to(path: &Path, run_as: Option<&RunAs>) -> Result<(), InfraError> {
+pub(crate) fn give_to(path: &Path, run_as: Option<&RunAs>) -> Result<(), InfraError> {
     if let Some(u) = run_as {
         std::os::unix::fs::chown(path, Some(u.uid.as_raw()), Some(u.gid.as_raw())).map_err(
             |e| {
@@ -182,7 +182,7 @@ pub fn give_to(path: &Path, run_as: Option<&RunAs>) -> Result<(), InfraError> {
 }
 
 /// Copies a data directory, keeping permissions; with `owner`, chowns every entry to it.
-pub fn copy_tree(from: &Path, to: &Path, owner: Option<&RunAs>) -> io::Result<()> {
+pub(crate) fn copy_tree(from: &Path, to: &Path, owner: Option<&RunAs>) -> io::Result<()> {
     fs::create_dir_all(to)?;
     fs::set_permissions(to, fs::Permissions::from_mode(0o700))?;
     chown(to, owner)?;

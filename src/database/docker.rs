@@ -8,7 +8,7 @@
 //! SIGTERM); containers left by a killed `stress` carry labels naming their dead owner and are
 //! removed by the next start (see `docker/labels.rs`).
 
-pub mod images;
+pub(crate) mod images;
 mod labels;
 mod worker;
 
@@ -25,13 +25,9 @@ use worker::{Request, Worker};
 /// A running PostgreSQL container.
 #[derive(Debug)]
 pub struct DockerServer {
-    pub settings: DockerSettings,
+    pub(crate) settings: DockerSettings,
     /// The port of 127.0.0.1 the server is reached on.
-    pub port: u16,
-    /// `SHOW server_version` at start.
-    pub version: String,
-    /// The container's id.
-    pub id: String,
+    pub(crate) port: u16,
     user: String,
     dbname: String,
     password: Secret,
@@ -41,7 +37,7 @@ pub struct DockerServer {
 impl DockerServer {
     /// Starts a container with these settings, labelled for run `run_id`, giving up when
     /// `interrupt` is raised.
-    pub fn start(
+    pub(crate) fn start(
         settings: &DockerSettings,
         run_id: &str,
         interrupt: Arc<Interrupt>,
@@ -84,8 +80,6 @@ impl DockerServer {
         Ok(DockerServer {
             settings: settings.clone(),
             port,
-            version: started.version,
-            id: started.id,
             user,
             dbname,
             password,
@@ -94,35 +88,24 @@ impl DockerServer {
     }
 
     /// Connection settings for the container's superuser on 127.0.0.1.
-    pub fn config(&self) -> tokio_postgres::Config {
+    pub(crate) fn config(&self) -> tokio_postgres::Config {
         connect_config(self.port, &self.user, &self.dbname, self.password.expose())
     }
 
-    /// The superuser's URL for database `dbname`, password included: for tests and internal
-    /// use only, never to be shown.
-    pub fn url(&self, dbname: &str) -> String {
-        format!(
-            "postgres://{}:{}@127.0.0.1:{}/{dbname}",
-            self.user,
-            self.password.expose(),
-            self.port
-        )
-    }
-
     /// Stops the server: `fast` (SIGINT) or `immediate` (SIGQUIT), the container stays.
-    pub fn stop(&mut self, mode: StopMode) -> Result<(), InfraError> {
+    pub(crate) fn stop(&mut self, mode: StopMode) -> Result<(), InfraError> {
         self.worker.stop(mode).map_err(InfraError::new)
     }
 
     /// Starts the stopped container again (same port, same data unless on a tmpfs) and waits
     /// until it accepts a connection.
-    pub fn restart(&mut self) -> Result<(), InfraError> {
+    pub(crate) fn restart(&mut self) -> Result<(), InfraError> {
         self.worker.start_again().map_err(InfraError::new)
     }
 
     /// SIGKILLs backend `pid` inside the container, after checking that its parent is the
     /// container's postmaster (PID 1 there): a pid that is not a backend is never signalled.
-    pub fn kill_backend(&self, pid: i32) -> Result<(), String> {
+    pub(crate) fn kill_backend(&self, pid: i32) -> Result<(), String> {
         const SCRIPT: &str = "s=$(sed 's/.*) //' /proc/$1/stat) || exit 3; set -- $s; \
                               [ \"$2\" = 1 ] || exit 4; kill -KILL \"$0\"";
         let cmd = vec![
@@ -150,7 +133,7 @@ impl Drop for DockerServer {
 }
 
 /// Whether a Docker engine answers here (for the fallback when no server binaries are found).
-pub fn engine_answers() -> bool {
+pub(crate) fn engine_answers() -> bool {
     // Its own thread and runtime: the caller may be on a runtime, where blocking on (or
     // dropping) another one panics.
     let ping = || {

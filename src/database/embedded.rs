@@ -39,9 +39,8 @@ pub enum StopMode {
 /// A running throwaway server.
 #[derive(Debug)]
 pub struct EmbeddedServer {
-    pub settings: EmbeddedSettings,
+    pub(crate) settings: EmbeddedSettings,
     pub port: u16,
-    pub version: String,
     bins: Binaries,
     run_as: Option<RunAs>,
     child: Option<Child>,
@@ -75,7 +74,7 @@ impl EmbeddedServer {
     }
 
     /// Starts a server, giving up (and cleaning up) as soon as `interrupt` is raised.
-    pub fn start_unless(
+    pub(crate) fn start_unless(
         settings: &EmbeddedSettings,
         interrupt: Arc<Interrupt>,
     ) -> Result<EmbeddedServer, InfraError> {
@@ -114,7 +113,6 @@ impl EmbeddedServer {
         let mut server = EmbeddedServer {
             settings: settings.clone(),
             port: 0,
-            version: bins.version.clone(),
             bins,
             run_as,
             child: None,
@@ -148,7 +146,7 @@ impl EmbeddedServer {
     }
 
     /// How clients connect to it (`verify-full` against its CA with `ssl = true`).
-    pub fn tls(&self) -> Tls {
+    pub(crate) fn tls(&self) -> Tls {
         self.client_tls.clone()
     }
 
@@ -274,7 +272,7 @@ impl EmbeddedServer {
     }
 
     /// Stops the server (fast, then immediate, then kill) and waits for it to exit.
-    pub fn stop(&mut self, mode: StopMode) {
+    pub(crate) fn stop(&mut self, mode: StopMode) {
         let Some(child) = self.child.take() else {
             return;
         };
@@ -292,7 +290,7 @@ impl EmbeddedServer {
     }
 
     /// Starts the stopped server again on the same port and data directory.
-    pub fn restart(&mut self) -> Result<(), InfraError> {
+    pub(crate) fn restart(&mut self) -> Result<(), InfraError> {
         if self.child.is_none() {
             self.launch()?;
         }

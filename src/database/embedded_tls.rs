@@ -19,7 +19,7 @@ use super::binaries::RunAs;
 use super::cluster;
 
 /// The role whose connections authenticate with a client certificate (the `cert` rule).
-pub const CERT_ROLE: &str = "stress_cert";
+pub(crate) const CERT_ROLE: &str = "stress_cert";
 
 /// The per-run `pg_hba.conf` with TLS: TCP only over TLS.
 pub(crate) const HBA: &str = "\

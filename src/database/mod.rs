@@ -11,17 +11,17 @@
 
 mod auth;
 pub mod binaries;
-pub mod cluster;
+pub(crate) mod cluster;
 #[cfg(feature = "docker")]
-pub mod docker;
-pub mod embedded;
+pub(crate) mod docker;
+pub(crate) mod embedded;
 mod embedded_tls;
 #[cfg(feature = "docker")]
 mod fallback;
-pub mod pgbouncer;
+pub(crate) mod pgbouncer;
 mod pgbouncer_conf;
 mod process;
-pub mod server;
+pub(crate) mod server;
 pub(crate) mod watchdog;
 
 use std::fmt;
@@ -34,21 +34,21 @@ pub use crate::conninfo::{libpq, tls, url};
 use crate::scenario::model::DatabaseSettings;
 use crate::signal::Interrupt;
 pub use embedded::{EmbeddedServer, StopMode};
-pub use pgbouncer::{PgBouncer, PoolerHandle, PoolerStop};
-pub use server::Server;
+pub(crate) use pgbouncer::{PgBouncer, PoolerHandle, PoolerStop};
+pub(crate) use server::Server;
 use server::Wanted;
 
 /// An infrastructure failure: the database is unreachable, the embedded server failed to
 /// start (exit code 3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InfraError {
-    pub message: String,
+    pub(crate) message: String,
     /// The scenario asked for something this machine cannot give (exit code 2, not 3).
-    pub bad_input: bool,
+    pub(crate) bad_input: bool,
 }
 
 impl InfraError {
-    pub fn new(message: impl Into<String>) -> InfraError {
+    pub(crate) fn new(message: impl Into<String>) -> InfraError {
         InfraError {
             message: message.into(),
             bad_input: false,
@@ -56,7 +56,7 @@ impl InfraError {
     }
 
     /// A failure that is the scenario's fault (exit code 2).
-    pub fn bad_input(message: impl Into<String>) -> InfraError {
+    pub(crate) fn bad_input(message: impl Into<String>) -> InfraError {
         InfraError {
             message: message.into(),
             bad_input: true,
@@ -74,7 +74,7 @@ impl std::error::Error for InfraError {}
 
 /// Where a variant's database is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SourceKind {
+pub(crate) enum SourceKind {
     Embedded,
     Url,
     /// A container started by `stress` (`[database.docker]`, or the fallback).
@@ -82,7 +82,7 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             SourceKind::Embedded => "embedded",
             SourceKind::Url => "url",
@@ -92,27 +92,27 @@ impl SourceKind {
 }
 
 /// The server started for the run, shared with the fault that restarts it.
-pub type ServerHandle = Arc<Mutex<Server>>;
+pub(crate) type ServerHandle = Arc<Mutex<Server>>;
 
 /// A database to run against: connection settings and how to show them.
 #[derive(Clone, Debug)]
 pub struct Database {
-    pub config: tokio_postgres::Config,
+    pub(crate) config: tokio_postgres::Config,
     /// How its connections use TLS (libpq's `sslmode` and certificates).
-    pub tls: Tls,
-    pub source: SourceKind,
+    pub(crate) tls: Tls,
+    pub(crate) source: SourceKind,
     /// The URL with its password replaced by `***`.
-    pub display_url: String,
+    pub(crate) display_url: String,
     /// The server started by `stress` (embedded or a container), when it is one.
-    pub server: Option<ServerHandle>,
+    pub(crate) server: Option<ServerHandle>,
     /// The PgBouncer in front of it (`[database.pgbouncer]`): the harness connects through it.
-    pub pooler: Option<PoolerHandle>,
+    pub(crate) pooler: Option<PoolerHandle>,
 }
 
 impl Database {
     /// Connection settings of the harness's connections: through the pooler when there is one,
     /// else the database's own (which the admin connection always uses).
-    pub fn harness_config(&self) -> tokio_postgres::Config {
+    pub(crate) fn harness_config(&self) -> tokio_postgres::Config {
         match &self.pooler {
             Some(p) => p.lock().expect("pooler lock").client_config(&self.config),
             None => self.config.clone(),
@@ -121,7 +121,7 @@ impl Database {
 
     /// TLS of the harness's connections: plain to a pooler of ours on 127.0.0.1 (PgBouncer
     /// is given no certificate), else the database's own.
-    pub fn harness_tls(&self) -> Tls {
+    pub(crate) fn harness_tls(&self) -> Tls {
         match &self.pooler {
             Some(_) => Tls::plain(),
             None => self.tls.clone(),
@@ -171,7 +171,7 @@ fn environment_servers() -> Vec<&'static str> {
 
 /// Checks, before anything runs, that the database every variant would use is well written
 /// (exit 2 otherwise).
-pub fn check_sources<'a>(
+pub(crate) fn check_sources<'a>(
     cli_url: Option<&str>,
     variants: impl IntoIterator<Item = &'a DatabaseSettings>,
 ) -> Result<(), String> {
@@ -185,7 +185,7 @@ pub fn check_sources<'a>(
 /// image (`stress-test-postgres:MAJOR`) this machine lacks: no registry has it, so its start
 /// would fail after the other variants ran. The message names the image, its variants, the
 /// command that builds it, and the `--variant` options that run the others.
-pub fn check_images<'a>(
+pub(crate) fn check_images<'a>(
     variants: impl IntoIterator<Item = (&'a str, &'a DatabaseSettings)>,
 ) -> Result<(), String> {
     #[cfg(feature = "docker")]
@@ -273,18 +273,18 @@ impl Target {
     }
 
     /// The run whose containers are started from now on (their label `io.stress.run`).
-    pub fn set_run_id(&mut self, run_id: &str) {
+    pub(crate) fn set_run_id(&mut self, run_id: &str) {
         self.run_id = run_id.to_string();
     }
 
     /// Embedded servers started from now on give up their start when `interrupt` is raised.
-    pub fn interruptible(mut self, interrupt: Arc<Interrupt>) -> Target {
+    pub(crate) fn interruptible(mut self, interrupt: Arc<Interrupt>) -> Target {
         self.interrupt = interrupt;
         self
     }
 
     /// The database of a variant: an explicit URL, or an embedded server with its settings.
-    pub fn database(&mut self, settings: &DatabaseSettings) -> Result<Database, InfraError> {
+    pub(crate) fn database(&mut self, settings: &DatabaseSettings) -> Result<Database, InfraError> {
         let mut db = self.source(settings)?;
         self.pooler = None;
         if let Some(p) = &settings.pgbouncer {

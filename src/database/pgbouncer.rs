@@ -28,13 +28,13 @@ use super::watchdog::{self, Watchdog};
 use crate::scenario::model::PgBouncerSettings;
 
 /// The PgBouncer of a run, shared with the faults that restart or pause it.
-pub type PoolerHandle = Arc<Mutex<PgBouncer>>;
+pub(crate) type PoolerHandle = Arc<Mutex<PgBouncer>>;
 
 /// How PgBouncer is stopped: `graceful` (SIGINT: PAUSE then shut down, in-flight transactions
 /// finish first) or `immediate` (every connection cut at once: SIGTERM before PgBouncer 1.23,
 /// SIGQUIT from 1.23, where SIGTERM became a shutdown that waits for every client to leave).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PoolerStop {
+pub(crate) enum PoolerStop {
     Graceful,
     Immediate,
 }
@@ -46,10 +46,10 @@ const GRACEFUL_PATIENCE: Duration = Duration::from_secs(5);
 /// A running throwaway PgBouncer.
 #[derive(Debug)]
 pub struct PgBouncer {
-    pub settings: PgBouncerSettings,
-    pub port: u16,
+    pub(crate) settings: PgBouncerSettings,
+    pub(crate) port: u16,
     /// "1.18.0".
-    pub version: String,
+    pub(crate) version: String,
     /// The same, as numbers: which signal stops it at once depends on it.
     release: Version,
     bin: PathBuf,
@@ -66,7 +66,7 @@ pub struct PgBouncer {
 
 impl PgBouncer {
     /// Starts PgBouncer in front of the server `upstream` names.
-    pub fn start(
+    pub(crate) fn start(
         settings: &PgBouncerSettings,
         upstream: &tokio_postgres::Config,
     ) -> Result<PgBouncer, InfraError> {
@@ -102,7 +102,10 @@ impl PgBouncer {
 
     /// Connection settings of the harness's connections: through PgBouncer, to the same
     /// database and user as the source.
-    pub fn client_config(&self, upstream: &tokio_postgres::Config) -> tokio_postgres::Config {
+    pub(crate) fn client_config(
+        &self,
+        upstream: &tokio_postgres::Config,
+    ) -> tokio_postgres::Config {
         let mut c = tokio_postgres::Config::new();
         c.host("127.0.0.1")
             .port(self.port)
@@ -119,14 +122,14 @@ impl PgBouncer {
     }
 
     /// Connection settings of PgBouncer's admin console (`SHOW POOLS`, `PAUSE`, ...).
-    pub fn console_config(&self) -> tokio_postgres::Config {
+    pub(crate) fn console_config(&self) -> tokio_postgres::Config {
         let mut c = self.client_config(&tokio_postgres::Config::new());
         c.dbname("pgbouncer");
         c
     }
 
     /// `postgres://user:***@127.0.0.1:port/db`: where the harness connects, for display.
-    pub fn display_url(&self) -> String {
+    pub(crate) fn display_url(&self) -> String {
         format!(
             "postgres://{}:***@127.0.0.1:{}/{}",
             self.up.client_user(),
@@ -136,18 +139,13 @@ impl PgBouncer {
     }
 
     /// The database's name in PgBouncer (its `SHOW POOLS` rows).
-    pub fn dbname(&self) -> &str {
+    pub(crate) fn dbname(&self) -> &str {
         &self.up.dbname
     }
 
     /// The directory holding its files.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
-    }
-
-    /// Process id of PgBouncer, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
     }
 
     fn write_auth_file(&self) -> Result<(), InfraError> {
@@ -228,7 +226,7 @@ impl PgBouncer {
 
     /// Stops PgBouncer and waits for it to exit: graceful (SIGINT) gets [`GRACEFUL_PATIENCE`],
     /// then the immediate shutdown's signal (see [`stop_steps`]), then SIGKILL.
-    pub fn stop(&mut self, mode: PoolerStop) {
+    pub(crate) fn stop(&mut self, mode: PoolerStop) {
         let Some(child) = self.child.take() else {
             return;
         };
@@ -236,7 +234,7 @@ impl PgBouncer {
     }
 
     /// Starts the stopped PgBouncer again on the same port.
-    pub fn restart(&mut self) -> Result<(), InfraError> {
+    pub(crate) fn restart(&mut self) -> Result<(), InfraError> {
         if self.child.is_none() {
             self.launch()?;
         }

@@ -117,12 +117,12 @@ pub(crate) fn check_supported(
 /// The server PgBouncer logs in to, from the source's connection settings.
 #[derive(Clone, Debug)]
 pub(crate) struct Upstream {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub dbname: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) user: String,
+    pub(crate) dbname: String,
     /// The source's password, if it has one.
-    pub password: Option<String>,
+    pub(crate) password: Option<String>,
 }
 
 impl Upstream {

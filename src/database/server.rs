@@ -41,7 +41,7 @@ impl Wanted {
 
 impl Server {
     /// Connection settings for its superuser on 127.0.0.1.
-    pub fn config(&self) -> tokio_postgres::Config {
+    pub(crate) fn config(&self) -> tokio_postgres::Config {
         match self {
             Server::Embedded(s) => s.config(),
             #[cfg(feature = "docker")]
@@ -50,7 +50,7 @@ impl Server {
     }
 
     /// How the harness connects to it: the embedded server's TLS (`ssl = true`), or plain.
-    pub fn tls(&self) -> super::Tls {
+    pub(crate) fn tls(&self) -> super::Tls {
         match self {
             Server::Embedded(s) => s.tls(),
             #[cfg(feature = "docker")]
@@ -58,7 +58,7 @@ impl Server {
         }
     }
 
-    pub fn source(&self) -> SourceKind {
+    pub(crate) fn source(&self) -> SourceKind {
         match self {
             Server::Embedded(_) => SourceKind::Embedded,
             #[cfg(feature = "docker")]
@@ -78,7 +78,7 @@ impl Server {
     }
 
     /// Stops the server; the container (or data directory) stays for [`Self::restart`].
-    pub fn stop(&mut self, mode: StopMode) -> Result<(), InfraError> {
+    pub(crate) fn stop(&mut self, mode: StopMode) -> Result<(), InfraError> {
         match self {
             Server::Embedded(s) => {
                 s.stop(mode);
@@ -90,7 +90,7 @@ impl Server {
     }
 
     /// Starts the stopped server again, on the same port.
-    pub fn restart(&mut self) -> Result<(), InfraError> {
+    pub(crate) fn restart(&mut self) -> Result<(), InfraError> {
         match self {
             Server::Embedded(s) => s.restart(),
             #[cfg(feature = "docker")]
@@ -99,7 +99,7 @@ impl Server {
     }
 
     /// The embedded server, when it is one.
-    pub fn embedded(&self) -> Option<&EmbeddedServer> {
+    pub(crate) fn embedded(&self) -> Option<&EmbeddedServer> {
         match self {
             Server::Embedded(s) => Some(s),
             #[cfg(feature = "docker")]
@@ -109,7 +109,7 @@ impl Server {
 
     /// The container, when it is one.
     #[cfg(feature = "docker")]
-    pub fn docker(&self) -> Option<&DockerServer> {
+    pub(crate) fn docker(&self) -> Option<&DockerServer> {
         match self {
             Server::Docker(s) => Some(s),
             Server::Embedded(_) => None,

@@ -13,9 +13,9 @@ use crate::report::verdict;
 
 /// A column: its header, whether it holds numbers (aligned right), and its cell.
 pub(crate) struct Column {
-    pub header: &'static str,
-    pub right: bool,
-    pub cell: fn(&VariantReport) -> String,
+    pub(crate) header: &'static str,
+    pub(crate) right: bool,
+    pub(crate) cell: fn(&VariantReport) -> String,
 }
 
 const fn column(header: &'static str, right: bool, cell: fn(&VariantReport) -> String) -> Column {

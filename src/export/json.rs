@@ -7,7 +7,7 @@ use super::{ExportError, Exported, Exporter, Failure};
 use crate::report::model::Report;
 
 /// The JSON report, pretty-printed; one report per file.
-pub struct Json;
+pub(crate) struct Json;
 
 impl Exporter for Json {
     fn format(&self) -> &'static str {

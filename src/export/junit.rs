@@ -19,7 +19,7 @@ use crate::report::model::{Report, VariantReport};
 use crate::report::verdict;
 
 /// The JUnit exporter.
-pub struct Junit;
+pub(crate) struct Junit;
 
 impl Exporter for Junit {
     fn format(&self) -> &'static str {

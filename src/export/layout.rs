@@ -44,9 +44,9 @@ pub(crate) fn width() -> usize {
 /// (aligned right).
 #[derive(Clone, Debug)]
 pub(crate) struct Col {
-    pub header: String,
-    pub right: bool,
-    pub cells: Vec<String>,
+    pub(crate) header: String,
+    pub(crate) right: bool,
+    pub(crate) cells: Vec<String>,
 }
 
 impl Col {

@@ -12,7 +12,7 @@ use crate::report::model::Report;
 use crate::report::verdict;
 
 /// The Markdown exporter.
-pub struct Markdown;
+pub(crate) struct Markdown;
 
 impl Exporter for Markdown {
     fn format(&self) -> &'static str {

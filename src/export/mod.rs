@@ -13,10 +13,10 @@
 mod columns;
 pub mod html;
 pub mod json;
-pub mod junit;
+pub(crate) mod junit;
 mod layout;
-pub mod markdown;
-pub mod summary;
+pub(crate) mod markdown;
+pub(crate) mod summary;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,12 +39,12 @@ pub struct Exported<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     /// The scenario file, or what failed (`--baseline`, an output path).
-    pub name: String,
-    pub reason: String,
+    pub(crate) name: String,
+    pub(crate) reason: String,
 }
 
 impl Failure {
-    pub fn new(name: impl std::fmt::Display, reason: impl std::fmt::Display) -> Failure {
+    pub(crate) fn new(name: impl std::fmt::Display, reason: impl std::fmt::Display) -> Failure {
         Failure {
             name: name.to_string(),
             reason: reason.to_string(),
@@ -89,20 +89,20 @@ pub trait Exporter {
 
 /// The files a command writes at its end, each with its format (hyperfine's `ExportManager`).
 #[derive(Default)]
-pub struct ExportManager {
+pub(crate) struct ExportManager {
     exporters: Vec<(Box<dyn Exporter>, PathBuf)>,
 }
 
 impl ExportManager {
     /// Adds an output: `exporter` renders into `path`.
-    pub fn add(&mut self, exporter: Box<dyn Exporter>, path: PathBuf) -> &mut Self {
+    pub(crate) fn add(&mut self, exporter: Box<dyn Exporter>, path: PathBuf) -> &mut Self {
         self.exporters.push((exporter, path));
         self
     }
 
     /// Writes every output, each independently of the others' failures: per output, its format
     /// and path, and whether it was written.
-    pub fn write(
+    pub(crate) fn write(
         &self,
         runs: &[Exported<'_>],
         failures: &[Failure],
@@ -119,7 +119,7 @@ impl ExportManager {
 
 /// Renders `runs` and `failures` with `exporter` and writes them to `path`, or to a fallback
 /// file (said in the error) when `path` cannot be written.
-pub fn export(
+pub(crate) fn export(
     exporter: &dyn Exporter,
     runs: &[Exported<'_>],
     failures: &[Failure],
@@ -175,7 +175,7 @@ fn deliver(
 /// creating the directory if needed. A path that is a device or a pipe (`--out /dev/null`) is
 /// written into: a rename would replace the device node itself (as root, `/dev/null` became a
 /// regular file).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
         return std::fs::OpenOptions::new()
             .write(true)

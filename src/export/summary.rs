@@ -36,7 +36,7 @@ fn green(text: &str) -> String {
 /// The terminal summary as an exporter: each report's summary (left out for `stress compare`,
 /// whose verdict is the comparison's alone), then its comparison with the baseline. Print the
 /// bytes through `anstream` (see the module's doc).
-pub struct Summary;
+pub(crate) struct Summary;
 
 impl Exporter for Summary {
     fn format(&self) -> &'static str {
@@ -73,12 +73,12 @@ fn table(report: &Report, width: usize) -> String {
 
 /// The summary as text, ready to print through `anstream`, fitted to the terminal's width
 /// (see [`layout::width`]).
-pub fn render(report: &Report) -> String {
+pub(crate) fn render(report: &Report) -> String {
     render_width(report, layout::width())
 }
 
 /// The summary as text, no line wider than `width` columns (40 at least).
-pub fn render_width(report: &Report, width: usize) -> String {
+pub(crate) fn render_width(report: &Report, width: usize) -> String {
     let mut out = format!("scenario {} (run {})", report.scenario.name, report.run_id);
     if report.interrupted {
         out.push_str(" — interrupted, partial results");
@@ -221,13 +221,13 @@ fn check_lines(v: &VariantReport) -> Vec<String> {
 }
 
 /// The comparison with a baseline, fitted to the terminal's width.
-pub fn render_comparison(c: &Comparison) -> String {
+pub(crate) fn render_comparison(c: &Comparison) -> String {
     render_comparison_width(c, layout::width())
 }
 
 /// The comparison with a baseline: a table of deltas per variant, regressions marked, no line
 /// wider than `width`.
-pub fn render_comparison_width(c: &Comparison, width: usize) -> String {
+pub(crate) fn render_comparison_width(c: &Comparison, width: usize) -> String {
     let mut rows: Vec<Vec<String>> = Vec::new();
     for v in &c.variants {
         rows.extend(v.note_cells("REGRESSION"));

@@ -26,7 +26,7 @@ use super::timer::{self, Timer};
 use super::toxics::{Direction, Ending, LinkToxics, Plan};
 
 /// A connection is idle when nothing is in flight and no byte passed for this long.
-pub const IDLE_FOR: Duration = Duration::from_millis(100);
+pub(crate) const IDLE_FOR: Duration = Duration::from_millis(100);
 
 /// Each direction's buffer.
 const BUFFER: usize = 32 * 1024;
@@ -36,8 +36,8 @@ const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 4, 210, 22, 47];
 
 /// One connection, as the registry and its task share it.
 pub(crate) struct Link {
-    pub id: u64,
-    pub toxics: watch::Sender<Arc<LinkToxics>>,
+    pub(crate) id: u64,
+    pub(crate) toxics: watch::Sender<Arc<LinkToxics>>,
     /// A statement in flight: the harness sent, the server has not said `ReadyForQuery` (on
     /// an opaque connection: has not sent anything since).
     awaiting: AtomicBool,
@@ -50,7 +50,7 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    pub fn new(id: u64, toxics: Arc<LinkToxics>, origin: Instant) -> Link {
+    pub(crate) fn new(id: u64, toxics: Arc<LinkToxics>, origin: Instant) -> Link {
         Link {
             id,
             toxics: watch::Sender::new(toxics),
@@ -63,7 +63,7 @@ impl Link {
     }
 
     /// No statement in flight and quiet for [`IDLE_FOR`].
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         let now = self.origin.elapsed().as_nanos() as u64;
         let quiet = now.saturating_sub(self.last_byte.load(Ordering::Relaxed));
         !self.awaiting.load(Ordering::Relaxed) && quiet >= IDLE_FOR.as_nanos() as u64

@@ -21,14 +21,14 @@
 //! answered by the proxy's own kernel socket, so a blackholed connection still looks alive to
 //! them (the harness's socket never sees the blackhole at the TCP level).
 
-pub mod link;
-pub mod proxy;
+pub(crate) mod link;
+pub(crate) mod proxy;
 mod ring;
-pub mod timer;
-pub mod toxics;
+pub(crate) mod timer;
+pub(crate) mod toxics;
 
 #[cfg(test)]
 mod tests;
 
-pub use proxy::{Applied, Proxy, ProxyHandle};
-pub use toxics::{Streams, Toxic, ToxicSpec};
+pub(crate) use proxy::{Proxy, ProxyHandle};
+pub(crate) use toxics::{Streams, Toxic, ToxicSpec};

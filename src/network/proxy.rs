@@ -51,25 +51,25 @@ pub struct Proxy {
 
 /// Controls a running proxy; cheap to clone.
 #[derive(Clone)]
-pub struct ProxyHandle {
+pub(crate) struct ProxyHandle {
     shared: Arc<Shared>,
 }
 
 /// What adding a toxic did.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// To remove it.
-    pub id: u64,
+    pub(crate) id: u64,
     /// Connections open when it came, those it acts on, and those spared because in use.
-    pub open: usize,
-    pub affected: usize,
-    pub busy: usize,
+    pub(crate) open: usize,
+    pub(crate) affected: usize,
+    pub(crate) busy: usize,
 }
 
 impl Proxy {
     /// Listens on a free port of 127.0.0.1 and carries connections to `upstream` (the first
     /// address that accepts), with `always` on every connection.
-    pub fn start(upstream: Vec<SocketAddr>, always: Vec<Toxic>) -> io::Result<Proxy> {
+    pub(crate) fn start(upstream: Vec<SocketAddr>, always: Vec<Toxic>) -> io::Result<Proxy> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         listener.set_nonblocking(true)?;
         let shared = Arc::new(Shared {
@@ -108,12 +108,12 @@ impl Proxy {
         })
     }
 
-    pub fn handle(&self) -> ProxyHandle {
+    pub(crate) fn handle(&self) -> ProxyHandle {
         self.handle.clone()
     }
 
     /// Where the harness connects.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.handle.shared.listen
     }
 }
@@ -135,18 +135,20 @@ impl Drop for Proxy {
 }
 
 impl ProxyHandle {
-    pub fn addr(&self) -> SocketAddr {
+    #[cfg(test)]
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.shared.listen
     }
 
     /// Connections open now.
-    pub fn connections(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn connections(&self) -> usize {
         self.shared.registry().links.len()
     }
 
     /// Adds a toxic: to the connections open now (each chosen by `fraction`, and only if idle
     /// with `idle_only`), and, unless `idle_only`, to those opened while it stays.
-    pub fn add(&self, spec: ToxicSpec) -> Applied {
+    pub(crate) fn add(&self, spec: ToxicSpec) -> Applied {
         let mut r = self.shared.registry();
         let id = r.next_id;
         r.next_id += 1;
@@ -190,7 +192,7 @@ impl ProxyHandle {
     }
 
     /// Removes a toxic from every connection (and from new ones).
-    pub fn remove(&self, id: u64) {
+    pub(crate) fn remove(&self, id: u64) {
         let mut r = self.shared.registry();
         let was_down = r
             .standing

@@ -19,7 +19,7 @@ pub(crate) struct Ring {
 }
 
 impl Ring {
-    pub fn new(capacity: usize) -> Ring {
+    pub(crate) fn new(capacity: usize) -> Ring {
         Ring {
             buf: vec![0; capacity],
             start: 0,
@@ -29,7 +29,7 @@ impl Ring {
     }
 
     /// Room to read into, at most `limit` bytes (empty when full).
-    pub fn room(&mut self, limit: usize) -> &mut [u8] {
+    pub(crate) fn room(&mut self, limit: usize) -> &mut [u8] {
         let cap = self.buf.len();
         if self.len == 0 {
             self.start = 0;
@@ -43,12 +43,12 @@ impl Ring {
         &mut self.buf[end..end + n]
     }
 
-    pub fn has_room(&self) -> bool {
+    pub(crate) fn has_room(&self) -> bool {
         self.chunks.len() < MAX_CHUNKS && self.len < self.buf.len()
     }
 
     /// The last `n` bytes read into [`Self::room`] wait until `due`.
-    pub fn commit(&mut self, n: usize, due: Instant) {
+    pub(crate) fn commit(&mut self, n: usize, due: Instant) {
         if n == 0 {
             return;
         }
@@ -57,12 +57,12 @@ impl Ring {
     }
 
     /// When the first chunk is due.
-    pub fn due(&self) -> Option<Instant> {
+    pub(crate) fn due(&self) -> Option<Instant> {
         self.chunks.front().map(|c| c.1)
     }
 
     /// The first chunk (a chunk is one read into one contiguous room, so it never wraps).
-    pub fn front(&self) -> &[u8] {
+    pub(crate) fn front(&self) -> &[u8] {
         match self.chunks.front() {
             Some(&(n, _)) => &self.buf[self.start..self.start + n],
             None => &[],
@@ -70,14 +70,14 @@ impl Ring {
     }
 
     /// The first chunk was passed on.
-    pub fn pop(&mut self) {
+    pub(crate) fn pop(&mut self) {
         if let Some((n, _)) = self.chunks.pop_front() {
             self.start = (self.start + n) % self.buf.len();
             self.len -= n;
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.chunks.is_empty()
     }
 }

@@ -23,12 +23,12 @@ impl AsRawFd for Fd {
 }
 
 /// A one-shot timer on the monotonic clock.
-pub struct Timer {
+pub(crate) struct Timer {
     fd: AsyncFd<Fd>,
 }
 
 impl Timer {
-    pub fn new() -> io::Result<Timer> {
+    pub(crate) fn new() -> io::Result<Timer> {
         let fd = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
@@ -41,7 +41,7 @@ impl Timer {
     }
 
     /// Waits until `deadline` (at once if it has passed).
-    pub async fn sleep_until(&mut self, deadline: Instant) -> io::Result<()> {
+    pub(crate) async fn sleep_until(&mut self, deadline: Instant) -> io::Result<()> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Ok(());
@@ -58,10 +58,6 @@ impl Timer {
         }
     }
 
-    pub async fn sleep(&mut self, d: Duration) -> io::Result<()> {
-        self.sleep_until(Instant::now() + d).await
-    }
-
     fn arm(&self, left: Duration) -> io::Result<()> {
         self.fd.get_ref().0.set(
             Expiration::OneShot(TimeSpec::from_duration(left)),
@@ -72,7 +68,7 @@ impl Timer {
 }
 
 /// Sleeps until `deadline` on `timer` (made on first use); tokio's timer if none can be made.
-pub async fn sleep_until(timer: &mut Option<Timer>, deadline: Instant) {
+pub(crate) async fn sleep_until(timer: &mut Option<Timer>, deadline: Instant) {
     if deadline <= Instant::now() {
         return;
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// One toxic and its parameters.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Toxic {
+pub(crate) enum Toxic {
     /// Each chunk is held `latency` ± `jitter` (uniform) before it is passed on.
     Latency { latency: Duration, jitter: Duration },
     /// At most `rate` KB/s (1 KB = 1000 bytes) pass.
@@ -35,7 +35,7 @@ pub enum Toxic {
 
 impl Toxic {
     /// toxiproxy's name of the toxic.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Toxic::Latency { .. } => "latency",
             Toxic::Bandwidth { .. } => "bandwidth",
@@ -51,7 +51,7 @@ impl Toxic {
 
 /// Which directions a toxic acts on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Streams {
+pub(crate) enum Streams {
     Upstream,
     Downstream,
     #[default]
@@ -70,19 +70,19 @@ impl Streams {
 
 /// A toxic to add: what, on which directions, on which connections.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ToxicSpec {
-    pub toxic: Toxic,
-    pub stream: Streams,
+pub(crate) struct ToxicSpec {
+    pub(crate) toxic: Toxic,
+    pub(crate) stream: Streams,
     /// Share of the connections it acts on (toxiproxy's `toxicity`), each chosen at random.
-    pub fraction: f64,
+    pub(crate) fraction: f64,
     /// Only connections idle at that moment (no statement in flight, no byte for
     /// `link::IDLE_FOR`); connections opened later are spared.
-    pub idle_only: bool,
+    pub(crate) idle_only: bool,
 }
 
 impl ToxicSpec {
     /// On every connection, both directions.
-    pub fn always(toxic: Toxic) -> ToxicSpec {
+    pub(crate) fn always(toxic: Toxic) -> ToxicSpec {
         ToxicSpec {
             toxic,
             stream: Streams::Both,
@@ -94,7 +94,7 @@ impl ToxicSpec {
 
 /// A direction of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     Upstream,
     Downstream,
 }
@@ -102,10 +102,10 @@ pub enum Direction {
 /// A toxic as one connection has it: since when, and under which id (to remove it).
 #[derive(Clone, Debug)]
 pub(crate) struct Applied {
-    pub id: u64,
-    pub toxic: Toxic,
-    pub stream: Streams,
-    pub since: Instant,
+    pub(crate) id: u64,
+    pub(crate) toxic: Toxic,
+    pub(crate) stream: Streams,
+    pub(crate) since: Instant,
 }
 
 /// How a connection ends when a toxic ends it.
@@ -120,15 +120,15 @@ pub(crate) enum Ending {
 /// Every toxic one connection has, and whether it is being closed.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LinkToxics {
-    pub toxics: Vec<Applied>,
+    pub(crate) toxics: Vec<Applied>,
     /// Set when the proxy goes down or stops: the connection is closed at once.
-    pub closed: bool,
+    pub(crate) closed: bool,
 }
 
 impl LinkToxics {
     /// When and how the toxics end the connection (the earliest of `timeout` > 0 and
     /// `reset_peer`; at once when closed).
-    pub fn ending(&self) -> Option<(Instant, Ending)> {
+    pub(crate) fn ending(&self) -> Option<(Instant, Ending)> {
         if self.closed {
             return Some((Instant::now(), Ending::Close));
         }
@@ -144,19 +144,19 @@ impl LinkToxics {
             .min_by_key(|(at, _)| *at)
     }
 
-    pub fn with(&self, applied: Applied) -> Arc<LinkToxics> {
+    pub(crate) fn with(&self, applied: Applied) -> Arc<LinkToxics> {
         let mut next = self.clone();
         next.toxics.push(applied);
         Arc::new(next)
     }
 
-    pub fn without(&self, id: u64) -> Arc<LinkToxics> {
+    pub(crate) fn without(&self, id: u64) -> Arc<LinkToxics> {
         let mut next = self.clone();
         next.toxics.retain(|a| a.id != id);
         Arc::new(next)
     }
 
-    pub fn has(&self, id: u64) -> bool {
+    pub(crate) fn has(&self, id: u64) -> bool {
         self.toxics.iter().any(|a| a.id == id)
     }
 }
@@ -164,29 +164,29 @@ impl LinkToxics {
 /// The slicer's settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Slices {
-    pub average: usize,
-    pub variation: usize,
-    pub delay: Duration,
+    pub(crate) average: usize,
+    pub(crate) variation: usize,
+    pub(crate) delay: Duration,
 }
 
 /// What one direction's pump does to each chunk, from the toxics it has now.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Plan {
     /// Sum of the latencies, and of the jitters.
-    pub latency: Duration,
-    pub jitter: Duration,
+    pub(crate) latency: Duration,
+    pub(crate) jitter: Duration,
     /// The lowest rate, in bytes per second.
-    pub rate: Option<u64>,
+    pub(crate) rate: Option<u64>,
     /// Data is held.
-    pub blackhole: bool,
-    pub slow_close: Option<Duration>,
-    pub slicer: Option<Slices>,
+    pub(crate) blackhole: bool,
+    pub(crate) slow_close: Option<Duration>,
+    pub(crate) slicer: Option<Slices>,
     /// The `limit_data` toxic with the lowest limit: its id and limit.
-    pub limit: Option<(u64, u64)>,
+    pub(crate) limit: Option<(u64, u64)>,
 }
 
 impl Plan {
-    pub fn of(toxics: &LinkToxics, d: Direction) -> Plan {
+    pub(crate) fn of(toxics: &LinkToxics, d: Direction) -> Plan {
         let mut p = Plan::default();
         for a in toxics.toxics.iter().filter(|a| a.stream.covers(d)) {
             match &a.toxic {
@@ -225,7 +225,7 @@ impl Plan {
     }
 
     /// How long a chunk is held: the latency, ± the jitter.
-    pub fn delay(&self, rng: &mut fastrand::Rng) -> Duration {
+    pub(crate) fn delay(&self, rng: &mut fastrand::Rng) -> Duration {
         if self.jitter.is_zero() {
             return self.latency;
         }
@@ -237,7 +237,7 @@ impl Plan {
 
     /// How many bytes to read at once: a tenth of a second's worth under a bandwidth limit,
     /// so that the limit is smooth.
-    pub fn read_size(&self, buffer: usize) -> usize {
+    pub(crate) fn read_size(&self, buffer: usize) -> usize {
         match self.rate {
             Some(rate) => (rate / 10).clamp(1, buffer as u64) as usize,
             None => buffer,
@@ -245,7 +245,7 @@ impl Plan {
     }
 
     /// How long `bytes` take at the rate.
-    pub fn transfer_time(&self, bytes: usize) -> Option<Duration> {
+    pub(crate) fn transfer_time(&self, bytes: usize) -> Option<Duration> {
         self.rate
             .map(|r| Duration::from_nanos((bytes as u128 * 1_000_000_000 / r as u128) as u64))
     }
@@ -253,7 +253,7 @@ impl Plan {
 
 impl Slices {
     /// The next slice's length, at most `left`.
-    pub fn next(&self, rng: &mut fastrand::Rng, left: usize) -> usize {
+    pub(crate) fn next(&self, rng: &mut fastrand::Rng, left: usize) -> usize {
         let low = self.average.saturating_sub(self.variation).max(1);
         let high = self.average.saturating_add(self.variation).max(low);
         rng.usize(low..=high).min(left)

@@ -13,10 +13,10 @@ use super::source::Origin;
 
 /// A deserialization error with the origin and path of the value that caused it.
 #[derive(Debug)]
-pub struct DeError {
-    pub message: String,
-    pub origin: Option<Origin>,
-    pub path: Path,
+pub(crate) struct DeError {
+    pub(crate) message: String,
+    pub(crate) origin: Option<Origin>,
+    pub(crate) path: Path,
 }
 
 impl DeError {
@@ -52,7 +52,7 @@ impl de::Error for DeError {
 }
 
 /// Deserializes `T` from a node tree.
-pub fn from_node<'de, T: serde::Deserialize<'de>>(node: &Node) -> Result<T, DeError> {
+pub(crate) fn from_node<'de, T: serde::Deserialize<'de>>(node: &Node) -> Result<T, DeError> {
     T::deserialize(NodeDe { node })
 }
 

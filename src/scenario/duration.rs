@@ -11,13 +11,13 @@ use std::time::Duration;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
-pub use humantime_serde::serialize;
+pub(crate) use humantime_serde::serialize;
 
 /// Longest duration a scenario may give: ten years (365-day years).
-pub const MAX: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+pub(crate) const MAX: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// The message for a duration above [`MAX`].
-pub fn too_long(d: Duration) -> Option<String> {
+pub(crate) fn too_long(d: Duration) -> Option<String> {
     (d > MAX).then(|| {
         format!(
             "{} is longer than the longest duration a scenario may give (10 years)",
@@ -27,7 +27,7 @@ pub fn too_long(d: Duration) -> Option<String> {
 }
 
 /// A duration, or an optional one.
-pub trait Bounded {
+pub(crate) trait Bounded {
     fn longest(&self) -> Option<Duration>;
 }
 
@@ -43,7 +43,7 @@ impl Bounded for Option<Duration> {
     }
 }
 
-pub fn deserialize<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(crate) fn deserialize<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Bounded,

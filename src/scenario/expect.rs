@@ -22,15 +22,15 @@ use super::node::Problem;
 use crate::metric::{Metric, Unit};
 
 /// The key that is a switch, not a metric.
-pub const ABORT_ON_FAIL: &str = "abort_on_fail";
+pub(crate) const ABORT_ON_FAIL: &str = "abort_on_fail";
 
 /// `[expect]` as written: keys in file order, values or nested tables.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ExpectSettings(pub Vec<(String, ExpectValue)>);
+pub(crate) struct ExpectSettings(pub Vec<(String, ExpectValue)>);
 
 /// A value of `[expect]`: a limit, a switch, or a table of further keys.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ExpectValue {
+pub(crate) enum ExpectValue {
     Bool(bool),
     Int(i64),
     Float(f64),
@@ -41,20 +41,20 @@ pub enum ExpectValue {
 /// One compiled check: the metric must stay on the right side of `limit` (in the report's
 /// unit: milliseconds for latencies).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Expectation {
-    pub metric: Metric,
-    pub limit: f64,
+pub(crate) struct Expectation {
+    pub(crate) metric: Metric,
+    pub(crate) limit: f64,
 }
 
 /// The compiled `[expect]` of one variant.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Expectations {
-    pub abort_on_fail: bool,
-    pub checks: Vec<Expectation>,
+    pub(crate) abort_on_fail: bool,
+    pub(crate) checks: Vec<Expectation>,
 }
 
 /// Compiles the raw table; every problem names the path of its value under `expect`.
-pub fn compile(raw: Option<&ExpectSettings>) -> Result<Expectations, Vec<Problem>> {
+pub(crate) fn compile(raw: Option<&ExpectSettings>) -> Result<Expectations, Vec<Problem>> {
     let mut out = Expectations::default();
     let mut problems = Vec::new();
     let Some(raw) = raw else {

@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A parsed parameter expression.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Expr {
+pub(crate) enum Expr {
     Gen(Generator),
     /// `@name`: a `let` value or a column captured by an earlier step.
     Ref(String),
@@ -13,7 +13,7 @@ pub enum Expr {
 
 /// A value generator.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Generator {
+pub(crate) enum Generator {
     /// A uniform integer in `[low, high]`.
     RandomInt(i64, i64),
     /// 1, 2, 3, ... shared by all tasks of a variant (unique values).
@@ -54,7 +54,7 @@ impl fmt::Display for Generator {
 }
 
 /// Longest `text(n)` accepted: a typo like `text(10000000000)` should not allocate gigabytes.
-pub const MAX_TEXT_LEN: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_TEXT_LEN: usize = 16 * 1024 * 1024;
 
 const KNOWN: &str = "random_int(a, b), seq(), task(), iteration(), uuid(), text(n), choice('a', 'b', ...), or @name";
 
@@ -65,7 +65,7 @@ enum Arg {
 }
 
 /// Parses an expression; the error says what is wrong and what is accepted.
-pub fn parse(text: &str) -> Result<Expr, String> {
+pub(crate) fn parse(text: &str) -> Result<Expr, String> {
     let t = text.trim();
     if let Some(name) = t.strip_prefix('@') {
         if is_ident(name) {
@@ -184,7 +184,7 @@ fn parse_args(inner: &str) -> Result<Vec<Arg>, String> {
 }
 
 /// A `let` or capture name: letters, digits and `_`, not starting with a digit.
-pub fn is_ident(name: &str) -> bool {
+pub(crate) fn is_ident(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

@@ -67,7 +67,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FaultKind::ClosePool => "close_pool",
             FaultKind::TerminateBackends => "terminate_backends",
@@ -84,12 +84,12 @@ impl FaultKind {
     }
 
     /// Whether it acts on the embedded server's processes, so needs that server.
-    pub fn needs_embedded_server(self) -> bool {
+    pub(crate) fn needs_embedded_server(self) -> bool {
         matches!(self, FaultKind::RestartServer | FaultKind::KillBackend)
     }
 
     /// Whether it acts on `[database.pgbouncer]`, so needs one.
-    pub fn needs_pooler(self) -> bool {
+    pub(crate) fn needs_pooler(self) -> bool {
         matches!(self, FaultKind::RestartPooler | FaultKind::PausePooler)
     }
 }
@@ -112,36 +112,36 @@ pub enum RestartMode {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSettings {
-    pub kind: FaultKind,
+    pub(crate) kind: FaultKind,
     #[serde(with = "super::duration")]
-    pub at: Duration,
+    pub(crate) at: Duration,
     #[serde(
         default,
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub every: Option<Duration>,
+    pub(crate) every: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drain: Option<bool>,
+    pub(crate) drain: Option<bool>,
     #[serde(
         default,
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub reopen_after: Option<Duration>,
+    pub(crate) reopen_after: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fraction: Option<f64>,
+    pub(crate) fraction: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<RestartMode>,
+    pub(crate) mode: Option<RestartMode>,
     #[serde(
         default,
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub down_for: Option<Duration>,
+    pub(crate) down_for: Option<Duration>,
     /// `sql`: the statements, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sql: Option<Vec<String>>,
+    pub(crate) sql: Option<Vec<String>>,
     /// `sql`: hold the statements' transaction this long; `read_only`: how long it lasts;
     /// `network`: how long the toxic stays; `pause_pooler`: how long the pause lasts.
     #[serde(
@@ -150,71 +150,71 @@ pub struct FaultSettings {
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub for_: Option<Duration>,
+    pub(crate) for_: Option<Duration>,
     /// `read_only`: terminate this run's sessions too (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terminate: Option<bool>,
+    pub(crate) terminate: Option<bool>,
     /// `cancel_queries`: hold back the targeted connection's next statement until the cancel
     /// is delivered (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guard: Option<bool>,
+    pub(crate) guard: Option<bool>,
     // The keys of `kind = "network"` (see model/network.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub toxic: Option<ToxicName>,
+    pub(crate) toxic: Option<ToxicName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<StreamName>,
+    pub(crate) stream: Option<StreamName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idle_only: Option<bool>,
+    pub(crate) idle_only: Option<bool>,
     #[serde(
         default,
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub latency: Option<Duration>,
+    pub(crate) latency: Option<Duration>,
     #[serde(
         default,
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub jitter: Option<Duration>,
+    pub(crate) jitter: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<u64>,
+    pub(crate) rate: Option<u64>,
     #[serde(
         default,
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     #[serde(
         default,
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub delay: Option<Duration>,
+    pub(crate) delay: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub average_size: Option<usize>,
+    pub(crate) average_size: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_variation: Option<usize>,
+    pub(crate) size_variation: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<u64>,
+    pub(crate) bytes: Option<u64>,
 }
 
 /// How long a restarted server stays down when `down_for` is not given.
-pub const DEFAULT_DOWN_FOR: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_DOWN_FOR: Duration = Duration::from_secs(1);
 
 impl FaultSettings {
-    pub fn drain(&self) -> bool {
+    pub(crate) fn drain(&self) -> bool {
         self.drain.unwrap_or(false)
     }
 
-    pub fn fraction(&self) -> f64 {
+    pub(crate) fn fraction(&self) -> f64 {
         self.fraction.unwrap_or(1.0)
     }
 
     /// How long after it fires its action lasts, for its window (see `record::spells`): a
     /// restart's `down_for`, a closed pool's `reopen_after` (`None`: closed for good), at once
     /// for the kinds that only signal.
-    pub fn settles_after(&self) -> Option<Duration> {
+    pub(crate) fn settles_after(&self) -> Option<Duration> {
         match self.kind {
             FaultKind::RestartServer | FaultKind::RestartPooler => {
                 Some(self.down_for.unwrap_or(DEFAULT_DOWN_FOR))
@@ -228,7 +228,7 @@ impl FaultSettings {
     }
 
     /// The keys given that do not apply to this kind.
-    pub fn foreign_keys(&self) -> Vec<&'static str> {
+    pub(crate) fn foreign_keys(&self) -> Vec<&'static str> {
         let mut keys = Vec::new();
         let k = self.kind;
         if k != FaultKind::ClosePool {

@@ -7,19 +7,19 @@
 //! `validate.rs`). Any error names the file, line, column and key. Nothing here connects to a
 //! database.
 
-pub mod de;
-pub mod duration;
-pub mod expect;
-pub mod expr;
-pub mod faults;
+pub(crate) mod de;
+pub(crate) mod duration;
+pub(crate) mod expect;
+pub(crate) mod expr;
+pub(crate) mod faults;
 pub mod model;
-pub mod node;
-pub mod pacing;
-pub mod plan;
+pub(crate) mod node;
+pub(crate) mod pacing;
+pub(crate) mod plan;
 mod pool_keys;
-pub mod source;
-pub mod sweep;
-pub mod validate;
+pub(crate) mod source;
+pub(crate) mod sweep;
+pub(crate) mod validate;
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -32,13 +32,13 @@ use plan::Plan;
 use source::{Origin, ScenarioError, ScenarioErrors, SourceId, SourceKind, SourceMap};
 
 /// Name of the only variant of a scenario that declares none.
-pub const DEFAULT_VARIANT: &str = "default";
+pub(crate) const DEFAULT_VARIANT: &str = "default";
 
 /// Longest name of a scenario or a variant, in characters.
-pub const MAX_NAME: usize = 200;
+pub(crate) const MAX_NAME: usize = 200;
 
 /// Longest scenario name in bytes: `<name>.json` must fit a file name (255 bytes).
-pub const MAX_NAME_BYTES: usize = 250;
+pub(crate) const MAX_NAME_BYTES: usize = 250;
 
 /// What the command line adds to a scenario file.
 #[derive(Clone, Debug, Default)]
@@ -52,9 +52,9 @@ pub struct LoadOptions {
 /// A validated scenario: every selected variant's effective settings and compiled workload.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    pub file: PathBuf,
-    pub name: String,
-    pub description: Option<String>,
+    pub(crate) file: PathBuf,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
     pub variants: Vec<Variant>,
     /// Hash of the effective settings of all variants (not of the file's bytes: a comment
     /// edit keeps it).
@@ -64,13 +64,13 @@ pub struct Scenario {
 /// One variant, ready to run.
 #[derive(Clone, Debug)]
 pub struct Variant {
-    pub name: String,
+    pub(crate) name: String,
     pub settings: Settings,
-    pub plan: Arc<Plan>,
+    pub(crate) plan: Arc<Plan>,
     /// The compiled `[expect]` (merged with the variant's own).
-    pub expect: expect::Expectations,
+    pub(crate) expect: expect::Expectations,
     /// Hash of this variant's effective settings (see [`Scenario::settings_sha256`]).
-    pub settings_sha256: String,
+    pub(crate) settings_sha256: String,
 }
 
 /// Reads and validates a scenario file.
@@ -335,7 +335,7 @@ fn refuse_long_swept_names(
 }
 
 /// Dotted keys, each with the place it was written.
-pub type SetKeys = Vec<(String, Origin)>;
+pub(crate) type SetKeys = Vec<(String, Origin)>;
 
 /// A `--set` of a swept key (or of a table above or below one) would override every point of
 /// the sweep, leaving variants named by values they do not have: refused, naming both.
@@ -480,7 +480,7 @@ mod tests;
 
 /// A variant's effective settings as `stress check --print` shows them: TOML, password
 /// redacted, a library pool model's keys flat in `[pool]` as a scenario writes them.
-pub fn printable(settings: &Settings) -> Result<String, toml::ser::Error> {
+pub(crate) fn printable(settings: &Settings) -> Result<String, toml::ser::Error> {
     let mut table = toml::Table::try_from(settings.redacted())?;
     pool_keys::flat_for_print(&mut table);
     toml::to_string(&table)

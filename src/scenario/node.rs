@@ -13,14 +13,14 @@ use super::source::{Origin, ScenarioError, SourceId, SourceMap};
 
 /// A value with the place it came from.
 #[derive(Clone, Debug)]
-pub struct Node {
-    pub kind: Kind,
-    pub origin: Origin,
+pub(crate) struct Node {
+    pub(crate) kind: Kind,
+    pub(crate) origin: Origin,
 }
 
 /// The TOML value kinds.
 #[derive(Clone, Debug)]
-pub enum Kind {
+pub(crate) enum Kind {
     Str(String),
     Int(i64),
     Float(f64),
@@ -32,38 +32,38 @@ pub enum Kind {
 
 /// A key of a table with its value, both with origins.
 #[derive(Clone, Debug)]
-pub struct Entry {
-    pub key: String,
-    pub key_origin: Origin,
-    pub value: Node,
+pub(crate) struct Entry {
+    pub(crate) key: String,
+    pub(crate) key_origin: Origin,
+    pub(crate) value: Node,
 }
 
 /// One step of a path into the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Seg {
+pub(crate) enum Seg {
     Key(String),
     Index(usize),
 }
 
 /// A problem with the value at `path`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    pub path: Path,
-    pub message: String,
-    pub help: Option<String>,
+pub(crate) struct Problem {
+    pub(crate) path: Path,
+    pub(crate) message: String,
+    pub(crate) help: Option<String>,
 }
 
 /// A path into the tree, shown as a dotted key (`workload[0].step[1].sql`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Path(pub Vec<Seg>);
+pub(crate) struct Path(pub Vec<Seg>);
 
 impl Path {
-    pub fn key(mut self, key: &str) -> Path {
+    pub(crate) fn key(mut self, key: &str) -> Path {
         self.0.push(Seg::Key(key.to_string()));
         self
     }
 
-    pub fn index(mut self, index: usize) -> Path {
+    pub(crate) fn index(mut self, index: usize) -> Path {
         self.0.push(Seg::Index(index));
         self
     }
@@ -94,7 +94,7 @@ impl fmt::Display for Path {
 
 impl Node {
     /// Parses a whole TOML document of `source`.
-    pub fn parse_document(
+    pub(crate) fn parse_document(
         sources: &SourceMap,
         source: SourceId,
     ) -> Result<Node, Box<ScenarioError>> {
@@ -104,7 +104,7 @@ impl Node {
     }
 
     /// Parses a single TOML value (as written after `=`), for `--set`.
-    pub fn parse_value(text: &str, source: SourceId, offset: usize) -> Option<Node> {
+    pub(crate) fn parse_value(text: &str, source: SourceId, offset: usize) -> Option<Node> {
         let value = DeValue::parse(text).ok()?;
         let mut node = from_de(value.get_ref(), source, value.span());
         node.shift(offset);
@@ -126,7 +126,7 @@ impl Node {
         }
     }
 
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self.kind {
             Kind::Str(_) => "string",
             Kind::Int(_) => "integer",
@@ -138,14 +138,14 @@ impl Node {
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.kind {
             Kind::Str(s) => Some(s),
             _ => None,
         }
     }
 
-    pub fn entries(&self) -> Option<&[Entry]> {
+    pub(crate) fn entries(&self) -> Option<&[Entry]> {
         match &self.kind {
             Kind::Table(entries) => Some(entries),
             _ => None,
@@ -153,16 +153,16 @@ impl Node {
     }
 
     /// The entry of a table, if this is a table that has `key`.
-    pub fn entry(&self, key: &str) -> Option<&Entry> {
+    pub(crate) fn entry(&self, key: &str) -> Option<&Entry> {
         self.entries()?.iter().find(|e| e.key == key)
     }
 
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         self.entry(key).map(|e| &e.value)
     }
 
     /// Removes and returns the entry `key` of a table.
-    pub fn remove(&mut self, key: &str) -> Option<Entry> {
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Entry> {
         match &mut self.kind {
             Kind::Table(entries) => {
                 let at = entries.iter().position(|e| e.key == key)?;
@@ -174,7 +174,7 @@ impl Node {
 
     /// The node at `path`, and the origin that best names it: the value's own origin, or the
     /// deepest ancestor that exists when the value was not written (a default).
-    pub fn origin_of(&self, path: &Path) -> Origin {
+    pub(crate) fn origin_of(&self, path: &Path) -> Origin {
         let mut node = self;
         for seg in &path.0 {
             let next = match (seg, &node.kind) {
@@ -191,7 +191,7 @@ impl Node {
     }
 
     /// Deep-merges `over` into `self`: tables merge key by key, anything else is replaced.
-    pub fn merge(&mut self, over: Node) {
+    pub(crate) fn merge(&mut self, over: Node) {
         match (&mut self.kind, over.kind) {
             (Kind::Table(base), Kind::Table(over_entries)) => {
                 for entry in over_entries {
@@ -210,7 +210,7 @@ impl Node {
 
     /// Writes `value` at the dotted `keys`, creating tables on the way; `key_origin` is where the
     /// keys were written. Fails when a key on the way holds something other than a table.
-    pub fn set(&mut self, keys: &[(String, Origin)], value: Node) -> Result<(), String> {
+    pub(crate) fn set(&mut self, keys: &[(String, Origin)], value: Node) -> Result<(), String> {
         let Some(((key, key_origin), rest)) = keys.split_first() else {
             self.merge(value);
             return Ok(());

@@ -23,7 +23,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// `load.on_failure` as written; [`OnFailure::pacing`] gives its meaning once validated.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub enum OnFailure {
+pub(crate) enum OnFailure {
     #[default]
     Think,
     Table(PacingTable),
@@ -33,32 +33,32 @@ pub enum OnFailure {
 /// together is checked by validation, so each mistake is reported at its key.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct PacingTable {
+pub(crate) struct PacingTable {
     #[serde(
         default,
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub pause: Option<Duration>,
+    pub(crate) pause: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backoff: Option<BackoffKind>,
+    pub(crate) backoff: Option<BackoffKind>,
     #[serde(
         default,
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub base: Option<Duration>,
+    pub(crate) base: Option<Duration>,
     #[serde(
         default,
         with = "super::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub max: Option<Duration>,
+    pub(crate) max: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum BackoffKind {
+pub(crate) enum BackoffKind {
     Exponential,
 }
 
@@ -76,12 +76,12 @@ pub enum Pacing {
 }
 
 impl OnFailure {
-    pub fn is_think(&self) -> bool {
+    pub(crate) fn is_think(&self) -> bool {
         *self == OnFailure::Think
     }
 
     /// The pacing; a table validation refused falls back to what it names first.
-    pub fn pacing(&self) -> Pacing {
+    pub(crate) fn pacing(&self) -> Pacing {
         match self {
             OnFailure::Think => Pacing::Think,
             OnFailure::Table(t) => match (t.pause, t.backoff) {
@@ -98,7 +98,7 @@ impl OnFailure {
 
 impl Pacing {
     /// The longest wait after the `n`-th failure in a row (n ≥ 1): the back-off's cap.
-    pub fn cap(self, n: u32) -> Duration {
+    pub(crate) fn cap(self, n: u32) -> Duration {
         match self {
             Pacing::Think => Duration::ZERO,
             Pacing::Pause(p) => p,
@@ -112,7 +112,7 @@ impl Pacing {
     }
 
     /// The wait after the `n`-th failure in a row: the pause, or a draw in `[0, cap(n)]`.
-    pub fn wait(self, n: u32, rng: &mut fastrand::Rng) -> Duration {
+    pub(crate) fn wait(self, n: u32, rng: &mut fastrand::Rng) -> Duration {
         match self {
             Pacing::Think => Duration::ZERO,
             Pacing::Pause(p) => p,

@@ -15,48 +15,48 @@ pub(crate) mod builtins;
 /// The compiled mix of one variant.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    pub workloads: Vec<Workload>,
+    pub(crate) workloads: Vec<Workload>,
     /// Distinct SQL texts, in order of first use.
-    pub statements: Vec<StatementSpec>,
+    pub(crate) statements: Vec<StatementSpec>,
     /// Number of `seq()` sites; each gets its own counter per run.
-    pub seq_sites: usize,
+    pub(crate) seq_sites: usize,
     cumulative: Vec<u64>,
 }
 
 /// A statement of the mix, with where it is first used (for messages).
 #[derive(Clone, Debug)]
-pub struct StatementSpec {
-    pub sql: String,
-    pub workload: String,
-    pub step: usize,
+pub(crate) struct StatementSpec {
+    pub(crate) sql: String,
+    pub(crate) workload: String,
+    pub(crate) step: usize,
     /// Column names that some step captures from this statement.
-    pub captured: Vec<String>,
+    pub(crate) captured: Vec<String>,
 }
 
 /// One workload: optional transaction, values drawn per operation, steps.
 #[derive(Clone, Debug)]
-pub struct Workload {
-    pub name: String,
+pub(crate) struct Workload {
+    pub(crate) name: String,
     /// `BEGIN ...` when the steps run in a transaction.
-    pub begin: Option<String>,
+    pub(crate) begin: Option<String>,
     /// Slot `i` of the first `lets.len()` slots is filled from `lets[i]` at the start.
-    pub lets: Vec<Source>,
-    pub steps: Vec<Step>,
+    pub(crate) lets: Vec<Source>,
+    pub(crate) steps: Vec<Step>,
     /// Slots: `let` values first, then captured columns.
-    pub slots: usize,
+    pub(crate) slots: usize,
     /// Each operation also writes its id into the ledger: inside its transaction, or (without
     /// one) as an autocommit statement of its own after the steps.
-    pub verify: bool,
+    pub(crate) verify: bool,
     /// `builtin = "session_state"`: the slot of the session mark the operation found.
-    pub session_mark: Option<usize>,
+    pub(crate) session_mark: Option<usize>,
     /// `builtin = "advisory_lock"`: the unlock step, run on a second checkout, and the slot of
     /// its result.
-    pub unlock: Option<(Step, usize)>,
+    pub(crate) unlock: Option<(Step, usize)>,
 }
 
 /// A step of a workload.
 #[derive(Clone, Debug)]
-pub enum Step {
+pub(crate) enum Step {
     Sql {
         statement: usize,
         params: Vec<Source>,
@@ -68,7 +68,7 @@ pub enum Step {
 
 /// Where a parameter value comes from.
 #[derive(Clone, Debug)]
-pub enum Source {
+pub(crate) enum Source {
     Gen(Generator),
     /// `seq()`: index of its counter.
     Seq(usize),
@@ -78,11 +78,11 @@ pub enum Source {
 
 impl Plan {
     /// Picks a workload index from a uniform draw in `[0, total_weight)`.
-    pub fn pick(&self, draw: u64) -> usize {
+    pub(crate) fn pick(&self, draw: u64) -> usize {
         self.cumulative.partition_point(|&c| c <= draw)
     }
 
-    pub fn total_weight(&self) -> u64 {
+    pub(crate) fn total_weight(&self) -> u64 {
         self.cumulative.last().copied().unwrap_or(0)
     }
 }
@@ -306,7 +306,7 @@ impl Compiler {
 }
 
 /// Compiles and checks the workloads of one variant.
-pub fn compile(workloads: &[WorkloadSettings]) -> Result<Plan, Vec<Problem>> {
+pub(crate) fn compile(workloads: &[WorkloadSettings]) -> Result<Plan, Vec<Problem>> {
     let mut c = Compiler {
         problems: Vec::new(),
         statements: Vec::new(),

@@ -17,18 +17,18 @@ use crate::redact;
 
 /// Index of a [`Source`] in a [`SourceMap`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SourceId(pub u32);
+pub(crate) struct SourceId(pub u32);
 
 /// The source and byte span a value was read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Origin {
-    pub source: SourceId,
-    pub span: Range<usize>,
+pub(crate) struct Origin {
+    pub(crate) source: SourceId,
+    pub(crate) span: Range<usize>,
 }
 
 /// Where a piece of scenario text came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SourceKind {
+pub(crate) enum SourceKind {
     /// A scenario file.
     File(PathBuf),
     /// One `--set KEY=VALUE` argument of the command line.
@@ -37,17 +37,17 @@ pub enum SourceKind {
 
 /// A piece of scenario text.
 #[derive(Clone, Debug)]
-pub struct Source {
-    pub kind: SourceKind,
+pub(crate) struct Source {
+    pub(crate) kind: SourceKind,
     /// The text as read (parsed from).
-    pub text: Arc<str>,
+    pub(crate) text: Arc<str>,
     /// The text as shown: every password masked byte for byte (see [`redact::mask`]), so that
     /// every span into `text` points at the same place in it.
-    pub shown: Arc<str>,
+    pub(crate) shown: Arc<str>,
 }
 
 impl Source {
-    pub fn new(kind: SourceKind, text: impl Into<Arc<str>>) -> Source {
+    pub(crate) fn new(kind: SourceKind, text: impl Into<Arc<str>>) -> Source {
         let text: Arc<str> = text.into();
         let shown = match redact::mask(&text) {
             std::borrow::Cow::Borrowed(_) => text.clone(),
@@ -58,7 +58,7 @@ impl Source {
 
     /// How the source is named in messages: the file's path, or `--set KEY=VALUE` (its
     /// password masked).
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         match &self.kind {
             SourceKind::File(path) => redact::redact(&path.display().to_string()).into_owned(),
             SourceKind::Set => format!("--set {}", self.shown),
@@ -66,7 +66,7 @@ impl Source {
     }
 
     /// 1-based line and column (in characters) of a byte offset.
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         line_col(&self.shown, offset)
     }
 }
@@ -90,23 +90,24 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 
 /// All sources a scenario was assembled from.
 #[derive(Clone, Debug, Default)]
-pub struct SourceMap {
+pub(crate) struct SourceMap {
     sources: Vec<Source>,
 }
 
 impl SourceMap {
-    pub fn add(&mut self, kind: SourceKind, text: impl Into<Arc<str>>) -> SourceId {
+    pub(crate) fn add(&mut self, kind: SourceKind, text: impl Into<Arc<str>>) -> SourceId {
         let id = SourceId(u32::try_from(self.sources.len()).expect("fewer than 2^32 sources"));
         self.sources.push(Source::new(kind, text));
         id
     }
 
-    pub fn get(&self, id: SourceId) -> &Source {
+    pub(crate) fn get(&self, id: SourceId) -> &Source {
         &self.sources[id.0 as usize]
     }
 
     /// `file:line:column` of an origin.
-    pub fn location(&self, origin: &Origin) -> String {
+    #[cfg(test)]
+    pub(crate) fn location(&self, origin: &Origin) -> String {
         let source = self.get(origin.source);
         let (line, column) = source.line_col(origin.span.start);
         match &source.kind {
@@ -116,7 +117,7 @@ impl SourceMap {
     }
 
     /// An error about the value at `origin`, named by its dotted `key`.
-    pub fn error(
+    pub(crate) fn error(
         &self,
         origin: &Origin,
         key: impl Into<String>,
@@ -146,10 +147,10 @@ impl SourceMap {
 
 /// `file:line:column` of an error.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Location {
-    pub name: String,
-    pub line: usize,
-    pub column: usize,
+pub(crate) struct Location {
+    pub(crate) name: String,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
 }
 
 impl fmt::Display for Location {
@@ -196,17 +197,17 @@ impl miette::SourceCode for Shown {
 /// A bad scenario: names the file, line, column and key, and shows the line with a caret.
 #[derive(Debug)]
 pub struct ScenarioError {
-    pub location: Option<Location>,
+    pub(crate) location: Option<Location>,
     /// Dotted key of the offending value, e.g. `load.tasks` or `workload[0].step[1].params[0]`.
-    pub key: String,
-    pub message: String,
-    pub help: Option<String>,
+    pub(crate) key: String,
+    pub(crate) message: String,
+    pub(crate) help: Option<String>,
     snippet: Option<Snippet>,
 }
 
 impl ScenarioError {
     /// An error about a whole file (unreadable, say), with no position in it.
-    pub fn file(path: &Path, message: impl Into<String>) -> Self {
+    pub(crate) fn file(path: &Path, message: impl Into<String>) -> Self {
         ScenarioError {
             location: Some(Location {
                 name: path.display().to_string(),
@@ -221,7 +222,7 @@ impl ScenarioError {
     }
 
     /// An error about a command-line argument, with no position in a file.
-    pub fn argument(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn argument(key: impl Into<String>, message: impl Into<String>) -> Self {
         ScenarioError {
             location: None,
             key: key.into(),
@@ -231,13 +232,13 @@ impl ScenarioError {
         }
     }
 
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
     /// The same problem at the same place (as found again in another variant).
-    pub fn same_as(&self, other: &ScenarioError) -> bool {
+    pub(crate) fn same_as(&self, other: &ScenarioError) -> bool {
         self.location == other.location && self.key == other.key && self.message == other.message
     }
 }

@@ -17,21 +17,21 @@ use super::{DEFAULT_VARIANT, SetKeys};
 
 /// One swept key and its values.
 #[derive(Clone, Debug)]
-pub struct Axis {
-    pub keys: SetKeys,
+pub(crate) struct Axis {
+    pub(crate) keys: SetKeys,
     /// The dotted key as written in names: `pool.max_size`.
-    pub name: String,
-    pub values: Vec<Node>,
+    pub(crate) name: String,
+    pub(crate) values: Vec<Node>,
 }
 
 /// A variant to build: its name, the named variant it comes from, that variant's overrides,
 /// and the swept values to write over them.
 #[derive(Clone, Debug)]
-pub struct Planned {
-    pub name: String,
-    pub declared: String,
-    pub over: Option<Node>,
-    pub point: Vec<(SetKeys, Node)>,
+pub(crate) struct Planned {
+    pub(crate) name: String,
+    pub(crate) declared: String,
+    pub(crate) over: Option<Node>,
+    pub(crate) point: Vec<(SetKeys, Node)>,
 }
 
 /// Keys a sweep cannot vary.
@@ -40,11 +40,11 @@ const FIXED: [&str; 2] = ["name", "variant"];
 /// Removes `[sweep]` from the base and returns its axes, in file order.
 /// Most variants a scenario may expand to: each runs for its whole duration, so a sweep past
 /// this is a typo (`[1, 1000]` for `1..1000`) or a run of days, better refused at once.
-pub const MAX_VARIANTS: usize = 1000;
+pub(crate) const MAX_VARIANTS: usize = 1000;
 
 /// Removes `[sweep]` from the base and returns its axes; `named` is the number of declared
 /// variants the points are crossed with.
-pub fn take(
+pub(crate) fn take(
     sources: &SourceMap,
     base: &mut Node,
     named: usize,
@@ -154,7 +154,7 @@ fn repeated_value(sources: &SourceMap, axis: &Axis, shown: &str) -> Option<Scena
 }
 
 /// The product of the declared variants and the sweep's points.
-pub fn expand(declared: Vec<(String, Option<Node>)>, axes: &[Axis]) -> Vec<Planned> {
+pub(crate) fn expand(declared: Vec<(String, Option<Node>)>, axes: &[Axis]) -> Vec<Planned> {
     let named =
         !(declared.len() == 1 && declared[0].0 == DEFAULT_VARIANT && declared[0].1.is_none());
     let points = points(axes);
@@ -204,7 +204,7 @@ fn points(axes: &[Axis]) -> Vec<Vec<(&Axis, &Node)>> {
 }
 
 /// Refuses `sweep` inside a `[[variant]]`: a sweep applies to the whole scenario.
-pub fn refuse_in_variants(
+pub(crate) fn refuse_in_variants(
     sources: &SourceMap,
     declared: &[(String, Option<Node>)],
 ) -> Result<(), ScenarioErrors> {

@@ -37,15 +37,15 @@ impl Problems {
 }
 
 /// What validating a variant compiles, once: its workload mix and its `[expect]`.
-pub struct Compiled {
-    pub plan: Plan,
-    pub expect: expect::Expectations,
+pub(crate) struct Compiled {
+    pub(crate) plan: Plan,
+    pub(crate) expect: expect::Expectations,
 }
 
 /// Checks one variant's effective settings and compiles them (compiling is validating, done
 /// once); otherwise every problem found, in file order as far as possible. The workload checks
 /// are those of [`plan::compile`], the `[expect]` ones those of [`expect::compile`].
-pub fn check(settings: &Settings) -> Result<Compiled, Vec<Problem>> {
+pub(crate) fn check(settings: &Settings) -> Result<Compiled, Vec<Problem>> {
     let mut p = Problems(Vec::new());
     if let Some(problem) = name_problem(&settings.name) {
         p.add(root().key("name"), problem);
@@ -67,7 +67,7 @@ pub fn check(settings: &Settings) -> Result<Compiled, Vec<Problem>> {
 
 /// Why a name (of a scenario, or of a variant) cannot be used: empty, or longer than
 /// [`super::MAX_NAME`] characters (reports and their comparisons carry it whole).
-pub fn name_problem(name: &str) -> Option<String> {
+pub(crate) fn name_problem(name: &str) -> Option<String> {
     let length = name.chars().count();
     if name.trim().is_empty() {
         Some("must not be empty".to_string())

@@ -2,7 +2,7 @@
 //! ([`crate::scenario::plan`]), preparing its statements ([`prepare`]), and running one
 //! operation's steps on a connection ([`exec`]).
 
-pub mod exec;
-pub mod params;
+pub(crate) mod exec;
+pub(crate) mod params;
 pub mod prepare;
 pub(crate) mod races;

@@ -9,16 +9,16 @@ use crate::scenario::plan::Source;
 use crate::value::Value;
 
 /// Per-task state the generators draw from.
-pub struct Draw<'a> {
-    pub rng: &'a mut fastrand::Rng,
-    pub task: u64,
-    pub iteration: u64,
-    pub seqs: &'a [AtomicI64],
+pub(crate) struct Draw<'a> {
+    pub(crate) rng: &'a mut fastrand::Rng,
+    pub(crate) task: u64,
+    pub(crate) iteration: u64,
+    pub(crate) seqs: &'a [AtomicI64],
 }
 
 impl Draw<'_> {
     /// The value of a parameter source; `slots` holds this operation's `let` and captured values.
-    pub fn value(&mut self, source: &Source, slots: &[Value]) -> Value {
+    pub(crate) fn value(&mut self, source: &Source, slots: &[Value]) -> Value {
         match source {
             Source::Gen(g) => self.generate(g),
             Source::Seq(i) => Value::Int(self.seqs[*i].fetch_add(1, Ordering::Relaxed) + 1),

@@ -13,11 +13,11 @@ use crate::value::{StatementInfo, Template};
 
 /// A statement that cannot run, named by workload and step.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrepareError {
-    pub workload: String,
+pub(crate) struct PrepareError {
+    pub(crate) workload: String,
     /// 0-based index of the step.
-    pub step: usize,
-    pub message: String,
+    pub(crate) step: usize,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for PrepareError {
@@ -36,7 +36,7 @@ impl fmt::Display for PrepareError {
 impl std::error::Error for PrepareError {}
 
 /// Prepares each statement of the plan and checks each step against it.
-pub async fn describe_all(
+pub(crate) async fn describe_all(
     client: &Client,
     plan: &Plan,
 ) -> Result<Vec<StatementInfo>, PrepareError> {
@@ -83,7 +83,6 @@ pub async fn describe_all(
         infos.push(StatementInfo {
             sql: spec.sql.clone(),
             param_types: statement.params().to_vec(),
-            columns,
             template: Template::new(&spec.sql),
         });
     }
@@ -97,11 +96,6 @@ pub async fn describe_one(client: &Client, sql: &str) -> Result<StatementInfo, S
     Ok(StatementInfo {
         sql: sql.to_string(),
         param_types: statement.params().to_vec(),
-        columns: statement
-            .columns()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect(),
         template: Template::new(sql),
     })
 }

@@ -34,7 +34,7 @@ pub(crate) fn build_hint(image: &str) -> Option<String> {
 
 /// The local test images among `images` that the engine does not have. Empty when no engine
 /// answers (a container's start then says why) or when none of them is a local test image.
-pub fn missing(images: &[&str]) -> Vec<String> {
+pub(crate) fn missing(images: &[&str]) -> Vec<String> {
     let local: Vec<&str> = images
         .iter()
         .copied()

@@ -25,17 +25,17 @@ const EXIT_WITHIN: Duration = Duration::from_secs(30);
 
 /// What to start.
 pub(super) struct Request {
-    pub image: String,
-    pub env: Vec<(String, String)>,
-    pub cmd: Vec<String>,
-    pub labels: Vec<(String, String)>,
+    pub(crate) image: String,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) cmd: Vec<String>,
+    pub(crate) labels: Vec<(String, String)>,
     /// Host network (else the default bridge, with `port` mapped to the server's 5432).
-    pub host_network: bool,
-    pub port: u16,
-    pub tmpfs: bool,
+    pub(crate) host_network: bool,
+    pub(crate) port: u16,
+    pub(crate) tmpfs: bool,
     /// How to connect once it runs, to tell that it is ready.
-    pub config: tokio_postgres::Config,
-    pub interrupt: Arc<Interrupt>,
+    pub(crate) config: tokio_postgres::Config,
+    pub(crate) interrupt: Arc<Interrupt>,
 }
 
 enum Command {
@@ -54,15 +54,13 @@ pub(super) struct Worker {
 
 /// What a started container is.
 pub(super) struct Started {
-    pub id: String,
-    pub version: String,
     /// How many containers of dead runs were removed first.
-    pub swept: usize,
+    pub(crate) swept: usize,
 }
 
 impl Worker {
     /// Starts the container and waits until its server accepts a connection.
-    pub fn start(request: Request) -> Result<(Worker, Started), String> {
+    pub(crate) fn start(request: Request) -> Result<(Worker, Started), String> {
         let (commands, inbox) = mpsc::channel();
         let (answer, started) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -86,24 +84,24 @@ impl Worker {
         rx.recv().ok()
     }
 
-    pub fn stop(&self, mode: StopMode) -> Result<(), String> {
+    pub(crate) fn stop(&self, mode: StopMode) -> Result<(), String> {
         self.ask(|tx| Command::Stop(mode, tx))
             .unwrap_or_else(|| Err("the container is gone".into()))
     }
 
-    pub fn start_again(&self) -> Result<(), String> {
+    pub(crate) fn start_again(&self) -> Result<(), String> {
         self.ask(Command::Start)
             .unwrap_or_else(|| Err("the container is gone".into()))
     }
 
     /// Runs a command in the container: its exit code and output.
-    pub fn exec(&self, cmd: Vec<String>) -> Result<(i64, String), String> {
+    pub(crate) fn exec(&self, cmd: Vec<String>) -> Result<(i64, String), String> {
         self.ask(|tx| Command::Exec(cmd, tx))
             .unwrap_or_else(|| Err("the container is gone".into()))
     }
 
     /// Removes the container (force, with its volumes) and ends the thread.
-    pub fn remove(&mut self) {
+    pub(crate) fn remove(&mut self) {
         let _ = self.ask(Command::Remove);
         self.commands = None;
         if let Some(t) = self.thread.take() {
@@ -206,10 +204,7 @@ async fn launch(
         .await
         .map_err(|e| format!("cannot start a container of {}: {e}", r.image))?;
     match ready(&container, docker, r).await {
-        Ok(version) => {
-            let id = container.id().to_string();
-            Ok((Some(container), Started { id, version, swept }))
-        }
+        Ok(()) => Ok((Some(container), Started { swept })),
         Err(e) => {
             let _ = container.rm().await;
             Err(e)
@@ -250,12 +245,13 @@ pub(super) fn split_image(image: &str) -> (String, String) {
     }
 }
 
-/// Waits until the server accepts a connection (not until a log line appears): its version.
+/// Waits until the server accepts a connection and answers a query (not until a log line
+/// appears).
 async fn ready(
     c: &ContainerAsync<GenericImage>,
     docker: &Docker,
     r: &Request,
-) -> Result<String, String> {
+) -> Result<(), String> {
     let deadline = Instant::now() + READY_WITHIN;
     loop {
         let attempt = tokio::time::timeout(
@@ -265,7 +261,7 @@ async fn ready(
         if let Ok(Ok((client, connection))) = attempt.await {
             tokio::spawn(connection);
             return match client.query_one("SHOW server_version", &[]).await {
-                Ok(row) => Ok(row.get(0)),
+                Ok(_) => Ok(()),
                 Err(e) => Err(format!(
                     "the container's server answered with an error: {e}"
                 )),

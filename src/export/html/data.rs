@@ -14,90 +14,90 @@ use crate::report::model::{FaultEvent, Report, TimelineEntry, VariantReport};
 /// Everything the page plots.
 #[derive(Serialize)]
 pub(crate) struct PageData {
-    pub scenarios: Vec<ScenarioData>,
+    pub(crate) scenarios: Vec<ScenarioData>,
 }
 
 /// One scenario's charts.
 #[derive(Serialize)]
 pub(crate) struct ScenarioData {
-    pub name: String,
-    pub variants: Vec<VariantData>,
-    pub compare: Compare,
-    pub spectra: Spectra,
+    pub(crate) name: String,
+    pub(crate) variants: Vec<VariantData>,
+    pub(crate) compare: Compare,
+    pub(crate) spectra: Spectra,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sweep: Option<Sweep>,
+    pub(crate) sweep: Option<Sweep>,
 }
 
 /// One variant's time series, and the windows to shade on them.
 #[derive(Serialize)]
 pub(crate) struct VariantData {
-    pub name: String,
-    pub faults: Vec<FaultMark>,
+    pub(crate) name: String,
+    pub(crate) faults: Vec<FaultMark>,
     /// Outage windows: [start, end] in seconds.
-    pub outages: Vec<[f64; 2]>,
-    pub series: Series,
+    pub(crate) outages: Vec<[f64; 2]>,
+    pub(crate) series: Series,
 }
 
 /// The timeline as columns: `t` is the end of each second, in seconds into the measured phase.
 #[derive(Serialize, Default)]
 pub(crate) struct Series {
-    pub t: Vec<f64>,
-    pub ok: Vec<u64>,
+    pub(crate) t: Vec<f64>,
+    pub(crate) ok: Vec<u64>,
     /// Failed operations per second, by error class.
-    pub failed: BTreeMap<String, Vec<u64>>,
+    pub(crate) failed: BTreeMap<String, Vec<u64>>,
     /// Latency of the second's successful operations, in milliseconds (null without any).
-    pub p50: Vec<Option<f64>>,
-    pub p99: Vec<Option<f64>>,
-    pub max: Vec<Option<f64>>,
-    pub in_use: Vec<u64>,
-    pub idle: Vec<u64>,
-    pub waiting: Vec<u64>,
-    pub opened: Vec<u64>,
-    pub closed: Vec<u64>,
+    pub(crate) p50: Vec<Option<f64>>,
+    pub(crate) p99: Vec<Option<f64>>,
+    pub(crate) max: Vec<Option<f64>>,
+    pub(crate) in_use: Vec<u64>,
+    pub(crate) idle: Vec<u64>,
+    pub(crate) waiting: Vec<u64>,
+    pub(crate) opened: Vec<u64>,
+    pub(crate) closed: Vec<u64>,
     /// The server's backends of this run by state (null where the sampler could not ask).
-    pub active: Vec<Option<u64>>,
-    pub backends_idle: Vec<Option<u64>>,
-    pub idle_in_transaction: Vec<Option<u64>>,
+    pub(crate) active: Vec<Option<u64>>,
+    pub(crate) backends_idle: Vec<Option<u64>>,
+    pub(crate) idle_in_transaction: Vec<Option<u64>>,
 }
 
 /// A fault to mark on the time series: when it fired and, when it had a window, until when.
 #[derive(Serialize)]
 pub(crate) struct FaultMark {
-    pub label: String,
-    pub from_s: f64,
+    pub(crate) label: String,
+    pub(crate) from_s: f64,
     /// The end of its window (the last affected task's recovery), when it lasted.
-    pub to_s: Option<f64>,
-    pub detail: String,
+    pub(crate) to_s: Option<f64>,
+    pub(crate) detail: String,
 }
 
 /// The variants side by side, one value per variant.
 #[derive(Serialize, Default)]
 pub(crate) struct Compare {
-    pub names: Vec<String>,
-    pub ok_s: Vec<f64>,
-    pub p50: Vec<f64>,
-    pub p99: Vec<f64>,
-    pub acquire_p99: Vec<f64>,
+    pub(crate) names: Vec<String>,
+    pub(crate) ok_s: Vec<f64>,
+    pub(crate) p50: Vec<f64>,
+    pub(crate) p99: Vec<f64>,
+    pub(crate) acquire_p99: Vec<f64>,
     /// Failed operations, in percent of all.
-    pub error_pct: Vec<f64>,
-    pub peak_in_use: Vec<u64>,
-    pub opened: Vec<u64>,
+    pub(crate) error_pct: Vec<f64>,
+    pub(crate) peak_in_use: Vec<u64>,
+    pub(crate) opened: Vec<u64>,
 }
 
 /// A sweep of one key: its values, and per checked metric (or throughput and p99 without
 /// checks) the value of each point.
 #[derive(Serialize)]
 pub(crate) struct Sweep {
-    pub key: String,
-    pub values: Vec<f64>,
-    pub metrics: Vec<SweepMetric>,
+    pub(crate) key: String,
+    pub(crate) values: Vec<f64>,
+    pub(crate) metrics: Vec<SweepMetric>,
 }
 
 #[derive(Serialize)]
 pub(crate) struct SweepMetric {
-    pub metric: String,
-    pub limit: Option<f64>,
-    pub values: Vec<Option<f64>>,
+    pub(crate) metric: String,
+    pub(crate) limit: Option<f64>,
+    pub(crate) values: Vec<Option<f64>>,
 }
 
 /// The charts' data of these reports.

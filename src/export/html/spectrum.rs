@@ -22,15 +22,15 @@ const DECADES: u32 = 5;
 #[derive(Serialize)]
 pub(crate) struct Spectra {
     /// `1/(1−q)` of each grid point.
-    pub x: Vec<f64>,
+    pub(crate) x: Vec<f64>,
     /// The overlaid variants' names.
-    pub names: Vec<String>,
+    pub(crate) names: Vec<String>,
     /// Per variant, operation latency (ms) at each grid point; null beyond what its count
     /// resolves (`1/(1−q)` above the number of values) or for an unreadable histogram.
-    pub operation: Vec<Vec<Option<f64>>>,
-    pub acquire: Vec<Vec<Option<f64>>>,
+    pub(crate) operation: Vec<Vec<Option<f64>>>,
+    pub(crate) acquire: Vec<Vec<Option<f64>>>,
     /// Variants not overlaid (beyond [`MAX_OVERLAID`]).
-    pub left_out: usize,
+    pub(crate) left_out: usize,
 }
 
 /// The grid: `1/(1−q)` from 1 (q = 0) to `10^DECADES`, evenly spaced on a log axis.

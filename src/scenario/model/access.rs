@@ -12,17 +12,17 @@ use super::*;
 #[serde(deny_unknown_fields)]
 pub struct AccessSettings {
     #[serde(default)]
-    pub mode: AccessMode,
+    pub(crate) mode: AccessMode,
     /// Shared mode only; ignored by the other modes.
     #[serde(default)]
-    pub semantics: Semantics,
+    pub(crate) semantics: Semantics,
     #[serde(default = "default_instances")]
-    pub instances: u32,
+    pub(crate) instances: u32,
     #[serde(default)]
-    pub query_mode: QueryMode,
+    pub(crate) query_mode: QueryMode,
     /// `SET name = value` on every connection, in every mode.
     #[serde(default)]
-    pub session_settings: BTreeMap<String, SettingValue>,
+    pub(crate) session_settings: BTreeMap<String, SettingValue>,
     /// Operations that hold a connection longer than this are leaks (HikariCP's
     /// leakDetectionThreshold), counted per workload with their longest hold.
     #[serde(
@@ -30,7 +30,7 @@ pub struct AccessSettings {
         with = "crate::scenario::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub leak_threshold: Option<Duration>,
+    pub(crate) leak_threshold: Option<Duration>,
 }
 
 fn default_instances() -> u32 {
@@ -61,7 +61,7 @@ pub enum AccessMode {
 }
 
 impl AccessMode {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             AccessMode::Shared => "shared",
             AccessMode::Pool => "pool",
@@ -81,16 +81,6 @@ pub enum Semantics {
     Pipelined,
     /// A statement waits for the one in flight (psycopg 3's lock).
     Serialized,
-}
-
-impl Semantics {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Semantics::Exclusive => "exclusive",
-            Semantics::Pipelined => "pipelined",
-            Semantics::Serialized => "serialized",
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]

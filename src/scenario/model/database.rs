@@ -11,19 +11,19 @@ use super::*;
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     #[serde(default)]
     pub setup: Vec<String>,
     #[serde(default)]
     pub teardown: Vec<String>,
     #[serde(default)]
-    pub embedded: EmbeddedSettings,
+    pub(crate) embedded: EmbeddedSettings,
     /// A container of a PostgreSQL image instead of the embedded server (see `docker.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docker: Option<DockerSettings>,
+    pub(crate) docker: Option<DockerSettings>,
     /// A throwaway PgBouncer in front of the database (see `pgbouncer.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pgbouncer: Option<PgBouncerSettings>,
+    pub(crate) pgbouncer: Option<PgBouncerSettings>,
 }
 
 /// `[database.embedded]`: settings of the throwaway server.

@@ -10,7 +10,7 @@ use super::*;
 
 /// The image used when `[database.docker]` names none: Docker Hub's official image, as users
 /// have it.
-pub const DEFAULT_IMAGE: &str = "postgres:16";
+pub(crate) const DEFAULT_IMAGE: &str = "postgres:16";
 
 /// `[database.docker]`: a throwaway container of a PostgreSQL image.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, Hash)]
@@ -18,21 +18,21 @@ pub const DEFAULT_IMAGE: &str = "postgres:16";
 pub struct DockerSettings {
     /// `name:tag`, pulled when missing (when a registry is reachable).
     #[serde(default = "default_image")]
-    pub image: String,
+    pub(crate) image: String,
     /// Environment of the container (`POSTGRES_USER`, `POSTGRES_DB`, ...). `POSTGRES_PASSWORD`
     /// is drawn for each container unless set here.
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     #[serde(default = "default_max_connections")]
-    pub max_connections: u32,
+    pub(crate) max_connections: u32,
     /// Any other server setting, passed as `-c name=value`.
     #[serde(default)]
-    pub settings: BTreeMap<String, SettingValue>,
+    pub(crate) settings: BTreeMap<String, SettingValue>,
     /// The data directory on a tmpfs (in memory): faster, gone with the container.
     #[serde(default)]
-    pub tmpfs: bool,
+    pub(crate) tmpfs: bool,
     #[serde(default)]
-    pub network: DockerNetwork,
+    pub(crate) network: DockerNetwork,
 }
 
 /// How the container's server is reached.

@@ -11,49 +11,49 @@ use super::*;
 #[serde(deny_unknown_fields)]
 pub struct LoadSettings {
     #[serde(default = "default_tasks")]
-    pub tasks: u32,
+    pub(crate) tasks: u32,
     /// Measured phase length; `duration` and `iterations` exclude each other (default 10s).
     #[serde(
         default,
         with = "crate::scenario::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Operations per task in the measured phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iterations: Option<u64>,
+    pub(crate) iterations: Option<u64>,
     #[serde(default, with = "crate::scenario::duration")]
-    pub think_time: Duration,
+    pub(crate) think_time: Duration,
     #[serde(default, with = "crate::scenario::duration")]
-    pub warmup: Duration,
+    pub(crate) warmup: Duration,
     /// Client-side deadline per operation (asyncio.wait_for): `op_deadline_exceeded`.
     #[serde(
         default,
         with = "crate::scenario::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub op_timeout: Option<Duration>,
+    pub(crate) op_timeout: Option<Duration>,
     /// Open model: arrivals per second; `tasks` is then the most operations in flight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
     /// Linear ramps of tasks (closed model) or rate (open model) to each target, as k6 does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stages: Vec<Stage>,
+    pub(crate) stages: Vec<Stage>,
     /// Retry operations that failed with these classes (pgbench's `--max-tries`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<RetrySettings>,
+    pub(crate) retry: Option<RetrySettings>,
     /// What a task does after a failed operation and between tries (see `pacing.rs`).
     #[serde(default, skip_serializing_if = "OnFailure::is_think")]
-    pub on_failure: OnFailure,
+    pub(crate) on_failure: OnFailure,
 }
 
 /// `retry = { on = ["serialization_failure", "deadlock_detected"], max_tries = 3 }`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySettings {
-    pub on: Vec<ErrorClass>,
+    pub(crate) on: Vec<ErrorClass>,
     /// Tries in all, the first included.
-    pub max_tries: u32,
+    pub(crate) max_tries: u32,
 }
 
 fn default_tasks() -> u32 {
@@ -61,12 +61,12 @@ fn default_tasks() -> u32 {
 }
 
 /// Measured phase length when neither `duration` nor `iterations` is given.
-pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 impl LoadSettings {
     /// How long the stages last in all (saturating: validation refuses more than
     /// [`crate::scenario::duration::MAX`]).
-    pub fn staged_length(&self) -> Option<Duration> {
+    pub(crate) fn staged_length(&self) -> Option<Duration> {
         (!self.stages.is_empty()).then(|| {
             self.stages
                 .iter()
@@ -76,7 +76,7 @@ impl LoadSettings {
 
     /// How long the measured phase lasts, when that is known before the run: the stages', the
     /// `duration`, or the default; unknown with `iterations`.
-    pub fn measured_length(&self) -> Option<Duration> {
+    pub(crate) fn measured_length(&self) -> Option<Duration> {
         self.staged_length()
             .or(match (self.duration, self.iterations) {
                 (Some(d), _) => Some(d),
@@ -108,6 +108,6 @@ impl Default for LoadSettings {
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     #[serde(with = "crate::scenario::duration")]
-    pub duration: Duration,
-    pub target: f64,
+    pub(crate) duration: Duration,
+    pub(crate) target: f64,
 }

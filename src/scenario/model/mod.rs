@@ -18,57 +18,57 @@ pub(crate) mod toxics;
 mod values;
 mod workload;
 
-pub use super::expect::ExpectSettings;
+pub(crate) use super::expect::ExpectSettings;
 pub use super::faults::{FaultKind, FaultSettings, RestartMode};
-pub use super::pacing::{OnFailure, Pacing};
+pub(crate) use super::pacing::{OnFailure, Pacing};
 use crate::record::errors::ErrorClass;
 pub use access::*;
 pub use database::*;
 pub use docker::*;
 pub use load::*;
-pub use network::*;
+pub(crate) use network::*;
 pub use pgbouncer::*;
 pub use pool::*;
-pub use pool_models::*;
-pub use toxics::*;
-pub use values::*;
+pub(crate) use pool_models::*;
+pub(crate) use toxics::*;
+pub(crate) use values::*;
 pub use workload::*;
 
 /// One variant's effective settings: the whole scenario document after merging.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// Seed of the parameter streams; a random one is chosen (and reported) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     #[serde(default)]
     pub database: DatabaseSettings,
     #[serde(default)]
-    pub load: LoadSettings,
+    pub(crate) load: LoadSettings,
     #[serde(default)]
-    pub access: AccessSettings,
+    pub(crate) access: AccessSettings,
     #[serde(default)]
-    pub pool: PoolSettings,
+    pub(crate) pool: PoolSettings,
     #[serde(default, skip_serializing_if = "NetworkSettings::is_off")]
-    pub network: NetworkSettings,
+    pub(crate) network: NetworkSettings,
     #[serde(default)]
-    pub workload: Vec<WorkloadSettings>,
+    pub(crate) workload: Vec<WorkloadSettings>,
     /// Faults injected during the measured phase.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fault: Vec<FaultSettings>,
+    pub(crate) fault: Vec<FaultSettings>,
     /// The CI gate's checks (see `expect.rs`). `[sweep]` never gets here: the loader expands
     /// it into variants first (see `sweep.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect: Option<ExpectSettings>,
+    pub(crate) expect: Option<ExpectSettings>,
 }
 
 impl Settings {
     /// The settings as they may be shown or stored (`check --print`, the report, the settings
     /// hash): the database URL's password replaced by `***`.
-    pub fn redacted(&self) -> Settings {
+    pub(crate) fn redacted(&self) -> Settings {
         let mut shown = self.clone();
         if let Some(url) = &mut shown.database.url {
             *url = crate::conninfo::url::redacted_str(url);

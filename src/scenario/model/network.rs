@@ -22,34 +22,34 @@ use super::*;
 /// `[network]`: per variant, so "loopback" vs "1 ms away" can be compared in one report.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct NetworkSettings {
+pub(crate) struct NetworkSettings {
     #[serde(
         default,
         with = "crate::scenario::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub latency: Option<Duration>,
+    pub(crate) latency: Option<Duration>,
     #[serde(
         default,
         with = "crate::scenario::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub jitter: Option<Duration>,
+    pub(crate) jitter: Option<Duration>,
     /// KB/s in each direction (1 KB = 1000 bytes), as toxiproxy's `rate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bandwidth: Option<u64>,
+    pub(crate) bandwidth: Option<u64>,
 }
 
 impl NetworkSettings {
     /// Nothing asked: no proxy for this section's sake.
-    pub fn is_off(&self) -> bool {
+    pub(crate) fn is_off(&self) -> bool {
         *self == NetworkSettings::default()
     }
 }
 
 impl Settings {
     /// Whether the load's connections go through the proxy.
-    pub fn uses_proxy(&self) -> bool {
+    pub(crate) fn uses_proxy(&self) -> bool {
         !self.network.is_off() || self.fault.iter().any(|f| f.kind == FaultKind::Network)
     }
 }

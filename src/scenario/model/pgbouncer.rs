@@ -31,7 +31,7 @@ pub enum PoolMode {
 }
 
 impl PoolMode {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PoolMode::Session => "session",
             PoolMode::Transaction => "transaction",
@@ -46,42 +46,42 @@ impl PoolMode {
 #[serde(deny_unknown_fields)]
 pub struct PgBouncerSettings {
     #[serde(default)]
-    pub pool_mode: PoolMode,
+    pub(crate) pool_mode: PoolMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_pool_size: Option<u32>,
+    pub(crate) default_pool_size: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_pool_size: Option<u32>,
+    pub(crate) min_pool_size: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reserve_pool_size: Option<u32>,
+    pub(crate) reserve_pool_size: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_client_conn: Option<u32>,
+    pub(crate) max_client_conn: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_db_connections: Option<u32>,
+    pub(crate) max_db_connections: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_reset_query: Option<String>,
+    pub(crate) server_reset_query: Option<String>,
     #[serde(
         default,
         with = "crate::scenario::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub query_wait_timeout: Option<Duration>,
+    pub(crate) query_wait_timeout: Option<Duration>,
     #[serde(
         default,
         with = "crate::scenario::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub server_idle_timeout: Option<Duration>,
+    pub(crate) server_idle_timeout: Option<Duration>,
     /// PgBouncer 1.21 and later: prepared statements tracked across transaction pooling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_prepared_statements: Option<u32>,
+    pub(crate) max_prepared_statements: Option<u32>,
     /// Any other `[pgbouncer]` setting, written to its configuration file as given.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub settings: BTreeMap<String, SettingValue>,
+    pub(crate) settings: BTreeMap<String, SettingValue>,
 }
 
 /// Settings `stress` writes itself (where PgBouncer listens, who may log in, its files): a
 /// scenario may not set them in `settings`.
-pub const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "listen_addr",
     "listen_port",
     "unix_socket_dir",
@@ -101,7 +101,7 @@ pub const RESERVED: &[&str] = &[
 impl PgBouncerSettings {
     /// The `[pgbouncer]` lines for these settings (without the ones `stress` writes itself),
     /// as `(name, value)` in PgBouncer's units (seconds for durations).
-    pub fn lines(&self) -> Vec<(String, String)> {
+    pub(crate) fn lines(&self) -> Vec<(String, String)> {
         let mut lines = vec![("pool_mode".to_string(), self.pool_mode.as_str().to_string())];
         let numbers = [
             ("default_pool_size", self.default_pool_size),

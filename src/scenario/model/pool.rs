@@ -13,45 +13,45 @@ use super::values::{ResetOnReturn, Toggle};
 #[serde(deny_unknown_fields)]
 pub struct PoolSettings {
     #[serde(default = "default_max_size")]
-    pub max_size: u32,
+    pub(crate) max_size: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_idle: Option<u32>,
+    pub(crate) min_idle: Option<u32>,
     #[serde(
         default = "default_connection_timeout",
         with = "crate::scenario::duration"
     )]
-    pub connection_timeout: Duration,
+    pub(crate) connection_timeout: Duration,
     #[serde(default = "default_idle_timeout")]
-    pub idle_timeout: Toggle,
+    pub(crate) idle_timeout: Toggle,
     #[serde(default = "default_max_lifetime")]
-    pub max_lifetime: Toggle,
+    pub(crate) max_lifetime: Toggle,
     #[serde(default = "default_reaper_rate", with = "crate::scenario::duration")]
-    pub reaper_rate: Duration,
+    pub(crate) reaper_rate: Duration,
     #[serde(default = "yes")]
-    pub test_on_check_out: bool,
+    pub(crate) test_on_check_out: bool,
     #[serde(default)]
-    pub queue_strategy: QueueStrategy,
+    pub(crate) queue_strategy: QueueStrategy,
     /// bb8 retries failed connects until `connection_timeout`.
     #[serde(default = "yes")]
-    pub retry_connection: bool,
+    pub(crate) retry_connection: bool,
     /// The pool reproduced: bb8 (these keys) or a library's (see `pool_models.rs`). Not
     /// written for bb8, so that bb8 scenarios keep their settings hash (and baselines).
     #[serde(default, skip_serializing_if = "PoolModel::is_bb8")]
-    pub model: PoolModel,
+    pub(crate) model: PoolModel,
     /// `model = "asyncpg"`: its keys, moved here from `[pool]` by the loader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub asyncpg: Option<AsyncpgSettings>,
+    pub(crate) asyncpg: Option<AsyncpgSettings>,
     /// `model = "sqlalchemy"`: likewise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sqlalchemy: Option<SqlalchemySettings>,
+    pub(crate) sqlalchemy: Option<SqlalchemySettings>,
     /// `model = "psycopg"`: likewise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub psycopg: Option<PsycopgSettings>,
+    pub(crate) psycopg: Option<PsycopgSettings>,
     /// What the pool does to a connection given back (see [`ResetOnReturn`]); bb8 does nothing.
     /// Not written when `none`, so that the settings (and their hash, which baselines are held
     /// to) of scenarios that do not use it stay as they were.
     #[serde(default, skip_serializing_if = "ResetOnReturn::is_none")]
-    pub reset_on_return: ResetOnReturn,
+    pub(crate) reset_on_return: ResetOnReturn,
 }
 
 fn default_max_size() -> u32 {

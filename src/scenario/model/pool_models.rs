@@ -21,7 +21,7 @@ use super::values::{ResetOnReturn, Toggle};
 /// Which pool a variant reproduces.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
-pub enum PoolModel {
+pub(crate) enum PoolModel {
     /// bb8, with the keys of `[pool]` (today's behaviour).
     #[default]
     Bb8,
@@ -34,7 +34,7 @@ pub enum PoolModel {
 }
 
 impl PoolModel {
-    pub const ALL: [PoolModel; 4] = [
+    pub(crate) const ALL: [PoolModel; 4] = [
         PoolModel::Bb8,
         PoolModel::Asyncpg,
         PoolModel::Sqlalchemy,
@@ -42,7 +42,7 @@ impl PoolModel {
     ];
 
     /// The name written in `pool.model` (and the model's own table).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             PoolModel::Bb8 => "bb8",
             PoolModel::Asyncpg => "asyncpg",
@@ -51,12 +51,12 @@ impl PoolModel {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<PoolModel> {
+    pub(crate) fn from_name(name: &str) -> Option<PoolModel> {
         PoolModel::ALL.into_iter().find(|m| m.name() == name)
     }
 
     /// The keys this model takes in `[pool]` (besides `model`).
-    pub fn keys(self) -> &'static [&'static str] {
+    pub(crate) fn keys(self) -> &'static [&'static str] {
         match self {
             PoolModel::Bb8 => &[
                 "max_size",
@@ -99,7 +99,7 @@ impl PoolModel {
         }
     }
 
-    pub fn is_bb8(&self) -> bool {
+    pub(crate) fn is_bb8(&self) -> bool {
         *self == PoolModel::Bb8
     }
 }
@@ -107,23 +107,23 @@ impl PoolModel {
 /// `model = "asyncpg"`: `asyncpg.create_pool(...)` and `pool.acquire(timeout=...)`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct AsyncpgSettings {
+pub(crate) struct AsyncpgSettings {
     /// Connections opened when the pool is created (`min_size`, 10).
     #[serde(default = "ten")]
-    pub min_size: u32,
+    pub(crate) min_size: u32,
     /// Most connections (`max_size`, 10); opened lazily by acquires beyond `min_size`.
     #[serde(default = "ten")]
-    pub max_size: u32,
+    pub(crate) max_size: u32,
     /// `pool.acquire(timeout=...)`: off (wait forever) by default, as asyncpg.
     #[serde(default = "off")]
-    pub acquire_timeout: Toggle,
+    pub(crate) acquire_timeout: Toggle,
     /// Queries after which a connection is closed on release and replaced (50,000).
     #[serde(default = "fifty_thousand")]
-    pub max_queries: u64,
+    pub(crate) max_queries: u64,
     /// An idle connection beyond `min_size` is closed after this long (300 s; "off" is
     /// asyncpg's 0).
     #[serde(default = "five_minutes")]
-    pub max_inactive_connection_lifetime: Toggle,
+    pub(crate) max_inactive_connection_lifetime: Toggle,
 }
 
 impl Default for AsyncpgSettings {
@@ -141,29 +141,29 @@ impl Default for AsyncpgSettings {
 /// `model = "sqlalchemy"`: `create_engine`/`create_async_engine(url, pool_size=..., ...)`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct SqlalchemySettings {
+pub(crate) struct SqlalchemySettings {
     /// Connections kept in the pool when returned (5); the pool starts empty.
     #[serde(default = "five")]
-    pub pool_size: u32,
+    pub(crate) pool_size: u32,
     /// Connections beyond `pool_size`, closed when returned while `pool_size` are idle (10;
     /// -1: no limit).
     #[serde(default = "ten_i")]
-    pub max_overflow: i32,
+    pub(crate) max_overflow: i32,
     /// How long a checkout waits once `pool_size + max_overflow` are out (30 s).
     #[serde(default = "thirty_seconds", with = "crate::scenario::duration")]
-    pub pool_timeout: Duration,
+    pub(crate) pool_timeout: Duration,
     /// A connection older than this is replaced at checkout (off, SQLAlchemy's -1).
     #[serde(default = "off")]
-    pub pool_recycle: Toggle,
+    pub(crate) pool_recycle: Toggle,
     /// Ping a connection at checkout; a dead one is replaced (false).
     #[serde(default)]
-    pub pool_pre_ping: bool,
+    pub(crate) pool_pre_ping: bool,
     /// Take the most recently returned connection (false: the oldest).
     #[serde(default)]
-    pub pool_use_lifo: bool,
+    pub(crate) pool_use_lifo: bool,
     /// What a returned connection gets (`rollback`, SQLAlchemy's default).
     #[serde(default = "rollback")]
-    pub reset_on_return: ResetOnReturn,
+    pub(crate) reset_on_return: ResetOnReturn,
 }
 
 impl Default for SqlalchemySettings {
@@ -183,7 +183,7 @@ impl Default for SqlalchemySettings {
 /// psycopg_pool's `check` callback.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum PsycopgCheck {
+pub(crate) enum PsycopgCheck {
     /// No check at checkout (psycopg_pool's `check=None`).
     #[default]
     None,
@@ -194,36 +194,36 @@ pub enum PsycopgCheck {
 /// `model = "psycopg"`: `psycopg_pool.AsyncConnectionPool(conninfo, ...)`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct PsycopgSettings {
+pub(crate) struct PsycopgSettings {
     /// Connections kept open (4), opened in the background when the pool opens.
     #[serde(default = "four")]
-    pub min_size: u32,
+    pub(crate) min_size: u32,
     /// Most connections (defaults to `min_size`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_size: Option<u32>,
+    pub(crate) max_size: Option<u32>,
     /// How long `getconn()` waits (30 s).
     #[serde(default = "thirty_seconds", with = "crate::scenario::duration")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Most requests waiting; beyond it `TooManyRequests` at once (0: no limit).
     #[serde(default)]
-    pub max_waiting: u32,
+    pub(crate) max_waiting: u32,
     /// A connection older than this is closed when returned and replaced (1 h).
     #[serde(default = "one_hour", with = "crate::scenario::duration")]
-    pub max_lifetime: Duration,
+    pub(crate) max_lifetime: Duration,
     /// Idle connections beyond `min_size` unused this long are closed (10 min).
     #[serde(default = "ten_minutes", with = "crate::scenario::duration")]
-    pub max_idle: Duration,
+    pub(crate) max_idle: Duration,
     /// How long a failed connection keeps being retried in the background (5 min).
     #[serde(default = "five_minutes_d", with = "crate::scenario::duration")]
-    pub reconnect_timeout: Duration,
+    pub(crate) reconnect_timeout: Duration,
     /// The check at checkout.
     #[serde(default)]
-    pub check: PsycopgCheck,
+    pub(crate) check: PsycopgCheck,
 }
 
 impl PsycopgSettings {
     /// `max_size`, or `min_size` when not given.
-    pub fn effective_max_size(&self) -> u32 {
+    pub(crate) fn effective_max_size(&self) -> u32 {
         self.max_size.unwrap_or(self.min_size)
     }
 }
@@ -283,7 +283,7 @@ fn one_hour() -> Duration {
 impl super::PoolSettings {
     /// The most connections one pool instance opens at once, whatever the model (bb8's
     /// `max_size`; SQLAlchemy's `pool_size + max_overflow`, `None` when unlimited).
-    pub fn capacity(&self) -> Option<u32> {
+    pub(crate) fn capacity(&self) -> Option<u32> {
         match self.model {
             PoolModel::Bb8 => Some(self.max_size),
             PoolModel::Asyncpg => Some(self.asyncpg().max_size),
@@ -299,7 +299,7 @@ impl super::PoolSettings {
 
     /// The connections a pool keeps open when idle (bb8's `min_idle`, asyncpg's and psycopg's
     /// `min_size`; SQLAlchemy's pool starts empty and keeps up to `pool_size`).
-    pub fn kept_open(&self) -> u32 {
+    pub(crate) fn kept_open(&self) -> u32 {
         match self.model {
             PoolModel::Bb8 => self.min_idle.unwrap_or(0),
             PoolModel::Asyncpg => self.asyncpg().min_size,
@@ -309,7 +309,7 @@ impl super::PoolSettings {
     }
 
     /// How long an acquire waits (`None`: forever, asyncpg's default).
-    pub fn acquire_timeout(&self) -> Option<Duration> {
+    pub(crate) fn acquire_timeout(&self) -> Option<Duration> {
         match self.model {
             PoolModel::Bb8 => Some(self.connection_timeout),
             PoolModel::Asyncpg => self.asyncpg().acquire_timeout.0,
@@ -319,7 +319,7 @@ impl super::PoolSettings {
     }
 
     /// Whether a checkout pings the connection first.
-    pub fn pings_on_checkout(&self) -> bool {
+    pub(crate) fn pings_on_checkout(&self) -> bool {
         match self.model {
             PoolModel::Bb8 => self.test_on_check_out,
             PoolModel::Asyncpg => false,
@@ -330,7 +330,7 @@ impl super::PoolSettings {
 
     /// The keys that size the pool and time its waits, in the model's own words: what advice
     /// names (`max_overflow`, not `max_size`, for SQLAlchemy).
-    pub fn sizing_words(&self) -> (&'static str, &'static str, &'static str) {
+    pub(crate) fn sizing_words(&self) -> (&'static str, &'static str, &'static str) {
         match self.model {
             PoolModel::Bb8 => ("max_size", "connection_timeout", "test_on_check_out"),
             PoolModel::Asyncpg => (
@@ -343,15 +343,15 @@ impl super::PoolSettings {
         }
     }
 
-    pub fn asyncpg(&self) -> AsyncpgSettings {
+    pub(crate) fn asyncpg(&self) -> AsyncpgSettings {
         self.asyncpg.clone().unwrap_or_default()
     }
 
-    pub fn sqlalchemy(&self) -> SqlalchemySettings {
+    pub(crate) fn sqlalchemy(&self) -> SqlalchemySettings {
         self.sqlalchemy.clone().unwrap_or_default()
     }
 
-    pub fn psycopg(&self) -> PsycopgSettings {
+    pub(crate) fn psycopg(&self) -> PsycopgSettings {
         self.psycopg.clone().unwrap_or_default()
     }
 }
@@ -359,7 +359,7 @@ impl super::PoolSettings {
 impl super::PoolSettings {
     /// [`PoolSettings::capacity`](super::PoolSettings::capacity), or `tasks` when unlimited
     /// (at most one connection per task is ever wanted).
-    pub fn size_limit(&self, tasks: u32) -> u32 {
+    pub(crate) fn size_limit(&self, tasks: u32) -> u32 {
         self.capacity().unwrap_or(tasks)
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// `toxic` of a `network` fault: toxiproxy's names.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum ToxicName {
+pub(crate) enum ToxicName {
     Latency,
     Bandwidth,
     Timeout,
@@ -19,7 +19,7 @@ pub enum ToxicName {
 }
 
 impl ToxicName {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ToxicName::Latency => "latency",
             ToxicName::Bandwidth => "bandwidth",
@@ -49,7 +49,7 @@ impl ToxicName {
 /// `stream` of a `network` fault: which direction it acts on.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum StreamName {
+pub(crate) enum StreamName {
     /// Harness → server.
     Upstream,
     /// Server → harness.

@@ -48,7 +48,7 @@ impl<'de> Deserialize<'de> for SettingValue {
 
 /// A duration that can be switched off with `"off"` (bb8's `None`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Toggle(pub Option<Duration>);
+pub(crate) struct Toggle(pub Option<Duration>);
 
 impl Serialize for Toggle {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -100,12 +100,12 @@ pub enum ResetOnReturn {
 }
 
 impl ResetOnReturn {
-    pub fn is_none(&self) -> bool {
+    pub(crate) fn is_none(&self) -> bool {
         *self == ResetOnReturn::None
     }
 
     /// The statement sent on return, if any.
-    pub fn sql(self) -> Option<&'static str> {
+    pub(crate) fn sql(self) -> Option<&'static str> {
         match self {
             ResetOnReturn::None => None,
             ResetOnReturn::Rollback => Some("ROLLBACK"),

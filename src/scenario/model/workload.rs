@@ -11,27 +11,27 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSettings {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(default = "default_weight")]
-    pub weight: u32,
+    pub(crate) weight: u32,
     #[serde(default)]
-    pub transaction: bool,
+    pub(crate) transaction: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub isolation: Option<Isolation>,
+    pub(crate) isolation: Option<Isolation>,
     /// Values drawn once per operation, usable as `@name` in the steps.
     #[serde(default, rename = "let", skip_serializing_if = "BTreeMap::is_empty")]
-    pub lets: BTreeMap<String, Param>,
+    pub(crate) lets: BTreeMap<String, Param>,
     /// `"acknowledged_writes"`: each operation also writes a unique id into the harness's
     /// ledger table, inside its transaction; after the load the ledger is read back to find
     /// acknowledged writes that are missing (lost) and failed ones that are there (phantom).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<Verify>,
+    pub(crate) verify: Option<Verify>,
     /// `"ledger"`: a ready-made verified write (a transaction whose only write is the ledger's);
     /// steps may be added, a sleep say, to widen the race.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub builtin: Option<Builtin>,
+    pub(crate) builtin: Option<Builtin>,
     #[serde(default)]
-    pub step: Vec<StepSettings>,
+    pub(crate) step: Vec<StepSettings>,
 }
 
 fn default_weight() -> u32 {
@@ -69,7 +69,7 @@ pub enum Isolation {
 }
 
 impl Isolation {
-    pub fn sql(self) -> &'static str {
+    pub(crate) fn sql(self) -> &'static str {
         match self {
             Isolation::ReadUncommitted => "READ UNCOMMITTED",
             Isolation::ReadCommitted => "READ COMMITTED",
@@ -84,23 +84,23 @@ impl Isolation {
 #[serde(deny_unknown_fields)]
 pub struct StepSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sql: Option<String>,
+    pub(crate) sql: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub params: Vec<Param>,
+    pub(crate) params: Vec<Param>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub capture: Vec<String>,
+    pub(crate) capture: Vec<String>,
     #[serde(
         default,
         with = "crate::scenario::duration",
         skip_serializing_if = "Option::is_none"
     )]
-    pub sleep: Option<Duration>,
+    pub(crate) sleep: Option<Duration>,
 }
 
 /// A statement parameter or `let` value as written: an expression string (generator or
 /// `@name`), a literal number or boolean, or `{ value = "..." }` for a literal string.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Param {
+pub(crate) enum Param {
     Expr(String),
     Int(i64),
     Float(f64),

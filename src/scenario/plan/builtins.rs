@@ -83,11 +83,11 @@ END $$";
 #[derive(Default)]
 pub(super) struct Parts {
     /// Steps that run before the user's.
-    pub before: Vec<Step>,
+    pub(crate) before: Vec<Step>,
     /// `session_state`: the slot of the mark found.
-    pub session_mark: Option<usize>,
+    pub(crate) session_mark: Option<usize>,
     /// `advisory_lock`: the unlock step, run on a second checkout, and its result's slot.
-    pub unlock: Option<(Step, usize)>,
+    pub(crate) unlock: Option<(Step, usize)>,
 }
 
 fn step(sql: &str, params: &[&str], capture: &[&str]) -> StepSettings {
