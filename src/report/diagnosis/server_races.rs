@@ -161,20 +161,31 @@ fn after_read_only(r: &VariantReport, last: u64, ended: u64) -> String {
 }
 
 fn read_only_advice(r: &VariantReport, s: &Settings) -> String {
-    let lifetime = match s.pool.max_lifetime.0 {
+    let words = s.pool.words();
+    let key = words.lifetime;
+    let lifetime = match s.pool.age_limit() {
+        // asyncpg has no age limit: max_queries counts queries.
+        _ if s.pool.model == crate::scenario::model::PoolModel::Asyncpg => format!(
+            "{} replaces a connection only after {key} ({}) queries, which may be long",
+            words.library,
+            s.pool.asyncpg().max_queries
+        ),
         Some(d) => format!(
-            "max_lifetime ({} here) bounds how long",
+            "{key} ({} here) bounds how long",
             humantime::format_duration(d)
         ),
-        None => "without max_lifetime (unset here) that is forever".into(),
+        None => format!("without {key} (unset here) that is forever"),
+    };
+    let pre_ping = match words.pre_ping {
+        Some(key) => format!("A pre-ping ({key} = {})", s.pool.pings_on_checkout()),
+        None => format!("A pre-ping ({} has none)", words.library),
     };
     format!(
         "After a real failover the old primary stays read-only and only a new connection reaches the new one: a \
-         pool then fails until it replaces its connections; {lifetime}. A pre-ping (test_on_check_out = {}) does not \
+         pool then fails until it replaces its connections; {lifetime}. {pre_ping} does not \
          help against it: the read-only server answers it; it only catches connections that died idle{}. Replace \
          a connection that meets 25006, and connect with target_session_attrs = \"read-write\" (or check SHOW \
          transaction_read_only on checkout).",
-        s.pool.test_on_check_out,
         if r.pool.died_idle > 0 {
             format!(" ({} operation(s) met one here)", r.pool.died_idle)
         } else {
