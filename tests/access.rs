@@ -64,7 +64,7 @@ fn every_access_mode_runs_the_mix_against_a_real_server() {
         let report = run_text(&format!("mode_{name}"), TABLE, &sets);
         assert_consistent(&report);
         let v = &report.variants[0];
-        let tasks = v.settings["load"]["tasks"].as_u64().unwrap();
+        let tasks = v.settings.json()["load"]["tasks"].as_u64().unwrap();
         assert_eq!(
             v.operations.total,
             tasks * 30,
@@ -290,6 +290,46 @@ sql = "SELEC oops"
     // Teardown ran: the setup table is gone, so setup can run again.
     let e = run_on(&s, Some(&url)).unwrap_err();
     assert!(!e.to_string().contains("already exists"), "{e}");
+}
+
+/// The variant's report is assembled once, after teardown: a teardown statement the server
+/// rejects is one of its warnings, beside the numbers of the load and its verdict.
+#[test]
+fn a_rejected_teardown_statement_is_a_warning_of_the_report() {
+    let text = r#"
+name = "teardown"
+[database]
+teardown = ["SELECT 1", "DROP TABLE no_such_table"]
+[load]
+tasks = 2
+iterations = 5
+[expect]
+error_rate = 0
+[[workload]]
+name = "w"
+[[workload.step]]
+sql = "SELECT 1"
+"#;
+    let r = run_text("teardown_warning", text, &[]);
+    let v = &r.variants[0];
+    assert!(
+        v.operations.ok > 0 && v.operations.failed == 0,
+        "{:?}",
+        v.operations
+    );
+    assert_eq!(v.warnings.len(), 1, "{:?}", v.warnings);
+    let w = &v.warnings[0];
+    assert!(
+        w.starts_with("database.teardown[1]: the server rejects"),
+        "{w}"
+    );
+    assert!(w.contains("no_such_table"), "{w}");
+    assert!(
+        v.verdict.pass && v.verdict.checks.len() == 1,
+        "{:?}",
+        v.verdict
+    );
+    assert!(r.verdict.pass, "{:?}", r.verdict);
 }
 
 #[test]

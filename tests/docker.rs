@@ -128,6 +128,76 @@ fn a_run_on_a_container_end_to_end_leaves_no_container() {
     );
 }
 
+/// `DATABASE_URL` and the libpq variables, set for the child only and naming a server that does
+/// not exist, do not replace the scenario's container (docs/scenario.md, `[database]`).
+#[test]
+fn the_environments_server_does_not_replace_the_container() {
+    let test = "the_environments_server_does_not_replace_the_container";
+    if !ready(test, &[V15]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("env.toml");
+    let out = dir.path().join("report.json");
+    std::fs::write(&file, scenario_text(V15, "1s", "")).unwrap();
+    let _one = load_lock();
+    let run = Command::new(env!("CARGO_BIN_EXE_stress"))
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("DATABASE_URL, PGHOST, PGPORT set but not used"),
+        "{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["database"]["source"], "docker");
+    let version = report["variants"][0]["server_version"].as_str().unwrap();
+    assert!(version.starts_with("15."), "{version}");
+}
+
+/// `[database.pgbouncer]` in front of `[database.docker]`: PgBouncer on the host, the server in
+/// the container; the load's queries pass through PgBouncer (its console counts them).
+#[test]
+fn pgbouncer_in_front_of_a_container() {
+    let test = "pgbouncer_in_front_of_a_container";
+    if !ready(test, &[V15]) || !common::pgbouncer::available(test) {
+        return;
+    }
+    // Session pooling: the harness's named prepared statements stay valid, so nothing fails.
+    let pooler = "[database.pgbouncer]\npool_mode = \"session\"\ndefault_pool_size = 4\n";
+    let s = scenario(&scenario_text(V15, "2s", pooler), &[]);
+    let _one = load_lock();
+    let report = run_on(&s, None).expect("PgBouncer in front of a container");
+    assert_consistent(&report);
+    assert_eq!(report.database.source, "docker");
+    let info = report.database.pooler.as_ref().expect("database.pooler");
+    assert_eq!(info.kind, "pgbouncer");
+    let v = &report.variants[0];
+    assert!(
+        v.operations.ok > 0 && v.operations.failed == 0,
+        "{:?}",
+        v.errors
+    );
+    let through: u64 = v
+        .timeline
+        .iter()
+        .filter_map(|e| e.pooler.as_ref())
+        .map(|p| p.queries)
+        .sum();
+    assert!(through > 0, "PgBouncer passed no query: {:?}", v.timeline);
+    let label = format!("io.stress.run={}", report.run_id);
+    assert!(containers(&label).is_empty(), "removed after success");
+}
+
 #[test]
 fn a_variant_per_image_gives_each_its_server_version_in_one_report() {
     let test = "a_variant_per_image_gives_each_its_server_version_in_one_report";
@@ -159,6 +229,55 @@ fn a_variant_per_image_gives_each_its_server_version_in_one_report() {
         containers(&format!("io.stress.run={}", report.run_id)).len(),
         0
     );
+}
+
+/// A variant whose image is a local test image this machine lacks (no registry has it) is
+/// refused before any variant starts, with the command that builds it and the `--variant`
+/// options that run the others; so is the shipped postgres-versions.toml where its 17 image
+/// has not been built (CI builds 13 and 15 only).
+#[test]
+fn a_missing_local_image_is_refused_before_anything_starts() {
+    let test = "a_missing_local_image_is_refused_before_anything_starts";
+    if !ready(test, &[V15]) {
+        return;
+    }
+    let absent = "stress-test-postgres:0";
+    let variants = format!(
+        "[[variant]]\nname = \"fifteen\"\n[[variant]]\nname = \"zero\"\n\
+         database.docker.image = \"{absent}\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("absent.toml");
+    std::fs::write(&file, scenario_text(V15, "1s", &variants)).unwrap();
+    let mut runs = vec![(file, absent, "13, :15 and :17 only", "fifteen")];
+    let shipped = std::path::PathBuf::from("scenarios/postgres-versions.toml");
+    let has_17 = Command::new("docker")
+        .args(["image", "inspect", "stress-test-postgres:17"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_17 {
+        let hint = "tests/docker/build-image.sh 17";
+        runs.push((shipped, "stress-test-postgres:17", hint, "PostgreSQL 15"));
+    }
+    for (file, image, hint, other) in runs {
+        let run = Command::new(env!("CARGO_BIN_EXE_stress"))
+            .arg("run")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{file:?}: {stderr}");
+        assert!(stderr.contains(&format!("image {image} ")), "{stderr}");
+        assert!(stderr.contains(hint), "{stderr}");
+        assert!(
+            stderr.contains(&format!("--variant \"{other}\"")),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains(": database"),
+            "no variant started: {stderr}"
+        );
+    }
 }
 
 /// Operations succeeded in a second that ended after `after_ms`.
@@ -220,13 +339,14 @@ fn kill_backend_on_a_container_kills_one_of_ours_inside_it() {
     assert!(recovered(v, v.faults[0].at_ms), "{:?}", v.timeline);
 }
 
-/// A `stress run` of `text` whose stderr lines are passed on; returns the child.
+/// A `stress run` of `file` whose stderr lines are passed on (with its phases, `stress:
+/// [variant] setup` / `load`, which say where the run is); returns the child.
 fn spawn_run(
     file: &std::path::Path,
     env: &[(&str, &str)],
 ) -> (std::process::Child, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stress"))
-        .args(["run", "--quiet"])
+        .arg("run")
         .arg(file)
         .envs(env.iter().copied())
         .stdout(Stdio::null())
@@ -243,6 +363,32 @@ fn spawn_run(
     (child, rx)
 }
 
+/// Waits for the line of `lines` that ends with `phase` (`] load`), within `limit`; panics if
+/// the run ends or says nothing of it in time. Returns the lines read until then.
+fn wait_for_phase(
+    lines: &mpsc::Receiver<String>,
+    child: &mut std::process::Child,
+    phase: &str,
+    limit: Duration,
+) -> Vec<String> {
+    let deadline = Instant::now() + limit;
+    let mut said = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.ends_with(phase) => {
+                said.push(line);
+                return said;
+            }
+            Ok(line) => said.push(line),
+            Err(_) => panic!(
+                "no `{phase}` within {limit:?} (ended: {:?}): {said:?}",
+                child.try_wait().unwrap()
+            ),
+        }
+    }
+}
+
 #[test]
 fn no_container_is_left_after_an_error_sigint_or_sigterm() {
     let test = "no_container_is_left_after_an_error_sigint_or_sigterm";
@@ -256,10 +402,21 @@ fn no_container_is_left_after_an_error_sigint_or_sigterm() {
     let long = dir.path().join("long.toml");
     std::fs::write(&long, scenario_text(V15, "60s", "")).unwrap();
     let _one = load_lock();
-    let (mut child, _) = spawn_run(&broken, &[]);
+    let (mut child, lines) = spawn_run(&broken, &[]);
     let pid = child.id();
     let status = child.wait().unwrap();
-    assert!(!status.success(), "a failed setup fails the run");
+    let said: Vec<String> = lines.iter().collect();
+    assert!(!status.success(), "a failed setup fails the run: {said:?}");
+    // The setup runs on the container's server: its phase begins once the container accepts
+    // connections, and its error comes after it.
+    let setup = said.iter().position(|l| l.ends_with("] setup"));
+    let error = said
+        .iter()
+        .position(|l| l.contains("database.setup") && l.contains("TABEL"));
+    assert!(
+        matches!((setup, error), (Some(s), Some(e)) if s < e),
+        "the setup error, after the container started: {said:?}"
+    );
     assert!(
         containers(&format!("io.stress.owner-pid={pid}")).is_empty(),
         "after an error"
@@ -271,19 +428,18 @@ fn no_container_is_left_after_an_error_sigint_or_sigterm() {
         let (mut child, lines) = spawn_run(&long, &[]);
         let pid = child.id();
         let label = format!("io.stress.owner-pid={pid}");
-        let deadline = Instant::now() + Duration::from_secs(120);
-        // The container exists once it is started; the load has begun when the run says so.
-        while containers(&label).is_empty() {
-            assert!(Instant::now() < deadline, "no container within 120 s");
-            assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        std::thread::sleep(Duration::from_secs(1));
+        // The signal lands during the load: once the run says the load has begun.
+        let mut said = wait_for_phase(&lines, &mut child, "] load", Duration::from_secs(120));
+        assert_eq!(
+            containers(&label).len(),
+            1,
+            "the load's container: {said:?}"
+        );
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
         let status = child.wait().unwrap();
-        let said: Vec<String> = lines.try_iter().collect();
+        said.extend(lines.iter());
         assert_eq!(status.code(), Some(code), "{signal}: {said:?}");
-        assert!(containers(&label).is_empty(), "after {signal}");
+        assert!(containers(&label).is_empty(), "after {signal}: {said:?}");
     }
 }
 

@@ -204,6 +204,11 @@ fn parse(page: &str) -> Html {
         "href=\"//",
         "@import",
         "url(http",
+        "url(//",
+        "url('http",
+        "url('//",
+        "url(\"http",
+        "url(\"//",
     ] {
         assert!(!lower.contains(url), "{url} in the page");
     }
@@ -329,6 +334,41 @@ fn a_saved_report_renders_to_the_page_of_its_run() {
     assert_close(&data(&again), &data(&first));
 }
 
+/// `stress report` of several files: one page, a section per report, each with its own totals.
+#[test]
+fn several_saved_reports_render_to_one_page() {
+    let m = made();
+    let page = m.path("several.html");
+    let files = ["faults.json", "sweep.json", "merged.json"];
+    let mut args = vec![os("report")];
+    let paths: Vec<PathBuf> = files.iter().map(|f| m.path(f)).collect();
+    args.extend(paths.iter().map(|p| p.as_os_str()));
+    args.extend([os("--html"), page.as_os_str()]);
+    let (code, text) = stress(&args);
+    assert_eq!(code, 0, "{text}");
+    let doc = parse(&m.page("several.html"));
+    assert_eq!(doc.select(&sel("section.scenario")).count(), files.len());
+    let scenarios = &data(&doc)["scenarios"];
+    assert_eq!(scenarios.as_array().unwrap().len(), files.len());
+    for (i, file) in files.iter().enumerate() {
+        let report = m.report(file);
+        assert_shows(&doc, &report, i);
+        assert_eq!(scenarios[i]["name"], report.scenario.name.as_str());
+        let header: String = doc
+            .select(&sel(&format!("section#s{i} dl.meta")))
+            .next()
+            .unwrap()
+            .text()
+            .collect();
+        assert!(header.contains(&report.run_id), "{file}: {header}");
+    }
+    let machines = doc.select(&sel("section#s2 table.peaks")).count();
+    assert_eq!(
+        machines, 1,
+        "the merged report's machines, in its own section"
+    );
+}
+
 /// Two JSON values alike, their numbers within a relative 1e-9.
 fn assert_close(a: &serde_json::Value, b: &serde_json::Value) {
     use serde_json::Value::*;
@@ -367,6 +407,18 @@ fn a_sweep_shows_every_point_and_its_metric_against_the_swept_value() {
     assert_eq!(checks, 3, "one check per point");
     let spectra = &data(&doc)["scenarios"][0]["spectra"];
     assert_eq!(spectra["operation"].as_array().unwrap().len(), 3);
+    // Every point met `[expect]`: the page names the cheapest, as the report does.
+    let cheapest = report.verdict.cheapest.as_ref().expect("a cheapest");
+    let name = cheapest.variant.as_deref().expect("a point met [expect]");
+    let shown = doc.select(&sel("p.cheapest")).next().expect("p.cheapest");
+    let code: String = shown.select(&sel("code")).next().unwrap().text().collect();
+    assert_eq!(code, name);
+    let text: String = shown.text().collect();
+    let connections = cheapest.connections.unwrap();
+    assert!(
+        text.contains(&format!("{connections} connection(s)")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -377,8 +429,37 @@ fn a_merged_report_shows_each_machine() {
     assert_shows(&doc, &report, 0);
     let hosts = doc.select(&sel("table.sources tbody tr")).count();
     assert_eq!(hosts, 2);
-    let peaks = doc.select(&sel("table.peaks tbody tr")).count();
-    assert_eq!(peaks, 2, "one row per machine of the one variant");
+    let rows: Vec<_> = doc.select(&sel("table.peaks tbody tr")).collect();
+    assert_eq!(rows.len(), 2, "one row per machine of the one variant");
+    let text = |row: &scraper::ElementRef, s: &str| -> String {
+        row.select(&sel(s)).next().unwrap().text().collect()
+    };
+    // Each machine's row carries that machine's own figures, from its own report.
+    for input in ["a.json", "b.json"] {
+        let machine = m.report(input);
+        let v = &machine.variants[0];
+        let row = rows
+            .iter()
+            .find(|row| text(row, "td code") == machine.run_id)
+            .unwrap_or_else(|| panic!("no row for {}", machine.run_id));
+        assert_eq!(
+            text(row, "td[data-col=\"ok\"]"),
+            v.operations.ok.to_string()
+        );
+        assert_eq!(
+            text(row, "td[data-col=\"failed\"]"),
+            v.operations.failed.to_string()
+        );
+        assert_eq!(
+            text(row, "td[data-col=\"ok/s\"]"),
+            format!("{:.1}", v.throughput_ops_s)
+        );
+    }
+    let ok: u64 = rows
+        .iter()
+        .map(|row| text(row, "td[data-col=\"ok\"]").parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(ok, report.variants[0].operations.ok, "the machines add up");
 }
 
 #[test]
@@ -387,8 +468,29 @@ fn a_comparison_shows_the_deltas() {
     let new = m.report("b.json");
     let doc = parse(&m.page("compare.html"));
     assert_shows(&doc, &new, 0);
-    let rows = doc.select(&sel("table.deltas tbody tr")).count();
-    assert!(rows >= 5, "{rows} delta rows");
+    let rows: Vec<Vec<String>> = doc
+        .select(&sel("table.deltas tbody tr"))
+        .map(|tr| {
+            tr.select(&sel("td"))
+                .map(|td| td.text().collect())
+                .collect()
+        })
+        .collect();
+    assert!(rows.len() >= 5, "{} delta rows", rows.len());
+    // The throughput row is the two reports' difference.
+    let (base, now) = (
+        m.report("a.json").variants[0].throughput_ops_s,
+        new.variants[0].throughput_ops_s,
+    );
+    let row = rows
+        .iter()
+        .find(|cells| cells[1] == "throughput")
+        .expect("a throughput row");
+    let throughput = stress::metric::Metric::Throughput;
+    assert_eq!(row[0], new.variants[0].name);
+    assert_eq!(row[2], throughput.format(base));
+    assert_eq!(row[3], throughput.format(now));
+    assert_eq!(row[4], format!("{:+.1}%", (now - base) / base * 100.0));
     let text: String = doc
         .select(&sel("section#s0"))
         .next()

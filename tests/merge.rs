@@ -124,6 +124,37 @@ fn assert_latencies_are_the_union(va: &VariantReport, vb: &VariantReport, vm: &V
     assert_eq!(lm.operation.count, u.len());
 }
 
+/// Each machine's row carries its own report's figures, and the rows add up to the merged
+/// totals (the throughputs to at least the merged one: each machine's phase is within the
+/// merged one).
+fn assert_each_machine_contributes(machines: &[(&Report, &VariantReport)], vm: &VariantReport) {
+    assert_eq!(vm.machines.len(), machines.len());
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
+    for (r, v) in machines {
+        let row = vm.machines.iter().find(|m| m.run_id == r.run_id).unwrap();
+        let t = row.totals.expect("each machine's totals");
+        assert_eq!(t.operations, v.operations, "{}", r.run_id);
+        assert!(close(t.throughput_ops_s, v.throughput_ops_s), "{t:?}");
+        assert!(close(t.measured_s, v.measured_s), "{t:?}");
+        assert!(
+            close(t.operation_p99_ms, v.latency_ms.operation.p99),
+            "{t:?}"
+        );
+    }
+    let totals: Vec<_> = vm.machines.iter().map(|m| m.totals.unwrap()).collect();
+    let sum =
+        |f: fn(&stress::report::model::MachineTotals) -> u64| -> u64 { totals.iter().map(f).sum() };
+    assert_eq!(sum(|t| t.operations.ok), vm.operations.ok);
+    assert_eq!(sum(|t| t.operations.failed), vm.operations.failed);
+    assert_eq!(sum(|t| t.operations.total), vm.operations.total);
+    let throughput: f64 = totals.iter().map(|t| t.throughput_ops_s).sum();
+    assert!(
+        throughput >= vm.throughput_ops_s * (1.0 - 1e-9),
+        "{throughput} < {}",
+        vm.throughput_ops_s
+    );
+}
+
 /// Runs the scenario in one process per report path, all at the same time.
 fn run_at_once(url: &str, file: &Path, outs: &[&Path]) {
     let _one_at_a_time = load_lock();
@@ -193,6 +224,7 @@ fn two_concurrent_half_loads_merge_into_sums_and_union_histograms() {
         vm.pool.peak_in_use,
         va.pool.peak_in_use.max(vb.pool.peak_in_use)
     );
+    assert_each_machine_contributes(&[(&ra, va), (&rb, vb)], vm);
     assert_eq!(merged.merged_from.len(), 2);
     assert_eq!(vm.verdict.checks.len(), 2);
     assert!(merged.verdict.pass);

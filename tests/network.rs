@@ -1,7 +1,8 @@
 //! The network proxy between the load and a real server: latency as asked, a blackhole that
 //! `op_timeout` turns into `op_deadline_exceeded` and that the run recovers from, a reset
-//! (`connection_closed`), the proxy down (`connect_refused`), `idle_only` sparing connections
-//! in use, and `test_on_check_out` replacing the idle connections a NAT dropped.
+//! (`connection_closed`, and `commit_indeterminate` when COMMIT was in flight), the proxy down
+//! (`connect_refused`), `idle_only` sparing connections in use, and `test_on_check_out`
+//! replacing the idle connections a NAT dropped.
 
 mod common;
 
@@ -118,6 +119,82 @@ fn reset_peer_is_connection_closed() {
     let v = &report.variants[0];
     assert!(count(v, ErrorClass::ConnectionClosed) > 0, "{:?}", v.errors);
     assert!(ok_after(v, 2000) > 0, "{:?}", v.timeline);
+}
+
+/// Each transaction's COMMIT takes 1 s (a deferred constraint trigger sleeps in it) and the
+/// tasks do not think between transactions, so at 1.5 s each task is in a COMMIT however late
+/// it started. A failed task pauses 300 ms, past the 100 ms the reset stays: its next
+/// connection is not reset while it opens.
+const SLOW_COMMIT: &str = r#"
+name = "commit"
+[database]
+setup = [
+  "CREATE TABLE slow_commit (id bigserial PRIMARY KEY, v int)",
+  "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$",
+  "CREATE CONSTRAINT TRIGGER slow_at_commit AFTER INSERT ON slow_commit DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()",
+]
+teardown = ["DROP TABLE slow_commit", "DROP FUNCTION slow_commit()"]
+[load]
+tasks = 3
+duration = "3500ms"
+on_failure = { pause = "300ms" }
+[pool]
+max_size = 3
+test_on_check_out = false
+[[workload]]
+name = "write"
+transaction = true
+verify = "acknowledged_writes"
+[[workload.step]]
+sql = "INSERT INTO slow_commit (v) VALUES (1)"
+[[fault]]
+kind = "network"
+toxic = "reset_peer"
+at = "1500ms"
+for = "100ms"
+"#;
+
+#[test]
+fn reset_peer_during_commit_is_commit_indeterminate() {
+    let report = run_text("net_reset_commit", SLOW_COMMIT, &[]);
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    let indeterminate = count(v, ErrorClass::CommitIndeterminate);
+    assert!(indeterminate > 0, "{:?}", v.errors);
+    // A reset outside COMMIT is a plain connection_closed; nothing else fails.
+    for class in v.errors.keys() {
+        assert!(
+            matches!(
+                class,
+                ErrorClass::CommitIndeterminate | ErrorClass::ConnectionClosed
+            ),
+            "{:?}",
+            v.errors
+        );
+    }
+    assert!(
+        v.faults[0].detail.starts_with("reset_peer on 3 of 3"),
+        "{}",
+        v.faults[0].detail
+    );
+    assert!(
+        v.faults[0]
+            .failed_next_1s
+            .contains_key(&ErrorClass::CommitIndeterminate),
+        "{:?}",
+        v.faults[0].failed_next_1s
+    );
+    // The ledger resolves each unknown outcome, and no acknowledged write is lost.
+    let w = v
+        .writes
+        .as_ref()
+        .expect("the acknowledged-writes check ran");
+    assert_eq!(w.indeterminate, indeterminate);
+    assert_eq!(
+        w.indeterminate_committed + w.indeterminate_rolled_back,
+        indeterminate
+    );
+    assert_eq!(w.lost, 0);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `[database.pgbouncer]` on a real PostgreSQL and a real PgBouncer (skipped visibly where
 //! PgBouncer is not installed): named prepared statements break under transaction pooling and
-//! unnamed ones do not; max_client_conn is a `pooler_error` with its reason; the timeline
+//! unnamed ones do not; session state leaks through transaction pooling even with DISCARD ALL
+//! on return; max_client_conn is a `pooler_error` with its reason; the timeline
 //! carries PgBouncer's pools; its faults act and the run recovers; nothing is left behind.
 
 mod common;
@@ -81,6 +82,47 @@ fn transaction_pooling_breaks_named_prepared_statements_and_not_unnamed_ones() {
         let p = v.pooler.as_ref().expect("variant.pooler");
         assert!(p.transactions > 0 && p.peak_sv_active <= 2, "{p:?}");
     }
+}
+
+/// Issue 15 item 2: through transaction pooling each statement may run on another server
+/// session, so the session marks of `builtin = "session_state"` leak between tasks even when
+/// the application's pool sends DISCARD ALL on every return: the reset runs on whichever
+/// server connection PgBouncer chose for it.
+#[test]
+fn session_state_leaks_through_transaction_pooling_even_with_discard_all() {
+    if !pgbouncer("session_state_leaks_through_transaction_pooling") {
+        return;
+    }
+    let text = r#"
+name = "pgbouncer-session-state"
+[database.pgbouncer]
+pool_mode = "transaction"
+default_pool_size = 2
+[load]
+tasks = 8
+duration = "1500ms"
+think_time = "5ms"
+[access]
+query_mode = "extended"
+[pool]
+max_size = 8
+reset_on_return = "discard_all"
+[[workload]]
+name = "request"
+builtin = "session_state"
+[[workload.step]]
+sleep = "20ms"
+"#;
+    let report = run_text("pgb_session_state", text, &[]);
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    assert!(v.pool.resets.unwrap_or(0) > 0, "{:?}", v.pool);
+    assert!(
+        v.anomalies.session_state_leaked.unwrap_or(0) > 0,
+        "{:?} {:?}",
+        v.anomalies,
+        v.errors
+    );
 }
 
 #[test]
@@ -204,15 +246,9 @@ fn max_prepared_statements_is_refused_on_an_older_pgbouncer() {
     if !pgbouncer("max_prepared_statements_is_refused") {
         return;
     }
-    let out = Command::new("pgbouncer")
-        .arg("--version")
-        .output()
-        .or_else(|_| {
-            Command::new("/usr/sbin/pgbouncer")
-                .arg("--version")
-                .output()
-        })
-        .unwrap();
+    // The binary stress will run (PGBOUNCER_BIN first), so the expectation is about it.
+    let bin = common::pgbouncer::binary().expect("found by pgbouncer() above");
+    let out = Command::new(&bin).arg("--version").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let minor: u32 = text
         .split_whitespace()

@@ -1,6 +1,7 @@
 //! Issue 12, items 1–3: TLS against the embedded server with `ssl = true` (hostssl-only
 //! rules), libpq's `sslmode` semantics, client certificates, and libpq's conventions
-//! (`.pgpass`, `PGSERVICE`, `PGSSLMODE`) through the binary.
+//! (`.pgpass`, `PGSERVICE`, `PGSSLMODE`) through the binary; and the network proxy's
+//! `idle_only` on TLS connections, whose messages it cannot read.
 
 mod common;
 
@@ -231,6 +232,67 @@ fn an_application_name_goes_before_ours_and_the_run_still_finds_its_backends() {
         "{:?}",
         report.variants[0].server
     );
+}
+
+/// Two tasks hold their connections in a long statement while four more sit idle in the pool;
+/// at 1.2 s each statement in flight has sent nothing for about 400 ms.
+const IDLE_POOL: &str = r#"
+name = "idle-tls"
+[load]
+tasks = 2
+duration = "3s"
+op_timeout = "2s"
+[pool]
+max_size = 6
+min_idle = 6
+queue_strategy = "fifo"
+test_on_check_out = false
+connection_timeout = "1s"
+[[workload]]
+name = "sleep"
+[[workload.step]]
+sql = "SELECT pg_sleep(0.8)"
+[[fault]]
+kind = "network"
+toxic = "timeout"
+timeout = "0s"
+at = "1200ms"
+idle_only = true
+"#;
+
+#[test]
+fn idle_only_under_tls_spares_the_connections_in_a_statement() {
+    // The proxy cannot read TLS: the statements in flight are told by who spoke last.
+    let url = url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={}", encode(&ca_file())),
+    );
+    let s = common::scenario(IDLE_POOL, &[]);
+    let report = {
+        let _one_at_a_time = common::load_lock();
+        common::run_on(&s, Some(&url)).unwrap()
+    };
+    common::assert_consistent(&report);
+    let v = &report.variants[0];
+    let detail = &v.faults[0].detail;
+    assert!(
+        detail.starts_with("timeout on 4 of 6 open connection(s)"),
+        "{detail}"
+    );
+    assert!(detail.contains("2 in use spared"), "{detail}");
+    assert!(
+        v.faults[0].failed_next_1s.is_empty(),
+        "{:?}",
+        v.faults[0].failed_next_1s
+    );
+    // The two statements in flight at 1.2 s end well at about 1.6 s.
+    let ok_after_1s: u64 = v
+        .timeline
+        .iter()
+        .filter(|e| e.t_ms >= 1000)
+        .map(|e| e.ok)
+        .sum();
+    assert!(ok_after_1s >= 2, "{:?}", v.timeline);
 }
 
 /// A CA of our own that signed nothing the server has.

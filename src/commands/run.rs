@@ -118,7 +118,14 @@ fn load(req: &RunRequest) -> Result<Vec<Scenario>, Exit> {
         let databases = scenarios
             .iter()
             .flat_map(|s| s.variants.iter().map(|v| &v.settings.database));
-        return match crate::database::check_sources(req.database_url.as_deref(), databases) {
+        let images = scenarios.iter().flat_map(|s| {
+            s.variants
+                .iter()
+                .map(|v| (v.name.as_str(), &v.settings.database))
+        });
+        let checked = crate::database::check_sources(req.database_url.as_deref(), databases)
+            .and_then(|()| crate::database::check_images(images));
+        return match checked {
             Ok(()) => Ok(scenarios),
             Err(m) => {
                 let m = crate::redact::redact(&m);

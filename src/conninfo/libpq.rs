@@ -55,6 +55,12 @@ pub struct Resolved {
 
 /// Whether the environment names a server (so that no embedded one is started).
 pub(crate) fn env_names_a_server() -> bool {
+    !server_variables().is_empty()
+}
+
+/// The libpq variables set (not empty) that name a server, in this order: `PGHOST`,
+/// `PGHOSTADDR`, `PGPORT`, `PGUSER`, `PGDATABASE`, `PGSERVICE`.
+pub(crate) fn server_variables() -> Vec<&'static str> {
     [
         "PGHOST",
         "PGHOSTADDR",
@@ -63,8 +69,9 @@ pub(crate) fn env_names_a_server() -> bool {
         "PGDATABASE",
         "PGSERVICE",
     ]
-    .iter()
-    .any(|v| env(v).is_some())
+    .into_iter()
+    .filter(|v| env(v).is_some())
+    .collect()
 }
 
 fn env(name: &str) -> Option<String> {

@@ -8,6 +8,7 @@
 //! SIGTERM); containers left by a killed `stress` carry labels naming their dead owner and are
 //! removed by the next start (see `docker/labels.rs`).
 
+pub mod images;
 mod labels;
 mod worker;
 
@@ -72,7 +73,8 @@ impl DockerServer {
             config,
             interrupt,
         };
-        let (worker, started) = Worker::start(request).map_err(|e| InfraError::new(advice(e)))?;
+        let (worker, started) =
+            Worker::start(request).map_err(|e| InfraError::new(advice(e, &settings.image)))?;
         if started.swept > 0 {
             eprintln!(
                 "stress: removed {} container(s) left by stress runs that died",
@@ -211,15 +213,19 @@ fn server_args(settings: &DockerSettings, port: u16) -> Vec<String> {
     args
 }
 
-/// An image that cannot be found usually means no registry: say how to build one here.
-fn advice(message: String) -> String {
-    if message.contains("pull") || message.contains("No such image") {
-        format!(
+/// An image that cannot be found usually means no registry: say how to build one here (that
+/// image when it is one of `tests/docker/build-image.sh`'s, else the nearest it can build).
+fn advice(message: String, image: &str) -> String {
+    if !(message.contains("pull") || message.contains("No such image")) {
+        return message;
+    }
+    match images::build_hint(image) {
+        Some(hint) => format!("{message}\n(a local image, in no registry: {hint})"),
+        None => format!(
             "{message}\n(no registry reachable? build a local image from Debian's packages with \
-             tests/docker/build-image.sh 15, and set image = \"stress-test-postgres:15\")"
-        )
-    } else {
-        message
+             tests/docker/build-image.sh 13|15|17, and set image = \"stress-test-postgres:15\" \
+             (or 13, 17))"
+        ),
     }
 }
 

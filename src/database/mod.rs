@@ -3,6 +3,11 @@
 //! binaries. A variant whose `[database.embedded]` differs from the running server's gets its
 //! own server. `[database.docker]` (cargo feature `docker`) starts a container instead, and so
 //! does the embedded default when no server binaries are found but a Docker engine answers.
+//!
+//! A variant's `[database.docker]` is the scenario's explicit choice, so it wins over the
+//! environment: `DATABASE_URL` and the libpq variables are not read for it (`stress` says so on
+//! stderr when they are set), and `--database-url` beside it is refused (exit 2), since one URL
+//! would silently turn a scenario of several images into runs on one server.
 
 mod auth;
 pub mod binaries;
@@ -131,6 +136,18 @@ fn explicit(
     cli_url: Option<&str>,
     settings: &DatabaseSettings,
 ) -> Result<Option<libpq::Resolved>, String> {
+    if let Some(d) = &settings.docker {
+        return match cli_url {
+            Some(_) => Err(format!(
+                "--database-url names one server, but the scenario's [database.docker] starts a \
+                 container of {} (a variant may set its own image): run without --database-url, \
+                 or remove [database.docker] to run on that server",
+                d.image
+            )),
+            // The environment is not read: the container is the scenario's explicit choice.
+            None => Ok(None),
+        };
+    }
     let env_url = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
     let (name, url) = match (cli_url, &settings.url, env_url) {
         (Some(u), _, _) => ("--database-url", u.to_string()),
@@ -144,6 +161,14 @@ fn explicit(
     }
 }
 
+/// The variables of the environment that name a server: `DATABASE_URL`, then libpq's.
+fn environment_servers() -> Vec<&'static str> {
+    let url = std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    let mut set = if url { vec!["DATABASE_URL"] } else { vec![] };
+    set.extend(libpq::server_variables());
+    set
+}
+
 /// Checks, before anything runs, that the database every variant would use is well written
 /// (exit 2 otherwise).
 pub fn check_sources<'a>(
@@ -154,6 +179,60 @@ pub fn check_sources<'a>(
         explicit(cli_url, settings)?;
     }
     Ok(())
+}
+
+/// Refuses, before anything runs, variants whose `[database.docker]` image is a local test
+/// image (`stress-test-postgres:MAJOR`) this machine lacks: no registry has it, so its start
+/// would fail after the other variants ran. The message names the image, its variants, the
+/// command that builds it, and the `--variant` options that run the others.
+pub fn check_images<'a>(
+    variants: impl IntoIterator<Item = (&'a str, &'a DatabaseSettings)>,
+) -> Result<(), String> {
+    #[cfg(feature = "docker")]
+    {
+        let variants: Vec<(&str, Option<&str>)> = variants
+            .into_iter()
+            .map(|(name, d)| (name, d.docker.as_ref().map(|d| d.image.as_str())))
+            .collect();
+        let mut images: Vec<&str> = variants.iter().filter_map(|(_, i)| *i).collect();
+        images.sort_unstable();
+        images.dedup();
+        let absent = docker::images::missing(&images);
+        if absent.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::new();
+        for image in &absent {
+            let names: Vec<String> = variants
+                .iter()
+                .filter(|(_, i)| *i == Some(image.as_str()))
+                .map(|(n, _)| format!("\"{n}\""))
+                .collect();
+            let hint = docker::images::build_hint(image).unwrap_or_default();
+            lines.push(format!(
+                "image {image} (variant {}) is not on this machine, and no registry has it \
+                 (it is built locally): {hint}",
+                names.join(", ")
+            ));
+        }
+        let others: Vec<String> = variants
+            .iter()
+            .filter(|(_, i)| !absent.iter().any(|a| Some(a.as_str()) == *i))
+            .map(|(n, _)| format!("--variant \"{n}\""))
+            .collect();
+        if !others.is_empty() {
+            lines.push(format!(
+                "or run the other variants only: {}",
+                others.join(" ")
+            ));
+        }
+        Err(lines.join("\n"))
+    }
+    #[cfg(not(feature = "docker"))]
+    {
+        let _ = variants;
+        Ok(())
+    }
 }
 
 /// The redacted URL, with the TLS mode when TLS is asked for (not `disable`, not libpq's
@@ -177,6 +256,8 @@ pub struct Target {
     interrupt: Arc<Interrupt>,
     /// The run id our containers are labelled with.
     run_id: String,
+    /// Whether the note that the environment's server is not used was printed.
+    env_unused_said: bool,
 }
 
 impl Target {
@@ -187,6 +268,7 @@ impl Target {
             pooler: None,
             interrupt: Arc::new(Interrupt::default()),
             run_id: String::new(),
+            env_unused_said: false,
         }
     }
 
@@ -215,6 +297,9 @@ impl Target {
 
     /// The database itself, without the pooler.
     fn source(&mut self, settings: &DatabaseSettings) -> Result<Database, InfraError> {
+        if let Some(d) = &settings.docker {
+            self.say_environment_unused(&d.image);
+        }
         if let Some(libpq::Resolved { config, tls }) = self.explicit(settings)? {
             return Ok(Database {
                 display_url: shown(&config, &tls),
@@ -273,6 +358,21 @@ impl Target {
         }
     }
 
+    /// Says once, on stderr, that `DATABASE_URL` or libpq variables naming a server are set
+    /// but not used, since `[database.docker]` wins over them.
+    fn say_environment_unused(&mut self, image: &str) {
+        let set = environment_servers();
+        if self.env_unused_said || set.is_empty() {
+            return;
+        }
+        self.env_unused_said = true;
+        eprintln!(
+            "stress: {} set but not used: [database.docker] starts a container of {image} \
+             (only a variant without [database.docker] would use them)",
+            set.join(", ")
+        );
+    }
+
     fn explicit(&self, settings: &DatabaseSettings) -> Result<Option<libpq::Resolved>, InfraError> {
         explicit(self.cli_url.as_deref(), settings).map_err(InfraError::new)
     }
@@ -282,5 +382,42 @@ impl Target {
         // The pooler first: it is in front of the server.
         self.pooler = None;
         self.server = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::DockerSettings;
+
+    fn with_image(image: &str) -> DatabaseSettings {
+        DatabaseSettings {
+            docker: Some(DockerSettings {
+                image: image.into(),
+                ..DockerSettings::default()
+            }),
+            ..DatabaseSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_container_refuses_the_command_lines_url() {
+        let settings = with_image("stress-test-postgres:13");
+        let refused = explicit(Some("postgres://u@db.example/app"), &settings).unwrap_err();
+        assert!(refused.contains("--database-url"), "{refused}");
+        assert!(refused.contains("stress-test-postgres:13"), "{refused}");
+        let plain = DatabaseSettings::default();
+        let url = explicit(Some("postgres://u@db.example/app"), &plain).unwrap();
+        assert!(url.is_some(), "without a container the URL is used");
+    }
+
+    #[test]
+    fn a_container_reads_no_url_from_the_environment() {
+        // Whatever the environment of the test process holds, a container's variant gets no
+        // URL (the child-process tests set DATABASE_URL and PGHOST: tests/bad_input/docker.rs).
+        assert!(matches!(
+            explicit(None, &with_image("postgres:16")),
+            Ok(None)
+        ));
     }
 }

@@ -1,5 +1,5 @@
-//! `[database.pgbouncer]`: a throwaway PgBouncer in front of the database (embedded or URL),
-//! on a free port of 127.0.0.1. The harness's connections go through it; the admin connection
+//! `[database.pgbouncer]`: a throwaway PgBouncer in front of the database (embedded server,
+//! container of `[database.docker]`, or URL), on a free port of 127.0.0.1. The harness's connections go through it; the admin connection
 //! and the server sampler keep going to the server directly; PgBouncer's admin console (the
 //! `pgbouncer` database) is reached with [`PgBouncer::console_config`].
 //!
@@ -31,7 +31,8 @@ use crate::scenario::model::PgBouncerSettings;
 pub type PoolerHandle = Arc<Mutex<PgBouncer>>;
 
 /// How PgBouncer is stopped: `graceful` (SIGINT: PAUSE then shut down, in-flight transactions
-/// finish first) or `immediate` (SIGTERM: every connection cut at once).
+/// finish first) or `immediate` (every connection cut at once: SIGTERM before PgBouncer 1.23,
+/// SIGQUIT from 1.23, where SIGTERM became a shutdown that waits for every client to leave).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoolerStop {
     Graceful,
@@ -49,6 +50,8 @@ pub struct PgBouncer {
     pub port: u16,
     /// "1.18.0".
     pub version: String,
+    /// The same, as numbers: which signal stops it at once depends on it.
+    release: Version,
     bin: PathBuf,
     run_as: Option<RunAs>,
     up: Upstream,
@@ -83,6 +86,7 @@ impl PgBouncer {
             settings: settings.clone(),
             port: 0,
             version: show(v),
+            release: v,
             bin,
             run_as,
             up: Upstream::of(upstream)?,
@@ -223,16 +227,12 @@ impl PgBouncer {
     }
 
     /// Stops PgBouncer and waits for it to exit: graceful (SIGINT) gets [`GRACEFUL_PATIENCE`],
-    /// then SIGTERM, then SIGKILL.
+    /// then the immediate shutdown's signal (see [`stop_steps`]), then SIGKILL.
     pub fn stop(&mut self, mode: PoolerStop) {
         let Some(child) = self.child.take() else {
             return;
         };
-        let mut steps = vec![(Signal::SIGTERM, Duration::from_secs(5))];
-        if mode == PoolerStop::Graceful {
-            steps.insert(0, (Signal::SIGINT, GRACEFUL_PATIENCE));
-        }
-        process::stop(child, &mut self.watchdog, &steps);
+        process::stop(child, &mut self.watchdog, &stop_steps(self.release, mode));
     }
 
     /// Starts the stopped PgBouncer again on the same port.
@@ -249,6 +249,21 @@ impl Drop for PgBouncer {
         self.stop(PoolerStop::Immediate);
         // `dir` is removed when the field drops, after this.
     }
+}
+
+/// The signals that stop PgBouncer `v`, each with its wait. Immediate shutdown is SIGTERM up to
+/// 1.22 and SIGQUIT from 1.23 (where SIGTERM waits for every client to disconnect, which a
+/// pool never does, and SIGQUIT, unhandled before, would only kill it without its clean-up).
+fn stop_steps(v: Version, mode: PoolerStop) -> Vec<(Signal, Duration)> {
+    let immediate = match v >= (1, 23, 0) {
+        true => Signal::SIGQUIT,
+        false => Signal::SIGTERM,
+    };
+    let mut steps = vec![(immediate, Duration::from_secs(5))];
+    if mode == PoolerStop::Graceful {
+        steps.insert(0, (Signal::SIGINT, GRACEFUL_PATIENCE));
+    }
+    steps
 }
 
 fn show(v: Version) -> String {
@@ -268,4 +283,32 @@ fn write_private(path: &Path, text: &str, run_as: Option<&RunAs>) -> Result<(), 
         .and_then(|mut f| f.write_all(text.as_bytes()));
     written.map_err(|e| InfraError::new(format!("cannot write {}: {e}", path.display())))?;
     cluster::give_to(path, run_as)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signals(v: Version, mode: PoolerStop) -> Vec<Signal> {
+        stop_steps(v, mode).into_iter().map(|(s, _)| s).collect()
+    }
+
+    #[test]
+    fn immediate_is_sigterm_before_1_23_and_sigquit_from_1_23() {
+        use PoolerStop::{Graceful, Immediate};
+        assert_eq!(signals((1, 18, 0), Immediate), [Signal::SIGTERM]);
+        assert_eq!(signals((1, 22, 1), Immediate), [Signal::SIGTERM]);
+        assert_eq!(signals((1, 23, 0), Immediate), [Signal::SIGQUIT]);
+        assert_eq!(signals((1, 24, 1), Immediate), [Signal::SIGQUIT]);
+        assert_eq!(signals((2, 0, 0), Immediate), [Signal::SIGQUIT]);
+        assert_eq!(
+            signals((1, 18, 0), Graceful),
+            [Signal::SIGINT, Signal::SIGTERM]
+        );
+        assert_eq!(
+            signals((1, 23, 0), Graceful),
+            [Signal::SIGINT, Signal::SIGQUIT]
+        );
+        assert_eq!(stop_steps((1, 23, 0), Graceful)[0].1, GRACEFUL_PATIENCE);
+    }
 }

@@ -39,17 +39,11 @@ pub(crate) fn label(v: &VariantReport) -> String {
 }
 
 /// The pool model a variant ran (`pool.model` of its settings), when it used a pool and the
-/// model is not bb8.
-pub(crate) fn pool_model(v: &VariantReport) -> Option<&str> {
-    let pooled = v
-        .settings
-        .pointer("/access/mode")
-        .and_then(|m| m.as_str())
-        .is_none_or(|m| m == "pool");
-    v.settings
-        .pointer("/pool/model")
-        .and_then(|m| m.as_str())
-        .filter(|m| pooled && *m != "bb8")
+/// model is not bb8 (nothing for settings this version cannot read).
+pub(crate) fn pool_model(v: &VariantReport) -> Option<&'static str> {
+    let s = v.settings.typed()?;
+    let pooled = s.access.mode == crate::scenario::model::AccessMode::Pool;
+    (pooled && !s.pool.model.is_bb8()).then(|| s.pool.model.name())
 }
 
 /// The other columns, by group.

@@ -1,6 +1,7 @@
 //! Markdown (`--markdown PATH`): a summary for a pull-request comment or a CI step summary
 //! (`$GITHUB_STEP_SUMMARY`): per scenario, the verdict in the heading, the comparison table of
-//! the variants (the terminal summary's [`columns`]), the failed checks spelled out, the cheapest passing configuration, and the
+//! the variants (the terminal summary's [`columns`]), a merged report's machines (each one's
+//! own figures), the failed checks spelled out, the cheapest passing configuration, and the
 //! deltas against the baseline with regressions marked. A scenario that produced no report
 //! (exit 2 or 3) gets a heading that says so, with the reason: never an empty file.
 
@@ -73,6 +74,7 @@ fn report(r: &Report, comparison: Option<&Comparison>) -> String {
     ));
     out.push_str(&variants_table(r));
     out.push('\n');
+    out.push_str(&machines_table(r));
     out.push_str(&failed_checks(r));
     if let Some(c) = &r.verdict.cheapest {
         match &c.variant {
@@ -105,6 +107,34 @@ fn variants_table(r: &Report) -> String {
         let cells: Vec<String> = all.iter().map(|c| (c.cell)(v)).collect();
         out.push_str(&row(&cells));
     }
+    out
+}
+
+/// A merged report: each machine's contribution to each variant, as its own report had it.
+fn machines_table(r: &Report) -> String {
+    if r.variants.iter().all(|v| v.machines.is_empty()) {
+        return String::new();
+    }
+    let mut out = String::from("**Machines** (each one's own figures)\n\n");
+    out.push_str("| variant | host | run | ok | failed | ok/s | op p99 | peak in use |\n");
+    out.push_str("|---|---|---|--:|--:|--:|--:|--:|\n");
+    for v in &r.variants {
+        for m in &v.machines {
+            let mut cells = vec![v.name.clone(), m.host.clone(), format!("`{}`", m.run_id)];
+            cells.extend(match &m.totals {
+                Some(t) => [
+                    t.operations.ok.to_string(),
+                    t.operations.failed.to_string(),
+                    format!("{:.1}", t.throughput_ops_s),
+                    crate::metric::format_ms(t.operation_p99_ms),
+                ],
+                None => ["-".into(), "-".into(), "-".into(), "-".into()],
+            });
+            cells.push(m.peak_in_use.to_string());
+            out.push_str(&row(&cells));
+        }
+    }
+    out.push('\n');
     out
 }
 
@@ -255,11 +285,59 @@ mod tests {
         );
     }
 
+    /// Issue 13: a merged report shows what each machine contributed.
+    #[test]
+    fn a_merged_report_has_a_row_per_machine() {
+        let mut v = fixtures::variant("v", 30, 1, serde_json::json!({}));
+        for (host, ok) in [("a", 10), ("b", 20)] {
+            v.machines.push(crate::report::model::MachinePeaks {
+                run_id: format!("run-{host}"),
+                host: host.into(),
+                peak_in_use: ok / 10,
+                totals: Some(crate::report::model::MachineTotals {
+                    operations: fixtures::variant("v", ok, ok / 20, serde_json::json!({}))
+                        .operations,
+                    measured_s: 1.0,
+                    throughput_ops_s: ok as f64,
+                    operation_p99_ms: 2.5,
+                }),
+                ..Default::default()
+            });
+        }
+        let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
+        let run = Exported {
+            report: &r,
+            comparison: None,
+            comparison_only: false,
+        };
+        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        assert!(
+            md.contains("| v | a | `run-a` | 10 | 0 | 10.0 | 2.50ms | 1 |\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| v | b | `run-b` | 20 | 1 | 20.0 | 2.50ms | 2 |\n"),
+            "{md}"
+        );
+        let r = fixtures::report(
+            "r1",
+            "2026-01-01T00:00:00.000Z",
+            vec![fixtures::variant("v", 1, 0, serde_json::json!({}))],
+        );
+        let run = Exported {
+            report: &r,
+            comparison: None,
+            comparison_only: false,
+        };
+        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        assert!(!md.contains("**Machines**"), "{md}");
+    }
+
     /// Issue 16: a table comparing pool models says which variant ran which; bb8's, today's
     /// default, and a variant without a pool keep their bare names.
     #[test]
     fn a_pool_model_other_than_bb8_is_named_beside_its_variant() {
-        let model = |m: &str, mode: &str| serde_json::json!({ "pool": { "model": m }, "access": { "mode": mode } });
+        let model = |m: &str, mode: &str| serde_json::json!({ "name": "s", "pool": { "model": m }, "access": { "mode": mode } });
         let r = fixtures::report(
             "r1",
             "2026-01-01T00:00:00.000Z",

@@ -1,9 +1,9 @@
 //! The terminal summary: one row per variant (the [`columns`]: connections capacity, opened and
 //! peak in use, operations, ok, failed, ok/s, operation and acquire p50/p99, error classes,
-//! anomalies, checks passed), so variants and sweep points compare side by side; then each
-//! variant's findings, the failed checks spelled out, the verdict and the cheapest passing
-//! configuration; and the comparison with a baseline. Everything is fitted to the terminal's
-//! width, words whole ([`layout`]).
+//! anomalies, checks passed), so variants and sweep points compare side by side; a merged
+//! report's machines (each one's own figures); then each variant's findings, the failed
+//! checks spelled out, the verdict and the cheapest passing configuration; and the comparison
+//! with a baseline. Everything is fitted to the terminal's width, words whole ([`layout`]).
 //!
 //! Words that matter (FAIL, PASS, REGRESSION) are styled with ANSI codes; print the text
 //! through `anstream`, which drops them when the output is not a terminal or `NO_COLOR` is
@@ -86,6 +86,7 @@ pub fn render_width(report: &Report, width: usize) -> String {
     let mut out = wrap(&out, width, "", "  ");
     out.push_str(&table(report, width));
     out.push('\n');
+    out.push_str(&machine_lines(report, width));
     for v in &report.variants {
         for f in &v.diagnosis {
             out.push('\n');
@@ -109,6 +110,31 @@ pub fn render_width(report: &Report, width: usize) -> String {
     }
     out.push_str(&verdict_text(report, width));
     out
+}
+
+/// A merged report: what each machine contributed to each variant, one line each.
+fn machine_lines(report: &Report, width: usize) -> String {
+    let mut out = String::new();
+    for v in &report.variants {
+        for m in &v.machines {
+            let Some(t) = &m.totals else { continue };
+            let line = format!(
+                "[{}] {} (run {}): {} ok, {} failed, {:.1} ops/s, p99 {}",
+                v.name,
+                m.host,
+                m.run_id,
+                t.operations.ok,
+                t.operations.failed,
+                t.throughput_ops_s,
+                crate::metric::format_ms(t.operation_p99_ms)
+            );
+            out.push_str(&wrap(&line, width, "  ", "    "));
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    format!("\nmachines (each one's own figures):\n{out}")
 }
 
 /// The failed checks, one per line, then the verdict and the cheapest configuration, each
@@ -332,6 +358,32 @@ mod tests {
         );
         assert_eq!(row("pool")[1..4], ["10", "10", "7"]);
         assert_eq!(row("pool")[13], "-");
+    }
+
+    /// Issue 13: a merged report says what each machine contributed.
+    #[test]
+    fn a_merged_report_has_a_line_per_machine() {
+        let mut r = fixture();
+        assert!(!render_width(&r, 100).contains("machines"));
+        let ops = r.variants[1].operations;
+        r.variants[1]
+            .machines
+            .push(crate::report::model::MachinePeaks {
+                run_id: "m1".into(),
+                host: "h1".into(),
+                totals: Some(crate::report::model::MachineTotals {
+                    operations: ops,
+                    measured_s: 2.0,
+                    throughput_ops_s: 661.0,
+                    operation_p99_ms: 12.34,
+                }),
+                ..Default::default()
+            });
+        let text = render_width(&r, 100);
+        assert!(
+            text.contains("\nmachines (each one's own figures):\n  [pool] h1 (run m1): 1322 ok, 0 failed, 661.0 ops/s, p99 12.3ms\n"),
+            "{text}"
+        );
     }
 
     #[test]

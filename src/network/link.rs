@@ -5,9 +5,12 @@
 //! The link also tells whether its connection is idle on the PostgreSQL protocol (for
 //! `idle_only`): a statement is in flight from the first byte the harness sends until the
 //! server's `ReadyForQuery` (`Z`, length 5, status) ends what it sends back. A connection that
-//! began with an `SSLRequest` the server accepted (`S`) is opaque: only the quiet time counts
-//! for it; one the server refused (`N`, libpq's `prefer` against a server without TLS) goes on
-//! in plain and is read as any other.
+//! began with an `SSLRequest` the server accepted (`S`) is opaque (TLS: the proxy sees no
+//! message): there a statement is in flight from the harness's bytes until the server's next
+//! bytes, since the side that spoke last tells who waits. The limit of that reading: a
+//! statement that sends something before it ends (a `NOTICE`, the first rows of a long result)
+//! and then goes quiet for [`IDLE_FOR`] counts as idle. One the server refused (`N`, libpq's
+//! `prefer` against a server without TLS) goes on in plain and is read as any other.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,7 +38,8 @@ const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 4, 210, 22, 47];
 pub(crate) struct Link {
     pub id: u64,
     pub toxics: watch::Sender<Arc<LinkToxics>>,
-    /// A statement in flight: the harness sent, the server has not said `ReadyForQuery`.
+    /// A statement in flight: the harness sent, the server has not said `ReadyForQuery` (on
+    /// an opaque connection: has not sent anything since).
     awaiting: AtomicBool,
     opaque: AtomicBool,
     /// An `SSLRequest` was sent and the server's one-byte answer has not come yet.
@@ -62,9 +66,7 @@ impl Link {
     pub fn is_idle(&self) -> bool {
         let now = self.origin.elapsed().as_nanos() as u64;
         let quiet = now.saturating_sub(self.last_byte.load(Ordering::Relaxed));
-        let in_flight =
-            self.awaiting.load(Ordering::Relaxed) && !self.opaque.load(Ordering::Relaxed);
-        !in_flight && quiet >= IDLE_FOR.as_nanos() as u64
+        !self.awaiting.load(Ordering::Relaxed) && quiet >= IDLE_FOR.as_nanos() as u64
     }
 
     fn saw(&self, d: Direction, chunk: &[u8], first: bool, tail: &mut [u8; 6]) {
@@ -91,6 +93,12 @@ impl Link {
                     if chunk.is_empty() {
                         return;
                     }
+                }
+                if self.opaque.load(Ordering::Relaxed) {
+                    // Regression: under TLS, a statement running past IDLE_FOR counted as idle
+                    // and was blackholed by `idle_only`. The server spoke: it answered.
+                    self.awaiting.store(false, Ordering::Relaxed);
+                    return;
                 }
                 let keep = chunk.len().min(6);
                 tail.rotate_left(keep);
@@ -313,8 +321,10 @@ impl Pump<'_> {
 mod tests {
     use super::*;
 
+    /// A link whose origin is a second ago, so that a last byte at the origin is long past.
     fn link() -> Link {
-        Link::new(1, Arc::new(LinkToxics::default()), Instant::now())
+        let origin = Instant::now() - Duration::from_secs(1);
+        Link::new(1, Arc::new(LinkToxics::default()), origin)
     }
 
     #[test]
@@ -348,5 +358,32 @@ mod tests {
         l.saw(Direction::Upstream, &SSL_REQUEST, true, &mut tail);
         l.saw(Direction::Downstream, b"S", false, &mut tail);
         assert!(l.opaque.load(Ordering::Relaxed));
+    }
+
+    /// As if the last byte passed at the origin, a second ago (past `IDLE_FOR`).
+    fn quiet(l: &Link) {
+        l.last_byte.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn under_tls_the_harness_speaking_last_means_a_statement_in_flight() {
+        let l = link();
+        let mut tail = [0u8; 6];
+        l.saw(Direction::Upstream, &SSL_REQUEST, true, &mut tail);
+        l.saw(Direction::Downstream, b"S", false, &mut tail);
+        // Handshake and startup, ending with the server's bytes: idle once quiet.
+        l.saw(Direction::Upstream, b"\x16client hello", false, &mut tail);
+        l.saw(Direction::Downstream, b"\x16server hello", false, &mut tail);
+        quiet(&l);
+        assert!(l.is_idle());
+        // An encrypted statement: in flight however long the server stays quiet.
+        l.saw(Direction::Upstream, b"\x17ciphertext", false, &mut tail);
+        quiet(&l);
+        assert!(!l.is_idle(), "a statement in flight is not idle");
+        // Its answer: idle again once quiet.
+        l.saw(Direction::Downstream, b"\x17ciphertext", false, &mut tail);
+        assert!(!l.is_idle(), "not yet quiet");
+        quiet(&l);
+        assert!(l.is_idle());
     }
 }

@@ -274,17 +274,38 @@ fn fraction_picks_a_share_of_the_connections() {
     });
 }
 
+/// An echo server for one connection that also keeps what it received, and hands it over when
+/// the connection closes.
+async fn recording_echo() -> (SocketAddr, tokio::sync::oneshot::Receiver<Vec<u8>>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let (mut got, mut buf) = (Vec::new(), [0u8; 1024]);
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+            let _ = s.write_all(&buf[..n]).await;
+        }
+        let _ = tx.send(got);
+    });
+    (addr, rx)
+}
+
 #[test]
 fn limit_data_closes_after_the_bytes() {
     block_on(async {
-        let p = proxy(vec![]).await;
+        let (server, received) = recording_echo().await;
+        let p = Proxy::start(vec![server], vec![]).unwrap();
         let h = p.handle();
         let mut s = connect(&h).await;
-        round_trip(&mut s, b"x", LONG).await.unwrap();
+        round_trip(&mut s, b"before", LONG).await.unwrap();
         let mut toxic = spec(Toxic::LimitData { bytes: 10 });
         toxic.stream = Streams::Upstream;
         h.add(toxic);
-        registered(&h, 1).await;
         s.write_all(b"0123456789abcdef").await.unwrap();
         let mut back = Vec::new();
         // The connection is closed once the ten bytes passed (before their echo, maybe).
@@ -292,6 +313,17 @@ fn limit_data_closes_after_the_bytes() {
             .await
             .expect("closed");
         assert!(b"0123456789".starts_with(&back), "{back:?}");
+        // The server got what passed before the toxic and the ten bytes after it, no more.
+        let got = tokio::time::timeout(LONG, received)
+            .await
+            .expect("the server's side closed too")
+            .unwrap();
+        assert_eq!(
+            got,
+            b"before0123456789",
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
     });
 }
 

@@ -1,8 +1,9 @@
 //! The per-second timeline of the measured phase.
 //!
 //! An operation counts in the second in which it completed, so the timeline's sums equal the
-//! totals. Each second keeps its interval histogram (so merging reports stays exact) and the
-//! connection and server state sampled at its end.
+//! totals. Each second is kept as the report shows it, a [`TimelineEntry`]: its counts, its
+//! interval histogram (so merging reports stays exact), and the connection and server state
+//! sampled at its end.
 //!
 //! Memory stays bounded per second however long the run: a second's histogram is kept whole
 //! only while workers may still flush into it. Once a later second has been reported
@@ -63,23 +64,52 @@ impl Interval {
     }
 }
 
-/// Connection and server state sampled at the end of a second.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sample {
-    /// Connections held by a task for an operation.
+// One second of the measured phase, as the report's `timeline` carries it, and as the timeline
+// keeps it while the run goes: what the workers counted in it (`ok` to `hdr`), and the
+// connection and server state the sampler read at its end (`in_use` to `pooler`; the sampler
+// writes those through `Timeline::sample`). The fields' documentation is the report schema's.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineEntry {
+    /// End of this second, in milliseconds into the measured phase.
+    pub t_ms: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    pub errors: BTreeMap<ErrorClass, u64>,
+    // The successful operations' p50 and p99 (ms), from `hdr`.
+    pub p50: f64,
+    pub p99: f64,
+    /// Interval histogram of this second's successful operations (microseconds).
+    pub hdr: String,
+    // Connections held by a task for an operation.
     pub in_use: u64,
-    /// Open connections not held by any task.
+    // Open connections not held by any task.
     pub idle: u64,
-    /// Tasks waiting to get a connection.
+    // Tasks waiting to get a connection.
     pub waiting: u64,
-    /// Connections opened during this second.
+    // Connections opened, and closed, during this second.
     pub connections_created: u64,
-    /// Connections closed during this second.
     pub connections_closed: u64,
-    /// This run's backends on the server, by state (absent when the sampler could not ask).
-    pub server: Option<ServerBackends>,
-    /// `[database.pgbouncer]`'s pools (absent without one, or when it did not answer).
+    /// Absent when the sampler could not ask the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_backends: Option<ServerBackends>,
+    /// `[database.pgbouncer]`: its pools at the end of this second (absent without a pooler,
+    /// or when its admin console did not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooler: Option<super::pooler::PoolerSecond>,
+}
+
+impl TimelineEntry {
+    /// Second `second` (from 0) with nothing in it yet.
+    fn empty(second: u64) -> TimelineEntry {
+        let mut e = TimelineEntry {
+            t_ms: (second + 1) * 1000,
+            ..TimelineEntry::default()
+        };
+        Encoded::empty().set(&mut e);
+        e
+    }
 }
 
 // This run's backends in `pg_stat_activity`, by state: the report's `server_backends` of a
@@ -117,11 +147,11 @@ pub(crate) const GRACE_S: u64 = 2;
 /// A closed second's latency: its histogram encoded as the report stores it, and the two
 /// quantiles the report shows (microseconds, 0 when the second had no successful operation).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Encoded {
+struct Encoded {
     /// Base64 of the HdrHistogram V2 + deflate serialization.
-    pub hdr: String,
-    pub p50_us: u64,
-    pub p99_us: u64,
+    hdr: String,
+    p50_us: u64,
+    p99_us: u64,
 }
 
 impl Encoded {
@@ -150,43 +180,20 @@ impl Encoded {
         }
     }
 
-    /// Adds a late flush: decodes, merges and encodes again, so no count is lost.
-    fn add(&mut self, late: &Histogram<u64>) {
-        let mut h = histogram::decode(&self.hdr)
+    /// Puts it in a second's entry, the quantiles in milliseconds.
+    fn set(self, e: &mut TimelineEntry) {
+        e.hdr = self.hdr;
+        e.p50 = histogram::ms(self.p50_us);
+        e.p99 = histogram::ms(self.p99_us);
+    }
+
+    /// Adds a late flush to a closed second: decodes, merges and encodes again, so no count is
+    /// lost.
+    fn add(e: &mut TimelineEntry, late: &Histogram<u64>) {
+        let mut h = histogram::decode(&e.hdr)
             .expect("the timeline decodes the histograms it encoded itself");
         histogram::merge(&mut h, late);
-        *self = Encoded::of(&h);
-    }
-
-    /// Heap bytes held.
-    #[cfg(test)]
-    fn heap_bytes(&self) -> usize {
-        self.hdr.capacity()
-    }
-}
-
-/// All workers' counts for one second, with the sampled state.
-#[derive(Debug)]
-pub struct Bucket {
-    pub ok: u64,
-    pub failed: u64,
-    pub dropped: u64,
-    pub errors: BTreeMap<ErrorClass, u64>,
-    /// The successful operations' latency, encoded (complete once the second is closed).
-    pub latency: Encoded,
-    pub sample: Option<Sample>,
-}
-
-impl Bucket {
-    fn new() -> Bucket {
-        Bucket {
-            ok: 0,
-            failed: 0,
-            dropped: 0,
-            errors: BTreeMap::new(),
-            latency: Encoded::empty(),
-            sample: None,
-        }
+        Encoded::of(&h).set(e);
     }
 }
 
@@ -200,17 +207,20 @@ struct Counts {
 
 #[derive(Debug, Default)]
 struct Seconds {
-    buckets: BTreeMap<u64, Bucket>,
+    /// Each second's entry; the latency (`hdr`, `p50`, `p99`) is there once it is closed.
+    entries: BTreeMap<u64, TimelineEntry>,
     /// Whole histograms of the seconds not closed yet (those that have latencies).
     open: BTreeMap<u64, Histogram<u64>>,
-    /// Seconds below this one are closed: their latency is in their bucket, encoded.
+    /// Seconds below this one are closed: their latency is in their entry, encoded.
     closed_below: u64,
     counts: Counts,
 }
 
 impl Seconds {
-    fn bucket(&mut self, second: u64) -> &mut Bucket {
-        self.buckets.entry(second).or_insert_with(Bucket::new)
+    fn entry(&mut self, second: u64) -> &mut TimelineEntry {
+        (self.entries)
+            .entry(second)
+            .or_insert_with(|| TimelineEntry::empty(second))
     }
 
     /// Closes the seconds `GRACE_S` or more before `second` (the latest reported).
@@ -225,7 +235,7 @@ impl Seconds {
         self.closed_below = limit;
         let still_open = self.open.split_off(&limit);
         for (second, h) in std::mem::replace(&mut self.open, still_open) {
-            self.bucket(second).latency = Encoded::of(&h);
+            Encoded::of(&h).set(self.entry(second));
         }
     }
 
@@ -236,7 +246,7 @@ impl Seconds {
             return;
         }
         if second < self.closed_below {
-            self.bucket(second).latency.add(&h);
+            Encoded::add(self.entry(second), &h);
             return;
         }
         match self.open.entry(second) {
@@ -264,7 +274,7 @@ impl Timeline {
         for (class, n) in &interval.errors {
             *s.counts.classes.entry(*class).or_default() += n;
         }
-        let b = s.bucket(interval.second);
+        let b = s.entry(interval.second);
         b.ok += interval.ok;
         b.failed += interval.failed;
         b.dropped += interval.dropped;
@@ -275,10 +285,11 @@ impl Timeline {
         s.advance(interval.second);
     }
 
-    /// Stores the state sampled at the end of `second`.
-    pub fn sample(&self, second: u64, sample: Sample) {
+    /// Stores the state sampled at the end of `second`: `sample` writes the sampled fields of
+    /// its entry (`in_use` to `pooler`).
+    pub fn sample(&self, second: u64, sample: impl FnOnce(&mut TimelineEntry)) {
         let mut seconds = self.seconds.lock().expect("timeline lock");
-        seconds.bucket(second).sample = Some(sample);
+        sample(seconds.entry(second));
         seconds.advance(second);
     }
 
@@ -296,7 +307,8 @@ impl Timeline {
         let seconds = self.seconds.lock().expect("timeline lock");
         match seconds.open.get(&second) {
             Some(h) => Some(h.value_at_quantile(0.99)),
-            None => seconds.buckets.get(&second).map(|b| b.latency.p99_us),
+            // A closed second's p99 in µs again (`ms` divides by 1000: exact back).
+            None => (seconds.entries.get(&second)).map(|e| (e.p99 * 1000.0).round() as u64),
         }
         .filter(|&p| p > 0)
     }
@@ -306,13 +318,13 @@ impl Timeline {
     fn retained_bytes(&self) -> usize {
         let seconds = self.seconds.lock().expect("timeline lock");
         let per_error = std::mem::size_of::<(ErrorClass, u64)>();
-        let buckets: usize = seconds
-            .buckets
+        let entries: usize = seconds
+            .entries
             .values()
-            .map(|b| {
-                std::mem::size_of::<(u64, Bucket)>()
-                    + b.latency.heap_bytes()
-                    + b.errors.len() * per_error
+            .map(|e| {
+                std::mem::size_of::<(u64, TimelineEntry)>()
+                    + e.hdr.capacity()
+                    + e.errors.len() * per_error
             })
             .sum();
         let open: usize = seconds
@@ -320,11 +332,9 @@ impl Timeline {
             .values()
             .map(|h| std::mem::size_of_val(h) + h.distinct_values() * std::mem::size_of::<u64>())
             .sum();
-        buckets + open
+        entries + open
     }
 
-    /// The buckets of seconds `0..seconds` (empty ones included), every one closed,
-    /// consuming the timeline.
     /// Takes what was recorded out of a timeline that may still be shared (a helper task
     /// that has not been dropped yet), leaving it empty.
     pub fn take(&self) -> Timeline {
@@ -334,15 +344,17 @@ impl Timeline {
         }
     }
 
-    pub fn into_buckets(self, seconds: u64) -> Vec<(u64, Bucket)> {
+    /// The entries of seconds `0..seconds` (and of any later one recorded; empty ones
+    /// included), every one closed, consuming the timeline: the report's `timeline`.
+    pub fn into_entries(self, seconds: u64) -> Vec<TimelineEntry> {
         let mut s = self.seconds.into_inner().expect("timeline lock");
         for (second, h) in std::mem::take(&mut s.open) {
-            s.bucket(second).latency = Encoded::of(&h);
+            Encoded::of(&h).set(s.entry(second));
         }
-        let mut map = s.buckets;
+        let mut map = s.entries;
         let last = map.keys().next_back().map_or(0, |s| s + 1).max(seconds);
         (0..last)
-            .map(|s| (s, map.remove(&s).unwrap_or_else(Bucket::new)))
+            .map(|s| map.remove(&s).unwrap_or_else(|| TimelineEntry::empty(s)))
             .collect()
     }
 }
@@ -361,8 +373,8 @@ mod tests {
         a.add(Duration::from_millis(2), None);
         shared.add(a);
         let taken = std::sync::Arc::try_unwrap(shared).unwrap_or_else(|s| s.take());
-        let buckets = taken.into_buckets(1);
-        assert_eq!(buckets[0].1.ok, 1);
+        let entries = taken.into_entries(1);
+        assert_eq!(entries[0].ok, 1);
         drop(holder);
     }
 
@@ -381,12 +393,18 @@ mod tests {
         t.add(a);
         t.add(b);
         t.add(c);
-        let buckets = t.into_buckets(1);
-        assert_eq!(buckets.len(), 3);
-        assert_eq!((buckets[0].1.ok, buckets[0].1.failed), (1, 1));
-        assert_eq!(buckets[0].1.errors[&ErrorClass::PoolTimeout], 1);
-        assert_eq!(buckets[1].1.ok + buckets[1].1.failed, 0);
-        assert_eq!(buckets[2].1.ok, 1);
+        let entries = t.into_entries(1);
+        assert_eq!(entries.len(), 3);
+        assert_eq!((entries[0].ok, entries[0].failed), (1, 1));
+        assert_eq!(entries[0].errors[&ErrorClass::PoolTimeout], 1);
+        assert_eq!(entries[1].ok + entries[1].failed, 0);
+        assert_eq!(
+            entries[1].hdr,
+            histogram::encode(&histogram::new_interval())
+        );
+        assert_eq!(entries[2].ok, 1);
+        let t_ms: Vec<u64> = entries.iter().map(|e| e.t_ms).collect();
+        assert_eq!(t_ms, [1000, 2000, 3000]);
     }
 
     /// A second's worth of latencies from one worker: spread over 50 µs .. 200 ms, as a busy
@@ -405,7 +423,7 @@ mod tests {
         for s in from..to {
             t.add(interval(s, rng, 300));
             t.add(interval(s, rng, 300));
-            t.sample(s, Sample::default());
+            t.sample(s, |e| e.in_use = 1);
         }
     }
 
@@ -443,7 +461,7 @@ mod tests {
                     t.add(i);
                 }
             }
-            t.sample(s, Sample::default());
+            t.sample(s, |e| e.in_use = s);
         }
         assert!(
             t.seconds.lock().unwrap().closed_below > 3,
@@ -452,13 +470,18 @@ mod tests {
         t.add(late.unwrap());
         let total: u64 = whole.iter().map(Histogram::len).sum();
         assert_eq!(t.counts().0, total);
-        let buckets = t.into_buckets(12);
-        assert_eq!(buckets.len(), 12);
-        for ((s, b), h) in buckets.iter().zip(&whole) {
-            assert_eq!(b.ok, h.len(), "second {s}");
-            assert_eq!(b.latency.hdr, histogram::encode(h), "second {s}");
-            assert_eq!(b.latency.p50_us, h.value_at_quantile(0.5), "second {s}");
-            assert_eq!(b.latency.p99_us, h.value_at_quantile(0.99), "second {s}");
+        let entries = t.into_entries(12);
+        assert_eq!(entries.len(), 12);
+        for ((s, e), h) in entries.iter().enumerate().zip(&whole) {
+            assert_eq!(e.ok, h.len(), "second {s}");
+            assert_eq!(e.hdr, histogram::encode(h), "second {s}");
+            assert_eq!(e.p50, histogram::ms(h.value_at_quantile(0.5)), "second {s}");
+            assert_eq!(
+                e.p99,
+                histogram::ms(h.value_at_quantile(0.99)),
+                "second {s}"
+            );
+            assert_eq!(e.in_use, s as u64, "the sample of second {s}");
         }
     }
 }

@@ -7,13 +7,15 @@ use hdrhistogram::Histogram;
 
 use super::diagnosis::{self, Context};
 use super::model::*;
+use super::race_sections::{self, RaceSections};
+use super::settings::VariantSettings;
+use super::verdict;
 use std::sync::atomic::Ordering;
 
 use crate::access::PoolStatistics;
 use crate::access::gauges::Gauges;
 use crate::record::errors::ErrorClass;
 use crate::record::histogram::{self, ms};
-use crate::record::timeline::Bucket;
 use crate::record::{Latencies, Totals};
 use crate::scenario::Variant;
 use crate::scenario::model::PoolModel;
@@ -24,13 +26,15 @@ pub struct VariantData<'a> {
     pub seed: u64,
     pub totals: Totals,
     pub measured: Duration,
-    pub timeline: Vec<(u64, Bucket)>,
+    /// One entry per second of the measured phase.
+    pub timeline: Vec<TimelineEntry>,
     pub gauges: &'a Gauges,
     pub pool: Option<PoolStatistics>,
     pub connect_errors: BTreeMap<ErrorClass, u64>,
     pub faults: Vec<FaultEvent>,
     /// The acknowledged-writes check, when a workload was verified.
     pub writes: Option<Writes>,
+    /// What went wrong around the load (removing the ledger, a teardown statement).
     pub warnings: Vec<String>,
     pub server_max_connections: u32,
     pub server_reserved_connections: u32,
@@ -80,32 +84,6 @@ fn latency(l: &Latencies, names: &[String]) -> Latency {
     }
 }
 
-fn timeline(buckets: Vec<(u64, Bucket)>) -> Vec<TimelineEntry> {
-    buckets
-        .into_iter()
-        .map(|(second, b)| {
-            let sample = b.sample.unwrap_or_default();
-            TimelineEntry {
-                t_ms: (second + 1) * 1000,
-                ok: b.ok,
-                failed: b.failed,
-                dropped: b.dropped,
-                errors: b.errors,
-                p50: ms(b.latency.p50_us),
-                p99: ms(b.latency.p99_us),
-                hdr: b.latency.hdr,
-                in_use: sample.in_use,
-                idle: sample.idle,
-                waiting: sample.waiting,
-                connections_created: sample.connections_created,
-                connections_closed: sample.connections_closed,
-                server_backends: sample.server,
-                pooler: sample.pooler,
-            }
-        })
-        .collect()
-}
-
 fn operations(t: &Totals) -> Operations {
     Operations {
         total: t.ok + t.failed,
@@ -141,7 +119,7 @@ fn server_stats(timeline: &[TimelineEntry]) -> ServerStats {
     }
 }
 
-fn pool_stats(data: &VariantData<'_>) -> PoolStats {
+fn pool_stats(data: &VariantData<'_>, races: &RaceSections) -> PoolStats {
     let g = data.gauges.snapshot();
     let m = data.gauges.measured();
     let p = data.pool;
@@ -162,8 +140,8 @@ fn pool_stats(data: &VariantData<'_>) -> PoolStats {
             .filter(|_| data.variant.settings.pool.model == PoolModel::Sqlalchemy)
             .map(|p| p.closed_overflow),
         connect_errors: data.connect_errors.clone(),
-        resets: None,
-        reset_failures: BTreeMap::new(),
+        resets: races.resets,
+        reset_failures: races.reset_failures.clone(),
     }
 }
 
@@ -182,7 +160,7 @@ fn leaks(data: &VariantData<'_>, names: &[String]) -> BTreeMap<String, Leak> {
         .collect()
 }
 
-fn anomalies(data: &VariantData<'_>) -> Anomalies {
+fn anomalies(data: &VariantData<'_>, races: &RaceSections) -> Anomalies {
     let m = data.gauges.measured();
     let leak_threshold = data.variant.settings.access.leak_threshold;
     Anomalies {
@@ -194,7 +172,9 @@ fn anomalies(data: &VariantData<'_>) -> Anomalies {
         cancel_requests_misdirected: (data.variant.settings.fault.iter())
             .any(|f| f.kind == crate::scenario::model::FaultKind::CancelQueries)
             .then(|| data.gauges.cancels.misdirected()),
-        ..Anomalies::default()
+        session_state_leaked: races.session_state_leaked,
+        advisory_unlock_failed: races.advisory_unlock_failed,
+        advisory_locks_held: races.advisory_locks_held,
     }
 }
 
@@ -207,21 +187,22 @@ fn per_second(count: u64, seconds: f64) -> f64 {
     }
 }
 
-/// The report section of one variant.
+/// The report section of one variant, assembled once from what its run produced.
 pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
     let settings = &data.variant.settings;
     let names: Vec<String> = (data.variant.plan.workloads.iter())
         .map(|w| w.name.clone())
         .collect();
+    let races = race_sections::sections(settings, &data.gauges.races.measured());
     let t = &data.totals;
     let measured_s = data.measured.as_secs_f64();
-    let timeline = timeline(std::mem::take(&mut data.timeline));
+    let timeline = std::mem::take(&mut data.timeline);
     let faults = std::mem::take(&mut data.faults);
     let tasks = u64::from(settings.load.tasks);
     let outages = super::outages::outages(t, tasks, data.measured, &faults);
-    let mut report = VariantReport {
+    let measured = VariantReport {
         name: data.variant.name.clone(),
-        settings: serde_json::to_value(settings.redacted()).expect("settings serialize"),
+        settings: VariantSettings::of(settings),
         settings_sha256: data.variant.settings_sha256.clone(),
         seed: data.seed,
         operations: operations(t),
@@ -229,37 +210,46 @@ pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         throughput_ops_s: per_second(t.ok, measured_s),
         latency_ms: latency(&t.latency, &names),
         errors: t.errors.classes.clone(),
-        anomalies: anomalies(&data),
-        pool: pool_stats(&data),
+        anomalies: anomalies(&data, &races),
+        pool: pool_stats(&data, &races),
         server: server_stats(&timeline),
         pooler: super::pooler::stats(timeline.iter().filter_map(|e| e.pooler.as_ref())),
         faults,
         outages: Some(outages),
         isolation: isolation(&data),
-        cancelled_tasks: None,
+        cancelled_tasks: races.cancelled_tasks,
         writes: data.writes.take(),
         leaks: leaks(&data, &names),
         timeline,
+        // Judged below, on the sections above.
         diagnosis: Vec::new(),
-        // Judged against `[expect]` once the report is whole (`verdict::apply`).
-        verdict: VariantVerdict {
-            pass: true,
-            checks: Vec::new(),
-            aborted: data.aborted.take(),
-        },
+        verdict: VariantVerdict::default(),
         warnings: std::mem::take(&mut data.warnings),
         started_at: Some(std::mem::take(&mut data.started_at)),
         machines: Vec::new(),
         harness: data.harness.take(),
         server_version: std::mem::take(&mut data.server_version),
     };
-    super::race_sections::fill(&mut report, settings, &data.gauges.races.measured());
+    judged(measured, &data)
+}
+
+/// The verdict on `[expect]` and the findings. Both read the measured sections through the
+/// report itself (`Metric::resolve` and the diagnosis take a [`VariantReport`]), so they are
+/// the one step after its assembly: it returns the final section, and nothing reads the empty
+/// verdict and findings before it. A merge judges its variants the same way
+/// ([`super::merge`]).
+fn judged(measured: VariantReport, data: &VariantData<'_>) -> VariantReport {
     let context = Context {
-        settings,
+        settings: &data.variant.settings,
         max_connections: data.server_max_connections,
         reserved_connections: data.server_reserved_connections,
         superuser: data.server_superuser,
     };
-    report.diagnosis = diagnosis::diagnose(&report, &context);
-    report
+    let verdict = verdict::judge(&measured, &data.variant.expect, data.aborted.clone());
+    let findings = diagnosis::diagnose(&measured, &context);
+    VariantReport {
+        diagnosis: diagnosis::after_verdict(findings, &verdict),
+        verdict,
+        ..measured
+    }
 }

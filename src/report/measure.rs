@@ -43,13 +43,8 @@ impl Metric {
 }
 
 fn anomaly(a: &Anomalies, name: &str) -> Measured {
-    let value = serde_json::to_value(a).ok();
-    match value
-        .as_ref()
-        .and_then(|v| v.get(name))
-        .and_then(|v| v.as_f64())
-    {
-        Some(n) => Measured::Value(n),
+    match a.count(name) {
+        Some(n) => Measured::Value(n as f64),
         None => Measured::NotMeasured(unmeasured_reason(name)),
     }
 }
@@ -89,6 +84,30 @@ mod tests {
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default();
         assert_eq!(crate::metric::anomaly_names(), fields.as_slice());
+    }
+
+    /// `Anomalies::count` and `Anomalies::merge` name their fields by hand: every name of the
+    /// vocabulary (the type's fields) must count, and merge, as itself.
+    #[test]
+    fn every_anomaly_counts_and_merges_by_its_name() {
+        let names = crate::metric::anomaly_names();
+        let numbered: serde_json::Map<String, serde_json::Value> = (names.iter().enumerate())
+            .map(|(i, n)| (n.clone(), (i as u64 + 1).into()))
+            .collect();
+        let a: Anomalies = serde_json::from_value(numbered.into()).unwrap();
+        let mut twice = a.clone();
+        twice.merge(&a);
+        let mut with_unmeasured = a.clone();
+        with_unmeasured.merge(&Anomalies::default());
+        for (i, name) in names.iter().enumerate() {
+            let n = i as u64 + 1;
+            assert_eq!(a.count(name), Some(n), "{name}");
+            assert_eq!(twice.count(name), Some(2 * n), "{name}");
+            let always = ["transaction_interleaved", "returned_in_transaction"];
+            let kept = always.contains(&name.as_str()).then_some(n);
+            assert_eq!(with_unmeasured.count(name), kept, "{name}");
+        }
+        assert_eq!(a.count("no_such_anomaly"), None);
     }
 
     #[test]

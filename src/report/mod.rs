@@ -1,5 +1,6 @@
 //! The report: its JSON model ([`model`]), how a variant's recording becomes one ([`build`]),
-//! the findings ([`diagnosis`]), the verdict on `[expect]` ([`verdict`]), the comparison with a
+//! the findings ([`diagnosis`]), the verdict on `[expect]` ([`verdict`]), a
+//! variant's settings ([`settings`]), the comparison with a
 //! baseline ([`compare`]), reading a saved report back ([`json`]), and the JSON Schema
 //! ([`schema`]); and merging the reports of several machines ([`merge`]), which like `compare`
 //! reads them strictly ([`strict`]). Writing the report and the other outputs is
@@ -21,6 +22,7 @@ pub mod pooler;
 pub(crate) mod race_sections;
 pub mod races;
 pub mod schema;
+pub mod settings;
 pub mod strict;
 pub mod verdict;
 

@@ -12,7 +12,7 @@ pub use super::harness::Harness;
 use crate::metric::Direction;
 use crate::record::errors::ErrorClass;
 pub use crate::record::errors::ErrorStats;
-pub use crate::record::timeline::ServerBackends;
+pub use crate::record::timeline::{ServerBackends, TimelineEntry};
 pub use crate::record::writes::Writes;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -105,7 +105,8 @@ pub struct VariantReport {
     pub name: String,
     /// The variant's effective settings, as `stress check --print` shows them (the database
     /// URL's password redacted).
-    pub settings: serde_json::Value,
+    #[schemars(with = "serde_json::Value")]
+    pub settings: super::settings::VariantSettings,
     /// Hash of this variant's effective settings, as `scenario.settings_sha256` but for this
     /// variant alone: a run of some variants (`--variant`) can be held against a baseline of all.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -154,9 +155,9 @@ pub struct VariantReport {
     /// timelines of several machines on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
-    /// A merged report: each machine's own peaks. Peaks are not summed (the machines' peaks
-    /// need not coincide); `pool` and `server` hold the highest of them, and the timeline's
-    /// per-second sums show what was in use at once.
+    /// A merged report: each machine's own peaks and totals. Peaks are not summed (the
+    /// machines' peaks need not coincide); `pool` and `server` hold the highest of them, and
+    /// the timeline's per-second sums show what was in use at once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub machines: Vec<MachinePeaks>,
     /// The harness's own CPU use during the load (absent in reports written before it
@@ -170,8 +171,8 @@ pub struct VariantReport {
     pub server_version: String,
 }
 
-/// One machine's peaks in a merged report.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+/// One machine's peaks in a merged report, and its contribution to the totals.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MachinePeaks {
     pub run_id: String,
@@ -180,6 +181,23 @@ pub struct MachinePeaks {
     pub peak_waiting: u64,
     pub peak_backends: u64,
     pub peak_idle_in_transaction: u64,
+    /// What this machine measured of the variant (absent in merged reports written before it
+    /// existed): its operations add up to the merged ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals: Option<MachineTotals>,
+}
+
+/// One machine's own figures of a variant in a merged report, as its report had them.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MachineTotals {
+    pub operations: Operations,
+    /// Its measured phase, in seconds.
+    pub measured_s: f64,
+    /// Its successful operations per second over its own measured phase.
+    pub throughput_ops_s: f64,
+    /// p99 of its successful operations, in milliseconds.
+    pub operation_p99_ms: f64,
 }
 
 /// `total = ok + failed`; `dropped` is outside `total`.
@@ -265,6 +283,58 @@ pub struct Anomalies {
     /// Advisory locks this run's backends still held when the load ended (`pg_locks`).
     #[serde(default)]
     pub advisory_locks_held: Option<u64>,
+}
+
+impl Anomalies {
+    /// An anomaly's count by its name in the report (`anomalies.<name>`); `None` when it was
+    /// not measured, or when no anomaly has that name.
+    pub fn count(&self, name: &str) -> Option<u64> {
+        match name {
+            "transaction_interleaved" => Some(self.transaction_interleaved),
+            "returned_in_transaction" => Some(self.returned_in_transaction),
+            "lost_writes" => self.lost_writes,
+            "phantom_writes" => self.phantom_writes,
+            "leaks" => self.leaks,
+            "cancel_requests_misdirected" => self.cancel_requests_misdirected,
+            "session_state_leaked" => self.session_state_leaked,
+            "advisory_unlock_failed" => self.advisory_unlock_failed,
+            "advisory_locks_held" => self.advisory_locks_held,
+            _ => None,
+        }
+    }
+
+    /// Adds another machine's: the counts summed, each optional one only when both measured it.
+    pub fn merge(&mut self, o: &Anomalies) {
+        // Destructured, so that a new field cannot be left out.
+        let Anomalies {
+            transaction_interleaved,
+            returned_in_transaction,
+            lost_writes,
+            phantom_writes,
+            leaks,
+            cancel_requests_misdirected,
+            session_state_leaked,
+            advisory_unlock_failed,
+            advisory_locks_held,
+        } = *o;
+        let both = |a: &mut Option<u64>, b: Option<u64>| {
+            *a = a.zip(b).map(|(a, b)| a.saturating_add(b));
+        };
+        self.transaction_interleaved =
+            (self.transaction_interleaved).saturating_add(transaction_interleaved);
+        self.returned_in_transaction =
+            (self.returned_in_transaction).saturating_add(returned_in_transaction);
+        both(&mut self.lost_writes, lost_writes);
+        both(&mut self.phantom_writes, phantom_writes);
+        both(&mut self.leaks, leaks);
+        both(
+            &mut self.cancel_requests_misdirected,
+            cancel_requests_misdirected,
+        );
+        both(&mut self.session_state_leaked, session_state_leaked);
+        both(&mut self.advisory_unlock_failed, advisory_unlock_failed);
+        both(&mut self.advisory_locks_held, advisory_locks_held);
+    }
 }
 
 /// Which connections (backends) served the operations.
@@ -379,8 +449,10 @@ pub struct FaultEvent {
 }
 
 /// A fault's window. For each task it runs from when the fault was due to the end of the
-/// task's first successful operation that began after the fault settled (a restart's
-/// `down_for`, a closed pool's `reopen_after`, at once for the other kinds).
+/// task's first successful operation that began after the fault settled: after a restart's
+/// `down_for`, the `for` of a pooler pause or of an `sql`, `read_only` or `network` fault, or a
+/// closed pool's `reopen_after`; at once for the other kinds. A `network` fault without `for`
+/// and a pool closed for good never settle.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEffect {
@@ -448,33 +520,6 @@ pub struct OutageWindow {
     pub fault: Option<usize>,
     /// What ended it, in words.
     pub recovered_by: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TimelineEntry {
-    /// End of this second, in milliseconds into the measured phase.
-    pub t_ms: u64,
-    pub ok: u64,
-    pub failed: u64,
-    pub dropped: u64,
-    pub errors: BTreeMap<ErrorClass, u64>,
-    pub p50: f64,
-    pub p99: f64,
-    /// Interval histogram of this second's successful operations (microseconds).
-    pub hdr: String,
-    pub in_use: u64,
-    pub idle: u64,
-    pub waiting: u64,
-    pub connections_created: u64,
-    pub connections_closed: u64,
-    /// Absent when the sampler could not ask the server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_backends: Option<ServerBackends>,
-    /// `[database.pgbouncer]`: its pools at the end of this second (absent without a pooler,
-    /// or when its admin console did not answer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pooler: Option<super::pooler::PoolerSecond>,
 }
 
 /// What happened and what to change, from this run's numbers.

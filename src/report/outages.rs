@@ -7,7 +7,9 @@ use std::time::Duration;
 use super::model::{FaultEffect, FaultEvent, OutageWindow, Outages};
 use crate::record::Totals;
 use crate::record::bursts::{self, Window};
+use crate::record::errors::ErrorClass;
 use crate::record::spells;
+use crate::scenario::model::FaultKind;
 
 fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -66,15 +68,19 @@ pub fn effect(
 }
 
 /// The fault a window began in: the last that fired before its first failure ended and
-/// whose own window was still open when the outage began.
+/// whose own window was still open when the outage began. A `read_only` fault also owns the
+/// later windows of `read_only_transaction`: the sessions opened before its end stay on the
+/// demoted server, while a task's window closes at its first success (a read, say).
 fn fault_of(w: &Window, faults: &[FaultEvent]) -> Option<usize> {
     let first_ms = w.first_failure_end_us / 1000;
     let start_ms = w.start_us / 1000;
+    let refused = w.classes.contains_key(&ErrorClass::ReadOnlyTransaction);
     faults
         .iter()
         .enumerate()
         .filter(|(_, f)| f.at_ms.min(f.scheduled_ms) <= first_ms)
         .filter(|(_, f)| match &f.effect {
+            _ if refused && f.kind == FaultKind::ReadOnly.as_str() => true,
             Some(e) => e.recovered_at_ms.is_none_or(|r| r >= start_ms),
             None => true,
         })
@@ -172,6 +178,39 @@ pub(crate) fn check(v: &super::model::VariantReport) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::report::fixtures;
+
+    #[test]
+    fn read_only_failures_after_the_fault_window_are_still_the_faults() {
+        let fault = |kind: &str| FaultEvent {
+            kind: kind.into(),
+            at_ms: 1000,
+            scheduled_ms: 1000,
+            in_flight: 0,
+            failed_next_1s: Default::default(),
+            detail: String::new(),
+            effect: Some(FaultEffect {
+                recovered_at_ms: Some(2500),
+                ..FaultEffect::default()
+            }),
+        };
+        let later = |class| Window {
+            start_us: 3_000_000,
+            first_failure_end_us: 3_000_500,
+            classes: [(class, 3)].into(),
+            ..Window::default()
+        };
+        let read_only = [fault("read_only")];
+        assert_eq!(
+            fault_of(&later(ErrorClass::ReadOnlyTransaction), &read_only),
+            Some(0)
+        );
+        assert_eq!(fault_of(&later(ErrorClass::SqlError), &read_only), None);
+        let other = [fault("terminate_backends")];
+        assert_eq!(
+            fault_of(&later(ErrorClass::ReadOnlyTransaction), &other),
+            None
+        );
+    }
 
     #[test]
     fn the_strict_reader_refuses_windows_with_more_failures_than_the_run() {

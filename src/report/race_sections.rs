@@ -1,4 +1,4 @@
-//! The race counters of a variant in its report ([`fill`]), and how those parts of several
+//! The race counters of a variant in its report ([`sections`]), and how those parts of several
 //! machines' reports merge. Apart from the [`super::races`] types so that the report model,
 //! which holds those types, is below the code that fills it.
 
@@ -10,26 +10,32 @@ use crate::access::races::RaceCounts;
 use crate::record::errors::ErrorClass;
 use crate::scenario::model::{AccessMode, Builtin, FaultKind, ResetOnReturn, Settings};
 
-/// Puts the race counters of a variant in its report: each is present (even when 0) only when
-/// the scenario measures it, so that a check on one that was not measured never passes as 0.
-/// The advisory locks held at the end are read for every run (a user's workload may take them).
-pub(crate) fn fill(report: &mut VariantReport, settings: &Settings, c: &RaceCounts) {
+/// The race counters' parts of a variant's report. Each is present (even when 0) only when the
+/// scenario measures it, so that a check on one that was not measured never passes as 0. The
+/// advisory locks held at the end are read for every run (a user's workload may take them).
+pub(crate) struct RaceSections {
+    pub session_state_leaked: Option<u64>,
+    pub advisory_unlock_failed: Option<u64>,
+    pub advisory_locks_held: Option<u64>,
+    pub resets: Option<u64>,
+    pub reset_failures: BTreeMap<ErrorClass, u64>,
+    pub cancelled_tasks: Option<CancelledTasks>,
+}
+
+/// The race counters of a variant, as its report shows them.
+pub(crate) fn sections(settings: &Settings, c: &RaceCounts) -> RaceSections {
     let builtin = |b: Builtin| settings.workload.iter().any(|w| w.builtin == Some(b));
-    let a = &mut report.anomalies;
-    a.session_state_leaked = builtin(Builtin::SessionState).then_some(c.session_state_leaked);
     let advisory = builtin(Builtin::AdvisoryLock) || builtin(Builtin::AdvisoryXactLock);
-    a.advisory_unlock_failed = advisory.then_some(c.advisory_unlock_failed);
-    a.advisory_locks_held = c.advisory_locks_held;
     let resetting = settings.access.mode == AccessMode::Pool
         && settings.pool.reset_on_return != ResetOnReturn::None;
-    report.pool.resets = resetting.then_some(c.resets);
-    report.pool.reset_failures = c.reset_failures.clone();
-    if settings
-        .fault
-        .iter()
-        .any(|f| f.kind == FaultKind::CancelTasks)
-    {
-        report.cancelled_tasks = Some(CancelledTasks::from_counts(c));
+    let cancelling = (settings.fault.iter()).any(|f| f.kind == FaultKind::CancelTasks);
+    RaceSections {
+        session_state_leaked: builtin(Builtin::SessionState).then_some(c.session_state_leaked),
+        advisory_unlock_failed: advisory.then_some(c.advisory_unlock_failed),
+        advisory_locks_held: c.advisory_locks_held,
+        resets: resetting.then_some(c.resets),
+        reset_failures: c.reset_failures.clone(),
+        cancelled_tasks: cancelling.then(|| CancelledTasks::from_counts(c)),
     }
 }
 

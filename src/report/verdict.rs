@@ -5,12 +5,11 @@
 //! A check whose metric was not measured (no successful operation, an anomaly the scenario did
 //! not ask to measure) fails and says why: a gate must not pass on a number it never saw.
 
-use super::model::{Cheapest, Check, Report, VariantReport, VariantVerdict, Verdict};
+use super::model::{Aborted, Cheapest, Check, VariantReport, VariantVerdict, Verdict};
+use super::settings::VariantSettings;
 use crate::metric::{Direction, Measured, Metric};
 use crate::scenario::expect::Expectations;
-use serde::Deserialize;
-
-use crate::scenario::model::{AccessMode, Settings};
+use crate::scenario::model::AccessMode;
 
 /// Judges one metric against one limit.
 pub fn check(metric: &Metric, limit: f64, v: &VariantReport) -> Check {
@@ -33,21 +32,20 @@ pub fn check(metric: &Metric, limit: f64, v: &VariantReport) -> Check {
     }
 }
 
-/// Sets a variant's verdict from its expectations (keeping an abort already recorded).
-pub fn apply(v: &mut VariantReport, expect: &Expectations) {
+/// A variant's verdict: each of its `[expect]` checks judged on its measured sections, and the
+/// check that stopped it early (`abort_on_fail`), which fails it whatever the others say.
+pub fn judge(v: &VariantReport, expect: &Expectations, aborted: Option<Aborted>) -> VariantVerdict {
     let checks = expect
         .checks
         .iter()
         .map(|e| check(&e.metric, e.limit, v))
         .collect();
-    settle(v, checks);
+    settle(checks, aborted)
 }
 
-/// Judges a variant's recorded checks again on its (merged) numbers.
-pub fn rejudge(v: &mut VariantReport) {
-    let checks = v
-        .verdict
-        .checks
+/// A merged variant's verdict: the checks a report recorded, judged again on the merged numbers.
+pub fn rejudge(v: &VariantReport, recorded: &[Check], aborted: Option<Aborted>) -> VariantVerdict {
+    let checks = recorded
         .iter()
         .map(|c| match c.metric.parse::<Metric>() {
             Ok(m) => check(&m, c.limit, v),
@@ -59,16 +57,23 @@ pub fn rejudge(v: &mut VariantReport) {
             },
         })
         .collect();
-    settle(v, checks);
+    settle(checks, aborted)
 }
 
-fn settle(v: &mut VariantReport, checks: Vec<Check>) {
-    let aborted = v.verdict.aborted.take();
-    v.verdict = VariantVerdict {
+fn settle(checks: Vec<Check>, aborted: Option<Aborted>) -> VariantVerdict {
+    VariantVerdict {
         pass: aborted.is_none() && checks.iter().all(|c| c.pass),
         checks,
         aborted,
-    };
+    }
+}
+
+/// Sets a fixture's verdict from expectations (keeping an abort already recorded): for tests,
+/// which judge reports made without a run.
+#[cfg(test)]
+pub(crate) fn apply(v: &mut VariantReport, expect: &Expectations) {
+    let aborted = v.verdict.aborted.take();
+    v.verdict = judge(v, expect, aborted);
 }
 
 /// The scenario's verdict: every variant passed; and the cheapest passing configuration when
@@ -103,16 +108,17 @@ pub fn describe(c: &Check) -> String {
     }
 }
 
-/// Sets the report's verdict from its variants'.
-pub fn settle_report(report: &mut Report) {
+/// Sets a fixture report's verdict from its variants' (for tests).
+#[cfg(test)]
+pub(crate) fn settle_report(report: &mut super::model::Report) {
     report.verdict = overall(&report.variants);
 }
 
 /// Connections a variant may open, read from its settings: instances × max_size in pool mode,
 /// instances for a shared connection, tasks when each task or operation has its own. `None`
 /// when the settings are not those of this version (a report edited by hand, say).
-pub fn connections(settings: &serde_json::Value) -> Option<u64> {
-    let s = Settings::deserialize(settings).ok()?;
+pub fn connections(settings: &VariantSettings) -> Option<u64> {
+    let s = settings.typed()?;
     let instances = u64::from(s.access.instances);
     Some(match s.access.mode {
         AccessMode::Pool => instances * u64::from(s.pool.size_limit(s.load.tasks)),
@@ -269,16 +275,20 @@ mod tests {
         assert!(c.detail.contains("none of the 3"), "{}", c.detail);
     }
 
+    fn connections_of(json: serde_json::Value) -> Option<u64> {
+        connections(&VariantSettings::from_json(json))
+    }
+
     #[test]
     fn connections_by_access_mode() {
-        assert_eq!(connections(&pool(5)), Some(10));
+        assert_eq!(connections_of(pool(5)), Some(10));
         let shared = serde_json::json!({ "name": "s", "access": { "mode": "shared", "instances": 3 }, "load": { "tasks": 9 } });
-        assert_eq!(connections(&shared), Some(3));
+        assert_eq!(connections_of(shared), Some(3));
         let per_task = serde_json::json!({ "name": "s", "access": { "mode": "per_task", "instances": 1 }, "load": { "tasks": 9 } });
-        assert_eq!(connections(&per_task), Some(9));
+        assert_eq!(connections_of(per_task), Some(9));
         // Defaults count too: one pool of bb8's default 10.
-        assert_eq!(connections(&serde_json::json!({ "name": "s" })), Some(10));
-        assert_eq!(connections(&serde_json::json!({ "what": 1 })), None);
+        assert_eq!(connections_of(serde_json::json!({ "name": "s" })), Some(10));
+        assert_eq!(connections_of(serde_json::json!({ "what": 1 })), None);
     }
 
     #[test]

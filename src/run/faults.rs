@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 pub use super::fault_context::{Context, Scheduled};
 use super::fault_context::{Signal, Stop, candidates, signal_backends};
+use super::fault_read_only::Lingering;
 use crate::database::StopMode;
 use crate::scenario::faults::DEFAULT_DOWN_FOR;
 use crate::scenario::model::{FaultKind, FaultSettings, RestartMode};
@@ -59,6 +60,7 @@ pub async fn run(cx: Context, stop: oneshot::Receiver<()>) -> Vec<Fired> {
     let mut fired = Vec::new();
     let mut rng = fastrand::Rng::with_seed(cx.seed);
     let mut stop = Stop::new(stop);
+    let mut lingering = Lingering::default();
     for (i, s) in cx.schedule.iter().enumerate() {
         let due = cx.load.measure_start + s.at;
         if stop.hold_until(due).await {
@@ -67,7 +69,7 @@ pub async fn run(cx: Context, stop: oneshot::Receiver<()>) -> Vec<Fired> {
         let gauges = cx.gauges.snapshot();
         let at = Instant::now().saturating_duration_since(cx.load.measure_start);
         let f = &cx.faults[s.fault];
-        let detail = fire(&cx, f, &mut rng, &mut stop).await;
+        let detail = fire(&cx, f, &mut rng, &mut stop, &mut lingering).await;
         fired.push(Fired {
             scheduled: i,
             kind: f.kind,
@@ -76,10 +78,26 @@ pub async fn run(cx: Context, stop: oneshot::Receiver<()>) -> Vec<Fired> {
             detail,
         });
     }
+    // A read_only fault left the old sessions read-only until the end of the load.
+    stop.race(std::future::pending::<()>()).await;
+    if let Some(note) = super::fault_read_only::end_of_run(&cx, lingering).await
+        && let Some(last) = fired
+            .iter_mut()
+            .rev()
+            .find(|f| f.kind == FaultKind::ReadOnly)
+    {
+        last.detail.push_str(&note);
+    }
     fired
 }
 
-async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng, stop: &mut Stop) -> String {
+async fn fire(
+    cx: &Context,
+    f: &FaultSettings,
+    rng: &mut fastrand::Rng,
+    stop: &mut Stop,
+    lingering: &mut Lingering,
+) -> String {
     match f.kind {
         FaultKind::ClosePool => close_pool(cx, f),
         FaultKind::TerminateBackends => {
@@ -87,7 +105,7 @@ async fn fire(cx: &Context, f: &FaultSettings, rng: &mut fastrand::Rng, stop: &m
         }
         FaultKind::CancelQueries => super::fault_cancel::cancel(cx, f, rng).await,
         FaultKind::Sql => super::fault_sql::run(cx, f, stop).await,
-        FaultKind::ReadOnly => super::fault_read_only::run(cx, f, rng, stop).await,
+        FaultKind::ReadOnly => super::fault_read_only::run(cx, f, rng, stop, lingering).await,
         FaultKind::RestartServer => restart(cx, f).await,
         FaultKind::KillBackend => kill_backend(cx).await,
         FaultKind::CancelTasks => {

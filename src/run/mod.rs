@@ -114,9 +114,7 @@ pub async fn run_scenario(
         env.phase(&v.name, &format!("variant {}/{count}: database", k + 1));
         let outcome = run_variant(v, target, &env, &mut database_info).await;
         match outcome {
-            Ok(variant::Outcome::Measured { mut report, cut: c }) => {
-                verdict::apply(&mut report, &v.expect);
-                diagnosis::after_verdict(&mut report);
+            Ok(variant::Outcome::Measured { report, cut: c }) => {
                 variants.push(*report);
                 cut |= c;
             }
@@ -127,7 +125,6 @@ pub async fn run_scenario(
             Err(e) => return Err(e),
         }
     }
-    diagnosis::conclude(&mut variants);
     let done = Done {
         run_id,
         started_at,
@@ -148,7 +145,9 @@ struct Done {
 }
 
 impl Done {
+    /// The report, assembled once: the findings across the variants, then the verdict.
     fn into_report(self, scenario: &Scenario) -> Report {
+        let variants = diagnosis::conclude(self.variants);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
@@ -166,8 +165,8 @@ impl Done {
             interrupted: self.interrupted,
             environment: environment(),
             database: self.database,
-            verdict: verdict::overall(&self.variants),
-            variants: self.variants,
+            verdict: verdict::overall(&variants),
+            variants,
             merged_from: Vec::new(),
         }
     }

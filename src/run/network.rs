@@ -26,28 +26,36 @@ pub(crate) fn start(
         .map_err(|e| RunError::Infra(format!("cannot start the network proxy: {e}")))
 }
 
-/// The server's TCP addresses (the proxy connects over TCP only).
+/// The server's TCP addresses (the proxy connects over TCP only): each host's `hostaddr` when
+/// given (libpq then does no name lookup; the host name serves TLS only), else the host name
+/// resolved.
 fn upstream(config: &tokio_postgres::Config) -> Result<Vec<SocketAddr>, RunError> {
-    let ports = config.get_ports();
+    let (ports, hosts, addrs) = (
+        config.get_ports(),
+        config.get_hosts(),
+        config.get_hostaddrs(),
+    );
     let mut all = Vec::new();
-    for (i, host) in config.get_hosts().iter().enumerate() {
+    for i in 0..hosts.len().max(addrs.len()) {
         let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-        match host {
-            Host::Tcp(name) => match (name.as_str(), port).to_socket_addrs() {
-                Ok(addrs) => all.extend(addrs),
+        match (hosts.get(i), addrs.get(i)) {
+            (_, Some(addr)) => all.push(SocketAddr::new(*addr, port)),
+            (Some(Host::Tcp(name)), None) => match (name.as_str(), port).to_socket_addrs() {
+                Ok(found) => all.extend(found),
                 Err(e) => {
                     return Err(RunError::Infra(format!(
                         "network: cannot resolve {name}: {e}"
                     )));
                 }
             },
-            Host::Unix(path) => {
+            (Some(Host::Unix(path)), None) => {
                 return Err(RunError::BadInput(format!(
                     "network: the proxy reaches the server over TCP, and this variant's server is \
                      at the unix socket {}: give a TCP host",
                     path.display()
                 )));
             }
+            (None, None) => {}
         }
     }
     if all.is_empty() {
@@ -176,4 +184,36 @@ fn remove_after(handle: ProxyHandle, id: u64, lasts: Duration) {
         tokio::time::sleep(lasts).await;
         handle.remove(id);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(conninfo: &str) -> Vec<SocketAddr> {
+        upstream(&conninfo.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn hostaddr_is_used_without_resolving_the_host_name() {
+        // `db.invalid` cannot resolve: only hostaddr can give the address.
+        assert_eq!(
+            addrs("host=db.invalid hostaddr=127.0.0.2 port=6000 user=u"),
+            vec!["127.0.0.2:6000".parse().unwrap()]
+        );
+        assert_eq!(
+            addrs("hostaddr=::1 port=6001 user=u"),
+            vec!["[::1]:6001".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn host_names_are_resolved_and_unix_sockets_refused() {
+        assert_eq!(
+            addrs("host=127.0.0.3 port=6002 user=u"),
+            vec!["127.0.0.3:6002".parse().unwrap()]
+        );
+        let unix: tokio_postgres::Config = "host=/tmp port=6003 user=u".parse().unwrap();
+        assert!(matches!(upstream(&unix), Err(RunError::BadInput(_))));
+    }
 }

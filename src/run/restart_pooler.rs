@@ -1,6 +1,6 @@
 //! The `restart_pooler` fault: `[database.pgbouncer]` stops (`graceful`: SIGINT, PgBouncer
-//! pauses so in-flight transactions finish, then exits; `immediate`: SIGTERM, every client and
-//! server connection cut at once), stays down for `down_for`, and starts again on the same
+//! pauses so in-flight transactions finish, then exits; `immediate`: every client and server
+//! connection cut at once, SIGTERM before PgBouncer 1.23 and SIGQUIT from 1.23), stays down for `down_for`, and starts again on the same
 //! port: what a deploy or a crash of the pooler does to the clients behind it.
 
 use std::time::Instant;

@@ -14,7 +14,7 @@ use super::admin::Admin;
 use crate::access::gauges::{Gauges, Snapshot};
 use crate::metric::format_ms;
 use crate::record::Progress;
-use crate::record::timeline::{Sample, ServerBackends, Timeline};
+use crate::record::timeline::{ServerBackends, Timeline};
 
 /// Asks the server about this run's backends (all but the admin connection).
 pub struct BackendQuery {
@@ -103,18 +103,15 @@ pub async fn sample_once(
         Some(console) => console.sample().await,
         None => None,
     };
-    timeline.sample(
-        second,
-        Sample {
-            in_use: now.in_use,
-            idle: now.open.saturating_sub(now.in_use),
-            waiting: now.waiting,
-            connections_created: now.created.saturating_sub(previous.created),
-            connections_closed: now.closed.saturating_sub(previous.closed),
-            server,
-            pooler,
-        },
-    );
+    timeline.sample(second, |e| {
+        e.in_use = now.in_use;
+        e.idle = now.open.saturating_sub(now.in_use);
+        e.waiting = now.waiting;
+        e.connections_created = now.created.saturating_sub(previous.created);
+        e.connections_closed = now.closed.saturating_sub(previous.closed);
+        e.server_backends = server;
+        e.pooler = pooler;
+    });
     now
 }
 

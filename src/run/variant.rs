@@ -49,26 +49,28 @@ pub async fn run(
     let database = &variant.settings.database;
     let stop = env.interrupt;
     env.phase(&variant.name, "setup");
-    let outcome = match run_all(admin, "database.setup", &database.setup, stop).await {
-        Ok(()) if stop.is_raised() => Ok(Outcome::NotRun),
+    let loaded = match run_all(admin, "database.setup", &database.setup, stop).await {
+        Ok(()) if stop.is_raised() => Ok(None),
         Ok(()) => {
             env.phase(&variant.name, "load");
-            load(variant, db, admin, info, env).await
+            load(variant, db, admin, env).await.map(Some)
         }
         Err(e) => Err(RunError::BadInput(e)),
     };
     // Teardown runs whenever setup ran, also after a failed load.
     env.phase(&variant.name, "teardown");
-    let warnings = match run_all(admin, "database.teardown", &database.teardown, stop).await {
-        Ok(()) => Vec::new(),
-        Err(e) => vec![e],
-    };
-    outcome.map(|o| match o {
-        Outcome::Measured { mut report, cut } => {
-            report.warnings.extend(warnings);
-            Outcome::Measured { report, cut }
+    let teardown = run_all(admin, "database.teardown", &database.teardown, stop).await;
+    // The report is assembled here, once every input is known, the teardown's warning too.
+    Ok(match loaded? {
+        Some(mut l) => {
+            l.warnings.extend(teardown.err());
+            let cut = l.measured.cut;
+            Outcome::Measured {
+                report: Box::new(l.measured.report(variant, info, l.writes, l.warnings)),
+                cut,
+            }
         }
-        Outcome::NotRun => Outcome::NotRun,
+        None => Outcome::NotRun,
     })
 }
 
@@ -223,47 +225,44 @@ impl Helpers {
     }
 }
 
+/// What the load gave: what it measured, the acknowledged-writes check, and the warnings
+/// around it.
+struct Loaded {
+    measured: Measured,
+    writes: Option<Writes>,
+    warnings: Vec<String>,
+}
+
 /// Runs the load, with the ledger of the acknowledged-writes check around it when a workload
 /// is verified.
 async fn load(
     variant: &Variant,
     db: &Database,
     admin: &Arc<Admin>,
-    info: &ServerInfo,
     env: &Env<'_>,
-) -> Result<Outcome, RunError> {
+) -> Result<Loaded, RunError> {
     let ledger = match variant.plan.workloads.iter().any(|w| w.verify) {
         true => Some(Ledger::create(admin, env.run_id).await?),
         false => None,
     };
     let result = match measure(variant, db, admin, env, ledger.as_ref()).await {
-        Ok(m) => {
-            let writes = match &ledger {
-                Some(l) => l
-                    .check(admin, &m.totals.writes)
-                    .await
-                    .map(Some)
-                    .map_err(|e| RunError::Infra(format!("cannot read the ledger back: {e}"))),
-                None => Ok(None),
-            };
-            let cut = m.cut;
-            writes.map(|w| Outcome::Measured {
-                report: Box::new(m.report(variant, info, w)),
-                cut,
-            })
-        }
+        Ok(m) => match &ledger {
+            Some(l) => match l.check(admin, &m.totals.writes).await {
+                Ok(w) => Ok((m, Some(w))),
+                Err(e) => Err(RunError::Infra(format!("cannot read the ledger back: {e}"))),
+            },
+            None => Ok((m, None)),
+        },
         Err(e) => Err(e),
     };
     let warning = match ledger {
         Some(l) => l.remove(admin).await,
         None => None,
     };
-    result.map(|o| match o {
-        Outcome::Measured { mut report, cut } => {
-            report.warnings.extend(warning);
-            Outcome::Measured { report, cut }
-        }
-        not_run => not_run,
+    result.map(|(measured, writes)| Loaded {
+        measured,
+        writes,
+        warnings: warning.into_iter().collect(),
     })
 }
 
@@ -288,7 +287,13 @@ struct Measured {
 }
 
 impl Measured {
-    fn report(self, variant: &Variant, info: &ServerInfo, writes: Option<Writes>) -> VariantReport {
+    fn report(
+        self,
+        variant: &Variant,
+        info: &ServerInfo,
+        writes: Option<Writes>,
+        warnings: Vec<String>,
+    ) -> VariantReport {
         let seconds = self.measured.as_secs() + u64::from(self.measured.subsec_nanos() > 0);
         let faults = fault_events(&self.fired, &self.scheduled, &self.totals, self.measured);
         build::variant_report(VariantData {
@@ -296,13 +301,13 @@ impl Measured {
             seed: self.seed,
             totals: self.totals,
             measured: self.measured,
-            timeline: self.timeline.into_buckets(seconds),
+            timeline: self.timeline.into_entries(seconds),
             gauges: &self.gauges,
             pool: self.pool,
             connect_errors: self.connect_errors,
             faults,
             writes,
-            warnings: Vec::new(),
+            warnings,
             server_max_connections: info.max_connections,
             server_reserved_connections: info.reserved_connections,
             server_superuser: info.superuser,

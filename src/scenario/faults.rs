@@ -100,8 +100,8 @@ pub enum RestartMode {
     /// SIGINT: transactions are aborted, clients disconnected, a shutdown checkpoint is written.
     #[default]
     Fast,
-    /// SIGQUIT: no checkpoint; crash recovery at the next start (restart_pooler: SIGTERM,
-    /// every connection cut at once).
+    /// SIGQUIT: no checkpoint; crash recovery at the next start (restart_pooler: every
+    /// connection cut at once, SIGTERM before PgBouncer 1.23, SIGQUIT from 1.23).
     Immediate,
     /// restart_pooler only: SIGINT, PgBouncer pauses (in-flight transactions finish), then
     /// exits.

@@ -10,7 +10,7 @@ use crate::scenario::model::{Builtin, Param, StepSettings, Verify, WorkloadSetti
 use crate::scenario::node::{Path, Problem};
 use crate::value::Value;
 
-mod builtins;
+pub(crate) mod builtins;
 
 /// The compiled mix of one variant.
 #[derive(Clone, Debug)]

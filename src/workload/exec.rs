@@ -88,7 +88,7 @@ async fn steps(
         }
     }
     if let Some(slot) = workload.session_mark {
-        super::races::check_session_mark(lease, &slots[slot], draw.task);
+        super::races::check_session_marks(lease, &slots[slot..], draw.task);
     }
     Ok(())
 }

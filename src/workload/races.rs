@@ -8,18 +8,25 @@ use crate::access::{Lease, TaskAccess};
 use crate::record::errors::OpError;
 
 use super::params::Draw;
+use crate::scenario::plan::builtins::MARK_KINDS;
 use crate::scenario::plan::{Step, Workload};
 use crate::value::Value;
 
-/// `session_state`: the mark found is another task's (not empty, not this task's own).
-pub(crate) fn check_session_mark(lease: &Lease<'_>, found: &Value, task: u64) {
+/// `session_state`: whether any of the marks found (from `found` on, one per kind of
+/// [`MARK_KINDS`], each the task numbers found, comma-separated) is another task's.
+pub(crate) fn leaked(found: &[Value], task: u64) -> bool {
     let mine = task.to_string();
-    let leaked = match found {
-        Value::Text(t) => !t.is_empty() && *t != mine,
+    let foreign = |t: &str| t.split(',').any(|m| !m.is_empty() && m != mine);
+    found.iter().take(MARK_KINDS.len()).any(|v| match v {
+        Value::Text(t) => foreign(t),
         Value::Int(n) => n.to_string() != mine,
         _ => false,
-    };
-    if leaked {
+    })
+}
+
+/// `session_state`: counts the operation if it found a mark of another task.
+pub(crate) fn check_session_marks(lease: &Lease<'_>, found: &[Value], task: u64) {
+    if leaked(found, task) {
         lease
             .gauges()
             .races
@@ -64,4 +71,26 @@ pub(crate) async fn unlock_on_next_checkout(
             .fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks(found: &[&str]) -> Vec<Value> {
+        found.iter().map(|t| Value::Text(t.to_string())).collect()
+    }
+
+    #[test]
+    fn a_mark_of_another_task_of_any_kind_is_a_leak() {
+        assert!(!leaked(&marks(&["", "", "", "", ""]), 3));
+        assert!(!leaked(&marks(&["3", "3", "3", "3", "3"]), 3));
+        for kind in 0..MARK_KINDS.len() {
+            let mut found = marks(&["3", "3", "3", "3", "3"]);
+            found[kind] = Value::Text("3,5".into());
+            assert!(leaked(&found, 3), "{}", MARK_KINDS[kind]);
+        }
+        // Slots after the marks are the user's captures, not marks.
+        assert!(!leaked(&marks(&["", "", "", "", "", "7"]), 3));
+    }
 }

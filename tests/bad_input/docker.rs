@@ -72,3 +72,52 @@ fn a_password_in_the_containers_environment_is_never_shown() {
     assert!(stdout.contains("***"), "{stdout}");
     assert!(stdout.contains("POSTGRES_DB = \"app\""), "{stdout}");
 }
+
+/// `--database-url` beside `[database.docker]` would run every image's variant on one server:
+/// refused before anything starts.
+#[cfg(feature = "docker")]
+#[test]
+fn the_command_lines_url_beside_a_container_is_refused() {
+    let text = with_docker("image = \"stress-test-postgres:13\"");
+    let (_dir, path) = write("docker_cli_url", &text);
+    let out = stress()
+        .arg("run")
+        .arg(&path)
+        .args(["--database-url", "postgres://nobody@127.0.0.1:1/none"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--database-url"), "{stderr}");
+    assert!(stderr.contains("[database.docker]"), "{stderr}");
+    assert!(stderr.contains("stress-test-postgres:13"), "{stderr}");
+}
+
+/// The environment's server does not replace the scenario's container: with a malformed
+/// `DATABASE_URL` (which a run that read it refuses with exit 2) and `PGHOST` set for the child
+/// only, the run goes to Docker (an engine that does not exist here: exit 3) and says that
+/// those variables are not used.
+#[cfg(feature = "docker")]
+#[test]
+fn database_url_and_pghost_do_not_replace_the_container() {
+    let text = with_docker("image = \"stress-test-postgres:15\"");
+    let (dir, path) = write("docker_env_url", &text);
+    let socket = dir.path().join("no-engine.sock");
+    let out = stress()
+        .arg("run")
+        .arg(&path)
+        .env("DATABASE_URL", "postgres://u:s3cret@h:x/db")
+        .env("PGHOST", "127.0.0.1")
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("the port must be a number"), "{stderr}");
+    assert!(
+        stderr.contains("DATABASE_URL, PGHOST set but not used"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("container"), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}

@@ -101,11 +101,13 @@ pub fn run_on(s: &scenario::Scenario, url: Option<&str>) -> Result<Report, RunEr
     })
 }
 
-/// Runs scenario text on a fresh database of the shared server, one load at a time.
+/// Runs scenario text on a fresh database of the shared server, one load at a time. The
+/// database is created under the lock too: a `read_only` fault of another load leaves new
+/// sessions of the server read-only until its load ends, and CREATE DATABASE would fail.
 pub fn run_text(name: &str, text: &str, sets: &[&str]) -> Report {
     let s = scenario(text, sets);
-    let url = database(name);
     let _one_at_a_time = load_lock();
+    let url = database(name);
     run_on(&s, Some(&url)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 

@@ -3,8 +3,13 @@
 
 use std::path::PathBuf;
 
-/// PgBouncer as `stress` finds it; otherwise records a skip of `test` and returns false.
-pub fn available(test: &str) -> bool {
+/// PgBouncer's binary as `stress` finds it: `PGBOUNCER_BIN` when set (and then only it), else
+/// `pgbouncer` on `PATH`, else `/usr/sbin/pgbouncer`.
+pub fn binary() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("PGBOUNCER_BIN").filter(|b| !b.is_empty()) {
+        let bin = PathBuf::from(bin);
+        return bin.is_file().then_some(bin);
+    }
     let on_path = std::env::var_os("PATH")
         .map(|p| {
             std::env::split_paths(&p)
@@ -12,12 +17,15 @@ pub fn available(test: &str) -> bool {
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
-    let found = std::env::var_os("PGBOUNCER_BIN")
-        .map(PathBuf::from)
+    on_path
         .into_iter()
-        .chain(on_path)
         .chain([PathBuf::from("/usr/sbin/pgbouncer")])
-        .any(|p| p.is_file());
+        .find(|p| p.is_file())
+}
+
+/// PgBouncer as `stress` finds it; otherwise records a skip of `test` and returns false.
+pub fn available(test: &str) -> bool {
+    let found = binary().is_some();
     if !found {
         super::skip::skip(
             test,

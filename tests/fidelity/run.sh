@@ -4,6 +4,8 @@
 # PostgreSQL server, compared side by side.
 #
 #   tests/fidelity/run.sh URL [STRESS_BINARY]
+#   tests/fidelity/run.sh --prepare      (only make the virtual environment: .ci/run does it
+#                                         first, and then requires the suite to run, not skip)
 #
 # URL: a superuser URL of a throwaway server (the Rust test tests/fidelity.rs passes its
 # embedded server's). Exit 0: every figure within tolerance; 1: a model is off; 77: PyPI or
@@ -11,7 +13,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-url="${1:?usage: run.sh URL [STRESS_BINARY]}"
+url="${1:?usage: run.sh URL [STRESS_BINARY] | run.sh --prepare}"
 stress="${2:-$root/target/debug/stress}"
 venv="$root/target/fidelity-venv"
 stamp="$venv/.installed"
@@ -27,4 +29,5 @@ if [ ! -f "$stamp" ] || ! cmp -s "$here/requirements.txt" "$stamp"; then
   fi
   cp "$here/requirements.txt" "$stamp"
 fi
+[ "$url" = "--prepare" ] && exit 0
 exec "$venv/bin/python" "$here/fidelity.py" --url "$url" --stress "$stress" --work "$root/target/fidelity"

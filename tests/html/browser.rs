@@ -1,7 +1,8 @@
 //! The pages in real headless Chromium (Debian's `chromium`, driven by `playwright-core` from
 //! tests/browser, installed by `npm ci` there): opened from a file:// URL, no console or page
 //! error, no request, every chart drawn with data points; screenshots in
-//! `target/tmp/html/*.png` (CI artifacts, not committed). Also a page of a 3,600-second run and
+//! `target/tmp/html/*.png` (CI artifacts, not committed: `.ci/run` copies them to
+//! `target/ci-artifacts/html/`). Also a page of a 3,600-second run and
 //! one of a 1,000-variant sweep, which must load and draw in seconds. Skips visibly (requirement
 //! `chromium`) when Chromium, node or the node modules are missing.
 

@@ -59,7 +59,7 @@ mod tests {
     /// is bb8's.
     #[test]
     fn a_variant_header_names_its_pool_model() {
-        let model = |m: &str| serde_json::json!({ "pool": { "model": m } });
+        let model = |m: &str| serde_json::json!({ "name": "s", "pool": { "model": m } });
         let r = fixtures::report(
             "r1",
             "2026-01-01T00:00:00.000Z",

@@ -143,26 +143,39 @@ pub(crate) fn deltas(c: &Comparison) -> Markup {
     }
 }
 
-/// A merged report: the reports it was made from, and each machine's peaks per variant.
+/// A merged report: the reports it was made from, and per variant each machine's
+/// contribution (its own operations, throughput and p99) and peaks.
 pub(crate) fn machines(r: &Report) -> Markup {
     if r.merged_from.is_empty() {
         return html! {};
     }
+    let num = |x: Option<String>| x.unwrap_or_else(|| "-".into());
+    let rows: usize = r.variants.iter().map(|v| v.machines.len()).sum();
     html! {
         h3 { "Machines" }
+        p.note { "Each machine's own figures: their ok and failed add up to the merged totals; "
+            "peaks are each machine's (they need not have coincided), p99 and ok/s over its own "
+            "measured phase." }
         table.sources {
             thead { tr { th scope="col" { "host" } th scope="col" { "run id" } th scope="col" { "started" } th scope="col" { "report" } } }
             tbody { @for s in &r.merged_from { tr { td { (s.host) } td { code { (s.run_id) } } td { (s.started_at) } td { (s.file) } } } }
         }
-        table.peaks {
+        table.peaks.(paged(rows)) {
             thead { tr {
-                th scope="col" { "variant" } th scope="col" { "host" }
+                th scope="col" { "variant" } th scope="col" { "host" } th scope="col" { "run id" }
+                th.num scope="col" { "ok" } th.num scope="col" { "failed" }
+                th.num scope="col" { "ok/s" } th.num scope="col" { "p99" }
                 th.num scope="col" { "peak in use" } th.num scope="col" { "peak waiting" }
                 th.num scope="col" { "peak backends" } th.num scope="col" { "peak idle in txn" }
             } }
             tbody {
                 @for v in &r.variants { @for m in &v.machines { tr {
-                    td { (v.name) } td { (m.host) }
+                    @let t = m.totals.as_ref();
+                    td { (v.name) } td { (m.host) } td { code { (m.run_id) } }
+                    td.num data-col="ok" { (num(t.map(|t| t.operations.ok.to_string()))) }
+                    td.num data-col="failed" { (num(t.map(|t| t.operations.failed.to_string()))) }
+                    td.num data-col="ok/s" { (num(t.map(|t| format!("{:.1}", t.throughput_ops_s)))) }
+                    td.num data-col="p99" { (num(t.map(|t| crate::metric::format_ms(t.operation_p99_ms)))) }
                     td.num { (m.peak_in_use) } td.num { (m.peak_waiting) }
                     td.num { (m.peak_backends) } td.num { (m.peak_idle_in_transaction) }
                 } } }

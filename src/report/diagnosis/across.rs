@@ -6,31 +6,30 @@
 //! ([`conclude`]).
 
 use super::{ms, pct};
-use crate::report::model::{Finding, VariantReport};
+use crate::report::model::{Finding, VariantReport, VariantVerdict};
 use crate::report::verdict;
 use crate::scenario::model::{AccessMode, Settings};
 
-/// Once the verdict is known: a variant that failed a check (or was aborted by one) has its
-/// `clean` finding replaced by `verdict.failed`, which names the checks.
-pub fn after_verdict(v: &mut VariantReport) {
-    if v.verdict.pass {
-        return;
+/// A variant's findings once its verdict is known: when it failed a check (or was aborted by
+/// one), its `clean` finding becomes `verdict.failed`, which names the checks.
+pub fn after_verdict(mut findings: Vec<Finding>, verdict: &VariantVerdict) -> Vec<Finding> {
+    if verdict.pass {
+        return findings;
     }
-    let mut named: Vec<String> = v
-        .verdict
+    let mut named: Vec<String> = verdict
         .checks
         .iter()
         .filter(|c| !c.pass)
         .map(verdict::describe)
         .collect();
-    if let Some(a) = &v.verdict.aborted {
+    if let Some(a) = &verdict.aborted {
         named.push(format!(
             "abort_on_fail stopped the load at {} ms on {} ({})",
             a.at_ms, a.metric, a.detail
         ));
     }
     let named = named.join("; ");
-    for f in v.diagnosis.iter_mut().filter(|f| f.class == "clean") {
+    for f in findings.iter_mut().filter(|f| f.class == "clean") {
         *f = Finding {
             class: "verdict.failed".into(),
             finding: format!(
@@ -43,20 +42,19 @@ pub fn after_verdict(v: &mut VariantReport) {
             ),
         };
     }
+    findings
 }
 
-/// The findings across the variants of one report (after every verdict).
-pub fn conclude(variants: &mut [VariantReport]) {
-    let settings: Vec<Option<Settings>> = variants
-        .iter()
-        .map(|v| serde_json::from_value(v.settings.clone()).ok())
-        .collect();
+/// The variants of one report with the findings across them (after every verdict): the last
+/// step before the report is assembled.
+pub fn conclude(mut variants: Vec<VariantReport>) -> Vec<VariantReport> {
+    let settings: Vec<Option<&Settings>> = variants.iter().map(|v| v.settings.typed()).collect();
     let notes: Vec<(usize, &'static str, String)> = (0..variants.len())
         .filter_map(|i| {
             let s = settings[i].as_ref()?;
-            let larger = larger_pool(variants, &settings, i, s).map(|t| ("cost.pool_wait", t));
-            let pooled = pool_instead(variants, &settings, i, s).map(|t| ("cost.connect", t));
-            let plans = super::server_races::cached_plan_versus(variants, &settings, i)
+            let larger = larger_pool(&variants, &settings, i, s).map(|t| ("cost.pool_wait", t));
+            let pooled = pool_instead(&variants, &settings, i, s).map(|t| ("cost.connect", t));
+            let plans = super::server_races::cached_plan_versus(&variants, &settings, i)
                 .map(|t| ("cached_plan_invalid", t));
             Some(
                 larger
@@ -73,11 +71,12 @@ pub fn conclude(variants: &mut [VariantReport]) {
             f.finding.push_str(&text);
         }
     }
-    if let Some(f) = comparison(variants)
+    if let Some(f) = comparison(&variants)
         && let Some(last) = variants.last_mut()
     {
         last.diagnosis.push(f);
     }
+    variants
 }
 
 fn pool_capacity(s: &Settings) -> Option<u64> {
@@ -89,7 +88,7 @@ fn pool_capacity(s: &Settings) -> Option<u64> {
 /// as many tasks) measured: the smallest one that did not wait, or else the largest.
 fn larger_pool(
     variants: &[VariantReport],
-    settings: &[Option<Settings>],
+    settings: &[Option<&Settings>],
     i: usize,
     s: &Settings,
 ) -> Option<String> {
@@ -127,7 +126,7 @@ fn larger_pool(
 /// A variant that connected per operation, held against a pool variant of the same report.
 fn pool_instead(
     variants: &[VariantReport],
-    settings: &[Option<Settings>],
+    settings: &[Option<&Settings>],
     i: usize,
     s: &Settings,
 ) -> Option<String> {
@@ -331,8 +330,8 @@ mod tests {
             pass: false,
             note: None,
         }];
-        after_verdict(&mut v);
-        let f = &v.diagnosis[0];
+        let findings = after_verdict(v.diagnosis, &v.verdict);
+        let f = &findings[0];
         assert_eq!(f.class, "verdict.failed");
         assert!(!f.advice.contains("Nothing to fix"), "{}", f.advice);
         assert!(f.finding.contains("operation.p99"), "{}", f.finding);
@@ -353,8 +352,7 @@ mod tests {
         let mut missed = fixtures::variant("missed", 400, 0, serde_json::json!({}));
         missed.verdict.checks = vec![check(20.0)];
         missed.verdict.pass = false;
-        let mut vs = vec![missed, met];
-        conclude(&mut vs);
+        let vs = conclude(vec![missed, met]);
         let f = vs[1]
             .diagnosis
             .iter()
@@ -383,8 +381,7 @@ mod tests {
         let fast = fixtures::variant("fast", 600, 0, serde_json::json!({}));
         let slow = fixtures::variant("slow", 200, 0, serde_json::json!({}));
         let broken = fixtures::variant("broken", 900, 9, serde_json::json!({}));
-        let mut vs = vec![slow, broken, fast];
-        conclude(&mut vs);
+        let vs = conclude(vec![slow, broken, fast]);
         let f = vs[2]
             .diagnosis
             .iter()
@@ -401,8 +398,7 @@ mod tests {
             f.finding
         );
         assert!(f.advice.contains("`fast`"), "{}", f.advice);
-        let mut one = vec![fixtures::variant("only", 1, 0, serde_json::json!({}))];
-        conclude(&mut one);
+        let one = conclude(vec![fixtures::variant("only", 1, 0, serde_json::json!({}))]);
         assert!(one[0].diagnosis.is_empty(), "no comparison of one variant");
     }
 }

@@ -102,8 +102,9 @@ fn session_state_leaked(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> 
         class: "anomalies.session_state_leaked".into(),
         finding: format!(
             "{n} operation(s) ({} of the {ops} that succeeded) found another task's session mark \
-             (SET stress.mark, not SET LOCAL): session state set by one user of a pooled connection \
-             was seen by the next (pool.reset_on_return = {}).",
+             (a SET of stress.mark or of search_path, not SET LOCAL, a temporary table, a PREPAREd \
+             statement or a LISTEN): session state left by one user of a pooled connection was seen by \
+             the next (pool.reset_on_return = {}).",
             pct(n, ops),
             reset_name(cx)
         ),

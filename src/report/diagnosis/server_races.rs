@@ -59,7 +59,7 @@ fn mode_name(mode: QueryMode) -> &'static str {
 /// mode that met none, and what its latency was against this one's.
 pub(super) fn cached_plan_versus(
     variants: &[VariantReport],
-    settings: &[Option<Settings>],
+    settings: &[Option<&Settings>],
     i: usize,
 ) -> Option<String> {
     let me = &variants[i];
@@ -92,35 +92,44 @@ pub(super) fn cached_plan_versus(
     ))
 }
 
-/// `read_only_transaction`: how long writes were refused, and whether any connection kept
-/// failing once the server was writable again.
+/// `read_only_transaction`: how long writes were refused, and how long connections kept
+/// failing once new sessions reached a writable server (the old ones stay on the demoted
+/// server: see `run/fault_read_only.rs`).
 pub(super) fn read_only(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
     let s = cx.settings;
     let stats = &r.errors[&ErrorClass::ReadOnlyTransaction];
-    let specs: Vec<_> = s
-        .fault
-        .iter()
-        .filter(|f| f.kind == FaultKind::ReadOnly)
-        .collect();
     let fired: Vec<_> = r
         .faults
         .iter()
-        .filter(|f| f.kind == FaultKind::ReadOnly.as_str())
+        .filter(|f| f.kind == FaultKind::ReadOnly.as_str() && !f.detail.starts_with("not fired"))
         .collect();
-    let lasting = specs.first().and_then(|f| f.for_).unwrap_or_default();
     let Some(last) = fired.last() else {
         let advice = "Writes met a read-only server (a standby, or a primary demoted by a failover): connect \
                       with target_session_attrs = \"read-write\" and replace connections that meet 25006.";
         return (String::new(), advice.into());
     };
+    // The spec of the last one fired: the one whose schedule holds its due time.
+    let spec = s
+        .fault
+        .iter()
+        .filter(|f| f.kind == FaultKind::ReadOnly)
+        .find(|f| due_at(f, last.scheduled_ms));
+    let lasting = spec.and_then(|f| f.for_).unwrap_or_default();
+    let terminate = spec.is_some_and(|f| f.terminate.unwrap_or(false));
     let ended = last.at_ms + lasting.as_millis() as u64;
-    let terminate = specs.iter().any(|f| f.terminate.unwrap_or(false));
-    let verdict = if ended as f64 >= r.measured_s * 1000.0 {
+    let measured_ms = (r.measured_s * 1000.0) as u64;
+    let after = stats.last_at_ms.saturating_sub(ended);
+    let kept = if ended >= measured_ms {
+        None
+    } else {
+        Some(after).filter(|a| *a as f64 > r.latency_ms.failed.p99.max(100.0))
+    };
+    let verdict = if ended >= measured_ms {
         "it lasted past the end of the measured phase, so what came after it was not measured \
          (make the load longer than at + for)"
             .to_string()
     } else {
-        after_read_only(r, stats.last_at_ms, ended)
+        after_read_only(r, stats.last_at_ms, ended, kept)
     };
     let detail = format!(
         "The server refused writes for {} ({} read_only fault(s), the last at {} ms{}); {verdict}.",
@@ -133,59 +142,103 @@ pub(super) fn read_only(r: &VariantReport, cx: &Context<'_>) -> (String, String)
             ", sessions kept"
         },
     );
-    (detail, read_only_advice(r, s))
+    let until_end = kept.is_some() && stats.last_at_ms + 500 >= measured_ms;
+    (detail, read_only_advice(r, s, kept, until_end))
 }
 
-/// Whether writes were refused after the fault ended at `ended`, the last at `last`.
-fn after_read_only(r: &VariantReport, last: u64, ended: u64) -> String {
-    let after = last.saturating_sub(ended);
-    let kept = if last <= ended {
-        format!("the last one came {} ms before it ended", ended - last)
-    } else {
-        format!("the last one came {after} ms after it ended")
-    };
-    if (after as f64) <= r.latency_ms.failed.p99.max(100.0) {
-        format!(
-            "{kept}: no connection kept failing once the server was writable again: existing sessions \
-             read the reloaded setting before their next statement, so reconnecting would not have helped here"
-        )
-    } else {
-        format!(
-            "{kept}: failures went on {} after it ended, longer than a failed operation takes (p99 {}): \
-             sessions kept the read-only state (a SET of their own, or a transaction begun while it was \
-             read-only)",
-            ms(after as f64),
-            ms(r.latency_ms.failed.p99)
-        )
+/// Whether `f` was due at `ms` (`at`, `at + every`, ...).
+fn due_at(f: &crate::scenario::model::FaultSettings, ms: u64) -> bool {
+    let at = f.at.as_millis() as u64;
+    match f.every.map(|e| e.as_millis() as u64) {
+        Some(every) if every > 0 => ms >= at && (ms - at) % every == 0,
+        _ => ms == at,
     }
 }
 
-fn read_only_advice(r: &VariantReport, s: &Settings) -> String {
-    let words = s.pool.words();
-    let key = words.lifetime;
-    let lifetime = match s.pool.age_limit() {
-        // asyncpg has no age limit: max_queries counts queries.
-        _ if s.pool.model == crate::scenario::model::PoolModel::Asyncpg => format!(
-            "{} replaces a connection only after {key} ({}) queries, which may be long",
-            words.library,
-            s.pool.asyncpg().max_queries
-        ),
-        Some(d) => format!(
-            "{key} ({} here) bounds how long",
-            humantime::format_duration(d)
-        ),
-        None => format!("without {key} (unset here) that is forever"),
+/// Whether writes were refused after the fault ended at `ended`, the last at `last`; `kept`:
+/// how long failures went on after it, when longer than a failed operation takes.
+fn after_read_only(r: &VariantReport, last: u64, ended: u64, kept: Option<u64>) -> String {
+    let when = if last <= ended {
+        format!("the last refusal came {} ms before it ended", ended - last)
+    } else {
+        format!("the last refusal came {} ms after it ended", last - ended)
     };
-    let pre_ping = match words.pre_ping {
+    match kept {
+        None => format!(
+            "{when}: no connection kept failing once new sessions were writable again (the pool's \
+             connections had been replaced by then)"
+        ),
+        Some(after) => format!(
+            "{when}: connections kept failing for {} after it ended, longer than a failed operation takes \
+             (p99 {}): the sessions opened before stayed on the demoted server, and only a new connection \
+             reached the writable one",
+            ms(after as f64),
+            ms(r.latency_ms.failed.p99)
+        ),
+    }
+}
+
+/// The pre-ping in the pool model's own words (asyncpg's pool has none).
+fn pre_ping(s: &Settings) -> String {
+    match s.pool.words().pre_ping {
         Some(key) => format!("A pre-ping ({key} = {})", s.pool.pings_on_checkout()),
-        None => format!("A pre-ping ({} has none)", words.library),
+        None => format!("A pre-ping ({} has none)", s.pool.words().library),
+    }
+}
+
+/// The advice, from how long connections kept failing (`kept`, and whether `until_end` of the
+/// load) and what the pool had to replace them.
+fn read_only_advice(r: &VariantReport, s: &Settings, kept: Option<u64>, until_end: bool) -> String {
+    let lifetime = s.pool.max_lifetime.0;
+    let replaced = r.pool.closed_max_lifetime.unwrap_or(0);
+    let length = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let measured = match (kept, lifetime) {
+        (Some(after), _) if until_end => format!(
+            "Here the pool kept failing {} after the failover, to the end of the load: nothing replaced a \
+             connection that still answers ({}). Set max_lifetime short enough: it bounds this to about its \
+             length, at the cost of reconnecting that often.",
+            ms(after as f64),
+            match lifetime {
+                Some(d) => format!("max_lifetime = {}, longer than that", length(d)),
+                None => "max_lifetime is unset".into(),
+            }
+        ),
+        (Some(after), None) => format!(
+            "Here failures went on {} after the failover, until the pool's connections were replaced by other \
+             means; max_lifetime (unset here) would bound it to about its length.",
+            ms(after as f64)
+        ),
+        (Some(after), Some(d)) => format!(
+            "Here failures went on {} after the failover with max_lifetime = {}{}{}.",
+            ms(after as f64),
+            length(d),
+            if replaced > 0 {
+                format!(" ({replaced} connection(s) replaced for their age)")
+            } else {
+                String::new()
+            },
+            if after as u128 > d.as_millis() + 1000 {
+                ": longer than max_lifetime, so something else kept them (long checkouts?)"
+            } else {
+                ": it bounded them to about its length; shorten it to shorten that, at the cost of reconnecting"
+            }
+        ),
+        (None, Some(d)) if replaced > 0 => format!(
+            "Here no connection kept failing after the failover: max_lifetime = {} had replaced them \
+             ({replaced} connection(s) replaced for their age).",
+            length(d)
+        ),
+        (None, _) => {
+            "Here no connection kept failing after the failover: the pool's connections had been \
+                      replaced (terminated, or opened after it)."
+                .into()
+        }
     };
+    let pre_ping = pre_ping(s);
     format!(
-        "After a real failover the old primary stays read-only and only a new connection reaches the new one: a \
-         pool then fails until it replaces its connections; {lifetime}. {pre_ping} does not \
-         help against it: the read-only server answers it; it only catches connections that died idle{}. Replace \
-         a connection that meets 25006, and connect with target_session_attrs = \"read-write\" (or check SHOW \
-         transaction_read_only on checkout).",
+        "{measured} {pre_ping} does not help: the demoted server answers it; it only catches connections that \
+         died idle{}. Replace a connection that meets 25006, and connect with target_session_attrs = \
+         \"read-write\" (or check SHOW transaction_read_only on checkout).",
         if r.pool.died_idle > 0 {
             format!(" ({} operation(s) met one here)", r.pool.died_idle)
         } else {
@@ -288,7 +341,7 @@ mod tests {
                              [[fault]]\nkind = \"read_only\"\nat = \"1s\"\nfor = \"2s\"\n";
 
     #[test]
-    fn read_only_says_whether_connections_kept_failing_after_the_end() {
+    fn read_only_says_how_long_connections_kept_failing_after_the_end() {
         let s = fixtures::settings(READ_ONLY);
         let mut v = fixtures::variant("v", 100, 20, serde_json::json!({}));
         v.measured_s = 10.0;
@@ -297,16 +350,21 @@ mod tests {
         // The fault ended at 3000 ms; the last refusal 2 ms after it (failed p99 is 1 ms, so
         // the margin is the 100 ms floor).
         failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 3002);
+        v.pool.closed_max_lifetime = Some(4);
         let (detail, advice) = read_only(&v, &cx(&s));
         assert!(detail.contains("2 ms after it ended"), "{detail}");
         assert!(detail.contains("no connection kept failing"), "{detail}");
-        assert!(advice.contains("max_lifetime (10s here)"), "{advice}");
-        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 4500);
-        let (detail, _) = read_only(&v, &cx(&s));
         assert!(
-            detail.contains("failures went on 1500 ms after it ended"),
+            advice.contains("max_lifetime = 10s had replaced them (4 connection(s)"),
+            "{advice}"
+        );
+        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 4500);
+        let (detail, advice) = read_only(&v, &cx(&s));
+        assert!(
+            detail.contains("connections kept failing for 1500 ms after it ended"),
             "{detail}"
         );
+        assert!(advice.contains("bounded them"), "{advice}");
         v.measured_s = 2.5;
         let (detail, advice) = read_only(&v, &cx(&s));
         assert!(
@@ -317,6 +375,40 @@ mod tests {
             !advice.contains(" 0 "),
             "no advice on a zero count: {advice}"
         );
+    }
+
+    #[test]
+    fn without_max_lifetime_failing_to_the_end_advises_setting_it() {
+        let s = fixtures::settings("[[fault]]\nkind = \"read_only\"\nat = \"1s\"\nfor = \"2s\"\n");
+        let mut v = fixtures::variant("v", 100, 20, serde_json::json!({}));
+        v.measured_s = 10.0;
+        v.faults.push(fault("read_only", 1000, "refuses writes"));
+        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 9990);
+        let (detail, advice) = read_only(&v, &cx(&s));
+        assert!(detail.contains("kept failing for 6990 ms"), "{detail}");
+        assert!(
+            advice.contains("to the end of the load") && advice.contains("Set max_lifetime"),
+            "{advice}"
+        );
+    }
+
+    /// The length of the fault that fired last is its own, not the first fault's.
+    #[test]
+    fn read_only_takes_the_length_of_the_fault_that_fired() {
+        let s = fixtures::settings(
+            "[[fault]]\nkind = \"read_only\"\nat = \"1s\"\nfor = \"5s\"\n\
+             [[fault]]\nkind = \"read_only\"\nat = \"8s\"\nfor = \"1s\"\n",
+        );
+        let mut v = fixtures::variant("v", 100, 20, serde_json::json!({}));
+        v.measured_s = 20.0;
+        v.faults.push(fault("read_only", 1000, "refuses writes"));
+        let mut second = fault("read_only", 8003, "refuses writes");
+        second.scheduled_ms = 8000;
+        v.faults.push(second);
+        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 9503);
+        let (detail, _) = read_only(&v, &cx(&s));
+        assert!(detail.contains("refused writes for 1s"), "{detail}");
+        assert!(detail.contains("500 ms after it ended"), "{detail}");
     }
 
     #[test]
@@ -364,7 +456,7 @@ mod tests {
         assert!(detail.contains("query_mode = \"prepared\""), "{detail}");
         assert!(advice.contains("query_mode = \"extended\""), "{advice}");
         let variants = vec![a, b];
-        let settings = vec![Some(prepared), Some(extended)];
+        let settings = vec![Some(&prepared), Some(&extended)];
         let note = cached_plan_versus(&variants, &settings, 0).unwrap();
         assert!(note.contains("Variant `extended`"), "{note}");
         assert!(note.contains("5.00 ms at p50"), "{note}");

@@ -13,6 +13,8 @@
 //! - Peaks (in use, waiting, backends) are not summed, since machines peak at different
 //!   moments: `pool` and `server` keep the highest machine's, `machines` lists each one's, and
 //!   the merged timeline shows what was in use at once, second by second.
+//! - `machines` also holds each machine's contribution: its operations, measured phase,
+//!   throughput and p99, as its own report had them.
 //! - The diagnosis and the verdict are computed again on the merged numbers, with the first
 //!   report's checks of each variant (a warning says so when the machines' differ).
 
@@ -27,13 +29,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
-
 use super::compare;
 use super::diagnosis::{self, Context};
 use super::model::*;
 use super::verdict;
-use crate::scenario::model::Settings;
 use sections::{anomalies, errors, isolation, leaks, operations, pool, writes};
 
 /// Why reports cannot be merged.
@@ -107,22 +106,19 @@ pub fn merge(inputs: &[Input], force: bool) -> Result<Report, MergeError> {
                 });
             }
         }
-        let mut v = variant(&parts, &first.report.database)?;
-        v.warnings.extend(notes.iter().cloned());
-        if parts.len() < inputs.len() {
-            v.warnings.push(format!(
-                "ran on {} of the {} merged machines",
-                parts.len(),
-                inputs.len()
-            ));
-        }
-        variants.push(v);
+        let extra = Extra {
+            notes: &notes,
+            machines: inputs.len(),
+        };
+        variants.push(variant(&parts, &first.report.database, &extra)?);
     }
-    diagnosis::conclude(&mut variants);
     report(inputs, variants)
 }
 
+/// The merged report, assembled once its variants are: the findings across them, then the
+/// scenario's verdict.
 fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, MergeError> {
+    let variants = diagnosis::conclude(variants);
     let first = &inputs[0].report;
     let mut starts = Vec::new();
     for input in inputs {
@@ -139,7 +135,7 @@ fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, Merg
             hosts.push(&input.report.environment.host);
         }
     }
-    let mut report = Report {
+    Ok(Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
             name: "stress".into(),
@@ -161,8 +157,8 @@ fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, Merg
             ..first.environment.clone()
         },
         database: first.database.clone(),
+        verdict: verdict::overall(&variants),
         variants,
-        verdict: Verdict::default(),
         merged_from: inputs
             .iter()
             .map(|i| MergedSource {
@@ -172,9 +168,7 @@ fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, Merg
                 file: i.file.display().to_string(),
             })
             .collect(),
-    };
-    verdict::settle_report(&mut report);
-    Ok(report)
+    })
 }
 
 fn ms_between(later: SystemTime, earlier: SystemTime) -> u64 {
@@ -218,8 +212,22 @@ fn overlapping(parts: &[Part<'_>], ends: &[SystemTime]) -> Result<(), MergeError
     }
 }
 
-fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport, MergeError> {
-    let first = parts[0].variant;
+/// What a merged variant's warnings add to its machines': the notes on the whole merge, and
+/// how many machines were merged.
+struct Extra<'a> {
+    notes: &'a [String],
+    machines: usize,
+}
+
+/// Where the machines' measured phases lie in the merged one.
+struct Span {
+    /// Milliseconds from the merged origin to each machine's start.
+    offsets: Vec<u64>,
+    origin: SystemTime,
+    measured_s: f64,
+}
+
+fn span(parts: &[Part<'_>]) -> Result<Span, MergeError> {
     let origin = parts
         .iter()
         .map(|p| p.start)
@@ -228,10 +236,35 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
     let ends = ends(parts)?;
     overlapping(parts, &ends)?;
     let end = ends.iter().max().copied().expect("one part at least");
-    let offsets: Vec<u64> = parts.iter().map(|p| ms_between(p.start, origin)).collect();
-    let measured_s = end.duration_since(origin).unwrap_or_default().as_secs_f64();
+    Ok(Span {
+        offsets: parts.iter().map(|p| ms_between(p.start, origin)).collect(),
+        origin,
+        measured_s: end.duration_since(origin).unwrap_or_default().as_secs_f64(),
+    })
+}
+
+fn variant(
+    parts: &[Part<'_>],
+    database: &DatabaseInfo,
+    extra: &Extra<'_>,
+) -> Result<VariantReport, MergeError> {
+    let first = parts[0].variant;
+    let Span {
+        offsets,
+        origin,
+        measured_s,
+    } = span(parts)?;
     let operations = operations(parts);
-    let mut v = VariantReport {
+    let faults = faults(parts, &offsets);
+    let timeline = merged_timeline(parts, &offsets)?;
+    let whole = outages::Whole {
+        faults: &faults,
+        operations: &operations,
+        measured_s,
+    };
+    let machine_reports: Vec<&VariantReport> = parts.iter().map(|p| p.variant).collect();
+    let outages = outages::merged(&machine_reports, &offsets, &whole);
+    let measured = VariantReport {
         name: first.name.clone(),
         settings: first.settings.clone(),
         settings_sha256: first.settings_sha256.clone(),
@@ -248,33 +281,39 @@ fn variant(parts: &[Part<'_>], database: &DatabaseInfo) -> Result<VariantReport,
         anomalies: anomalies(parts),
         pool: pool(parts),
         server: server(parts),
-        pooler: None,
-        faults: faults(parts, &offsets),
-        outages: None,
+        pooler: crate::report::pooler::stats(timeline.iter().filter_map(|e| e.pooler.as_ref())),
+        faults,
+        outages,
         isolation: isolation(parts),
         cancelled_tasks: super::race_sections::merge_cancelled(parts.iter().map(|p| p.variant)),
         writes: writes(parts),
         leaks: leaks(parts),
-        timeline: merged_timeline(parts, &offsets)?,
+        timeline,
+        // Judged below, on these merged sections.
         diagnosis: Vec::new(),
-        verdict: VariantVerdict {
-            pass: true,
-            checks: first.verdict.checks.clone(),
-            aborted: parts.iter().find_map(|p| p.variant.verdict.aborted.clone()),
-        },
-        warnings: warnings(parts),
+        verdict: VariantVerdict::default(),
+        warnings: warnings(parts, extra),
         started_at: Some(humantime::format_rfc3339_millis(origin).to_string()),
         machines: machines(parts),
         harness: busiest_harness(parts),
         server_version: first.server_version.clone(),
     };
-    v.pooler = crate::report::pooler::stats(v.timeline.iter().filter_map(|e| e.pooler.as_ref()));
-    let machines: Vec<&VariantReport> = parts.iter().map(|p| p.variant).collect();
-    v.outages = outages::merged(&machines, &offsets, &v);
-    v.diagnosis = diagnose(&v, parts, database);
-    verdict::rejudge(&mut v);
-    diagnosis::after_verdict(&mut v);
-    Ok(v)
+    Ok(judged(measured, parts, database))
+}
+
+/// The verdict (the first report's checks, judged again) and the findings on the merged
+/// numbers. Both read the measured sections through the report itself (`Metric::resolve`, the
+/// diagnosis), so they are the one step after its assembly, as in [`super::build`]; nothing
+/// reads the empty verdict and findings before it.
+fn judged(measured: VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> VariantReport {
+    let aborted = parts.iter().find_map(|p| p.variant.verdict.aborted.clone());
+    let verdict = verdict::rejudge(&measured, &parts[0].variant.verdict.checks, aborted);
+    let diagnosis = diagnosis::after_verdict(diagnose(&measured, parts, db), &verdict);
+    VariantReport {
+        verdict,
+        diagnosis,
+        ..measured
+    }
 }
 
 /// The busiest machine's harness: one saturated harness is enough to doubt the figures.
@@ -376,9 +415,10 @@ fn faults(parts: &[Part<'_>], offsets: &[u64]) -> Vec<FaultEvent> {
     out
 }
 
-/// Each machine's warnings, and one when the machines held the variant to different
-/// expectations (`[expect]` is not in the settings hash): the merged verdict uses the first's.
-fn warnings(parts: &[Part<'_>]) -> Vec<String> {
+/// Each machine's warnings, one when the machines held the variant to different expectations
+/// (`[expect]` is not in the settings hash: the merged verdict uses the first's), then the
+/// notes on the whole merge, and one when the variant ran on some of the machines only.
+fn warnings(parts: &[Part<'_>], extra: &Extra<'_>) -> Vec<String> {
     let mut out: Vec<String> = parts
         .iter()
         .flat_map(|p| {
@@ -407,6 +447,14 @@ fn warnings(parts: &[Part<'_>]) -> Vec<String> {
             ));
         }
     }
+    out.extend(extra.notes.iter().cloned());
+    if parts.len() < extra.machines {
+        out.push(format!(
+            "ran on {} of the {} merged machines",
+            parts.len(),
+            extra.machines
+        ));
+    }
     out
 }
 
@@ -420,6 +468,12 @@ fn machines(parts: &[Part<'_>]) -> Vec<MachinePeaks> {
             peak_waiting: p.variant.pool.peak_waiting,
             peak_backends: p.variant.server.peak_backends,
             peak_idle_in_transaction: p.variant.server.peak_idle_in_transaction,
+            totals: Some(MachineTotals {
+                operations: p.variant.operations,
+                measured_s: p.variant.measured_s,
+                throughput_ops_s: p.variant.throughput_ops_s,
+                operation_p99_ms: p.variant.latency_ms.operation.p99,
+            }),
         })
         .collect()
 }
@@ -427,9 +481,9 @@ fn machines(parts: &[Part<'_>]) -> Vec<MachinePeaks> {
 /// The findings on the merged numbers; the machines' own (deduplicated by class) when the
 /// settings cannot be read back.
 fn diagnose(v: &VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> Vec<Finding> {
-    if let Ok(settings) = Settings::deserialize(&v.settings) {
+    if let Some(settings) = v.settings.typed() {
         let cx = Context {
-            settings: &settings,
+            settings,
             max_connections: db.max_connections,
             reserved_connections: db.superuser_reserved_connections,
             superuser: db.superuser,

@@ -5,14 +5,17 @@
 //! `faults` list, and the shares recomputed over the merged measured phase. A machine whose
 //! report has no `outages` (an older report) leaves the merged report without one.
 
-use super::super::model::{OutageWindow, Outages, VariantReport};
+use super::super::model::{FaultEvent, Operations, OutageWindow, Outages, VariantReport};
+
+/// The merged variant's sections the windows are placed in.
+pub(super) struct Whole<'a> {
+    pub faults: &'a [FaultEvent],
+    pub operations: &'a Operations,
+    pub measured_s: f64,
+}
 
 /// `offsets[i]`: milliseconds from the merged origin to machine i's start.
-pub(super) fn merged(
-    parts: &[&VariantReport],
-    offsets: &[u64],
-    v: &VariantReport,
-) -> Option<Outages> {
+pub(super) fn merged(parts: &[&VariantReport], offsets: &[u64], v: &Whole<'_>) -> Option<Outages> {
     let mut windows: Vec<OutageWindow> = Vec::new();
     let (mut failing_task_s, mut untracked) = (0.0, 0);
     for (p, offset) in parts.iter().zip(offsets) {
@@ -50,7 +53,7 @@ pub(super) fn merged(
     })
 }
 
-fn shifted(w: &OutageWindow, p: &VariantReport, offset: u64, v: &VariantReport) -> OutageWindow {
+fn shifted(w: &OutageWindow, p: &VariantReport, offset: u64, v: &Whole<'_>) -> OutageWindow {
     let fault = w.fault.and_then(|i| p.faults.get(i)).and_then(|f| {
         let at = f.at_ms.saturating_add(offset);
         v.faults
@@ -140,10 +143,18 @@ mod tests {
         let mut old = machine(0, 1.0, 1);
         old.outages = None;
         let whole = fixtures::variant("v", 200, 2, serde_json::json!({}));
-        assert!(merged(&[&machine(0, 1.0, 1), &old], &[0, 0], &whole).is_none());
+        assert!(merged(&[&machine(0, 1.0, 1), &old], &[0, 0], &of(&whole)).is_none());
+    }
+
+    fn of(v: &VariantReport) -> Whole<'_> {
+        Whole {
+            faults: &v.faults,
+            operations: &v.operations,
+            measured_s: v.measured_s,
+        }
     }
 
     fn merged_outages(p: &[&VariantReport], offsets: &[u64], v: &VariantReport) -> Outages {
-        merged(p, offsets, v).expect("both have outages")
+        merged(p, offsets, &of(v)).expect("both have outages")
     }
 }

@@ -80,22 +80,12 @@ pub(super) fn errors(
     out
 }
 
-/// Sums every anomaly all machines measured (through JSON, so new fields merge too).
+/// Sums every anomaly all machines measured ([`Anomalies::merge`]).
 pub(super) fn anomalies(parts: &[Part<'_>]) -> Anomalies {
-    let values: Vec<serde_json::Value> = parts
-        .iter()
-        .filter_map(|p| serde_json::to_value(&p.variant.anomalies).ok())
-        .collect();
-    let mut out = serde_json::Map::new();
-    if let Some(serde_json::Value::Object(first)) = values.first() {
-        for key in first.keys() {
-            let counts: Option<Vec<u64>> = values.iter().map(|v| v.get(key)?.as_u64()).collect();
-            if let Some(counts) = counts {
-                out.insert(key.clone(), counts.iter().sum::<u64>().into());
-            }
-        }
-    }
-    serde_json::from_value(serde_json::Value::Object(out)).unwrap_or_default()
+    let mut all = parts.iter().map(|p| &p.variant.anomalies);
+    let mut out = all.next().cloned().unwrap_or_default();
+    all.for_each(|a| out.merge(a));
+    out
 }
 
 pub(super) fn optional(parts: &[Part<'_>], f: fn(&PoolStats) -> Option<u64>) -> Option<u64> {
