@@ -113,6 +113,9 @@ fn pool_sizing_shows_timeouts_on_the_small_pool_only() {
         timeout.sample
     );
     assert_eq!(small.pool.peak_in_use, 15);
+    // SQLAlchemy's overflow closes are counted in the report (issue 16); bb8 has none.
+    assert!(small.pool.closed_overflow.is_some(), "{:?}", small.pool);
+    assert_eq!(variant(&r, "5+10, pre-ping").pool.closed_overflow, None);
     let large = variant(&r, "sqlalchemy 20+30, pre-ping");
     assert_eq!(
         count(large, ErrorClass::PoolTimeout),

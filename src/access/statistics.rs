@@ -11,6 +11,9 @@ pub struct PoolStatistics {
     pub closed_invalid: u64,
     pub closed_max_lifetime: u64,
     pub closed_idle_timeout: u64,
+    /// Overflow connections closed when given back while `pool_size` were idle (SQLAlchemy's
+    /// model; bb8 and the other models have none).
+    pub closed_overflow: u64,
 }
 
 impl PoolStatistics {
@@ -31,6 +34,7 @@ impl PoolStatistics {
             closed_idle_timeout: self
                 .closed_idle_timeout
                 .saturating_sub(start.closed_idle_timeout),
+            closed_overflow: self.closed_overflow.saturating_sub(start.closed_overflow),
         }
     }
 
@@ -43,6 +47,7 @@ impl PoolStatistics {
         self.closed_invalid += o.closed_invalid;
         self.closed_max_lifetime += o.closed_max_lifetime;
         self.closed_idle_timeout += o.closed_idle_timeout;
+        self.closed_overflow += o.closed_overflow;
     }
 }
 
@@ -57,6 +62,7 @@ impl From<&bb8::Statistics> for PoolStatistics {
             closed_invalid: st.connections_closed_invalid,
             closed_max_lifetime: st.connections_closed_max_lifetime,
             closed_idle_timeout: st.connections_closed_idle_timeout,
+            closed_overflow: 0,
         }
     }
 }

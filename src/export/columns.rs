@@ -26,8 +26,25 @@ const fn column(header: &'static str, right: bool, cell: fn(&VariantReport) -> S
     }
 }
 
-/// The key column: the variant's name.
-pub(crate) const VARIANT: Column = column("variant", false, |v| v.name.clone());
+/// The key column: the variant's name, with its pool model when that is not bb8.
+pub(crate) const VARIANT: Column = column("variant", false, label);
+
+/// A variant's name, with the pool model it ran when that is not bb8 (`5 + 10 [sqlalchemy]`),
+/// so that a table comparing models says which is which.
+pub(crate) fn label(v: &VariantReport) -> String {
+    match pool_model(v) {
+        Some(model) => format!("{} [{model}]", v.name),
+        None => v.name.clone(),
+    }
+}
+
+/// The pool model a variant ran (`pool.model` of its settings), when it used a pool and the
+/// model is not bb8 (nothing for settings this version cannot read).
+pub(crate) fn pool_model(v: &VariantReport) -> Option<&'static str> {
+    let s = v.settings.typed()?;
+    let pooled = s.access.mode == crate::scenario::model::AccessMode::Pool;
+    (pooled && !s.pool.model.is_bb8()).then(|| s.pool.model.name())
+}
 
 /// The other columns, by group.
 pub(crate) const GROUPS: [&[Column]; 4] = [

@@ -333,6 +333,32 @@ mod tests {
         assert!(!md.contains("**Machines**"), "{md}");
     }
 
+    /// Issue 16: a table comparing pool models says which variant ran which; bb8's, today's
+    /// default, and a variant without a pool keep their bare names.
+    #[test]
+    fn a_pool_model_other_than_bb8_is_named_beside_its_variant() {
+        let model = |m: &str, mode: &str| serde_json::json!({ "name": "s", "pool": { "model": m }, "access": { "mode": mode } });
+        let r = fixtures::report(
+            "r1",
+            "2026-01-01T00:00:00.000Z",
+            vec![
+                fixtures::variant("5 + 10", 10, 0, model("sqlalchemy", "pool")),
+                fixtures::variant("bb8 15", 10, 0, model("bb8", "pool")),
+                fixtures::variant("per task", 10, 0, model("asyncpg", "per_task")),
+            ],
+        );
+        let run = Exported {
+            report: &r,
+            comparison: None,
+            comparison_only: false,
+        };
+        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        assert!(md.contains("| 5 + 10 [sqlalchemy] |"), "{md}");
+        assert!(md.contains("| bb8 15 |"), "{md}");
+        assert!(md.contains("| per task |"), "{md}");
+        assert!(!md.contains("[bb8]") && !md.contains("[asyncpg]"), "{md}");
+    }
+
     /// Issue 9 item 9: a run that did not run wrote an empty file.
     #[test]
     fn a_scenario_that_did_not_run_says_so_with_its_reason() {

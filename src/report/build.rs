@@ -18,6 +18,7 @@ use crate::record::errors::ErrorClass;
 use crate::record::histogram::{self, ms};
 use crate::record::{Latencies, Totals};
 use crate::scenario::Variant;
+use crate::scenario::model::PoolModel;
 
 /// Everything a variant's run produced, before it becomes a report.
 pub struct VariantData<'a> {
@@ -135,6 +136,9 @@ fn pool_stats(data: &VariantData<'_>, races: &RaceSections) -> PoolStats {
         closed_invalid: p.map(|p| p.closed_invalid),
         closed_idle_timeout: p.map(|p| p.closed_idle_timeout),
         closed_max_lifetime: p.map(|p| p.closed_max_lifetime),
+        closed_overflow: p
+            .filter(|_| data.variant.settings.pool.model == PoolModel::Sqlalchemy)
+            .map(|p| p.closed_overflow),
         connect_errors: data.connect_errors.clone(),
         resets: races.resets,
         reset_failures: races.reset_failures.clone(),

@@ -396,6 +396,10 @@ pub struct PoolStats {
     pub closed_idle_timeout: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_max_lifetime: Option<u64>,
+    /// Overflow connections closed when given back while `pool_size` were idle, to be opened
+    /// again at the next burst (`pool.model = "sqlalchemy"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_overflow: Option<u64>,
     /// Connect attempts that failed, by class, including those bb8 retried silently.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub connect_errors: BTreeMap<ErrorClass, u64>,

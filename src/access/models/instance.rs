@@ -133,6 +133,7 @@ impl<O: Opener + Clone> ModelInstance<O> {
                 closed_invalid: get(&s.closed_invalid),
                 closed_max_lifetime: get(&s.closed_max_lifetime),
                 closed_idle_timeout: get(&s.closed_idle_timeout),
+                closed_overflow: get(&s.closed_overflow),
             });
         }
         total

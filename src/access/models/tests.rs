@@ -81,6 +81,22 @@ fn asyncpg_pool(max: u32) -> AsyncpgSettings {
     }
 }
 
+/// Turns of the runtime a test waits for a state before it fails: the tests run on one thread,
+/// where a spawned task or a background connect of the fake runs within a few turns.
+const TURNS: usize = 10_000;
+
+/// Yields to the runtime until `done` holds; panics, naming `what`, if it still does not after
+/// [`TURNS`] turns, so that a regression fails instead of hanging.
+async fn yield_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..TURNS {
+        if done() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("{what}: still not so after {TURNS} turns of the runtime");
+}
+
 /// Starts `n` acquires, each only once the previous one waits in the queue; they report
 /// `(their index, the connection's id)` in the order they are served.
 async fn queue_up(
@@ -95,9 +111,10 @@ async fn queue_up(
             let held = core2.acquire().await.unwrap();
             let _ = tx.send((i, held.conn.id, held));
         });
-        while core.waiting() < before + i + 1 {
-            tokio::task::yield_now().await;
-        }
+        yield_until(&format!("acquire {i} waiting in the queue"), || {
+            core.waiting() > before + i
+        })
+        .await;
     }
     rx
 }
@@ -106,7 +123,7 @@ async fn waiters_served_in_arrival_order(model: impl Model) {
     let (core, _) = pool(model);
     let first = core.acquire().await.unwrap();
     let mut served = queue_up(&core, 3).await;
-    // A late acquire arriving as the connection comes back must not overtake the queue.
+    // Each returned connection goes to the oldest of the waiters, in the order they queued.
     core.clone().release(first, 1).await;
     let (i, id, held) = served.recv().await.unwrap();
     assert_eq!(
@@ -212,9 +229,7 @@ async fn sqlalchemy_releasing_tasks_do_not_overtake_the_waiters_they_woke() {
         let (i, id, _held) = next.expect("a woken waiter was overtaken").unwrap();
         assert_eq!((i, id), expected);
     }
-    while core.waiting() < 2 {
-        tokio::task::yield_now().await;
-    }
+    yield_until("both releasing tasks waiting again", || core.waiting() >= 2).await;
     t1.abort();
     t2.abort();
 }
@@ -261,6 +276,27 @@ async fn sqlalchemy_closes_overflow_connections_on_return() {
     let again: Vec<_> = futures_util::future::join_all((0..3).map(|_| core.acquire())).await;
     assert!(again.iter().all(Result::is_ok));
     assert_eq!(factory.opened.load(Ordering::SeqCst), 5);
+}
+
+/// The overflow closes reach the statistics the report is built from (`pool.closed_overflow`).
+#[tokio::test]
+async fn sqlalchemy_overflow_closes_reach_the_instance_statistics() {
+    let s = SqlalchemySettings {
+        pool_size: 1,
+        max_overflow: 2,
+        ..SqlalchemySettings::default()
+    };
+    let model: Arc<dyn Model> = Arc::new(sqlalchemy::Sqlalchemy(s));
+    let factory = Arc::new(Factory::default());
+    let instance = super::instance::ModelInstance::open(model, factory, "pool-1".into());
+    let held: Vec<_> = futures_util::future::join_all((0..3).map(|_| instance.get())).await;
+    for h in held {
+        let (core, held) = h.unwrap();
+        core.release(held, 1).await;
+    }
+    let stats = instance.statistics();
+    assert_eq!(stats.closed_overflow, 2, "{stats:?}");
+    assert_eq!(stats.connections_created, 3, "{stats:?}");
 }
 
 #[tokio::test]
@@ -372,9 +408,7 @@ async fn psycopg_close_fails_waiters_then_later_acquires() {
         let core = core.clone();
         tokio::spawn(async move { core.acquire().await.map(|_| ()) })
     };
-    while core.waiting() < 1 {
-        tokio::task::yield_now().await;
-    }
+    yield_until("the waiter in the queue", || core.waiting() >= 1).await;
     core.close(true);
     let e = waiter.await.unwrap().unwrap_err();
     assert_eq!(
@@ -418,16 +452,12 @@ async fn asyncpg_reconnects_to_min_size_after_max_queries() {
         ..AsyncpgSettings::default()
     };
     let (core, factory) = pool(asyncpg::Asyncpg(s));
-    while core.sizes() != (1, 1) {
-        tokio::task::yield_now().await;
-    }
+    yield_until("min_size opened", || core.sizes() == (1, 1)).await;
     let held = core.acquire().await.unwrap();
     assert_eq!(held.conn.id, 1);
     // Closed for max_queries with nobody waiting: the floor is restored in the background.
     core.clone().release(held, 1).await;
-    while core.sizes() != (1, 1) {
-        tokio::task::yield_now().await;
-    }
+    yield_until("min_size restored", || core.sizes() == (1, 1)).await;
     assert_eq!(factory.opened.load(Ordering::SeqCst), 2);
     assert_eq!(core.acquire().await.unwrap().conn.id, 2);
 }

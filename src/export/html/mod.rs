@@ -55,6 +55,25 @@ mod tests {
         String::from_utf8(Html.render(&[run], failures).unwrap()).unwrap()
     }
 
+    /// Issue 16: a variant's header (its findings, its section) names its pool model unless it
+    /// is bb8's.
+    #[test]
+    fn a_variant_header_names_its_pool_model() {
+        let model = |m: &str| serde_json::json!({ "name": "s", "pool": { "model": m } });
+        let r = fixtures::report(
+            "r1",
+            "2026-01-01T00:00:00.000Z",
+            vec![
+                fixtures::variant("small", 3, 0, model("psycopg")),
+                fixtures::variant("large", 3, 0, model("bb8")),
+            ],
+        );
+        let html = page(&r, &[]);
+        assert!(html.contains("<h4>small [psycopg]</h4>"), "{html}");
+        assert!(html.contains("<summary>small [psycopg]: 3 ok"), "{html}");
+        assert!(html.contains("<h4>large</h4>"), "{html}");
+    }
+
     /// A name or a message is text, never markup: not in the tables, not in the data block.
     #[test]
     fn names_and_messages_cannot_break_out_of_the_page() {

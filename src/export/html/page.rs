@@ -130,7 +130,7 @@ fn findings(r: &Report) -> Markup {
         details.findings open[r.variants.len() <= OPEN_VARIANTS * 5] {
             summary { h3 { "Findings" } }
             @for v in &r.variants {
-                h4 { (v.name) }
+                h4 { (super::super::columns::label(v)) }
                 ul {
                     @for f in &v.diagnosis {
                         li.(finding_class(&f.class)) {
@@ -156,7 +156,7 @@ fn finding_class(class: &str) -> &'static str {
 fn variant(i: usize, j: usize, v: &VariantReport, open: bool) -> Markup {
     html! {
         details.variant open[open] data-scenario=(i) data-variant=(j) {
-            summary { (v.name) ": " (v.operations.ok) " ok, " (v.operations.failed) " failed, "
+            summary { (super::super::columns::label(v)) ": " (v.operations.ok) " ok, " (v.operations.failed) " failed, "
                 (v.faults.len()) " fault(s)" }
             (tables::faults(v))
             @if !v.faults.is_empty() || v.outages.as_ref().is_some_and(|o| !o.windows.is_empty()) {

@@ -11,7 +11,7 @@ pub fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
         interleaved(r),
         returned_in_transaction(r, cx),
         leaks(r),
-        retries(r),
+        retries(r, cx),
         unfair_waits(r, cx),
         super::server_races::misdirected_cancels(r, cx),
     ]
@@ -77,8 +77,10 @@ fn returned_in_transaction(r: &VariantReport, cx: &Context<'_>) -> Option<Findin
     if n == 0 || cx.settings.access.mode != AccessMode::Pool {
         return None;
     }
-    // Reset on return (`pool.reset_on_return`) and no next user inherited one: nothing to fix.
-    let reset = cx.settings.pool.reset_on_return != crate::scenario::model::ResetOnReturn::None;
+    // Reset on return (the model's own, or `reset_on_return`) and no next user inherited one:
+    // nothing to fix.
+    let pool = &cx.settings.pool;
+    let reset = pool.resets_on_return();
     if reset && r.isolation.after_dirty_return.is_empty() {
         return None;
     }
@@ -92,8 +94,16 @@ fn returned_in_transaction(r: &VariantReport, cx: &Context<'_>) -> Option<Findin
         class: "anomalies.returned_in_transaction".into(),
         finding: format!(
             "{n} pooled connection(s) went back to the pool inside an open transaction (an operation abandoned \
-             mid-transaction, by op_timeout say); bb8 does not reset connections. Their next users met: {}. \
+             mid-transaction, by op_timeout say); {}. Their next users met: {}. \
              Backends sat idle in a transaction for up to {} ms (peak {} at once).",
+            if reset {
+                format!("{} reset them on return", pool.words().library)
+            } else {
+                format!(
+                    "{} did not reset them (reset_on_return = \"none\")",
+                    pool.words().library
+                )
+            },
             if met.is_empty() { "nothing yet".to_string() } else { met.join(", ") },
             r.server.longest_idle_in_transaction_ms,
             r.server.peak_idle_in_transaction
@@ -132,7 +142,7 @@ fn leaks(r: &VariantReport) -> Option<Finding> {
 }
 
 /// Retries hide failures from the error classes: say what they absorbed.
-fn retries(r: &VariantReport) -> Option<Finding> {
+fn retries(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     let o = &r.operations;
     if o.retried == 0 {
         return None;
@@ -159,10 +169,18 @@ fn retries(r: &VariantReport) -> Option<Finding> {
     Some(Finding {
         class: "operations.retried".into(),
         finding,
-        advice: "Retries keep these failures from users at the cost of latency (a retried operation's latency \
-                 covers all its tries); pre-ping (test_on_check_out) avoids the tries lost to dead idle \
-                 connections."
-            .into(),
+        advice: format!(
+            "Retries keep these failures from users at the cost of latency (a retried operation's latency \
+             covers all its tries); {}.",
+            match cx.settings.pool.words().pre_ping {
+                Some(key) =>
+                    format!("pre-ping ({key}) avoids the tries lost to dead idle connections"),
+                None => format!(
+                    "{} has no pre-ping: the retries are what covers connections that died idle",
+                    cx.settings.pool.words().library
+                ),
+            }
+        ),
     })
 }
 
@@ -202,9 +220,13 @@ fn fault_explains_the_wait(r: &VariantReport) -> bool {
 }
 
 /// A few acquires waited far longer than almost all others: bb8 hands a released connection to
-/// whoever asks next (often the task that just released it), not to the longest waiter.
+/// whoever asks next (often the task that just released it), not to the longest waiter, and
+/// SQLAlchemy's async queue lets a newcomer barge; asyncpg and psycopg_pool serve waiters in
+/// arrival order, so their long waits are not this (the model's `barging` words).
 fn unfair_waits(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     let a = &r.latency_ms.acquire;
+    let words = cx.settings.pool.words();
+    let barging = words.barging?;
     let starved = cx.settings.access.mode == AccessMode::Pool
         && r.pool.peak_waiting > 0
         && a.max >= UNFAIR_MIN_MAX_MS
@@ -213,16 +235,19 @@ fn unfair_waits(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     starved.then(|| Finding {
         class: "pool.unfair_waits".into(),
         finding: format!(
-            "Acquire p99 was {} but the longest acquire took {}: with up to {} tasks waiting, a released \
-             connection went to whichever task asked next (often the one that had just released it), \
-             not to the longest waiter, and some tasks waited for most of the run.",
+            "Acquire p99 was {} but the longest acquire took {}: with up to {} tasks waiting, {}, and some \
+             tasks waited for most of the run.",
             ms(a.p99),
             ms(a.max),
-            r.pool.peak_waiting
+            r.pool.peak_waiting,
+            barging
         ),
-        advice: "Size the pool to the concurrency (max_size of at least the tasks that use it at once), or \
-                 leave time between giving a connection back and asking for the next (think_time), so a \
-                 waiter gets its turn; a fair (FIFO-handoff) pool avoids this."
-            .into(),
+        advice: format!(
+            "Size the pool to the concurrency ({} of at least the tasks that use it at once), or leave time \
+             between giving a connection back and asking for the next (think_time), so a waiter gets its \
+             turn; a pool that hands a returned connection to the oldest waiter (asyncpg's, psycopg_pool's) \
+             avoids this.",
+            words.size
+        ),
     })
 }

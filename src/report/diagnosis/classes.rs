@@ -92,8 +92,9 @@ fn operation_in_progress(r: &VariantReport, cx: &Context<'_>) -> (String, String
             s.load.tasks, s.access.instances
         ),
         format!(
-            "Give each task its own connection for the whole operation: a pool with max_size of at least \
-             {overlap} (the deepest overlap seen) per instance would have avoided every one of these."
+            "Give each task its own connection for the whole operation: a pool with {} of at least \
+             {overlap} (the deepest overlap seen) per instance would have avoided every one of these.",
+            s.pool.words().size
         ),
     )
 }
@@ -101,7 +102,7 @@ fn operation_in_progress(r: &VariantReport, cx: &Context<'_>) -> (String, String
 fn pool_timeout(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
     let s = cx.settings;
     // In the pool model's own terms (SQLAlchemy's pool_timeout and max_overflow, say).
-    let (size_key, timeout_key, _) = s.pool.sizing_words();
+    let (size_key, timeout_key) = (s.pool.words().size, s.pool.words().timeout);
     let timeout = s.pool.acquire_timeout().map_or("none".to_string(), |t| {
         humantime::format_duration(t).to_string()
     });
@@ -141,7 +142,7 @@ fn too_many_connections(r: &VariantReport, cx: &Context<'_>) -> (String, String)
             format!(
                 "{} instance(s) × {} {}",
                 s.access.instances,
-                s.pool.sizing_words().0,
+                s.pool.words().size,
                 s.pool.size_limit(s.load.tasks)
             ),
         ),
@@ -163,12 +164,18 @@ fn too_many_connections(r: &VariantReport, cx: &Context<'_>) -> (String, String)
             cx.usable_connections(),
             cx.max_connections,
             cx.reserved_connections,
-            r.pool.connect_errors.get(&ErrorClass::TooManyConnections).copied().unwrap_or(0),
+            r.pool
+                .connect_errors
+                .get(&ErrorClass::TooManyConnections)
+                .copied()
+                .unwrap_or(0),
             r.server.peak_backends
         ),
-        "Keep instances × max_size below max_connections − superuser_reserved_connections (with room for \
-         administration), or put a pooler (PgBouncer) between the application and the server."
-            .into(),
+        format!(
+            "Keep instances × {} below max_connections − superuser_reserved_connections (with room for \
+             administration), or put a pooler (PgBouncer) between the application and the server.",
+            s.pool.words().size
+        ),
     )
 }
 
@@ -220,13 +227,7 @@ fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, 
              Retry idempotent operations once on a fresh connection."
                 .into()
         } else {
-            format!(
-                "Turn on {} (pre-ping): it would have replaced the {} connections that died \
-                 while idle before handing them out. Retry idempotent operations once for the ones that die \
-                 in use.",
-                s.pool.sizing_words().2,
-                r.pool.died_idle
-            )
+            pre_ping_advice(s, r.pool.died_idle)
         }
     } else {
         if pool {
@@ -240,6 +241,23 @@ fn connection_lost(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, 
             .into()
     };
     (detail, advice)
+}
+
+/// Advice for `died` connections that died while idle in a pool that does not check them, in
+/// the model's words (asyncpg's pool has no such check).
+fn pre_ping_advice(s: &Settings, died: u64) -> String {
+    match s.pool.words().pre_ping {
+        Some(key) => format!(
+            "Turn on {key} (pre-ping): it would have replaced the {died} connections that died while idle \
+             before handing them out. Retry idempotent operations once for the ones that die in use."
+        ),
+        None => format!(
+            "{} has no check at acquire to turn on: catch ConnectionDoesNotExistError and retry idempotent \
+             operations once on a fresh connection ({died} connections died while idle), or set \
+             max_inactive_connection_lifetime below the idle time at which they die.",
+            s.pool.words().library
+        ),
+    }
 }
 
 fn commit_indeterminate(r: &VariantReport) -> (String, String) {

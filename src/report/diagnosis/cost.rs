@@ -24,7 +24,7 @@ pub(crate) const CONNECT_PER_OPERATION: f64 = 0.05;
 /// `cost.connect`: and at least this many connections opened in the measured phase.
 pub(crate) const CONNECT_MIN: u64 = 10;
 /// `cost.oversized`: the peak in use is at most this share of the pools' capacity
-/// (instances × max_size).
+/// (instances × the model's size: bb8's `max_size`, SQLAlchemy's `pool_size + max_overflow`).
 pub(crate) const OVERSIZED_PEAK_SHARE: f64 = 0.5;
 /// `cost.oversized`: and at least this many connections of the capacity were never in use at
 /// once.
@@ -43,7 +43,7 @@ pub(crate) fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     .collect()
 }
 
-/// Connections the pools may hold: instances × max_size.
+/// Connections the pools may hold: instances × the model's size.
 fn capacity(s: &Settings) -> u64 {
     u64::from(s.access.instances) * u64::from(s.pool.size_limit(s.load.tasks))
 }
@@ -138,7 +138,10 @@ fn pool_wait_advice(r: &VariantReport, cx: &Context<'_>) -> String {
     let s = cx.settings;
     let instances = u64::from(s.access.instances.max(1));
     let Some((rate, in_use)) = little(r, s) else {
-        return "Hold connections for less time, or raise max_size.".into();
+        return format!(
+            "Hold connections for less time, or raise {}.",
+            s.pool.words().size
+        );
     };
     let per_pool = (in_use / instances as f64).ceil().max(1.0) as u64;
     let law = format!(
@@ -146,7 +149,7 @@ fn pool_wait_advice(r: &VariantReport, cx: &Context<'_>) -> String {
          {rate:.0} operations/s × {} hold ≈ {in_use:.1} connection(s)",
         ms(r.latency_ms.hold.mean)
     );
-    let size_key = s.pool.sizing_words().0;
+    let size_key = s.pool.words().size;
     if per_pool > u64::from(s.pool.size_limit(s.load.tasks)) {
         format!(
             "Raise {size_key} to about {per_pool} per instance ({law}), within the {} connections the server \
@@ -210,8 +213,8 @@ fn connect(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
              once per operation."
         )
     } else {
-        finding.push_str(&churn(r));
-        churn_advice(r)
+        finding.push_str(&churn(r, cx.settings));
+        churn_advice(r, cx.settings)
     };
     Some(Finding {
         class: "cost.connect".into(),
@@ -220,16 +223,20 @@ fn connect(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     })
 }
 
-/// What to change for connections that were replaced: the pool's own timers, or what broke
-/// them (a fault of this run, say).
-fn churn_advice(r: &VariantReport) -> String {
+/// What to change for connections that were replaced: the pool's own settings (in the
+/// model's words), or what broke them (a fault of this run, say).
+fn churn_advice(r: &VariantReport, s: &Settings) -> String {
     let p = &r.pool;
-    let timers = p.closed_max_lifetime.unwrap_or(0) + p.closed_idle_timeout.unwrap_or(0);
+    let timers = p.closed_max_lifetime.unwrap_or(0)
+        + p.closed_idle_timeout.unwrap_or(0)
+        + p.closed_overflow.unwrap_or(0);
     let broke = p.closed_broken + p.closed_invalid.unwrap_or(0);
     if timers >= broke {
-        return "The pool replaced its own connections while the load ran: lengthen max_lifetime and \
-                idle_timeout (or set min_idle), so the operations stop paying for connects."
-            .into();
+        return format!(
+            "The pool replaced its own connections while the load ran: {}, so the operations stop paying \
+             for connects.",
+            s.pool.words().keep_longer
+        );
     }
     let faults: Vec<String> = r
         .faults
@@ -249,12 +256,20 @@ fn churn_advice(r: &VariantReport) -> String {
     }
 }
 
-/// Why a pool's connections were closed, from bb8's counters.
-fn churn(r: &VariantReport) -> String {
+/// Why a pool's connections were closed, from its counters, in the model's words.
+fn churn(r: &VariantReport, s: &Settings) -> String {
     let p = &r.pool;
+    let words = s.pool.words();
     let parts: Vec<String> = [
-        ("max_lifetime", p.closed_max_lifetime.unwrap_or(0)),
-        ("idle_timeout", p.closed_idle_timeout.unwrap_or(0)),
+        (words.lifetime, p.closed_max_lifetime.unwrap_or(0)),
+        (
+            words.idle.unwrap_or("idle"),
+            p.closed_idle_timeout.unwrap_or(0),
+        ),
+        (
+            "overflow closed when given back (pool_size idle)",
+            p.closed_overflow.unwrap_or(0),
+        ),
         ("broken when given back", p.closed_broken),
         ("failed the pre-ping", p.closed_invalid.unwrap_or(0)),
     ]
@@ -274,7 +289,8 @@ fn oversized(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     if s.access.mode != AccessMode::Pool {
         return None;
     }
-    let min_idle = u64::from(s.access.instances) * u64::from(s.pool.kept_open());
+    let words = s.pool.words();
+    let kept = u64::from(s.access.instances) * u64::from(s.pool.kept_open());
     let cap = capacity(s);
     let peak = r.pool.peak_in_use;
     let spare = cap.saturating_sub(peak);
@@ -285,16 +301,16 @@ fn oversized(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
         "At most {peak} of {cap} connection(s) ({} instance(s) × {} {}) were in use at once under {} \
          tasks; this run's backends peaked at {} of the {} the server allows.",
         s.access.instances,
-        s.pool.sizing_words().0,
+        words.size,
         s.pool.size_limit(s.load.tasks),
         s.load.tasks,
         r.server.peak_backends,
         cx.usable_connections()
     );
-    if min_idle > peak {
+    if let Some(key) = words.kept_open.filter(|_| kept > peak) {
         finding.push_str(&format!(
-            " min_idle kept {min_idle} open, {} more than were ever used at once.",
-            min_idle - peak
+            " {key} kept {kept} open, {} more than were ever used at once.",
+            kept - peak
         ));
     }
     let per_pool = peak.div_ceil(u64::from(s.access.instances.max(1)));
@@ -302,9 +318,10 @@ fn oversized(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
         class: "cost.oversized".into(),
         finding,
         advice: format!(
-            "At this load a max_size near {per_pool} per instance (the peak, plus headroom for bursts) would do; \
+            "At this load a {} near {per_pool} per instance (the peak, plus headroom for bursts) would do; \
              each idle connection is a backend on the server and counts against max_connections, which other \
-             clients may need."
+             clients may need.",
+            words.size
         ),
     })
 }
@@ -326,7 +343,7 @@ fn connection_limit(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
             format!(
                 "{} instance(s) × {} {}",
                 s.access.instances,
-                s.pool.sizing_words().0,
+                s.pool.words().size,
                 s.pool.size_limit(s.load.tasks)
             ),
         ),
@@ -347,8 +364,9 @@ fn connection_limit(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
             ms(r.latency_ms.acquire.p99)
         ),
         advice: format!(
-            "Keep instances × max_size ({wanted}) below the {} connections the server allows, with room for \
+            "Keep instances × {} ({wanted}) below the {} connections the server allows, with room for \
              administration: the pool hid these refusals, and its waiters paid for them.",
+            s.pool.words().size,
             cx.usable_connections()
         ),
     })

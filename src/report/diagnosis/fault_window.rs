@@ -128,7 +128,7 @@ fn fault_finding(
         advice: format!(
             "These waits and failures are the fault's, not the pool's: judge the pool outside this \
              window. {}{pacing}",
-            remedy(&f.kind)
+            remedy(&f.kind, settings)
         ),
     })
 }
@@ -185,26 +185,33 @@ fn window_outages(i: usize, r: &VariantReport, settings: &Settings) -> String {
     )
 }
 
-/// What shortens what users see of a fault of this kind.
-fn remedy(kind: &str) -> &'static str {
+/// What shortens what users see of a fault of this kind, in the pool model's words.
+fn remedy(kind: &str, settings: &Settings) -> String {
+    let words = settings.pool.words();
+    let check = match words.pre_ping {
+        Some(key) => format!("check connections on check-out (pool.{key})"),
+        None => format!(
+            "retry on a fresh connection ({} has no check on check-out)",
+            words.library
+        ),
+    };
     match kind {
-        "restart_server" | "kill_backend" => {
-            "To shorten what users see, fail fast while the server is away \
-             (pool.connection_timeout) and retry with a back-off."
-        }
-        "close_pool" => {
-            "To fail nothing, replace the pool in one step and let the old one drain \
-             (reopen_after = \"0s\", drain = true)."
-        }
-        "network" => {
+        "restart_server" | "kill_backend" => format!(
+            "To shorten what users see, fail fast while the server is away (pool.{}) and retry \
+             with a back-off.",
+            words.timeout
+        ),
+        "close_pool" => "To fail nothing, replace the pool in one step and let the old one drain \
+                         (reopen_after = \"0s\", drain = true)."
+            .into(),
+        "network" => format!(
             "An operation on a connection the network lost waits for a reply that may never \
-             come: bound each one (load.op_timeout), check connections on check-out \
-             (pool.test_on_check_out), and retry with a back-off."
-        }
-        _ => {
+             come: bound each one (load.op_timeout), {check}, and retry with a back-off."
+        ),
+        _ => format!(
             "Connections that die under their users fail their operation: retry those classes \
-             (load.retry) and pre-ping reused connections (pool.test_on_check_out)."
-        }
+             (load.retry) and {check}."
+        ),
     }
 }
 

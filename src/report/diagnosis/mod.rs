@@ -11,6 +11,8 @@ mod classes;
 pub(crate) mod cost;
 mod fault_window;
 mod harness;
+#[cfg(test)]
+mod model_words_tests;
 mod pooler;
 mod races;
 mod server_races;

@@ -53,7 +53,9 @@ fn client_connections(cx: &Context<'_>) -> u64 {
     use crate::scenario::model::AccessMode;
     let s = cx.settings;
     match s.access.mode {
-        AccessMode::Pool => u64::from(s.access.instances) * u64::from(s.pool.max_size),
+        AccessMode::Pool => {
+            u64::from(s.access.instances) * u64::from(s.pool.size_limit(s.load.tasks))
+        }
         AccessMode::Shared => u64::from(s.access.instances),
         _ => u64::from(s.load.tasks),
     }

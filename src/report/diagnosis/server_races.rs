@@ -178,30 +178,43 @@ fn after_read_only(r: &VariantReport, last: u64, ended: u64, kept: Option<u64>) 
     }
 }
 
+/// The pre-ping in the pool model's own words (asyncpg's pool has none).
+fn pre_ping(s: &Settings) -> String {
+    match s.pool.words().pre_ping {
+        Some(key) => format!("A pre-ping ({key} = {})", s.pool.pings_on_checkout()),
+        None => format!("A pre-ping ({} has none)", s.pool.words().library),
+    }
+}
+
 /// The advice, from how long connections kept failing (`kept`, and whether `until_end` of the
 /// load) and what the pool had to replace them.
 fn read_only_advice(r: &VariantReport, s: &Settings, kept: Option<u64>, until_end: bool) -> String {
-    let lifetime = s.pool.max_lifetime.0;
+    // The age limit in the pool model's own words: bb8's and psycopg_pool's max_lifetime,
+    // SQLAlchemy's pool_recycle; asyncpg has none (max_queries counts queries, not age).
+    let Some(key) = s.pool.age_key() else {
+        return no_age_limit_advice(r, s, kept);
+    };
+    let lifetime = s.pool.age_limit();
     let replaced = r.pool.closed_max_lifetime.unwrap_or(0);
     let length = |d: std::time::Duration| humantime::format_duration(d).to_string();
     let measured = match (kept, lifetime) {
         (Some(after), _) if until_end => format!(
             "Here the pool kept failing {} after the failover, to the end of the load: nothing replaced a \
-             connection that still answers ({}). Set max_lifetime short enough: it bounds this to about its \
+             connection that still answers ({}). Set {key} short enough: it bounds this to about its \
              length, at the cost of reconnecting that often.",
             ms(after as f64),
             match lifetime {
-                Some(d) => format!("max_lifetime = {}, longer than that", length(d)),
-                None => "max_lifetime is unset".into(),
+                Some(d) => format!("{key} = {}, longer than that", length(d)),
+                None => format!("{key} is unset"),
             }
         ),
         (Some(after), None) => format!(
             "Here failures went on {} after the failover, until the pool's connections were replaced by other \
-             means; max_lifetime (unset here) would bound it to about its length.",
+             means; {key} (unset here) would bound it to about its length.",
             ms(after as f64)
         ),
         (Some(after), Some(d)) => format!(
-            "Here failures went on {} after the failover with max_lifetime = {}{}{}.",
+            "Here failures went on {} after the failover with {key} = {}{}{}.",
             ms(after as f64),
             length(d),
             if replaced > 0 {
@@ -210,13 +223,14 @@ fn read_only_advice(r: &VariantReport, s: &Settings, kept: Option<u64>, until_en
                 String::new()
             },
             if after as u128 > d.as_millis() + 1000 {
-                ": longer than max_lifetime, so something else kept them (long checkouts?)"
+                format!(": longer than {key}, so something else kept them (long checkouts?)")
             } else {
                 ": it bounded them to about its length; shorten it to shorten that, at the cost of reconnecting"
+                    .to_string()
             }
         ),
         (None, Some(d)) if replaced > 0 => format!(
-            "Here no connection kept failing after the failover: max_lifetime = {} had replaced them \
+            "Here no connection kept failing after the failover: {key} = {} had replaced them \
              ({replaced} connection(s) replaced for their age).",
             length(d)
         ),
@@ -226,11 +240,33 @@ fn read_only_advice(r: &VariantReport, s: &Settings, kept: Option<u64>, until_en
                 .into()
         }
     };
+    format!("{measured} {}", read_only_remedy(r, s))
+}
+
+/// The failover advice for a pool without an age limit (asyncpg's).
+fn no_age_limit_advice(r: &VariantReport, s: &Settings, kept: Option<u64>) -> String {
     format!(
-        "{measured} A pre-ping (test_on_check_out = {}) does not help: the demoted server answers it; it only \
-         catches connections that died idle{}. Replace a connection that meets 25006, and connect with \
-         target_session_attrs = \"read-write\" (or check SHOW transaction_read_only on checkout).",
-        s.pool.test_on_check_out,
+        "{} asyncpg's pool has no age limit (max_queries counts queries, \
+         max_inactive_connection_lifetime closes idle connections only): {}",
+        kept.map_or_else(
+            || "Here no connection kept failing after the failover.".to_string(),
+            |after| format!(
+                "Here failures went on {} after the failover.",
+                ms(after as f64)
+            )
+        ),
+        read_only_remedy(r, s)
+    )
+}
+
+/// What helps after a failover whatever the pool: not the pre-ping; replacing a connection that
+/// meets 25006, or connecting to the read-write server only.
+fn read_only_remedy(r: &VariantReport, s: &Settings) -> String {
+    let pre_ping = pre_ping(s);
+    format!(
+        "{pre_ping} does not help: the demoted server answers it; it only catches connections that \
+         died idle{}. Replace a connection that meets 25006, and connect with target_session_attrs = \
+         \"read-write\" (or check SHOW transaction_read_only on checkout).",
         if r.pool.died_idle > 0 {
             format!(" ({} operation(s) met one here)", r.pool.died_idle)
         } else {
@@ -382,6 +418,34 @@ mod tests {
             advice.contains("to the end of the load") && advice.contains("Set max_lifetime"),
             "{advice}"
         );
+    }
+
+    /// The advice names the pool model's own age limit: SQLAlchemy's pool_recycle; asyncpg
+    /// has none.
+    #[test]
+    fn failover_advice_names_the_models_age_limit() {
+        for (pool, says, not) in [
+            (
+                "[pool]\nmodel = \"sqlalchemy\"\n",
+                "Set pool_recycle",
+                "max_lifetime",
+            ),
+            (
+                "[pool]\nmodel = \"asyncpg\"\n",
+                "no age limit",
+                "max_lifetime",
+            ),
+        ] {
+            let s = fixtures::settings(&format!(
+                "{pool}[[fault]]\nkind = \"read_only\"\nat = \"1s\"\nfor = \"2s\"\n"
+            ));
+            let mut v = fixtures::variant("v", 100, 20, serde_json::json!({}));
+            v.measured_s = 10.0;
+            v.faults.push(fault("read_only", 1000, "refuses writes"));
+            failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 9990);
+            let (_, advice) = read_only(&v, &cx(&s));
+            assert!(advice.contains(says) && !advice.contains(not), "{advice}");
+        }
     }
 
     /// The length of the fault that fired last is its own, not the first fault's.

@@ -108,6 +108,7 @@ pub(super) fn pool(parts: &[Part<'_>]) -> PoolStats {
         closed_invalid: optional(parts, |p| p.closed_invalid),
         closed_idle_timeout: optional(parts, |p| p.closed_idle_timeout),
         closed_max_lifetime: optional(parts, |p| p.closed_max_lifetime),
+        closed_overflow: optional(parts, |p| p.closed_overflow),
         connect_errors,
         resets: optional(parts, |p| p.resets),
         reset_failures: crate::report::race_sections::merge_reset_failures(

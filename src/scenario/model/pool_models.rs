@@ -102,7 +102,98 @@ impl PoolModel {
     pub(crate) fn is_bb8(&self) -> bool {
         *self == PoolModel::Bb8
     }
+
+    /// The library's own words (see [`ModelWords`]).
+    pub(crate) fn words(self) -> &'static ModelWords {
+        match self {
+            PoolModel::Bb8 => &BB8_WORDS,
+            PoolModel::Asyncpg => &ASYNCPG_WORDS,
+            PoolModel::Sqlalchemy => &SQLALCHEMY_WORDS,
+            PoolModel::Psycopg => &PSYCOPG_WORDS,
+        }
+    }
 }
+
+/// A pool model's own words for what the diagnosis names: its keys, and the behaviours a
+/// finding blames, so that advice speaks of the library the user runs.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ModelWords {
+    /// The library's name in a sentence.
+    pub library: &'static str,
+    /// The key(s) that size one pool.
+    pub size: &'static str,
+    /// How long an acquire waits.
+    pub timeout: &'static str,
+    /// The check at checkout, as a setting to turn on (`None`: the library has none).
+    pub pre_ping: Option<&'static str>,
+    /// The key that keeps connections open while idle (`None`: SQLAlchemy's pool starts empty).
+    pub kept_open: Option<&'static str>,
+    /// Why a connection counted in `closed_max_lifetime` was closed (its age or its use).
+    pub lifetime: &'static str,
+    /// Why one counted in `closed_idle_timeout` was (`None`: the library closes none for idling).
+    pub idle: Option<&'static str>,
+    /// What to change so that the pool stops replacing its own connections.
+    pub keep_longer: &'static str,
+    /// How a released connection may reach a newcomer before the longest waiter (`None`: the
+    /// library hands it to the oldest waiter, FIFO).
+    pub barging: Option<&'static str>,
+}
+
+const BB8_WORDS: ModelWords = ModelWords {
+    library: "bb8",
+    size: "max_size",
+    timeout: "connection_timeout",
+    pre_ping: Some("test_on_check_out"),
+    kept_open: Some("min_idle"),
+    lifetime: "max_lifetime",
+    idle: Some("idle_timeout"),
+    keep_longer: "lengthen max_lifetime and idle_timeout (or set min_idle)",
+    barging: Some(
+        "bb8 hands a released connection to whichever task asks next (often the one that had just \
+         released it), not to the longest waiter",
+    ),
+};
+
+const ASYNCPG_WORDS: ModelWords = ModelWords {
+    library: "asyncpg",
+    size: "max_size",
+    timeout: "acquire_timeout",
+    pre_ping: None,
+    kept_open: Some("min_size"),
+    lifetime: "max_queries",
+    idle: Some("max_inactive_connection_lifetime"),
+    keep_longer: "raise max_queries and max_inactive_connection_lifetime (or min_size, below which idle \
+                  connections are kept)",
+    barging: None,
+};
+
+const SQLALCHEMY_WORDS: ModelWords = ModelWords {
+    library: "SQLAlchemy's QueuePool",
+    size: "pool_size + max_overflow",
+    timeout: "pool_timeout",
+    pre_ping: Some("pool_pre_ping"),
+    kept_open: None,
+    lifetime: "pool_recycle",
+    idle: None,
+    keep_longer: "raise pool_size towards the peak in use, so that overflow connections are not closed \
+                  when given back and reopened at the next burst (and lengthen pool_recycle if set)",
+    barging: Some(
+        "SQLAlchemy's async queue puts a released connection back and only wakes the oldest waiter, so \
+         a task that asks first (often the one that had just released it) takes it",
+    ),
+};
+
+const PSYCOPG_WORDS: ModelWords = ModelWords {
+    library: "psycopg_pool",
+    size: "max_size",
+    timeout: "timeout",
+    pre_ping: Some("check = \"check_connection\""),
+    kept_open: Some("min_size"),
+    lifetime: "max_lifetime",
+    idle: Some("max_idle"),
+    keep_longer: "lengthen max_lifetime and max_idle (or raise min_size, below which max_idle closes none)",
+    barging: None,
+};
 
 /// `model = "asyncpg"`: `asyncpg.create_pool(...)` and `pool.acquire(timeout=...)`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -328,18 +419,41 @@ impl super::PoolSettings {
         }
     }
 
-    /// The keys that size the pool and time its waits, in the model's own words: what advice
-    /// names (`max_overflow`, not `max_size`, for SQLAlchemy).
-    pub(crate) fn sizing_words(&self) -> (&'static str, &'static str, &'static str) {
+    /// The model's own words for what the diagnosis names (`max_overflow`, not `max_size`,
+    /// for SQLAlchemy).
+    pub(crate) fn words(&self) -> &'static ModelWords {
+        self.model.words()
+    }
+
+    /// Whether a connection given back is reset (a transaction left open is rolled back):
+    /// bb8's and SQLAlchemy's `reset_on_return`; asyncpg's `Connection.reset()` and
+    /// psycopg_pool's `_reset_connection` always do.
+    pub(crate) fn resets_on_return(&self) -> bool {
         match self.model {
-            PoolModel::Bb8 => ("max_size", "connection_timeout", "test_on_check_out"),
-            PoolModel::Asyncpg => (
-                "max_size",
-                "acquire timeout",
-                "a check at acquire (asyncpg has none: retry on ConnectionDoesNotExistError)",
-            ),
-            PoolModel::Sqlalchemy => ("pool_size + max_overflow", "pool_timeout", "pool_pre_ping"),
-            PoolModel::Psycopg => ("max_size", "timeout", "check=check_connection"),
+            PoolModel::Bb8 => !self.reset_on_return.is_none(),
+            PoolModel::Asyncpg | PoolModel::Psycopg => true,
+            PoolModel::Sqlalchemy => !self.sqlalchemy().reset_on_return.is_none(),
+        }
+    }
+
+    /// The age after which a connection is replaced (bb8's and psycopg's `max_lifetime`,
+    /// SQLAlchemy's `pool_recycle`; asyncpg has none: `max_queries` counts queries).
+    pub(crate) fn age_limit(&self) -> Option<Duration> {
+        match self.model {
+            PoolModel::Bb8 => self.max_lifetime.0,
+            PoolModel::Asyncpg => None,
+            PoolModel::Sqlalchemy => self.sqlalchemy().pool_recycle.0,
+            PoolModel::Psycopg => Some(self.psycopg().max_lifetime),
+        }
+    }
+
+    /// The key of [`Self::age_limit`] in the model's own words (`None`: asyncpg has no age
+    /// limit).
+    pub(crate) fn age_key(&self) -> Option<&'static str> {
+        match self.model {
+            PoolModel::Bb8 | PoolModel::Psycopg => Some("max_lifetime"),
+            PoolModel::Asyncpg => None,
+            PoolModel::Sqlalchemy => Some("pool_recycle"),
         }
     }
 
