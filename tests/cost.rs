@@ -326,6 +326,11 @@ fn no_shipped_scenario_advises_on_a_zero_count_or_says_nothing_to_fix_above_a_fa
     assert!(files.len() >= 8, "{files:?}");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
+        if text.contains("[database.docker]") {
+            // Its variants run in containers, never on the URL this test passes (refused
+            // beside [database.docker]); tests/docker.rs runs it on the local images.
+            continue;
+        }
         let stem = file
             .file_stem()
             .unwrap()
