@@ -341,10 +341,41 @@ fn kill_backend_on_a_container_kills_one_of_ours_inside_it() {
 
 /// A `stress run` of `file` whose stderr lines are passed on (with its phases, `stress:
 /// [variant] setup` / `load`, which say where the run is); returns the child.
-fn spawn_run(
-    file: &std::path::Path,
-    env: &[(&str, &str)],
-) -> (std::process::Child, mpsc::Receiver<String>) {
+/// A `stress run` child that a failed assertion does not leave running (with its container,
+/// into the next tests): dropped while it runs, it gets SIGTERM (it then removes its container),
+/// then SIGKILL after 30 s.
+struct Running(std::process::Child);
+
+impl std::ops::Deref for Running {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return;
+        }
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while matches!(self.0.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_run(file: &std::path::Path, env: &[(&str, &str)]) -> (Running, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stress"))
         .arg("run")
         .arg(file)
@@ -360,7 +391,7 @@ fn spawn_run(
             let _ = tx.send(line);
         }
     });
-    (child, rx)
+    (Running(child), rx)
 }
 
 /// Waits for the line of `lines` that ends with `phase` (`] load`), within `limit`; panics if

@@ -33,6 +33,12 @@ const NEW_SESSIONS_WRITABLE: &str = "DO $$ BEGIN EXECUTE format(\
      'ALTER DATABASE %I SET default_transaction_read_only = off', current_database()); END $$";
 const DATABASE_RESET: &str = "DO $$ BEGIN EXECUTE format(\
      'ALTER DATABASE %I RESET default_transaction_read_only', current_database()); END $$";
+/// Whether `default_transaction_read_only` is set by `ALTER SYSTEM` (postgresql.auto.conf) or
+/// by `ALTER DATABASE` for this database (any role).
+const SET_ALREADY: &str = "SELECT (SELECT count(*) FROM pg_file_settings \
+     WHERE name = 'default_transaction_read_only') + (SELECT count(*) FROM pg_db_role_setting s \
+     JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() \
+     AND array_to_string(s.setconfig, ',') LIKE '%default_transaction_read_only%')";
 /// What to run by hand when the revert failed.
 const BY_HAND: &str = "ALTER SYSTEM RESET default_transaction_read_only; SELECT pg_reload_conf(); \
      ALTER DATABASE <database> RESET default_transaction_read_only;";
@@ -106,6 +112,19 @@ async fn go_read_only(cx: &Context, lingering: &mut Lingering) -> Result<(), Str
         .map_err(|e| describe(&e))?;
     if row.get::<_, String>(0) == "on" {
         return Err("the server is read-only already (default_transaction_read_only = on)".into());
+    }
+    // The fault resets both settings when it ends: it must not erase one somebody else made.
+    let made: i64 = client
+        .query_one(SET_ALREADY, &[])
+        .await
+        .map_err(|e| describe(&e))?
+        .get(0);
+    if made > 0 {
+        return Err(
+            "default_transaction_read_only is set already (ALTER SYSTEM or ALTER DATABASE): \
+             the fault's revert would erase that setting"
+                .into(),
+        );
     }
     if let Err(e) = set(&client, SET).await {
         // ALTER SYSTEM may have succeeded before the reload failed.

@@ -1,9 +1,11 @@
 //! Injecting faults at their scheduled moments of the measured phase, and recording what each
 //! met: when it fired, what was in flight, and what it did.
 //!
-//! Faults act only on this run's backends (found by `application_name`), never on anyone
-//! else's, and never on the harness's own admin connection; `kill_backend` also checks that
-//! the process it signals is a child of this run's postmaster.
+//! Faults that signal backends act only on this run's (found by `application_name`), never on
+//! anyone else's, and never on the harness's own admin connection; `kill_backend` also checks
+//! that the process it signals is a child of this run's postmaster. The server-wide kinds
+//! (`restart_server`, `read_only`, `sql`) act on the server as a whole, as documented per kind
+//! in docs/scenario.md: on the embedded server that is this run's own.
 
 use std::time::{Duration, Instant};
 

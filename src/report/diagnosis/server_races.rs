@@ -101,7 +101,7 @@ pub(super) fn read_only(r: &VariantReport, cx: &Context<'_>) -> (String, String)
     let fired: Vec<_> = r
         .faults
         .iter()
-        .filter(|f| f.kind == FaultKind::ReadOnly.as_str() && !f.detail.starts_with("not fired"))
+        .filter(|f| f.kind == FaultKind::ReadOnly.as_str() && !not_fired(&f.detail))
         .collect();
     let Some(last) = fired.last() else {
         let advice = "Writes met a read-only server (a standby, or a primary demoted by a failover): connect \
@@ -109,11 +109,14 @@ pub(super) fn read_only(r: &VariantReport, cx: &Context<'_>) -> (String, String)
         return (String::new(), advice.into());
     };
     // The spec of the last one fired: the one whose schedule holds its due time.
-    let spec = s
-        .fault
-        .iter()
-        .filter(|f| f.kind == FaultKind::ReadOnly)
-        .find(|f| due_at(f, last.scheduled_ms));
+    // In a merged report the times carry the machine's offset: then the latest spec due
+    // before it stands in (exact with one read_only fault, the usual case).
+    let specs = || s.fault.iter().filter(|f| f.kind == FaultKind::ReadOnly);
+    let spec = specs().find(|f| due_at(f, last.scheduled_ms)).or_else(|| {
+        specs()
+            .filter(|f| f.at.as_millis() as u64 <= last.scheduled_ms)
+            .max_by_key(|f| f.at)
+    });
     let lasting = spec.and_then(|f| f.for_).unwrap_or_default();
     let terminate = spec.is_some_and(|f| f.terminate.unwrap_or(false));
     let ended = last.at_ms + lasting.as_millis() as u64;
@@ -144,6 +147,14 @@ pub(super) fn read_only(r: &VariantReport, cx: &Context<'_>) -> (String, String)
     );
     let until_end = kept.is_some() && stats.last_at_ms + 500 >= measured_ms;
     (detail, read_only_advice(r, s, kept, until_end))
+}
+
+/// Whether a fault's detail says it did not fire (a merged report puts `host: ` before it).
+fn not_fired(detail: &str) -> bool {
+    detail.starts_with("not fired")
+        || detail
+            .split_once(": ")
+            .is_some_and(|(_, rest)| rest.starts_with("not fired"))
 }
 
 /// Whether `f` was due at `ms` (`at`, `at + every`, ...).
@@ -446,6 +457,22 @@ mod tests {
             let (_, advice) = read_only(&v, &cx(&s));
             assert!(advice.contains(says) && !advice.contains(not), "{advice}");
         }
+    }
+
+    /// A merged report: times carry the machine's offset and details its host name.
+    #[test]
+    fn read_only_in_a_merged_report_keeps_its_length() {
+        let s = fixtures::settings("[[fault]]\nkind = \"read_only\"\nat = \"1s\"\nfor = \"2s\"\n");
+        let mut v = fixtures::variant("v", 100, 20, serde_json::json!({}));
+        v.measured_s = 10.0;
+        v.faults.push(fault("read_only", 1000, "a: refuses writes"));
+        v.faults.push(fault("read_only", 1300, "b: refuses writes"));
+        v.faults
+            .push(fault("read_only", 1400, "c: not fired: the server said no"));
+        failed(&mut v, ErrorClass::ReadOnlyTransaction, 20, 1001, 3000);
+        let (detail, _) = read_only(&v, &cx(&s));
+        assert!(detail.contains("refused writes for 2s"), "{detail}");
+        assert!(detail.contains("2 read_only fault(s)"), "{detail}");
     }
 
     /// The length of the fault that fired last is its own, not the first fault's.

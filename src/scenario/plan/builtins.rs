@@ -66,17 +66,23 @@ DECLARE
 BEGIN
   IF coalesce(task, '') = '' THEN RETURN; END IF;
   PERFORM set_config('search_path', format('\"$user\", public, %I', 'stress_task_' || task), false);
-  FOR other IN SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()
-      AND relname ~ '^stress_mark_[0-9]+$' AND relname <> me LOOP
-    EXECUTE format('DROP TABLE pg_temp.%I', other);
-  END LOOP;
-  EXECUTE format('CREATE TEMP TABLE IF NOT EXISTS %I ()', me);
+  -- A read-only transaction (a standby, a read_only fault) refuses CREATE and DROP, even of
+  -- temporary tables: the other marks still count there.
+  IF current_setting('transaction_read_only') = 'off' THEN
+    FOR other IN SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()
+        AND relname ~ '^stress_mark_[0-9]+$' AND relname <> me LOOP
+      EXECUTE format('DROP TABLE pg_temp.%I', other);
+    END LOOP;
+    EXECUTE format('CREATE TEMP TABLE IF NOT EXISTS %I ()', me);
+  END IF;
   FOR other IN SELECT name FROM pg_prepared_statements WHERE name ~ '^stress_mark_[0-9]+$' LOOP
     EXECUTE format('DEALLOCATE %I', other);
   END LOOP;
   EXECUTE format('PREPARE %I AS SELECT 1', me);
-  UNLISTEN *;
-  EXECUTE format('LISTEN %I', me);
+  IF NOT pg_is_in_recovery() THEN -- a standby refuses LISTEN
+    UNLISTEN *;
+    EXECUTE format('LISTEN %I', me);
+  END IF;
 END $$";
 
 /// What the built-in parts of one workload compiled to.
