@@ -95,16 +95,25 @@ mod tests {
         assert_eq!(parse_schedstat("1"), None);
     }
 
+    /// The clock sums the process's live threads: another test's thread that ends while this
+    /// one spins takes its whole CPU time out of the sum (CI once read 29.6 ms for a 60 ms
+    /// spin). So up to 3 tries; a clock that misses a busy thread fails all three.
     #[test]
     fn a_busy_thread_shows_as_wanted_cpu() {
-        let clock = CpuClock::start();
-        let until = Instant::now() + Duration::from_millis(60);
-        let mut spins = 0u64;
-        while Instant::now() < until {
-            spins = std::hint::black_box(spins + 1);
+        let mut tries = Vec::new();
+        for _ in 0..3 {
+            let clock = CpuClock::start();
+            let until = Instant::now() + Duration::from_millis(60);
+            let mut spins = 0u64;
+            while Instant::now() < until {
+                spins = std::hint::black_box(spins + 1);
+            }
+            let used = clock.finish(1).expect("the process's CPU use reads");
+            if used.cpu_s + used.waited_s >= 0.03 && used.utilization > 0.4 {
+                return;
+            }
+            tries.push(used);
         }
-        let used = clock.finish(1).expect("the process's CPU use reads");
-        assert!(used.cpu_s + used.waited_s >= 0.03, "{used:?}");
-        assert!(used.utilization > 0.4, "{used:?}");
+        panic!("a 60 ms spin did not show as wanted CPU: {tries:?}");
     }
 }
