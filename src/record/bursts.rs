@@ -19,28 +19,28 @@ use super::errors::ErrorClass;
 use super::spells::Spell;
 
 /// Fewest failed operations in an outage window.
-pub const MIN_FAILURES: u64 = 2;
+pub(crate) const MIN_FAILURES: u64 = 2;
 
 /// One outage window (microseconds into the measured phase).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Window {
-    pub start_us: u64,
-    pub end_us: u64,
+pub(crate) struct Window {
+    pub(crate) start_us: u64,
+    pub(crate) end_us: u64,
     /// Earliest end of a first failure of its spells (a fault behind it fired before this).
-    pub first_failure_end_us: u64,
-    pub failures: u64,
-    pub classes: BTreeMap<ErrorClass, u64>,
+    pub(crate) first_failure_end_us: u64,
+    pub(crate) failures: u64,
+    pub(crate) classes: BTreeMap<ErrorClass, u64>,
     /// Distinct tasks with a spell in it.
-    pub tasks: u64,
+    pub(crate) tasks: u64,
     /// Most tasks failing at once.
-    pub peak_tasks: u64,
+    pub(crate) peak_tasks: u64,
     /// Sum of its spells' lengths.
-    pub failing_task_us: u64,
-    pub recovered_us: Option<u64>,
+    pub(crate) failing_task_us: u64,
+    pub(crate) recovered_us: Option<u64>,
 }
 
 /// Tasks that must fail at once for a burst: half of them, rounded up, at least one.
-pub fn quorum(tasks: u64) -> u64 {
+pub(crate) fn quorum(tasks: u64) -> u64 {
     tasks.div_ceil(2).max(1)
 }
 
@@ -73,7 +73,7 @@ fn bursts(spells: &[Spell], quorum: u64) -> Vec<(u64, u64, u64)> {
 }
 
 /// The outage windows of a variant's spells, in time order.
-pub fn windows(spells: &[Spell], tasks: u64) -> Vec<Window> {
+pub(crate) fn windows(spells: &[Spell], tasks: u64) -> Vec<Window> {
     // Each burst with the spells that overlap it, its extent, and its peak.
     let mut groups: Vec<(Vec<usize>, u64, u64)> = Vec::new();
     for (b_start, b_end, peak) in bursts(spells, quorum(tasks)) {

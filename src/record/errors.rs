@@ -53,6 +53,7 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Every class, in the order the docs list them.
     pub const ALL: [ErrorClass; 29] = [
         ErrorClass::OperationInProgress,
         ErrorClass::InFailedTransaction,
@@ -85,6 +86,7 @@ impl ErrorClass {
         ErrorClass::TaskCancelled,
     ];
 
+    /// The class's stable name, as the report and `[expect]` spell it (`pool_timeout`).
     pub fn name(self) -> &'static str {
         match self {
             ErrorClass::OperationInProgress => "operation_in_progress",
@@ -119,13 +121,13 @@ impl ErrorClass {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<ErrorClass> {
+    pub(crate) fn from_name(name: &str) -> Option<ErrorClass> {
         ErrorClass::ALL.into_iter().find(|c| c.name() == name)
     }
 
     /// Classes that mean the connection itself is gone: a COMMIT that meets one of them has an
     /// unknown outcome.
-    pub fn is_connection_loss(self) -> bool {
+    pub(crate) fn is_connection_loss(self) -> bool {
         matches!(
             self,
             ErrorClass::ConnectionClosed
@@ -146,13 +148,14 @@ impl fmt::Display for ErrorClass {
 /// A failed operation's error: its class, SQLSTATE if any, and the message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpError {
+    /// The class it lands in.
     pub class: ErrorClass,
-    pub sqlstate: Option<String>,
-    pub message: String,
+    pub(crate) sqlstate: Option<String>,
+    pub(crate) message: String,
 }
 
 impl OpError {
-    pub fn new(class: ErrorClass, message: impl Into<String>) -> OpError {
+    pub(crate) fn new(class: ErrorClass, message: impl Into<String>) -> OpError {
         OpError {
             class,
             sqlstate: None,
@@ -177,7 +180,7 @@ impl std::error::Error for OpError {}
 const CACHED_PLAN_MESSAGE: &str = "cached plan must not change result type";
 
 /// The class of a server error by its SQLSTATE (and, for 57014 and 0A000, its message).
-pub fn class_of_sqlstate(code: &SqlState, message: &str) -> ErrorClass {
+pub(crate) fn class_of_sqlstate(code: &SqlState, message: &str) -> ErrorClass {
     if *code == SqlState::READ_ONLY_SQL_TRANSACTION {
         return ErrorClass::ReadOnlyTransaction;
     }
@@ -248,7 +251,7 @@ const BY_SQLSTATE: &[(SqlState, ErrorClass)] = &[
 
 /// What the harness was doing when a driver error happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Opening a connection.
     Connect,
     /// A statement (or a pre-ping) on an open connection.
@@ -259,7 +262,11 @@ pub enum Phase {
 
 /// Classifies a tokio-postgres error. `terminal` is the error the connection task ended with,
 /// if it has ended: it explains a bare "connection closed".
-pub fn classify(e: &tokio_postgres::Error, phase: Phase, terminal: Option<&OpError>) -> OpError {
+pub(crate) fn classify(
+    e: &tokio_postgres::Error,
+    phase: Phase,
+    terminal: Option<&OpError>,
+) -> OpError {
     let base = classify_driver(e, phase, terminal);
     if phase == Phase::Commit && base.class.is_connection_loss() {
         return OpError {
@@ -313,7 +320,7 @@ fn classify_driver(e: &tokio_postgres::Error, phase: Phase, terminal: Option<&Op
 }
 
 /// A socket that could not be opened: the server could not be reached.
-pub fn connect_failed(e: io::Error) -> OpError {
+pub(crate) fn connect_failed(e: io::Error) -> OpError {
     let class = match e.kind() {
         io::ErrorKind::TimedOut => ErrorClass::ConnectTimeout,
         _ => ErrorClass::ConnectRefused,
@@ -322,7 +329,7 @@ pub fn connect_failed(e: io::Error) -> OpError {
 }
 
 /// The connection task's own terminal error, classified for later lookups.
-pub fn classify_terminal(e: &tokio_postgres::Error) -> OpError {
+pub(crate) fn classify_terminal(e: &tokio_postgres::Error) -> OpError {
     match e.as_db_error() {
         Some(db) => OpError {
             class: class_of_sqlstate(db.code(), db.message()),
@@ -345,7 +352,7 @@ fn io_error(e: &tokio_postgres::Error) -> Option<&io::Error> {
 }
 
 /// The error with its causes, `: `-separated ("error connecting to server: Connection refused").
-pub fn describe(e: &dyn std::error::Error) -> String {
+pub(crate) fn describe(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -359,11 +366,13 @@ pub fn describe(e: &dyn std::error::Error) -> String {
     text
 }
 
-// The failed operations of one class, in a recorder (for a worker, merged over workers) and
-// as the report's `errors.<class>` shows them (merged over machines by the same `merge`).
+/// The failed operations of one class: the report's `errors.<class>`.
+// Kept the same way in a recorder (for a worker, merged over workers) and in the report
+// (merged over machines by the same `merge`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorStats {
+    /// Failed operations of this class.
     pub count: u64,
     /// SQLSTATE codes seen in this class, with counts.
     pub sqlstates: BTreeMap<String, u64>,
@@ -371,8 +380,9 @@ pub struct ErrorStats {
     /// `server_conn_crashed`, ...; see docs/errors.md), with counts.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reasons: BTreeMap<String, u64>,
-    /// Milliseconds into the measured phase.
+    /// When the first one failed, in milliseconds into the measured phase.
     pub first_at_ms: u64,
+    /// When the last one failed, in milliseconds into the measured phase.
     pub last_at_ms: u64,
     /// The message of the first one.
     pub sample: String,
@@ -393,7 +403,7 @@ impl ErrorStats {
 
     /// Adds `o`'s counts (another worker's, or another machine's shifted to this one's
     /// clock): the earliest sample wins, the latest end.
-    pub fn merge(&mut self, o: &ErrorStats) {
+    pub(crate) fn merge(&mut self, o: &ErrorStats) {
         for (code, n) in &o.sqlstates {
             let t = self.sqlstates.entry(code.clone()).or_default();
             *t = t.saturating_add(*n);
@@ -423,24 +433,20 @@ impl ErrorStats {
 
 /// Failed operations by class.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ErrorTally {
-    pub classes: BTreeMap<ErrorClass, ErrorStats>,
+pub(crate) struct ErrorTally {
+    pub(crate) classes: BTreeMap<ErrorClass, ErrorStats>,
 }
 
 impl ErrorTally {
     /// Counts one failed operation, at `at_ms` into the measured phase.
-    pub fn add(&mut self, e: &OpError, at_ms: u64) {
+    pub(crate) fn add(&mut self, e: &OpError, at_ms: u64) {
         self.classes.entry(e.class).or_default().add(e, at_ms);
     }
 
-    pub fn merge(&mut self, other: &ErrorTally) {
+    pub(crate) fn merge(&mut self, other: &ErrorTally) {
         for (class, o) in &other.classes {
             self.classes.entry(*class).or_default().merge(o);
         }
-    }
-
-    pub fn total(&self) -> u64 {
-        self.classes.values().map(|t| t.count).sum()
     }
 }
 

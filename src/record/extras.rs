@@ -9,46 +9,46 @@ use super::errors::OpError;
 
 /// Per-variant counts, merged over workers.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Extras {
+pub(crate) struct Extras {
     /// Operations that needed more than one try.
-    pub retried: u64,
+    pub(crate) retried: u64,
     /// Tries beyond the first, in all.
-    pub retries: u64,
+    pub(crate) retries: u64,
     /// Operations that failed with a retryable class on their last try.
-    pub retries_exhausted: u64,
+    pub(crate) retries_exhausted: u64,
     /// Per workload: operations that held a connection longer than `leak_threshold`, and the
     /// longest hold.
-    pub long_holds: Vec<(u64, Duration)>,
+    pub(crate) long_holds: Vec<(u64, Duration)>,
     /// What the next operation on a connection given back inside a transaction met: `ok` or
     /// an error class.
-    pub after_dirty_return: BTreeMap<String, u64>,
+    pub(crate) after_dirty_return: BTreeMap<String, u64>,
     /// Failures on the first statement of a reused pooled connection that had died while idle
     /// (what a pre-ping would have caught).
-    pub died_idle: u64,
+    pub(crate) died_idle: u64,
 }
 
 /// What one operation adds to the extras.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct OpExtras {
+pub(crate) struct OpExtras {
     /// Tries made (1 without retries).
-    pub tries: u32,
+    pub(crate) tries: u32,
     /// The last try failed with a retryable class.
-    pub exhausted: bool,
+    pub(crate) exhausted: bool,
     /// It was the next user of a connection given back inside a transaction.
-    pub inherited_transaction: bool,
+    pub(crate) inherited_transaction: bool,
     /// It failed on the first statement of a reused connection that had died while idle.
-    pub died_idle: bool,
+    pub(crate) died_idle: bool,
 }
 
 impl Extras {
-    pub fn new(workloads: usize) -> Extras {
+    pub(crate) fn new(workloads: usize) -> Extras {
         Extras {
             long_holds: vec![(0, Duration::ZERO); workloads],
             ..Extras::default()
         }
     }
 
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         workload: usize,
         x: OpExtras,
@@ -75,7 +75,7 @@ impl Extras {
         }
     }
 
-    pub fn merge(&mut self, o: &Extras) {
+    pub(crate) fn merge(&mut self, o: &Extras) {
         self.retried += o.retried;
         self.retries += o.retries;
         self.retries_exhausted += o.retries_exhausted;

@@ -12,18 +12,18 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 pub const MAX_US: u64 = 3_600_000_000;
 
 /// Latency histograms of a whole variant: 3 significant digits (0.1 %).
-pub fn new() -> Histogram<u64> {
+pub(crate) fn new() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds")
 }
 
 /// Per-second histograms of the timeline: 2 significant digits (1 %) keep an hour-long
 /// timeline to a few tens of megabytes.
-pub fn new_interval() -> Histogram<u64> {
+pub(crate) fn new_interval() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 2).expect("valid histogram bounds")
 }
 
 /// Records a duration in microseconds (at least 1, at most [`MAX_US`]).
-pub fn record(h: &mut Histogram<u64>, d: Duration) {
+pub(crate) fn record(h: &mut Histogram<u64>, d: Duration) {
     let us = u64::try_from(d.as_micros())
         .unwrap_or(MAX_US)
         .clamp(1, MAX_US);
@@ -31,7 +31,7 @@ pub fn record(h: &mut Histogram<u64>, d: Duration) {
 }
 
 /// Adds `from` into `into`; both have the same bounds, so this cannot fail.
-pub fn merge(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+pub(crate) fn merge(into: &mut Histogram<u64>, from: &Histogram<u64>) {
     into.add(from)
         .expect("histograms with the same bounds merge");
 }
@@ -39,13 +39,13 @@ pub fn merge(into: &mut Histogram<u64>, from: &Histogram<u64>) {
 /// Base64 of the V2 + deflate serialization, for a histogram this process recorded: one run's
 /// counts stay far below the format's limit (`i64::MAX` per bucket). Histograms built from
 /// reports (a merge) go through [`try_encode`].
-pub fn encode(h: &Histogram<u64>) -> String {
+pub(crate) fn encode(h: &Histogram<u64>) -> String {
     try_encode(h).unwrap_or_else(|_| encode(&new()))
 }
 
 /// Base64 of the V2 + deflate serialization; an error for a bucket count above `i64::MAX`,
 /// which the format cannot hold (merged reports that claim such counts).
-pub fn try_encode(h: &Histogram<u64>) -> Result<String, String> {
+pub(crate) fn try_encode(h: &Histogram<u64>) -> Result<String, String> {
     let mut bytes = Vec::new();
     V2DeflateSerializer::new()
         .serialize(h, &mut bytes)

@@ -6,14 +6,14 @@
 //! interval histogram are flushed into the shared [`Timeline`] when an operation completes in a
 //! later second and when the worker ends, so memory stays flat however long the run.
 
-pub mod bursts;
+pub(crate) mod bursts;
 pub mod errors;
-pub mod extras;
+pub(crate) mod extras;
 pub mod histogram;
-pub mod pooler;
-pub mod spells;
-pub mod timeline;
-pub mod writes;
+pub(crate) mod pooler;
+pub(crate) mod spells;
+pub(crate) mod timeline;
+pub(crate) mod writes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,37 +24,37 @@ use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 
 use errors::{ErrorClass, ErrorTally, OpError};
-pub use extras::{Extras, OpExtras};
+pub(crate) use extras::{Extras, OpExtras};
 use spells::{FaultEffect, Spell, TaskTrack};
-pub use timeline::{Interval, Timeline};
+pub(crate) use timeline::{Interval, Timeline};
 use writes::{WriteBook, WriteOutcome};
 
 /// Live counters for the progress line, one set per worker (no shared cache line).
 #[derive(Debug, Default)]
 pub struct Progress {
-    pub ok: AtomicU64,
-    pub failed: AtomicU64,
+    pub(crate) ok: AtomicU64,
+    pub(crate) failed: AtomicU64,
 }
 
 /// Latency histograms of a variant (microseconds).
 #[derive(Clone, Debug)]
-pub struct Latencies {
+pub(crate) struct Latencies {
     /// Successful operations.
-    pub operation: Histogram<u64>,
+    pub(crate) operation: Histogram<u64>,
     /// Failed operations.
-    pub failed: Histogram<u64>,
+    pub(crate) failed: Histogram<u64>,
     /// Every acquire attempt, successful or not.
-    pub acquire: Histogram<u64>,
+    pub(crate) acquire: Histogram<u64>,
     /// From acquire to release, for operations that got a connection.
-    pub hold: Histogram<u64>,
+    pub(crate) hold: Histogram<u64>,
     /// Successful operations by workload.
-    pub by_workload: Vec<Histogram<u64>>,
+    pub(crate) by_workload: Vec<Histogram<u64>>,
     /// Failed operations by workload (counts).
-    pub failed_by_workload: Vec<u64>,
+    pub(crate) failed_by_workload: Vec<u64>,
 }
 
 impl Latencies {
-    pub fn new(workloads: usize) -> Latencies {
+    pub(crate) fn new(workloads: usize) -> Latencies {
         Latencies {
             operation: histogram::new(),
             failed: histogram::new(),
@@ -65,7 +65,7 @@ impl Latencies {
         }
     }
 
-    pub fn merge(&mut self, o: &Latencies) {
+    pub(crate) fn merge(&mut self, o: &Latencies) {
         histogram::merge(&mut self.operation, &o.operation);
         histogram::merge(&mut self.failed, &o.failed);
         histogram::merge(&mut self.acquire, &o.acquire);
@@ -86,27 +86,27 @@ impl Latencies {
 /// What a variant recorded in its measured phase, merged over workers.
 #[derive(Clone, Debug)]
 pub struct Totals {
-    pub ok: u64,
-    pub failed: u64,
+    pub(crate) ok: u64,
+    pub(crate) failed: u64,
     /// Open model: arrivals that found every task busy.
-    pub dropped: u64,
-    pub latency: Latencies,
-    pub errors: ErrorTally,
+    pub(crate) dropped: u64,
+    pub(crate) latency: Latencies,
+    pub(crate) errors: ErrorTally,
     /// Failed operations by class in the second after each scheduled fault.
-    pub after_faults: Vec<BTreeMap<ErrorClass, u64>>,
-    pub extras: Extras,
+    pub(crate) after_faults: Vec<BTreeMap<ErrorClass, u64>>,
+    pub(crate) extras: Extras,
     /// Every verified write's outcome, warmup included (the ledger holds those too).
-    pub writes: WriteBook,
+    pub(crate) writes: WriteBook,
     /// The tasks' failing spells (see `spells.rs`), up to [`spells::MAX_SPELLS`] per worker.
-    pub spells: Vec<Spell>,
+    pub(crate) spells: Vec<Spell>,
     /// Spells counted but not kept over that bound.
-    pub spells_dropped: u64,
+    pub(crate) spells_dropped: u64,
     /// What each scheduled fault's window held (see `spells.rs`).
-    pub fault_effects: Vec<FaultEffect>,
+    pub(crate) fault_effects: Vec<FaultEffect>,
 }
 
 impl Totals {
-    pub fn new(workloads: usize, faults: usize) -> Totals {
+    pub(crate) fn new(workloads: usize, faults: usize) -> Totals {
         Totals {
             ok: 0,
             failed: 0,
@@ -122,7 +122,7 @@ impl Totals {
         }
     }
 
-    pub fn merge(&mut self, o: &Totals) {
+    pub(crate) fn merge(&mut self, o: &Totals) {
         self.ok += o.ok;
         self.failed += o.failed;
         self.dropped += o.dropped;
@@ -145,20 +145,20 @@ impl Totals {
 
 /// One finished operation, as the load loop saw it.
 #[derive(Clone, Copy, Debug)]
-pub struct Outcome<'a> {
-    pub workload: usize,
+pub(crate) struct Outcome<'a> {
+    pub(crate) workload: usize,
     /// When the operation was due to start: its latency counts from here (in the open model,
     /// the arrival's intended time, so a harness that fell behind does not hide it).
-    pub started: Instant,
+    pub(crate) started: Instant,
     /// When the acquire began.
-    pub acquire_started: Instant,
+    pub(crate) acquire_started: Instant,
     /// When the acquire ended (with or without a connection).
-    pub acquire_ended: Instant,
+    pub(crate) acquire_ended: Instant,
     /// Whether a connection was obtained.
-    pub acquired: bool,
-    pub ended: Instant,
-    pub error: Option<&'a OpError>,
-    pub extras: OpExtras,
+    pub(crate) acquired: bool,
+    pub(crate) ended: Instant,
+    pub(crate) error: Option<&'a OpError>,
+    pub(crate) extras: OpExtras,
 }
 
 /// A worker thread's recorder.
@@ -174,7 +174,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(
+    pub(crate) fn new(
         workloads: usize,
         measure_start: Instant,
         timeline: Arc<Timeline>,
@@ -194,12 +194,12 @@ impl Recorder {
     }
 
     /// Notes how a verified write ended (also during warmup: the ledger holds those too).
-    pub fn write(&mut self, id: i64, outcome: WriteOutcome) {
+    pub(crate) fn write(&mut self, id: i64, outcome: WriteOutcome) {
         self.totals.writes.note(id, outcome);
     }
 
     /// Counts an arrival that found every task busy (open model), in the second it was due.
-    pub fn dropped(&mut self, due: Instant) {
+    pub(crate) fn dropped(&mut self, due: Instant) {
         if let Some(since) = due.checked_duration_since(self.measure_start) {
             self.totals.dropped += 1;
             let second = since.as_secs();
@@ -220,7 +220,7 @@ impl Recorder {
 
     /// Records a finished operation; operations that ended before the measured phase (warmup)
     /// only count for the progress line.
-    pub fn record(&mut self, o: Outcome<'_>) {
+    pub(crate) fn record(&mut self, o: Outcome<'_>) {
         let counter = if o.error.is_some() {
             &self.progress.failed
         } else {
@@ -266,7 +266,7 @@ impl Recorder {
     }
 
     /// Records a finished operation and tracks its task's failing spell and fault windows.
-    pub fn record_tracked(&mut self, track: &mut TaskTrack, o: Outcome<'_>) {
+    pub(crate) fn record_tracked(&mut self, track: &mut TaskTrack, o: Outcome<'_>) {
         self.record(o);
         if o.ended < self.measure_start {
             return;
@@ -278,7 +278,7 @@ impl Recorder {
     }
 
     /// Keeps the spell a task ended the run in.
-    pub fn finish_track(&mut self, track: &mut TaskTrack) {
+    pub(crate) fn finish_track(&mut self, track: &mut TaskTrack) {
         if let Some(spell) = track.finish() {
             self.keep_spell(spell);
         }
@@ -302,15 +302,10 @@ impl Recorder {
     }
 
     /// Flushes the current second and returns what this worker recorded.
-    pub fn finish(mut self) -> Totals {
+    pub(crate) fn finish(mut self) -> Totals {
         if let Some(done) = self.interval.take() {
             self.timeline.add(done);
         }
         self.totals
-    }
-
-    /// Time since the measured phase began (zero during warmup).
-    pub fn elapsed(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.measure_start)
     }
 }

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 
 /// A PgBouncer reason: the key the report uses, the text PgBouncer sends (a part of it that
 /// does not vary), and what it means.
-pub struct Reason {
-    pub key: &'static str,
-    pub texts: &'static [&'static str],
-    pub meaning: &'static str,
+pub(crate) struct Reason {
+    pub(crate) key: &'static str,
+    pub(crate) texts: &'static [&'static str],
+    pub(crate) meaning: &'static str,
 }
 
 /// Every reason `stress` tells apart, the most specific texts first (as matched).
-pub const REASONS: &[Reason] = &[
+pub(crate) const REASONS: &[Reason] = &[
     Reason {
         key: "max_client_conn",
         texts: &["no more connections allowed (max_client_conn)"],
@@ -121,28 +121,29 @@ pub const REASONS: &[Reason] = &[
 #[serde(deny_unknown_fields)]
 pub struct PoolerSecond {
     /// Client connections linked to a server connection or idle, able to run.
-    pub cl_active: u64,
+    pub(crate) cl_active: u64,
     /// Client connections waiting for a server connection.
     pub cl_waiting: u64,
     /// Server connections linked to a client.
-    pub sv_active: u64,
+    pub(crate) sv_active: u64,
     /// Server connections idle, ready for a client.
-    pub sv_idle: u64,
+    pub(crate) sv_idle: u64,
     /// Server connections idle for longer than server_check_delay, to be checked first.
-    pub sv_used: u64,
+    pub(crate) sv_used: u64,
     /// The longest current wait of a client for a server connection, in milliseconds.
-    pub maxwait_ms: u64,
-    /// Transactions and queries PgBouncer passed on during this second.
-    pub transactions: u64,
+    pub(crate) maxwait_ms: u64,
+    /// Transactions PgBouncer passed on during this second.
+    pub(crate) transactions: u64,
+    /// Queries PgBouncer passed on during this second.
     pub queries: u64,
     /// Milliseconds clients spent waiting for a server connection during this second.
-    pub wait_ms: u64,
+    pub(crate) wait_ms: u64,
 }
 
 impl PoolerSecond {
     /// Adds another machine's same second (each with its own pooler): counts summed, the
     /// longest wait.
-    pub fn merge(&mut self, s: &PoolerSecond) {
+    pub(crate) fn merge(&mut self, s: &PoolerSecond) {
         self.cl_active += s.cl_active;
         self.cl_waiting += s.cl_waiting;
         self.sv_active += s.sv_active;
@@ -156,10 +157,10 @@ impl PoolerSecond {
 }
 
 /// The key for anything not in [`REASONS`] (PostgreSQL's own 08P01 protocol violations too).
-pub const OTHER: &str = "other";
+pub(crate) const OTHER: &str = "other";
 
 /// The reason key of a pooler's message.
-pub fn reason(message: &str) -> &'static str {
+pub(crate) fn reason(message: &str) -> &'static str {
     REASONS
         .iter()
         .find(|r| r.texts.iter().any(|t| message.contains(t)))
@@ -167,7 +168,7 @@ pub fn reason(message: &str) -> &'static str {
 }
 
 /// What a reason key means (empty for [`OTHER`] and unknown keys).
-pub fn meaning(key: &str) -> &'static str {
+pub(crate) fn meaning(key: &str) -> &'static str {
     REASONS
         .iter()
         .find(|r| r.key == key)

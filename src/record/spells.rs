@@ -30,52 +30,52 @@ pub(crate) const MAX_SPELLS: usize = 50_000;
 
 /// One failing spell of one task.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Spell {
-    pub task: u32,
+pub(crate) struct Spell {
+    pub(crate) task: u32,
     /// When the first failed operation ended.
-    pub start_us: u64,
+    pub(crate) start_us: u64,
     /// End of the first failed operation: a fault that caused it fired before this.
-    pub first_end_us: u64,
+    pub(crate) first_end_us: u64,
     /// End of the last failed operation.
-    pub end_us: u64,
-    pub failures: u64,
-    pub classes: BTreeMap<ErrorClass, u64>,
+    pub(crate) end_us: u64,
+    pub(crate) failures: u64,
+    pub(crate) classes: BTreeMap<ErrorClass, u64>,
     /// End of the success that ended it; `None` when the task was still failing at the end.
-    pub recovered_us: Option<u64>,
+    pub(crate) recovered_us: Option<u64>,
 }
 
 /// One scheduled fault, as the tasks see it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FaultSpec {
     /// When it was due, into the measured phase.
-    pub at: Duration,
+    pub(crate) at: Duration,
     /// How long after `at` its action ends (restart: `down_for`; close_pool: `reopen_after`;
     /// `None`: never, a pool closed for good).
-    pub settles_after: Option<Duration>,
+    pub(crate) settles_after: Option<Duration>,
 }
 
 /// What the operations inside one fault's windows met, over all tasks.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultEffect {
     /// Tasks that ended an operation inside the window.
-    pub tasks: u64,
+    pub(crate) tasks: u64,
     /// Of those, tasks that recovered (a success that began after the fault settled).
-    pub recovered: u64,
+    pub(crate) recovered: u64,
     /// Of those, tasks still inside it when the next fault came (their window ends there).
-    pub overtaken: u64,
+    pub(crate) overtaken: u64,
     /// The last recovery, microseconds into the measured phase.
-    pub last_recovery_us: Option<u64>,
+    pub(crate) last_recovery_us: Option<u64>,
     /// The first recovery.
-    pub first_recovery_us: Option<u64>,
+    pub(crate) first_recovery_us: Option<u64>,
     /// Acquire time spent waiting from the fault on, summed over operations.
-    pub waited_us: u64,
-    pub longest_wait_us: u64,
-    pub failed: u64,
-    pub classes: BTreeMap<ErrorClass, u64>,
+    pub(crate) waited_us: u64,
+    pub(crate) longest_wait_us: u64,
+    pub(crate) failed: u64,
+    pub(crate) classes: BTreeMap<ErrorClass, u64>,
 }
 
 impl FaultEffect {
-    pub fn merge(&mut self, o: &FaultEffect) {
+    pub(crate) fn merge(&mut self, o: &FaultEffect) {
         self.tasks += o.tasks;
         self.recovered += o.recovered;
         self.overtaken += o.overtaken;
@@ -95,7 +95,7 @@ impl FaultEffect {
 
 /// One task's open spell and where it stands with the faults.
 #[derive(Debug)]
-pub struct TaskTrack {
+pub(crate) struct TaskTrack {
     task: u32,
     spell: Option<Spell>,
     faults: Arc<[FaultSpec]>,
@@ -111,13 +111,13 @@ fn micros(d: Duration) -> u64 {
 
 /// What tracking one operation produced for the recorder.
 #[derive(Debug, Default)]
-pub struct Tracked {
+pub(crate) struct Tracked {
     /// A spell this operation ended.
-    pub closed: Option<Spell>,
+    pub(crate) closed: Option<Spell>,
 }
 
 impl TaskTrack {
-    pub fn new(task: usize, faults: Arc<[FaultSpec]>) -> TaskTrack {
+    pub(crate) fn new(task: usize, faults: Arc<[FaultSpec]>) -> TaskTrack {
         TaskTrack {
             task: u32::try_from(task).unwrap_or(u32::MAX),
             spell: None,
@@ -129,7 +129,7 @@ impl TaskTrack {
 
     /// Tracks an operation that ended in the measured phase; `effects` has one entry per
     /// scheduled fault.
-    pub fn observe(
+    pub(crate) fn observe(
         &mut self,
         o: &Outcome<'_>,
         measure_start: Instant,
@@ -168,7 +168,7 @@ impl TaskTrack {
     }
 
     /// The spell still open when the task ends (never recovered).
-    pub fn finish(&mut self) -> Option<Spell> {
+    pub(crate) fn finish(&mut self) -> Option<Spell> {
         self.spell.take()
     }
 

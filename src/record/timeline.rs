@@ -28,18 +28,18 @@ use super::histogram;
 
 /// One worker's counts for one second.
 #[derive(Debug)]
-pub struct Interval {
-    pub second: u64,
-    pub ok: u64,
-    pub failed: u64,
-    pub dropped: u64,
-    pub errors: BTreeMap<ErrorClass, u64>,
+pub(crate) struct Interval {
+    pub(crate) second: u64,
+    pub(crate) ok: u64,
+    pub(crate) failed: u64,
+    pub(crate) dropped: u64,
+    pub(crate) errors: BTreeMap<ErrorClass, u64>,
     /// Latency of the successful operations of this second.
-    pub hist: Histogram<u64>,
+    pub(crate) hist: Histogram<u64>,
 }
 
 impl Interval {
-    pub fn new(second: u64) -> Interval {
+    pub(crate) fn new(second: u64) -> Interval {
         Interval {
             second,
             ok: 0,
@@ -50,7 +50,7 @@ impl Interval {
         }
     }
 
-    pub fn add(&mut self, latency: Duration, error: Option<&OpError>) {
+    pub(crate) fn add(&mut self, latency: Duration, error: Option<&OpError>) {
         match error {
             None => {
                 self.ok += 1;
@@ -64,36 +64,39 @@ impl Interval {
     }
 }
 
-// One second of the measured phase, as the report's `timeline` carries it, and as the timeline
-// keeps it while the run goes: what the workers counted in it (`ok` to `hdr`), and the
-// connection and server state the sampler read at its end (`in_use` to `pooler`; the sampler
-// writes those through `Timeline::sample`). The fields' documentation is the report schema's.
+/// One second of the measured phase: what the workers counted in it (`ok` to `hdr`), and the
+/// connection and server state read at its end (`in_use` to `pooler`).
+// The report's `timeline` carries it as the timeline keeps it while the run goes; the sampler
+// writes `in_use` to `pooler` through `Timeline::sample`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineEntry {
     /// End of this second, in milliseconds into the measured phase.
     pub t_ms: u64,
+    /// Operations that succeeded during this second.
     pub ok: u64,
+    /// Operations that failed during this second.
     pub failed: u64,
-    pub dropped: u64,
-    pub errors: BTreeMap<ErrorClass, u64>,
+    pub(crate) dropped: u64,
+    pub(crate) errors: BTreeMap<ErrorClass, u64>,
     // The successful operations' p50 and p99 (ms), from `hdr`.
-    pub p50: f64,
-    pub p99: f64,
+    pub(crate) p50: f64,
+    pub(crate) p99: f64,
     /// Interval histogram of this second's successful operations (microseconds).
     pub hdr: String,
     // Connections held by a task for an operation.
-    pub in_use: u64,
+    pub(crate) in_use: u64,
     // Open connections not held by any task.
-    pub idle: u64,
+    pub(crate) idle: u64,
     // Tasks waiting to get a connection.
-    pub waiting: u64,
-    // Connections opened, and closed, during this second.
+    pub(crate) waiting: u64,
+    /// Connections opened during this second.
     pub connections_created: u64,
-    pub connections_closed: u64,
+    // Connections closed during this second.
+    pub(crate) connections_closed: u64,
     /// Absent when the sampler could not ask the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_backends: Option<ServerBackends>,
+    pub(crate) server_backends: Option<ServerBackends>,
     /// `[database.pgbouncer]`: its pools at the end of this second (absent without a pooler,
     /// or when its admin console did not answer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,23 +115,22 @@ impl TimelineEntry {
     }
 }
 
-// This run's backends in `pg_stat_activity`, by state: the report's `server_backends` of a
-// timeline second as it is.
+/// This run's backends in `pg_stat_activity`, by state, at the end of a timeline second.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ServerBackends {
-    pub total: u64,
-    pub active: u64,
-    pub idle: u64,
-    pub idle_in_transaction: u64,
+    pub(crate) total: u64,
+    pub(crate) active: u64,
+    pub(crate) idle: u64,
+    pub(crate) idle_in_transaction: u64,
     /// The longest current `idle in transaction` state, in milliseconds.
     #[serde(default)]
-    pub longest_idle_in_transaction_ms: u64,
+    pub(crate) longest_idle_in_transaction_ms: u64,
 }
 
 impl ServerBackends {
     /// Adds another machine's backends of the same second: counts summed, the longest wait.
-    pub fn merge(&mut self, o: &ServerBackends) {
+    pub(crate) fn merge(&mut self, o: &ServerBackends) {
         self.total += o.total;
         self.active += o.active;
         self.idle += o.idle;
@@ -266,7 +268,7 @@ pub struct Timeline {
 
 impl Timeline {
     /// Merges a worker's finished second (taken about once per second per worker).
-    pub fn add(&self, interval: Interval) {
+    pub(crate) fn add(&self, interval: Interval) {
         let mut seconds = self.seconds.lock().expect("timeline lock");
         let s = &mut *seconds;
         s.counts.ok += interval.ok;
@@ -287,7 +289,7 @@ impl Timeline {
 
     /// Stores the state sampled at the end of `second`: `sample` writes the sampled fields of
     /// its entry (`in_use` to `pooler`).
-    pub fn sample(&self, second: u64, sample: impl FnOnce(&mut TimelineEntry)) {
+    pub(crate) fn sample(&self, second: u64, sample: impl FnOnce(&mut TimelineEntry)) {
         let mut seconds = self.seconds.lock().expect("timeline lock");
         sample(seconds.entry(second));
         seconds.advance(second);
@@ -295,7 +297,7 @@ impl Timeline {
 
     /// What the workers have flushed so far (whole seconds, about a second behind): ok, failed,
     /// and failed by class. For checks watched during the run (`abort_on_fail`).
-    pub fn counts(&self) -> (u64, u64, BTreeMap<ErrorClass, u64>) {
+    pub(crate) fn counts(&self) -> (u64, u64, BTreeMap<ErrorClass, u64>) {
         let seconds = self.seconds.lock().expect("timeline lock");
         let c = &seconds.counts;
         (c.ok, c.failed, c.classes.clone())
@@ -303,7 +305,7 @@ impl Timeline {
 
     /// The 99th percentile (µs) of `second`'s successful operations flushed so far, if it has
     /// any: for the live progress line.
-    pub fn p99_us(&self, second: u64) -> Option<u64> {
+    pub(crate) fn p99_us(&self, second: u64) -> Option<u64> {
         let seconds = self.seconds.lock().expect("timeline lock");
         match seconds.open.get(&second) {
             Some(h) => Some(h.value_at_quantile(0.99)),
@@ -337,7 +339,7 @@ impl Timeline {
 
     /// Takes what was recorded out of a timeline that may still be shared (a helper task
     /// that has not been dropped yet), leaving it empty.
-    pub fn take(&self) -> Timeline {
+    pub(crate) fn take(&self) -> Timeline {
         let mut seconds = self.seconds.lock().unwrap_or_else(|p| p.into_inner());
         Timeline {
             seconds: Mutex::new(std::mem::take(&mut *seconds)),
@@ -346,7 +348,7 @@ impl Timeline {
 
     /// The entries of seconds `0..seconds` (and of any later one recorded; empty ones
     /// included), every one closed, consuming the timeline: the report's `timeline`.
-    pub fn into_entries(self, seconds: u64) -> Vec<TimelineEntry> {
+    pub(crate) fn into_entries(self, seconds: u64) -> Vec<TimelineEntry> {
         let mut s = self.seconds.into_inner().expect("timeline lock");
         for (second, h) in std::mem::take(&mut s.open) {
             Encoded::of(&h).set(s.entry(second));

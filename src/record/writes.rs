@@ -17,21 +17,21 @@ use serde::{Deserialize, Serialize};
 
 /// How the client saw one write end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteOutcome {
+pub(crate) enum WriteOutcome {
     Acknowledged,
     Failed,
     Indeterminate,
 }
 
 /// The id of task `task`'s `n`-th write: unique within a variant.
-pub fn write_id(task: usize, n: u64) -> i64 {
+pub(crate) fn write_id(task: usize, n: u64) -> i64 {
     (((task as u64) << 32) | (n & 0xFFFF_FFFF)) as i64
 }
 
 /// Every write's outcome as the client saw it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WriteBook {
-    pub acknowledged: u64,
+    pub(crate) acknowledged: u64,
     failed: RoaringTreemap,
     indeterminate: RoaringTreemap,
 }
@@ -44,7 +44,7 @@ pub struct Writes {
     /// COMMIT succeeded.
     pub acknowledged: u64,
     /// The operation failed (its transaction rolled back, as far as the client knew).
-    pub failed: u64,
+    pub(crate) failed: u64,
     /// The connection died, or the client gave up, while COMMIT was in flight.
     pub indeterminate: u64,
     /// Ids found in the ledger.
@@ -61,7 +61,7 @@ pub struct Writes {
 
 impl Writes {
     /// Adds another check's counts (another machine's ledger).
-    pub fn merge(&mut self, o: &Writes) {
+    pub(crate) fn merge(&mut self, o: &Writes) {
         self.acknowledged += o.acknowledged;
         self.failed += o.failed;
         self.indeterminate += o.indeterminate;
@@ -74,7 +74,7 @@ impl Writes {
 }
 
 impl WriteBook {
-    pub fn note(&mut self, id: i64, outcome: WriteOutcome) {
+    pub(crate) fn note(&mut self, id: i64, outcome: WriteOutcome) {
         let id = id as u64;
         match outcome {
             WriteOutcome::Acknowledged => self.acknowledged += 1,
@@ -87,18 +87,14 @@ impl WriteBook {
         }
     }
 
-    pub fn merge(&mut self, other: &WriteBook) {
+    pub(crate) fn merge(&mut self, other: &WriteBook) {
         self.acknowledged += other.acknowledged;
         self.failed |= &other.failed;
         self.indeterminate |= &other.indeterminate;
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.acknowledged == 0 && self.failed.is_empty() && self.indeterminate.is_empty()
-    }
-
     /// Starts checking the ids found in the ledger, one at a time (they are streamed).
-    pub fn checker(&self) -> Checker<'_> {
+    pub(crate) fn checker(&self) -> Checker<'_> {
         Checker {
             book: self,
             check: Writes {
@@ -112,7 +108,8 @@ impl WriteBook {
     }
 
     /// Checks all the ids found in the ledger against the book.
-    pub fn check(&self, present: impl IntoIterator<Item = i64>) -> Writes {
+    #[cfg(test)]
+    pub(crate) fn check(&self, present: impl IntoIterator<Item = i64>) -> Writes {
         let mut c = self.checker();
         present.into_iter().for_each(|id| c.present(id));
         c.finish()
@@ -120,14 +117,14 @@ impl WriteBook {
 }
 
 /// Classifies the ledger's ids as they are read.
-pub struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     book: &'a WriteBook,
     check: Writes,
     present_acknowledged: u64,
 }
 
 impl Checker<'_> {
-    pub fn present(&mut self, id: i64) {
+    pub(crate) fn present(&mut self, id: i64) {
         let id = id as u64;
         self.check.present += 1;
         if self.book.failed.contains(id) {
@@ -139,7 +136,7 @@ impl Checker<'_> {
         }
     }
 
-    pub fn finish(mut self) -> Writes {
+    pub(crate) fn finish(mut self) -> Writes {
         let c = &mut self.check;
         c.lost = c.acknowledged.saturating_sub(self.present_acknowledged);
         c.indeterminate_rolled_back = c.indeterminate - c.indeterminate_committed;
