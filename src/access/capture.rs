@@ -12,10 +12,10 @@ use crate::value::Value;
 
 /// A captured column value.
 #[derive(Debug)]
-pub struct Captured(pub Value);
+pub(crate) struct Captured(pub Value);
 
 /// Whether a column of this type can be captured.
-pub fn supported(ty: &Type) -> bool {
+pub(crate) fn supported(ty: &Type) -> bool {
     <Captured as FromSql>::accepts(ty)
 }
 

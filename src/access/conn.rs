@@ -18,7 +18,7 @@ use std::future::Future;
 
 use super::cancels::StatementTrack;
 use super::capture::Captured;
-pub use super::connection::Command;
+pub(crate) use super::connection::Command;
 use super::connection::{Connection, Marks};
 use super::gauges::Gauges;
 use super::io::Driver;
@@ -37,9 +37,9 @@ pub struct Connector {
     prefix: String,
     serial: AtomicU64,
     session_sql: Option<String>,
-    pub query_mode: QueryMode,
-    pub statements: Arc<[StatementInfo]>,
-    pub gauges: Arc<Gauges>,
+    pub(crate) query_mode: QueryMode,
+    pub(crate) statements: Arc<[StatementInfo]>,
+    pub(crate) gauges: Arc<Gauges>,
     /// Whether the holder drives the connection's I/O (see `io.rs`); not for shared ones.
     inline_io: bool,
     /// Where to open the socket instead of the settings' hosts: the network proxy.
@@ -47,6 +47,8 @@ pub struct Connector {
 }
 
 impl Connector {
+    /// Connects with `config` and `tls`; each connection is named after run `run_id`, applies
+    /// `access`'s session settings and query mode, and counts itself in `gauges`.
     pub fn new(
         config: tokio_postgres::Config,
         tls: Tls,
@@ -74,7 +76,7 @@ impl Connector {
     }
 
     /// Opens the sockets at `dial` (the network proxy) when given.
-    pub fn dialing(mut self, dial: Option<std::net::SocketAddr>) -> Connector {
+    pub(crate) fn dialing(mut self, dial: Option<std::net::SocketAddr>) -> Connector {
         self.dial = dial;
         self
     }
@@ -118,7 +120,7 @@ impl Connector {
 }
 
 /// `stress:<run id>:`: every connection of a run has an `application_name` with this prefix.
-pub fn application_prefix(run_id: &str) -> String {
+pub(crate) fn application_prefix(run_id: &str) -> String {
     format!("stress:{run_id}:")
 }
 
@@ -168,7 +170,7 @@ pub struct PgConn {
     prepared: Box<[OnceCell<Statement>]>,
     in_transaction: AtomicBool,
     /// Who holds and held it (see [`Marks`]).
-    pub marks: Marks,
+    pub(crate) marks: Marks,
     /// The `<n>` of `stress:<run id>:<n>`.
     pub serial: u64,
     /// Its statements' numbers, for cancel races (see `cancels.rs`).
@@ -181,23 +183,19 @@ pub struct PgConn {
 }
 
 impl PgConn {
-    pub fn is_closed(&self) -> bool {
-        self.client.is_closed()
-    }
-
     /// Closed, or known to be dead although the connection task has not noticed yet (a
     /// statement met the server's FATAL error): not to be used again.
-    pub fn is_broken(&self) -> bool {
+    pub(crate) fn is_broken(&self) -> bool {
         self.driver.state.is_dead() || self.client.is_closed()
     }
 
     /// Marks the connection dead (closed under its user): it will not be handed out again.
-    pub fn mark_dead(&self, cause: OpError) {
+    pub(crate) fn mark_dead(&self, cause: OpError) {
         self.driver.state.died(cause);
     }
 
     /// The error the connection task ended with, if it has ended with one.
-    pub fn terminal(&self) -> Option<OpError> {
+    pub(crate) fn terminal(&self) -> Option<OpError> {
         self.driver.state.terminal()
     }
 
@@ -208,7 +206,7 @@ impl PgConn {
     }
 
     /// Whether a BEGIN was sent without a COMMIT or ROLLBACK completing after it.
-    pub fn maybe_in_transaction(&self) -> bool {
+    pub(crate) fn maybe_in_transaction(&self) -> bool {
         self.in_transaction.load(Ordering::Relaxed)
     }
 
@@ -222,7 +220,7 @@ impl PgConn {
     }
 
     /// The pre-ping of `test_on_check_out`: one empty simple query.
-    pub async fn ping(&self) -> Result<(), OpError> {
+    pub(crate) async fn ping(&self) -> Result<(), OpError> {
         let statement = self.track.begin().await;
         let result = self
             .driver
@@ -235,7 +233,7 @@ impl PgConn {
     }
 
     /// BEGIN, COMMIT, ROLLBACK and other parameterless commands, on the simple protocol.
-    pub async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
+    pub(crate) async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
         if kind == Command::Begin {
             // Set before sending: if the operation is abandoned mid-flight, the server may be
             // inside the transaction already.

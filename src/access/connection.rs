@@ -15,7 +15,7 @@ use crate::value::Value;
 
 /// Parameterless commands whose effect on the transaction state we track.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     Begin,
     Commit,
     Rollback,
@@ -25,17 +25,17 @@ pub enum Command {
 
 /// Who used a connection, kept on the connection itself (leases come and go).
 #[derive(Debug, Default)]
-pub struct Marks {
+pub(crate) struct Marks {
     /// Operations holding this connection now: more than one only on a shared connection.
-    pub holders: AtomicU32,
+    pub(crate) holders: AtomicU32,
     /// Whether any operation used it (for the count of backends that served operations).
-    pub used: AtomicBool,
+    pub(crate) used: AtomicBool,
     /// Given back to a pool inside a transaction: its next user inherits that transaction.
-    pub dirty: AtomicBool,
+    pub(crate) dirty: AtomicBool,
 }
 
 /// A connection as a lease uses it.
-pub trait Connection {
+pub(crate) trait Connection {
     /// Closed, or known to be dead: not to be used again.
     fn is_broken(&self) -> bool;
     /// Marks the connection dead (closed under its user): it will not be handed out again.

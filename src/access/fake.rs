@@ -18,7 +18,7 @@ type Pause = (oneshot::Sender<()>, oneshot::Receiver<()>);
 
 #[derive(Debug)]
 pub(super) struct Fake {
-    pub id: u64,
+    pub(crate) id: u64,
     in_tx: AtomicBool,
     /// Known dead (closed, or marked dead by its user).
     broken: AtomicBool,
@@ -30,7 +30,7 @@ pub(super) struct Fake {
 
 impl Fake {
     /// Holds the next statement in flight: returns (sent, resume).
-    pub fn pause_next(&self) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+    pub(crate) fn pause_next(&self) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
         let (started, sent) = oneshot::channel();
         let (resume, resumed) = oneshot::channel();
         *self.pause.lock().unwrap() = Some((started, resumed));
@@ -114,13 +114,13 @@ impl ModelConn for Fake {
 /// Opens fakes, numbered from 1, and can kill them while they sit idle.
 #[derive(Debug, Default)]
 pub(super) struct Factory {
-    pub opened: AtomicU64,
+    pub(crate) opened: AtomicU64,
     gone: Mutex<Vec<Arc<AtomicBool>>>,
 }
 
 impl Factory {
     /// The server end of connection `id` goes away (nothing tells the client).
-    pub fn kill(&self, id: u64) {
+    pub(crate) fn kill(&self, id: u64) {
         self.gone.lock().unwrap()[id as usize - 1].store(true, Ordering::SeqCst);
     }
 }

@@ -8,7 +8,7 @@ use crate::record::errors::{ErrorClass, OpError};
 use crate::scenario::model::Semantics;
 
 /// asyncpg's message for the same condition.
-pub const IN_PROGRESS: &str = "cannot perform operation: another operation is in progress";
+pub(crate) const IN_PROGRESS: &str = "cannot perform operation: another operation is in progress";
 
 /// The statement gate of a shared connection.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ impl Gate {
     }
 
     /// Waits for (serialized), checks (exclusive) or skips (pipelined) the statement gate.
-    pub async fn enter(&self) -> Result<Option<MutexGuard<'_, ()>>, OpError> {
+    pub(crate) async fn enter(&self) -> Result<Option<MutexGuard<'_, ()>>, OpError> {
         match self.semantics {
             Semantics::Pipelined => Ok(None),
             Semantics::Serialized => Ok(Some(self.lock.lock().await)),

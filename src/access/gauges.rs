@@ -27,17 +27,17 @@ pub struct Gauges {
     peak_waiting: AtomicI64,
     io_tasks: AtomicI64,
     /// 25001: BEGIN inside a transaction another statement opened.
-    pub notices_active_transaction: AtomicU64,
+    pub(crate) notices_active_transaction: AtomicU64,
     /// 25P01: COMMIT or ROLLBACK with no transaction (another statement ended it).
-    pub notices_no_transaction: AtomicU64,
+    pub(crate) notices_no_transaction: AtomicU64,
     /// Pooled connections given back while (maybe) inside a transaction.
-    pub returned_in_transaction: AtomicU64,
+    pub(crate) returned_in_transaction: AtomicU64,
     /// Operations whose connection was cut under them by a pool closed without drain.
-    pub cut_by_close: AtomicU64,
+    pub(crate) cut_by_close: AtomicU64,
     /// Connections (backends) that served at least one operation.
-    pub backends_used: AtomicU64,
+    pub(crate) backends_used: AtomicU64,
     /// Most operations holding one connection at once.
-    pub max_per_backend: AtomicU64,
+    pub(crate) max_per_backend: AtomicU64,
     /// The counters when the measured phase began.
     at_measure_start: Mutex<Counters>,
     /// The harness is cutting the load short (see [`Gauges::stop_load`]).
@@ -45,19 +45,19 @@ pub struct Gauges {
     /// Which statement each cancel request was aimed at (see `cancels.rs`).
     pub cancels: super::cancels::Cancels,
     /// Cancelled tasks, resets on return, leaked session state, advisory locks.
-    pub races: super::races::RaceCounters,
+    pub(crate) races: super::races::RaceCounters,
 }
 
 /// The counters the report gives for the measured phase.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub created: u64,
-    pub closed: u64,
-    pub broken: u64,
+pub(crate) struct Counters {
+    pub(crate) created: u64,
+    pub(crate) closed: u64,
+    pub(crate) broken: u64,
     /// Notices 25001 and 25P01.
-    pub interleaved: u64,
-    pub returned_in_transaction: u64,
-    pub cut_by_close: u64,
+    pub(crate) interleaved: u64,
+    pub(crate) returned_in_transaction: u64,
+    pub(crate) cut_by_close: u64,
 }
 
 impl Counters {
@@ -78,14 +78,14 @@ impl Counters {
 /// A snapshot of the gauges.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
-    pub open: u64,
-    pub created: u64,
-    pub closed: u64,
-    pub broken: u64,
-    pub in_use: u64,
-    pub peak_in_use: u64,
-    pub waiting: u64,
-    pub peak_waiting: u64,
+    pub(crate) open: u64,
+    pub(crate) created: u64,
+    pub(crate) closed: u64,
+    pub(crate) broken: u64,
+    pub(crate) in_use: u64,
+    pub(crate) peak_in_use: u64,
+    pub(crate) waiting: u64,
+    pub(crate) peak_waiting: u64,
 }
 
 /// Raises a peak to `now`: a plain load when it is no new maximum (the steady state), so the
@@ -101,12 +101,12 @@ fn non_negative(v: i64) -> u64 {
 }
 
 impl Gauges {
-    pub fn opened(&self) {
+    pub(crate) fn opened(&self) {
         self.open.fetch_add(1, Ordering::Relaxed);
         self.created.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn closed(&self, broken: bool) {
+    pub(crate) fn closed(&self, broken: bool) {
         self.open.fetch_sub(1, Ordering::Relaxed);
         self.closed.fetch_add(1, Ordering::Relaxed);
         if broken {
@@ -114,45 +114,45 @@ impl Gauges {
         }
     }
 
-    pub fn acquired(&self) {
+    pub(crate) fn acquired(&self) {
         let now = self.in_use.fetch_add(1, Ordering::Relaxed) + 1;
         raise_peak(&self.peak_in_use, now);
     }
 
-    pub fn released(&self) {
+    pub(crate) fn released(&self) {
         self.in_use.fetch_sub(1, Ordering::Relaxed);
     }
 
-    pub fn wait_started(&self) {
+    pub(crate) fn wait_started(&self) {
         let now = self.waiting.fetch_add(1, Ordering::Relaxed) + 1;
         raise_peak(&self.peak_waiting, now);
     }
 
-    pub fn wait_ended(&self) {
+    pub(crate) fn wait_ended(&self) {
         self.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 
-    pub fn io_started(&self) {
+    pub(crate) fn io_started(&self) {
         self.io_tasks.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn io_ended(&self) {
+    pub(crate) fn io_ended(&self) {
         self.io_tasks.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Connection tasks still running (their sockets are still open).
-    pub fn io_tasks(&self) -> u64 {
+    pub(crate) fn io_tasks(&self) -> u64 {
         non_negative(self.io_tasks.load(Ordering::Relaxed))
     }
 
     /// Notes `holders` operations on one connection; cheap when it is no new maximum.
-    pub fn holders(&self, holders: u64) {
+    pub(crate) fn holders(&self, holders: u64) {
         if holders > self.max_per_backend.load(Ordering::Relaxed) {
             self.max_per_backend.fetch_max(holders, Ordering::Relaxed);
         }
     }
 
-    pub fn notice(&self, code: &SqlState) {
+    pub(crate) fn notice(&self, code: &SqlState) {
         if *code == SqlState::ACTIVE_SQL_TRANSACTION {
             self.notices_active_transaction
                 .fetch_add(1, Ordering::Relaxed);
@@ -176,17 +176,17 @@ impl Gauges {
 
     /// The harness cuts the load short (an interrupt, `abort_on_fail`): the operations it drops
     /// mid-transaction are ours, not the application's, and are not counted as anomalies.
-    pub fn stop_load(&self) {
+    pub(crate) fn stop_load(&self) {
         self.stopping.store(true, Ordering::SeqCst);
     }
 
     /// Whether [`Gauges::stop_load`] was called.
-    pub fn stopping(&self) -> bool {
+    pub(crate) fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
 
     /// The warmup is over: peaks restart from now, counters count from now.
-    pub fn begin_measured_phase(&self) {
+    pub(crate) fn begin_measured_phase(&self) {
         let current = |c: &AtomicI64| c.load(Ordering::Relaxed);
         self.peak_in_use
             .store(current(&self.in_use).max(0), Ordering::Relaxed);
@@ -197,12 +197,12 @@ impl Gauges {
     }
 
     /// The counters since the measured phase began (the whole run until it has).
-    pub fn measured(&self) -> Counters {
+    pub(crate) fn measured(&self) -> Counters {
         let start = *self.at_measure_start.lock().expect("gauges lock");
         self.counters().since(start)
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         Snapshot {
             open: non_negative(self.open.load(Ordering::Relaxed)),
             created: self.created.load(Ordering::Relaxed),

@@ -25,7 +25,7 @@ type Connection = super::open::PgConnection;
 /// How the connection died, as far as we know: from the connection's own error, or from the
 /// error a statement met when the connection was lost under it.
 #[derive(Debug, Default)]
-pub struct ConnState {
+pub(crate) struct ConnState {
     terminal: Mutex<Option<OpError>>,
     dead: AtomicBool,
 }
@@ -33,7 +33,7 @@ pub struct ConnState {
 impl ConnState {
     /// Records a cause of death; one with a SQLSTATE (57P01, say) beats one without (a reset
     /// socket), which is often all that is left after the server's message was consumed.
-    pub fn died(&self, cause: OpError) {
+    pub(crate) fn died(&self, cause: OpError) {
         self.dead.store(true, Ordering::Relaxed);
         let mut t = self.terminal.lock().expect("terminal lock");
         if t.as_ref()
@@ -43,11 +43,11 @@ impl ConnState {
         }
     }
 
-    pub fn terminal(&self) -> Option<OpError> {
+    pub(crate) fn terminal(&self) -> Option<OpError> {
         self.terminal.lock().expect("terminal lock").clone()
     }
 
-    pub fn is_dead(&self) -> bool {
+    pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Relaxed)
     }
 }
@@ -56,7 +56,7 @@ impl ConnState {
 // One per connection, so the size of the inline variant does not matter; boxing it would add
 // an indirection to every poll.
 #[allow(clippy::large_enum_variant)]
-pub enum Io {
+pub(crate) enum Io {
     Task,
     Inline(Mutex<Option<Connection>>),
 }
@@ -72,15 +72,15 @@ impl std::fmt::Debug for Io {
 
 /// A connection's I/O with its state.
 #[derive(Debug)]
-pub struct Driver {
+pub(crate) struct Driver {
     io: Io,
-    pub state: Arc<ConnState>,
+    pub(crate) state: Arc<ConnState>,
     gauges: Arc<Gauges>,
 }
 
 impl Driver {
     /// Starts driving `connection`: in a task of its own, or inline.
-    pub fn new(connection: Connection, inline: bool, gauges: Arc<Gauges>) -> Driver {
+    pub(crate) fn new(connection: Connection, inline: bool, gauges: Arc<Gauges>) -> Driver {
         let state = Arc::new(ConnState::default());
         let io = if inline {
             Io::Inline(Mutex::new(Some(connection)))
@@ -94,7 +94,7 @@ impl Driver {
     /// Runs `fut` (a request on this connection's client), driving the connection meanwhile
     /// when it is driven inline. A plain future rather than an `async fn`: an async fn would
     /// hold its future argument twice (rust-lang/rust#62958), and this is the hot path.
-    pub fn run<F: Future>(&self, fut: F) -> Driven<'_, F> {
+    pub(crate) fn run<F: Future>(&self, fut: F) -> Driven<'_, F> {
         Driven { driver: self, fut }
     }
 
@@ -125,7 +125,7 @@ impl Driver {
 
 pin_project_lite::pin_project! {
     /// A request on a connection, driving the connection's I/O while it waits (inline mode).
-    pub struct Driven<'a, F> {
+    pub(crate) struct Driven<'a, F> {
         driver: &'a Driver,
         #[pin]
         fut: F,

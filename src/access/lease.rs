@@ -31,9 +31,9 @@ pub(crate) struct TaskAccess {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Returned {
     /// A transaction may be open on it.
-    pub in_transaction: bool,
+    pub(crate) in_transaction: bool,
     /// A statement was sent and its result not read: the operation was dropped mid-statement.
-    pub statement_in_flight: bool,
+    pub(crate) statement_in_flight: bool,
 }
 
 /// Counts a task as waiting for as long as it lives (also when the acquire is abandoned).
@@ -55,12 +55,12 @@ impl TaskAccess {
     }
 
     /// What the connection of the last lease carried back when that lease was dropped.
-    pub fn last_returned(&self) -> Returned {
+    pub(crate) fn last_returned(&self) -> Returned {
         self.returned.get()
     }
 
     /// Gets a connection for one operation.
-    pub async fn acquire(&mut self) -> Result<Lease<'_>, OpError> {
+    pub(crate) async fn acquire(&mut self) -> Result<Lease<'_>, OpError> {
         acquire(&mut self.task, &self.gauges, &self.returned).await
     }
 }
@@ -86,7 +86,7 @@ pub(crate) struct Lease<'a, L: Lent = AnyLent<'a>> {
     gauges: &'a Gauges,
     /// The connection came back to its pool inside a transaction, and this operation is its
     /// next user: what it meets is reported.
-    pub inherited_transaction: bool,
+    pub(crate) inherited_transaction: bool,
     /// A pooled connection that served operations before this one.
     reused: bool,
     /// Statements sent through this lease.
@@ -124,16 +124,16 @@ impl<'a, L: Lent> Lease<'a, L> {
 impl<L: Lent> Lease<'_, L> {
     /// Whether `e` met a reused pooled connection at its first statement because it had died
     /// while idle in the pool: what a pre-ping (`test_on_check_out`) would have caught.
-    pub fn died_idle(&self, e: &OpError) -> bool {
+    pub(crate) fn died_idle(&self, e: &OpError) -> bool {
         self.reused && self.statements.get() == 1 && e.class.is_connection_loss()
     }
 
     /// The variant's gauges (for the race counters).
-    pub fn gauges(&self) -> &Gauges {
+    pub(crate) fn gauges(&self) -> &Gauges {
         self.gauges
     }
 
-    pub fn conn(&self) -> &L::Conn {
+    pub(crate) fn conn(&self) -> &L::Conn {
         self.lent.conn()
     }
 
@@ -150,7 +150,7 @@ impl<L: Lent> Lease<'_, L> {
     /// Runs statement `index` (see [`Connection::execute`]) through the shared gate, or
     /// against the pool's close. (The statement's future is not passed to a shared helper: an
     /// async fn holds a future argument twice, rust-lang/rust#62958, and this is the hot path.)
-    pub async fn execute(
+    pub(crate) async fn execute(
         &self,
         index: usize,
         values: &[Value],
@@ -169,7 +169,7 @@ impl<L: Lent> Lease<'_, L> {
     }
 
     /// BEGIN, COMMIT or ROLLBACK, like [`Lease::execute`].
-    pub async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
+    pub(crate) async fn command(&self, sql: &str, kind: Command) -> Result<(), OpError> {
         let _gate = self.gate().await?;
         let statement = self.conn().command(sql, kind);
         self.in_flight.set(true);

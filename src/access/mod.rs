@@ -13,28 +13,28 @@
 //! Each mode is one file implementing the traits of `mode.rs` over the connection trait of
 //! `connection.rs`; `edge.rs` gathers them (see there for why dispatch is static).
 
-pub mod cancels;
-pub mod capture;
+pub(crate) mod cancels;
+pub(crate) mod capture;
 pub mod conn;
-pub mod connection;
+pub(crate) mod connection;
 pub(crate) mod edge;
 #[cfg(test)]
 mod fake;
 pub(crate) mod gate;
 pub mod gauges;
-pub mod io;
-pub mod lease;
+pub(crate) mod io;
+pub(crate) mod lease;
 pub(crate) mod mode;
 pub(crate) mod models;
 pub mod open;
 pub(crate) mod per_operation;
 pub(crate) mod per_task;
-pub mod pool;
-pub mod races;
+pub(crate) mod pool;
+pub(crate) mod races;
 pub(crate) mod reset;
-pub mod shared;
-pub mod socket;
-pub mod statistics;
+pub(crate) mod shared;
+pub(crate) mod socket;
+pub(crate) mod statistics;
 #[cfg(test)]
 mod tests;
 
@@ -47,13 +47,13 @@ use conn::Connector;
 use edge::Variant;
 use gauges::Gauges;
 pub(crate) use lease::{Lease, TaskAccess};
-pub use statistics::PoolStatistics;
+pub(crate) use statistics::PoolStatistics;
 
 /// The connections of one variant.
 #[derive(Debug)]
 pub struct Access {
     modes: Box<dyn Variant>,
-    pub connector: Arc<Connector>,
+    pub(crate) connector: Arc<Connector>,
     /// bb8's statistics when the measured phase began (the report leaves the warmup out).
     pool_at_measure_start: std::sync::Mutex<PoolStatistics>,
 }
@@ -61,7 +61,10 @@ pub struct Access {
 impl Access {
     /// Opens the access of a variant: builds pools (connecting in the background) or opens the
     /// shared connections. Runs inside a tokio runtime.
-    pub async fn open(settings: &Settings, connector: Arc<Connector>) -> Result<Access, OpError> {
+    pub(crate) async fn open(
+        settings: &Settings,
+        connector: Arc<Connector>,
+    ) -> Result<Access, OpError> {
         Ok(Access {
             modes: edge::open(settings, &connector).await?,
             connector,
@@ -69,7 +72,7 @@ impl Access {
         })
     }
 
-    pub fn gauges(&self) -> &Arc<Gauges> {
+    pub(crate) fn gauges(&self) -> &Arc<Gauges> {
         &self.connector.gauges
     }
 
@@ -79,7 +82,7 @@ impl Access {
     }
 
     /// The warmup is over: the connection gauges and bb8's statistics count from now.
-    pub fn begin_measured_phase(&self) {
+    pub(crate) fn begin_measured_phase(&self) {
         self.connector.gauges.begin_measured_phase();
         if let Some(now) = self.modes.statistics() {
             *self.pool_at_measure_start.lock().expect("statistics lock") = now;
@@ -87,24 +90,24 @@ impl Access {
     }
 
     /// bb8's statistics over the measured phase, in pool mode.
-    pub fn pool_statistics(&self) -> Option<PoolStatistics> {
+    pub(crate) fn pool_statistics(&self) -> Option<PoolStatistics> {
         let start = *self.pool_at_measure_start.lock().expect("statistics lock");
         self.modes.statistics().map(|now| now.since(&start))
     }
 
     /// Closes every pool (pool mode), replacing each at once with `swap`; returns how many
     /// were open. Runs inside a tokio runtime.
-    pub fn close_pools(&self, drain: bool, swap: bool) -> usize {
+    pub(crate) fn close_pools(&self, drain: bool, swap: bool) -> usize {
         self.modes.close(drain, swap)
     }
 
     /// Reopens every closed pool with a fresh one. Runs inside a tokio runtime.
-    pub fn reopen_pools(&self) {
+    pub(crate) fn reopen_pools(&self) {
         self.modes.reopen()
     }
 
     /// Connect errors the pools swallowed while retrying, by class.
-    pub fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
+    pub(crate) fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
         self.modes.connect_errors()
     }
 }

@@ -14,10 +14,10 @@ use crate::database::tls::{SslMode, Tls};
 use crate::record::errors::{self, ErrorClass, OpError, Phase};
 
 /// The stream under a connection: plain or TLS over our socket.
-pub type PgStream = <MakeRustlsConnect as MakeTlsConnect<LocalSocket>>::Stream;
+pub(crate) type PgStream = <MakeRustlsConnect as MakeTlsConnect<LocalSocket>>::Stream;
 
 /// A connection's I/O half, as tokio-postgres splits it.
-pub type PgConnection = tokio_postgres::Connection<LocalSocket, PgStream>;
+pub(crate) type PgConnection = tokio_postgres::Connection<LocalSocket, PgStream>;
 
 /// Opens a connection with `config` and `tls`; the error is classified (`tls_failed` when the
 /// handshake or the verification failed, or the server refused TLS that `sslmode` requires).
@@ -94,7 +94,7 @@ async fn attempt(
 /// Asks the server to cancel what `token`'s connection runs, on a new socket of ours with the
 /// same TLS (tokio-postgres's own `cancel_query` knows no host for a connection opened on our
 /// socket). Best effort: a failure is ignored, as the caller gives up anyway.
-pub async fn cancel(
+pub(crate) async fn cancel(
     config: &tokio_postgres::Config,
     tls: &Tls,
     token: &tokio_postgres::CancelToken,

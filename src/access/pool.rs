@@ -25,14 +25,14 @@ use crate::scenario::model::{PoolSettings, QueueStrategy, ResetOnReturn};
 
 /// Errors of the manager, kept apart so the sink can tell connects from pre-pings.
 #[derive(Debug)]
-pub enum ManagerError {
+pub(crate) enum ManagerError {
     Connect(OpError),
     Check(OpError),
 }
 
 /// bb8's connection manager over [`Connector`].
 #[derive(Debug)]
-pub struct Manager {
+pub(crate) struct Manager {
     connector: Arc<Connector>,
 }
 
@@ -81,7 +81,7 @@ impl Drop for CheckCut<'_> {
 
 /// Connect errors bb8 retried, swallowed, or reported nowhere.
 #[derive(Debug, Default)]
-pub struct ConnectErrors {
+pub(crate) struct ConnectErrors {
     last: Mutex<Option<(Instant, OpError)>>,
     by_class: Mutex<BTreeMap<ErrorClass, u64>>,
 }
@@ -98,7 +98,7 @@ impl ConnectErrors {
     }
 
     /// Connect errors seen, by class.
-    pub fn counts(&self) -> BTreeMap<ErrorClass, u64> {
+    pub(crate) fn counts(&self) -> BTreeMap<ErrorClass, u64> {
         self.by_class.lock().expect("sink lock").clone()
     }
 
@@ -148,21 +148,21 @@ impl ErrorSink<ManagerError> for Sink {
 /// closed with the detached pool (`drain = true`), or are cut at their next statement
 /// (`drain = false`): the race of incident 002.
 #[derive(Debug)]
-pub struct Generation {
+pub(crate) struct Generation {
     pool: bb8::Pool<Manager>,
     /// Raised on close: waiting acquires fail with `pool_closed`.
-    pub closed: Signal,
+    pub(crate) closed: Signal,
     /// Raised on a close without drain: held connections fail with `pool_closed`.
-    pub cut: Signal,
+    pub(crate) cut: Signal,
     /// Whether this pool can be closed at all (a close_pool fault is scheduled): only then do
     /// acquires and statements watch the signals.
-    pub closable: bool,
-    pub name: String,
+    pub(crate) closable: bool,
+    pub(crate) name: String,
     retired: Arc<Mutex<PoolStatistics>>,
     /// `pool.reset_on_return`, applied when a lease gives a connection back (see `reset.rs`).
-    pub reset: ResetOnReturn,
+    pub(crate) reset: ResetOnReturn,
     /// The variant's gauges, for the resets' counts.
-    pub gauges: Arc<super::gauges::Gauges>,
+    pub(crate) gauges: Arc<super::gauges::Gauges>,
 }
 
 impl Drop for Generation {
@@ -175,7 +175,7 @@ impl Drop for Generation {
 
 /// One application instance's pool, which may be closed and reopened.
 #[derive(Debug)]
-pub struct PoolInstance {
+pub(crate) struct PoolInstance {
     current: RwLock<Option<Arc<Generation>>>,
     /// The one generation of a pool that cannot be closed (no `close_pool` fault): read
     /// without the slot's lock on every acquire.
@@ -184,14 +184,14 @@ pub struct PoolInstance {
     connector: Arc<Connector>,
     name: String,
     closable: bool,
-    pub connect_errors: Arc<ConnectErrors>,
+    pub(crate) connect_errors: Arc<ConnectErrors>,
     retired: Arc<Mutex<PoolStatistics>>,
 }
 
 impl PoolInstance {
     /// Builds the pool without waiting for `min_idle` (bb8's `build_unchecked`): a pool that
     /// cannot reach it still runs, and the report says why. Must run inside a tokio runtime.
-    pub fn build(
+    pub(crate) fn build(
         settings: &PoolSettings,
         connector: Arc<Connector>,
         name: String,
@@ -257,7 +257,7 @@ impl PoolInstance {
     /// A connection from the current pool, with the pool it came from. A wait on a pool that
     /// closes fails at once with `pool_closed`, unless a fresh pool replaced it in the same step
     /// (then the wait goes on there).
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
     ) -> Result<(Arc<Generation>, bb8::PooledConnection<'static, Manager>), OpError> {
         // Not `now - connection_timeout` at the timeout: a timer that fires late on a loaded
@@ -294,7 +294,7 @@ impl PoolInstance {
 
     /// Closes the pool; returns whether it was open. With `swap`, a fresh pool takes its place
     /// in the same step (an atomic replacement: no acquire ever sees it closed).
-    pub fn close(&self, drain: bool, swap: bool) -> bool {
+    pub(crate) fn close(&self, drain: bool, swap: bool) -> bool {
         debug_assert!(
             self.closable,
             "only a pool with a close_pool fault is closed"
@@ -318,7 +318,7 @@ impl PoolInstance {
     }
 
     /// Builds a fresh pool if it is closed, as an application's recovery code would.
-    pub fn reopen(&self) {
+    pub(crate) fn reopen(&self) {
         let mut current = self.current.write().expect("pool slot");
         if current.is_none() {
             *current = Some(Arc::new(self.generation()));
@@ -326,7 +326,7 @@ impl PoolInstance {
     }
 
     /// bb8's statistics over every pool this instance had.
-    pub fn statistics(&self) -> PoolStatistics {
+    pub(crate) fn statistics(&self) -> PoolStatistics {
         let mut total = *self.retired.lock().expect("statistics lock");
         if let Some(g) = self.current.read().expect("pool slot").as_ref() {
             total.add(&PoolStatistics::from(&g.pool.state().statistics));

@@ -13,21 +13,21 @@ use crate::record::errors::ErrorClass;
 
 /// The live counters.
 #[derive(Debug, Default)]
-pub struct RaceCounters {
+pub(crate) struct RaceCounters {
     /// Operations whose task was cancelled (their future dropped) by `cancel_tasks`.
-    pub cancelled: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
     /// Of those, the ones whose connection went back inside a transaction.
-    pub cancelled_in_transaction: AtomicU64,
+    pub(crate) cancelled_in_transaction: AtomicU64,
     /// Of those, the ones whose connection went back with a statement still in flight.
-    pub cancelled_statement_in_flight: AtomicU64,
+    pub(crate) cancelled_statement_in_flight: AtomicU64,
     /// Resets on return (`pool.reset_on_return`) that completed.
-    pub resets: AtomicU64,
+    pub(crate) resets: AtomicU64,
     /// Resets on return that failed, by class (the connection is then discarded).
     reset_failures: Mutex<BTreeMap<ErrorClass, u64>>,
     /// Operations of `builtin = "session_state"` that found another task's mark.
-    pub session_state_leaked: AtomicU64,
+    pub(crate) session_state_leaked: AtomicU64,
     /// `pg_advisory_unlock` calls that returned false (the lock was taken on another session).
-    pub advisory_unlock_failed: AtomicU64,
+    pub(crate) advisory_unlock_failed: AtomicU64,
     /// Advisory locks this run's backends still held when the load ended.
     advisory_locks_held: Mutex<Option<u64>>,
     at_measure_start: Mutex<RaceCounts>,
@@ -35,21 +35,21 @@ pub struct RaceCounters {
 
 /// The counters' values (for the measured phase, see [`RaceCounters::measured`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RaceCounts {
-    pub cancelled: u64,
-    pub cancelled_in_transaction: u64,
-    pub cancelled_statement_in_flight: u64,
-    pub resets: u64,
-    pub reset_failures: BTreeMap<ErrorClass, u64>,
-    pub session_state_leaked: u64,
-    pub advisory_unlock_failed: u64,
-    pub advisory_locks_held: Option<u64>,
+pub(crate) struct RaceCounts {
+    pub(crate) cancelled: u64,
+    pub(crate) cancelled_in_transaction: u64,
+    pub(crate) cancelled_statement_in_flight: u64,
+    pub(crate) resets: u64,
+    pub(crate) reset_failures: BTreeMap<ErrorClass, u64>,
+    pub(crate) session_state_leaked: u64,
+    pub(crate) advisory_unlock_failed: u64,
+    pub(crate) advisory_locks_held: Option<u64>,
 }
 
 impl RaceCounters {
     /// A task's operation was cancelled; `in_transaction` and `in_flight` say what its
     /// connection carried back.
-    pub fn cancelled(&self, in_transaction: bool, in_flight: bool) {
+    pub(crate) fn cancelled(&self, in_transaction: bool, in_flight: bool) {
         self.cancelled.fetch_add(1, Ordering::Relaxed);
         if in_transaction {
             self.cancelled_in_transaction
@@ -61,7 +61,7 @@ impl RaceCounters {
         }
     }
 
-    pub fn reset_failed(&self, class: ErrorClass) {
+    pub(crate) fn reset_failed(&self, class: ErrorClass) {
         *self
             .reset_failures
             .lock()
@@ -71,7 +71,7 @@ impl RaceCounters {
     }
 
     /// The count of advisory locks held at the end, read from `pg_locks`.
-    pub fn set_advisory_locks_held(&self, held: Option<u64>) {
+    pub(crate) fn set_advisory_locks_held(&self, held: Option<u64>) {
         *self.advisory_locks_held.lock().expect("races lock") = held;
     }
 
@@ -90,13 +90,13 @@ impl RaceCounters {
     }
 
     /// The warmup is over: the counters count from now.
-    pub fn begin_measured_phase(&self) {
+    pub(crate) fn begin_measured_phase(&self) {
         *self.at_measure_start.lock().expect("races lock") = self.counts();
     }
 
     /// The counters since the measured phase began (the whole run until it has); the locks
     /// held are a state at the end, not a count.
-    pub fn measured(&self) -> RaceCounts {
+    pub(crate) fn measured(&self) -> RaceCounts {
         let start = self.at_measure_start.lock().expect("races lock").clone();
         let now = self.counts();
         let mut reset_failures = now.reset_failures;

@@ -29,7 +29,7 @@ use crate::scenario::model::Semantics;
 /// One shared connection with its gate.
 #[derive(Debug)]
 pub(crate) struct Slot<C> {
-    pub conn: C,
+    pub(crate) conn: C,
     gate: Gate,
 }
 
@@ -46,7 +46,7 @@ impl<O: Opener> SharedConn<O>
 where
     O::Conn: Connection,
 {
-    pub async fn open(opener: O, semantics: Semantics) -> Result<SharedConn<O>, OpError> {
+    pub(crate) async fn open(opener: O, semantics: Semantics) -> Result<SharedConn<O>, OpError> {
         let conn = opener.open().await?;
         Ok(SharedConn {
             current: RwLock::new(Arc::new(Slot {
@@ -60,7 +60,7 @@ where
     }
 
     /// The live connection, reconnecting once if it died.
-    pub async fn slot(&self) -> Result<Arc<Slot<O::Conn>>, OpError> {
+    pub(crate) async fn slot(&self) -> Result<Arc<Slot<O::Conn>>, OpError> {
         let slot = self.current.read().expect("slot lock").clone();
         if !slot.conn.is_broken() {
             return Ok(slot);

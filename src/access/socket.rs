@@ -55,7 +55,7 @@ pub struct LocalSocket {
 
 impl LocalSocket {
     /// Connects to the first host of `config` that answers (TCP or unix socket).
-    pub async fn connect(config: &tokio_postgres::Config) -> io::Result<LocalSocket> {
+    pub(crate) async fn connect(config: &tokio_postgres::Config) -> io::Result<LocalSocket> {
         let ports = config.get_ports();
         let timeout = config.get_connect_timeout().copied();
         let mut last = io::Error::new(
@@ -86,7 +86,8 @@ impl LocalSocket {
     }
 
     /// The TCP socket (for its options), if it is one.
-    pub fn tcp(&self) -> Option<&TcpStream> {
+    #[cfg(test)]
+    pub(crate) fn tcp(&self) -> Option<&TcpStream> {
         match self.stream.as_ref()? {
             Stream::Tcp(s) => Some(s),
             Stream::Unix(_) => None,
@@ -95,7 +96,7 @@ impl LocalSocket {
 
     /// Connects to `addr` over TCP instead of the hosts of `config` (the network proxy's
     /// address): `config` still gives the timeout and the name TLS verifies, the server's.
-    pub async fn connect_to(
+    pub(crate) async fn connect_to(
         addr: std::net::SocketAddr,
         config: &tokio_postgres::Config,
     ) -> io::Result<LocalSocket> {

@@ -3,22 +3,22 @@
 /// bb8's statistics summed over a variant's pools.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStatistics {
-    pub get_direct: u64,
-    pub get_waited: u64,
-    pub get_timed_out: u64,
-    pub connections_created: u64,
-    pub closed_broken: u64,
-    pub closed_invalid: u64,
-    pub closed_max_lifetime: u64,
-    pub closed_idle_timeout: u64,
+    pub(crate) get_direct: u64,
+    pub(crate) get_waited: u64,
+    pub(crate) get_timed_out: u64,
+    pub(crate) connections_created: u64,
+    pub(crate) closed_broken: u64,
+    pub(crate) closed_invalid: u64,
+    pub(crate) closed_max_lifetime: u64,
+    pub(crate) closed_idle_timeout: u64,
     /// Overflow connections closed when given back while `pool_size` were idle (SQLAlchemy's
     /// model; bb8 and the other models have none).
-    pub closed_overflow: u64,
+    pub(crate) closed_overflow: u64,
 }
 
 impl PoolStatistics {
     /// What happened after `start` (statistics only grow: they add up over pool generations).
-    pub fn since(&self, start: &PoolStatistics) -> PoolStatistics {
+    pub(crate) fn since(&self, start: &PoolStatistics) -> PoolStatistics {
         PoolStatistics {
             get_direct: self.get_direct.saturating_sub(start.get_direct),
             get_waited: self.get_waited.saturating_sub(start.get_waited),
@@ -38,7 +38,7 @@ impl PoolStatistics {
         }
     }
 
-    pub fn add(&mut self, o: &PoolStatistics) {
+    pub(crate) fn add(&mut self, o: &PoolStatistics) {
         self.get_direct += o.get_direct;
         self.get_waited += o.get_waited;
         self.get_timed_out += o.get_timed_out;

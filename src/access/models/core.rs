@@ -27,7 +27,7 @@ use crate::signal::Signal;
 /// A connection out of the pool, with what the pool remembers of it.
 #[derive(Debug)]
 pub(crate) struct Held<C> {
-    pub conn: C,
+    pub(crate) conn: C,
     created: Instant,
     queries: u64,
 }
@@ -71,12 +71,12 @@ struct State<C> {
 pub(crate) struct Core<O: Opener> {
     opener: O,
     model: Arc<dyn Model>,
-    pub rules: Rules,
-    pub name: String,
+    pub(crate) rules: Rules,
+    pub(crate) name: String,
     state: Mutex<State<O::Conn>>,
-    pub stats: Stats,
+    pub(crate) stats: Stats,
     /// Raised on a close without drain: held connections fail at their next statement.
-    pub cut: Signal,
+    pub(crate) cut: Signal,
     /// Connect errors of background connects (no task saw them), by class, and the last one.
     connect_errors: Mutex<ConnectErrors>,
 }
@@ -101,7 +101,7 @@ enum Take<C> {
 impl<O: Opener> Core<O> {
     /// Opens a pool: `min_size` connections are opened in the background, and an idle
     /// shrinker runs while the pool lives. Must run inside a tokio runtime.
-    pub fn open(opener: O, model: Arc<dyn Model>, name: String) -> Arc<Core<O>> {
+    pub(crate) fn open(opener: O, model: Arc<dyn Model>, name: String) -> Arc<Core<O>> {
         let rules = model.rules();
         let core = Arc::new(Core {
             opener,
@@ -134,7 +134,7 @@ impl<O: Opener> Core<O> {
     }
 
     /// A connection, as the library's acquire gives one.
-    pub async fn acquire(self: &Arc<Self>) -> Result<Held<O::Conn>, OpError> {
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Result<Held<O::Conn>, OpError> {
         let started = Instant::now();
         let deadline = self.rules.timeout.map(|t| started + t);
         let (mut waited, mut woken) = (false, false);
@@ -412,7 +412,7 @@ impl<O: Opener> Core<O> {
     }
 
     /// Connect errors of background connects, by class.
-    pub fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
+    pub(crate) fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
         self.connect_errors
             .lock()
             .expect("connect errors")
@@ -422,7 +422,7 @@ impl<O: Opener> Core<O> {
 
     /// Gives a connection back after its operation, `queries` statements later: checked,
     /// reset, closed or kept as the library does.
-    pub async fn release(self: Arc<Self>, mut held: Held<O::Conn>, queries: u64) {
+    pub(crate) async fn release(self: Arc<Self>, mut held: Held<O::Conn>, queries: u64) {
         held.queries += queries;
         if held.conn.is_broken() {
             bump(&self.stats.closed_broken);
@@ -524,7 +524,7 @@ impl<O: Opener> Core<O> {
     /// Closes the pool: idle connections are closed, waiters fail (or, for SQLAlchemy's
     /// disposed pool, keep waiting for a returned connection), held ones are closed when given
     /// back; without `drain` they are also cut at their next statement.
-    pub fn close(&self, drain: bool) {
+    pub(crate) fn close(&self, drain: bool) {
         let (idle, waiters) = {
             let mut st = self.lock();
             st.closed = true;
@@ -546,19 +546,19 @@ impl<O: Opener> Core<O> {
         }
     }
 
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
     /// Acquires in the queue (those that timed out included until they are skipped).
     #[cfg(test)]
-    pub fn waiting(&self) -> usize {
+    pub(crate) fn waiting(&self) -> usize {
         self.lock().waiters.len()
     }
 
     /// Connections open or being opened, and idle.
     #[cfg(test)]
-    pub fn sizes(&self) -> (u32, usize) {
+    pub(crate) fn sizes(&self) -> (u32, usize) {
         let st = self.lock();
         (st.total, st.idle.len())
     }

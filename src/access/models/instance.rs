@@ -54,7 +54,7 @@ pub(crate) struct ModelInstance<O: Opener = Arc<Connector>> {
 impl<O: Opener + Clone> ModelInstance<O> {
     /// Opens the pool (its `min_size` connections open in the background). Must run inside a
     /// tokio runtime.
-    pub fn open(model: Arc<dyn Model>, opener: O, name: String) -> ModelInstance<O> {
+    pub(crate) fn open(model: Arc<dyn Model>, opener: O, name: String) -> ModelInstance<O> {
         let instance = ModelInstance {
             current: RwLock::new(None),
             all: Mutex::new(Vec::new()),
@@ -75,7 +75,7 @@ impl<O: Opener + Clone> ModelInstance<O> {
     /// A connection from the current pool, with the pool it came from. A wait on a pool that
     /// closes fails as the library fails it, unless a fresh pool replaced it in the same step
     /// (then the wait goes on there, as the application's swap would).
-    pub async fn get(&self) -> Result<(Arc<Core<O>>, Held<O::Conn>), OpError> {
+    pub(crate) async fn get(&self) -> Result<(Arc<Core<O>>, Held<O::Conn>), OpError> {
         loop {
             let core = self.current.read().expect("pool slot").clone();
             let core = core.ok_or_else(|| self.model.closed_error(&self.name, Closed::After))?;
@@ -94,7 +94,7 @@ impl<O: Opener + Clone> ModelInstance<O> {
 
     /// Closes the pool; returns whether it was open. With `swap`, a fresh pool takes its place
     /// in the same step.
-    pub fn close(&self, drain: bool, swap: bool) -> bool {
+    pub(crate) fn close(&self, drain: bool, swap: bool) -> bool {
         let old = {
             let mut current = self.current.write().expect("pool slot");
             let old = current.take();
@@ -111,7 +111,7 @@ impl<O: Opener + Clone> ModelInstance<O> {
     }
 
     /// Opens a fresh pool if it is closed.
-    pub fn reopen(&self) {
+    pub(crate) fn reopen(&self) {
         let mut current = self.current.write().expect("pool slot");
         if current.is_none() {
             *current = Some(self.fresh());
@@ -119,7 +119,7 @@ impl<O: Opener + Clone> ModelInstance<O> {
     }
 
     /// The statistics of every pool this instance had, in bb8's terms.
-    pub fn statistics(&self) -> PoolStatistics {
+    pub(crate) fn statistics(&self) -> PoolStatistics {
         let mut total = PoolStatistics::default();
         for core in self.all.lock().expect("pools").iter() {
             let s = &core.stats;
@@ -140,7 +140,7 @@ impl<O: Opener + Clone> ModelInstance<O> {
     }
 
     /// Connect errors of background connects (psycopg_pool), by class.
-    pub fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
+    pub(crate) fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
         let mut all = BTreeMap::new();
         for core in self.all.lock().expect("pools").iter() {
             for (class, n) in core.connect_errors() {

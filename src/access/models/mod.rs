@@ -72,53 +72,53 @@ pub(crate) enum Shrink {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Reset {
     /// `ROLLBACK` when a transaction may be open.
-    pub rollback_open_transaction: bool,
+    pub(crate) rollback_open_transaction: bool,
     /// Then always this statement (asyncpg's reset query, `DISCARD ALL`).
-    pub always: Option<&'static str>,
+    pub(crate) always: Option<&'static str>,
 }
 
 /// The behaviour of one library's pool, as the core runs it.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Rules {
     /// Most connections open at once (`None`: no limit).
-    pub max_size: Option<u32>,
+    pub(crate) max_size: Option<u32>,
     /// Opened when the pool opens, in the background; the floor of [`Shrink`].
-    pub min_size: u32,
+    pub(crate) min_size: u32,
     /// A connection returned while this many are idle is closed (SQLAlchemy's `pool_size`).
-    pub keep_idle: Option<u32>,
+    pub(crate) keep_idle: Option<u32>,
     /// How long an acquire waits (`None`: forever).
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// The timeout also bounds opening the connection (asyncpg's `wait_for` around it all).
-    pub timeout_covers_connect: bool,
+    pub(crate) timeout_covers_connect: bool,
     /// Most waiting acquires; beyond, an acquire fails at once (0: no limit).
-    pub max_waiting: u32,
+    pub(crate) max_waiting: u32,
     /// Hand out the most recently returned idle connection (else the oldest).
-    pub lifo: bool,
-    pub opens: Opens,
-    pub shrink: Shrink,
+    pub(crate) lifo: bool,
+    pub(crate) opens: Opens,
+    pub(crate) shrink: Shrink,
     /// A connection that served this many queries is closed on release (asyncpg).
-    pub max_queries: Option<u64>,
+    pub(crate) max_queries: Option<u64>,
     /// Replaced at checkout when older (SQLAlchemy's `pool_recycle`).
-    pub recycle: Option<Duration>,
+    pub(crate) recycle: Option<Duration>,
     /// Closed on release when older (psycopg_pool's `max_lifetime`).
-    pub max_lifetime: Option<Duration>,
+    pub(crate) max_lifetime: Option<Duration>,
     /// An idle connection found closed is skipped and its slot reconnected (asyncpg prefers
     /// connected holders).
-    pub skip_closed: bool,
-    pub pre_ping: bool,
-    pub reset: Reset,
+    pub(crate) skip_closed: bool,
+    pub(crate) pre_ping: bool,
+    pub(crate) reset: Reset,
     /// Waiting acquires fail when the pool closes (asyncpg, psycopg_pool); SQLAlchemy's
     /// disposed pool keeps them waiting for a connection to come back to it.
-    pub fail_waiters_on_close: bool,
+    pub(crate) fail_waiters_on_close: bool,
     /// How long a failed background connect is retried (psycopg_pool's `reconnect_timeout`).
-    pub reconnect_timeout: Duration,
+    pub(crate) reconnect_timeout: Duration,
     /// A returned connection is put in the pool and the oldest waiter only woken: a task that
     /// asks first (the releasing one, asking again) takes it, and the woken waiter queues again
     /// at the end (asyncio.Queue without a hand-over, as SQLAlchemy's async queue uses it).
-    pub wake_only: bool,
+    pub(crate) wake_only: bool,
     /// A connection closed while fewer than `min_size` remain, and no waiter opens its slot,
     /// is reopened in the background (asyncpg's `_maintain_min_size`).
-    pub refill_min: bool,
+    pub(crate) refill_min: bool,
 }
 
 /// When a closed pool is met.
