@@ -61,11 +61,11 @@ struct Live {
 
 /// The running watcher of the load's stops from outside: the interrupt, and the checks
 /// `abort_on_fail` watches.
-pub struct AbortWatch(Option<(oneshot::Sender<()>, JoinHandle<Option<Aborted>>)>);
+pub(crate) struct AbortWatch(Option<(oneshot::Sender<()>, JoinHandle<Option<Aborted>>)>);
 
 /// Starts watching: an interrupt (Ctrl-C) aborts the load's tasks, as a lost check does when
 /// the variant asked for `abort_on_fail`.
-pub fn watch(variant: &Variant, load: &Arc<LoadRun>, aborter: Aborter) -> AbortWatch {
+pub(crate) fn watch(variant: &Variant, load: &Arc<LoadRun>, aborter: Aborter) -> AbortWatch {
     let watched = match variant.expect.abort_on_fail {
         true => watched(variant),
         false => Vec::new(),
@@ -113,7 +113,7 @@ async fn checks(watched: Vec<Watched>, load: Arc<LoadRun>, aborter: Aborter) -> 
 
 impl AbortWatch {
     /// Stops the watcher; returns the check that aborted the variant, if one did.
-    pub async fn stop(self) -> Option<Aborted> {
+    pub(crate) async fn stop(self) -> Option<Aborted> {
         let (stop, handle) = self.0?;
         let _ = stop.send(());
         handle.await.ok().flatten()

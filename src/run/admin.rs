@@ -11,22 +11,22 @@ use crate::access::conn::application_prefix;
 use crate::database::{Database, Tls};
 use crate::record::errors::{OpError, describe};
 
-pub struct Admin {
+pub(crate) struct Admin {
     config: tokio_postgres::Config,
     tls: Tls,
-    pub name: String,
+    pub(crate) name: String,
     display_url: String,
     client: Mutex<Arc<Client>>,
 }
 
 /// The server as the admin connection sees it.
 #[derive(Clone, Debug)]
-pub struct ServerInfo {
-    pub version: String,
-    pub max_connections: u32,
-    pub reserved_connections: u32,
+pub(crate) struct ServerInfo {
+    pub(crate) version: String,
+    pub(crate) max_connections: u32,
+    pub(crate) reserved_connections: u32,
     /// Whether our role is a superuser, who may also use the reserved connection slots.
-    pub superuser: bool,
+    pub(crate) superuser: bool,
 }
 
 async fn open(config: &tokio_postgres::Config, tls: &Tls) -> Result<Client, OpError> {
@@ -39,7 +39,7 @@ async fn open(config: &tokio_postgres::Config, tls: &Tls) -> Result<Client, OpEr
 }
 
 impl Admin {
-    pub async fn connect(db: &Database, run_id: &str) -> Result<Admin, RunError> {
+    pub(crate) async fn connect(db: &Database, run_id: &str) -> Result<Admin, RunError> {
         let name = format!("{}admin", application_prefix(run_id));
         let mut config = db.config.clone();
         config.application_name(&name);
@@ -56,7 +56,7 @@ impl Admin {
     }
 
     /// The admin client, reopened if its connection died (a restarted server).
-    pub async fn client(&self) -> Result<Arc<Client>, RunError> {
+    pub(crate) async fn client(&self) -> Result<Arc<Client>, RunError> {
         let current = self.client.lock().expect("admin lock").clone();
         if !current.is_closed() {
             return Ok(current);
@@ -70,18 +70,18 @@ impl Admin {
 
     /// A connection of its own, under the admin's name (never counted among the run's backends),
     /// for a fault that holds a transaction open (`kind = "sql"` with `for`).
-    pub async fn open_session(&self) -> Result<Client, RunError> {
+    pub(crate) async fn open_session(&self) -> Result<Client, RunError> {
         open(&self.config, &self.tls)
             .await
             .map_err(|e| RunError::Infra(format!("cannot connect to {}: {e}", self.display_url)))
     }
 
     /// Cancels what the admin connection runs (see [`crate::access::open::cancel`]).
-    pub async fn cancel(&self, token: &tokio_postgres::CancelToken) {
+    pub(crate) async fn cancel(&self, token: &tokio_postgres::CancelToken) {
         crate::access::open::cancel(&self.config, &self.tls, token).await;
     }
 
-    pub async fn server_info(&self) -> Result<ServerInfo, RunError> {
+    pub(crate) async fn server_info(&self) -> Result<ServerInfo, RunError> {
         let row = self
             .client()
             .await?

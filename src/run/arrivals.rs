@@ -16,7 +16,7 @@ use crate::record::Recorder;
 
 /// Arrivals waiting for a task, and the tasks waiting for an arrival.
 #[derive(Debug, Default)]
-pub struct Arrivals {
+pub(crate) struct Arrivals {
     queue: RefCell<VecDeque<Instant>>,
     /// Tasks parked in [`Arrivals::next`] that no arrival was handed to yet.
     idle: Cell<usize>,
@@ -26,7 +26,7 @@ pub struct Arrivals {
 
 impl Arrivals {
     /// The intended start of the next operation for a task, or `None` when the run is over.
-    pub async fn next(&self) -> Option<Instant> {
+    pub(crate) async fn next(&self) -> Option<Instant> {
         loop {
             if let Some(due) = self.queue.borrow_mut().pop_front() {
                 return Some(due);
@@ -58,18 +58,18 @@ impl Arrivals {
 }
 
 /// This worker's share of the arrival schedule.
-pub struct Share {
-    pub rate: Ramp,
+pub(crate) struct Share {
+    pub(crate) rate: Ramp,
     /// Time 0 of the rate function.
-    pub start: Instant,
-    pub worker: usize,
-    pub workers: usize,
+    pub(crate) start: Instant,
+    pub(crate) worker: usize,
+    pub(crate) workers: usize,
 }
 
 /// Generates this worker's arrivals until the stop signal (its deadline, or an interrupt or
 /// abort, which wakes the wait at once) or until the rate falls to zero, then releases the
 /// tasks.
-pub async fn generate(
+pub(crate) async fn generate(
     arrivals: Rc<Arrivals>,
     share: Share,
     recorder: Rc<RefCell<Recorder>>,

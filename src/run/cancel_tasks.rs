@@ -21,7 +21,7 @@ use crate::signal::Signal;
 
 /// One slot per task.
 #[derive(Debug)]
-pub struct TaskCancels {
+pub(crate) struct TaskCancels {
     slots: Box<[Slot]>,
 }
 
@@ -34,14 +34,14 @@ struct Slot {
 }
 
 impl TaskCancels {
-    pub fn new(tasks: usize) -> TaskCancels {
+    pub(crate) fn new(tasks: usize) -> TaskCancels {
         TaskCancels {
             slots: (0..tasks).map(|_| Slot::default()).collect(),
         }
     }
 
     /// Task `task` starts an operation: the signal that cancels it.
-    pub fn begin(&self, task: usize) -> Option<Arc<Signal>> {
+    pub(crate) fn begin(&self, task: usize) -> Option<Arc<Signal>> {
         let slot = self.slots.get(task)?;
         let signal = Arc::new(Signal::default());
         *slot.current.lock().expect("cancel lock") = Some(signal.clone());
@@ -49,14 +49,14 @@ impl TaskCancels {
     }
 
     /// Task `task`'s operation took (`true`) or gave back (`false`) its connection.
-    pub fn holding(&self, task: usize, holding: bool) {
+    pub(crate) fn holding(&self, task: usize, holding: bool) {
         if let Some(slot) = self.slots.get(task) {
             slot.holding.store(holding, Ordering::Relaxed);
         }
     }
 
     /// Task `task`'s operation ended.
-    pub fn end(&self, task: usize) {
+    pub(crate) fn end(&self, task: usize) {
         if let Some(slot) = self.slots.get(task) {
             slot.holding.store(false, Ordering::Relaxed);
             slot.current.lock().expect("cancel lock").take();
@@ -65,7 +65,7 @@ impl TaskCancels {
 
     /// Cancels `fraction` (rounded up) of the operations that hold a connection now, chosen
     /// with `rng`; returns (cancelled, holding).
-    pub fn cancel(&self, fraction: f64, rng: &mut fastrand::Rng) -> (usize, usize) {
+    pub(crate) fn cancel(&self, fraction: f64, rng: &mut fastrand::Rng) -> (usize, usize) {
         let mut holding: Vec<Arc<Signal>> = self
             .slots
             .iter()
@@ -84,7 +84,11 @@ impl TaskCancels {
 }
 
 /// The fault's action; its detail for the report.
-pub fn fire(cancels: Option<&TaskCancels>, fraction: f64, rng: &mut fastrand::Rng) -> String {
+pub(crate) fn fire(
+    cancels: Option<&TaskCancels>,
+    fraction: f64,
+    rng: &mut fastrand::Rng,
+) -> String {
     let Some(cancels) = cancels else {
         return "not fired: no task can be cancelled in this run".into();
     };

@@ -7,19 +7,19 @@ use std::sync::Arc;
 use super::Interrupt;
 
 /// What the run tells every variant.
-pub struct Env<'a> {
-    pub run_id: &'a str,
-    pub interrupt: &'a Arc<Interrupt>,
-    pub progress: bool,
+pub(crate) struct Env<'a> {
+    pub(crate) run_id: &'a str,
+    pub(crate) interrupt: &'a Arc<Interrupt>,
+    pub(crate) progress: bool,
     /// The variant's place in the run: `(k, n)`, the `k`th of `n` (for the progress line).
-    pub position: (usize, usize),
+    pub(crate) position: (usize, usize),
     /// Say on stderr when each phase begins.
-    pub phases: bool,
+    pub(crate) phases: bool,
 }
 
 impl Env<'_> {
     /// `stress: [variant] what`, on stderr, when phases are shown; never fails.
-    pub fn phase(&self, variant: &str, what: &str) {
+    pub(crate) fn phase(&self, variant: &str, what: &str) {
         if self.phases {
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "stress: [{variant}] {what}");

@@ -17,26 +17,26 @@ use crate::scenario::model::FaultSettings;
 
 /// One occurrence of a fault, into the measured phase.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Scheduled {
+pub(crate) struct Scheduled {
     /// Index into the variant's `[[fault]]` list.
-    pub fault: usize,
-    pub at: Duration,
+    pub(crate) fault: usize,
+    pub(crate) at: Duration,
 }
 
 /// What the fault runner acts on.
-pub struct Context {
-    pub load: Arc<LoadRun>,
-    pub admin: Arc<Admin>,
-    pub server: Option<ServerHandle>,
+pub(crate) struct Context {
+    pub(crate) load: Arc<LoadRun>,
+    pub(crate) admin: Arc<Admin>,
+    pub(crate) server: Option<ServerHandle>,
     /// `[database.pgbouncer]`, for restart_pooler and pause_pooler.
-    pub pooler: Option<crate::database::PoolerHandle>,
-    pub run_id: String,
-    pub gauges: Arc<Gauges>,
+    pub(crate) pooler: Option<crate::database::PoolerHandle>,
+    pub(crate) run_id: String,
+    pub(crate) gauges: Arc<Gauges>,
     /// `stress:<run id>:%` as a LIKE pattern.
-    pub pattern: String,
-    pub faults: Vec<FaultSettings>,
-    pub schedule: Vec<Scheduled>,
-    pub seed: u64,
+    pub(crate) pattern: String,
+    pub(crate) faults: Vec<FaultSettings>,
+    pub(crate) schedule: Vec<Scheduled>,
+    pub(crate) seed: u64,
 }
 
 /// The end of the load, as the faults see it: a fault that holds something (a lock, a

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-pub use super::fault_context::{Context, Scheduled};
+pub(crate) use super::fault_context::{Context, Scheduled};
 use super::fault_context::{Signal, Stop, candidates, signal_backends};
 use super::fault_read_only::Lingering;
 use crate::database::StopMode;
@@ -23,7 +23,7 @@ const MAX_REPEATS: u32 = 10_000;
 
 /// Every occurrence of the faults, sorted by time; `every` repeats until `until` (the end of
 /// the measured phase, when known).
-pub fn schedule(faults: &[FaultSettings], until: Option<Duration>) -> Vec<Scheduled> {
+pub(crate) fn schedule(faults: &[FaultSettings], until: Option<Duration>) -> Vec<Scheduled> {
     let mut all = Vec::new();
     for (i, f) in faults.iter().enumerate() {
         let mut at = f.at;
@@ -44,21 +44,21 @@ pub fn schedule(faults: &[FaultSettings], until: Option<Duration>) -> Vec<Schedu
 
 /// A fault that fired.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Fired {
+pub(crate) struct Fired {
     /// Index into the schedule.
-    pub scheduled: usize,
-    pub kind: FaultKind,
+    pub(crate) scheduled: usize,
+    pub(crate) kind: FaultKind,
     /// When it fired, into the measured phase.
-    pub at: Duration,
+    pub(crate) at: Duration,
     /// Operations in flight (holding or waiting for a connection) when it fired.
-    pub in_flight: u64,
+    pub(crate) in_flight: u64,
     /// What it did, or why it could not.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// Fires the scheduled faults until told to stop (at the end of the load). A fault in progress
 /// (a restart, say) is finished first, so the server is up again for the teardown.
-pub async fn run(cx: Context, stop: oneshot::Receiver<()>) -> Vec<Fired> {
+pub(crate) async fn run(cx: Context, stop: oneshot::Receiver<()>) -> Vec<Fired> {
     let mut fired = Vec::new();
     let mut rng = fastrand::Rng::with_seed(cx.seed);
     let mut stop = Stop::new(stop);

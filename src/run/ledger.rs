@@ -9,13 +9,13 @@ use super::admin::Admin;
 use crate::record::errors::describe;
 use crate::record::writes::{WriteBook, Writes};
 
-pub struct Ledger {
-    pub table: String,
+pub(crate) struct Ledger {
+    pub(crate) table: String,
 }
 
 impl Ledger {
     /// Creates the ledger for a run.
-    pub async fn create(admin: &Admin, run_id: &str) -> Result<Ledger, RunError> {
+    pub(crate) async fn create(admin: &Admin, run_id: &str) -> Result<Ledger, RunError> {
         let table = format!("stress_ledger_{run_id}");
         let client = admin.client().await?;
         client
@@ -33,12 +33,12 @@ impl Ledger {
     }
 
     /// The statement each verified operation runs last in its transaction.
-    pub fn insert_sql(&self) -> String {
+    pub(crate) fn insert_sql(&self) -> String {
         format!("INSERT INTO {} (write_id) VALUES ($1)", self.table)
     }
 
     /// Reads the ledger back (streamed: memory does not grow with it) against the book.
-    pub async fn check(&self, admin: &Admin, book: &WriteBook) -> Result<Writes, String> {
+    pub(crate) async fn check(&self, admin: &Admin, book: &WriteBook) -> Result<Writes, String> {
         let client = admin.client().await.map_err(|e| e.to_string())?;
         let sql = format!("SELECT write_id FROM {}", self.table);
         let rows = client
@@ -54,7 +54,7 @@ impl Ledger {
     }
 
     /// Drops the table; a failure is a warning for the report.
-    pub async fn remove(self, admin: &Admin) -> Option<String> {
+    pub(crate) async fn remove(self, admin: &Admin) -> Option<String> {
         let client = match admin.client().await {
             Ok(c) => c,
             Err(e) => return Some(format!("cannot drop the ledger table {}: {e}", self.table)),

@@ -3,11 +3,11 @@
 //! to teardown ([`variant`]), `abort_on_fail` ([`abort`]), and here, a whole scenario into a
 //! [`Report`] with its verdict.
 
-pub mod abort;
-pub mod admin;
+pub(crate) mod abort;
+pub(crate) mod admin;
 mod advisory;
-pub mod arrivals;
-pub mod cancel_tasks;
+pub(crate) mod arrivals;
+pub(crate) mod cancel_tasks;
 pub(crate) mod cpu;
 #[cfg(feature = "docker")]
 mod docker_fault;
@@ -16,20 +16,20 @@ mod fault_cancel;
 mod fault_context;
 mod fault_read_only;
 mod fault_sql;
-pub mod faults;
-pub mod ledger;
+pub(crate) mod faults;
+pub(crate) mod ledger;
 pub(crate) mod network;
-pub mod pacer;
-pub mod pause_pooler;
-pub mod pooler;
+pub(crate) mod pacer;
+pub(crate) mod pause_pooler;
+pub(crate) mod pooler;
 mod prepare;
-pub mod restart_pooler;
-pub mod sampler;
-pub mod shape;
-pub mod stop;
-pub mod task;
-pub mod variant;
-pub mod workers;
+pub(crate) mod restart_pooler;
+pub(crate) mod sampler;
+pub(crate) mod shape;
+pub(crate) mod stop;
+pub(crate) mod task;
+pub(crate) mod variant;
+pub(crate) mod workers;
 
 use std::fmt;
 use std::sync::Arc;
@@ -68,13 +68,13 @@ impl std::error::Error for RunError {}
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Show the live progress line (on a terminal, without `--quiet`).
-    pub progress: bool,
+    pub(crate) progress: bool,
     /// Say on stderr when each phase of a variant begins (database, setup, load, teardown).
-    pub phases: bool,
+    pub(crate) phases: bool,
 }
 
 /// A fresh run id: six base-36 characters.
-pub fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     (0..6)
         .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
@@ -221,7 +221,7 @@ fn database(db: &Database, info: &admin::ServerInfo, v: &Variant) -> DatabaseInf
 }
 
 /// An instant of this process as wall-clock time: RFC 3339, UTC, milliseconds.
-pub fn wall_clock(at: Instant) -> String {
+pub(crate) fn wall_clock(at: Instant) -> String {
     let now = SystemTime::now();
     let then = match Instant::now().checked_duration_since(at) {
         Some(ago) => now - ago,

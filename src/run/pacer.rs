@@ -17,18 +17,18 @@ use super::stop::Stop;
 
 /// The next operation a pacer hands its task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Due {
+pub(crate) struct Due {
     /// Its intended start (an arrival's time in the open model: latency counts from it).
-    pub at: Instant,
+    pub(crate) at: Instant,
     /// When the pacer handed it out (the same as `at` in the closed model: one clock read).
-    pub now: Instant,
+    pub(crate) now: Instant,
     /// Operations this task started before it (in the measured phase, in the closed model).
-    pub iteration: u64,
+    pub(crate) iteration: u64,
 }
 
 /// When one task starts its operations.
 #[derive(Debug)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     kind: Kind,
     /// Operations handed out (since the measured phase began, in the closed model).
     count: u64,
@@ -52,7 +52,7 @@ enum Kind {
 impl Pacer {
     /// Closed model: task `index` of a load that starts at `start` and is measured from
     /// `measure_start`.
-    pub fn closed(
+    pub(crate) fn closed(
         ramp: Option<Ramp>,
         start: Instant,
         measure_start: Instant,
@@ -67,7 +67,7 @@ impl Pacer {
     }
 
     /// Open model: the task takes its worker's arrivals.
-    pub fn open(arrivals: Rc<Arrivals>) -> Pacer {
+    pub(crate) fn open(arrivals: Rc<Arrivals>) -> Pacer {
         Pacer::of(Kind::Open(arrivals))
     }
 
@@ -81,7 +81,7 @@ impl Pacer {
 
     /// The last operation ended: `pause` is its think time or back-off, `backoff` whether it
     /// failed and `on_failure` paces it (the open model waits only then: arrivals pace it).
-    pub fn after(&mut self, pause: Duration, backoff: bool) {
+    pub(crate) fn after(&mut self, pause: Duration, backoff: bool) {
         self.pause = match self.kind {
             Kind::Open(_) if !backoff => Duration::ZERO,
             _ => pause,
@@ -89,7 +89,7 @@ impl Pacer {
     }
 
     /// The next operation, after the pause; `None` when the task must stop.
-    pub async fn next(&mut self, stop: &Stop) -> Option<Due> {
+    pub(crate) async fn next(&mut self, stop: &Stop) -> Option<Due> {
         if !self.pause.is_zero() {
             let pause = std::mem::take(&mut self.pause);
             stop.sleep_until(Some(Instant::now() + pause)).await;

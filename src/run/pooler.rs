@@ -21,7 +21,7 @@ struct Counters {
 }
 
 /// A connection to PgBouncer's admin console.
-pub struct PoolerConsole {
+pub(crate) struct PoolerConsole {
     config: tokio_postgres::Config,
     /// The run's database in PgBouncer: the `SHOW` rows read.
     dbname: String,
@@ -30,7 +30,7 @@ pub struct PoolerConsole {
 }
 
 impl PoolerConsole {
-    pub fn new(pooler: &PgBouncer, run_id: &str) -> PoolerConsole {
+    pub(crate) fn new(pooler: &PgBouncer, run_id: &str) -> PoolerConsole {
         let mut config = pooler.console_config();
         config.application_name(format!("stress:{run_id}:pooler-console"));
         PoolerConsole {
@@ -60,7 +60,7 @@ impl PoolerConsole {
     }
 
     /// Runs an admin command (`PAUSE`, `RESUME`, `SHOW POOLS`...); its rows as name → value.
-    pub async fn run(&self, command: &str) -> Result<Vec<HashMap<String, String>>, String> {
+    pub(crate) async fn run(&self, command: &str) -> Result<Vec<HashMap<String, String>>, String> {
         let client = self.client().await?;
         let messages = client
             .simple_query(command)
@@ -83,7 +83,7 @@ impl PoolerConsole {
 
     /// Reads the counters once, so that the first sample counts from the start of the
     /// measured phase.
-    pub async fn prime(&self) {
+    pub(crate) async fn prime(&self) {
         if let Ok(c) = self.counters().await {
             *self.last.lock().expect("console lock") = Some(c);
         }
@@ -106,7 +106,7 @@ impl PoolerConsole {
 
     /// The pools at this moment and the counters' progress since the last sample; `None`
     /// when the console does not answer (PgBouncer restarting, say).
-    pub async fn sample(&self) -> Option<PoolerSecond> {
+    pub(crate) async fn sample(&self) -> Option<PoolerSecond> {
         let pools = self.run("SHOW POOLS").await.ok()?;
         let mut s = PoolerSecond::default();
         for row in pools.iter().filter(|r| self.ours(r)) {

@@ -17,12 +17,12 @@ use crate::record::Progress;
 use crate::record::timeline::{ServerBackends, Timeline};
 
 /// Asks the server about this run's backends (all but the admin connection).
-pub struct BackendQuery {
-    pub admin: Arc<Admin>,
+pub(crate) struct BackendQuery {
+    pub(crate) admin: Arc<Admin>,
     /// `stress:<run id>:%`, escaped for LIKE.
-    pub pattern: String,
+    pub(crate) pattern: String,
     /// `[database.pgbouncer]`'s admin console: its pools go into the timeline too.
-    pub pooler: Option<Arc<super::pooler::PoolerConsole>>,
+    pub(crate) pooler: Option<Arc<super::pooler::PoolerConsole>>,
 }
 
 impl BackendQuery {
@@ -55,7 +55,7 @@ impl BackendQuery {
 /// At the start of the measured phase calls `begin` (the gauges count from there); then
 /// samples at the end of every second of it; when told the load's end, takes a last sample for
 /// the partial second and returns.
-pub async fn sample_seconds(
+pub(crate) async fn sample_seconds(
     measure_start: Instant,
     begin: impl FnOnce(),
     gauges: Arc<Gauges>,
@@ -90,7 +90,7 @@ pub async fn sample_seconds(
 }
 
 /// Takes one sample for `second`, returning the gauges it was based on.
-pub async fn sample_once(
+pub(crate) async fn sample_once(
     second: u64,
     previous: Snapshot,
     gauges: &Gauges,
@@ -117,31 +117,31 @@ pub async fn sample_once(
 
 /// What the progress line reads: the workers' counters, the connection gauges, the timeline,
 /// and the load's clock.
-pub struct Live {
-    pub counters: Vec<Arc<Progress>>,
-    pub gauges: Arc<Gauges>,
-    pub timeline: Arc<Timeline>,
-    pub start: Instant,
-    pub measure_start: Instant,
+pub(crate) struct Live {
+    pub(crate) counters: Vec<Arc<Progress>>,
+    pub(crate) gauges: Arc<Gauges>,
+    pub(crate) timeline: Arc<Timeline>,
+    pub(crate) start: Instant,
+    pub(crate) measure_start: Instant,
     /// No operation starts after this (none in iterations mode).
-    pub deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// One state of the progress line.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Status {
-    pub warmup: bool,
+    pub(crate) warmup: bool,
     /// Into the warmup, or into the measured phase.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
     /// Of the warmup, or of the measured phase (unknown in iterations mode).
-    pub total: Option<Duration>,
+    pub(crate) total: Option<Duration>,
     /// Successful operations per second, over the last second.
-    pub ok_per_s: f64,
-    pub failed: u64,
-    pub in_use: u64,
-    pub waiting: u64,
+    pub(crate) ok_per_s: f64,
+    pub(crate) failed: u64,
+    pub(crate) in_use: u64,
+    pub(crate) waiting: u64,
     /// Of the last whole second's successful operations.
-    pub p99_us: Option<u64>,
+    pub(crate) p99_us: Option<u64>,
 }
 
 impl Status {
@@ -221,7 +221,7 @@ impl Live {
 /// The live progress line, on a terminal only and never with `--quiet`: the variant's place
 /// in the run, the time elapsed of the total, ok/s, failed, connections in use, tasks
 /// waiting, and the p99 of the last second.
-pub struct ProgressLine {
+pub(crate) struct ProgressLine {
     bar: ProgressBar,
     /// The variant's name, last on the line: what a narrow terminal cuts first.
     name: String,
@@ -229,7 +229,7 @@ pub struct ProgressLine {
 
 impl ProgressLine {
     /// For variant `name`, the `k`th of `n`.
-    pub fn new(visible: bool, name: &str, (k, n): (usize, usize)) -> ProgressLine {
+    pub(crate) fn new(visible: bool, name: &str, (k, n): (usize, usize)) -> ProgressLine {
         let target = if visible {
             ProgressDrawTarget::stderr()
         } else {
@@ -247,7 +247,7 @@ impl ProgressLine {
     }
 
     /// Refreshes the line four times a second until aborted; the rate is over the last second.
-    pub async fn run(self, live: Live) {
+    pub(crate) async fn run(self, live: Live) {
         let mut seen: VecDeque<(u64, Instant)> = VecDeque::new();
         let mut p99 = None;
         loop {
@@ -268,11 +268,11 @@ impl ProgressLine {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 
-    pub fn handle(&self) -> ProgressLine {
+    pub(crate) fn handle(&self) -> ProgressLine {
         ProgressLine {
             bar: self.bar.clone(),
             name: self.name.clone(),

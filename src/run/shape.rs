@@ -12,7 +12,7 @@ use crate::scenario::model::LoadSettings;
 
 /// A piecewise-linear function of time.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Ramp {
+pub(crate) struct Ramp {
     /// (start, end, value at start, value at end) of each segment, contiguous from 0; the last
     /// value holds after the end.
     segments: Vec<(f64, f64, f64, f64)>,
@@ -20,14 +20,14 @@ pub struct Ramp {
 
 impl Ramp {
     /// A constant value.
-    pub fn flat(value: f64) -> Ramp {
+    pub(crate) fn flat(value: f64) -> Ramp {
         Ramp {
             segments: vec![(0.0, 0.0, value, value)],
         }
     }
 
     /// `start` during `hold`, then linear ramps through `stages` (duration, target).
-    pub fn new(start: f64, hold: Duration, stages: &[(Duration, f64)]) -> Ramp {
+    pub(crate) fn new(start: f64, hold: Duration, stages: &[(Duration, f64)]) -> Ramp {
         let mut segments = Vec::new();
         let mut t = 0.0;
         let mut value = start;
@@ -48,7 +48,7 @@ impl Ramp {
     }
 
     /// The value at `t` seconds.
-    pub fn value_at(&self, t: f64) -> f64 {
+    pub(crate) fn value_at(&self, t: f64) -> f64 {
         for &(a, b, va, vb) in &self.segments {
             if t < b {
                 if t <= a || b <= a {
@@ -61,7 +61,7 @@ impl Ramp {
     }
 
     /// The first time at or after `from` when the value is at least `v`; `None` if never.
-    pub fn first_reaching(&self, v: f64, from: f64) -> Option<f64> {
+    pub(crate) fn first_reaching(&self, v: f64, from: f64) -> Option<f64> {
         for &(a, b, va, vb) in &self.segments {
             if b <= from && b > a {
                 continue;
@@ -89,7 +89,7 @@ impl Ramp {
 
     /// When the integral of the function from 0 reaches `count`: the time of the
     /// `count`-th arrival when the function is a rate. `None` if it never does.
-    pub fn time_of_integral(&self, count: f64) -> Option<f64> {
+    pub(crate) fn time_of_integral(&self, count: f64) -> Option<f64> {
         let mut done = 0.0;
         for &(a, b, va, vb) in &self.segments {
             let d = b - a;
@@ -117,7 +117,8 @@ impl Ramp {
     }
 
     /// The largest value anywhere.
-    pub fn peak(&self) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn peak(&self) -> f64 {
         self.segments
             .iter()
             .map(|s| s.2.max(s.3))
@@ -127,7 +128,7 @@ impl Ramp {
 
 /// When operations start, for one variant.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// Each active task starts its next operation when its last one ended (and it thought).
     /// `active` is the number of active tasks over time, when stages ramp it.
     Closed { active: Option<Ramp> },
@@ -136,7 +137,7 @@ pub enum Shape {
 }
 
 impl Shape {
-    pub fn of(load: &LoadSettings) -> Shape {
+    pub(crate) fn of(load: &LoadSettings) -> Shape {
         let stages: Vec<(Duration, f64)> =
             load.stages.iter().map(|s| (s.duration, s.target)).collect();
         match load.rate {

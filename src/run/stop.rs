@@ -11,7 +11,7 @@ use crate::signal::Signal;
 
 /// The one stop signal of a variant's load.
 #[derive(Debug)]
-pub struct Stop {
+pub(crate) struct Stop {
     /// No operation starts at or after this (duration or stages); none in iterations mode.
     deadline: Option<Instant>,
     /// Iterations mode: operations per task in the measured phase.
@@ -22,7 +22,7 @@ pub struct Stop {
 }
 
 impl Stop {
-    pub fn new(
+    pub(crate) fn new(
         deadline: Option<Instant>,
         iterations: Option<u64>,
         interrupt: Arc<Interrupt>,
@@ -36,17 +36,17 @@ impl Stop {
     }
 
     /// Stops every loop at its next step (the in-flight operations are the aborter's).
-    pub fn halt(&self) {
+    pub(crate) fn halt(&self) {
         self.halt.raise();
     }
 
     /// Whether an interrupt or an abort stopped the load.
-    pub fn halted(&self) -> bool {
+    pub(crate) fn halted(&self) -> bool {
         self.halt.is_raised() || self.interrupt.is_raised()
     }
 
     /// When no operation may start any more (duration or stages).
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
 
@@ -56,7 +56,7 @@ impl Stop {
     }
 
     /// Sleeps until `until` (`None`: for ever), but not past the deadline nor the halt.
-    pub async fn sleep_until(&self, until: Option<Instant>) {
+    pub(crate) async fn sleep_until(&self, until: Option<Instant>) {
         let until = match (until, self.deadline) {
             (Some(u), Some(d)) => Some(u.min(d)),
             (u, d) => u.or(d),

@@ -30,38 +30,38 @@ use crate::workload::{exec, races};
 
 /// Everything the tasks of a variant share.
 #[derive(Debug)]
-pub struct LoadRun {
-    pub plan: Arc<Plan>,
-    pub access: Access,
-    pub seed: u64,
-    pub seqs: Box<[AtomicI64]>,
-    pub shape: Shape,
+pub(crate) struct LoadRun {
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) access: Access,
+    pub(crate) seed: u64,
+    pub(crate) seqs: Box<[AtomicI64]>,
+    pub(crate) shape: Shape,
     /// Start of the run (of warmup, if any): time 0 of the shape.
-    pub start: Instant,
+    pub(crate) start: Instant,
     /// End of warmup: operations that end before it are not recorded.
-    pub measure_start: Instant,
+    pub(crate) measure_start: Instant,
     /// No operation starts at or after this (duration or stages); none in iterations mode.
-    pub deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
     /// Iterations mode: operations per task in the measured phase.
-    pub iterations: Option<u64>,
-    pub think_time: Duration,
-    pub op_timeout: Option<Duration>,
-    pub retry: Option<RetrySettings>,
+    pub(crate) iterations: Option<u64>,
+    pub(crate) think_time: Duration,
+    pub(crate) op_timeout: Option<Duration>,
+    pub(crate) retry: Option<RetrySettings>,
     /// What a task waits after a failure and between tries (`load.on_failure`).
-    pub pacing: Pacing,
-    pub leak_threshold: Option<Duration>,
+    pub(crate) pacing: Pacing,
+    pub(crate) leak_threshold: Option<Duration>,
     /// The ledger's statement, when a workload is verified.
-    pub ledger: Option<usize>,
+    pub(crate) ledger: Option<usize>,
     /// Scheduled fault times, into the measured phase (for failures in the second after).
-    pub faults: Arc<[Duration]>,
+    pub(crate) faults: Arc<[Duration]>,
     /// The same faults with when each settles, for their windows (see `record::spells`).
-    pub fault_specs: Arc<[FaultSpec]>,
-    pub timeline: Arc<Timeline>,
-    pub interrupt: Arc<Interrupt>,
+    pub(crate) fault_specs: Arc<[FaultSpec]>,
+    pub(crate) timeline: Arc<Timeline>,
+    pub(crate) interrupt: Arc<Interrupt>,
     /// The tasks' cancel slots, when a `cancel_tasks` fault is scheduled.
-    pub cancels: Option<Arc<TaskCancels>>,
+    pub(crate) cancels: Option<Arc<TaskCancels>>,
     /// The network proxy the load's connections pass through (`[network]`, network faults).
-    pub proxy: Option<Arc<crate::network::Proxy>>,
+    pub(crate) proxy: Option<Arc<crate::network::Proxy>>,
 }
 
 /// A task's own stream of parameter values: reproducible for a seed, different per task.
@@ -340,7 +340,7 @@ impl Task {
 /// The worker loop of one task: operations as its pacer hands them out (closed model: back
 /// to back, after its pause, while the ramp has it active; open model: at each arrival, timed
 /// from its intended start), until the stop signal ends the load.
-pub async fn run_task(
+pub(crate) async fn run_task(
     run: Arc<LoadRun>,
     index: usize,
     recorder: Rc<RefCell<Recorder>>,

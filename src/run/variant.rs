@@ -27,7 +27,7 @@ use crate::report::model::{Aborted, FaultEvent, VariantReport};
 use crate::scenario::Variant;
 
 /// What running a variant gave.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The load ran; `cut` when the interrupt stopped it before its end.
     Measured {
         report: Box<VariantReport>,
@@ -38,7 +38,7 @@ pub enum Outcome {
 }
 
 /// Runs a variant on `db`: setup, the load, teardown.
-pub async fn run(
+pub(crate) async fn run(
     variant: &Variant,
     db: &Database,
     admin: &Arc<Admin>,

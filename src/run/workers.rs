@@ -28,18 +28,18 @@ use crate::record::errors::{ErrorClass, OpError};
 use crate::record::{Progress, Recorder, Totals};
 
 /// The worker threads of one variant.
-pub struct Workers {
+pub(crate) struct Workers {
     done: Vec<oneshot::Receiver<Totals>>,
     release: watch::Sender<bool>,
     threads: Vec<thread::JoinHandle<()>>,
     aborts: Arc<Mutex<Vec<AbortHandle>>>,
     gauges: Arc<Gauges>,
     stop: Arc<Stop>,
-    pub progress: Vec<Arc<Progress>>,
+    pub(crate) progress: Vec<Arc<Progress>>,
 }
 
 /// Worker threads to use for `tasks` tasks: one per core (`STRESS_WORKER_THREADS` overrides).
-pub fn thread_count(tasks: usize) -> usize {
+pub(crate) fn thread_count(tasks: usize) -> usize {
     let cores = std::env::var("STRESS_WORKER_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -49,7 +49,11 @@ pub fn thread_count(tasks: usize) -> usize {
 
 impl Workers {
     /// Starts the threads and their tasks.
-    pub fn start(count: usize, tasks: usize, load: &Arc<LoadRun>) -> std::io::Result<Workers> {
+    pub(crate) fn start(
+        count: usize,
+        tasks: usize,
+        load: &Arc<LoadRun>,
+    ) -> std::io::Result<Workers> {
         let (release, released) = watch::channel(false);
         let aborts = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(Stop::new(
@@ -95,12 +99,12 @@ impl Workers {
     }
 
     /// A handle that aborts every task (on Ctrl-C), usable from another task.
-    pub fn aborter(&self) -> Aborter {
+    pub(crate) fn aborter(&self) -> Aborter {
         Aborter(self.aborts.clone(), self.gauges.clone(), self.stop.clone())
     }
 
     /// Waits until every worker's tasks have ended and returns what each recorded.
-    pub async fn totals(&mut self, workloads: usize) -> Vec<Totals> {
+    pub(crate) async fn totals(&mut self, workloads: usize) -> Vec<Totals> {
         let mut all = Vec::new();
         for rx in self.done.drain(..) {
             all.push(rx.await.unwrap_or_else(|_| {
@@ -118,7 +122,7 @@ impl Workers {
     }
 
     /// Lets the workers stop their runtimes, and joins them.
-    pub fn release(self) {
+    pub(crate) fn release(self) {
         let _ = self.release.send(true);
         for t in self.threads {
             let _ = t.join();
@@ -129,10 +133,10 @@ impl Workers {
 /// Aborts every task of the workers: in-flight operations are dropped, not recorded, and
 /// their connections given back inside a transaction are not counted as anomalies.
 #[derive(Clone)]
-pub struct Aborter(Arc<Mutex<Vec<AbortHandle>>>, Arc<Gauges>, Arc<Stop>);
+pub(crate) struct Aborter(Arc<Mutex<Vec<AbortHandle>>>, Arc<Gauges>, Arc<Stop>);
 
 impl Aborter {
-    pub fn abort(&self) {
+    pub(crate) fn abort(&self) {
         self.1.stop_load();
         self.2.halt();
         for a in self.0.lock().expect("aborts lock").iter() {
