@@ -21,36 +21,36 @@ use crate::scenario::Variant;
 use crate::scenario::model::PoolModel;
 
 /// Everything a variant's run produced, before it becomes a report.
-pub struct VariantData<'a> {
-    pub variant: &'a Variant,
-    pub seed: u64,
-    pub totals: Totals,
-    pub measured: Duration,
+pub(crate) struct VariantData<'a> {
+    pub(crate) variant: &'a Variant,
+    pub(crate) seed: u64,
+    pub(crate) totals: Totals,
+    pub(crate) measured: Duration,
     /// One entry per second of the measured phase.
-    pub timeline: Vec<TimelineEntry>,
-    pub gauges: &'a Gauges,
-    pub pool: Option<PoolStatistics>,
-    pub connect_errors: BTreeMap<ErrorClass, u64>,
-    pub faults: Vec<FaultEvent>,
+    pub(crate) timeline: Vec<TimelineEntry>,
+    pub(crate) gauges: &'a Gauges,
+    pub(crate) pool: Option<PoolStatistics>,
+    pub(crate) connect_errors: BTreeMap<ErrorClass, u64>,
+    pub(crate) faults: Vec<FaultEvent>,
     /// The acknowledged-writes check, when a workload was verified.
-    pub writes: Option<Writes>,
+    pub(crate) writes: Option<Writes>,
     /// What went wrong around the load (removing the ledger, a teardown statement).
-    pub warnings: Vec<String>,
-    pub server_max_connections: u32,
-    pub server_reserved_connections: u32,
-    pub server_superuser: bool,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) server_max_connections: u32,
+    pub(crate) server_reserved_connections: u32,
+    pub(crate) server_superuser: bool,
     /// The harness's own CPU use during the load, when it could be read.
-    pub harness: Option<super::model::Harness>,
+    pub(crate) harness: Option<super::model::Harness>,
     /// Which check stopped the variant early (`abort_on_fail`).
-    pub aborted: Option<Aborted>,
+    pub(crate) aborted: Option<Aborted>,
     /// Wall-clock start of the measured phase (RFC 3339).
-    pub started_at: String,
+    pub(crate) started_at: String,
     /// The server's version, as it reports it.
-    pub server_version: String,
+    pub(crate) server_version: String,
 }
 
 /// Summary of a histogram in milliseconds, with the histogram itself.
-pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
+pub(crate) fn summarize(h: &Histogram<u64>) -> LatencySummary {
     if h.is_empty() {
         return LatencySummary {
             hdr: histogram::encode(h),
@@ -188,7 +188,7 @@ fn per_second(count: u64, seconds: f64) -> f64 {
 }
 
 /// The report section of one variant, assembled once from what its run produced.
-pub fn variant_report(mut data: VariantData<'_>) -> VariantReport {
+pub(crate) fn variant_report(mut data: VariantData<'_>) -> VariantReport {
     let settings = &data.variant.settings;
     let names: Vec<String> = (data.variant.plan.workloads.iter())
         .map(|w| w.name.clone())

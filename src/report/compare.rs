@@ -21,13 +21,13 @@ use crate::metric::{Direction, Measured, Metric, Stat, Unit, UnknownMetric, anom
 
 /// With the default tolerances, latency changes up to this (milliseconds) are noise, never a
 /// regression.
-pub const LATENCY_NOISE_MS: f64 = 5.0;
+pub(crate) const LATENCY_NOISE_MS: f64 = 5.0;
 
 /// How much worse a metric may get, in percent of the baseline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tolerance {
-    pub metric: Metric,
-    pub pct: f64,
+    pub(crate) metric: Metric,
+    pub(crate) pct: f64,
 }
 
 /// A `--tolerance` argument that cannot be used.
@@ -80,14 +80,14 @@ pub struct Tolerances(pub Vec<Tolerance>);
 /// How much worse a metric may get before it regresses: more than `pct` percent of the
 /// baseline and more than `floor` (in the metric's unit) in absolute terms.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Allowance {
-    pub pct: f64,
-    pub floor: f64,
+pub(crate) struct Allowance {
+    pub(crate) pct: f64,
+    pub(crate) floor: f64,
 }
 
 impl Tolerances {
     /// The default allowance of a metric.
-    pub fn default_for(metric: &Metric) -> Allowance {
+    pub(crate) fn default_for(metric: &Metric) -> Allowance {
         let tail = matches!(
             metric,
             Metric::Operation(Stat::P99 | Stat::P999 | Stat::Max)
@@ -104,7 +104,7 @@ impl Tolerances {
 
     /// The allowance of a metric: the last tolerance given for it (taken literally), else its
     /// default.
-    pub fn of(&self, metric: &Metric) -> Allowance {
+    pub(crate) fn of(&self, metric: &Metric) -> Allowance {
         self.0
             .iter()
             .rev()
@@ -122,17 +122,19 @@ impl Tolerances {
 /// One metric of one variant, before and now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
+    /// The metric compared.
     pub metric: Metric,
-    pub base: Option<f64>,
-    pub new: Option<f64>,
-    pub allowance: Allowance,
+    pub(crate) base: Option<f64>,
+    pub(crate) new: Option<f64>,
+    pub(crate) allowance: Allowance,
+    /// Whether it got worse by more than its allowance.
     pub regression: bool,
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 impl Row {
     /// The row as table cells: metric, baseline, now, change, tolerance, status.
-    pub fn cells(&self) -> [String; 6] {
+    pub(crate) fn cells(&self) -> [String; 6] {
         let value = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| self.metric.format(x));
         let change = self
             .change_pct()
@@ -164,7 +166,7 @@ impl Row {
     }
 
     /// The change in percent of the baseline (none from zero or without both values).
-    pub fn change_pct(&self) -> Option<f64> {
+    pub(crate) fn change_pct(&self) -> Option<f64> {
         match (self.base, self.new) {
             (Some(b), Some(n)) if b != 0.0 => Some((n - b) / b * 100.0),
             _ => None,
@@ -175,18 +177,20 @@ impl Row {
 /// One variant's rows, or why it has none.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VariantComparison {
+    /// The variant's name.
     pub name: String,
+    /// One row per metric compared (none when the variant is on one side only).
     pub rows: Vec<Row>,
     /// `not in the baseline` or `not in this run`.
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
     /// A baseline variant the run should have run and did not: a regression.
-    pub missing: bool,
+    pub(crate) missing: bool,
 }
 
 impl VariantComparison {
     /// The table row of a variant without rows (missing on one side), as `Row::cells` plus the
     /// variant's name, with `regression` as its status when it counts as one.
-    pub fn note_cells(&self, regression: &str) -> Option<Vec<String>> {
+    pub(crate) fn note_cells(&self, regression: &str) -> Option<Vec<String>> {
         let note = self.note.as_ref()?;
         let status = if self.missing { regression } else { "" };
         let blank = String::new;
@@ -205,11 +209,12 @@ impl VariantComparison {
 /// A report against its baseline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
-    pub scenario: String,
-    pub base_run: String,
-    pub new_run: String,
+    pub(crate) scenario: String,
+    pub(crate) base_run: String,
+    pub(crate) new_run: String,
     /// Set when `--force` compared reports that [`comparable`] refused: why they differ.
-    pub forced: Option<String>,
+    pub(crate) forced: Option<String>,
+    /// Every variant of either report.
     pub variants: Vec<VariantComparison>,
 }
 

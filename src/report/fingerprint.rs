@@ -17,10 +17,11 @@ pub struct Mismatch(pub String);
 /// hash of the selected variants' settings, and each variant's own hash.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fingerprint {
-    pub name: String,
+    pub(crate) name: String,
+    /// Hash of the selected variants' effective settings (`scenario.settings_sha256`).
     pub settings_sha256: String,
     /// Each variant's name and settings hash (empty in reports of older versions).
-    pub variants: Vec<(String, String)>,
+    pub(crate) variants: Vec<(String, String)>,
 }
 
 impl Fingerprint {
@@ -37,7 +38,7 @@ impl Fingerprint {
         }
     }
 
-    pub fn of(report: &Report) -> Fingerprint {
+    pub(crate) fn of(report: &Report) -> Fingerprint {
         Fingerprint {
             name: report.scenario.name.clone(),
             settings_sha256: report.scenario.settings_sha256.clone(),

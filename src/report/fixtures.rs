@@ -3,7 +3,12 @@
 use super::model::{Report, VariantReport};
 
 /// A variant report with these numbers and settings (everything else empty).
-pub fn variant(name: &str, ok: u64, failed: u64, settings: serde_json::Value) -> VariantReport {
+pub(crate) fn variant(
+    name: &str,
+    ok: u64,
+    failed: u64,
+    settings: serde_json::Value,
+) -> VariantReport {
     let json = serde_json::json!({
         "name": name, "settings": settings, "seed": 1,
         "operations": { "total": ok + failed, "ok": ok, "failed": failed, "dropped": 0, "retried": 0 },
@@ -29,7 +34,7 @@ fn summary(count: u64, p: f64) -> serde_json::Value {
 }
 
 /// A report of `variants`, started at `started_at` (RFC 3339).
-pub fn report(run_id: &str, started_at: &str, variants: Vec<VariantReport>) -> Report {
+pub(crate) fn report(run_id: &str, started_at: &str, variants: Vec<VariantReport>) -> Report {
     let json = serde_json::json!({
         "schema_version": 1, "tool": { "name": "stress", "version": "0" }, "run_id": run_id,
         "scenario": { "name": "s", "file": "s.toml", "settings_sha256": "abc" },
@@ -45,7 +50,7 @@ pub fn report(run_id: &str, started_at: &str, variants: Vec<VariantReport>) -> R
 }
 
 /// A report of variants with these names and settings hashes, its own hash `hash`.
-pub fn hashed(variants: &[(&str, &str)], hash: &str) -> Report {
+pub(crate) fn hashed(variants: &[(&str, &str)], hash: &str) -> Report {
     let vs = variants
         .iter()
         .map(|(name, h)| {
@@ -60,7 +65,7 @@ pub fn hashed(variants: &[(&str, &str)], hash: &str) -> Report {
 }
 
 /// A variant's effective settings: a one-statement scenario with `toml` added to it.
-pub fn settings(toml: &str) -> crate::scenario::model::Settings {
+pub(crate) fn settings(toml: &str) -> crate::scenario::model::Settings {
     let text = format!(
         "name = \"c\"\n{toml}\n[[workload]]\nname = \"w\"\n[[workload.step]]\nsql = \"SELECT 1\"\n"
     );

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Harness {
     /// CPU time of the `stress` process's threads over the load, in seconds.
-    pub cpu_s: f64,
+    pub(crate) cpu_s: f64,
     /// Time those threads were runnable but waited for a CPU (other processes had it), in
     /// seconds; 0 where the system does not tell.
-    pub waited_s: f64,
+    pub(crate) waited_s: f64,
     /// Wall time of the load, in seconds.
-    pub wall_s: f64,
+    pub(crate) wall_s: f64,
     /// Worker threads that ran the tasks.
     pub worker_threads: u32,
     /// `(cpu_s + waited_s) / wall_s / worker_threads`: 1.0 when every worker thread wanted a
@@ -24,7 +24,7 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub fn new(
+    pub(crate) fn new(
         cpu: std::time::Duration,
         waited: std::time::Duration,
         wall: std::time::Duration,

@@ -35,7 +35,7 @@ pub enum ReadError {
 
 /// Reads a report and checks that it agrees with itself ([`super::strict`]): what `merge`,
 /// `compare` and `--baseline` use.
-pub fn read_strict(path: &Path) -> Result<Report, ReadError> {
+pub(crate) fn read_strict(path: &Path) -> Result<Report, ReadError> {
     let report = read(path)?;
     super::strict::check(path, &report)?;
     Ok(report)

@@ -18,7 +18,7 @@ fn stat_of(stat: Stat, s: &LatencySummary) -> f64 {
 
 impl Metric {
     /// The metric's value in a variant's report.
-    pub fn resolve(&self, v: &VariantReport) -> Measured {
+    pub(crate) fn resolve(&self, v: &VariantReport) -> Measured {
         let latency = |s: &LatencySummary, stat: Stat, what: &str| {
             if s.count == 0 {
                 Measured::NotMeasured(format!("no {what} was measured"))

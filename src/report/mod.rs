@@ -6,24 +6,25 @@
 //! reads them strictly ([`strict`]). Writing the report and the other outputs is
 //! `export`'s (a layer above).
 
-pub mod build;
+pub(crate) mod build;
 pub mod compare;
-pub mod diagnosis;
-pub mod fingerprint;
+pub(crate) mod diagnosis;
+pub(crate) mod failures;
+pub(crate) mod fingerprint;
 #[cfg(test)]
 pub(crate) mod fixtures;
-pub mod harness;
+pub(crate) mod harness;
 pub mod json;
 mod measure;
-pub mod merge;
+pub(crate) mod merge;
 pub mod model;
-pub mod outages;
-pub mod pooler;
+pub(crate) mod outages;
+pub(crate) mod pooler;
 pub(crate) mod race_sections;
-pub mod races;
+pub(crate) mod races;
 pub mod schema;
-pub mod settings;
-pub mod strict;
-pub mod verdict;
+pub(crate) mod settings;
+pub(crate) mod strict;
+pub(crate) mod verdict;
 
 pub use model::Report;

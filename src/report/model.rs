@@ -8,32 +8,37 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use super::harness::Harness;
+pub use super::failures::{FaultEffect, FaultEvent, OutageWindow, Outages};
+pub(crate) use super::harness::Harness;
 use crate::metric::Direction;
 use crate::record::errors::ErrorClass;
-pub use crate::record::errors::ErrorStats;
-pub use crate::record::timeline::{ServerBackends, TimelineEntry};
-pub use crate::record::writes::Writes;
+pub(crate) use crate::record::errors::ErrorStats;
+pub(crate) use crate::record::timeline::{ServerBackends, TimelineEntry};
+pub(crate) use crate::record::writes::Writes;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// A run of one scenario: every variant that ran.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
-    pub schema_version: u32,
-    pub tool: Tool,
+    pub(crate) schema_version: u32,
+    pub(crate) tool: Tool,
     /// Also in every connection's `application_name` (`stress:<run id>:<n>`).
     pub run_id: String,
+    /// The scenario.
     pub scenario: ScenarioInfo,
     /// RFC 3339, UTC, milliseconds.
-    pub started_at: String,
+    pub(crate) started_at: String,
     /// A signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run before it measured all it was asked
     /// to (a load cut short, variants not run); the numbers cover what ran until then.
     pub interrupted: bool,
-    pub environment: Environment,
+    pub(crate) environment: Environment,
+    /// The server the run used.
     pub database: DatabaseInfo,
+    /// One entry per variant that ran.
     pub variants: Vec<VariantReport>,
+    /// The scenario's verdict.
     pub verdict: Verdict,
     /// A merged report (`stress merge`): the reports it was made from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -44,55 +49,60 @@ pub struct Report {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MergedSource {
-    pub run_id: String,
-    pub host: String,
-    pub started_at: String,
+    pub(crate) run_id: String,
+    pub(crate) host: String,
+    pub(crate) started_at: String,
     /// The report file it was read from.
-    pub file: String,
+    pub(crate) file: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Tool {
-    pub name: String,
-    pub version: String,
+pub(crate) struct Tool {
+    pub(crate) name: String,
+    pub(crate) version: String,
 }
 
+/// The scenario the run came from.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioInfo {
+    /// The scenario's `name`.
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub file: String,
+    pub(crate) description: Option<String>,
+    pub(crate) file: String,
     /// Hash of the effective settings of every variant (comments and formatting do not count).
     pub settings_sha256: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Environment {
-    pub host: String,
-    pub cores: u32,
-    pub os: String,
-    pub stress_version: String,
+pub(crate) struct Environment {
+    pub(crate) host: String,
+    pub(crate) cores: u32,
+    pub(crate) os: String,
+    pub(crate) stress_version: String,
 }
 
+/// The server the run used.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseInfo {
     /// `embedded` or `url`.
     pub source: String,
+    /// The server's `server_version`.
     pub server_version: String,
+    /// The server's `max_connections`.
     pub max_connections: u32,
-    pub superuser_reserved_connections: u32,
+    pub(crate) superuser_reserved_connections: u32,
     /// Whether the load connected as a superuser (who may use the reserved slots too).
     #[serde(default)]
-    pub superuser: bool,
+    pub(crate) superuser: bool,
     /// With the password replaced by `***`.
     pub url: String,
     /// Server settings of the embedded server (`[database.embedded]`), as given.
-    pub settings: BTreeMap<String, String>,
+    pub(crate) settings: BTreeMap<String, String>,
     /// `[database.pgbouncer]`: the pooler in between, which the load connected through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooler: Option<super::pooler::PoolerInfo>,
@@ -102,6 +112,7 @@ pub struct DatabaseInfo {
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VariantReport {
+    /// The variant's name (`default` when the scenario declares none).
     pub name: String,
     /// The variant's effective settings, as `stress check --print` shows them (the database
     /// URL's password redacted).
@@ -110,23 +121,29 @@ pub struct VariantReport {
     /// Hash of this variant's effective settings, as `scenario.settings_sha256` but for this
     /// variant alone: a run of some variants (`--variant`) can be held against a baseline of all.
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub settings_sha256: String,
+    pub(crate) settings_sha256: String,
     /// Seed of the parameter streams (the scenario's, or the one drawn for this run).
-    pub seed: u64,
+    pub(crate) seed: u64,
+    /// Operation counts.
     pub operations: Operations,
     /// Length of the measured phase, in seconds.
     pub measured_s: f64,
     /// Successful operations per second of the measured phase: `ok / measured_s`.
     pub throughput_ops_s: f64,
+    /// Latency summaries.
     pub latency_ms: Latency,
     /// Failed operations by class; every failed operation is in exactly one.
     pub errors: BTreeMap<ErrorClass, ErrorStats>,
+    /// Silent races.
     pub anomalies: Anomalies,
+    /// Connection and pool statistics.
     pub pool: PoolStats,
+    /// This run's backends as the server saw them.
     pub server: ServerStats,
     /// `[database.pgbouncer]`: the pooler's peaks over the measured phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pooler: Option<super::pooler::PoolerStats>,
+    /// Faults injected, one entry per firing.
     pub faults: Vec<FaultEvent>,
     /// Failures in time: the outage windows and the error rate by time. Absent in reports
     /// written before it existed.
@@ -146,7 +163,9 @@ pub struct VariantReport {
     pub leaks: BTreeMap<String, Leak>,
     /// One entry per second of the measured phase; sums equal the totals.
     pub timeline: Vec<TimelineEntry>,
+    /// Findings and advice.
     pub diagnosis: Vec<Finding>,
+    /// Whether the variant met its `[expect]`.
     pub verdict: VariantVerdict,
     /// Things that went wrong around the load (a teardown statement that failed, say).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -154,7 +173,7 @@ pub struct VariantReport {
     /// Wall-clock start of the measured phase (RFC 3339, UTC, milliseconds): merges align the
     /// timelines of several machines on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
+    pub(crate) started_at: Option<String>,
     /// A merged report: each machine's own peaks and totals. Peaks are not summed (the
     /// machines' peaks need not coincide); `pool` and `server` hold the highest of them, and
     /// the timeline's per-second sums show what was in use at once.
@@ -175,12 +194,13 @@ pub struct VariantReport {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MachinePeaks {
+    /// The machine's run id.
     pub run_id: String,
-    pub host: String,
-    pub peak_in_use: u64,
-    pub peak_waiting: u64,
-    pub peak_backends: u64,
-    pub peak_idle_in_transaction: u64,
+    pub(crate) host: String,
+    pub(crate) peak_in_use: u64,
+    pub(crate) peak_waiting: u64,
+    pub(crate) peak_backends: u64,
+    pub(crate) peak_idle_in_transaction: u64,
     /// What this machine measured of the variant (absent in merged reports written before it
     /// existed): its operations add up to the merged ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -191,6 +211,7 @@ pub struct MachinePeaks {
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MachineTotals {
+    /// Its `operations`.
     pub operations: Operations,
     /// Its measured phase, in seconds.
     pub measured_s: f64,
@@ -204,8 +225,11 @@ pub struct MachineTotals {
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Operations {
+    /// Operations finished in the measured phase: `ok + failed`.
     pub total: u64,
+    /// Operations that succeeded.
     pub ok: u64,
+    /// Operations that failed (each in one error class).
     pub failed: u64,
     /// Open model: arrivals that found every task busy.
     pub dropped: u64,
@@ -235,16 +259,24 @@ pub struct Latency {
     pub by_workload: BTreeMap<String, LatencySummary>,
 }
 
+/// A latency summary, in milliseconds.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LatencySummary {
+    /// Values recorded. When 0 the statistics are 0 and mean "not measured".
     pub count: u64,
-    pub min: f64,
+    pub(crate) min: f64,
+    /// Mean, ms.
     pub mean: f64,
+    /// Median, ms.
     pub p50: f64,
+    /// 90th percentile, ms.
     pub p90: f64,
+    /// 99th percentile, ms.
     pub p99: f64,
+    /// 99.9th percentile, ms.
     pub p999: f64,
+    /// Largest, ms.
     pub max: f64,
     /// Base64 of the HdrHistogram (V2 + deflate) of the values in microseconds.
     pub hdr: String,
@@ -265,7 +297,7 @@ pub struct Anomalies {
     pub lost_writes: Option<u64>,
     /// Writes reported failed but present in the ledger afterwards.
     #[serde(default)]
-    pub phantom_writes: Option<u64>,
+    pub(crate) phantom_writes: Option<u64>,
     /// Operations that held a connection longer than `access.leak_threshold`.
     #[serde(default)]
     pub leaks: Option<u64>,
@@ -288,7 +320,7 @@ pub struct Anomalies {
 impl Anomalies {
     /// An anomaly's count by its name in the report (`anomalies.<name>`); `None` when it was
     /// not measured, or when no anomaly has that name.
-    pub fn count(&self, name: &str) -> Option<u64> {
+    pub(crate) fn count(&self, name: &str) -> Option<u64> {
         match name {
             "transaction_interleaved" => Some(self.transaction_interleaved),
             "returned_in_transaction" => Some(self.returned_in_transaction),
@@ -304,7 +336,7 @@ impl Anomalies {
     }
 
     /// Adds another machine's: the counts summed, each optional one only when both measured it.
-    pub fn merge(&mut self, o: &Anomalies) {
+    pub(crate) fn merge(&mut self, o: &Anomalies) {
         // Destructured, so that a new field cannot be left out.
         let Anomalies {
             transaction_interleaved,
@@ -356,7 +388,9 @@ pub struct Isolation {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Leak {
+    /// Operations of the workload that held a connection longer than `leak_threshold`.
     pub count: u64,
+    /// The longest hold, ms.
     pub longest_ms: f64,
 }
 
@@ -373,11 +407,11 @@ pub struct PoolStats {
     /// measured phase only.
     pub connections_created: u64,
     /// Connections closed over the whole run, as `connections_created`.
-    pub connections_closed: u64,
+    pub(crate) connections_closed: u64,
     /// Connections found dead when given back (whole run, as `connections_created`).
     pub closed_broken: u64,
     /// Pool gets that timed out (bb8).
-    pub timed_out_gets: u64,
+    pub(crate) timed_out_gets: u64,
     /// Operations whose connection was cut under them by a pool closed without drain
     /// (counted in `errors.pool_closed` too).
     #[serde(default)]
@@ -388,12 +422,15 @@ pub struct PoolStats {
     pub died_idle: u64,
     /// Pool gets that had to wait (bb8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waited_gets: Option<u64>,
+    pub(crate) waited_gets: Option<u64>,
     /// Connections that failed the pre-ping (bb8's `test_on_check_out`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closed_invalid: Option<u64>,
+    pub(crate) closed_invalid: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closed_idle_timeout: Option<u64>,
+    pub(crate) closed_idle_timeout: Option<u64>,
+    /// Connections closed by `max_lifetime` (pool mode only; under a pool model for their age
+    /// or use: psycopg_pool's `max_lifetime`, SQLAlchemy's `pool_recycle`, asyncpg's
+    /// `max_queries`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_max_lifetime: Option<u64>,
     /// Overflow connections closed when given back while `pool_size` were idle, to be opened
@@ -415,111 +452,15 @@ pub struct PoolStats {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ServerStats {
+    /// Most backends of this run at once.
     pub peak_backends: u64,
-    pub peak_idle_in_transaction: u64,
+    pub(crate) peak_idle_in_transaction: u64,
     /// The longest any of this run's backends sat idle inside a transaction (sampled).
     #[serde(default)]
-    pub longest_idle_in_transaction_ms: u64,
+    pub(crate) longest_idle_in_transaction_ms: u64,
     /// Seconds in which some backend of this run was idle inside a transaction.
     #[serde(default)]
-    pub seconds_with_idle_in_transaction: u64,
-}
-
-/// A fault injected during the measured phase.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FaultEvent {
-    /// `close_pool`, `terminate_backends`, `restart_server`, `cancel_queries`, `kill_backend`,
-    /// `sql` or `read_only`.
-    pub kind: String,
-    /// When it fired, into the measured phase.
-    pub at_ms: u64,
-    /// When it was due (`at`, `at + every`, ...).
-    pub scheduled_ms: u64,
-    /// Operations holding or waiting for a connection when it fired.
-    pub in_flight: u64,
-    /// Operations that failed in the second after it was due, by class.
-    pub failed_next_1s: BTreeMap<ErrorClass, u64>,
-    /// What it did ("terminated 3 of 6 backend(s)"), or why it could not.
-    pub detail: String,
-    /// What its window held: from when it was due to each task's first success begun after
-    /// its action ended. Absent in reports written before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effect: Option<FaultEffect>,
-}
-
-/// A fault's window. For each task it runs from when the fault was due to the end of the
-/// task's first successful operation that began after the fault settled: after a restart's
-/// `down_for`, the `for` of a pooler pause or of an `sql`, `read_only` or `network` fault, or a
-/// closed pool's `reopen_after`; at once for the other kinds. A `network` fault without `for`
-/// and a pool closed for good never settle.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FaultEffect {
-    /// Tasks that ended an operation inside the window.
-    pub tasks: u64,
-    /// Of those, the tasks that recovered before the end of the measured phase.
-    pub tasks_recovered: u64,
-    /// Of those, the tasks still inside it when the next fault came: their window ends there.
-    #[serde(default)]
-    pub tasks_overtaken: u64,
-    /// The last task's recovery (or the next fault, for tasks it overtook), into the measured
-    /// phase; null when some task never recovered.
-    pub recovered_at_ms: Option<u64>,
-    /// From when it was due to the last recovery (or to the end of the measured phase).
-    pub lasted_ms: f64,
-    /// What ended it, in words.
-    pub recovered_by: String,
-    /// Acquire time spent waiting inside the window, from the fault on, summed over operations.
-    pub waited_ms: f64,
-    pub longest_wait_ms: f64,
-    /// Operations that failed inside the window, and by class.
-    pub failed: u64,
-    pub errors: BTreeMap<ErrorClass, u64>,
-}
-
-/// Failures in time. An outage window is a burst of failures: a stretch during which at least
-/// half the tasks (rounded up) were each failing (inside a run of failed operations with no
-/// success between), extended to the first and last failure of those runs, with at least 2
-/// failed operations.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Outages {
-    /// Share of the measured time inside an outage window: the error rate by time.
-    pub time_share: f64,
-    /// Share of the operations that failed: the error rate by count.
-    pub count_share: f64,
-    /// Seconds tasks spent failing, over every run of failures (inside a window or not).
-    pub failing_task_s: f64,
-    /// Failures that were counted but whose runs were not kept (over the recorder's bound):
-    /// the windows may then miss some.
-    #[serde(default)]
-    pub untracked_spells: u64,
-    pub windows: Vec<OutageWindow>,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct OutageWindow {
-    /// When its first failed operation ended (failed), into the measured phase.
-    pub start_ms: u64,
-    /// To the end of its last failed operation.
-    pub length_ms: f64,
-    pub failed: u64,
-    pub errors: BTreeMap<ErrorClass, u64>,
-    /// Tasks that failed in it, and the most failing at once.
-    pub tasks: u64,
-    pub peak_tasks_failing: u64,
-    /// Seconds its tasks spent failing (the sum of their runs of failures).
-    pub failing_task_s: f64,
-    /// End of the first success of one of its tasks after its last failure; null when none
-    /// came before the end of the measured phase.
-    pub recovered_at_ms: Option<u64>,
-    /// The fault whose window it began in (index into `faults`), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<usize>,
-    /// What ended it, in words.
-    pub recovered_by: String,
+    pub(crate) seconds_with_idle_in_transaction: u64,
 }
 
 /// What happened and what to change, from this run's numbers.
@@ -529,7 +470,9 @@ pub struct Finding {
     /// An error class, an anomaly (`anomalies.<name>`), a cost (`cost.<name>`), `clean`,
     /// `not_measured`, `verdict.failed`, or `comparison` (across the variants, on the last one).
     pub class: String,
+    /// What happened, quoting this run's figures.
     pub finding: String,
+    /// What to change.
     pub advice: String,
 }
 
@@ -537,7 +480,9 @@ pub struct Finding {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VariantVerdict {
+    /// Every check passed (true when there are none).
     pub pass: bool,
+    /// Every `[expect]` check, judged.
     pub checks: Vec<Check>,
     /// `abort_on_fail`: the check that stopped the variant early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -551,25 +496,27 @@ pub struct Check {
     /// In the metric vocabulary: `operation.p99`, `errors.pool_timeout`, `throughput`, ...
     pub metric: String,
     /// `max`: the value must not exceed the limit; `min` (throughput): must not fall below it.
-    pub bound: Direction,
+    pub(crate) bound: Direction,
     /// In the metric's unit: milliseconds for latencies, a fraction for `error_rate`,
     /// operations per second for `throughput`, counts otherwise.
-    pub limit: f64,
+    pub(crate) limit: f64,
     /// Null when the run could not measure it; the check then fails and `note` says why.
     pub actual: Option<f64>,
+    /// Whether the check held.
     pub pass: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// A variant stopped by `abort_on_fail` as soon as a check could no longer pass.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Aborted {
+    /// The check that could no longer pass.
     pub metric: String,
     /// Milliseconds into the measured phase.
-    pub at_ms: u64,
-    pub detail: String,
+    pub(crate) at_ms: u64,
+    pub(crate) detail: String,
 }
 
 /// The scenario's verdict: every variant passed. With expectations and several variants (a
@@ -577,7 +524,10 @@ pub struct Aborted {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Verdict {
+    /// Every variant passed.
     pub pass: bool,
+    /// With expectations and several variants (a sweep, say): the cheapest configuration
+    /// that met them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cheapest: Option<Cheapest>,
 }
@@ -592,5 +542,5 @@ pub struct Cheapest {
     /// (per_task, per_operation).
     pub connections: Option<u64>,
     /// How it was chosen, or why none was.
-    pub detail: String,
+    pub(crate) detail: String,
 }

@@ -17,7 +17,7 @@ fn us_to_ms(us: u64) -> f64 {
 
 /// A fault's window for the report; `at` is when it was due, `next` when the next fault was
 /// due (if any), `measured` the measured phase.
-pub fn effect(
+pub(crate) fn effect(
     e: &spells::FaultEffect,
     at: Duration,
     next: Option<Duration>,
@@ -115,7 +115,12 @@ fn window(w: &Window, faults: &[FaultEvent]) -> OutageWindow {
 }
 
 /// The outage windows of a variant of `tasks` tasks, and its error rate by time and count.
-pub fn outages(t: &Totals, tasks: u64, measured: Duration, faults: &[FaultEvent]) -> Outages {
+pub(crate) fn outages(
+    t: &Totals,
+    tasks: u64,
+    measured: Duration,
+    faults: &[FaultEvent],
+) -> Outages {
     let mut spells = t.spells.clone();
     spells.sort_by_key(|s| (s.start_us, s.task));
     let found = bursts::windows(&spells, tasks);

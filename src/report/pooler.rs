@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::record::pooler::PoolerSecond;
+pub(crate) use crate::record::pooler::PoolerSecond;
 
 /// The pooler `stress` started in front of the database.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -13,7 +13,7 @@ pub struct PoolerInfo {
     /// `pgbouncer`.
     pub kind: String,
     /// Its version, as it reports it (`1.18.0`).
-    pub version: String,
+    pub(crate) version: String,
     /// Where the harness connected, password replaced by `***`.
     pub url: String,
 }
@@ -22,22 +22,25 @@ pub struct PoolerInfo {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PoolerStats {
-    pub peak_cl_active: u64,
+    pub(crate) peak_cl_active: u64,
+    /// Highest `cl_waiting` sampled.
     pub peak_cl_waiting: u64,
+    /// Highest `sv_active` sampled.
     pub peak_sv_active: u64,
     /// The longest wait of a client for a server connection seen at a sample, in milliseconds.
     pub max_maxwait_ms: u64,
     /// Seconds at whose end some client was waiting.
-    pub seconds_with_waiting: u64,
+    pub(crate) seconds_with_waiting: u64,
+    /// Transactions PgBouncer passed on, in all.
     pub transactions: u64,
-    pub queries: u64,
+    pub(crate) queries: u64,
     /// Milliseconds clients spent waiting for a server connection, in all.
-    pub wait_ms: u64,
+    pub(crate) wait_ms: u64,
 }
 
 /// The peaks of the timeline's pooler samples (its seconds that have one); `None` when there
 /// is none.
-pub fn stats<'a>(seconds: impl Iterator<Item = &'a PoolerSecond>) -> Option<PoolerStats> {
+pub(crate) fn stats<'a>(seconds: impl Iterator<Item = &'a PoolerSecond>) -> Option<PoolerStats> {
     let seconds: Vec<&PoolerSecond> = seconds.collect();
     if seconds.is_empty() {
         return None;
@@ -57,7 +60,9 @@ pub fn stats<'a>(seconds: impl Iterator<Item = &'a PoolerSecond>) -> Option<Pool
 }
 
 /// Several machines' same second (each with its own pooler): counts summed, the longest wait.
-pub fn merge_second<'a>(seconds: impl Iterator<Item = &'a PoolerSecond>) -> Option<PoolerSecond> {
+pub(crate) fn merge_second<'a>(
+    seconds: impl Iterator<Item = &'a PoolerSecond>,
+) -> Option<PoolerSecond> {
     let mut out: Option<PoolerSecond> = None;
     for s in seconds {
         out.get_or_insert_with(PoolerSecond::default).merge(s);

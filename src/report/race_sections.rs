@@ -14,12 +14,12 @@ use crate::scenario::model::{AccessMode, Builtin, FaultKind, ResetOnReturn, Sett
 /// scenario measures it, so that a check on one that was not measured never passes as 0. The
 /// advisory locks held at the end are read for every run (a user's workload may take them).
 pub(crate) struct RaceSections {
-    pub session_state_leaked: Option<u64>,
-    pub advisory_unlock_failed: Option<u64>,
-    pub advisory_locks_held: Option<u64>,
-    pub resets: Option<u64>,
-    pub reset_failures: BTreeMap<ErrorClass, u64>,
-    pub cancelled_tasks: Option<CancelledTasks>,
+    pub(crate) session_state_leaked: Option<u64>,
+    pub(crate) advisory_unlock_failed: Option<u64>,
+    pub(crate) advisory_locks_held: Option<u64>,
+    pub(crate) resets: Option<u64>,
+    pub(crate) reset_failures: BTreeMap<ErrorClass, u64>,
+    pub(crate) cancelled_tasks: Option<CancelledTasks>,
 }
 
 /// The race counters of a variant, as its report shows them.

@@ -24,7 +24,7 @@ pub struct VariantSettings {
 impl VariantSettings {
     /// The settings a variant ran with, as `stress check --print` shows them (the passwords
     /// redacted).
-    pub fn of(settings: &Settings) -> VariantSettings {
+    pub(crate) fn of(settings: &Settings) -> VariantSettings {
         let shown = settings.redacted();
         VariantSettings {
             json: serde_json::to_value(&shown).expect("settings serialize"),
@@ -33,13 +33,13 @@ impl VariantSettings {
     }
 
     /// Settings as a report holds them, typed when this version can read them.
-    pub fn from_json(json: serde_json::Value) -> VariantSettings {
+    pub(crate) fn from_json(json: serde_json::Value) -> VariantSettings {
         let typed = Settings::deserialize(&json).ok().map(Box::new);
         VariantSettings { json, typed }
     }
 
     /// The settings, when they are those of this version.
-    pub fn typed(&self) -> Option<&Settings> {
+    pub(crate) fn typed(&self) -> Option<&Settings> {
         self.typed.as_deref()
     }
 

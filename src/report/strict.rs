@@ -18,18 +18,18 @@ use crate::record::histogram;
 
 /// Longest variant name read back, in characters: the same cap as on the scenario side (names
 /// of up to 200 characters); comparing names costs their length, so longer ones are refused.
-pub const MAX_NAME_CHARS: usize = 200;
+pub(crate) const MAX_NAME_CHARS: usize = 200;
 
 /// Why a report is not consistent: the file, the variant and what disagrees.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {message}", path.display())]
 pub struct Inconsistent {
-    pub path: PathBuf,
-    pub message: String,
+    pub(crate) path: PathBuf,
+    pub(crate) message: String,
 }
 
 /// Checks everything the report promises about itself.
-pub fn check(path: &Path, report: &Report) -> Result<(), Inconsistent> {
+pub(crate) fn check(path: &Path, report: &Report) -> Result<(), Inconsistent> {
     let fail = |message: String| Inconsistent {
         path: path.to_path_buf(),
         message,

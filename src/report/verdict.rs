@@ -12,7 +12,7 @@ use crate::scenario::expect::Expectations;
 use crate::scenario::model::AccessMode;
 
 /// Judges one metric against one limit.
-pub fn check(metric: &Metric, limit: f64, v: &VariantReport) -> Check {
+pub(crate) fn check(metric: &Metric, limit: f64, v: &VariantReport) -> Check {
     let bound = metric.direction();
     let (actual, note) = match metric.resolve(v) {
         Measured::Value(x) => (Some(x), None),
@@ -34,7 +34,11 @@ pub fn check(metric: &Metric, limit: f64, v: &VariantReport) -> Check {
 
 /// A variant's verdict: each of its `[expect]` checks judged on its measured sections, and the
 /// check that stopped it early (`abort_on_fail`), which fails it whatever the others say.
-pub fn judge(v: &VariantReport, expect: &Expectations, aborted: Option<Aborted>) -> VariantVerdict {
+pub(crate) fn judge(
+    v: &VariantReport,
+    expect: &Expectations,
+    aborted: Option<Aborted>,
+) -> VariantVerdict {
     let checks = expect
         .checks
         .iter()
@@ -44,7 +48,11 @@ pub fn judge(v: &VariantReport, expect: &Expectations, aborted: Option<Aborted>)
 }
 
 /// A merged variant's verdict: the checks a report recorded, judged again on the merged numbers.
-pub fn rejudge(v: &VariantReport, recorded: &[Check], aborted: Option<Aborted>) -> VariantVerdict {
+pub(crate) fn rejudge(
+    v: &VariantReport,
+    recorded: &[Check],
+    aborted: Option<Aborted>,
+) -> VariantVerdict {
     let checks = recorded
         .iter()
         .map(|c| match c.metric.parse::<Metric>() {
@@ -78,7 +86,7 @@ pub(crate) fn apply(v: &mut VariantReport, expect: &Expectations) {
 
 /// The scenario's verdict: every variant passed; and the cheapest passing configuration when
 /// more than one variant was held to expectations.
-pub fn overall(variants: &[VariantReport]) -> Verdict {
+pub(crate) fn overall(variants: &[VariantReport]) -> Verdict {
     Verdict {
         pass: variants.iter().all(|v| v.verdict.pass),
         cheapest: cheapest(variants),
@@ -86,7 +94,7 @@ pub fn overall(variants: &[VariantReport]) -> Verdict {
 }
 
 /// A check as one line: `operation.p99 = 73.2ms, limit ≤ 50.0ms`.
-pub fn describe(c: &Check) -> String {
+pub(crate) fn describe(c: &Check) -> String {
     let metric: Option<Metric> = c.metric.parse().ok();
     let show = |x: f64| {
         metric
@@ -117,7 +125,7 @@ pub(crate) fn settle_report(report: &mut super::model::Report) {
 /// Connections a variant may open, read from its settings: instances × max_size in pool mode,
 /// instances for a shared connection, tasks when each task or operation has its own. `None`
 /// when the settings are not those of this version (a report edited by hand, say).
-pub fn connections(settings: &VariantSettings) -> Option<u64> {
+pub(crate) fn connections(settings: &VariantSettings) -> Option<u64> {
     let s = settings.typed()?;
     let instances = u64::from(s.access.instances);
     Some(match s.access.mode {

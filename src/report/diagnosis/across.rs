@@ -12,7 +12,7 @@ use crate::scenario::model::{AccessMode, Settings};
 
 /// A variant's findings once its verdict is known: when it failed a check (or was aborted by
 /// one), its `clean` finding becomes `verdict.failed`, which names the checks.
-pub fn after_verdict(mut findings: Vec<Finding>, verdict: &VariantVerdict) -> Vec<Finding> {
+pub(crate) fn after_verdict(mut findings: Vec<Finding>, verdict: &VariantVerdict) -> Vec<Finding> {
     if verdict.pass {
         return findings;
     }
@@ -47,7 +47,7 @@ pub fn after_verdict(mut findings: Vec<Finding>, verdict: &VariantVerdict) -> Ve
 
 /// The variants of one report with the findings across them (after every verdict): the last
 /// step before the report is assembled.
-pub fn conclude(mut variants: Vec<VariantReport>) -> Vec<VariantReport> {
+pub(crate) fn conclude(mut variants: Vec<VariantReport>) -> Vec<VariantReport> {
     let settings: Vec<Option<&Settings>> = variants.iter().map(|v| v.settings.typed()).collect();
     let notes: Vec<(usize, &'static str, String)> = (0..variants.len())
         .filter_map(|i| {

@@ -4,7 +4,7 @@ use super::{Context, ms, pct};
 use crate::report::model::{Finding, VariantReport};
 use crate::scenario::model::AccessMode;
 
-pub fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
+pub(crate) fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     [
         lost_writes(r),
         phantom_writes(r),

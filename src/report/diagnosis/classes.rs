@@ -5,7 +5,7 @@ use crate::record::errors::ErrorClass;
 use crate::report::model::{Finding, VariantReport};
 use crate::scenario::model::{AccessMode, Settings};
 
-pub fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
+pub(crate) fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     let mut classes: Vec<_> = r.errors.iter().collect();
     classes.sort_by_key(|(_, stats)| std::cmp::Reverse(stats.count));
     classes

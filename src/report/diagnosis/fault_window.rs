@@ -21,10 +21,10 @@ use crate::report::model::{
 };
 use crate::scenario::model::{OnFailure, Settings};
 
-pub const MIN_WAIT_MS: f64 = 100.0;
-pub const WAIT_RATIO: f64 = 2.0;
-pub const CLAIM_SHARE: f64 = 0.5;
-pub const ARTEFACT_RATIO: f64 = 10.0;
+pub(crate) const MIN_WAIT_MS: f64 = 100.0;
+pub(crate) const WAIT_RATIO: f64 = 2.0;
+pub(crate) const CLAIM_SHARE: f64 = 0.5;
+pub(crate) const ARTEFACT_RATIO: f64 = 10.0;
 
 fn classes(errors: &std::collections::BTreeMap<crate::record::errors::ErrorClass, u64>) -> String {
     let mut v: Vec<_> = errors.iter().collect();
@@ -223,7 +223,7 @@ pub(crate) const OUTAGE_MIN_MS: f64 = 100.0;
 const OUTAGE_QUOTED: usize = 3;
 
 /// The `cost.fault_window` and `outage` findings of a variant.
-pub fn findings(r: &VariantReport, settings: &Settings) -> Vec<Finding> {
+pub(crate) fn findings(r: &VariantReport, settings: &Settings) -> Vec<Finding> {
     let mut out: Vec<Finding> = r
         .faults
         .iter()

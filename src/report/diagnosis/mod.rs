@@ -17,23 +17,23 @@ mod pooler;
 mod races;
 mod server_races;
 
-pub use across::{after_verdict, conclude};
+pub(crate) use across::{after_verdict, conclude};
 
 use super::model::{Finding, VariantReport};
 use crate::scenario::model::Settings;
 
 /// What the diagnosis needs beyond the report.
-pub struct Context<'a> {
-    pub settings: &'a Settings,
-    pub max_connections: u32,
-    pub reserved_connections: u32,
+pub(crate) struct Context<'a> {
+    pub(crate) settings: &'a Settings,
+    pub(crate) max_connections: u32,
+    pub(crate) reserved_connections: u32,
     /// Whether the load connected as a superuser (who may use the reserved slots too).
-    pub superuser: bool,
+    pub(crate) superuser: bool,
 }
 
 impl Context<'_> {
     /// Connections the server lets this role open.
-    pub fn usable_connections(&self) -> u32 {
+    pub(crate) fn usable_connections(&self) -> u32 {
         if self.superuser {
             self.max_connections
         } else {
@@ -62,7 +62,7 @@ pub(crate) fn pct(part: u64, whole: u64) -> String {
 
 /// Findings for a variant: error classes (most frequent first), anomalies, then costs; a clean
 /// run gets one finding that says so, a run that measured no operation one that says that.
-pub fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
+pub(crate) fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     let mut findings = classes::findings(r, cx);
     findings.extend(anomalies::findings(r, cx));
     findings.extend(races::findings(r, cx));

@@ -8,7 +8,7 @@ use super::{Context, pct};
 use crate::report::model::{Finding, VariantReport};
 use crate::scenario::model::ResetOnReturn;
 
-pub fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
+pub(crate) fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     [
         session_state_leaked(r, cx),
         advisory_locks(r),
@@ -43,7 +43,7 @@ fn next_users(r: &VariantReport) -> String {
 }
 
 /// The detail and advice of the class `task_cancelled`.
-pub fn task_cancelled(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
+pub(crate) fn task_cancelled(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
     let c = r.cancelled_tasks.clone().unwrap_or_default();
     let lost = r.writes.as_ref().map_or(0, |w| w.lost);
     let phantom = r.writes.as_ref().map_or(0, |w| w.phantom);

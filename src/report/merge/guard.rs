@@ -12,17 +12,17 @@ use super::{Input, MergeError};
 
 /// Most reports one merge takes: with every count at most [`MAX_COUNT`], their sum fits a
 /// `u64` with room to spare.
-pub const MAX_INPUTS: usize = 1024;
+pub(crate) const MAX_INPUTS: usize = 1024;
 
 /// Largest count accepted in a report: 2^53, the largest integer JSON tools in general (and
 /// JavaScript) read exactly; no real run comes near it.
-pub const MAX_COUNT: u64 = 1 << 53;
+pub(crate) const MAX_COUNT: u64 = 1 << 53;
 
 /// Integers in a report that are not counts and are never summed.
 const NOT_COUNTS: &[&str] = &["seed"];
 
 /// Refuses duplicate runs, too many inputs, and counts beyond [`MAX_COUNT`].
-pub fn check(inputs: &[Input]) -> Result<(), MergeError> {
+pub(crate) fn check(inputs: &[Input]) -> Result<(), MergeError> {
     if inputs.len() > MAX_INPUTS {
         return Err(MergeError::Mismatch(format!(
             "{} reports given; at most {MAX_INPUTS} can be merged at once (merge in groups, \

@@ -21,9 +21,9 @@
 mod guard;
 mod outages;
 mod sections;
-pub mod timeline;
+pub(crate) mod timeline;
 
-pub use guard::MAX_COUNT;
+pub(crate) use guard::MAX_COUNT;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,7 +37,7 @@ use sections::{anomalies, errors, isolation, leaks, operations, pool, writes};
 
 /// Why reports cannot be merged.
 #[derive(Debug, thiserror::Error)]
-pub enum MergeError {
+pub(crate) enum MergeError {
     #[error("{}: {message}", file.display())]
     Input { file: PathBuf, message: String },
     #[error("{0}")]
@@ -47,9 +47,9 @@ pub enum MergeError {
 }
 
 /// A report to merge, and the file it was read from.
-pub struct Input {
-    pub file: PathBuf,
-    pub report: Report,
+pub(crate) struct Input {
+    pub(crate) file: PathBuf,
+    pub(crate) report: Report,
 }
 
 /// One machine's variant, with where its measured phase started.
@@ -68,7 +68,7 @@ fn parse_time(input: &Input, what: &str, text: &str) -> Result<SystemTime, Merge
 
 /// Merges reports of one scenario; with `force`, also of different settings (said in every
 /// variant's warnings).
-pub fn merge(inputs: &[Input], force: bool) -> Result<Report, MergeError> {
+pub(crate) fn merge(inputs: &[Input], force: bool) -> Result<Report, MergeError> {
     let first = inputs
         .first()
         .ok_or_else(|| MergeError::Mismatch("nothing to merge".into()))?;

@@ -9,9 +9,9 @@ use super::super::model::{FaultEvent, Operations, OutageWindow, Outages, Variant
 
 /// The merged variant's sections the windows are placed in.
 pub(super) struct Whole<'a> {
-    pub faults: &'a [FaultEvent],
-    pub operations: &'a Operations,
-    pub measured_s: f64,
+    pub(crate) faults: &'a [FaultEvent],
+    pub(crate) operations: &'a Operations,
+    pub(crate) measured_s: f64,
 }
 
 /// `offsets[i]`: milliseconds from the merged origin to machine i's start.

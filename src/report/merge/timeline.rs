@@ -16,7 +16,7 @@ use crate::report::build::summarize;
 use crate::report::model::{LatencySummary, ServerBackends, TimelineEntry};
 
 /// Decodes and adds the histograms of `summaries`; `what` names them in errors.
-pub fn histogram<'a>(
+pub(crate) fn histogram<'a>(
     what: &str,
     summaries: impl IntoIterator<Item = &'a str>,
     empty: fn() -> Histogram<u64>,
@@ -38,7 +38,7 @@ pub fn histogram<'a>(
 }
 
 /// The union of some latency summaries, summarized again from the merged histogram.
-pub fn latency<'a>(
+pub(crate) fn latency<'a>(
     what: &str,
     summaries: impl IntoIterator<Item = &'a LatencySummary>,
 ) -> Result<LatencySummary, MergeError> {
@@ -65,16 +65,16 @@ fn encoded(what: &str, h: &Histogram<u64>) -> Result<String, MergeError> {
 }
 
 /// One machine's timeline, and where its measured phase started relative to the merged one.
-pub struct Part<'a> {
-    pub offset_ms: i64,
-    pub entries: &'a [TimelineEntry],
+pub(crate) struct Part<'a> {
+    pub(crate) offset_ms: i64,
+    pub(crate) entries: &'a [TimelineEntry],
 }
 
 /// The longest merged timeline: a week of seconds (a report claiming more is corrupt).
 const MAX_SECONDS: usize = 7 * 24 * 3600;
 
 /// Aligns the machines' timelines on wall-clock seconds and adds them up.
-pub fn merge(variant: &str, parts: &[Part<'_>]) -> Result<Vec<TimelineEntry>, MergeError> {
+pub(crate) fn merge(variant: &str, parts: &[Part<'_>]) -> Result<Vec<TimelineEntry>, MergeError> {
     let mut seconds: Vec<Vec<&TimelineEntry>> = Vec::new();
     for p in parts {
         for e in p.entries {
