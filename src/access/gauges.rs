@@ -77,7 +77,7 @@ impl Counters {
 
 /// A snapshot of the gauges.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub(crate) open: u64,
     pub(crate) created: u64,
     pub(crate) closed: u64,

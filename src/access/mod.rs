@@ -51,7 +51,7 @@ pub(crate) use statistics::PoolStatistics;
 
 /// The connections of one variant.
 #[derive(Debug)]
-pub struct Access {
+pub(crate) struct Access {
     modes: Box<dyn Variant>,
     pub(crate) connector: Arc<Connector>,
     /// bb8's statistics when the measured phase began (the report leaves the warmup out).

@@ -2,7 +2,7 @@
 
 /// bb8's statistics summed over a variant's pools.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PoolStatistics {
+pub(crate) struct PoolStatistics {
     pub(crate) get_direct: u64,
     pub(crate) get_waited: u64,
     pub(crate) get_timed_out: u64,

@@ -31,7 +31,7 @@ use writes::{WriteBook, WriteOutcome};
 
 /// Live counters for the progress line, one set per worker (no shared cache line).
 #[derive(Debug, Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     pub(crate) ok: AtomicU64,
     pub(crate) failed: AtomicU64,
 }
@@ -85,7 +85,7 @@ impl Latencies {
 
 /// What a variant recorded in its measured phase, merged over workers.
 #[derive(Clone, Debug)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub(crate) ok: u64,
     pub(crate) failed: u64,
     /// Open model: arrivals that found every task busy.
@@ -162,7 +162,7 @@ pub(crate) struct Outcome<'a> {
 }
 
 /// A worker thread's recorder.
-pub struct Recorder {
+pub(crate) struct Recorder {
     measure_start: Instant,
     totals: Totals,
     interval: Option<Interval>,

@@ -46,7 +46,7 @@ pub(crate) struct Spell {
 
 /// One scheduled fault, as the tasks see it.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FaultSpec {
+pub(crate) struct FaultSpec {
     /// When it was due, into the measured phase.
     pub(crate) at: Duration,
     /// How long after `at` its action ends (restart: `down_for`; close_pool: `reopen_after`;

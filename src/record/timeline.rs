@@ -118,7 +118,7 @@ impl TimelineEntry {
 /// This run's backends in `pg_stat_activity`, by state, at the end of a timeline second.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct ServerBackends {
+pub(crate) struct ServerBackends {
     pub(crate) total: u64,
     pub(crate) active: u64,
     pub(crate) idle: u64,
@@ -262,7 +262,7 @@ impl Seconds {
 
 /// The shared timeline of one variant.
 #[derive(Debug, Default)]
-pub struct Timeline {
+pub(crate) struct Timeline {
     seconds: Mutex<Seconds>,
 }
 

@@ -30,7 +30,7 @@ pub(crate) fn write_id(task: usize, n: u64) -> i64 {
 
 /// Every write's outcome as the client saw it.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct WriteBook {
+pub(crate) struct WriteBook {
     pub(crate) acknowledged: u64,
     failed: RoaringTreemap,
     indeterminate: RoaringTreemap,
