@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::procs::{assert_nothing_left, private_tmpdir, run_file_in, stress_in};
+use common::procs::{
+    assert_nothing_left, private_tmpdir, run_file_in, stress_in, wait_until_measured,
+};
 
 const SCENARIO: &str = r#"
 name = "cleanup"
@@ -14,7 +16,7 @@ name = "cleanup"
 setup = ["CREATE TABLE t (x int)"]
 teardown = ["DROP TABLE t"]
 [load]
-tasks = 2
+tasks = TASKS
 duration = "DURATION"
 [[workload]]
 name = "w"
@@ -23,11 +25,19 @@ sql = "INSERT INTO t VALUES ($1)"
 params = ["random_int(1, 9)"]
 "#;
 
+/// The load's tasks; each operation inserts one row into `t`.
+const TASKS: i64 = 2;
+
 fn scenario_file(dir: &Path, duration: &str, extra: &str) -> PathBuf {
     let path = dir.join("cleanup.toml");
     std::fs::write(
         &path,
-        format!("{}{extra}", SCENARIO.replace("DURATION", duration)),
+        format!(
+            "{}{extra}",
+            SCENARIO
+                .replace("DURATION", duration)
+                .replace("TASKS", &TASKS.to_string())
+        ),
     )
     .unwrap();
     path
@@ -68,24 +78,6 @@ fn nothing_is_left_after_a_failed_run() {
     assert_nothing_left(tmp.path());
 }
 
-fn wait_for_ready_server(tmp: &Path, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        let ready = std::fs::read_dir(tmp)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .any(|e| {
-                std::fs::read_to_string(e.path().join("data/postmaster.pid"))
-                    .is_ok_and(|t| t.lines().nth(7).is_some_and(|l| l.trim() == "ready"))
-            });
-        if ready {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("the embedded server did not come up");
-}
-
 #[test]
 fn nothing_is_left_after_ctrl_c_and_the_partial_report_is_written() {
     let tmp = private_tmpdir();
@@ -104,8 +96,8 @@ fn nothing_is_left_after_ctrl_c_and_the_partial_report_is_written() {
     // Like a shell job: its own process group, which a terminal's Ctrl-C signals as a whole.
     cmd.process_group(0);
     let child = cmd.spawn().unwrap();
-    wait_for_ready_server(tmp.path(), Duration::from_secs(30));
-    std::thread::sleep(Duration::from_millis(800));
+    // Ctrl-C once the load has recorded an operation.
+    wait_until_measured(tmp.path(), "t", TASKS, Duration::from_secs(30));
     let group = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT).unwrap();
     let started = Instant::now();

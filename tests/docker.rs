@@ -366,10 +366,11 @@ impl Drop for Running {
         }
         let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while matches!(self.0.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        // No panic in a drop: the poll's outcome is only whether SIGKILL is still needed.
+        let _ = common::wait::poll(Duration::from_secs(30), || match self.0.try_wait() {
+            Ok(None) => Err("it runs".into()),
+            _ => Ok(()),
+        });
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

@@ -6,7 +6,8 @@
 //! Every check is scoped to the test's own `TMPDIR` (the server's directory and command line are
 //! under it): these tests never look at anyone else's processes. Phases are recognized by the
 //! lines `stress` prints on stderr when each begins (`stress: [variant] setup`), and by the
-//! directories it creates.
+//! directories it creates. The load is known to have measured something when its table holds
+//! more rows than it has tasks (see `wait_until_measured`); no test waits for a guessed time.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -18,7 +19,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 mod common;
-use common::procs::{entries, pids_under, private_tmpdir, processes_under};
+use common::procs::{entries, pids_under, private_tmpdir, processes_under, wait_until_measured};
+use common::wait::{eventually, wait_until};
 
 const SCENARIO: &str = r#"
 name = "signals"
@@ -26,7 +28,7 @@ name = "signals"
 setup = ["CREATE TABLE t (x int)", SETUP]
 teardown = [TEARDOWN, "DROP TABLE t"]
 [load]
-tasks = 2
+tasks = TASKS
 duration = "DURATION"
 [[workload]]
 name = "w"
@@ -34,6 +36,9 @@ name = "w"
 sql = "INSERT INTO t VALUES ($1)"
 params = ["random_int(1, 9)"]
 "#;
+
+/// The load's tasks; each operation inserts one row into `t`.
+const TASKS: i64 = 2;
 
 /// A run of `stress` in a private TMPDIR, its stderr lines on a channel.
 struct Run {
@@ -53,7 +58,8 @@ fn start(setup: &str, teardown: &str, duration: &str, cache: Option<&Path>) -> R
     let text = SCENARIO
         .replace("SETUP", &format!("{setup:?}"))
         .replace("TEARDOWN", &format!("{teardown:?}"))
-        .replace("DURATION", duration);
+        .replace("DURATION", duration)
+        .replace("TASKS", &TASKS.to_string());
     std::fs::write(&file, text).unwrap();
     let report = work.path().join("report.json");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stress"));
@@ -106,17 +112,22 @@ impl Run {
 
     /// Waits (up to 60 s) for an entry of TMPDIR whose name starts with `prefix`.
     fn wait_dir(&self, prefix: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if entries(self.tmp.path())
-                .iter()
-                .any(|e| e.starts_with(prefix))
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        panic!("no {prefix}* in TMPDIR");
+        eventually(
+            &format!("a {prefix}* in TMPDIR"),
+            Duration::from_secs(60),
+            || {
+                let seen = entries(self.tmp.path());
+                match seen.iter().any(|e| e.starts_with(prefix)) {
+                    true => Ok(()),
+                    false => Err(format!("TMPDIR holds {seen:?}")),
+                }
+            },
+        )
+    }
+
+    /// Waits (up to 30 s) until the load has recorded an operation.
+    fn wait_until_measured(&self) {
+        wait_until_measured(self.tmp.path(), "t", TASKS, Duration::from_secs(30));
     }
 
     fn signal(&self, sig: Signal) {
@@ -125,14 +136,9 @@ impl Run {
 
     /// Waits for `stress` to exit (at most 60 s).
     fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "stress did not exit");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        eventually("stress exits", Duration::from_secs(60), || {
+            self.child.try_wait().unwrap().ok_or("it runs".into())
+        })
     }
 
     /// The report: `interrupted`, and how many variants it holds.
@@ -148,19 +154,14 @@ impl Run {
 
     /// Within 5 s, nothing of ours in TMPDIR and no process whose command line names it.
     fn assert_nothing_left(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
+        eventually("nothing of ours left", Duration::from_secs(5), || {
             let dirs = entries(self.tmp.path());
             let procs = processes_under(self.tmp.path());
-            if dirs.is_empty() && procs.is_empty() {
-                return;
+            match dirs.is_empty() && procs.is_empty() {
+                true => Ok(()),
+                false => Err(format!("left: {dirs:?}, processes {procs:?}")),
             }
-            assert!(
-                Instant::now() < deadline,
-                "left after 5 s: {dirs:?}, processes {procs:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 }
 
@@ -217,7 +218,7 @@ fn sighup_during_setup() {
 fn sigint_during_the_load_keeps_what_was_measured() {
     let mut run = start("SELECT 1", "SELECT 1", "30s", None);
     run.wait_line("] load");
-    std::thread::sleep(Duration::from_millis(700));
+    run.wait_until_measured();
     run.signal(Signal::SIGINT);
     assert_eq!(code(run.wait()), Some(130));
     let text = std::fs::read_to_string(&run.report).unwrap();
@@ -269,7 +270,8 @@ fn a_second_signal_cancels_a_long_setup_and_exits_within_two_seconds() {
 fn sigkill_during_the_load_leaves_nothing_behind() {
     let mut run = start("SELECT 1", "SELECT 1", "30s", None);
     run.wait_line("] load");
-    std::thread::sleep(Duration::from_millis(300));
+    // Killed with operations under way, and connections open.
+    run.wait_until_measured();
     run.signal(Signal::SIGKILL);
     let status = run.wait();
     assert_eq!(code(status), None, "killed: {status}");
@@ -289,7 +291,11 @@ fn the_next_run_sweeps_away_a_dead_run_whose_watchdog_died_too() {
     }
     run.signal(Signal::SIGKILL);
     run.wait();
-    std::thread::sleep(Duration::from_millis(300));
+    // Once the killed watchdogs have exited, nothing can clean up any more: what is left now
+    // stays until the next run.
+    wait_until("the killed watchdogs exit", Duration::from_secs(5), || {
+        pids_under(run.tmp.path(), "stress-watchdog").is_empty()
+    });
     let stale = entries(run.tmp.path());
     assert_eq!(
         stale.len(),

@@ -287,9 +287,9 @@ impl PgConn {
             return Box::pin(self.execute_other(index, values, captures, slots)).await;
         }
         let statement = self.prepared(index).await?;
-        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
+        // The values themselves, not a `Vec` of references to them made per statement.
         self.client
-            .execute(statement, &params)
+            .execute_raw(statement, values)
             .await
             .map(drop)
             .map_err(|e| self.fail(&e, Phase::Statement))

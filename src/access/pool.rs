@@ -36,19 +36,26 @@ pub(crate) struct Manager {
     connector: Arc<Connector>,
 }
 
+/// bb8 moves a connection by value at every get and put (its idle queue, `Conn`,
+/// `PooledConnection`, the futures between them): boxed, each move is a pointer's, not the
+/// few hundred bytes of a [`PgConn`] (callgrind, pool of 8 on `SELECT 1`: these copies were
+/// 2.6k of 18.5k instructions per operation).
+pub(crate) type Pooled = Box<PgConn>;
+
 impl ManageConnection for Manager {
-    type Connection = PgConn;
+    type Connection = Pooled;
     type Error = ManagerError;
 
-    async fn connect(&self) -> Result<PgConn, ManagerError> {
+    async fn connect(&self) -> Result<Pooled, ManagerError> {
         self.connector
             .connect()
             .await
+            .map(Box::new)
             .map_err(ManagerError::Connect)
     }
 
-    async fn is_valid(&self, conn: &mut PgConn) -> Result<(), ManagerError> {
-        let conn = &*conn;
+    async fn is_valid(&self, conn: &mut Pooled) -> Result<(), ManagerError> {
+        let conn = &**conn;
         let cut = CheckCut(Some(conn));
         // Boxed: bb8 embeds this future in every get's, used or not.
         let checked = Box::pin(conn.ping()).await.map_err(ManagerError::Check);
@@ -56,7 +63,7 @@ impl ManageConnection for Manager {
         checked
     }
 
-    fn has_broken(&self, conn: &mut PgConn) -> bool {
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
         conn.is_broken()
     }
 }

@@ -31,7 +31,7 @@ pub(crate) fn needed(how: ResetOnReturn, conn: &PgConn) -> bool {
 
 /// Resets `conn` in a task of its own, then gives it back to its pool. Outside a runtime (a
 /// lease dropped at teardown) the connection is given back without a reset.
-pub(crate) fn spawn<M: bb8::ManageConnection<Connection = PgConn>>(
+pub(crate) fn spawn<M: bb8::ManageConnection<Connection = Box<PgConn>>>(
     conn: bb8::PooledConnection<'static, M>,
     how: ResetOnReturn,
     gauges: Arc<Gauges>,

@@ -5,6 +5,7 @@
 pub mod pgbouncer;
 pub mod procs;
 pub mod skip;
+pub mod wait;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};

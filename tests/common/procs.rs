@@ -1,9 +1,11 @@
 //! What a test may know of processes and directories: only those of its own private `TMPDIR`
 //! (the embedded server's directory and command line are under it; so is its watchdog's). No
-//! helper here looks at a process that does not name that directory.
+//! helper here looks at a process that does not name that directory, and the only server one
+//! connects to is the embedded server under that directory, over its unix socket.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nix::unistd::Pid;
 
@@ -78,4 +80,55 @@ pub fn assert_nothing_left(tmp: &Path) {
     assert!(left.is_empty(), "left in TMPDIR: {left:?}");
     let procs = processes_under(tmp);
     assert!(procs.is_empty(), "processes left: {procs:?}");
+}
+
+/// The socket directory and port of the embedded server under `tmp`, once its `postmaster.pid`
+/// says it is ready to accept connections.
+pub fn ready_server(tmp: &Path) -> Option<(PathBuf, u16)> {
+    std::fs::read_dir(tmp)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find_map(|e| {
+            let pid = std::fs::read_to_string(e.path().join("data/postmaster.pid")).ok()?;
+            let lines: Vec<&str> = pid.lines().map(str::trim).collect();
+            // Lines 4, 5 and 8: the port, the first socket directory, the state.
+            (lines.get(7) == Some(&"ready")).then_some(())?;
+            Some((PathBuf::from(lines.get(4)?), lines.get(3)?.parse().ok()?))
+        })
+}
+
+/// How many rows `table` holds in the `postgres` database of the embedded server under `tmp`
+/// (a run's database): asked over the server's unix socket (`local all all trust`; its
+/// directory only lets the server's user and root in), on a connection closed before this
+/// returns, so that it never holds up the run's shutdown. `Err` says why not: no server ready
+/// yet, no such table yet, the server gone.
+pub fn rows_in(tmp: &Path, table: &str) -> Result<i64, String> {
+    let (socket, port) = ready_server(tmp).ok_or("no embedded server ready under TMPDIR")?;
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host_path(&socket)
+        .port(port)
+        .user("postgres")
+        .dbname("postgres")
+        .application_name("stress-test-probe")
+        .connect_timeout(Duration::from_secs(5));
+    let sql = format!("SELECT count(*) FROM {table}");
+    super::block_on(async {
+        let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        client.query_one(&sql, &[]).await?.try_get::<_, i64>(0)
+    })
+    .map_err(|e| format!("cannot count the rows of {table}: {e}"))
+}
+
+/// Waits (up to `limit`) until the load of the run under `tmp` has recorded an operation, when
+/// each of its `tasks` tasks inserts one row into `table` per operation: more rows than tasks
+/// means that some task has begun a second operation, and a task records each operation
+/// before it begins the next. Returns the rows seen.
+pub fn wait_until_measured(tmp: &Path, table: &str, tasks: i64, limit: Duration) -> i64 {
+    let what = format!("more rows in {table} than the load's {tasks} tasks");
+    super::wait::eventually(&what, limit, || match rows_in(tmp, table)? {
+        rows if rows > tasks => Ok(rows),
+        rows => Err(format!("{rows} rows")),
+    })
 }
