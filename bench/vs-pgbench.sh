@@ -81,42 +81,56 @@ per_op() { python3 -c "import sys; print(f'{($2 - $1) * 1e6 / $3:.2f}')" "$@"; }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-# CPU per operation in microseconds: each client's own (user + system), and the server's
-# backends' during each tool's run (on a shared machine the two compete for the same cores).
-printf '%-4s %11s %12s %6s %16s %16s %9s %10s %6s\n' N pgbench_tps stress_ops/s ratio \
-  client_cpu_us server_cpu_us stress_rss tp_alone ratio
-printf '%-4s %11s %12s %6s %16s %16s %9s %10s %6s\n' '' '' '' '' pgbench/stress pgbench/stress '' ops/s ''
+# One round of one contender: runs "$@" under /usr/bin/time, then appends to $WORK/<name>.*
+# its ops/s, its own CPU per operation (user + system) and the server backends' CPU per
+# operation. `ops_of` prints "ops/s count" from what the command printed.
+measure() {
+  local name=$1 ops_of=$2; shift 2
+  local s0 s1 line
+  s0=$(server_cpu)
+  /usr/bin/time -f '%U %S %M' -o "$WORK/time" "$@" > "$WORK/out" 2>/dev/null
+  line=$("$ops_of")
+  settle; s1=$(server_cpu)
+  echo "${line% *}" >> "$WORK/$name.ops"
+  awk -v n="${line#* }" '{printf "%.2f\n", ($1 + $2) * 1e6 / n}' "$WORK/time" >> "$WORK/$name.cpu"
+  per_op "$s0" "$s1" "${line#* }" >> "$WORK/$name.srv"
+  awk '{print $3}' "$WORK/time" >> "$WORK/$name.rss"
+}
+pgbench_ops() {
+  awk -F'= ' '/^tps/ {split($2, a, " "); tps = a[1]} /actually processed/ {split($0, b, ": "); n = b[2]}
+    END {print tps, n}' "$WORK/out"
+}
+stress_ops() {
+  python3 -c 'import json,sys; v = json.load(open(sys.argv[1]))["variants"][0]
+print(v["throughput_ops_s"], v["operations"]["total"])' "$WORK/report.json"
+}
+ceiling_ops() { awk '{print $2, $4}' "$WORK/out"; }
+
+# Per N, one row per contender (medians): ops/s, its ratio to pgbench's tps, the client's own
+# CPU per operation and the server backends' (µs; on a shared machine both compete for the
+# same cores), and the peak RSS. `stress pool` is the bar's; `stress per_task` holds one
+# connection per task for the run, as pgbench holds one per client; `tokio-postgres alone` is
+# bench/ceiling.rs, the stack without the harness.
+printf '%-4s %-22s %10s %7s %14s %14s %10s\n' N contender ops/s ratio client_cpu_us \
+  server_cpu_us rss_MB
 for n in $CLIENTS; do
-  : > "$WORK/pg.$n"; : > "$WORK/st.$n"; : > "$WORK/rss.$n"; : > "$WORK/pgcpu.$n"; : > "$WORK/stcpu.$n"
-  : > "$WORK/pgsrv.$n"; : > "$WORK/stsrv.$n"; : > "$WORK/tp.$n"
+  rm -f "$WORK"/*.ops "$WORK"/*.cpu "$WORK"/*.srv "$WORK"/*.rss
   for _ in $(seq "$ROUNDS"); do
-    # Client CPU (user + system) of each tool, divided by what it completed.
-    s0=$(server_cpu)
-    PGPASSWORD= /usr/bin/time -f '%U %S' -o "$WORK/time" pgbench -n -M prepared -c "$n" -j 2 \
-      -T "$DURATION" -f "$WORK/select1.sql" -h 127.0.0.1 -p "$PORT" -U postgres postgres \
-      > "$WORK/pgbench.out" 2>/dev/null
-    awk -F'= ' '/^tps/ {split($2, a, " "); print a[1]}' "$WORK/pgbench.out" >> "$WORK/pg.$n"
-    tx=$(awk -F': ' '/actually processed/ {print $2}' "$WORK/pgbench.out")
-    awk -v tx="$tx" '{printf "%.2f\n", ($1 + $2) * 1e6 / tx}' "$WORK/time" >> "$WORK/pgcpu.$n"
-    settle; s1=$(server_cpu); per_op "$s0" "$s1" "$tx" >> "$WORK/pgsrv.$n"
-    /usr/bin/time -f '%U %S %M' -o "$WORK/time" "$STRESS" run "$WORK/select1.toml" --quiet \
-      --database-url "$URL" --out "$WORK/report.json" \
-      --set "load.tasks=$n" --set "pool.max_size=$n" >/dev/null
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["variants"][0]["throughput_ops_s"])' \
-      "$WORK/report.json" >> "$WORK/st.$n"
-    ops=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["variants"][0]["operations"]["total"])' "$WORK/report.json")
-    awk -v ops="$ops" '{printf "%.2f\n", ($1 + $2) * 1e6 / ops}' "$WORK/time" >> "$WORK/stcpu.$n"
-    awk '{print $3}' "$WORK/time" >> "$WORK/rss.$n"
-    settle; s2=$(server_cpu); per_op "$s1" "$s2" "$ops" >> "$WORK/stsrv.$n"
-    "$CEILING" "$URL" "$n" 2 "$DURATION" | awk '{print $2}' >> "$WORK/tp.$n"
-    settle
+    measure pgbench pgbench_ops env PGPASSWORD= pgbench -n -M prepared -c "$n" -j 2 \
+      -T "$DURATION" -f "$WORK/select1.sql" -h 127.0.0.1 -p "$PORT" -U postgres postgres
+    for mode in pool per_task; do
+      measure "$mode" stress_ops "$STRESS" run "$WORK/select1.toml" --quiet --database-url "$URL" \
+        --out "$WORK/report.json" --set "load.tasks=$n" --set "pool.max_size=$n" \
+        --set "access.mode=$mode"
+    done
+    measure alone ceiling_ops "$CEILING" "$URL" "$n" 2 "$DURATION"
   done
-  pg=$(median < "$WORK/pg.$n"); st=$(median < "$WORK/st.$n"); rss=$(sort -n "$WORK/rss.$n" | tail -n 1)
-  pgcpu=$(median < "$WORK/pgcpu.$n"); stcpu=$(median < "$WORK/stcpu.$n")
-  pgsrv=$(median < "$WORK/pgsrv.$n"); stsrv=$(median < "$WORK/stsrv.$n")
-  tp=$(median < "$WORK/tp.$n")
-  ratio=$(python3 -c "print(f'{$st / $pg:.2f}')")
-  tpratio=$(python3 -c "print(f'{$tp / $pg:.2f}')")
-  printf '%-4s %11.0f %12.0f %5sx %16s %16s %6.1f MB %10.0f %5sx\n' "$n" "$pg" "$st" "$ratio" \
-    "$pgcpu / $stcpu" "$pgsrv / $stsrv" "$(python3 -c "print($rss / 1024)")" "$tp" "$tpratio"
+  pg=$(median < "$WORK/pgbench.ops")
+  for c in "pgbench:pgbench" "pool:stress pool" "per_task:stress per_task" "alone:tokio-postgres alone"; do
+    f=${c%%:*}
+    ops=$(median < "$WORK/$f.ops")
+    printf '%-4s %-22s %10.0f %6.2fx %14.2f %14.2f %10.1f\n' "$n" "${c#*:}" "$ops" \
+      "$(python3 -c "print($ops / $pg)")" "$(median < "$WORK/$f.cpu")" "$(median < "$WORK/$f.srv")" \
+      "$(python3 -c "print($(sort -n "$WORK/$f.rss" | tail -n 1) / 1024)")"
+  done
 done
