@@ -37,9 +37,9 @@ pub(crate) struct Manager {
 }
 
 /// bb8 moves a connection by value at every get and put (its idle queue, `Conn`,
-/// `PooledConnection`, the futures between them): boxed, each move is a pointer's, not the
-/// few hundred bytes of a [`PgConn`] (callgrind, pool of 8 on `SELECT 1`: these copies were
-/// 2.6k of 18.5k instructions per operation).
+/// `PooledConnection`, the futures between them): boxed, each move is a pointer's, not a
+/// whole [`PgConn`] (callgrind, pool of 8 on `SELECT 1`: 18.5k -> 17.0k instructions per
+/// operation).
 pub(crate) type Pooled = Box<PgConn>;
 
 impl ManageConnection for Manager {
