@@ -10,8 +10,9 @@
 //!   only a wait with no connect error in it is `pool_timeout`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bb8::{ErrorSink, ManageConnection, RunError};
 
@@ -87,9 +88,16 @@ impl Drop for CheckCut<'_> {
 }
 
 /// Connect errors bb8 retried, swallowed, or reported nowhere.
+///
+/// Each error gets the next number of `seen`, so a get marks where it started by the number
+/// seen so far (one relaxed load, read-only in the steady state) rather than by the clock: the
+/// harness reads the clock three times per operation (`run/task.rs`), and a fourth read here,
+/// on every get, bought nothing but the rare timeout's explanation.
 #[derive(Debug, Default)]
 pub(crate) struct ConnectErrors {
-    last: Mutex<Option<(Instant, OpError)>>,
+    seen: AtomicU64,
+    /// The last error, with its number.
+    last: Mutex<Option<(u64, OpError)>>,
     by_class: Mutex<BTreeMap<ErrorClass, u64>>,
 }
 
@@ -101,7 +109,14 @@ impl ConnectErrors {
             .expect("sink lock")
             .entry(e.class)
             .or_default() += 1;
-        *self.last.lock().expect("sink lock") = Some((Instant::now(), e));
+        let mut last = self.last.lock().expect("sink lock");
+        let number = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
+        *last = Some((number, e));
+    }
+
+    /// How many connect errors were seen so far: a get's starting mark.
+    fn mark(&self) -> u64 {
+        self.seen.load(Ordering::Relaxed)
     }
 
     /// Connect errors seen, by class.
@@ -109,11 +124,12 @@ impl ConnectErrors {
         self.by_class.lock().expect("sink lock").clone()
     }
 
-    /// The error for a get that started at `started` and timed out.
-    fn explain_timeout(&self, started: Instant, timeout: Duration, max_size: u32) -> OpError {
+    /// The error for a get that started at mark `started` and timed out: the last connect
+    /// error if one came during the wait, else `pool_timeout`.
+    fn explain_timeout(&self, started: u64, timeout: Duration, max_size: u32) -> OpError {
         let last = self.last.lock().expect("sink lock").clone();
         match last {
-            Some((at, e)) if at >= started => OpError {
+            Some((number, e)) if number > started => OpError {
                 class: e.class,
                 sqlstate: e.sqlstate,
                 message: format!(
@@ -267,9 +283,9 @@ impl PoolInstance {
     pub(crate) async fn get(
         &self,
     ) -> Result<(Arc<Generation>, bb8::PooledConnection<'static, Manager>), OpError> {
-        // Not `now - connection_timeout` at the timeout: a timer that fires late on a loaded
-        // machine would leave out the connect errors of the wait's first moments.
-        let started = Instant::now();
+        // Marked at the start, not reckoned back from the timeout: a timer that fires late on
+        // a loaded machine would leave out the connect errors of the wait's first moments.
+        let started = self.connect_errors.mark();
         loop {
             let generation = match &self.fixed {
                 Some(fixed) => Some(fixed.clone()),
@@ -417,5 +433,43 @@ impl Lent for PoolLent {
             // Back to its pool before the pool's generation may be dropped.
             drop(conn);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused() -> OpError {
+        OpError::new(
+            ErrorClass::TooManyConnections,
+            "sorry, too many clients already",
+        )
+    }
+
+    #[test]
+    fn a_timed_out_get_is_explained_by_the_connect_errors_of_its_own_wait() {
+        let errors = ConnectErrors::default();
+        let limit = Duration::from_millis(250);
+        // An error before the get started is not this wait's.
+        errors.note(refused());
+        let started = errors.mark();
+        let e = errors.explain_timeout(started, limit, 4);
+        assert_eq!(e.class, ErrorClass::PoolTimeout, "{e:?}");
+        assert!(
+            e.message.contains("max_size 4, all in use"),
+            "{}",
+            e.message
+        );
+        // One during the wait is.
+        errors.note(refused());
+        let e = errors.explain_timeout(started, limit, 4);
+        assert_eq!(e.class, ErrorClass::TooManyConnections, "{e:?}");
+        assert!(
+            e.message.contains("the pool could not open one: sorry"),
+            "{}",
+            e.message
+        );
+        assert_eq!(errors.counts()[&ErrorClass::TooManyConnections], 2);
     }
 }
