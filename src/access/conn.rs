@@ -189,6 +189,11 @@ impl PgConn {
         self.driver.state.is_dead() || self.client.is_closed()
     }
 
+    /// Whether this thread opened it or drove it last: a pool prefers such a connection.
+    pub(crate) fn is_local(&self) -> bool {
+        self.driver.is_local()
+    }
+
     /// Marks the connection dead (closed under its user): it will not be handed out again.
     pub(crate) fn mark_dead(&self, cause: OpError) {
         self.driver.state.died(cause);

@@ -11,7 +11,7 @@
 //!   (a notice, the server's FATAL message) is read at the next use.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -80,6 +80,10 @@ pub(crate) struct Driver {
     io: Io,
     pub(crate) state: Arc<ConnState>,
     gauges: Arc<Gauges>,
+    /// The thread that opened it or last drove it inline (`socket::thread_id`), whose
+    /// runtime its socket is registered with: a pool hands it preferably to a task of that
+    /// thread (`Driver::is_local`, bb8's patched `ManageConnection::is_local`).
+    home: AtomicU64,
 }
 
 impl Driver {
@@ -92,7 +96,12 @@ impl Driver {
             spawn(connection, state.clone(), gauges.clone());
             Io::Task
         };
-        Driver { io, state, gauges }
+        Driver {
+            io,
+            state,
+            gauges,
+            home: AtomicU64::new(super::socket::thread_id()),
+        }
     }
 
     /// Runs `fut` (a request on this connection's client), driving the connection meanwhile
@@ -106,10 +115,20 @@ impl Driver {
         }
     }
 
+    /// Whether the current thread opened it or drove it last.
+    pub(crate) fn is_local(&self) -> bool {
+        self.home.load(Ordering::Relaxed) == super::socket::thread_id()
+    }
+
     /// Sends what the client queued and reads what arrived; false when the connection is gone
     /// (it died now or earlier), so nothing is left to wake its requests.
     fn poll_inline(&self, connection: &Mutex<Option<Connection>>, cx: &mut Context<'_>) -> bool {
         let mut guard = connection.lock().expect("connection lock");
+        // Stored only when it changed: the line stays shared, not written, in the steady state.
+        let here = super::socket::thread_id();
+        if self.home.load(Ordering::Relaxed) != here {
+            self.home.store(here, Ordering::Relaxed);
+        }
         let Some(conn) = guard.as_mut() else {
             return false;
         };

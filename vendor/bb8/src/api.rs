@@ -463,6 +463,13 @@ pub trait ManageConnection: Sized + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
     /// Synchronously determine if the connection is no longer usable, if possible.
     fn has_broken(&self, conn: &mut Self::Connection) -> bool;
+
+    /// Whether `conn` is best handed to a caller on the current thread. A get takes the first
+    /// idle connection (in the queue strategy's order) for which this holds, else the first.
+    /// (Patched in by `stress`: see `vendor/bb8/PATCH.md`.)
+    fn is_local(&self, _conn: &Self::Connection) -> bool {
+        true
+    }
 }
 
 /// A trait which provides functionality to initialize a connection

@@ -227,7 +227,14 @@ pub(crate) struct Getting<M: ManageConnection + Send> {
 impl<M: ManageConnection + Send> Getting<M> {
     pub(crate) fn get(&self) -> (Option<Conn<M::Connection>>, ApprovalIter) {
         let mut locked = self.inner.internals.lock();
-        if let Some(IdleConn { conn, .. }) = locked.conns.pop_front() {
+        // Patched by `stress` (vendor/bb8/PATCH.md): the first local idle connection, else
+        // the first, where upstream always takes the first.
+        let at = locked
+            .conns
+            .iter()
+            .position(|c| self.inner.manager.is_local(&c.conn.conn))
+            .unwrap_or(0);
+        if let Some(IdleConn { conn, .. }) = locked.conns.remove(at) {
             return (Some(conn), locked.wanted(&self.inner.statics));
         }
 
