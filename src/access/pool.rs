@@ -68,8 +68,8 @@ impl ManageConnection for Manager {
         conn.is_broken()
     }
 
-    /// Among idle connections, bb8 (patched, vendor/bb8/PATCH.md) hands out first one whose
-    /// socket is on the asking worker thread: a connection that changed thread woke its backend
+    /// Among connections idle for less than 10 ms, bb8 (patched, vendor/bb8/PATCH.md) hands
+    /// out first one whose socket is on the asking worker thread: a connection that changed thread woke its backend
     /// from the other CPU, which held pool mode at ~0.6x of pgbench on two cores.
     fn is_local(&self, conn: &Pooled) -> bool {
         conn.is_local()
@@ -484,7 +484,8 @@ mod tests {
     }
 
     /// The patched bb8 (vendor/bb8/PATCH.md): a get takes the first idle connection of its
-    /// own thread, else the queue's first, in either queue order.
+    /// own thread, else the queue's first, in either queue order (all idle for less than its
+    /// affinity window here).
     #[tokio::test]
     async fn a_get_prefers_an_idle_connection_of_its_own_thread() {
         for (strategy, first) in [(bb8::QueueStrategy::Fifo, 1), (bb8::QueueStrategy::Lifo, 3)] {
@@ -510,6 +511,26 @@ mod tests {
                 "{strategy:?}: none of this thread: the first"
             );
         }
+    }
+
+    /// A connection idle for longer than the affinity window (10 ms) is not passed over: FIFO
+    /// still rotates through every connection, so one that died idle is found at its checkout
+    /// (regression: tests/network.rs, test_on_check_out_replaces_the_dropped_idle_connections,
+    /// failed when a blackholed idle connection was never taken again).
+    #[tokio::test]
+    async fn a_connection_idle_beyond_the_window_is_not_passed_over() {
+        let pool = bb8::Pool::builder()
+            .max_size(2)
+            .build(TaggedManager::default())
+            .await
+            .expect("pool");
+        let (old, young) = (pool.get().await, pool.get().await);
+        drop(old);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        drop(young); // idle: 1 for 30 ms, then 2 just now
+        HERE.set(2);
+        let got = pool.get().await.expect("connection");
+        assert_eq!(got.0, 1, "the one idle longest, though 2 is of this thread");
     }
 
     fn refused() -> OpError {

@@ -464,9 +464,9 @@ pub trait ManageConnection: Sized + Send + Sync + 'static {
     /// Synchronously determine if the connection is no longer usable, if possible.
     fn has_broken(&self, conn: &mut Self::Connection) -> bool;
 
-    /// Whether `conn` is best handed to a caller on the current thread. A get takes the first
-    /// idle connection (in the queue strategy's order) for which this holds, else the first.
-    /// (Patched in by `stress`: see `vendor/bb8/PATCH.md`.)
+    /// Whether `conn` is best handed to a caller on the current thread. A get passes over the
+    /// queue's first idle connections for the first one for which this holds, but only those
+    /// idle for less than a few milliseconds. (Patched in by `stress`: see `PATCH.md`.)
     fn is_local(&self, _conn: &Self::Connection) -> bool {
         true
     }

@@ -63,6 +63,10 @@ impl<M: ManageConnection + Send> SharedPool<M> {
     }
 }
 
+/// Patched by `stress` (PATCH.md): how long an idle connection may be passed over for one of
+/// the asking thread.
+pub(crate) const AFFINITY_WINDOW: Duration = Duration::from_millis(10);
+
 /// The pool data that must be protected by a lock.
 #[allow(missing_debug_implementations)]
 pub(crate) struct PoolInternals<M: ManageConnection> {
@@ -170,6 +174,26 @@ impl<M: ManageConnection> PoolInternals<M> {
         )
     }
 
+    /// Patched by `stress` (PATCH.md): where a get takes its idle connection. The first
+    /// connection of the queue, unless it is not local (`ManageConnection::is_local`): then the
+    /// first local one among those at the head of the queue idle for less than
+    /// `AFFINITY_WINDOW`, else the first. A connection idle that long is never skipped, so the
+    /// queue strategy's order (FIFO's rotation through every connection, LIFO's letting the
+    /// oldest idle out) holds beyond a few milliseconds.
+    fn local_idle(&self, manager: &M) -> usize {
+        match self.conns.front() {
+            Some(first) if !manager.is_local(&first.conn.conn) => {
+                let now = Instant::now();
+                self.conns
+                    .iter()
+                    .take_while(|c| now.saturating_duration_since(c.idle_start) < AFFINITY_WINDOW)
+                    .position(|c| manager.is_local(&c.conn.conn))
+                    .unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
     pub(crate) fn state(&self, statistics: Statistics) -> State {
         State {
             connections: self.num_conns,
@@ -227,13 +251,8 @@ pub(crate) struct Getting<M: ManageConnection + Send> {
 impl<M: ManageConnection + Send> Getting<M> {
     pub(crate) fn get(&self) -> (Option<Conn<M::Connection>>, ApprovalIter) {
         let mut locked = self.inner.internals.lock();
-        // Patched by `stress` (vendor/bb8/PATCH.md): the first local idle connection, else
-        // the first, where upstream always takes the first.
-        let at = locked
-            .conns
-            .iter()
-            .position(|c| self.inner.manager.is_local(&c.conn.conn))
-            .unwrap_or(0);
+        // Patched by `stress` (vendor/bb8/PATCH.md): upstream always takes the first.
+        let at = locked.local_idle(&self.inner.manager);
         if let Some(IdleConn { conn, .. }) = locked.conns.remove(at) {
             return (Some(conn), locked.wanted(&self.inner.statics));
         }
