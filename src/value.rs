@@ -129,7 +129,11 @@ impl Template {
                 b'$' => dollar_quote(sql, i),
                 _ => None,
             };
-            let end = skip.unwrap_or(i + 1).min(b.len()).max(i + 1);
+            let mut end = skip.unwrap_or(i + 1).min(b.len()).max(i + 1);
+            // Past the whole character: `café`, a non-breaking space pasted from a document.
+            while !sql.is_char_boundary(end) {
+                end += 1;
+            }
             text.push_str(&sql[i..end]);
             i = end;
         }
@@ -210,6 +214,16 @@ mod tests {
         let mut out = String::new();
         Value::Int(-4).sql_literal(&mut out);
         assert_eq!(out, "E'-4'");
+    }
+
+    /// Regression (review of 2026-12-03): a character of more than one byte outside quotes
+    /// was cut in half (a panic, exit 101, before the load).
+    #[test]
+    fn characters_of_several_bytes_are_kept_whole() {
+        let sql = "SELECT $1 AS café, 'é' AS \u{a0}x, \"ü\" -- ñ\n/* ß */ FROM t WHERE y = '$2'";
+        let t = Template::new(sql);
+        assert_eq!(t.params(), 1);
+        assert_eq!(t.render(&[Value::Int(7)]), sql.replacen("$1", "E'7'", 1));
     }
 
     #[test]
