@@ -66,6 +66,16 @@ pub(crate) struct Share {
     pub(crate) workers: usize,
 }
 
+/// Releases the tasks however the generator ends: its loop, or a bug's panic unwinding
+/// through it (the tasks would otherwise wait for an arrival forever, and the run never end).
+struct Release(Rc<Arrivals>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
 /// Generates this worker's arrivals until the stop signal (its deadline, or an interrupt or
 /// abort, which wakes the wait at once) or until the rate falls to zero, then releases the
 /// tasks.
@@ -75,12 +85,18 @@ pub(crate) async fn generate(
     recorder: Rc<RefCell<Recorder>>,
     stop: Arc<Stop>,
 ) {
+    let _release = Release(arrivals.clone());
     let mut k = share.worker as u64;
     while !stop.halted() {
         let Some(t) = share.rate.time_of_integral((k + 1) as f64) else {
             break;
         };
-        let due = share.start + Duration::from_secs_f64(t);
+        // A rate so low that the next arrival lies beyond any clock: there is none.
+        let Some(due) =
+            (Duration::try_from_secs_f64(t).ok()).and_then(|t| share.start.checked_add(t))
+        else {
+            break;
+        };
         if stop.deadline().is_some_and(|end| due >= end) {
             break;
         }
@@ -93,7 +109,6 @@ pub(crate) async fn generate(
         }
         k += share.workers as u64;
     }
-    arrivals.finish();
 }
 
 #[cfg(test)]
