@@ -138,7 +138,8 @@ fn too_many_connections(r: &VariantReport, cx: &Context<'_>) -> (String, String)
     let s = cx.settings;
     let (wanted, how) = match s.access.mode {
         AccessMode::Pool => (
-            s.access.instances * s.pool.size_limit(s.load.tasks),
+            // In u64, as elsewhere: a report read back by `merge` may hold any u32s.
+            u64::from(s.access.instances) * u64::from(s.pool.size_limit(s.load.tasks)),
             format!(
                 "{} instance(s) × {} {}",
                 s.access.instances,
@@ -147,7 +148,7 @@ fn too_many_connections(r: &VariantReport, cx: &Context<'_>) -> (String, String)
             ),
         ),
         _ => (
-            s.load.tasks,
+            u64::from(s.load.tasks),
             format!("one per task, {} tasks", s.load.tasks),
         ),
     };
