@@ -118,7 +118,8 @@ pub(super) async fn prepare_load(
     Ok(Arc::new(LoadRun {
         plan: variant.plan.clone(),
         access,
-        seed: s.seed.unwrap_or_else(|| fastrand::u64(..)),
+        // Drawn within TOML's integers, so that the report's seed can be written back as `seed`.
+        seed: s.seed.unwrap_or_else(|| fastrand::u64(..=i64::MAX as u64)),
         seqs: (0..variant.plan.seq_sites)
             .map(|_| AtomicI64::new(0))
             .collect(),

@@ -67,6 +67,10 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         let result = match &self.node.kind {
             Kind::Str(s) | Kind::Datetime(s) => visitor.visit_str(s),
             Kind::Int(i) => visitor.visit_i64(*i),
+            Kind::BigInt(s) => Err(de::Error::custom(format!(
+                "{s} is beyond TOML's integers (at most {})",
+                i64::MAX
+            ))),
             Kind::Float(f) => visitor.visit_f64(*f),
             Kind::Bool(b) => visitor.visit_bool(*b),
             Kind::Array(items) => visitor.visit_seq(SeqDe {
@@ -123,6 +127,7 @@ fn unexpected(node: &Node) -> de::Unexpected<'_> {
     match &node.kind {
         Kind::Str(s) | Kind::Datetime(s) => de::Unexpected::Str(s),
         Kind::Int(i) => de::Unexpected::Signed(*i),
+        Kind::BigInt(_) => de::Unexpected::Other("an integer beyond TOML's"),
         Kind::Float(f) => de::Unexpected::Float(*f),
         Kind::Bool(b) => de::Unexpected::Bool(*b),
         Kind::Array(_) => de::Unexpected::Seq,

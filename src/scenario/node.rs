@@ -23,6 +23,8 @@ pub(crate) struct Node {
 pub(crate) enum Kind {
     Str(String),
     Int(i64),
+    /// An integer beyond TOML's (`i64`): its text, refused where it is read.
+    BigInt(String),
     Float(f64),
     Bool(bool),
     Datetime(String),
@@ -129,7 +131,7 @@ impl Node {
     pub(crate) fn type_name(&self) -> &'static str {
         match self.kind {
             Kind::Str(_) => "string",
-            Kind::Int(_) => "integer",
+            Kind::Int(_) | Kind::BigInt(_) => "integer",
             Kind::Float(_) => "float",
             Kind::Bool(_) => "boolean",
             Kind::Datetime(_) => "datetime",
@@ -280,7 +282,7 @@ fn from_de(value: &DeValue<'_>, source: SourceId, span: std::ops::Range<usize>) 
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
             Ok(v) => Kind::Int(v),
             // Out of i64 range: keep the text so the type check reports it with its origin.
-            Err(_) => Kind::Str(i.as_str().to_string()),
+            Err(_) => Kind::BigInt(i.as_str().to_string()),
         },
         DeValue::Float(f) => Kind::Float(parse_float(f.as_str())),
         DeValue::Boolean(b) => Kind::Bool(*b),

@@ -231,7 +231,7 @@ pub(crate) fn refuse_in_variants(
 /// A value as it appears in a variant's name: strings bare, others as TOML writes them.
 fn short(node: &Node) -> String {
     match &node.kind {
-        Kind::Str(s) | Kind::Datetime(s) => s.clone(),
+        Kind::Str(s) | Kind::Datetime(s) | Kind::BigInt(s) => s.clone(),
         Kind::Int(i) => i.to_string(),
         Kind::Float(f) => f.to_string(),
         Kind::Bool(b) => b.to_string(),
