@@ -8,25 +8,19 @@
 //!   libpq `key=value` connection string or a URL's query: `VALUE` quoted (`'a b'`, with `\'`
 //!   escapes) or up to the next blank (or `&` in a query).
 //!
-//! [`redact`] replaces each password with `***`. [`mask`] replaces each byte of it with `*`,
-//! so that the text keeps its length and every byte offset into it (the spans of a scenario
-//! snippet) still points at the same place. A password that is already all `*` is left as it
-//! is, so redacting text twice (or redacting a masked snippet) changes nothing.
+//! [`redact`] replaces each password with `***`, whatever its length (a mask as long as the
+//! password would tell its length). [`hidden`] gives the byte ranges it replaces, so that a
+//! scenario snippet can move the spans into its text to the redacted text. A password that is
+//! already all `*` is left as it is, so redacting text twice changes nothing.
 
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// The text with every password replaced by `***`.
+/// What [`redact`] puts in place of each password.
+pub(crate) const MASK: &str = "***";
+
+/// The text with every password replaced by [`MASK`].
 pub fn redact(text: &str) -> Cow<'_, str> {
-    replace(text, |_| "***".to_string())
-}
-
-/// The text with every byte of every password replaced by `*`: same length, same offsets.
-pub(crate) fn mask(text: &str) -> Cow<'_, str> {
-    replace(text, |password| "*".repeat(password.len()))
-}
-
-fn replace(text: &str, with: impl Fn(&str) -> String) -> Cow<'_, str> {
     let spans = passwords(text);
     if spans.is_empty() {
         return Cow::Borrowed(text);
@@ -35,11 +29,16 @@ fn replace(text: &str, with: impl Fn(&str) -> String) -> Cow<'_, str> {
     let mut at = 0;
     for span in spans {
         out.push_str(&text[at..span.start]);
-        out.push_str(&with(&text[span.clone()]));
+        out.push_str(MASK);
         at = span.end;
     }
     out.push_str(&text[at..]);
     Cow::Owned(out)
+}
+
+/// The byte ranges of `text` that [`redact`] replaces with [`MASK`], in order.
+pub(crate) fn hidden(text: &str) -> Vec<Range<usize>> {
+    passwords(text)
 }
 
 /// Byte ranges of the passwords in `text`, in order, not overlapping, none empty or all `*`.
@@ -65,18 +64,22 @@ fn ends_token(c: char) -> bool {
 
 /// `scheme://user:PASSWORD@...`: the password runs from the first `:` of the part after `://`
 /// to the last `@` before the URL ends (a password with an unencoded `@` or `/` is still
-/// covered; at worst some of the host is hidden too).
+/// covered; at worst some of the host is hidden too). A password holding a blank or a quote
+/// (`it's`, legal in a URL's userinfo) ends the URL early: then the password runs to the first
+/// `@` of the line (or of the double-quoted string) with no `/` before it.
 fn url_passwords(text: &str) -> Vec<Range<usize>> {
     let mut spans = Vec::new();
     let mut from = 0;
     while let Some(i) = text[from..].find("://") {
         let start = from + i + 3;
-        let end = text[start..]
-            .find(ends_token)
-            .map_or(text.len(), |j| start + j);
-        let token = &text[start..end];
-        if let Some(at) = token.rfind('@')
-            && let Some(colon) = token[..at].find(':')
+        let end_of =
+            |stop: fn(char) -> bool| text[start..].find(stop).map_or(text.len(), |j| start + j);
+        let token = &text[start..end_of(ends_token)];
+        let line = &text[start..end_of(|c| matches!(c, '"' | '\n' | '\r'))];
+        let in_token = token.rfind('@');
+        let in_line = || line.find('@').filter(|&at| !line[..at].contains('/'));
+        if let Some(at) = in_token.or_else(in_line)
+            && let Some(colon) = text[start..start + at].find(':')
         {
             spans.push(start + colon + 1..start + at);
         }
@@ -85,7 +88,8 @@ fn url_passwords(text: &str) -> Vec<Range<usize>> {
     spans
 }
 
-/// `password=VALUE`, `password = 'a b'`, `PGPASSWORD=...`, `?password=...&`.
+/// `password=VALUE`, `password = 'a b'`, `PGPASSWORD=...`, `?password=...&`, and SQL's
+/// `PASSWORD 'secret'` (`CREATE ROLE`, `ALTER ROLE` in `database.setup`).
 fn keyword_passwords(text: &str) -> Vec<Range<usize>> {
     const KEY: &str = "password";
     let lower = text.to_ascii_lowercase();
@@ -95,37 +99,46 @@ fn keyword_passwords(text: &str) -> Vec<Range<usize>> {
         let after_key = from + i + KEY.len();
         from = after_key;
         let rest = &text[after_key..];
-        let trimmed = rest.trim_start_matches([' ', '\t']);
-        let Some(value) = trimmed.strip_prefix('=') else {
-            continue;
+        let trimmed = rest.trim_start_matches([' ', '\t', '\n', '\r']);
+        let value = match trimmed.strip_prefix('=') {
+            Some(value) => value,
+            // SQL: a blank, then the literal.
+            None if trimmed.starts_with('\'') && trimmed.len() < rest.len() => trimmed,
+            None => continue,
         };
         let value_trimmed = value.trim_start_matches([' ', '\t']);
         let start = text.len() - value_trimmed.len();
-        let end = match value_trimmed.strip_prefix('\'') {
-            Some(quoted) => start + 1 + quoted_len(quoted),
-            None => value_trimmed
-                .find(|c: char| c.is_whitespace() || c == '&')
-                .map_or(text.len(), |j| start + j),
+        // Quoted (`'...'` in libpq and SQL, `"..."` in TOML): the inside.
+        let quote = value_trimmed
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '\'' | '"'));
+        let span = match quote {
+            Some(q) => start + 1..start + 1 + quoted_len(&value_trimmed[1..], q),
+            None => {
+                let end = value_trimmed.find(|c: char| c.is_whitespace() || c == '&');
+                start..end.map_or(text.len(), |j| start + j)
+            }
         };
-        let start = if value_trimmed.starts_with('\'') {
-            start + 1
-        } else {
-            start
-        };
-        spans.push(start..end);
+        spans.push(span);
     }
     spans
 }
 
-/// Length of a single-quoted libpq value up to (not including) its closing quote, `\'` and
-/// `\\` being escapes; the whole rest when it is not closed.
-fn quoted_len(quoted: &str) -> usize {
+/// Length of a quoted value up to (not including) its closing `quote`, `\'` and `\\` being
+/// escapes (libpq, TOML) and a doubled quote a quote (SQL); the whole rest when it is not
+/// closed.
+fn quoted_len(quoted: &str, quote: char) -> usize {
     let mut escaped = false;
-    for (i, c) in quoted.char_indices() {
+    let mut chars = quoted.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         match c {
             _ if escaped => escaped = false,
             '\\' => escaped = true,
-            '\'' => return i,
+            c if c == quote && chars.peek().is_some_and(|&(_, n)| n == quote) => {
+                chars.next();
+            }
+            c if c == quote => return i,
             _ => {}
         }
     }
@@ -213,15 +226,52 @@ mod tests {
     }
 
     #[test]
-    fn a_mask_keeps_every_offset() {
+    fn the_mask_does_not_tell_the_length_and_hidden_names_what_it_replaced() {
         let text = "url = \"postgres://u:S3cr3tPw@h/d\" # é\npassword='a b' x=1";
-        let masked = mask(text);
-        assert_eq!(masked.len(), text.len());
-        assert!(!masked.contains("S3cr3tPw") && !masked.contains("a b"));
-        assert_eq!(masked.find("@h/d"), text.find("@h/d"));
-        assert_eq!(masked.find("x=1"), text.find("x=1"));
-        // Masked text is left alone by a second pass, of either kind.
-        assert_eq!(redact(&masked), masked);
-        assert_eq!(mask(&masked), masked);
+        let shown = redact(text);
+        assert_eq!(
+            shown,
+            "url = \"postgres://u:***@h/d\" # é\npassword='***' x=1"
+        );
+        let hidden = hidden(text);
+        assert_eq!(hidden.len(), 2);
+        assert_eq!(&text[hidden[0].clone()], "S3cr3tPw");
+        assert_eq!(&text[hidden[1].clone()], "a b");
+        // Redacted text is left alone by a second pass.
+        assert_eq!(redact(&shown), shown);
+    }
+
+    /// Regression (review of 2026-12-03): a quote or a blank in a URL's password ended the URL
+    /// before its `@`, and the password was shown whole; SQL's `PASSWORD '...'` was not seen.
+    #[test]
+    fn passwords_with_quotes_or_blanks_and_sql_passwords_are_hidden() {
+        let cases = [
+            (
+                "url = \"postgres://app:it'sSecret@db:5432/shop\"",
+                "it'sSecret",
+            ),
+            ("url = \"postgres://app:pa ss@db/shop\"", "pa ss"),
+            ("postgres://app:a`b<c>@db/shop x", "a`b<c>"),
+            (
+                "setup = [\"ALTER ROLE app PASSWORD 'it''s s3cret'\"]",
+                "it''s s3cret",
+            ),
+            ("CREATE ROLE x LOGIN ENCRYPTED PASSWORD\n'k3y'", "k3y"),
+        ];
+        for (text, secret) in cases {
+            let shown = redact(text);
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(shown.contains(MASK), "{shown}");
+        }
+        // No `@` after a `/`: a path or a message, not a userinfo.
+        let text = "cannot connect to postgres://h:5432/d: refused, ask bob@example.com";
+        assert_eq!(redact(text), text);
+        assert_eq!(redact("PASSWORD NULL"), "PASSWORD NULL");
+        // `check --print`'s TOML stays TOML.
+        assert_eq!(
+            redact("POSTGRES_PASSWORD = \"hunter2\""),
+            "POSTGRES_PASSWORD = \"***\""
+        );
+        assert_eq!(redact("PASSWORD = \"***\""), "PASSWORD = \"***\"");
     }
 }

@@ -41,19 +41,48 @@ pub(crate) struct Source {
     pub(crate) kind: SourceKind,
     /// The text as read (parsed from).
     pub(crate) text: Arc<str>,
-    /// The text as shown: every password masked byte for byte (see [`redact::mask`]), so that
-    /// every span into `text` points at the same place in it.
+    /// The text as shown: every password replaced by `***` ([`redact::redact`]).
     pub(crate) shown: Arc<str>,
+    /// The byte ranges of `text` replaced in `shown`, in order: spans into `text` move by them
+    /// ([`Source::shown_offset`]).
+    hidden: Vec<Range<usize>>,
 }
 
 impl Source {
     pub(crate) fn new(kind: SourceKind, text: impl Into<Arc<str>>) -> Source {
         let text: Arc<str> = text.into();
-        let shown = match redact::mask(&text) {
+        let hidden = redact::hidden(&text);
+        let shown = match redact::redact(&text) {
             std::borrow::Cow::Borrowed(_) => text.clone(),
             std::borrow::Cow::Owned(masked) => masked.into(),
         };
-        Source { kind, text, shown }
+        Source {
+            kind,
+            text,
+            shown,
+            hidden,
+        }
+    }
+
+    /// Where byte `offset` of `text` is in `shown`: past a password it moves by the difference
+    /// in length; inside one, it is the mask's start.
+    fn shown_offset(&self, offset: usize) -> usize {
+        let mut shift: isize = 0;
+        for h in &self.hidden {
+            if offset < h.end {
+                let offset = if offset > h.start { h.start } else { offset };
+                return offset.saturating_add_signed(shift);
+            }
+            shift += redact::MASK.len() as isize - h.len() as isize;
+        }
+        offset.saturating_add_signed(shift)
+    }
+
+    /// A span of `text` as a span of `shown`.
+    fn shown_span(&self, span: &Range<usize>) -> SourceSpan {
+        let start = self.shown_offset(span.start);
+        let end = self.shown_offset(span.end).max(start);
+        (start, end - start).into()
     }
 
     /// How the source is named in messages: the file's path, or `--set KEY=VALUE` (its
@@ -65,9 +94,9 @@ impl Source {
         }
     }
 
-    /// 1-based line and column (in characters) of a byte offset.
+    /// 1-based line and column (in characters, as shown) of a byte offset into `text`.
     pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
-        line_col(&self.shown, offset)
+        line_col(&self.shown, self.shown_offset(offset))
     }
 }
 
@@ -139,7 +168,7 @@ impl SourceMap {
                     source.display_name(),
                     source.shown.to_string(),
                 )),
-                span: (origin.span.start, origin.span.len()).into(),
+                span: source.shown_span(&origin.span),
             }),
         }
     }
