@@ -56,6 +56,12 @@ pub(crate) fn check(settings: &Settings) -> Result<Compiled, Vec<Problem>> {
     check_load(settings, &mut p);
     check_access(settings, &mut p);
     check_pool(settings, &mut p);
+    if settings.network.bandwidth == Some(0) {
+        p.add(
+            root().key("network").key("bandwidth"),
+            "must be at least 1 (KB/s); leave it out for no limit",
+        );
+    }
     let plan = plan::compile(&settings.workload).map_err(|problems| p.0.extend(problems));
     check_faults(settings, &mut p);
     let expect = expect::compile(settings.expect.as_ref()).map_err(|e| p.0.extend(e));
@@ -65,12 +71,16 @@ pub(crate) fn check(settings: &Settings) -> Result<Compiled, Vec<Problem>> {
     }
 }
 
-/// Why a name (of a scenario, or of a variant) cannot be used: empty, or longer than
+/// Why a name (of a scenario, or of a variant) cannot be used: empty, holding a control
+/// character, or longer than
 /// [`super::MAX_NAME`] characters (reports and their comparisons carry it whole).
 pub(crate) fn name_problem(name: &str) -> Option<String> {
     let length = name.chars().count();
     if name.trim().is_empty() {
         Some("must not be empty".to_string())
+    } else if name.contains(char::is_control) {
+        // Names go raw to the terminal, Markdown and JUnit: no escape sequence, no line break.
+        Some("must not hold a control character (a line break, a tab, an escape)".to_string())
     } else if length > super::MAX_NAME {
         Some(format!(
             "is {length} characters long; a name has at most {}",
@@ -185,6 +195,24 @@ fn check_pgbouncer(pgb: &PgBouncerSettings, at: Path, p: &mut Problems) {
             );
         } else if PGBOUNCER_KEYS.contains(&name.as_str()) {
             p.add(here, format!("set {name} as [database.pgbouncer] {name}"));
+        } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            p.add(here, "is not a PgBouncer setting (letters, digits and `_`)");
+        }
+    }
+    // Each value is one line of pgbouncer.ini: a line break would write settings of its own
+    // (past the checks above).
+    let texts = (pgb.settings.iter())
+        .map(|(name, v)| (at.clone().key("settings").key(name), v.0.as_str()))
+        .chain(
+            (pgb.server_reset_query.iter())
+                .map(|q| (at.clone().key("server_reset_query"), q.as_str())),
+        );
+    for (here, text) in texts {
+        if text.contains(char::is_control) {
+            p.add(
+                here,
+                "is one line of pgbouncer.ini: no line break or other control character",
+            );
         }
     }
 }
@@ -203,11 +231,31 @@ const PGBOUNCER_KEYS: &[&str] = &[
     "max_prepared_statements",
 ];
 
+/// The most tasks one process runs: each is a client with its own state, and more than this
+/// many (the bound also keeps a typo like `4294967295` from asking for gigabytes) belong on
+/// several machines.
+const MAX_TASKS: u32 = 100_000;
+
+/// The highest arrival rate one process generates (arrivals per second); far beyond what a
+/// process completes, and it keeps the arrival schedule's float arithmetic exact enough.
+const MAX_RATE: f64 = 1_000_000.0;
+
+fn too_fast(rate: f64) -> String {
+    format!(
+        "{rate} arrivals per second is more than one process generates (at most {MAX_RATE}); beyond, run the scenario on several machines and `stress merge` their reports"
+    )
+}
+
 fn check_load(s: &Settings, p: &mut Problems) {
     let load = root().key("load");
     let l = &s.load;
     if l.tasks == 0 {
         p.add(load.clone().key("tasks"), "must be at least 1");
+    } else if l.tasks > MAX_TASKS {
+        p.add(
+            load.clone().key("tasks"),
+            format!("at most {MAX_TASKS} tasks per process; beyond, run the scenario on several machines and `stress merge` their reports"),
+        );
     }
     match (l.duration, l.iterations) {
         (Some(_), Some(_)) => p.add(
@@ -222,18 +270,7 @@ fn check_load(s: &Settings, p: &mut Problems) {
         p.positive(load.clone().key("op_timeout"), t);
     }
     if let Some(rate) = l.rate {
-        if !(rate.is_finite() && rate > 0.0) {
-            p.add(
-                load.clone().key("rate"),
-                "must be a positive number of arrivals per second",
-            );
-        }
-        if l.iterations.is_some() {
-            p.add(
-                load.clone().key("iterations"),
-                "`iterations` counts operations per task (closed model); with `rate` set `duration`",
-            );
-        }
+        check_rate(rate, l.iterations.is_some(), p, load.clone());
     }
     if !l.stages.is_empty() {
         check_stages(s, p, load.clone());
@@ -301,6 +338,24 @@ fn check_on_failure(t: &PacingTable, p: &mut Problems, at: Path) {
     }
 }
 
+/// The open model's `rate`: positive, within what a process generates, without `iterations`.
+fn check_rate(rate: f64, iterations: bool, p: &mut Problems, load: Path) {
+    if !(rate.is_finite() && rate > 0.0) {
+        p.add(
+            load.clone().key("rate"),
+            "must be a positive number of arrivals per second",
+        );
+    } else if rate > MAX_RATE {
+        p.add(load.clone().key("rate"), too_fast(rate));
+    }
+    if iterations {
+        p.add(
+            load.clone().key("iterations"),
+            "`iterations` counts operations per task (closed model); with `rate` set `duration`",
+        );
+    }
+}
+
 fn check_stages(s: &Settings, p: &mut Problems, load: Path) {
     let l = &s.load;
     for key in ["duration", "iterations"] {
@@ -329,6 +384,8 @@ fn check_stages(s: &Settings, p: &mut Problems, load: Path) {
         let at = load.clone().key("stages").index(i).key("target");
         if !(stage.target.is_finite() && stage.target >= 0.0) {
             p.add(at, "must be a number, zero or more");
+        } else if l.rate.is_some() && stage.target > MAX_RATE {
+            p.add(at, too_fast(stage.target));
         } else if l.rate.is_none() && stage.target > f64::from(l.tasks) {
             p.add(
                 at,
