@@ -2,6 +2,8 @@
 //! bug, so that it stays fixed.
 
 mod common;
+#[path = "regression/review.rs"]
+mod review;
 
 use std::path::PathBuf;
 
