@@ -8,7 +8,7 @@
 
 use super::layout::Col;
 use crate::metric::{format_ms as ms, format_pct};
-use crate::report::model::VariantReport;
+use crate::report::model::{LatencySummary, VariantReport};
 use crate::report::verdict;
 
 /// A column: its header, whether it holds numbers (aligned right), and its cell.
@@ -60,10 +60,18 @@ pub(crate) const GROUPS: [&[Column]; 4] = [
         column("ok/s", true, |v| rate(v.throughput_ops_s)),
     ],
     &[
-        column("op p50", true, |v| ms(v.latency_ms.operation.p50)),
-        column("op p99", true, |v| ms(v.latency_ms.operation.p99)),
-        column("acq p50", true, |v| ms(v.latency_ms.acquire.p50)),
-        column("acq p99", true, |v| ms(v.latency_ms.acquire.p99)),
+        column("op p50", true, |v| {
+            quantile(&v.latency_ms.operation, |l| l.p50)
+        }),
+        column("op p99", true, |v| {
+            quantile(&v.latency_ms.operation, |l| l.p99)
+        }),
+        column("acq p50", true, |v| {
+            quantile(&v.latency_ms.acquire, |l| l.p50)
+        }),
+        column("acq p99", true, |v| {
+            quantile(&v.latency_ms.acquire, |l| l.p99)
+        }),
     ],
     &[
         column("errors", false, errors_cell),
@@ -71,6 +79,11 @@ pub(crate) const GROUPS: [&[Column]; 4] = [
         column("checks", true, checks_cell),
     ],
 ];
+
+/// A latency quantile, `-` when nothing was measured (not a misleading `0µs`).
+fn quantile(l: &LatencySummary, q: fn(&LatencySummary) -> f64) -> String {
+    if l.count == 0 { "-".into() } else { ms(q(l)) }
+}
 
 /// `column` filled for `variants`.
 pub(crate) fn col(column: &Column, variants: &[VariantReport]) -> Col {
@@ -199,5 +212,18 @@ mod tests {
         assert_eq!(anomalies_cell(&v), "lost writes 83\nreturned in txn 15");
         v.throughput_ops_s = 0.4;
         assert_eq!(col(&GROUPS[1][3], &[v]).cells, ["0.4"]);
+    }
+
+    /// Review of 2026-12-03: a variant whose every operation failed showed `op p50 0µs`.
+    #[test]
+    fn latencies_of_nothing_measured_are_a_dash() {
+        let mut v = fixtures::variant("v", 0, 5, serde_json::json!({}));
+        v.latency_ms.operation.count = 0;
+        v.latency_ms.acquire.count = 3;
+        (v.latency_ms.acquire.p50, v.latency_ms.acquire.p99) = (0.0, 0.042);
+        let cells: Vec<String> = (GROUPS[2].iter())
+            .flat_map(|c| col(c, std::slice::from_ref(&v)).cells)
+            .collect();
+        assert_eq!(cells, ["-", "-", "0µs", "42µs"]);
     }
 }
