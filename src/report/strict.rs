@@ -3,8 +3,9 @@
 //! never judges numbers that were never measured (an empty histogram behind `ok = 80`).
 //!
 //! Checked per variant: a unique name of at most [`MAX_NAME_CHARS`] characters; `ok + failed =
-//! total`; `measured_s` finite, not negative, and above 0 when there were operations; every
-//! `hdr` decodes and holds exactly the `count` its summary states, at most `MAX_COUNT`;
+//! total`; `measured_s` a length of time (finite, not negative, within a `Duration`), above 0
+//! when there were operations; latency statistics finite and not negative; every `hdr` decodes
+//! and holds exactly the `count` its summary states, at most `MAX_COUNT`;
 //! `latency_ms.operation.count = ok`, `latency_ms.failed.count = failed`; the error classes
 //! add up to `failed`; and, when there is a timeline, its seconds add up to the totals and each
 //! second's histogram holds its `ok`. Arithmetic is checked: an overflow is an inconsistency.
@@ -64,7 +65,10 @@ fn variant(v: &VariantReport) -> Result<(), String> {
             ));
         }
     }
-    if !v.measured_s.is_finite() || v.measured_s < 0.0 || (o.total > 0 && v.measured_s <= 0.0) {
+    // Beyond what a `Duration` holds (~584 billion years) is no run's length either; `merge`
+    // reads it as one.
+    let not_a_duration = std::time::Duration::try_from_secs_f64(v.measured_s).is_err();
+    if not_a_duration || (o.total > 0 && v.measured_s <= 0.0) {
         return Err(format!(
             "measured_s = {} for {} operations is not a length of time they ran in",
             v.measured_s, o.total
@@ -124,8 +128,21 @@ fn latencies(v: &VariantReport) -> Result<(), String> {
     Ok(())
 }
 
-/// The histogram decodes and holds exactly `count` values.
+/// The histogram decodes and holds exactly `count` values; its statistics are latencies
+/// (finite, not negative).
 fn summary(what: &str, s: &LatencySummary) -> Result<(), String> {
+    let stats = [
+        ("min", s.min),
+        ("mean", s.mean),
+        ("p50", s.p50),
+        ("p90", s.p90),
+        ("p99", s.p99),
+        ("p999", s.p999),
+        ("max", s.max),
+    ];
+    if let Some((name, x)) = stats.iter().find(|(_, x)| !(x.is_finite() && *x >= 0.0)) {
+        return Err(format!("{what}.{name} = {x} is not a latency"));
+    }
     let held = held(what, &s.hdr)?;
     if held != s.count {
         return Err(format!(

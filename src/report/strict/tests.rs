@@ -111,6 +111,21 @@ fn a_measured_phase_of_no_length_is_refused() {
     let mut v = consistent("v", 0);
     v.measured_s = 0.0;
     checked(vec![v]).unwrap();
+    // Review of 2026-12-03: `compare` read 1e20 s that `merge` refused.
+    let mut v = consistent("v", 80);
+    v.measured_s = 1e20;
+    refused(v, "measured_s = 100000000000000000000");
+}
+
+/// Review of 2026-12-03: a hand-edited p99 of -5 ms was compared as a change of -2174.7%.
+#[test]
+fn latency_statistics_that_are_no_latency_are_refused() {
+    let mut v = consistent("v", 80);
+    v.latency_ms.operation.p99 = -5.0;
+    refused(v, "latency_ms.operation.p99 = -5 is not a latency");
+    let mut v = consistent("v", 80);
+    v.latency_ms.acquire.max = f64::INFINITY;
+    refused(v, "latency_ms.acquire.max = inf is not a latency");
 }
 
 #[test]
