@@ -4,7 +4,7 @@
 //!
 //! Checked per variant: a unique name of at most [`MAX_NAME_CHARS`] characters; `ok + failed =
 //! total`; `measured_s` a length of time (finite, not negative, within a `Duration`), above 0
-//! when there were operations; latency statistics finite and not negative; every `hdr` decodes
+//! when there were operations; `throughput_ops_s = ok / measured_s`; latency statistics finite and not negative; every `hdr` decodes
 //! and holds exactly the `count` its summary states, at most `MAX_COUNT`;
 //! `latency_ms.operation.count = ok`, `latency_ms.failed.count = failed`; the error classes
 //! add up to `failed`; and, when there is a timeline, its seconds add up to the totals and each
@@ -72,6 +72,21 @@ fn variant(v: &VariantReport) -> Result<(), String> {
         return Err(format!(
             "measured_s = {} for {} operations is not a length of time they ran in",
             v.measured_s, o.total
+        ));
+    }
+    // `ok / measured_s` as written (0 without a measured phase); a relative slack for the
+    // float's last digits, none for a hand-edited figure.
+    let expected = if v.measured_s > 0.0 {
+        o.ok as f64 / v.measured_s
+    } else {
+        0.0
+    };
+    // False for a NaN too.
+    let within = (v.throughput_ops_s - expected).abs() <= 1e-9 * expected.max(1.0);
+    if !within {
+        return Err(format!(
+            "throughput_ops_s = {} but operations.ok / measured_s = {expected}",
+            v.throughput_ops_s
         ));
     }
     latencies(v)?;

@@ -117,6 +117,17 @@ fn a_measured_phase_of_no_length_is_refused() {
     refused(v, "measured_s = 100000000000000000000");
 }
 
+/// Review of 2026-12-03: a hand-edited throughput was compared as measured.
+#[test]
+fn a_throughput_that_is_not_ok_per_second_is_refused() {
+    let mut v = consistent("v", 80);
+    v.throughput_ops_s = 1e12;
+    refused(
+        v,
+        "throughput_ops_s = 1000000000000 but operations.ok / measured_s",
+    );
+}
+
 /// Review of 2026-12-03: a hand-edited p99 of -5 ms was compared as a change of -2174.7%.
 #[test]
 fn latency_statistics_that_are_no_latency_are_refused() {
