@@ -65,8 +65,8 @@ fn ends_token(c: char) -> bool {
 /// `scheme://user:PASSWORD@...`: the password runs from the first `:` of the part after `://`
 /// to the last `@` before the URL ends (a password with an unencoded `@` or `/` is still
 /// covered; at worst some of the host is hidden too). A password holding a blank or a quote
-/// (`it's`, legal in a URL's userinfo) ends the URL early: then the password runs to the first
-/// `@` of the line (or of the double-quoted string) with no `/` before it.
+/// (`it's`, legal in a URL's userinfo) ends the URL early: then the password runs to the last
+/// `@` before the first `/` of the line (or of the double-quoted string).
 fn url_passwords(text: &str) -> Vec<Range<usize>> {
     let mut spans = Vec::new();
     let mut from = 0;
@@ -77,7 +77,7 @@ fn url_passwords(text: &str) -> Vec<Range<usize>> {
         let token = &text[start..end_of(ends_token)];
         let line = &text[start..end_of(|c| matches!(c, '"' | '\n' | '\r'))];
         let in_token = token.rfind('@');
-        let in_line = || line.find('@').filter(|&at| !line[..at].contains('/'));
+        let in_line = || line[..line.find('/').unwrap_or(line.len())].rfind('@');
         if let Some(at) = in_token.or_else(in_line)
             && let Some(colon) = text[start..start + at].find(':')
         {
@@ -252,6 +252,7 @@ mod tests {
             ),
             ("url = \"postgres://app:pa ss@db/shop\"", "pa ss"),
             ("postgres://app:a`b<c>@db/shop x", "a`b<c>"),
+            ("postgres://app:it'sS@cret@db/shop", "cret"),
             (
                 "setup = [\"ALTER ROLE app PASSWORD 'it''s s3cret'\"]",
                 "it''s s3cret",
