@@ -72,8 +72,8 @@ pub(crate) fn check(settings: &Settings) -> Result<Compiled, Vec<Problem>> {
 }
 
 /// Why a name (of a scenario, or of a variant) cannot be used: empty, holding a control
-/// character, or longer than
-/// [`super::MAX_NAME`] characters (reports and their comparisons carry it whole).
+/// character, or longer than [`super::MAX_NAME`] characters (reports and their comparisons
+/// carry it whole).
 pub(crate) fn name_problem(name: &str) -> Option<String> {
     let length = name.chars().count();
     if name.trim().is_empty() {
