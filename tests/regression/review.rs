@@ -30,8 +30,8 @@ fn check(name: &str, text: &str) -> (Option<i32>, String) {
 /// Values `check` accepted and `run` then died of: `tasks = 4294967295` asked for 16 GiB
 /// (abort), `rate = 1e300` never reached its deadline (a hang), `[network] bandwidth = 0` stalled
 /// every connection and blamed the database (exit 3), a line break in a PgBouncer setting wrote
-/// settings of its own into `pgbouncer.ini`, a control character in a variant's name went raw
-/// to the terminal. Each is now refused at its key, exit 2.
+/// settings of its own into `pgbouncer.ini`, a control character in a variant's or a workload's
+/// name went raw to the terminal. Each is now refused at its key, exit 2.
 #[test]
 fn values_that_broke_the_run_are_refused_at_their_key() {
     let cases = [
@@ -60,6 +60,12 @@ fn values_that_broke_the_run_are_refused_at_their_key() {
             "[load]",
             "[database.pgbouncer]\nserver_reset_query = \"DISCARD ALL\\nadmin_users = x\"\n[load]",
             "database.pgbouncer.server_reset_query",
+        ),
+        (
+            "workload",
+            "name = \"w\"",
+            "name = \"w\\tx\"",
+            "workload[0].name",
         ),
         (
             "variant",
