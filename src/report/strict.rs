@@ -2,10 +2,11 @@
 //! consistency the report promises is checked before a number of it is used, so that a gate
 //! never judges numbers that were never measured (an empty histogram behind `ok = 80`).
 //!
-//! Checked per variant: a unique name of at most [`MAX_NAME_CHARS`] characters; `ok + failed =
-//! total`; `measured_s` a length of time (finite, not negative, within a `Duration`), above 0
-//! when there were operations; `throughput_ops_s = ok / measured_s`; latency statistics finite and not negative; every `hdr` decodes
-//! and holds exactly the `count` its summary states, at most `MAX_COUNT`;
+//! Checked: a schema version that exists (from 1); per variant: a unique name of at most
+//! [`MAX_NAME_CHARS`] characters; `ok + failed = total`; `measured_s` a length of time (finite,
+//! not negative, within a `Duration`), above 0 when there were operations; `throughput_ops_s =
+//! ok / measured_s`; latency statistics finite and not negative; every `hdr` decodes and holds
+//! exactly the `count` its summary states, at most `MAX_COUNT`;
 //! `latency_ms.operation.count = ok`, `latency_ms.failed.count = failed`; the error classes
 //! add up to `failed`; and, when there is a timeline, its seconds add up to the totals and each
 //! second's histogram holds its `ok`. Arithmetic is checked: an overflow is an inconsistency.
@@ -35,6 +36,11 @@ pub(crate) fn check(path: &Path, report: &Report) -> Result<(), Inconsistent> {
         path: path.to_path_buf(),
         message,
     };
+    if report.schema_version == 0 {
+        return Err(fail(
+            "schema_version 0: no stress writes it (the first is 1)".into(),
+        ));
+    }
     let mut names = BTreeSet::new();
     for v in &report.variants {
         let chars = v.name.chars().count();

@@ -49,6 +49,15 @@ fn refused(v: VariantReport, needle: &str) {
     assert!(e.contains(needle), "{e}");
 }
 
+/// Review of 2026-12-03: `schema_version = 0` was read as a report.
+#[test]
+fn a_schema_version_no_stress_writes_is_refused() {
+    let mut r = fixtures::report("r", "2026-01-01T00:00:00.000Z", vec![consistent("v", 80)]);
+    r.schema_version = 0;
+    let e = check(Path::new("r.json"), &r).unwrap_err().to_string();
+    assert!(e.contains("schema_version 0: no stress writes it"), "{e}");
+}
+
 #[test]
 fn a_consistent_report_is_read() {
     checked(vec![consistent("v", 80), consistent("w", 0)]).unwrap();
