@@ -9,9 +9,9 @@
 //!   escapes) or up to the next blank (or `&` in a query).
 //!
 //! [`redact`] replaces each password with `***`, whatever its length (a mask as long as the
-//! password would tell its length). [`hidden`] gives the byte ranges it replaces, so that a
-//! scenario snippet can move the spans into its text to the redacted text. A password that is
-//! already all `*` is left as it is, so redacting text twice changes nothing.
+//! password would tell its length). [`redact_spans`] also gives the byte ranges it replaced, so
+//! that a scenario snippet can move the spans into its text to the redacted text. A password
+//! that is already all `*` is left as it is, so redacting text twice changes nothing.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -21,24 +21,24 @@ pub(crate) const MASK: &str = "***";
 
 /// The text with every password replaced by [`MASK`].
 pub fn redact(text: &str) -> Cow<'_, str> {
+    redact_spans(text).0
+}
+
+/// [`redact`]'s text, and the byte ranges of `text` it replaced with [`MASK`], in order.
+pub(crate) fn redact_spans(text: &str) -> (Cow<'_, str>, Vec<Range<usize>>) {
     let spans = passwords(text);
     if spans.is_empty() {
-        return Cow::Borrowed(text);
+        return (Cow::Borrowed(text), spans);
     }
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
-    for span in spans {
+    for span in &spans {
         out.push_str(&text[at..span.start]);
         out.push_str(MASK);
         at = span.end;
     }
     out.push_str(&text[at..]);
-    Cow::Owned(out)
-}
-
-/// The byte ranges of `text` that [`redact`] replaces with [`MASK`], in order.
-pub(crate) fn hidden(text: &str) -> Vec<Range<usize>> {
-    passwords(text)
+    (Cow::Owned(out), spans)
 }
 
 /// Byte ranges of the passwords in `text`, in order, not overlapping, none empty or all `*`.
@@ -226,14 +226,13 @@ mod tests {
     }
 
     #[test]
-    fn the_mask_does_not_tell_the_length_and_hidden_names_what_it_replaced() {
+    fn the_mask_does_not_tell_the_length_and_the_spans_name_what_it_replaced() {
         let text = "url = \"postgres://u:S3cr3tPw@h/d\" # é\npassword='a b' x=1";
-        let shown = redact(text);
+        let (shown, hidden) = redact_spans(text);
         assert_eq!(
             shown,
             "url = \"postgres://u:***@h/d\" # é\npassword='***' x=1"
         );
-        let hidden = hidden(text);
         assert_eq!(hidden.len(), 2);
         assert_eq!(&text[hidden[0].clone()], "S3cr3tPw");
         assert_eq!(&text[hidden[1].clone()], "a b");

@@ -51,10 +51,9 @@ pub(crate) struct Source {
 impl Source {
     pub(crate) fn new(kind: SourceKind, text: impl Into<Arc<str>>) -> Source {
         let text: Arc<str> = text.into();
-        let hidden = redact::hidden(&text);
-        let shown = match redact::redact(&text) {
-            std::borrow::Cow::Borrowed(_) => text.clone(),
-            std::borrow::Cow::Owned(masked) => masked.into(),
+        let (shown, hidden) = match redact::redact_spans(&text) {
+            (std::borrow::Cow::Borrowed(_), hidden) => (text.clone(), hidden),
+            (std::borrow::Cow::Owned(masked), hidden) => (masked.into(), hidden),
         };
         Source {
             kind,
@@ -70,8 +69,7 @@ impl Source {
         let mut shift: isize = 0;
         for h in &self.hidden {
             if offset < h.end {
-                let offset = if offset > h.start { h.start } else { offset };
-                return offset.saturating_add_signed(shift);
+                return offset.min(h.start).saturating_add_signed(shift);
             }
             shift += redact::MASK.len() as isize - h.len() as isize;
         }
