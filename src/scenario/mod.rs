@@ -34,11 +34,31 @@ use source::{Origin, ScenarioError, ScenarioErrors, SourceId, SourceKind, Source
 /// Name of the only variant of a scenario that declares none.
 pub(crate) const DEFAULT_VARIANT: &str = "default";
 
-/// Longest name of a scenario or a variant, in characters.
+/// Longest name of a scenario, a variant or a workload, in characters.
 pub(crate) const MAX_NAME: usize = 200;
 
 /// Longest scenario name in bytes: `<name>.json` must fit a file name (255 bytes).
 pub(crate) const MAX_NAME_BYTES: usize = 250;
+
+/// Why a name (of a scenario, a variant or a workload) cannot be used: empty, holding a control
+/// character, or longer than [`MAX_NAME`] characters (reports and their comparisons
+/// carry it whole).
+pub(crate) fn name_problem(name: &str) -> Option<String> {
+    let length = name.chars().count();
+    if name.trim().is_empty() {
+        Some("must not be empty".to_string())
+    } else if name.contains(char::is_control) {
+        // Names go raw to the terminal, Markdown and JUnit: no escape sequence, no line break.
+        Some("must not hold a control character (a line break, a tab, an escape)".to_string())
+    } else if length > MAX_NAME {
+        Some(format!(
+            "is {length} characters long; a name has at most {}",
+            MAX_NAME
+        ))
+    } else {
+        None
+    }
+}
 
 /// What the command line adds to a scenario file.
 #[derive(Clone, Debug, Default)]
@@ -242,7 +262,7 @@ fn take_variants(sources: &SourceMap, base: &mut Node) -> Result<Declared, Scena
                         format!("a variant named `{name}` already exists"),
                     ))
                 }
-                Some(name) => match validate::name_problem(name) {
+                Some(name) => match name_problem(name) {
                     None => declared.push((name.to_string(), Some(item))),
                     Some(problem) => {
                         errors.push(sources.error(&n.value.origin, format!("{key}.name"), problem))
@@ -311,9 +331,7 @@ fn refuse_long_swept_names(
 ) -> Result<(), ScenarioErrors> {
     let mut errors: Vec<ScenarioError> = Vec::new();
     for p in planned {
-        let (Some(problem), Some((keys, value))) =
-            (validate::name_problem(&p.name), p.point.last())
-        else {
+        let (Some(problem), Some((keys, value))) = (name_problem(&p.name), p.point.last()) else {
             continue;
         };
         let key: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();

@@ -324,14 +324,8 @@ pub(crate) fn compile(workloads: &[WorkloadSettings]) -> Result<Plan, Vec<Proble
     let mut total = 0u64;
     for (i, w) in workloads.iter().enumerate() {
         let path = Path::default().key("workload").index(i);
-        if w.name.trim().is_empty() {
-            c.problem(path.clone().key("name"), "must not be empty");
-        } else if w.name.contains(char::is_control) {
-            // As a scenario's or a variant's name: shown raw in the terminal and the reports.
-            c.problem(
-                path.clone().key("name"),
-                "must not hold a control character (a line break, a tab, an escape)",
-            );
+        if let Some(problem) = super::name_problem(&w.name) {
+            c.problem(path.clone().key("name"), problem);
         }
         if workloads[..i].iter().any(|o| o.name == w.name) {
             c.problem(

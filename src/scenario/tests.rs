@@ -302,3 +302,23 @@ fn pgbouncer_keys_and_pooler_faults_are_checked() {
     let e = first_error(&format!("{base}{pgb}{stray}"), &[]);
     assert!(e.contains("`for` does not apply"), "{e}");
 }
+
+#[test]
+fn a_workload_name_follows_the_rules_of_every_name() {
+    let long = "w".repeat(MAX_NAME + 1);
+    let text = BASE.replacen("name = \"w\"", &format!("name = \"{long}\""), 1);
+    let e = first_error(&text, &[]);
+    assert!(
+        e.contains("key `workload[0].name`") && e.contains("at most 200"),
+        "{e}"
+    );
+    let text = BASE.replacen("name = \"w\"", "name = \"w\\u001b\"", 1);
+    let e = first_error(&text, &[]);
+    assert!(e.contains("control character"), "{e}");
+    let text = BASE.replacen(
+        "name = \"w\"",
+        &format!("name = \"{}\"", "w".repeat(MAX_NAME)),
+        1,
+    );
+    load_with(&text, &[], &[]).unwrap();
+}

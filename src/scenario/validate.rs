@@ -47,7 +47,7 @@ pub(crate) struct Compiled {
 /// are those of [`plan::compile`], the `[expect]` ones those of [`expect::compile`].
 pub(crate) fn check(settings: &Settings) -> Result<Compiled, Vec<Problem>> {
     let mut p = Problems(Vec::new());
-    if let Some(problem) = name_problem(&settings.name) {
+    if let Some(problem) = super::name_problem(&settings.name) {
         p.add(root().key("name"), problem);
     } else if let Some(problem) = file_name_problem(&settings.name) {
         p.add(root().key("name"), problem);
@@ -68,26 +68,6 @@ pub(crate) fn check(settings: &Settings) -> Result<Compiled, Vec<Problem>> {
     match (plan, expect) {
         (Ok(plan), Ok(expect)) if p.0.is_empty() => Ok(Compiled { plan, expect }),
         _ => Err(p.0),
-    }
-}
-
-/// Why a name (of a scenario, or of a variant) cannot be used: empty, holding a control
-/// character, or longer than [`super::MAX_NAME`] characters (reports and their comparisons
-/// carry it whole).
-pub(crate) fn name_problem(name: &str) -> Option<String> {
-    let length = name.chars().count();
-    if name.trim().is_empty() {
-        Some("must not be empty".to_string())
-    } else if name.contains(char::is_control) {
-        // Names go raw to the terminal, Markdown and JUnit: no escape sequence, no line break.
-        Some("must not hold a control character (a line break, a tab, an escape)".to_string())
-    } else if length > super::MAX_NAME {
-        Some(format!(
-            "is {length} characters long; a name has at most {}",
-            super::MAX_NAME
-        ))
-    } else {
-        None
     }
 }
 
