@@ -232,6 +232,16 @@ impl Comparison {
 }
 
 /// Compares every variant of `new` with the baseline variant of the same name.
+/// Whether the run that wrote `new` left the variant `name` out (`--variant`). Reports of
+/// earlier versions do not say: there, an uninterrupted run of another selection's settings
+/// hash is taken to have left out what it lacks.
+fn left_out(new: &Report, base: &Report, name: &str) -> bool {
+    match &new.scenario.variants_left_out {
+        Some(names) => names.iter().any(|n| n == name),
+        None => !new.interrupted && base.scenario.settings_sha256 != new.scenario.settings_sha256,
+    }
+}
+
 pub fn compare(
     base: &Report,
     new: &Report,
@@ -257,20 +267,19 @@ pub fn compare(
         })
         .collect();
     // A baseline variant this run lacks is a regression unless the run chose not to run it
-    // (`--variant`, which changes the selection's hash): an interrupted run, or one that lost a
-    // variant otherwise, must not pass the gate on what it did not measure.
-    let same_selection = base.scenario.settings_sha256 == new.scenario.settings_sha256;
+    // (`--variant`, which the report names): an interrupted run, a variant renamed or lost,
+    // must not pass the gate on what it did not measure, even with `--force`.
     for b in &base.variants {
         if !new.variants.iter().any(|n| n.name == b.name) {
-            let (note, missing) = if new.interrupted {
+            let (note, missing) = if left_out(new, base, &b.name) {
+                ("not selected in this run", false)
+            } else if new.interrupted {
                 (
                     "not in this run: it was interrupted before this variant",
                     true,
                 )
-            } else if same_selection {
-                ("not in this run", true)
             } else {
-                ("not selected in this run", false)
+                ("not in this run", true)
             };
             variants.push(VariantComparison {
                 name: b.name.clone(),
@@ -529,5 +538,27 @@ mod tests {
             c.variants[1].note.as_deref(),
             Some("not selected in this run")
         );
+    }
+
+    /// Regression: a report says which variants `--variant` left out. Before, any other settings
+    /// hash was read as another selection, so `--force` (other settings) let a renamed or lost
+    /// variant pass as "not selected".
+    #[test]
+    fn only_a_variant_the_run_left_out_is_not_selected() {
+        let base = fixtures::hashed(&[("a", "ha"), ("b", "hb")], "all");
+        let mut new = fixtures::hashed(&[("a", "other")], "other settings");
+        new.scenario.variants_left_out = Some(Vec::new());
+        let forced = Some("other settings".to_string());
+        let c = compare(&base, &new, &Tolerances::default(), forced.clone());
+        assert_eq!(c.regressions(), 1, "{c:?}");
+        assert_eq!(c.variants[1].note.as_deref(), Some("not in this run"));
+        new.scenario.variants_left_out = Some(vec!["b".into()]);
+        new.interrupted = true;
+        let c = compare(&base, &new, &Tolerances::default(), forced);
+        assert_eq!(
+            c.variants[1].note.as_deref(),
+            Some("not selected in this run")
+        );
+        assert!(c.variants.iter().all(|v| !v.missing), "{c:?}");
     }
 }

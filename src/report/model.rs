@@ -74,6 +74,11 @@ pub struct ScenarioInfo {
     pub(crate) file: String,
     /// Hash of the effective settings of every variant (comments and formatting do not count).
     pub settings_sha256: String,
+    /// The variants the scenario declares that this run did not select (`--variant`): a
+    /// baseline variant missing from a run is a regression unless it is named here. Absent in
+    /// reports of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) variants_left_out: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]

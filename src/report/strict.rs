@@ -2,7 +2,8 @@
 //! consistency the report promises is checked before a number of it is used, so that a gate
 //! never judges numbers that were never measured (an empty histogram behind `ok = 80`).
 //!
-//! Checked: a schema version that exists (from 1); per variant: a unique name of at most
+//! Checked: a schema version that exists (from 1); no variant both run and left out; per
+//! variant: a unique name of at most
 //! [`MAX_NAME_CHARS`] characters; `ok + failed = total`; `measured_s` a length of time (finite,
 //! not negative, within a `Duration`), above 0 when there were operations; `throughput_ops_s =
 //! ok / measured_s`; latency statistics finite and not negative; every `hdr` decodes and holds
@@ -56,6 +57,12 @@ pub(crate) fn check(path: &Path, report: &Report) -> Result<(), Inconsistent> {
             )));
         }
         variant(v).map_err(|m| fail(format!("variant `{}`: {m}", v.name)))?;
+    }
+    let left_out = report.scenario.variants_left_out.iter().flatten();
+    if let Some(name) = left_out.into_iter().find(|n| names.contains(n.as_str())) {
+        return Err(fail(format!(
+            "variant `{name}` ran, yet scenario.variants_left_out names it"
+        )));
     }
     Ok(())
 }

@@ -160,6 +160,7 @@ impl Done {
                 description: scenario.description.clone(),
                 file: scenario.file.display().to_string(),
                 settings_sha256: scenario.settings_sha256.clone(),
+                variants_left_out: Some(scenario.left_out.clone()),
             },
             started_at: self.started_at,
             interrupted: self.interrupted,

@@ -79,6 +79,8 @@ pub struct Scenario {
     /// Hash of the effective settings of all variants (not of the file's bytes: a comment
     /// edit keeps it).
     pub settings_sha256: String,
+    /// The names of the variants the scenario declares and `--variant` left out, in file order.
+    pub(crate) left_out: Vec<String>,
 }
 
 /// One variant, ready to run.
@@ -118,7 +120,7 @@ pub fn load_str(
     let axes = sweep::take(&sources, &mut base, declared.len())?;
     refuse_sets_on_swept_keys(&sources, &sets, &axes)?;
     sweep::refuse_in_variants(&sources, &declared)?;
-    let selected = select(sweep::expand(declared, &axes), &options.variants)?;
+    let (selected, left_out) = select(sweep::expand(declared, &axes), &options.variants)?;
     refuse_long_swept_names(&sources, &selected)?;
 
     let mut errors = Found::default();
@@ -156,6 +158,7 @@ pub fn load_str(
         description: first.description.clone(),
         settings_sha256: settings_hash(&variants),
         variants,
+        left_out,
     })
 }
 
@@ -292,13 +295,13 @@ fn take_variants(sources: &SourceMap, base: &mut Node) -> Result<Declared, Scena
 }
 
 /// The variants named by `--variant`: a variant's full name, or the name of a `[[variant]]`
-/// (all its sweep points).
+/// (all its sweep points); and the names of those it leaves out.
 fn select(
     planned: Vec<sweep::Planned>,
     wanted: &[String],
-) -> Result<Vec<sweep::Planned>, ScenarioErrors> {
+) -> Result<(Vec<sweep::Planned>, Vec<String>), ScenarioErrors> {
     if wanted.is_empty() {
-        return Ok(planned);
+        return Ok((planned, Vec::new()));
     }
     let chosen = |p: &sweep::Planned, w: &String| p.name == *w || p.declared == *w;
     let mut errors = Vec::new();
@@ -317,10 +320,10 @@ fn select(
     if !errors.is_empty() {
         return Err(ScenarioErrors(errors));
     }
-    Ok(planned
+    let (selected, left): (Vec<_>, Vec<_>) = planned
         .into_iter()
-        .filter(|p| wanted.iter().any(|w| chosen(p, w)))
-        .collect())
+        .partition(|p| wanted.iter().any(|w| chosen(p, w)));
+    Ok((selected, left.into_iter().map(|p| p.name).collect()))
 }
 
 /// A sweep point's name is made of its values: one over [`MAX_NAME`] is refused at the last

@@ -71,6 +71,8 @@ fn variant_selection_by_name() {
     let s = load_with(BASE, &[], &["pool"]).unwrap();
     assert_eq!(s.variants.len(), 1);
     assert_eq!(s.variants[0].name, "pool");
+    assert_eq!(s.left_out, ["shared"]);
+    assert!(load_with(BASE, &[], &[]).unwrap().left_out.is_empty());
     let e = load_with(BASE, &[], &["nope"]).unwrap_err().to_string();
     assert!(e.contains("no variant named `nope`"), "{e}");
     assert!(e.contains("`shared`, `pool`"), "{e}");

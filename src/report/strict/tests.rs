@@ -59,6 +59,19 @@ fn a_schema_version_no_stress_writes_is_refused() {
 }
 
 #[test]
+fn a_variant_both_run_and_left_out_is_refused() {
+    let mut r = fixtures::report("r", "2026-01-01T00:00:00.000Z", vec![consistent("v", 80)]);
+    r.scenario.variants_left_out = Some(vec!["w".into()]);
+    check(Path::new("r.json"), &r).unwrap();
+    r.scenario.variants_left_out = Some(vec!["v".into()]);
+    let e = check(Path::new("r.json"), &r).unwrap_err().to_string();
+    assert!(
+        e.contains("variant `v` ran, yet scenario.variants_left_out"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_consistent_report_is_read() {
     checked(vec![consistent("v", 80), consistent("w", 0)]).unwrap();
 }
