@@ -15,7 +15,8 @@
 //! - [`metric`]: the one metric vocabulary of `[expect]`, `--tolerance` and every table;
 //! - [`value`]: parameter and captured values, statement templates (vocabulary, below all).
 //!
-//! [`redact`] hides passwords in anything shown to a user.
+//! [`redact`] hides passwords in anything shown to a user; [`console`] writes lines for the user
+//! that never panic (a closed pipe or a hung-up terminal must not cost a run its report).
 //!
 //! [`cli`] and [`options`] are the edge: the binary's `main.rs` parses with [`cli`], turns the
 //! arguments into settings with [`options`] and runs [`commands`]; neither of the first two
@@ -23,13 +24,14 @@
 //!
 //! Imports go one way, with no circle between files or top-level modules (`tests/layers.rs`
 //! checks it): vocabulary ([`metric`], [`value`], [`record`]'s error classes and recorders,
-//! [`redact`], [`signal`]) and [`conninfo`] → [`scenario`] → [`database`] → [`access`] →
+//! [`redact`], [`console`], [`signal`]) and [`conninfo`] → [`scenario`] → [`database`] → [`access`] →
 //! [`workload`] → [`run`] (with [`network`]) → [`report`] → [`export`] → [`commands`].
 
 pub mod access;
 pub mod cli;
 pub mod commands;
 pub mod conninfo;
+pub(crate) mod console;
 pub mod database;
 pub mod exit;
 pub mod export;

@@ -10,6 +10,7 @@
 //! more rows than it has tasks (see `wait_until_measured`); no test waits for a guessed time.
 
 use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -52,6 +53,17 @@ struct Run {
 /// Starts `stress run` on the scenario with these setup/teardown statements and duration;
 /// `cache` overrides the template cache (a fresh one makes it build the template).
 fn start(setup: &str, teardown: &str, duration: &str, cache: Option<&Path>) -> Run {
+    start_with(setup, teardown, duration, cache, Stdio::null())
+}
+
+/// As [`start`], with `stress`'s stdout (where the summary goes) on `stdout`.
+fn start_with(
+    setup: &str,
+    teardown: &str,
+    duration: &str,
+    cache: Option<&Path>,
+    stdout: Stdio,
+) -> Run {
     let tmp = private_tmpdir();
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("signals.toml");
@@ -70,7 +82,7 @@ fn start(setup: &str, teardown: &str, duration: &str, cache: Option<&Path>) -> R
         report.to_str().unwrap(),
     ])
     .env("TMPDIR", tmp.path())
-    .stdout(Stdio::null())
+    .stdout(stdout)
     .stderr(Stdio::piped());
     if let Some(cache) = cache {
         cmd.env("STRESS_CACHE_DIR", cache);
@@ -211,6 +223,74 @@ fn sighup_during_setup() {
         (true, 0),
         "setup finished, the load was skipped"
     );
+    run.assert_nothing_left();
+}
+
+/// Regression (review of 2026-12-03): a real hang-up (the terminal closed, then SIGHUP) cost
+/// the run its report. The descriptors to point at `/dev/null` were looked up in the signal's
+/// handler, when a hung-up terminal is no terminal any more, so the summary's write failed
+/// (EIO) and `println!` panicked: exit 101 and no report.
+#[test]
+fn a_terminal_that_hung_up_still_gets_the_report_written() {
+    let (master, slave) = pty();
+    let ours = slave.try_clone().unwrap();
+    let mut run = start_with("SELECT 1", "SELECT 1", "30s", None, Stdio::from(slave));
+    run.wait_line("] load");
+    run.wait_until_measured();
+    drop(master);
+    // The hang-up reaches the terminal after the close returns: the signal must come after it.
+    eventually("the terminal hangs up", Duration::from_secs(10), || {
+        // SAFETY: isatty on a descriptor we own.
+        match unsafe { libc::isatty(ours.as_raw_fd()) } {
+            0 => Ok(()),
+            _ => Err("still a terminal".into()),
+        }
+    });
+    run.signal(Signal::SIGHUP);
+    assert_eq!(code(run.wait()), Some(129));
+    assert!(run.report().0, "the partial report, marked interrupted");
+    run.assert_nothing_left();
+}
+
+/// A new pseudo-terminal, (master, slave), neither inherited by any child (other tests spawn
+/// theirs meanwhile: a master open in another process would keep the terminal from hanging up).
+fn pty() -> (OwnedFd, OwnedFd) {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: plain libc calls on a descriptor we own from the moment it is opened; `name` is
+    // a NUL-terminated buffer ptsname_r fills.
+    unsafe {
+        let master = libc::posix_openpt(flags);
+        assert!(
+            master >= 0,
+            "posix_openpt: {}",
+            std::io::Error::last_os_error()
+        );
+        let master = OwnedFd::from_raw_fd(master);
+        assert_eq!(libc::grantpt(master.as_raw_fd()), 0);
+        assert_eq!(libc::unlockpt(master.as_raw_fd()), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(
+            libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()),
+            0
+        );
+        let slave = libc::open(name.as_ptr(), flags);
+        assert!(
+            slave >= 0,
+            "open the slave: {}",
+            std::io::Error::last_os_error()
+        );
+        (master, OwnedFd::from_raw_fd(slave))
+    }
+}
+
+/// Regression (review of 2026-12-03): `stress run … | head -c 10` panicked on the closed pipe
+/// (exit 101) before writing the report; a line the output cannot take is now dropped.
+#[test]
+fn a_closed_stdout_does_not_cost_the_report() {
+    let mut run = start_with("SELECT 1", "SELECT 1", "300ms", None, Stdio::piped());
+    drop(run.child.stdout.take());
+    assert_eq!(code(run.wait()), Some(0));
+    assert_eq!(run.report(), (false, 1));
     run.assert_nothing_left();
 }
 

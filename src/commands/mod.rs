@@ -50,9 +50,9 @@ pub(crate) fn write_exports(
     let mut exit = Exit::Ok;
     for (format, path, done) in manager.write(&runs, failures) {
         match done {
-            Ok(()) => println!("{format}: {}", path.display()),
+            Ok(()) => crate::console::outln!("{format}: {}", path.display()),
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::console::errln!("error: {e}");
                 exit = Exit::Infra;
             }
         }
@@ -73,7 +73,7 @@ pub(crate) fn print_summary(
         comparison_only,
     };
     if let Ok(bytes) = Summary.render(&[run], &[]) {
-        anstream::print!("{}", String::from_utf8_lossy(&bytes));
+        crate::console::out_styled(&String::from_utf8_lossy(&bytes));
     }
 }
 
@@ -93,6 +93,6 @@ pub(crate) fn print_errors(errors: ScenarioErrors) {
     }));
     for e in errors.0 {
         let shown = format!("{:?}", miette::Report::new(e));
-        eprintln!("{}", crate::redact::redact(&shown));
+        crate::console::errln!("{}", crate::redact::redact(&shown));
     }
 }

@@ -119,7 +119,7 @@ pub(crate) fn preflight(outputs: &[Output], exports: &Exports) -> Result<(), Exi
     };
     let reasons: Vec<String> = failed.into_iter().map(|(_, m)| m).collect();
     for r in &reasons {
-        eprintln!("error: {r}");
+        crate::console::errln!("error: {r}");
     }
     let failure = Failure::new("output paths", reasons.join("\n"));
     Err(super::write_failed(&usable, failure, Exit::BadInput))

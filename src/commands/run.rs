@@ -23,7 +23,7 @@ pub fn run(req: RunRequest) -> Exit {
     let interrupt = match super::signals::install() {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("error: cannot install the signal handlers: {e}");
+            crate::console::errln!("error: cannot install the signal handlers: {e}");
             return Exit::Infra;
         }
     };
@@ -34,7 +34,7 @@ pub fn run(req: RunRequest) -> Exit {
     let baselines = match baselines(&scenarios, req.baseline.as_ref()) {
         Ok(b) => b,
         Err(m) => {
-            eprintln!("error: {m}");
+            crate::console::errln!("error: {m}");
             return super::write_failed(
                 &req.exports,
                 Failure::new("--baseline", m),
@@ -53,7 +53,7 @@ pub fn run(req: RunRequest) -> Exit {
         Ok(rt) => rt,
         Err(e) => {
             let m = format!("cannot start the async runtime: {e}");
-            eprintln!("error: {m}");
+            crate::console::errln!("error: {m}");
             return super::write_failed(&req.exports, Failure::new("stress run", m), Exit::Infra);
         }
     };
@@ -129,7 +129,7 @@ fn load(req: &RunRequest) -> Result<Vec<Scenario>, Exit> {
             Ok(()) => Ok(scenarios),
             Err(m) => {
                 let m = crate::redact::redact(&m);
-                eprintln!("error: {m}");
+                crate::console::errln!("error: {m}");
                 let failure = Failure::new("database", m);
                 Err(super::write_failed(&req.exports, failure, Exit::BadInput))
             }
@@ -180,13 +180,13 @@ fn finish(
         Ok(r) => r,
         Err(RunError::BadInput(m)) => {
             let m = crate::redact::redact(&m).into_owned();
-            eprintln!("error: {}: {m}", s.file.display());
+            crate::console::errln!("error: {}: {m}", s.file.display());
             failures.push(Failure::new(s.file.display(), m));
             return (Exit::BadInput, None);
         }
         Err(RunError::Infra(m)) => {
             let m = crate::redact::redact(&m).into_owned();
-            eprintln!("error: {}: {m}", s.file.display());
+            crate::console::errln!("error: {}: {m}", s.file.display());
             failures.push(Failure::new(s.file.display(), m));
             return (Exit::Infra, None);
         }
@@ -202,11 +202,11 @@ fn finish(
     super::print_summary(&report, comparison.as_ref(), false);
     let path = req.out.path_for(&s.name);
     if let Err(e) = crate::export::json::write(&report, &path) {
-        eprintln!("error: {e}");
+        crate::console::errln!("error: {e}");
         failures.push(Failure::new(s.file.display(), e));
         return (Exit::Infra, Some((report, comparison)));
     }
-    println!("report: {}", path.display());
+    crate::console::outln!("report: {}", path.display());
     let regressed = comparison.as_ref().is_some_and(|c| c.regressions() > 0);
     let exit = if report.interrupted {
         Exit::Interrupted(crate::signal::SIGINT)

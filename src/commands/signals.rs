@@ -32,19 +32,25 @@ pub(crate) fn install() -> std::io::Result<Arc<Interrupt>> {
     let interrupt = Arc::new(Interrupt::default());
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let raised = interrupt.clone();
+    // Which descriptors are a terminal is asked now: after a hang-up, none is any more.
+    let terminals = [
+        std::io::stdin().is_terminal(),
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    ];
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             for signo in signals.forever() {
-                on_signal(&raised, signo);
+                on_signal(&raised, signo, terminals);
             }
         })?;
     Ok(interrupt)
 }
 
-fn on_signal(interrupt: &Arc<Interrupt>, signo: i32) {
+fn on_signal(interrupt: &Arc<Interrupt>, signo: i32, terminals: [bool; 3]) {
     if signo == SIGHUP {
-        detach_from_terminal();
+        detach_from_terminal(terminals);
     }
     let name = name(signo);
     if !interrupt.is_raised() {
@@ -88,17 +94,13 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "stress: {line}");
 }
 
-/// Points the descriptors that are a terminal at `/dev/null`: after a hang-up, writing to the
-/// terminal fails (EIO), and the summary must not make the run fail.
-fn detach_from_terminal() {
+/// Points the descriptors that were a terminal when the run began at `/dev/null`: after a
+/// hang-up, writing to the terminal fails (EIO), and the summary must not make the run fail.
+/// (`is_terminal` cannot be asked here: a hung-up terminal is no terminal any more.)
+fn detach_from_terminal(terminals: [bool; 3]) {
     let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") else {
         return;
     };
-    let terminals = [
-        std::io::stdin().is_terminal(),
-        std::io::stdout().is_terminal(),
-        std::io::stderr().is_terminal(),
-    ];
     for (fd, terminal) in terminals.into_iter().enumerate() {
         if terminal {
             // SAFETY: dup2 onto one of the standard descriptors, which stay open; Rust's

@@ -100,7 +100,7 @@ pub(crate) fn password(
         return None;
     }
     if meta.permissions().mode() & 0o077 != 0 {
-        eprintln!(
+        crate::console::errln!(
             "warning: password file {} has group or world access; permissions should be u=rw \
              (0600) or less: it is ignored",
             file.display()

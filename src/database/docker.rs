@@ -72,7 +72,7 @@ impl DockerServer {
         let (worker, started) =
             Worker::start(request).map_err(|e| InfraError::new(advice(e, &settings.image)))?;
         if started.swept > 0 {
-            eprintln!(
+            crate::console::errln!(
                 "stress: removed {} container(s) left by stress runs that died",
                 started.swept
             );

@@ -20,9 +20,10 @@ pub(super) fn wanted(embedded: &EmbeddedSettings) -> Result<Option<DockerSetting
         return Ok(None);
     }
     let settings = settings(embedded)?;
-    eprintln!(
+    crate::console::errln!(
         "stress: {}\nstress: a Docker engine answers: the server is a container of {} instead",
-        missing.message, settings.image
+        missing.message,
+        settings.image
     );
     Ok(Some(settings))
 }

@@ -366,7 +366,7 @@ impl Target {
             return;
         }
         self.env_unused_said = true;
-        eprintln!(
+        crate::console::errln!(
             "stress: {} set but not used: [database.docker] starts a container of {image} \
              (only a variant without [database.docker] would use them)",
             set.join(", ")

@@ -158,7 +158,7 @@ pub(crate) fn sweep_once() {
     static SWEPT: Once = Once::new();
     SWEPT.call_once(|| {
         for cleaned in sweep(&std::env::temp_dir()) {
-            eprintln!("stress: removed what a dead run left behind: {cleaned}");
+            crate::console::errln!("stress: removed what a dead run left behind: {cleaned}");
         }
     });
 }
