@@ -60,7 +60,7 @@ fn on_signal(interrupt: &Arc<Interrupt>, signo: i32, terminals: [bool; 3]) {
         interrupt.raise_by(signo);
     } else if !interrupt.is_urgent() {
         say(&format!(
-            "{name} again: cancelling what runs and removing the server"
+            "{name} again: cancelling what runs, skipping the rest, removing what was started"
         ));
         interrupt.raise_by(signo);
         let code = exit_code(interrupt);

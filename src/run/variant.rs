@@ -60,17 +60,25 @@ pub(crate) async fn run(
     // Teardown runs whenever setup ran, also after a failed load.
     env.phase(&variant.name, "teardown");
     let teardown = run_all(admin, "database.teardown", &database.teardown, stop).await;
-    // The report is assembled here, once every input is known, the teardown's warning too.
-    Ok(match loaded? {
-        Some(mut l) => {
-            l.warnings.extend(teardown.err());
-            let cut = l.measured.cut;
-            Outcome::Measured {
-                report: Box::new(l.measured.report(variant, info, l.writes, l.warnings)),
-                cut,
+    let mut l = match loaded {
+        Ok(Some(l)) => l,
+        other => {
+            // No report will hold this variant, so what was not run is said here or nowhere:
+            // a setup cut by the interrupt (its error is the interrupt's, not reported as a
+            // failure) and a teardown skipped leave objects on a server of one's own.
+            let cut_setup = other.as_ref().err().filter(|_| stop.is_raised());
+            for w in cut_setup.map(ToString::to_string).into_iter().chain(teardown.err()) {
+                crate::console::errln!("stress: [{}] warning: {w}", variant.name);
             }
+            return other.map(|_| Outcome::NotRun);
         }
-        None => Outcome::NotRun,
+    };
+    // The report is assembled here, once every input is known, the teardown's warning too.
+    l.warnings.extend(teardown.err());
+    let cut = l.measured.cut;
+    Ok(Outcome::Measured {
+        report: Box::new(l.measured.report(variant, info, l.writes, l.warnings)),
+        cut,
     })
 }
 
@@ -114,7 +122,13 @@ async fn run_all(
             r = client.batch_execute(sql) => r,
             () = stop.urgent() => {
                 admin.cancel(&cancel).await;
-                return Err(format!("{key}[{i}]: cancelled: interrupted twice"));
+                let rest = match statements.len() - i {
+                    1 => "run it".to_string(),
+                    _ => format!("{key}[{}..] skipped: run them", i + 1),
+                };
+                return Err(format!(
+                    "{key}[{i}]: cancelled: interrupted twice ({rest} by hand if the database is kept)"
+                ));
             }
         };
         if let Err(e) = result {
