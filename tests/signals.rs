@@ -20,7 +20,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 mod common;
-use common::procs::{entries, pids_under, private_tmpdir, processes_under, wait_until_measured};
+use common::procs::{
+    entries, pids_under, private_tmpdir, processes_under, rows_in, wait_until_measured,
+};
 use common::wait::{eventually, wait_until};
 
 const SCENARIO: &str = r#"
@@ -64,14 +66,19 @@ fn start_with(
     cache: Option<&Path>,
     stdout: Stdio,
 ) -> Run {
-    let tmp = private_tmpdir();
-    let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("signals.toml");
     let text = SCENARIO
         .replace("SETUP", &format!("{setup:?}"))
         .replace("TEARDOWN", &format!("{teardown:?}"))
         .replace("DURATION", duration)
         .replace("TASKS", &TASKS.to_string());
+    start_text(&text, cache, stdout)
+}
+
+/// Starts `stress run` on a scenario's text.
+fn start_text(text: &str, cache: Option<&Path>, stdout: Stdio) -> Run {
+    let tmp = private_tmpdir();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("signals.toml");
     std::fs::write(&file, text).unwrap();
     let report = work.path().join("report.json");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stress"));
@@ -291,6 +298,44 @@ fn a_closed_stdout_does_not_cost_the_report() {
     drop(run.child.stdout.take());
     assert_eq!(code(run.wait()), Some(0));
     assert_eq!(run.report(), (false, 1));
+    run.assert_nothing_left();
+}
+
+/// Regression (review of 2026-12-03): the first signal dropped the load's operations in
+/// flight, but their statements ran on in the server, past `stress`'s exit on a server of
+/// one's own; here they held the lock the teardown's `DROP TABLE` then waited for, and the run
+/// ended when they did (~30 s after the signal), not at once.
+#[test]
+fn the_first_signal_cancels_the_load_statements_in_flight() {
+    let text = SCENARIO
+        .replace("SETUP", "\"SELECT 1\"")
+        .replace("TEARDOWN", "\"SELECT 1\"")
+        .replace("DURATION", "60s")
+        .replace("TASKS", &TASKS.to_string())
+        .replace(
+            "INSERT INTO t VALUES ($1)",
+            "SELECT pg_sleep(30) FROM (SELECT $1::int) s LEFT JOIN t ON false",
+        );
+    let mut run = start_text(&text, None, Stdio::null());
+    run.wait_line("] load");
+    let sleeping = "pg_stat_activity WHERE application_name LIKE 'stress:%' \
+                    AND state = 'active' AND query LIKE '%pg_sleep(30)%'";
+    eventually(
+        "the load's statements run",
+        Duration::from_secs(30),
+        || match rows_in(run.tmp.path(), sleeping)? {
+            TASKS => Ok(()),
+            n => Err(format!("{n} running")),
+        },
+    );
+    let signalled = Instant::now();
+    run.signal(Signal::SIGINT);
+    assert_eq!(code(run.wait()), Some(130));
+    let took = signalled.elapsed();
+    assert!(
+        took < Duration::from_secs(15),
+        "exited {took:?} after the signal"
+    );
     run.assert_nothing_left();
 }
 

@@ -67,7 +67,11 @@ pub(crate) async fn run(
             // a setup cut by the interrupt (its error is the interrupt's, not reported as a
             // failure) and a teardown skipped leave objects on a server of one's own.
             let cut_setup = other.as_ref().err().filter(|_| stop.is_raised());
-            for w in cut_setup.map(ToString::to_string).into_iter().chain(teardown.err()) {
+            for w in cut_setup
+                .map(ToString::to_string)
+                .into_iter()
+                .chain(teardown.err())
+            {
                 crate::console::errln!("stress: [{}] warning: {w}", variant.name);
             }
             return other.map(|_| Outcome::NotRun);
@@ -366,7 +370,7 @@ async fn measure(
     let fired = helpers.stop(end).await;
 
     let gauges = load.access.gauges().clone();
-    advisory_locks_held(&load, admin).await;
+    settle_backends(&load, admin, cut || aborted.is_some()).await;
     let pool = load.access.pool_statistics();
     let connect_errors = load.access.connect_errors();
     let (measure_start, seed, timeline) = (load.measure_start, load.seed, load.timeline.clone());
@@ -401,6 +405,36 @@ async fn sum_totals(workers: &mut Workers, workloads: usize, faults: usize) -> T
         totals.merge(&t);
     }
     totals
+}
+
+/// What is read and done on this run's backends once the load has stopped, before its
+/// connections close: the advisory locks held read, then an aborted load's statements
+/// cancelled.
+async fn settle_backends(load: &LoadRun, admin: &Admin, aborted: bool) {
+    advisory_locks_held(load, admin).await;
+    if aborted {
+        cancel_abandoned(load, admin).await;
+    }
+}
+
+/// An aborted load (an interrupt, `abort_on_fail`) drops its operations in flight, but their
+/// statements run on in the server until they end: past `stress`'s exit on a server of one's
+/// own, holding locks the teardown then waits for. A cancel request to each of this run's
+/// backends still running one stops them (`pg_cancel_backend`: only our own, by the run's
+/// application name). Bounded: a server that does not answer in 2 s is not waited for.
+async fn cancel_abandoned(load: &LoadRun, admin: &Admin) {
+    let pattern = format!(
+        "{}%",
+        like_escape(&load.access.connector.application_prefix())
+    );
+    let sql = "SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) FROM pg_stat_activity \
+               WHERE application_name LIKE $1 AND application_name <> $2 \
+               AND pid <> pg_backend_pid() AND state = 'active'";
+    let cancel = async {
+        let client = admin.client().await.ok()?;
+        client.query_one(sql, &[&pattern, &admin.name]).await.ok()
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), cancel).await;
 }
 
 /// Reads the advisory locks this run's backends hold, before the connections close (which
