@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::InfraError;
 use super::binaries::{Binaries, RunAs};
-use super::watchdog::Watchdog;
+use super::watchdog::{self, Watchdog};
 use crate::signal::Interrupt;
 
 /// Superuser of the clusters we create.
@@ -67,8 +67,10 @@ pub(crate) fn template(
     give_to(work.path(), run_as)?;
     let data = work.path().join("data");
     initdb(bins, &data, run_as, interrupt, &mut work_dog)?;
+    // A run killed with its watchdog while staging left its directory here, not in TMPDIR.
+    watchdog::say_swept(watchdog::sweep(&root, &[watchdog::STAGING]));
     let staging = tempfile::Builder::new()
-        .prefix(".staging-")
+        .prefix(watchdog::STAGING)
         .tempdir_in(&root)
         .map_err(|e| {
             InfraError::new(format!(

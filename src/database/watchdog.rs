@@ -41,6 +41,10 @@ const OWNER: &str = "stress.owner";
 /// Prefixes of the directories we create in `TMPDIR`.
 pub(crate) const PREFIXES: &[&str] = &["stress-pg-", "stress-initdb-", "stress-pgbouncer-"];
 
+/// Prefix of the directory a template is staged in, in the template cache, before it is
+/// published by a rename.
+pub(crate) const STAGING: &str = ".staging-";
+
 const SCRIPT: &str = r#"
 trap '' INT TERM HUP QUIT PIPE
 dir=$1
@@ -157,14 +161,20 @@ fn owner_gone(dir: &Path) -> Option<bool> {
 pub(crate) fn sweep_once() {
     static SWEPT: Once = Once::new();
     SWEPT.call_once(|| {
-        for cleaned in sweep(&std::env::temp_dir()) {
-            crate::console::errln!("stress: removed what a dead run left behind: {cleaned}");
-        }
+        say_swept(sweep(&std::env::temp_dir(), PREFIXES));
     });
 }
 
-/// Cleans up the directories of dead runs under `tmp`; returns what it removed.
-pub(crate) fn sweep(tmp: &Path) -> Vec<String> {
+/// Says on stderr what a sweep removed.
+pub(crate) fn say_swept(cleaned: Vec<String>) {
+    for cleaned in cleaned {
+        crate::console::errln!("stress: removed what a dead run left behind: {cleaned}");
+    }
+}
+
+/// Cleans up the directories of dead runs under `tmp` whose name starts with one of
+/// `prefixes`; returns what it removed.
+pub(crate) fn sweep(tmp: &Path, prefixes: &[&str]) -> Vec<String> {
     let Ok(entries) = fs::read_dir(tmp) else {
         return Vec::new();
     };
@@ -172,7 +182,7 @@ pub(crate) fn sweep(tmp: &Path) -> Vec<String> {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         let path = entry.path();
-        if !PREFIXES.iter().any(|p| name.starts_with(p)) || owner_gone(&path) != Some(true) {
+        if !prefixes.iter().any(|p| name.starts_with(p)) || owner_gone(&path) != Some(true) {
             continue;
         }
         stop_postmaster_in(&path);
@@ -293,8 +303,24 @@ mod tests {
         fs::write(dead.join(OWNER), "4194305 1\n").unwrap();
         mark_owner(&alive).unwrap();
         fs::write(other.join(OWNER), "4194305 1\n").unwrap();
-        let cleaned = sweep(tmp.path());
+        let cleaned = sweep(tmp.path(), PREFIXES);
         assert_eq!(cleaned, vec![dead.display().to_string()]);
         assert!(!dead.exists() && alive.exists() && unmarked.exists() && other.exists());
+    }
+
+    /// Regression (review of 2026-12-03): a template staged in the cache by a run killed with
+    /// its watchdog stayed there for good; the sweep of TMPDIR never looked in the cache.
+    #[test]
+    fn a_dead_runs_staging_directory_is_swept_from_the_cache() {
+        let cache = tempfile::tempdir().unwrap();
+        let staged = cache.path().join(".staging-dead");
+        let template = cache.path().join("template-pg15-dead");
+        for d in [&staged, &template] {
+            fs::create_dir(d).unwrap();
+            fs::write(d.join(OWNER), "4194305 1\n").unwrap();
+        }
+        let cleaned = sweep(cache.path(), &[STAGING]);
+        assert_eq!(cleaned, vec![staged.display().to_string()]);
+        assert!(template.exists(), "a published template is never swept");
     }
 }
