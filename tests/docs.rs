@@ -266,6 +266,34 @@ fn every_allowed_value_of_a_scenario_key_is_in_scenario_md() {
     assert_eq!(missing, Vec::<String>::new());
 }
 
+/// Regression (review of 2026-12-03): report.md and the schema's description of a fault
+/// event's `kind` lacked the kinds added after them (`cancel_tasks`, `network`, the pooler's).
+#[test]
+fn every_fault_kind_is_a_kind_of_fault_event_in_report_md_and_the_schema() {
+    let text = doc("report.md");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| `kind` | string | `close_pool`"))
+        .expect("the row of faults[].kind");
+    let schema = serde_json::to_string(schemars::schema_for!(Report).as_value()).unwrap();
+    let described = schema
+        .split("\"FaultEvent\"")
+        .nth(1)
+        .and_then(|t| t.split("\"kind\"").nth(1))
+        .expect("FaultEvent.kind in the schema");
+    let described = described.split("\"type\"").next().unwrap();
+    let mut missing = Vec::new();
+    for kind in values::<FaultKind>() {
+        if !row.contains(&format!("`{kind}`")) {
+            missing.push(format!("report.md: {kind}"));
+        }
+        if !described.contains(&format!("`{kind}`")) {
+            missing.push(format!("schema: {kind}"));
+        }
+    }
+    assert_eq!(missing, Vec::<String>::new());
+}
+
 /// Each object of the report's JSON Schema is a section of report.md headed `... — `Type``,
 /// with a row per property.
 #[test]

@@ -14,7 +14,7 @@ use crate::record::errors::ErrorClass;
 #[serde(deny_unknown_fields)]
 pub struct FaultEvent {
     /// `close_pool`, `terminate_backends`, `restart_server`, `cancel_queries`, `kill_backend`,
-    /// `sql` or `read_only`.
+    /// `sql`, `read_only`, `cancel_tasks`, `network`, `restart_pooler` or `pause_pooler`.
     pub kind: String,
     /// When it fired, into the measured phase.
     pub at_ms: u64,
