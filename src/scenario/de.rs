@@ -288,6 +288,22 @@ mod tests {
         assert!(e.message.contains("10 years"), "{}", e.message);
     }
 
+    /// Regression (review of 2026-12-03): `"10y"` was refused as "longer than the longest
+    /// duration a scenario may give (10 years)": the bound counted 365-day years, humantime's
+    /// `y` is 365.25 days.
+    #[test]
+    fn ten_years_is_not_longer_than_ten_years() {
+        let mut sources = SourceMap::default();
+        for (text, ok) in [("10y", true), ("3650d", true), ("10y 1s", false)] {
+            let id = sources.add(
+                SourceKind::File("t.toml".into()),
+                format!("d = \"{text}\"\n").as_str(),
+            );
+            let node = Node::parse_document(&sources, id).unwrap();
+            assert_eq!(from_node::<Bounded>(&node).is_ok(), ok, "{text}");
+        }
+    }
+
     #[test]
     fn errors_in_arrays_of_tables_carry_the_index() {
         let (at, path, _) = error_of("[inner]\n[[list]]\nn = 1\n[[list]]\nn = -3\n");

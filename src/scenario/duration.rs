@@ -13,8 +13,9 @@ use serde::{Deserialize, Deserializer};
 
 pub(crate) use humantime_serde::serialize;
 
-/// Longest duration a scenario may give: ten years (365-day years).
-pub(crate) const MAX: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// Longest duration a scenario may give: ten years as humantime counts them (`"10y"`: a year
+/// is 365.25 days), so that `"10y"` itself is not refused as longer than ten years.
+pub(crate) const MAX: Duration = Duration::from_secs(10 * 31_557_600);
 
 /// The message for a duration above [`MAX`].
 pub(crate) fn too_long(d: Duration) -> Option<String> {
