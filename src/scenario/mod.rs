@@ -17,6 +17,7 @@ pub(crate) mod node;
 pub(crate) mod pacing;
 pub(crate) mod plan;
 mod pool_keys;
+mod print;
 pub(crate) mod source;
 pub(crate) mod sweep;
 pub(crate) mod validate;
@@ -29,6 +30,7 @@ use sha2::{Digest, Sha256};
 use model::Settings;
 use node::{Kind, Node};
 use plan::Plan;
+pub(crate) use print::printable;
 use source::{Origin, ScenarioError, ScenarioErrors, SourceId, SourceKind, SourceMap};
 
 /// Name of the only variant of a scenario that declares none.
@@ -498,11 +500,3 @@ fn settings_hash(variants: &[Variant]) -> String {
 
 #[cfg(test)]
 mod tests;
-
-/// A variant's effective settings as `stress check --print` shows them: TOML, password
-/// redacted, a library pool model's keys flat in `[pool]` as a scenario writes them.
-pub(crate) fn printable(settings: &Settings) -> Result<String, toml::ser::Error> {
-    let mut table = toml::Table::try_from(settings.redacted())?;
-    pool_keys::flat_for_print(&mut table);
-    toml::to_string(&table)
-}
