@@ -150,11 +150,22 @@ fn pool_wait_advice(r: &VariantReport, cx: &Context<'_>) -> String {
         ms(r.latency_ms.hold.mean)
     );
     let size_key = s.pool.words().size;
+    let usable = u64::from(cx.usable_connections());
     if per_pool > u64::from(s.pool.size_limit(s.load.tasks)) {
+        if usable > 0 && per_pool * instances > usable {
+            // Regression (review of 2026-12-03): this said "about 18 per instance (≈ 104.8
+            // connections), within the 100 connections the server allows" with 6 instances.
+            return format!(
+                "{size_key} would need about {per_pool} per instance ({law}), {} in all: more than the {usable} \
+                 connections the server allows ({} per instance). Hold connections for less time, run fewer \
+                 instances, or share server connections through a pooler (PgBouncer).",
+                per_pool * instances,
+                usable / instances
+            );
+        }
         format!(
-            "Raise {size_key} to about {per_pool} per instance ({law}), within the {} connections the server \
-             allows; or hold connections for less time.",
-            cx.usable_connections()
+            "Raise {size_key} to about {per_pool} per instance ({law}), within the {usable} connections the \
+             server allows; or hold connections for less time."
         )
     } else {
         format!(

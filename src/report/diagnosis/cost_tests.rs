@@ -79,6 +79,24 @@ fn pool_wait_fires_from_its_share_of_the_operation() {
     assert!(!classes(&below, &s).contains(&"cost.pool_wait".into()));
 }
 
+/// Regression (review of 2026-12-03): with several instances, the size Little's law asks for
+/// was advised "within the connections the server allows" when instances × it was beyond them.
+#[test]
+fn pool_wait_does_not_advise_more_connections_than_the_server_allows() {
+    // About 1000 operations/s × 120 ms hold ≈ 120 connections wanted, 10 per instance over
+    // 13 instances: 130, beyond the 97 usable.
+    let s = settings("[pool]\nmax_size = 2\n[access]\ninstances = 13\n[load]\ntasks = 200");
+    let mut r = waiting_pool(30.0, 130.0);
+    r.latency_ms.hold.mean = 120.0;
+    r.timeline = vec![second(1000, 0, 0, 26, 0)];
+    let f = find(&r, &s, "cost.pool_wait").expect("waited");
+    assert!(
+        !f.advice.contains("Raise") && f.advice.contains("more than the 97 connections"),
+        "{}",
+        f.advice
+    );
+}
+
 #[test]
 fn pool_wait_needs_a_wait_of_some_length() {
     let s = settings("[pool]\nmax_size = 2\n[load]\ntasks = 10");
