@@ -15,7 +15,7 @@ use super::connection::{Command, Connection};
 use super::edge::{AnyLent, ModeTask};
 use super::gauges::Gauges;
 use super::mode::{Acquire, DirtyReturn, Lent};
-use crate::record::errors::OpError;
+use crate::record::errors::{ErrorClass, OpError};
 use crate::value::Value;
 
 /// One task's way to a connection.
@@ -161,7 +161,7 @@ impl<L: Lent> Lease<'_, L> {
         let statement = self.conn().execute(index, values, captures, slots);
         self.in_flight.set(true);
         let done = match self.lent.cut() {
-            Some(cut) => Box::pin(self.against_close(cut, statement)).await,
+            Some(cut) => Box::pin(self.against_close(cut, statement, false)).await,
             None => statement.await,
         };
         self.in_flight.set(false);
@@ -174,36 +174,51 @@ impl<L: Lent> Lease<'_, L> {
         let statement = self.conn().command(sql, kind);
         self.in_flight.set(true);
         let done = match self.lent.cut() {
-            Some(cut) => Box::pin(self.against_close(cut, statement)).await,
+            Some(cut) => {
+                let commit = kind == Command::Commit;
+                Box::pin(self.against_close(cut, statement, commit)).await
+            }
             None => statement.await,
         };
         self.in_flight.set(false);
         done
     }
 
-    /// Runs a statement unless the pool is closed under it (without drain).
+    /// Runs a statement unless the pool is closed under it (without drain). A COMMIT cut in
+    /// flight may have committed: `commit_indeterminate` (which outranks connection loss),
+    /// not `pool_closed`, and not among `cut_by_close` (counted in `pool_closed`).
     async fn against_close<T>(
         &self,
         (signal, name): (&crate::signal::Signal, &str),
         fut: impl Future<Output = Result<T, OpError>>,
+        commit: bool,
     ) -> Result<T, OpError> {
-        let cut = || {
+        let cut = |sent: bool| {
             let e = cut_error(name);
             let conn = self.conn();
+            let indeterminate = commit && sent;
             if !conn.is_broken() {
                 // Closed under its user (counted once, not again for its ROLLBACK): never
                 // handed out again.
                 conn.mark_dead(e.clone());
-                self.gauges.cut_by_close.fetch_add(1, Ordering::Relaxed);
+                if !indeterminate {
+                    self.gauges.cut_by_close.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            Err(e)
+            match indeterminate {
+                true => Err(OpError::new(
+                    ErrorClass::CommitIndeterminate,
+                    format!("{}, its COMMIT in flight: it may have committed", e.message),
+                )),
+                false => Err(e),
+            }
         };
         if signal.is_raised() {
-            return cut();
+            return cut(false);
         }
         tokio::select! {
             biased;
-            () = signal.raised() => cut(),
+            () = signal.raised() => cut(true),
             r = fut => r,
         }
     }

@@ -129,6 +129,26 @@ async fn a_close_without_drain_cuts_the_held_connection() {
     assert_eq!(gauges.cut_by_close.load(Ordering::SeqCst), 1);
 }
 
+/// Regression (review of 2026-12-03): a close without drain that caught a COMMIT in flight
+/// counted the operation as `pool_closed`, a failure, though the server went on to commit it
+/// (its rows were there, and the acknowledged-writes check called them phantom).
+#[tokio::test]
+async fn a_close_that_cuts_a_commit_in_flight_leaves_it_indeterminate() {
+    let (mut task, pool, _) = one_connection_task(ResetOnReturn::Rollback, false);
+    let (gauges, returned) = (Gauges::default(), Cell::default());
+    let lease = acquire(&mut task, &gauges, &returned).await.unwrap();
+    lease.command("BEGIN", Command::Begin).await.unwrap();
+    let (sent, _resume) = lease.conn().pause_next();
+    let mut commit = pin!(lease.command("COMMIT", Command::Commit));
+    until_sent(&mut commit, sent).await;
+    assert!(pool.close(false, false));
+    let cut = (&mut commit).now_or_never();
+    let e = cut.expect("the COMMIT is cut at once").unwrap_err();
+    assert_eq!(e.class, ErrorClass::CommitIndeterminate, "{}", e.message);
+    assert!(lease.conn().is_broken(), "never handed out again");
+    assert_eq!(gauges.cut_by_close.load(Ordering::SeqCst), 0);
+}
+
 #[tokio::test]
 async fn a_close_with_drain_lets_the_held_statement_finish() {
     let (mut task, pool, _) = one_connection_task(ResetOnReturn::Rollback, false);
