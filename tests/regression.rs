@@ -2,6 +2,8 @@
 //! bug, so that it stays fixed.
 
 mod common;
+#[path = "regression/measurement.rs"]
+mod measurement;
 #[path = "regression/review.rs"]
 mod review;
 

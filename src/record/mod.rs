@@ -218,8 +218,8 @@ impl Recorder {
         }
     }
 
-    /// Records a finished operation; operations that ended before the measured phase (warmup)
-    /// only count for the progress line.
+    /// Records a finished operation; operations of the warmup (begun before the measured
+    /// phase, even when they end in it) only count for the progress line.
     pub(crate) fn record(&mut self, o: Outcome<'_>) {
         let counter = if o.error.is_some() {
             &self.progress.failed
@@ -227,9 +227,12 @@ impl Recorder {
             &self.progress.ok
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        let Some(since_start) = o.ended.checked_duration_since(self.measure_start) else {
+        // By its start, as `load.iterations` counts the measured phase's operations: one that
+        // straddled the end of the warmup was counted as measured too (1005 of 5 × 200).
+        if !self.measured(&o) {
             return;
-        };
+        }
+        let since_start = o.ended.saturating_duration_since(self.measure_start);
         let latency = o.ended.saturating_duration_since(o.started);
         let hold = o
             .acquired
@@ -265,10 +268,15 @@ impl Recorder {
         self.interval_for(at_ms / 1000).add(latency, o.error);
     }
 
+    /// Whether an operation belongs to the measured phase: begun in it.
+    fn measured(&self, o: &Outcome<'_>) -> bool {
+        o.started >= self.measure_start
+    }
+
     /// Records a finished operation and tracks its task's failing spell and fault windows.
     pub(crate) fn record_tracked(&mut self, track: &mut TaskTrack, o: Outcome<'_>) {
         self.record(o);
-        if o.ended < self.measure_start {
+        if !self.measured(&o) {
             return;
         }
         let tracked = track.observe(&o, self.measure_start, &mut self.totals.fault_effects);
