@@ -99,10 +99,14 @@ pub(crate) struct Lease<'a, L: Lent = AnyLent<'a>> {
 
 impl<'a, L: Lent> Lease<'a, L> {
     pub(crate) fn new(lent: L, gauges: &'a Gauges, returned: &'a Cell<Returned>) -> Self {
-        gauges.acquired();
         let marks = lent.conn().marks();
         let holders = marks.holders.fetch_add(1, Ordering::Relaxed) + 1;
         gauges.holders(u64::from(holders));
+        // In use counts connections, not their users: tasks sharing one connection are one
+        // connection in use (the review of 2026-12-03 found 4 in use on 2 connections).
+        if holders == 1 {
+            gauges.acquired();
+        }
         let reused = marks.used.load(Ordering::Relaxed) || marks.used.swap(true, Ordering::Relaxed);
         if !reused {
             gauges.backends_used.fetch_add(1, Ordering::Relaxed);
@@ -227,7 +231,7 @@ impl<L: Lent> Lease<'_, L> {
 impl<L: Lent> Drop for Lease<'_, L> {
     fn drop(&mut self) {
         let conn = self.lent.conn();
-        conn.marks().holders.fetch_sub(1, Ordering::Relaxed);
+        let last = conn.marks().holders.fetch_sub(1, Ordering::Relaxed) == 1;
         let dirty = conn.maybe_in_transaction() && !conn.is_broken();
         self.returned.set(Returned {
             in_transaction: dirty,
@@ -245,7 +249,9 @@ impl<L: Lent> Drop for Lease<'_, L> {
                     .fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.gauges.released();
+        if last {
+            self.gauges.released();
+        }
         // SAFETY: `lent` is taken once, here, and not touched again.
         let lent = unsafe { ManuallyDrop::take(&mut self.lent) };
         lent.release(self.statements.get());

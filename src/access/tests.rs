@@ -90,6 +90,24 @@ async fn exclusive_shared_connection_refuses_a_statement_while_one_is_in_flight(
     statement(&second).await.expect("the gate is free again");
 }
 
+/// Regression (review of 2026-12-03): `peak_in_use` counted the tasks holding a shared
+/// connection (4 in use on 2 connections), not the connections.
+#[tokio::test]
+async fn tasks_sharing_a_connection_are_one_connection_in_use() {
+    let conn = shared(Semantics::Serialized).await;
+    let (mut one, mut two) = (SharedTask(conn.clone()), SharedTask(conn));
+    let gauges = Gauges::default();
+    let (r1, r2) = (Cell::default(), Cell::default());
+    let first = acquire(&mut one, &gauges, &r1).await.unwrap();
+    let second = acquire(&mut two, &gauges, &r2).await.unwrap();
+    let s = gauges.snapshot();
+    assert_eq!((s.in_use, s.peak_in_use), (1, 1));
+    drop(first);
+    assert_eq!(gauges.snapshot().in_use, 1, "still held by the other task");
+    drop(second);
+    assert_eq!(gauges.snapshot().in_use, 0);
+}
+
 #[tokio::test]
 async fn serialized_shared_connection_queues_the_second_statement() {
     let conn = shared(Semantics::Serialized).await;
