@@ -77,7 +77,7 @@ pub(crate) struct Core<O: Opener> {
     pub(crate) stats: Stats,
     /// Raised on a close without drain: held connections fail at their next statement.
     pub(crate) cut: Signal,
-    /// Connect errors of background connects (no task saw them), by class, and the last one.
+    /// Failed connects, in the background or by an acquire, by class, and the last one.
     connect_errors: Mutex<ConnectErrors>,
 }
 
@@ -296,8 +296,18 @@ impl<O: Opener> Core<O> {
         self: &Arc<Self>,
         deadline: Option<Instant>,
     ) -> Result<Held<O::Conn>, OpError> {
+        // A failed connect is counted as every failed connect is (the review of 2026-12-03
+        // found 19 connect errors beside 1341 operations the server refused: only background
+        // connects were counted); a connect cut by the acquire's deadline is no connect error.
+        let open = async {
+            let opened = self.opener.open().await;
+            if let Err(e) = &opened {
+                self.note_connect_error(e.clone());
+            }
+            opened
+        };
         let opened = match deadline.filter(|_| self.rules.timeout_covers_connect) {
-            Some(d) => match tokio::time::timeout_at(d.into(), self.opener.open()).await {
+            Some(d) => match tokio::time::timeout_at(d.into(), open).await {
                 Ok(r) => r,
                 Err(_) => {
                     bump(&self.stats.get_timed_out);
@@ -306,7 +316,7 @@ impl<O: Opener> Core<O> {
                         .timeout_error(self.rules.timeout.unwrap_or_default()))
                 }
             },
-            None => self.opener.open().await,
+            None => open.await,
         };
         match opened {
             Ok(conn) => {
@@ -411,7 +421,7 @@ impl<O: Opener> Core<O> {
         errors.1 = Some((Instant::now(), e));
     }
 
-    /// Connect errors of background connects, by class.
+    /// Failed connects, by class.
     pub(crate) fn connect_errors(&self) -> BTreeMap<ErrorClass, u64> {
         self.connect_errors
             .lock()

@@ -52,11 +52,17 @@ impl ModelConn for Fake {
 struct Factory {
     opened: AtomicU64,
     log: Log,
+    /// The server refuses new connections (too many clients).
+    refuse: AtomicBool,
 }
 
 impl Opener for Arc<Factory> {
     type Conn = Fake;
     async fn open(&self) -> Result<Fake, OpError> {
+        if self.refuse.load(Ordering::SeqCst) {
+            let e = "sorry, too many clients already";
+            return Err(OpError::new(ErrorClass::TooManyConnections, e));
+        }
         let id = self.opened.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(Fake {
             id,
@@ -460,4 +466,18 @@ async fn asyncpg_reconnects_to_min_size_after_max_queries() {
     yield_until("min_size restored", || core.sizes() == (1, 1)).await;
     assert_eq!(factory.opened.load(Ordering::SeqCst), 2);
     assert_eq!(core.acquire().await.unwrap().conn.id, 2);
+}
+
+/// Regression (review of 2026-12-03): an acquire's own connect that the server refused was
+/// not among the pool's connect errors (only background connects were): 19 counted beside
+/// 1341 operations refused.
+#[tokio::test]
+async fn an_acquires_own_failed_connect_is_a_connect_error() {
+    let (core, factory) = pool(asyncpg::Asyncpg(asyncpg_pool(2)));
+    factory.refuse.store(true, Ordering::SeqCst);
+    for _ in 0..3 {
+        let e = core.acquire().await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::TooManyConnections);
+    }
+    assert_eq!(core.connect_errors()[&ErrorClass::TooManyConnections], 3);
 }
