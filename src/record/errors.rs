@@ -139,6 +139,21 @@ impl ErrorClass {
     }
 }
 
+impl ErrorClass {
+    /// Classes the application's own connection handling raises, the server not involved: a
+    /// shared connection's collision, a pool's wait, close or cancelled task.
+    pub(crate) fn is_client_side(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::OperationInProgress
+                | ErrorClass::PoolTimeout
+                | ErrorClass::PoolClosed
+                | ErrorClass::TaskCancelled
+                | ErrorClass::ClientError
+        )
+    }
+}
+
 impl fmt::Display for ErrorClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

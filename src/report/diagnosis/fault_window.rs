@@ -15,6 +15,8 @@
 //!   their `failing_task_s`) as successful ones per task-second outside the failing time
 //!   (`operations.ok` over `tasks × measured_s − outages.failing_task_s`).
 
+use std::collections::BTreeSet;
+
 use super::ms;
 use crate::report::model::{
     FaultEffect, FaultEvent, Finding, OutageWindow, Outages, VariantReport,
@@ -254,12 +256,36 @@ pub(crate) fn findings(r: &VariantReport, settings: &Settings) -> Vec<Finding> {
                 words.join("; "),
                 rates(o, r, settings)
             ),
-            advice: "At least half the tasks failed at once here: look at what the server or the \
-                     network did at those moments (its log, the timeline's errors by second)."
-                .into(),
+            advice: outage_advice(&orphans),
         });
     }
     out
+}
+
+/// Where to look for what failed at once: the server and the network, unless most failures
+/// were the application's own connection handling (a shared connection's collisions, say),
+/// which the review of 2026-12-03 saw blamed on the server.
+fn outage_advice(windows: &[&OutageWindow]) -> String {
+    let mut own = BTreeSet::new();
+    let (mut all, mut mine) = (0u64, 0u64);
+    for (class, n) in windows.iter().flat_map(|w| &w.errors) {
+        all = all.saturating_add(*n);
+        if class.is_client_side() {
+            mine = mine.saturating_add(*n);
+            own.insert(*class);
+        }
+    }
+    if all > 0 && mine.saturating_mul(2) >= all {
+        let names: Vec<String> = own.iter().map(|c| format!("`{c}`")).collect();
+        return format!(
+            "At least half the tasks failed at once here, mostly by the application's own connection \
+             handling ({}), not the server: see that finding for its cause.",
+            names.join(", ")
+        );
+    }
+    "At least half the tasks failed at once here: look at what the server or the network did at those \
+     moments (its log, the timeline's errors by second)."
+        .into()
 }
 
 /// Whether a fault's measured window (`faults[].effect`) holds the longest acquire, so that
@@ -410,5 +436,25 @@ mod tests {
         assert!(f.finding.starts_with("5 outage window(s)"), "{}", f.finding);
         assert!(f.finding.contains("and 2 more"), "{}", f.finding);
         assert_eq!(f.finding.matches("outage ").count(), 3 + 1, "{}", f.finding);
+    }
+
+    /// Regression (review of 2026-12-03): every run of a shared connection with exclusive
+    /// semantics was told to "look at what the server or the network did", for its own
+    /// collisions (`operation_in_progress`).
+    #[test]
+    fn an_outage_of_the_applications_own_failures_does_not_blame_the_server() {
+        use crate::record::errors::ErrorClass;
+        let window = |class, n| OutageWindow {
+            length_ms: 200.0,
+            failed: n,
+            errors: [(class, n)].into(),
+            ..OutageWindow::default()
+        };
+        let own = window(ErrorClass::OperationInProgress, 20);
+        let advice = outage_advice(&[&own]);
+        assert!(advice.contains("`operation_in_progress`"), "{advice}");
+        assert!(!advice.contains("the server or the network"), "{advice}");
+        let lost = window(ErrorClass::AdminTerminated, 20);
+        assert!(outage_advice(&[&lost]).contains("the server or the network"));
     }
 }
