@@ -124,15 +124,36 @@ fn fault_finding(
     } else {
         ""
     };
+    let whose = if concentrated(e, r) {
+        "These waits and failures are the fault's, not the pool's: judge the pool outside this window."
+    } else {
+        // Regression (review of 2026-12-03): an undersized pool's timeouts, as frequent outside
+        // the window as in it, were called the fault's.
+        "Failures of these classes came about as often outside this window as in it: they are not \
+         only the fault's (see their own findings)."
+    };
     Some(Finding {
         class: "cost.fault_window".into(),
         finding,
-        advice: format!(
-            "These waits and failures are the fault's, not the pool's: judge the pool outside this \
-             window. {}{pacing}",
-            remedy(&f.kind, settings)
-        ),
+        advice: format!("{whose} {}{pacing}", remedy(&f.kind, settings)),
     })
+}
+
+/// Whether the window's failures came at least twice as fast as the run's own of the same
+/// classes: only then are they the fault's doing.
+fn concentrated(e: &FaultEffect, r: &VariantReport) -> bool {
+    let run_ms = r.measured_s * 1000.0;
+    let inside: u64 = e.errors.values().sum();
+    if inside == 0 || run_ms <= 0.0 {
+        return true;
+    }
+    let all: u64 = e
+        .errors
+        .iter()
+        .map(|(c, n)| r.errors.get(c).map_or(*n, |s| s.count))
+        .sum();
+    let share = (e.lasted_ms / run_ms).clamp(0.0, 1.0);
+    inside as f64 >= 2.0 * share * all as f64
 }
 
 /// Each class failed inside the window, with the run's own count of it: what the window holds
@@ -456,5 +477,32 @@ mod tests {
         assert!(!advice.contains("the server or the network"), "{advice}");
         let lost = window(ErrorClass::AdminTerminated, 20);
         assert!(outage_advice(&[&lost]).contains("the server or the network"));
+    }
+
+    /// Regression (review of 2026-12-03): a pool too small for the load timed out as often
+    /// outside a fault's window as in it, and the advice called those timeouts the fault's.
+    #[test]
+    fn failures_as_frequent_outside_the_window_are_not_called_the_faults() {
+        use crate::record::errors::{ErrorClass, ErrorStats};
+        let advice = |inside: u64, run: u64| {
+            let mut v = with_fault(inside, 0.0, 0.1);
+            v.measured_s = 3.6; // the window, 1200 ms, is a third of it
+            let e = v.faults[0].effect.as_mut().unwrap();
+            e.errors.insert(ErrorClass::PoolTimeout, inside);
+            let stats = ErrorStats {
+                count: run,
+                sqlstates: Default::default(),
+                reasons: Default::default(),
+                first_at_ms: 0,
+                last_at_ms: 0,
+                sample: String::new(),
+            };
+            v.errors.insert(ErrorClass::PoolTimeout, stats);
+            findings(&v, &settings()).remove(0).advice
+        };
+        // 38 of 300: a third of the time held an eighth of them.
+        assert!(advice(38, 300).contains("not only the fault's"));
+        // 250 of 300: the window's rate is 2.5 times the run's.
+        assert!(advice(250, 300).contains("are the fault's, not the pool's"));
     }
 }
