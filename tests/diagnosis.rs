@@ -61,7 +61,10 @@ fn operation_in_progress_quotes_the_overlap_and_the_pool_size_that_avoids_it() {
         ErrorClass::OperationInProgress,
         &[
             format!("up to {overlap} operations"),
-            format!("max_size of at least {overlap}"),
+            // One per task in flight, not the overlap seen (a floor): review of 2026-12-03.
+            "access.mode = \"pool\"".to_string(),
+            "max_size of about 4 per instance".to_string(),
+            format!("The deepest overlap seen, {overlap}, is only a floor"),
         ],
     );
 }

@@ -91,10 +91,15 @@ fn operation_in_progress(r: &VariantReport, cx: &Context<'_>) -> (String, String
              once, and a statement sent while another was in flight failed at once.",
             s.load.tasks, s.access.instances
         ),
+        // Regression (review of 2026-12-03): the advice asked for a pool of "at least" the
+        // deepest overlap seen, 2 with 5 tasks (a collision ends its operation at once, so the
+        // overlap seen is a floor), in a variant whose own [pool] of 50 shared mode never used.
         format!(
-            "Give each task its own connection for the whole operation: a pool with {} of at least \
-             {overlap} (the deepest overlap seen) per instance would have avoided every one of these.",
-            s.pool.words().size
+            "Give each task its own connection for the whole operation: access.mode = \"pool\" (shared mode \
+             uses no pool; [pool] settings are ignored in it) with {} of about {} per instance, one per task in \
+             flight. The deepest overlap seen, {overlap}, is only a floor: a collision ends its operation at once.",
+            s.pool.words().size,
+            s.load.tasks.div_ceil(s.access.instances.max(1))
         ),
     )
 }
