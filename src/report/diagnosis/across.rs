@@ -107,20 +107,44 @@ fn larger_pool(
         })
         .collect();
     let waited = |w: &VariantReport| w.diagnosis.iter().any(|f| f.class == "cost.pool_wait");
-    let (cap, w) = larger
-        .iter()
-        .filter(|(_, w)| !waited(w))
-        .min_by_key(|(cap, _)| *cap)
+    let smallest_calm = |clean: bool| {
+        larger
+            .iter()
+            .filter(|(_, w)| !waited(w) && (!clean || w.operations.failed == 0))
+            .min_by_key(|(cap, _)| *cap)
+    };
+    let (cap, w) = smallest_calm(true)
+        .or_else(|| smallest_calm(false))
         .or_else(|| larger.iter().max_by_key(|(cap, _)| *cap))?;
     Some(format!(
-        " The larger variant `{}` ({cap} connections) measured acquire mean {} and {:.0} ok/s, against {} \
+        " The larger variant `{}` ({cap} connections) measured acquire mean {} and {:.0} ok/s{}, against {} \
          and {:.0} ok/s here.",
         w.name,
         ms(w.latency_ms.acquire.mean),
         w.throughput_ops_s,
+        failures_of(w),
         ms(v.latency_ms.acquire.mean),
         v.throughput_ops_s
     ))
+}
+
+/// `, but N% of its operations failed (mostly `class`)`, when some did: a larger pool quoted
+/// for its speed alone hid that it failed (review of 2026-12-03: 24.5% refused connections).
+fn failures_of(w: &VariantReport) -> String {
+    let o = &w.operations;
+    if o.failed == 0 || o.total == 0 {
+        return String::new();
+    }
+    let top = w
+        .errors
+        .iter()
+        .max_by_key(|(_, s)| s.count)
+        .map(|(c, _)| *c);
+    format!(
+        ", but {:.1}% of its operations failed{}",
+        100.0 * o.failed as f64 / o.total as f64,
+        top.map_or(String::new(), |c| format!(" (mostly `{c}`)"))
+    )
 }
 
 /// A variant that connected per operation, held against a pool variant of the same report.
@@ -144,7 +168,7 @@ fn pool_instead(
     })?;
     Some(format!(
         " The pool variant `{}` ran {:.0} ok/s with acquire p50 {}, opening {} connection(s) over its whole \
-         run; here {:.0} ok/s with acquire p50 {}, opening {}.",
+         run; here {:.0} ok/s with acquire p50 {}, opening {} over the whole run (warmup included).",
         w.name,
         w.throughput_ops_s,
         ms(w.latency_ms.acquire.p50),
@@ -400,5 +424,31 @@ mod tests {
         assert!(f.advice.contains("`fast`"), "{}", f.advice);
         let one = conclude(vec![fixtures::variant("only", 1, 0, serde_json::json!({}))]);
         assert!(one[0].diagnosis.is_empty(), "no comparison of one variant");
+    }
+
+    /// Regression (review of 2026-12-03): a larger pool was quoted for its acquire and ok/s
+    /// alone, though a quarter of its operations had failed.
+    #[test]
+    fn a_quoted_variant_says_what_of_it_failed() {
+        use crate::record::errors::{ErrorClass, ErrorStats};
+        assert_eq!(
+            failures_of(&fixtures::variant("ok", 10, 0, serde_json::json!({}))),
+            ""
+        );
+        let mut w = fixtures::variant("big", 75, 25, serde_json::json!({}));
+        let stats = |count| ErrorStats {
+            count,
+            sqlstates: Default::default(),
+            reasons: Default::default(),
+            first_at_ms: 0,
+            last_at_ms: 0,
+            sample: String::new(),
+        };
+        w.errors.insert(ErrorClass::TooManyConnections, stats(20));
+        w.errors.insert(ErrorClass::PoolTimeout, stats(5));
+        assert_eq!(
+            failures_of(&w),
+            ", but 25.0% of its operations failed (mostly `too_many_connections`)"
+        );
     }
 }
