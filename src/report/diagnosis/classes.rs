@@ -3,7 +3,7 @@
 use super::{Context, ms, pct};
 use crate::record::errors::ErrorClass;
 use crate::report::model::{Finding, VariantReport};
-use crate::scenario::model::{AccessMode, Settings};
+use crate::scenario::model::{AccessMode, FaultKind, Settings};
 
 pub(crate) fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     let mut classes: Vec<_> = r.errors.iter().collect();
@@ -65,7 +65,7 @@ fn explain(class: ErrorClass, count: u64, r: &VariantReport, cx: &Context<'_>) -
         ErrorClass::CommitIndeterminate => commit_indeterminate(r),
         ErrorClass::InFailedTransaction => in_failed_transaction(r, cx),
         ErrorClass::OpDeadlineExceeded => op_deadline(r, cx),
-        ErrorClass::PoolClosed => pool_closed(count, r),
+        ErrorClass::PoolClosed => pool_closed(count, r, cx),
         ErrorClass::TaskCancelled => super::races::task_cancelled(r, cx),
         ErrorClass::SerializationFailure | ErrorClass::DeadlockDetected => retryable(class, r, cx),
         ErrorClass::StatementTimeout | ErrorClass::SessionTimeout | ErrorClass::LockTimeout => {
@@ -320,7 +320,7 @@ fn op_deadline(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
     )
 }
 
-fn pool_closed(count: u64, r: &VariantReport) -> (String, String) {
+fn pool_closed(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, String) {
     let closes: Vec<String> = r
         .faults
         .iter()
@@ -340,10 +340,28 @@ fn pool_closed(count: u64, r: &VariantReport) -> (String, String) {
             r.pool.cut_by_close,
             count.saturating_sub(r.pool.cut_by_close)
         ),
-        "Do not close a pool while operations use it: replace it atomically with a fresh one and let the old \
-         one drain (close_pool with drain = true and reopen_after = \"0s\" shows the fix)."
-            .into(),
+        pool_closed_advice(cx),
     )
+}
+
+/// A pool rebuilt (a close with `reopen_after`) is to be replaced atomically; one closed for
+/// good (a shutdown) is closed after the work stops, which the review of 2026-12-03 found the
+/// advice did not tell apart.
+fn pool_closed_advice(cx: &Context<'_>) -> String {
+    let rebuilt = cx
+        .settings
+        .fault
+        .iter()
+        .any(|f| f.kind == FaultKind::ClosePool && f.reopen_after.is_some());
+    match rebuilt {
+        true => "Do not close a pool while operations use it: replace it atomically with a fresh one and let \
+                 the old one drain (close_pool with drain = true and reopen_after = \"0s\" shows the fix)."
+            .into(),
+        false => "A pool closed for good (a shutdown) must first stop the work that uses it: stop taking \
+                  requests, let the operations in flight finish (close_pool with drain = true), then close; \
+                  whatever still asks for a connection fails."
+            .into(),
+    }
 }
 
 fn retryable(class: ErrorClass, r: &VariantReport, cx: &Context<'_>) -> (String, String) {
@@ -504,5 +522,23 @@ mod tests {
             detail.contains("1 of these 1 failures hit a reused connection"),
             "{detail}"
         );
+    }
+
+    /// Regression (review of 2026-12-03): a pool closed for good (a shutdown) was advised to be
+    /// replaced atomically, as a rebuilt one.
+    #[test]
+    fn a_pool_closed_for_good_is_advised_as_a_shutdown() {
+        let cx = |s| Context {
+            settings: s,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: true,
+        };
+        let close = "[[fault]]\nkind = \"close_pool\"\nat = \"1s\"\n";
+        let rebuilt = settings(&format!("{close}reopen_after = \"200ms\""));
+        assert!(pool_closed_advice(&cx(&rebuilt)).contains("replace it atomically"));
+        let for_good = settings(close);
+        let advice = pool_closed_advice(&cx(&for_good));
+        assert!(advice.contains("stop taking requests"), "{advice}");
     }
 }
