@@ -133,6 +133,34 @@ fn pool_sizing_shows_timeouts_on_the_small_pool_only() {
     }
 }
 
+/// Incident 001: its error came from a session shared by concurrent coroutines, and its fix, a
+/// larger pool, changes nothing; a session per task does.
+#[test]
+fn a_shared_session_fails_whatever_the_pool_and_a_session_per_task_does_not() {
+    let r = shipped(
+        "session-shared-across-tasks",
+        Some("s_session_shared"),
+        &["load.duration=1500ms"],
+    );
+    for name in ["session shared, pool 5+10", "session shared, pool 20+30"] {
+        let v = variant(&r, name);
+        assert!(
+            count(v, ErrorClass::OperationInProgress) > 0,
+            "{name}: {:?}",
+            v.errors
+        );
+        assert!(!v.verdict.pass, "{name}: the gate fails");
+        let peak = v.pool.peak_in_use;
+        assert!(
+            (1..=4).contains(&peak),
+            "{name}: {peak} in use on four shared sessions"
+        );
+    }
+    let fixed = variant(&r, "session per task, pool 5+10");
+    assert!(fixed.errors.is_empty(), "{:?}", fixed.errors);
+    assert!(fixed.verdict.pass);
+}
+
 #[test]
 fn too_many_connections_shows_the_refusals_and_the_fix() {
     // Its own server with max_connections = 100, as the scenario says.
