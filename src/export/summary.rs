@@ -87,6 +87,7 @@ pub(crate) fn render_width(report: &Report, width: usize) -> String {
     out.push_str(&table(report, width));
     out.push('\n');
     out.push_str(&machine_lines(report, width));
+    out.push_str(&workload_lines(report, width));
     for v in &report.variants {
         for f in &v.diagnosis {
             out.push('\n');
@@ -135,6 +136,36 @@ fn machine_lines(report: &Report, width: usize) -> String {
         return out;
     }
     format!("\nmachines (each one's own figures):\n{out}")
+}
+
+/// With several workloads, each one's latency: a slow query beside fast ones is what a team
+/// looks for (a dashboard that holds up chat), and the table shows them mixed. It was in the
+/// JSON only (review of 2026-12-03).
+fn workload_lines(report: &Report, width: usize) -> String {
+    let mut out = String::new();
+    for v in &report.variants {
+        let by = &v.latency_ms.by_workload;
+        if by.len() < 2 {
+            continue;
+        }
+        let each: Vec<String> = by
+            .iter()
+            .map(|(name, l)| match l.count {
+                0 => format!("{name}: none ok"),
+                n => format!(
+                    "{name}: p50 {}, p99 {} ({n} ok)",
+                    crate::metric::format_ms(l.p50),
+                    crate::metric::format_ms(l.p99)
+                ),
+            })
+            .collect();
+        let line = format!("[{}] by workload: {}", v.name, each.join("; "));
+        out.push_str(&wrap(&line, width, "", "  "));
+    }
+    match out.is_empty() {
+        true => out,
+        false => format!("\n{out}"),
+    }
 }
 
 /// The failed checks, one per line, then the verdict and the cheapest configuration, each
@@ -404,5 +435,28 @@ mod tests {
             );
             assert!(text.contains("→ keep the connections"), "{text}");
         }
+    }
+
+    #[test]
+    fn several_workloads_get_a_latency_line_each() {
+        let mut r = fixture();
+        assert!(
+            !render_width(&r, 100).contains("by workload"),
+            "one workload: no line"
+        );
+        let summary = |count, p50, p99| crate::report::model::LatencySummary {
+            count,
+            p50,
+            p99,
+            ..Default::default()
+        };
+        let by = &mut r.variants[1].latency_ms.by_workload;
+        by.insert("dashboard".into(), summary(120, 40.0, 180.0));
+        by.insert("chat".into(), summary(900, 0.5, 2.0));
+        let text = render_width(&r, 200);
+        assert!(
+            text.contains("[pool] by workload: chat: p50 500µs, p99 2.00ms (900 ok); dashboard: p50 40.0ms, p99 180.0ms (120 ok)"),
+            "{text}"
+        );
     }
 }
