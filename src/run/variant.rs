@@ -164,10 +164,7 @@ impl Helpers {
         schedule: Vec<faults::Scheduled>,
     ) -> Helpers {
         let gauges = load.access.gauges().clone();
-        let pattern = format!(
-            "{}%",
-            like_escape(&load.access.connector.application_prefix())
-        );
+        let pattern = own_backends(load);
         let backends = Arc::new(BackendQuery {
             admin: admin.clone(),
             pattern: pattern.clone(),
@@ -423,10 +420,7 @@ async fn settle_backends(load: &LoadRun, admin: &Admin, aborted: bool) {
 /// backends still running one stops them (`pg_cancel_backend`: only our own, by the run's
 /// application name). Bounded: a server that does not answer in 2 s is not waited for.
 async fn cancel_abandoned(load: &LoadRun, admin: &Admin) {
-    let pattern = format!(
-        "{}%",
-        like_escape(&load.access.connector.application_prefix())
-    );
+    let pattern = own_backends(load);
     let sql = "SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) FROM pg_stat_activity \
                WHERE application_name LIKE $1 AND application_name <> $2 \
                AND pid <> pg_backend_pid() AND state = 'active'";
@@ -440,10 +434,7 @@ async fn cancel_abandoned(load: &LoadRun, admin: &Admin) {
 /// Reads the advisory locks this run's backends hold, before the connections close (which
 /// would release them).
 async fn advisory_locks_held(load: &LoadRun, admin: &Admin) {
-    let pattern = format!(
-        "{}%",
-        like_escape(&load.access.connector.application_prefix())
-    );
+    let pattern = own_backends(load);
     let held = super::advisory::locks_held(admin, &pattern).await;
     load.access.gauges().races.set_advisory_locks_held(held);
 }
@@ -480,6 +471,14 @@ async fn wait_for_io(gauges: &Gauges, limit: Duration) {
     while gauges.io_tasks() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+}
+
+/// The LIKE pattern of this run's own backends' application names.
+fn own_backends(load: &LoadRun) -> String {
+    format!(
+        "{}%",
+        like_escape(&load.access.connector.application_prefix())
+    )
 }
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern.

@@ -340,16 +340,15 @@ fn pool_closed(count: u64, r: &VariantReport, cx: &Context<'_>) -> (String, Stri
             r.pool.cut_by_close,
             count.saturating_sub(r.pool.cut_by_close)
         ),
-        pool_closed_advice(cx),
+        pool_closed_advice(cx.settings),
     )
 }
 
 /// A pool rebuilt (a close with `reopen_after`) is to be replaced atomically; one closed for
 /// good (a shutdown) is closed after the work stops, which the review of 2026-12-03 found the
 /// advice did not tell apart.
-fn pool_closed_advice(cx: &Context<'_>) -> String {
-    let rebuilt = cx
-        .settings
+pub(crate) fn pool_closed_advice(settings: &Settings) -> String {
+    let rebuilt = settings
         .fault
         .iter()
         .any(|f| f.kind == FaultKind::ClosePool && f.reopen_after.is_some());
@@ -528,17 +527,11 @@ mod tests {
     /// replaced atomically, as a rebuilt one.
     #[test]
     fn a_pool_closed_for_good_is_advised_as_a_shutdown() {
-        let cx = |s| Context {
-            settings: s,
-            max_connections: 100,
-            reserved_connections: 3,
-            superuser: true,
-        };
         let close = "[[fault]]\nkind = \"close_pool\"\nat = \"1s\"\n";
         let rebuilt = settings(&format!("{close}reopen_after = \"200ms\""));
-        assert!(pool_closed_advice(&cx(&rebuilt)).contains("replace it atomically"));
+        assert!(pool_closed_advice(&rebuilt).contains("replace it atomically"));
         let for_good = settings(close);
-        let advice = pool_closed_advice(&cx(&for_good));
+        let advice = pool_closed_advice(&for_good);
         assert!(advice.contains("stop taking requests"), "{advice}");
     }
 }

@@ -224,9 +224,8 @@ fn remedy(kind: &str, settings: &Settings) -> String {
              with a back-off.",
             words.timeout
         ),
-        "close_pool" => "To fail nothing, replace the pool in one step and let the old one drain \
-                         (reopen_after = \"0s\", drain = true)."
-            .into(),
+        // The same advice as the pool_closed finding's: a pool rebuilt, or closed for good.
+        "close_pool" => super::classes::pool_closed_advice(settings),
         "network" => format!(
             "An operation on a connection the network lost waits for a reply that may never \
              come: bound each one (load.op_timeout), {check}, and retry with a back-off."
