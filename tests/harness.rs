@@ -58,6 +58,12 @@ fn classes(r: &Report) -> Vec<String> {
         .collect()
 }
 
+/// Pinned to one CPU, the debug binary spends about 80 µs of CPU per `SELECT 1` against the
+/// server's 17, so it is saturated (100% here in every run). Yet one clean CI run measured 56%:
+/// the load's wall time includes opening its 64 connections, and a server slow to start them
+/// (its own checkpoint, another process on the machine) is waited for, not worked. So up to
+/// three runs: each must carry the finding exactly when it measured saturation, and one of them
+/// must be saturated. A harness that never reports saturation still fails all three.
 #[test]
 fn a_harness_pinned_to_one_cpu_under_select_1_says_it_is_saturated() {
     if Command::new("taskset").arg("-V").output().is_err() {
@@ -68,20 +74,24 @@ fn a_harness_pinned_to_one_cpu_under_select_1_says_it_is_saturated() {
         );
         return;
     }
-    let r = run(
-        "h_saturated",
-        "name = \"pinned\"\n[load]\ntasks = 64\nduration = \"3s\"\n[pool]\nmax_size = 64\n\
-         [[workload]]\nname = \"one\"\n[[workload.step]]\nsql = \"SELECT 1\"\n",
-        true,
-    );
-    let h = r.variants[0].harness.clone().expect("harness measured");
-    assert_eq!(h.worker_threads, 1);
-    assert!(h.utilization >= 0.9, "{h:?}");
-    assert!(
-        classes(&r).contains(&"harness.saturated".to_string()),
-        "{:?}",
-        classes(&r)
-    );
+    let mut tries = Vec::new();
+    for attempt in 0..3 {
+        let r = run(
+            &format!("h_saturated_{attempt}"),
+            "name = \"pinned\"\n[load]\ntasks = 64\nduration = \"3s\"\n[pool]\nmax_size = 64\n\
+             [[workload]]\nname = \"one\"\n[[workload.step]]\nsql = \"SELECT 1\"\n",
+            true,
+        );
+        let h = r.variants[0].harness.clone().expect("harness measured");
+        assert_eq!(h.worker_threads, 1);
+        let said = classes(&r).contains(&"harness.saturated".to_string());
+        assert_eq!(said, h.utilization >= 0.9, "{h:?} {:?}", classes(&r));
+        if said {
+            return;
+        }
+        tries.push(h);
+    }
+    panic!("pinned to one CPU under SELECT 1, the harness was never saturated: {tries:?}");
 }
 
 #[test]
