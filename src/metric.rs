@@ -9,6 +9,12 @@
 //! | `acquire.<stat>` | latency of acquires, ms | max |
 //! | `throughput` | successful operations per second | min |
 //! | `anomalies.<name>` | a field of the report's `anomalies` (a count) | max |
+//! | `workload.<name>.<stat>` | latency of that workload's successful operations, ms | max |
+//! | `workload.<name>.error_rate` | that workload's failed / total | max |
+//!
+//! A workload's name may hold dots: the statistic is what follows the last one. Whether the
+//! workload exists is the scenario's business (`[expect]` checks it against its workloads) or
+//! the reports' (`compare` checks a `--tolerance` against them), not the vocabulary's.
 //!
 //! `<stat>` is `p50`, `p90`, `p99`, `p999`, `max` or `mean`. `<class>` is an error class of the
 //! contract (`pool_timeout`, ...). `<name>` is any field of the report's `Anomalies`: the list is
@@ -71,6 +77,18 @@ pub enum Metric {
     Throughput,
     /// A field of the report's `Anomalies` (one of [`ANOMALIES`]).
     Anomaly(String),
+    /// A measure of one workload's operations (incident 003's team gates the fast chat query's
+    /// p99 while the slow dashboard query runs beside it, which the overall p99 hides).
+    Workload(String, WorkloadMeasure),
+}
+
+/// What a `workload.<name>.…` metric measures of that workload's operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WorkloadMeasure {
+    /// A statistic of its successful operations' latency.
+    Latency(Stat),
+    /// Its failed operations over its operations.
+    ErrorRate,
 }
 
 /// Whether a check puts an upper or a lower bound on the metric.
@@ -132,7 +150,8 @@ pub fn anomaly_names() -> &'static [String] {
 }
 
 const VOCABULARY: &str = "metrics are error_rate, errors.<class>, operation.<stat>, \
-                          acquire.<stat>, throughput and anomalies.<name>";
+                          acquire.<stat>, throughput, anomalies.<name>, \
+                          workload.<name>.<stat> and workload.<name>.error_rate";
 
 fn unknown(name: &str, hint: impl Into<String>) -> UnknownMetric {
     UnknownMetric {
@@ -189,13 +208,33 @@ impl FromStr for Metric {
                     ))
                 }
             }
-            ("operation" | "acquire" | "errors" | "anomalies", None) => Err(unknown(
+            ("workload", Some(rest)) => workload(name, rest),
+            ("operation" | "acquire" | "errors" | "anomalies" | "workload", None) => Err(unknown(
                 name,
                 format!("name one of them: {head}.<...> ({VOCABULARY})"),
             )),
             _ => Err(unknown(name, VOCABULARY)),
         }
     }
+}
+
+/// `workload.<rest>`: the workload's name, then `.<stat>` or `.error_rate` after its last dot.
+fn workload(name: &str, rest: &str) -> Result<Metric, UnknownMetric> {
+    let Some((workload, measure)) = rest.rsplit_once('.').filter(|(w, _)| !w.is_empty()) else {
+        return Err(unknown(
+            name,
+            "name a workload and what to measure of it: workload.<name>.<stat> or \
+             workload.<name>.error_rate",
+        ));
+    };
+    let measure = match measure {
+        "error_rate" => WorkloadMeasure::ErrorRate,
+        stat_name => WorkloadMeasure::Latency(
+            stat(name, stat_name)
+                .map_err(|e| unknown(name, format!("{}, or error_rate", e.hint)))?,
+        ),
+    };
+    Ok(Metric::Workload(workload.to_string(), measure))
 }
 
 impl fmt::Display for Metric {
@@ -207,11 +246,23 @@ impl fmt::Display for Metric {
             Metric::Acquire(s) => write!(f, "acquire.{}", s.name()),
             Metric::Throughput => f.write_str("throughput"),
             Metric::Anomaly(n) => write!(f, "anomalies.{n}"),
+            Metric::Workload(w, WorkloadMeasure::Latency(s)) => {
+                write!(f, "workload.{w}.{}", s.name())
+            }
+            Metric::Workload(w, WorkloadMeasure::ErrorRate) => write!(f, "workload.{w}.error_rate"),
         }
     }
 }
 
 impl Metric {
+    /// The workload a `workload.<name>.…` metric names.
+    pub(crate) fn workload(&self) -> Option<&str> {
+        match self {
+            Metric::Workload(w, _) => Some(w),
+            _ => None,
+        }
+    }
+
     /// `throughput` is a minimum; every other metric a maximum.
     pub(crate) fn direction(&self) -> Direction {
         match self {
@@ -222,9 +273,11 @@ impl Metric {
 
     pub(crate) fn unit(&self) -> Unit {
         match self {
-            Metric::ErrorRate => Unit::Ratio,
+            Metric::ErrorRate | Metric::Workload(_, WorkloadMeasure::ErrorRate) => Unit::Ratio,
             Metric::Errors(_) | Metric::Anomaly(_) => Unit::Count,
-            Metric::Operation(_) | Metric::Acquire(_) => Unit::Millis,
+            Metric::Operation(_)
+            | Metric::Acquire(_)
+            | Metric::Workload(_, WorkloadMeasure::Latency(_)) => Unit::Millis,
             Metric::Throughput => Unit::PerSecond,
         }
     }
@@ -292,9 +345,40 @@ mod tests {
             "throughput",
             "anomalies.transaction_interleaved",
             "anomalies.lost_writes",
+            "workload.chat.p99",
+            "workload.chat.error_rate",
+            "workload.v2.dashboard.mean",
         ] {
             let m: Metric = name.parse().unwrap();
             assert_eq!(m.to_string(), name);
+        }
+    }
+
+    #[test]
+    fn a_workload_metric_names_the_workload_before_the_last_dot() {
+        assert_eq!(
+            "workload.v2.dashboard.p99".parse::<Metric>(),
+            Ok(Metric::Workload(
+                "v2.dashboard".into(),
+                WorkloadMeasure::Latency(Stat::P99)
+            ))
+        );
+        let m: Metric = "workload.chat.error_rate".parse().unwrap();
+        assert_eq!(m.workload(), Some("chat"));
+        assert_eq!(m.unit(), Unit::Ratio);
+        assert_eq!(m.direction(), Direction::Max);
+        assert_eq!(
+            "workload.chat.max".parse::<Metric>().unwrap().unit(),
+            Unit::Millis
+        );
+        for bad in [
+            "workload",
+            "workload.chat",
+            "workload..p99",
+            "workload.chat.p95",
+        ] {
+            let e = bad.parse::<Metric>().unwrap_err();
+            assert!(e.hint.contains("error_rate"), "{bad}: {e}");
         }
     }
 

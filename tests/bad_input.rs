@@ -270,6 +270,14 @@ fn bad_expectations_and_sweeps_name_line_and_key() {
         &file_at("latency_limit", "13:17"),
         "expect.operation.p99",
     );
+    let text = format!("{VALID}[expect]\nworkload.nope.p99 = \"5ms\"\n");
+    assert_bad(
+        "workload_metric",
+        &text,
+        &[],
+        &file_at("workload_metric", "13:21"),
+        "expect.workload.nope.p99",
+    );
     let text = format!("{VALID}[sweep]\npool.max_size = 5\n");
     assert_bad(
         "sweep_list",

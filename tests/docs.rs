@@ -107,6 +107,8 @@ fn every_metric_of_the_vocabulary_is_in_cli_md() {
         "acquire.<stat>",
         "throughput",
         "anomalies.<name>",
+        "workload.<name>.<stat>",
+        "workload.<name>.error_rate",
     ];
     // Each family parses as the vocabulary says (a concrete instance of each).
     for concrete in [
@@ -116,6 +118,8 @@ fn every_metric_of_the_vocabulary_is_in_cli_md() {
         "acquire.max",
         "throughput",
         "anomalies.leaks",
+        "workload.chat.p99",
+        "workload.chat.error_rate",
     ] {
         assert!(
             concrete.parse::<stress::metric::Metric>().is_ok(),

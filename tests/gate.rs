@@ -1,7 +1,8 @@
 //! The CI gate on real runs, through the binary: every kind of check passing (exit 0) and
 //! failing (exit 1) with its numbers in the report, abort_on_fail stopping a variant early, a
 //! 3×2 sweep naming the cheapest configuration that meets its expectations, and the JUnit file
-//! with one failure per failed check.
+//! with one failure per failed check. Per-workload checks gate one query while another, slow
+//! one runs beside it (incident 003).
 
 mod common;
 
@@ -61,6 +62,35 @@ sleep = "1ms"
 sql = "SELECT 2"
 [expect]
 anomalies.transaction_interleaved = 0
+"#;
+
+/// A fast query beside a slow one and a failing one: the overall p99 is the slow one's.
+const WORKLOADS: &str = r#"
+name = "workloads"
+seed = 5
+[load]
+tasks = 2
+iterations = 30
+[pool]
+max_size = 2
+[[workload]]
+name = "chat"
+weight = 3
+[[workload.step]]
+sql = "SELECT 1"
+[[workload]]
+name = "dashboard"
+[[workload.step]]
+sql = "SELECT pg_sleep(0.2)"
+[[workload]]
+name = "v2.export"
+[[workload.step]]
+sql = "SELECT 1/0"
+[expect]
+operation.p99 = "150ms"
+workload.chat.p99 = "150ms"
+workload.chat.error_rate = 0
+workload."v2.export".error_rate = "50%"
 "#;
 
 fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -336,4 +366,55 @@ fn junit_and_markdown_have_one_failure_per_failed_check() {
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.starts_with("## ❌ stress: `checks` failed"), "{md}");
     assert!(md.contains("- `default`: throughput = "), "{md}");
+}
+
+/// Incident 003: the chat query's p99 passes its gate while the dashboard's sleep fails the
+/// overall one; the export workload (a dotted name) fails all its operations. `compare` takes
+/// a tolerance on a workload metric and refuses one on a workload neither report has.
+#[test]
+fn workload_checks_gate_one_query_beside_a_slow_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database("gate_workloads");
+    let file = scenario_file(dir.path(), "workloads", WORKLOADS);
+    let out = dir.path().join("r.json");
+    let (code, stdout, report) = run(&url, &file, &out, &[]);
+    assert_consistent(&report);
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(
+        failed(&report),
+        ["operation.p99", "workload.v2.export.error_rate"]
+    );
+    let actual = |metric: &str| {
+        let check = checks(&report).iter().find(|c| c.metric == metric);
+        check.and_then(|c| c.actual).unwrap()
+    };
+    let v = &report.variants[0];
+    let chat = &v.latency_ms.by_workload["chat"];
+    assert_eq!(actual("workload.chat.p99"), chat.p99);
+    assert!(
+        chat.p99 < 150.0 && actual("operation.p99") >= 200.0,
+        "{stdout}"
+    );
+    assert_eq!(actual("workload.chat.error_rate"), 0.0);
+    assert_eq!(actual("workload.v2.export.error_rate"), 1.0);
+    let failed_by = &v.operations.failed_by_workload;
+    assert_eq!(failed_by["v2.export"], v.operations.failed);
+    assert_eq!((failed_by["chat"], failed_by["dashboard"]), (0, 0));
+
+    let compare = |tolerance: &str| {
+        let mut cmd = Command::cargo_bin("stress").unwrap();
+        cmd.arg("compare").arg(&out).arg(&out);
+        cmd.args(["--tolerance", tolerance]).output().unwrap()
+    };
+    let same = compare("workload.chat.p99=10%");
+    let stdout = String::from_utf8_lossy(&same.stdout);
+    assert_eq!(same.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("workload.chat.p99"), "{stdout}");
+    let typo = compare("workload.chta.p99=10%");
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert_eq!(typo.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no workload `chta` in the reports compared"),
+        "{stderr}"
+    );
 }

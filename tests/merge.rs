@@ -132,7 +132,7 @@ fn assert_each_machine_contributes(machines: &[(&Report, &VariantReport)], vm: &
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
     for (r, v) in machines {
         let row = vm.machines.iter().find(|m| m.run_id == r.run_id).unwrap();
-        let t = row.totals.expect("each machine's totals");
+        let t = row.totals.as_ref().expect("each machine's totals");
         assert_eq!(t.operations, v.operations, "{}", r.run_id);
         assert!(close(t.throughput_ops_s, v.throughput_ops_s), "{t:?}");
         assert!(close(t.measured_s, v.measured_s), "{t:?}");
@@ -141,7 +141,7 @@ fn assert_each_machine_contributes(machines: &[(&Report, &VariantReport)], vm: &
             "{t:?}"
         );
     }
-    let totals: Vec<_> = vm.machines.iter().map(|m| m.totals.unwrap()).collect();
+    let totals: Vec<_> = vm.machines.iter().map(|m| m.totals.clone().unwrap()).collect();
     let sum =
         |f: fn(&stress::report::model::MachineTotals) -> u64| -> u64 { totals.iter().map(f).sum() };
     assert_eq!(sum(|t| t.operations.ok), vm.operations.ok);

@@ -26,6 +26,10 @@ pub fn compare(req: CompareRequest) -> Exit {
         (Ok(b), Ok(n)) => (b, n),
         (Err(e), _) | (_, Err(e)) => return refuse(e.to_string()),
     };
+    let known = compare::workloads(&base).chain(compare::workloads(&new));
+    if let Some(m) = req.tolerances.unknown_workload(known) {
+        return refuse(m);
+    }
     let forced = match comparable(&base, &Fingerprint::of(&new)) {
         Ok(()) => None,
         Err(m) if req.force => Some(m.0),

@@ -162,6 +162,11 @@ fn baselines(scenarios: &[Scenario], baseline: Option<&Baseline>) -> Result<Vec<
                 ));
             }
         };
+        let planned = s.variants.iter().flat_map(|v| &v.plan.workloads);
+        let known = compare::workloads(&report).chain(planned.map(|w| w.name.as_str()));
+        if let Some(m) = b.tolerances.unknown_workload(known) {
+            return Err(m);
+        }
         out.push(Some((report, forced)));
     }
     Ok(out)

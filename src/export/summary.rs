@@ -396,7 +396,7 @@ mod tests {
     fn a_merged_report_has_a_line_per_machine() {
         let mut r = fixture();
         assert!(!render_width(&r, 100).contains("machines"));
-        let ops = r.variants[1].operations;
+        let ops = r.variants[1].operations.clone();
         r.variants[1]
             .machines
             .push(crate::report::model::MachinePeaks {

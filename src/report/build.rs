@@ -84,7 +84,7 @@ fn latency(l: &Latencies, names: &[String]) -> Latency {
     }
 }
 
-fn operations(t: &Totals) -> Operations {
+fn operations(t: &Totals, names: &[String]) -> Operations {
     Operations {
         total: t.ok + t.failed,
         ok: t.ok,
@@ -93,6 +93,11 @@ fn operations(t: &Totals) -> Operations {
         retried: t.extras.retried,
         retries: t.extras.retries,
         retries_exhausted: t.extras.retries_exhausted,
+        failed_by_workload: names
+            .iter()
+            .cloned()
+            .zip(t.latency.failed_by_workload.iter().copied())
+            .collect(),
     }
 }
 
@@ -205,7 +210,7 @@ pub(crate) fn variant_report(mut data: VariantData<'_>) -> VariantReport {
         settings: VariantSettings::of(settings),
         settings_sha256: data.variant.settings_sha256.clone(),
         seed: data.seed,
-        operations: operations(t),
+        operations: operations(t, &names),
         measured_s,
         throughput_ops_s: per_second(t.ok, measured_s),
         latency_ms: latency(&t.latency, &names),

@@ -17,7 +17,9 @@ use std::collections::BTreeSet;
 
 pub use super::fingerprint::{Fingerprint, Mismatch, comparable, same_scenario};
 use super::model::{Report, VariantReport};
-use crate::metric::{Direction, Measured, Metric, Stat, Unit, UnknownMetric, anomaly_names};
+use crate::metric::{
+    Direction, Measured, Metric, Stat, Unit, UnknownMetric, WorkloadMeasure, anomaly_names,
+};
 
 /// With the default tolerances, latency changes up to this (milliseconds) are noise, never a
 /// regression.
@@ -88,11 +90,14 @@ pub(crate) struct Allowance {
 impl Tolerances {
     /// The default allowance of a metric.
     pub(crate) fn default_for(metric: &Metric) -> Allowance {
-        let tail = matches!(
-            metric,
-            Metric::Operation(Stat::P99 | Stat::P999 | Stat::Max)
-                | Metric::Acquire(Stat::P99 | Stat::P999 | Stat::Max)
-        );
+        let tail = match metric {
+            Metric::Operation(s)
+            | Metric::Acquire(s)
+            | Metric::Workload(_, WorkloadMeasure::Latency(s)) => {
+                matches!(s, Stat::P99 | Stat::P999 | Stat::Max)
+            }
+            _ => false,
+        };
         let (pct, floor) = match metric.unit() {
             Unit::Millis if tail => (200.0, LATENCY_NOISE_MS),
             Unit::Millis => (100.0, LATENCY_NOISE_MS),
@@ -117,6 +122,32 @@ impl Tolerances {
                 },
             )
     }
+}
+
+impl Tolerances {
+    /// A `--tolerance` on `workload.<name>.…` where no variant has that workload: neither side
+    /// would measure it, so its row would be left out and the tolerance ignored without a word.
+    /// `known` are the workloads of the reports compared (and of the scenario about to run).
+    pub(crate) fn unknown_workload<'a>(
+        &self,
+        known: impl IntoIterator<Item = &'a str>,
+    ) -> Option<String> {
+        let known: BTreeSet<&str> = known.into_iter().collect();
+        let t =
+            (self.0.iter()).find(|t| t.metric.workload().is_some_and(|w| !known.contains(w)))?;
+        let names: Vec<_> = known.iter().map(|n| format!("`{n}`")).collect();
+        Some(format!(
+            "--tolerance {}: no workload `{}` in the reports compared; their workloads are {}",
+            t.metric,
+            t.metric.workload().unwrap_or_default(),
+            names.join(", ")
+        ))
+    }
+}
+
+/// The workloads of a report's variants.
+pub(crate) fn workloads(r: &Report) -> impl Iterator<Item = &str> {
+    (r.variants.iter()).flat_map(|v| v.latency_ms.by_workload.keys().map(String::as_str))
 }
 
 /// One metric of one variant, before and now.
@@ -391,6 +422,23 @@ mod tests {
         judge(&m, &Measured::Value(b), &Measured::Value(n), allowance)
             .unwrap()
             .0
+    }
+
+    /// A workload tolerance names a workload of the reports, or is refused; a workload's tail
+    /// latency gets the tail's default allowance.
+    #[test]
+    fn workload_tolerances_name_a_workload_the_reports_have() {
+        let ts = |args: &[&str]| Tolerances(args.iter().map(|a| a.parse().unwrap()).collect());
+        let known = ["chat", "v2.export"];
+        let ok = ts(&["throughput=10%", "workload.v2.export.error_rate=0%"]);
+        assert_eq!(ok.unknown_workload(known), None);
+        let m = ts(&["workload.chta.p99=10%"])
+            .unknown_workload(known)
+            .unwrap();
+        assert!(m.contains("workload.chta.p99: no workload `chta`"), "{m}");
+        assert!(m.contains("`chat`, `v2.export`"), "{m}");
+        let tail = Tolerances::default_for(&"workload.chat.p99".parse().unwrap());
+        assert_eq!((tail.pct, tail.floor), (200.0, LATENCY_NOISE_MS));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! report model it reads, so that the metric vocabulary in [`crate::metric`] does not depend on
 //! the output model).
 
-use crate::metric::{Measured, Metric, Stat};
+use crate::metric::{Measured, Metric, Stat, WorkloadMeasure};
 use crate::report::model::{Anomalies, LatencySummary, VariantReport};
 
 fn stat_of(stat: Stat, s: &LatencySummary) -> f64 {
@@ -38,6 +38,41 @@ impl Metric {
             Metric::Acquire(s) => latency(&v.latency_ms.acquire, *s, "acquire"),
             Metric::Throughput => Measured::Value(v.throughput_ops_s),
             Metric::Anomaly(name) => anomaly(&v.anomalies, name),
+            Metric::Workload(name, measure) => workload(v, name, *measure),
+        }
+    }
+}
+
+/// A workload's latency or error rate; not measured when the variant has no such workload
+/// (the reason names those it has) or none of its operations ran.
+fn workload(v: &VariantReport, name: &str, measure: WorkloadMeasure) -> Measured {
+    let Some(ok) = v.latency_ms.by_workload.get(name) else {
+        let names: Vec<_> = v
+            .latency_ms
+            .by_workload
+            .keys()
+            .map(|n| format!("`{n}`"))
+            .collect();
+        return Measured::NotMeasured(format!(
+            "this variant has no workload `{name}` (its workloads: {})",
+            names.join(", ")
+        ));
+    };
+    match measure {
+        WorkloadMeasure::Latency(_) if ok.count == 0 => Measured::NotMeasured(format!(
+            "no successful operation of workload `{name}` was measured"
+        )),
+        WorkloadMeasure::Latency(stat) => Measured::Value(stat_of(stat, ok)),
+        WorkloadMeasure::ErrorRate => {
+            let Some(&failed) = v.operations.failed_by_workload.get(name) else {
+                return Measured::NotMeasured(
+                    "this report has no failures by workload (written by an older stress)".into(),
+                );
+            };
+            match ok.count + failed {
+                0 => Measured::NotMeasured(format!("no operation of workload `{name}` ran")),
+                total => Measured::Value(failed as f64 / total as f64),
+            }
         }
     }
 }
@@ -135,5 +170,35 @@ mod tests {
             ..Anomalies::default()
         };
         assert_eq!(anomaly(&a, "lost_writes"), Measured::Value(3.0));
+    }
+
+    /// A workload's p99 is its own, its error rate its failed over its total; a workload the
+    /// variant lacks, or a report without failures by workload, is not measured (never 0).
+    #[test]
+    fn workload_metrics_read_that_workloads_figures() {
+        let mut v = crate::report::fixtures::variant("v", 90, 10, serde_json::json!({}));
+        let mut chat = v.latency_ms.operation.clone();
+        (chat.count, chat.p99) = (60, 2.0);
+        let mut dashboard = chat.clone();
+        (dashboard.count, dashboard.p99) = (30, 900.0);
+        v.latency_ms.by_workload = [("chat".into(), chat), ("dashboard".into(), dashboard)].into();
+        let m = |name: &str| name.parse::<Metric>().unwrap().resolve(&v);
+        assert_eq!(m("workload.chat.p99"), Measured::Value(2.0));
+        assert_eq!(m("workload.dashboard.p99"), Measured::Value(900.0));
+        let Measured::NotMeasured(why) = m("workload.chat.error_rate") else {
+            panic!("an older report measured failures by workload");
+        };
+        assert!(why.contains("older stress"), "{why}");
+        v.operations.failed_by_workload = [("chat".into(), 0), ("dashboard".into(), 10)].into();
+        let m = |name: &str| name.parse::<Metric>().unwrap().resolve(&v);
+        assert_eq!(m("workload.chat.error_rate"), Measured::Value(0.0));
+        assert_eq!(m("workload.dashboard.error_rate"), Measured::Value(0.25));
+        let Measured::NotMeasured(why) = m("workload.feed.p99") else {
+            panic!("a missing workload measured");
+        };
+        assert!(
+            why.contains("no workload `feed` (its workloads: `chat`, `dashboard`)"),
+            "{why}"
+        );
     }
 }

@@ -213,7 +213,7 @@ pub struct MachinePeaks {
 }
 
 /// One machine's own figures of a variant in a merged report, as its report had them.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MachineTotals {
     /// Its `operations`.
@@ -227,7 +227,7 @@ pub struct MachineTotals {
 }
 
 /// `total = ok + failed`; `dropped` is outside `total`.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Operations {
     /// Operations finished in the measured phase: `ok + failed`.
@@ -246,6 +246,10 @@ pub struct Operations {
     /// Operations that failed with a retryable class on their last try (counted in `failed`).
     #[serde(default)]
     pub retries_exhausted: u64,
+    /// `failed` by workload, every workload named (0 included); its successful ones are
+    /// `latency_ms.by_workload.<name>.count`. Empty in reports of an older `stress`.
+    #[serde(default)]
+    pub failed_by_workload: BTreeMap<String, u64>,
 }
 
 /// Latency summaries in milliseconds, each with its histogram.

@@ -153,6 +153,28 @@ fn latencies(v: &VariantReport) -> Result<(), String> {
             o.ok
         ));
     }
+    failed_by_workload(v)
+}
+
+/// `operations.failed_by_workload` (absent before it existed) adds up to `operations.failed`
+/// and names the workloads of `latency_ms.by_workload`.
+fn failed_by_workload(v: &VariantReport) -> Result<(), String> {
+    let (o, l) = (&v.operations, &v.latency_ms);
+    if o.failed_by_workload.is_empty() {
+        return Ok(());
+    }
+    if let Some(w) = (o.failed_by_workload.keys()).find(|w| !l.by_workload.contains_key(*w)) {
+        return Err(format!(
+            "operations.failed_by_workload names `{w}`, which latency_ms.by_workload does not"
+        ));
+    }
+    let sum = (o.failed_by_workload.values()).try_fold(0u64, |n, f| n.checked_add(*f));
+    if sum != Some(o.failed) {
+        return Err(format!(
+            "operations.failed_by_workload does not add up to operations.failed ({})",
+            o.failed
+        ));
+    }
     Ok(())
 }
 

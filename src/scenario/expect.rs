@@ -53,29 +53,36 @@ pub struct Expectations {
     pub(crate) checks: Vec<Expectation>,
 }
 
-/// Compiles the raw table; every problem names the path of its value under `expect`.
-pub(crate) fn compile(raw: Option<&ExpectSettings>) -> Result<Expectations, Vec<Problem>> {
-    let mut out = Expectations::default();
-    let mut problems = Vec::new();
+/// Compiles the raw table against the variant's `workloads` (the names a `workload.<name>.…`
+/// metric may use); every problem names the path of its value under `expect`.
+pub(crate) fn compile(
+    raw: Option<&ExpectSettings>,
+    workloads: &[&str],
+) -> Result<Expectations, Vec<Problem>> {
+    let mut c = Compiler {
+        workloads,
+        out: Expectations::default(),
+        problems: Vec::new(),
+    };
     let Some(raw) = raw else {
-        return Ok(out);
+        return Ok(c.out);
     };
     let root = Path::default().key("expect");
     for (key, value) in &raw.0 {
         let path = root.clone().key(key);
         if key == ABORT_ON_FAIL {
             match value {
-                ExpectValue::Bool(b) => out.abort_on_fail = *b,
-                _ => problems.push(problem(path, "must be true or false")),
+                ExpectValue::Bool(b) => c.out.abort_on_fail = *b,
+                _ => c.problems.push(problem(path, "must be true or false")),
             }
             continue;
         }
-        walk(key, value, path, &mut out.checks, &mut problems);
+        c.walk(key, value, path);
     }
-    if problems.is_empty() {
-        Ok(out)
+    if c.problems.is_empty() {
+        Ok(c.out)
     } else {
-        Err(problems)
+        Err(c.problems)
     }
 }
 
@@ -87,30 +94,39 @@ fn problem(path: Path, message: impl Into<String>) -> Problem {
     }
 }
 
-fn walk(
-    name: &str,
-    value: &ExpectValue,
-    path: Path,
-    checks: &mut Vec<Expectation>,
-    problems: &mut Vec<Problem>,
-) {
-    if let ExpectValue::Table(t) = value {
-        for (key, value) in &t.0 {
-            let name = format!("{name}.{key}");
-            walk(&name, value, path.clone().key(key), checks, problems);
-        }
-        return;
-    }
-    let metric: Metric = match name.parse() {
-        Ok(m) => m,
-        Err(e) => {
-            problems.push(problem(path, e.to_string()));
+struct Compiler<'a> {
+    workloads: &'a [&'a str],
+    out: Expectations,
+    problems: Vec<Problem>,
+}
+
+impl Compiler<'_> {
+    /// A metric at `name`, or a table of further keys under it.
+    fn walk(&mut self, name: &str, value: &ExpectValue, path: Path) {
+        if let ExpectValue::Table(t) = value {
+            for (key, value) in &t.0 {
+                self.walk(&format!("{name}.{key}"), value, path.clone().key(key));
+            }
             return;
         }
-    };
-    match limit(&metric, value) {
-        Ok(limit) => checks.push(Expectation { metric, limit }),
-        Err(message) => problems.push(problem(path, message)),
+        let metric: Metric = match name.parse() {
+            Ok(m) => m,
+            Err(e) => return self.problems.push(problem(path, e.to_string())),
+        };
+        if let Some(w) = metric.workload()
+            && !self.workloads.contains(&w)
+        {
+            let names: Vec<_> = self.workloads.iter().map(|n| format!("`{n}`")).collect();
+            let message = format!(
+                "no workload `{w}` in this variant; its workloads are {}",
+                names.join(", ")
+            );
+            return self.problems.push(problem(path, message));
+        }
+        match limit(&metric, value) {
+            Ok(limit) => self.out.checks.push(Expectation { metric, limit }),
+            Err(message) => self.problems.push(problem(path, message)),
+        }
     }
 }
 
@@ -273,7 +289,7 @@ mod tests {
             ),
             ("throughput", ExpectValue::Int(100)),
         ]);
-        let e = compile(Some(&raw)).unwrap();
+        let e = compile(Some(&raw), &["chat"]).unwrap();
         assert!(e.abort_on_fail);
         assert_eq!(
             e.checks,
@@ -312,7 +328,7 @@ mod tests {
             ("error_rate", ExpectValue::Float(1.5)),
             ("abort_on_fail", ExpectValue::Int(1)),
         ]);
-        let problems = compile(Some(&raw)).unwrap_err();
+        let problems = compile(Some(&raw), &["chat"]).unwrap_err();
         let paths: Vec<String> = problems.iter().map(|p| p.path.to_string()).collect();
         assert_eq!(
             paths,
@@ -329,5 +345,42 @@ mod tests {
                 .contains("unknown metric `errors.pool_timout`")
         );
         assert!(problems[1].message.contains("duration such as \"50ms\""));
+    }
+
+    /// `workload.<name>.…` keys: a name with a dot is quoted in TOML and arrives as one key;
+    /// a workload the variant does not have is refused at its path, naming those it has.
+    #[test]
+    fn workload_metrics_name_a_workload_of_the_variant() {
+        let workload = |name: &str, stat: &str, v: ExpectValue| {
+            let inner = table(vec![(stat, v)]);
+            ExpectValue::Table(table(vec![(name, ExpectValue::Table(inner))]))
+        };
+        let raw = table(vec![
+            (
+                "workload",
+                workload("chat", "p99", ExpectValue::Str("20ms".into())),
+            ),
+            (
+                "workload",
+                workload("v2.feed", "error_rate", ExpectValue::Str("1%".into())),
+            ),
+        ]);
+        let e = compile(Some(&raw), &["chat", "v2.feed"]).unwrap();
+        let names: Vec<String> = e.checks.iter().map(|c| c.metric.to_string()).collect();
+        assert_eq!(names, ["workload.chat.p99", "workload.v2.feed.error_rate"]);
+        assert_eq!((e.checks[0].limit, e.checks[1].limit), (20.0, 0.01));
+        let problems = compile(Some(&raw), &["chat", "dashboard"]).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems[0].path.to_string(),
+            "expect.workload.\"v2.feed\".error_rate"
+        );
+        assert!(
+            problems[0].message.contains(
+                "no workload `v2.feed` in this variant; its workloads are `chat`, `dashboard`"
+            ),
+            "{}",
+            problems[0].message
+        );
     }
 }

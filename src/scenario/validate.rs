@@ -64,7 +64,8 @@ pub(crate) fn check(settings: &Settings) -> Result<Compiled, Vec<Problem>> {
     }
     let plan = plan::compile(&settings.workload).map_err(|problems| p.0.extend(problems));
     check_faults(settings, &mut p);
-    let expect = expect::compile(settings.expect.as_ref()).map_err(|e| p.0.extend(e));
+    let workloads: Vec<&str> = settings.workload.iter().map(|w| w.name.as_str()).collect();
+    let expect = expect::compile(settings.expect.as_ref(), &workloads).map_err(|e| p.0.extend(e));
     match (plan, expect) {
         (Ok(plan), Ok(expect)) if p.0.is_empty() => Ok(Compiled { plan, expect }),
         _ => Err(p.0),

@@ -255,6 +255,7 @@ fn variant(
         measured_s,
     } = span(parts)?;
     let operations = operations(parts);
+    let ok = operations.ok;
     let faults = faults(parts, &offsets);
     let timeline = merged_timeline(parts, &offsets)?;
     let whole = outages::Whole {
@@ -272,7 +273,7 @@ fn variant(
         operations,
         measured_s,
         throughput_ops_s: if measured_s > 0.0 {
-            operations.ok as f64 / measured_s
+            ok as f64 / measured_s
         } else {
             0.0
         },
@@ -469,7 +470,7 @@ fn machines(parts: &[Part<'_>]) -> Vec<MachinePeaks> {
             peak_backends: p.variant.server.peak_backends,
             peak_idle_in_transaction: p.variant.server.peak_idle_in_transaction,
             totals: Some(MachineTotals {
-                operations: p.variant.operations,
+                operations: p.variant.operations.clone(),
                 measured_s: p.variant.measured_s,
                 throughput_ops_s: p.variant.throughput_ops_s,
                 operation_p99_ms: p.variant.latency_ms.operation.p99,

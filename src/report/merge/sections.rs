@@ -28,6 +28,7 @@ pub(super) fn operations(parts: &[Part<'_>]) -> Operations {
         retried: sum(parts, |v| v.operations.retried),
         retries: sum(parts, |v| v.operations.retries),
         retries_exhausted: sum(parts, |v| v.operations.retries_exhausted),
+        failed_by_workload: counts(parts, |v| &v.operations.failed_by_workload),
     }
 }
 

@@ -196,3 +196,28 @@ fn the_committed_baselines_are_consistent() {
     }
     assert!(read > 0, "no baseline found");
 }
+
+/// `operations.failed_by_workload` must add up to `failed` and name the report's workloads;
+/// an older report without it is read.
+#[test]
+fn failures_by_workload_must_add_up() {
+    let with = |ok: u64, failed: &[(&str, u64)]| {
+        let mut v = consistent("v", 80);
+        v.latency_ms
+            .by_workload
+            .insert("chat".into(), v.latency_ms.operation.clone());
+        v.latency_ms.by_workload.get_mut("chat").unwrap().count = ok;
+        v.operations.failed_by_workload = failed.iter().map(|(w, n)| (w.to_string(), *n)).collect();
+        v
+    };
+    checked(vec![with(80, &[])]).unwrap();
+    checked(vec![with(80, &[("chat", 0)])]).unwrap();
+    refused(
+        with(80, &[("chat", 2)]),
+        "operations.failed_by_workload does not add up to operations.failed (0)",
+    );
+    refused(
+        with(80, &[("chat", 0), ("dashboard", 0)]),
+        "names `dashboard`, which latency_ms.by_workload does not",
+    );
+}
