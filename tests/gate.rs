@@ -91,6 +91,7 @@ operation.p99 = "150ms"
 workload.chat.p99 = "150ms"
 workload.chat.error_rate = 0
 workload."v2.export".error_rate = "50%"
+pool.connections_created = 2
 "#;
 
 fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -369,8 +370,9 @@ fn junit_and_markdown_have_one_failure_per_failed_check() {
 }
 
 /// Incident 003: the chat query's p99 passes its gate while the dashboard's sleep fails the
-/// overall one; the export workload (a dotted name) fails all its operations. `compare` takes
-/// a tolerance on a workload metric and refuses one on a workload neither report has.
+/// overall one; the export workload (a dotted name) fails all its operations; going back to a
+/// connection per operation fails the connections gate. `compare` takes a tolerance on a
+/// workload metric and refuses one on a workload neither report has.
 #[test]
 fn workload_checks_gate_one_query_beside_a_slow_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -397,10 +399,23 @@ fn workload_checks_gate_one_query_beside_a_slow_one() {
     );
     assert_eq!(actual("workload.chat.error_rate"), 0.0);
     assert_eq!(actual("workload.v2.export.error_rate"), 1.0);
+    assert_eq!(
+        actual("pool.connections_created"),
+        v.pool.connections_created as f64
+    );
     let failed_by = &v.operations.failed_by_workload;
     assert_eq!(failed_by["v2.export"], v.operations.failed);
     assert_eq!((failed_by["chat"], failed_by["dashboard"]), (0, 0));
 
+    // A change back to a connection per operation opens one for each: the gate catches it.
+    let per_operation = dir.path().join("per_operation.json");
+    let set = ["--set", "access.mode=per_operation"];
+    let (code, stdout, report) = run(&url, &file, &per_operation, &set);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        failed(&report).contains(&"pool.connections_created"),
+        "{stdout}"
+    );
     let compare = |tolerance: &str| {
         let mut cmd = Command::cargo_bin("stress").unwrap();
         cmd.arg("compare").arg(&out).arg(&out);

@@ -141,7 +141,11 @@ fn assert_each_machine_contributes(machines: &[(&Report, &VariantReport)], vm: &
             "{t:?}"
         );
     }
-    let totals: Vec<_> = vm.machines.iter().map(|m| m.totals.clone().unwrap()).collect();
+    let totals: Vec<_> = vm
+        .machines
+        .iter()
+        .map(|m| m.totals.clone().unwrap())
+        .collect();
     let sum =
         |f: fn(&stress::report::model::MachineTotals) -> u64| -> u64 { totals.iter().map(f).sum() };
     assert_eq!(sum(|t| t.operations.ok), vm.operations.ok);

@@ -39,6 +39,7 @@ impl Metric {
             Metric::Throughput => Measured::Value(v.throughput_ops_s),
             Metric::Anomaly(name) => anomaly(&v.anomalies, name),
             Metric::Workload(name, measure) => workload(v, name, *measure),
+            Metric::ConnectionsCreated => Measured::Value(v.pool.connections_created as f64),
         }
     }
 }
