@@ -14,39 +14,74 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::error::SqlState;
 
-/// The stable names of the contract's error classes (CI configurations refer to them).
+/// The stable names of the contract's error classes (CI configurations refer to them). Each is
+/// described in `docs/errors.md`; the variants carry `//` comments, not `///`, because schemars
+/// would turn documented unit variants into a `oneOf`, and the report's schema would lose the
+/// class names as the keys of `errors` and of every other map keyed by class.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
+    // A statement sent on a shared, exclusive connection while another was in flight.
     OperationInProgress,
+    // 25P02: a statement in a transaction an earlier error had aborted.
     InFailedTransaction,
+    // The connection was lost while COMMIT was in flight: the outcome is unknown (takes
+    // precedence over the class of the loss).
     CommitIndeterminate,
+    // The client-side `load.op_timeout` fired.
     OpDeadlineExceeded,
+    // No connection from the pool within its wait, and no connect error during the wait.
     PoolTimeout,
+    // An acquire on a closed pool, or a held connection cut by a close without drain.
     PoolClosed,
+    // Opening the connection failed: refused, unreachable, reset.
     ConnectRefused,
+    // Opening the connection timed out.
     ConnectTimeout,
+    // 28P01, 28000, 3D000: bad password, authorization refused, no such database.
     AuthFailed,
+    // The TLS handshake or the certificate's verification failed, or TLS that `sslmode`
+    // requires is not offered.
     TlsFailed,
+    // 53300: the server's connection slots are full.
     TooManyConnections,
+    // 57P03: the server is starting up, shutting down or in recovery.
     ServerUnavailable,
+    // 57P01: the backend was terminated (`pg_terminate_backend`, a fast shutdown).
     AdminTerminated,
+    // 57P02: the server is resetting after another backend crashed.
     ServerCrash,
+    // 25P03, 57P05: the server ended an idle transaction or session.
     SessionTimeout,
+    // The connection died mid-operation without an error that says why.
     ConnectionClosed,
+    // 57014 caused by `statement_timeout`.
     StatementTimeout,
+    // 57014 otherwise: `pg_cancel_backend`, a client's cancel request.
     QueryCanceled,
+    // 55P03: waited for a lock longer than `lock_timeout`.
     LockTimeout,
+    // 40001: could not serialize access (retryable).
     SerializationFailure,
+    // 40P01: deadlock detected (retryable).
     DeadlockDetected,
+    // 08P01: a pooler in between (PgBouncer) refused the operation; the reason is kept.
     PoolerError,
+    // 26000, 42P05: a prepared statement missing or already present on the
+    // connection (transaction pooling).
     PreparedStatementMismatch,
+    // 53xxx other than 53300: the server ran out of a resource.
     ResourceExhausted,
+    // Any other SQLSTATE: the server rejected the statement (kept per code).
     SqlError,
+    // Anything else: a bug of ours or of the driver. Never silent.
     ClientError,
+    // 0A000 "cached plan must not change result type": a cached prepared statement
+    // whose result columns changed.
     CachedPlanInvalid,
+    // 25006: a write in a read-only transaction (a standby, a demoted primary).
     ReadOnlyTransaction,
     // The operation's task was cancelled (its future dropped) by a `cancel_tasks` fault.
     TaskCancelled,
