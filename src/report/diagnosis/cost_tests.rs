@@ -203,6 +203,32 @@ fn connect_fires_from_connections_per_operation() {
     assert!(!classes(&connecting(400, 19, 19), &s).contains(&"cost.connect".into()));
 }
 
+/// Review of 2026-12-03: a connection per request read "backends peaked at 1" under 10 tasks,
+/// the once-a-second sample missing connections that live one operation. The harness's own
+/// count of connections held at once is quoted first.
+#[test]
+fn connect_quotes_the_connections_held_at_once_not_only_the_sample() {
+    let s = settings("[access]\nmode = \"per_operation\"\n[load]\ntasks = 10");
+    let mut r = connecting(400, 400, 400);
+    (r.pool.peak_in_use, r.server.peak_backends) = (10, 1);
+    let f = find(&r, &s, "cost.connect").unwrap();
+    assert!(
+        f.finding.contains(
+            "up to 10 connections were open at once, one per operation in flight (the server, \
+             sampled once a second, caught at most 1 of them)"
+        ),
+        "{}",
+        f.finding
+    );
+    r.server.peak_backends = 10;
+    let f = find(&r, &s, "cost.connect").unwrap();
+    assert!(
+        f.finding.contains("backends on the server peaked at 10"),
+        "{}",
+        f.finding
+    );
+}
+
 #[test]
 fn connect_needs_a_minimum_of_connections() {
     let s = settings("[access]\nmode = \"per_operation\"\n[load]\ntasks = 4");
