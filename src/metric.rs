@@ -11,7 +11,7 @@
 //! | `anomalies.<name>` | a field of the report's `anomalies` (a count) | max |
 //! | `workload.<name>.<stat>` | latency of that workload's successful operations, ms | max |
 //! | `workload.<name>.error_rate` | that workload's failed / total | max |
-//! | `pool.connections_created` | connections opened over the run (the report's field) | max |
+//! | `connections.opened` | connections opened in the measured phase (the timeline's sum) | max |
 //!
 //! A workload's name may hold dots: the statistic is what follows the last one. Whether the
 //! workload exists is the scenario's business (`[expect]` checks it against its workloads) or
@@ -81,9 +81,11 @@ pub enum Metric {
     /// A measure of one workload's operations (incident 003's team gates the fast chat query's
     /// p99 while the slow dashboard query runs beside it, which the overall p99 hides).
     Workload(String, WorkloadMeasure),
-    /// Connections the run opened (`pool.connections_created`): a gate against a change that
-    /// goes back to a connection per request (incident 003), whose latency may still pass.
-    ConnectionsCreated,
+    /// Connections opened in the measured phase (the sum of the timeline's
+    /// `connections_created`; the report's `pool.connections_created` also counts those opened
+    /// before the load and in the warmup): a gate against a change that goes back to a
+    /// connection per request (incident 003), whose latency may still pass.
+    ConnectionsOpened,
 }
 
 /// What a `workload.<name>.…` metric measures of that workload's operations.
@@ -156,7 +158,7 @@ pub fn anomaly_names() -> &'static [String] {
 const VOCABULARY: &str = "metrics are error_rate, errors.<class>, operation.<stat>, \
                           acquire.<stat>, throughput, anomalies.<name>, \
                           workload.<name>.<stat>, workload.<name>.error_rate and \
-                          pool.connections_created";
+                          connections.opened";
 
 fn unknown(name: &str, hint: impl Into<String>) -> UnknownMetric {
     UnknownMetric {
@@ -214,10 +216,10 @@ impl FromStr for Metric {
                 }
             }
             ("workload", Some(rest)) => workload(name, rest),
-            ("pool", Some("connections_created")) => Ok(Metric::ConnectionsCreated),
-            ("pool", _) => Err(unknown(
+            ("connections", Some("opened")) => Ok(Metric::ConnectionsOpened),
+            ("connections" | "pool", _) => Err(unknown(
                 name,
-                format!("the pool's metric is pool.connections_created ({VOCABULARY})"),
+                format!("the connections' metric is connections.opened ({VOCABULARY})"),
             )),
             ("operation" | "acquire" | "errors" | "anomalies" | "workload", None) => Err(unknown(
                 name,
@@ -260,7 +262,7 @@ impl fmt::Display for Metric {
                 write!(f, "workload.{w}.{}", s.name())
             }
             Metric::Workload(w, WorkloadMeasure::ErrorRate) => write!(f, "workload.{w}.error_rate"),
-            Metric::ConnectionsCreated => f.write_str("pool.connections_created"),
+            Metric::ConnectionsOpened => f.write_str("connections.opened"),
         }
     }
 }
@@ -285,7 +287,7 @@ impl Metric {
     pub(crate) fn unit(&self) -> Unit {
         match self {
             Metric::ErrorRate | Metric::Workload(_, WorkloadMeasure::ErrorRate) => Unit::Ratio,
-            Metric::Errors(_) | Metric::Anomaly(_) | Metric::ConnectionsCreated => Unit::Count,
+            Metric::Errors(_) | Metric::Anomaly(_) | Metric::ConnectionsOpened => Unit::Count,
             Metric::Operation(_)
             | Metric::Acquire(_)
             | Metric::Workload(_, WorkloadMeasure::Latency(_)) => Unit::Millis,
@@ -359,7 +361,7 @@ mod tests {
             "workload.chat.p99",
             "workload.chat.error_rate",
             "workload.v2.dashboard.mean",
-            "pool.connections_created",
+            "connections.opened",
         ] {
             let m: Metric = name.parse().unwrap();
             assert_eq!(m.to_string(), name);
@@ -406,8 +408,8 @@ mod tests {
         assert!(e.hint.contains("p50, p90, p99, p999, max, mean"), "{e}");
         let e = "anomalies.nope".parse::<Metric>().unwrap_err();
         assert!(e.hint.contains("transaction_interleaved"), "{e}");
-        let e = "pool.connections_opened".parse::<Metric>().unwrap_err();
-        assert!(e.hint.contains("pool.connections_created"), "{e}");
+        let e = "pool.connections_created".parse::<Metric>().unwrap_err();
+        assert!(e.hint.contains("connections.opened"), "{e}");
         let e = "latency".parse::<Metric>().unwrap_err();
         assert!(e.hint.contains("error_rate"), "{e}");
         assert!("operation".parse::<Metric>().is_err());

@@ -109,7 +109,7 @@ fn every_metric_of_the_vocabulary_is_in_cli_md() {
         "anomalies.<name>",
         "workload.<name>.<stat>",
         "workload.<name>.error_rate",
-        "pool.connections_created",
+        "connections.opened",
     ];
     // Each family parses as the vocabulary says (a concrete instance of each).
     for concrete in [
@@ -121,7 +121,7 @@ fn every_metric_of_the_vocabulary_is_in_cli_md() {
         "anomalies.leaks",
         "workload.chat.p99",
         "workload.chat.error_rate",
-        "pool.connections_created",
+        "connections.opened",
     ] {
         assert!(
             concrete.parse::<stress::metric::Metric>().is_ok(),

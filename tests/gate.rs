@@ -91,7 +91,7 @@ operation.p99 = "150ms"
 workload.chat.p99 = "150ms"
 workload.chat.error_rate = 0
 workload."v2.export".error_rate = "50%"
-pool.connections_created = 2
+connections.opened = 2
 "#;
 
 fn scenario_file(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -249,6 +249,28 @@ errors.sql_error = 0
     assert!(v.measured_s < 5.0, "{}", v.measured_s);
     assert!(!report.interrupted, "an abort is not a Ctrl-C");
     assert!(stdout.contains("ABORTED"), "{stdout}");
+
+    // Review of 2026-12-03: the per-workload and connection checks were not watched; each ran
+    // the whole duration to a known failure.
+    for (set, metric) in [
+        ("expect.workload.bad.error_rate=0", "workload.bad.error_rate"),
+        ("expect.connections.opened=3", "connections.opened"),
+    ] {
+        let sets = [
+            "--set",
+            "expect.errors.sql_error=1000000000",
+            "--set",
+            set,
+            "--set",
+            "access.mode=per_operation",
+        ];
+        let (code, stdout, report) = run(&url, &file, &out, &sets);
+        assert_eq!(code, 1, "{set}: {stdout}");
+        let v = &report.variants[0];
+        let aborted = v.verdict.aborted.as_ref().expect("aborted");
+        assert_eq!(aborted.metric, metric, "{set}");
+        assert!(v.measured_s < 5.0, "{set}: {}", v.measured_s);
+    }
 }
 
 #[test]
@@ -399,10 +421,8 @@ fn workload_checks_gate_one_query_beside_a_slow_one() {
     );
     assert_eq!(actual("workload.chat.error_rate"), 0.0);
     assert_eq!(actual("workload.v2.export.error_rate"), 1.0);
-    assert_eq!(
-        actual("pool.connections_created"),
-        v.pool.connections_created as f64
-    );
+    let opened: u64 = v.timeline.iter().map(|e| e.connections_created).sum();
+    assert_eq!(actual("connections.opened"), opened as f64);
     let failed_by = &v.operations.failed_by_workload;
     assert_eq!(failed_by["v2.export"], v.operations.failed);
     assert_eq!((failed_by["chat"], failed_by["dashboard"]), (0, 0));
@@ -412,10 +432,7 @@ fn workload_checks_gate_one_query_beside_a_slow_one() {
     let set = ["--set", "access.mode=per_operation"];
     let (code, stdout, report) = run(&url, &file, &per_operation, &set);
     assert_eq!(code, 1, "{stdout}");
-    assert!(
-        failed(&report).contains(&"pool.connections_created"),
-        "{stdout}"
-    );
+    assert!(failed(&report).contains(&"connections.opened"), "{stdout}");
     let compare = |tolerance: &str| {
         let mut cmd = Command::cargo_bin("stress").unwrap();
         cmd.arg("compare").arg(&out).arg(&out);

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use errors::{ErrorClass, ErrorTally, OpError};
 pub(crate) use extras::{Extras, OpExtras};
 use spells::{FaultEffect, Spell, TaskTrack};
-pub(crate) use timeline::{Interval, Timeline};
+pub(crate) use timeline::{Counts, Interval, Timeline};
 use writes::{WriteBook, WriteOutcome};
 
 /// Live counters for the progress line, one set per worker (no shared cache line).
@@ -265,7 +265,8 @@ impl Recorder {
                 }
             }
         }
-        self.interval_for(at_ms / 1000).add(latency, o.error);
+        self.interval_for(at_ms / 1000)
+            .add(latency, o.error, o.workload);
     }
 
     /// Whether an operation belongs to the measured phase: begun in it.

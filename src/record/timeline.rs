@@ -34,6 +34,8 @@ pub(crate) struct Interval {
     pub(crate) failed: u64,
     pub(crate) dropped: u64,
     pub(crate) errors: BTreeMap<ErrorClass, u64>,
+    /// Failed operations by workload (its index in the plan), for `abort_on_fail`.
+    pub(crate) failed_by_workload: BTreeMap<usize, u64>,
     /// Latency of the successful operations of this second.
     pub(crate) hist: Histogram<u64>,
 }
@@ -46,11 +48,12 @@ impl Interval {
             failed: 0,
             dropped: 0,
             errors: BTreeMap::new(),
+            failed_by_workload: BTreeMap::new(),
             hist: histogram::new_interval(),
         }
     }
 
-    pub(crate) fn add(&mut self, latency: Duration, error: Option<&OpError>) {
+    pub(crate) fn add(&mut self, latency: Duration, error: Option<&OpError>, workload: usize) {
         match error {
             None => {
                 self.ok += 1;
@@ -59,6 +62,7 @@ impl Interval {
             Some(e) => {
                 self.failed += 1;
                 *self.errors.entry(e.class).or_default() += 1;
+                *self.failed_by_workload.entry(workload).or_default() += 1;
             }
         }
     }
@@ -200,11 +204,14 @@ impl Encoded {
 }
 
 /// What the workers have flushed so far, over all seconds.
+/// What the workers have flushed so far, for checks watched during the run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Counts {
-    ok: u64,
-    failed: u64,
-    classes: BTreeMap<ErrorClass, u64>,
+pub(crate) struct Counts {
+    pub(crate) ok: u64,
+    pub(crate) failed: u64,
+    pub(crate) classes: BTreeMap<ErrorClass, u64>,
+    /// By workload index in the plan.
+    pub(crate) failed_by_workload: BTreeMap<usize, u64>,
 }
 
 #[derive(Debug, Default)]
@@ -276,6 +283,9 @@ impl Timeline {
         for (class, n) in &interval.errors {
             *s.counts.classes.entry(*class).or_default() += n;
         }
+        for (workload, n) in &interval.failed_by_workload {
+            *s.counts.failed_by_workload.entry(*workload).or_default() += n;
+        }
         let b = s.entry(interval.second);
         b.ok += interval.ok;
         b.failed += interval.failed;
@@ -296,11 +306,9 @@ impl Timeline {
     }
 
     /// What the workers have flushed so far (whole seconds, about a second behind): ok, failed,
-    /// and failed by class. For checks watched during the run (`abort_on_fail`).
-    pub(crate) fn counts(&self) -> (u64, u64, BTreeMap<ErrorClass, u64>) {
-        let seconds = self.seconds.lock().expect("timeline lock");
-        let c = &seconds.counts;
-        (c.ok, c.failed, c.classes.clone())
+    /// failed by class and by workload. For checks watched during the run (`abort_on_fail`).
+    pub(crate) fn counts(&self) -> Counts {
+        self.seconds.lock().expect("timeline lock").counts.clone()
     }
 
     /// The 99th percentile (µs) of `second`'s successful operations flushed so far, if it has
@@ -372,7 +380,7 @@ mod tests {
         let shared = std::sync::Arc::new(Timeline::default());
         let holder = shared.clone();
         let mut a = Interval::new(0);
-        a.add(Duration::from_millis(2), None);
+        a.add(Duration::from_millis(2), None, 0);
         shared.add(a);
         let taken = std::sync::Arc::try_unwrap(shared).unwrap_or_else(|s| s.take());
         let entries = taken.into_entries(1);
@@ -384,14 +392,15 @@ mod tests {
     fn workers_merge_into_their_second_and_gaps_are_filled() {
         let t = Timeline::default();
         let mut a = Interval::new(0);
-        a.add(Duration::from_millis(2), None);
+        a.add(Duration::from_millis(2), None, 0);
         let mut b = Interval::new(0);
         b.add(
             Duration::from_millis(4),
             Some(&OpError::new(ErrorClass::PoolTimeout, "x")),
+            0,
         );
         let mut c = Interval::new(2);
-        c.add(Duration::from_millis(1), None);
+        c.add(Duration::from_millis(1), None, 0);
         t.add(a);
         t.add(b);
         t.add(c);
@@ -415,7 +424,7 @@ mod tests {
         let mut i = Interval::new(second);
         for _ in 0..n {
             let us = 50 + rng.u64(0..1_000) * rng.u64(0..200);
-            i.add(Duration::from_micros(us), None);
+            i.add(Duration::from_micros(us), None, 0);
         }
         i
     }
@@ -471,7 +480,7 @@ mod tests {
         );
         t.add(late.unwrap());
         let total: u64 = whole.iter().map(Histogram::len).sum();
-        assert_eq!(t.counts().0, total);
+        assert_eq!(t.counts().ok, total);
         let entries = t.into_entries(12);
         assert_eq!(entries.len(), 12);
         for ((s, e), h) in entries.iter().enumerate().zip(&whole) {

@@ -39,7 +39,15 @@ impl Metric {
             Metric::Throughput => Measured::Value(v.throughput_ops_s),
             Metric::Anomaly(name) => anomaly(&v.anomalies, name),
             Metric::Workload(name, measure) => workload(v, name, *measure),
-            Metric::ConnectionsCreated => Measured::Value(v.pool.connections_created as f64),
+            Metric::ConnectionsOpened if v.timeline.is_empty() => {
+                Measured::NotMeasured("no second of measured load was sampled".into())
+            }
+            Metric::ConnectionsOpened => Measured::Value(
+                v.timeline
+                    .iter()
+                    .map(|e| e.connections_created)
+                    .sum::<u64>() as f64,
+            ),
         }
     }
 }

@@ -18,11 +18,14 @@
 //!   operations is not known until the end, and a rate above the limit now can still come back
 //!   down (k6 aborts on it anyway, and offers `delayAbortEval` against the false alarms), so
 //!   it is judged at the end only: a gate must not fail a run that would have passed.
+//! - `workload.<name>.error_rate = 0`: lost by that workload's first failure (a limit above 0
+//!   is judged at the end: the workload's share of the mix is not known in advance).
+//! - `connections.opened` (maximum): the connections opened since the measured phase began
+//!   are above the limit. They only grow.
 //!
 //! Latency and throughput checks are judged at the end only. The counters are the timeline's
 //! flushed seconds, so the watcher reacts within about a second.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +35,8 @@ use tokio::task::JoinHandle;
 use super::task::LoadRun;
 use super::workers::Aborter;
 use crate::access::gauges::Gauges;
-use crate::metric::Metric;
+use crate::metric::{Metric, WorkloadMeasure};
+use crate::record::Counts;
 use crate::record::errors::ErrorClass;
 use crate::report::model::Aborted;
 use crate::scenario::Variant;
@@ -47,16 +51,20 @@ enum Watched {
     /// The limit, and the number of operations the variant will run when that is known
     /// (only a limit of zero is watched without it).
     Rate(f64, Option<u64>),
+    /// `workload.<name>.error_rate = 0`: the workload's index in the plan, and its name.
+    WorkloadFailed(usize, String),
+    /// `connections.opened`'s limit.
+    Opened(f64),
 }
 
 /// The live numbers the watched checks are decided on.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Live {
-    ok: u64,
-    failed: u64,
-    classes: BTreeMap<ErrorClass, u64>,
+    counts: Counts,
     interleaved: u64,
     returned_in_transaction: u64,
+    /// Connections opened since the measured phase began.
+    opened: u64,
 }
 
 /// The running watcher of the load's stops from outside: the interrupt, and the checks
@@ -135,6 +143,12 @@ fn watched(variant: &Variant) -> Vec<Watched> {
             Metric::ErrorRate if planned.is_some() || e.limit == 0.0 => {
                 Some(Watched::Rate(e.limit, planned))
             }
+            Metric::Workload(name, WorkloadMeasure::ErrorRate) if e.limit == 0.0 => {
+                let workloads = &variant.plan.workloads;
+                let index = workloads.iter().position(|w| &w.name == name)?;
+                Some(Watched::WorkloadFailed(index, name.clone()))
+            }
+            Metric::ConnectionsOpened => Some(Watched::Opened(e.limit)),
             Metric::Anomaly(name) => match name.as_str() {
                 "transaction_interleaved" => {
                     Some(Watched::Anomaly("transaction_interleaved", e.limit))
@@ -150,14 +164,12 @@ fn watched(variant: &Variant) -> Vec<Watched> {
 }
 
 fn live(load: &LoadRun, gauges: &Gauges) -> Live {
-    let (ok, failed, classes) = load.timeline.counts();
     let measured = gauges.measured();
     Live {
-        ok,
-        failed,
-        classes,
+        counts: load.timeline.counts(),
         interleaved: measured.interleaved,
         returned_in_transaction: measured.returned_in_transaction,
+        opened: measured.created,
     }
 }
 
@@ -172,7 +184,7 @@ fn lost(w: &Watched, live: &Live) -> Option<(String, String)> {
     match w {
         Watched::Class(class, limit) => over(
             Metric::Errors(*class).to_string(),
-            live.classes.get(class).copied().unwrap_or(0),
+            live.counts.classes.get(class).copied().unwrap_or(0),
             *limit,
         ),
         Watched::Anomaly(name, limit) => {
@@ -182,21 +194,39 @@ fn lost(w: &Watched, live: &Live) -> Option<(String, String)> {
             };
             over(format!("anomalies.{name}"), n, *limit)
         }
-        Watched::Rate(limit, Some(all)) => (live.failed as f64 > limit * *all as f64).then(|| {
-            let detail = format!(
-                "{} failed operations already exceed error_rate {limit} of all {all} the \
-                     variant runs",
-                live.failed
-            );
-            ("error_rate".to_string(), detail)
-        }),
-        Watched::Rate(limit, None) => (live.failed > 0 && *limit == 0.0).then(|| {
+        Watched::Rate(limit, Some(all)) => {
+            let failed = live.counts.failed;
+            (failed as f64 > limit * *all as f64).then(|| {
+                let detail = format!(
+                    "{failed} failed operations already exceed error_rate {limit} of all {all} \
+                     the variant runs"
+                );
+                ("error_rate".to_string(), detail)
+            })
+        }
+        Watched::Rate(limit, None) => (live.counts.failed > 0 && *limit == 0.0).then(|| {
             let detail = format!(
                 "{} operations failed: error_rate can no longer be 0",
-                live.failed
+                live.counts.failed
             );
             ("error_rate".to_string(), detail)
         }),
+        Watched::WorkloadFailed(index, name) => {
+            let failed = live
+                .counts
+                .failed_by_workload
+                .get(index)
+                .copied()
+                .unwrap_or(0);
+            (failed > 0).then(|| {
+                let metric = format!("workload.{name}.error_rate");
+                let detail = format!(
+                    "{failed} operation(s) of workload `{name}` failed: {metric} can no longer be 0"
+                );
+                (metric, detail)
+            })
+        }
+        Watched::Opened(limit) => over("connections.opened".into(), live.opened, *limit),
     }
 }
 
@@ -205,10 +235,14 @@ mod tests {
     use super::*;
 
     fn live(ok: u64, failed: u64, class: Option<(ErrorClass, u64)>) -> Live {
-        Live {
+        let counts = Counts {
             ok,
             failed,
             classes: class.into_iter().collect(),
+            ..Counts::default()
+        };
+        Live {
+            counts,
             ..Live::default()
         }
     }
@@ -270,5 +304,39 @@ mod tests {
         l.interleaved = 1;
         assert!(lost(&Watched::Anomaly("transaction_interleaved", 0.0), &l).is_some());
         assert!(lost(&Watched::Anomaly("returned_in_transaction", 0.0), &l).is_none());
+    }
+
+    #[test]
+    fn a_workload_failure_or_a_connection_over_the_limit_is_lost_for_good() {
+        let w = Watched::WorkloadFailed(1, "export".into());
+        let mut l = live(10, 1, None);
+        l.counts.failed_by_workload.insert(0, 1);
+        assert_eq!(lost(&w, &l), None, "another workload's failure");
+        l.counts.failed_by_workload.insert(1, 2);
+        let (metric, detail) = lost(&w, &l).unwrap();
+        assert_eq!(metric, "workload.export.error_rate");
+        assert!(
+            detail.contains("2 operation(s) of workload `export` failed"),
+            "{detail}"
+        );
+        let w = Watched::Opened(3.0);
+        l.opened = 3;
+        assert_eq!(lost(&w, &l), None);
+        l.opened = 4;
+        assert_eq!(lost(&w, &l).unwrap().0, "connections.opened");
+    }
+
+    #[test]
+    fn workload_error_rates_are_watched_only_at_zero() {
+        let text = "name = \"a\"\n[load]\nduration = \"1s\"\n[expect]\nabort_on_fail = true\n\
+                    workload.b.error_rate = 0\nworkload.a.error_rate = 0.5\nconnections.opened = 9\n\
+                    [[workload]]\nname = \"a\"\n[[workload.step]]\nsql = \"SELECT 1\"\n\
+                    [[workload]]\nname = \"b\"\n[[workload.step]]\nsql = \"SELECT 1\"\n";
+        let path = std::path::Path::new("a.toml");
+        let s = crate::scenario::load_str(path, text, &Default::default()).unwrap();
+        assert_eq!(
+            watched(&s.variants[0]),
+            [Watched::WorkloadFailed(1, "b".into()), Watched::Opened(9.0)]
+        );
     }
 }

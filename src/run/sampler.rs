@@ -319,7 +319,7 @@ mod tests {
         let timeline = Arc::new(Timeline::default());
         let mut second = Interval::new(0);
         for ms in 1..=100 {
-            second.add(Duration::from_millis(ms), None);
+            second.add(Duration::from_millis(ms), None, 0);
         }
         timeline.add(second);
         let gauges = Arc::new(Gauges::default());

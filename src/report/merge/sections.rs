@@ -28,7 +28,15 @@ pub(super) fn operations(parts: &[Part<'_>]) -> Operations {
         retried: sum(parts, |v| v.operations.retried),
         retries: sum(parts, |v| v.operations.retries),
         retries_exhausted: sum(parts, |v| v.operations.retries_exhausted),
-        failed_by_workload: counts(parts, |v| &v.operations.failed_by_workload),
+        // A report of an older stress has none: the sum of the others' would be divided by
+        // every machine's successes, so the merge has none either (not measured, never low).
+        failed_by_workload: match parts
+            .iter()
+            .any(|p| p.variant.operations.failed_by_workload.is_empty())
+        {
+            true => BTreeMap::new(),
+            false => counts(parts, |v| &v.operations.failed_by_workload),
+        },
     }
 }
 

@@ -76,3 +76,23 @@ fn different_expectations_on_the_machines_are_said() {
         "{w:?}"
     );
 }
+
+/// Review of 2026-12-03: a report of an older stress (no failures by workload) merged with a
+/// new one gave the new one's failures over both machines' successes, a per-workload error
+/// rate that passed its gate while each machine failed it. Now the merge has none.
+#[test]
+fn failures_by_workload_merge_only_when_every_machine_has_them() {
+    let with = |run: &str, failed: Option<u64>| {
+        let mut i = input(run, "2026-01-01T00:00:00.000Z", 100);
+        let v = &mut i.report.variants[0];
+        let by = v.latency_ms.operation.clone();
+        v.latency_ms.by_workload.insert("w".into(), by);
+        v.operations.failed_by_workload =
+            failed.map(|f| ("w".to_string(), f)).into_iter().collect();
+        i
+    };
+    let m = merge(&[with("a", Some(0)), with("b", Some(0))], false).unwrap();
+    assert_eq!(m.variants[0].operations.failed_by_workload["w"], 0);
+    let m = merge(&[with("a", Some(0)), with("b", None)], false).unwrap();
+    assert!(m.variants[0].operations.failed_by_workload.is_empty());
+}
