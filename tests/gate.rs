@@ -253,7 +253,10 @@ errors.sql_error = 0
     // Review of 2026-12-03: the per-workload and connection checks were not watched; each ran
     // the whole duration to a known failure.
     for (set, metric) in [
-        ("expect.workload.bad.error_rate=0", "workload.bad.error_rate"),
+        (
+            "expect.workload.bad.error_rate=0",
+            "workload.bad.error_rate",
+        ),
         ("expect.connections.opened=3", "connections.opened"),
     ] {
         let sets = [
@@ -446,7 +449,7 @@ fn workload_checks_gate_one_query_beside_a_slow_one() {
     let stderr = String::from_utf8_lossy(&typo.stderr);
     assert_eq!(typo.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("no workload `chta` in the reports compared"),
+        stderr.contains("(no workload `chta`): no such workload in the reports compared"),
         "{stderr}"
     );
 }

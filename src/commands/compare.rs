@@ -27,7 +27,7 @@ pub fn compare(req: CompareRequest) -> Exit {
         (Err(e), _) | (_, Err(e)) => return refuse(e.to_string()),
     };
     let known = compare::workloads(&base).chain(compare::workloads(&new));
-    if let Some(m) = req.tolerances.unknown_workload(known) {
+    if let Some(m) = req.tolerances.unknown_workload(known, "reports compared") {
         return refuse(m);
     }
     let forced = match comparable(&base, &Fingerprint::of(&new)) {

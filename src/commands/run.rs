@@ -146,6 +146,7 @@ fn baselines(scenarios: &[Scenario], baseline: Option<&Baseline>) -> Result<Vec<
         return Ok(scenarios.iter().map(|_| None).collect());
     };
     let mut out = Vec::new();
+    let mut known = Vec::new();
     for s in scenarios {
         let path = b.at.path_for(&s.name);
         let report = match json::read_strict(&path) {
@@ -163,13 +164,15 @@ fn baselines(scenarios: &[Scenario], baseline: Option<&Baseline>) -> Result<Vec<
             }
         };
         let planned = s.variants.iter().flat_map(|v| &v.plan.workloads);
-        let known = compare::workloads(&report).chain(planned.map(|w| w.name.as_str()));
-        if let Some(m) = b.tolerances.unknown_workload(known) {
-            return Err(m);
-        }
+        known.extend(planned.map(|w| w.name.clone()));
+        known.extend(compare::workloads(&report).map(String::from));
         out.push(Some((report, forced)));
     }
-    Ok(out)
+    // A tolerance applies to every scenario that has its metric: refused only when none has.
+    match (b.tolerances).unknown_workload(known.iter().map(String::as_str), "scenarios run") {
+        Some(m) => Err(m),
+        None => Ok(out),
+    }
 }
 
 /// Prints and writes a scenario's report, or its error, and compares it with its baseline;

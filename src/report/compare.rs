@@ -51,17 +51,28 @@ impl std::str::FromStr for Tolerance {
     type Err = ToleranceError;
 
     /// `METRIC=PCT`: `operation.p99=10%`, `throughput=50` (the `%` and a sign are optional).
+    /// Split at the last `=`, since a workload's name may hold one and a percentage never does;
+    /// a workload's name may be quoted as in TOML (`workload."v2.export".p99=10%`).
     fn from_str(arg: &str) -> Result<Tolerance, ToleranceError> {
         let (name, pct) = arg
-            .split_once('=')
+            .rsplit_once('=')
             .ok_or_else(|| ToleranceError::Shape(arg.to_string()))?;
-        let metric = name
-            .trim()
-            .parse::<Metric>()
-            .map_err(|source| ToleranceError::Metric {
-                arg: arg.to_string(),
-                source,
-            })?;
+        let metric = match name.trim().parse::<Metric>() {
+            Ok(Metric::Workload(w, m)) => match w
+                .strip_prefix('"')
+                .and_then(|w| w.strip_suffix('"'))
+            {
+                Some(unquoted) if !unquoted.is_empty() => Metric::Workload(unquoted.to_string(), m),
+                _ => Metric::Workload(w, m),
+            },
+            Ok(metric) => metric,
+            Err(source) => {
+                return Err(ToleranceError::Metric {
+                    arg: arg.to_string(),
+                    source,
+                });
+            }
+        };
         let text = pct.trim();
         let text = text.strip_suffix('%').unwrap_or(text);
         let text = text
@@ -125,21 +136,29 @@ impl Tolerances {
 }
 
 impl Tolerances {
-    /// A `--tolerance` on `workload.<name>.…` where no variant has that workload: neither side
-    /// would measure it, so its row would be left out and the tolerance ignored without a word.
-    /// `known` are the workloads of the reports compared (and of the scenario about to run).
+    /// The `--tolerance`s on `workload.<name>.…` where no variant has that workload: neither
+    /// side would measure it, so its row would be left out and the tolerance ignored without a
+    /// word. `known` are the workloads of `what` (the reports compared; the scenarios run and
+    /// their baselines).
     pub(crate) fn unknown_workload<'a>(
         &self,
         known: impl IntoIterator<Item = &'a str>,
+        what: &str,
     ) -> Option<String> {
         let known: BTreeSet<&str> = known.into_iter().collect();
-        let t =
-            (self.0.iter()).find(|t| t.metric.workload().is_some_and(|w| !known.contains(w)))?;
+        let unknown: Vec<String> = (self.0.iter())
+            .filter_map(|t| {
+                let w = t.metric.workload().filter(|w| !known.contains(w))?;
+                Some(format!("{} (no workload `{w}`)", t.metric))
+            })
+            .collect();
+        if unknown.is_empty() {
+            return None;
+        }
         let names: Vec<_> = known.iter().map(|n| format!("`{n}`")).collect();
         Some(format!(
-            "--tolerance {}: no workload `{}` in the reports compared; their workloads are {}",
-            t.metric,
-            t.metric.workload().unwrap_or_default(),
+            "--tolerance {}: no such workload in the {what}; their workloads are {}",
+            unknown.join(", "),
             names.join(", ")
         ))
     }
@@ -431,12 +450,22 @@ mod tests {
         let ts = |args: &[&str]| Tolerances(args.iter().map(|a| a.parse().unwrap()).collect());
         let known = ["chat", "v2.export"];
         let ok = ts(&["throughput=10%", "workload.v2.export.error_rate=0%"]);
-        assert_eq!(ok.unknown_workload(known), None);
-        let m = ts(&["workload.chta.p99=10%"])
-            .unknown_workload(known)
-            .unwrap();
-        assert!(m.contains("workload.chta.p99: no workload `chta`"), "{m}");
+        assert_eq!(ok.unknown_workload(known, "reports"), None);
+        let two = ts(&["workload.chta.p99=10%", "workload.x.max=5%"]);
+        let m = two.unknown_workload(known, "reports compared").unwrap();
+        assert!(
+            m.contains(
+                "--tolerance workload.chta.p99 (no workload `chta`), workload.x.max (no workload \
+                 `x`): no such workload in the reports compared"
+            ),
+            "{m}"
+        );
         assert!(m.contains("`chat`, `v2.export`"), "{m}");
+        // Review of 2026-12-03: a name with `=` (split at the last one), and the TOML form.
+        let t: Tolerance = "workload.a=b.max=10%".parse().unwrap();
+        assert_eq!(t.metric.workload(), Some("a=b"));
+        let t: Tolerance = "workload.\"v2.export\".p99=10%".parse().unwrap();
+        assert_eq!(t.metric.to_string(), "workload.v2.export.p99");
         let tail = Tolerances::default_for(&"workload.chat.p99".parse().unwrap());
         assert_eq!((tail.pct, tail.floor), (200.0, LATENCY_NOISE_MS));
     }

@@ -63,6 +63,7 @@ pub(crate) fn compile(
         workloads,
         out: Expectations::default(),
         problems: Vec::new(),
+        paths: Vec::new(),
     };
     let Some(raw) = raw else {
         return Ok(c.out);
@@ -98,6 +99,9 @@ struct Compiler<'a> {
     workloads: &'a [&'a str],
     out: Expectations,
     problems: Vec<Problem>,
+    /// Where each check of `out` was written, to refuse a metric written twice (TOML lets
+    /// `workload."a.b".p99` and `workload.a.b.p99` name one metric in two keys).
+    paths: Vec<Path>,
 }
 
 impl Compiler<'_> {
@@ -123,8 +127,15 @@ impl Compiler<'_> {
             );
             return self.problems.push(problem(path, message));
         }
+        if let Some(i) = self.out.checks.iter().position(|c| c.metric == metric) {
+            let message = format!("{metric} has a limit already, at {}", self.paths[i]);
+            return self.problems.push(problem(path, message));
+        }
         match limit(&metric, value) {
-            Ok(limit) => self.out.checks.push(Expectation { metric, limit }),
+            Ok(limit) => {
+                self.out.checks.push(Expectation { metric, limit });
+                self.paths.push(path);
+            }
             Err(message) => self.problems.push(problem(path, message)),
         }
     }
@@ -369,6 +380,24 @@ mod tests {
         let names: Vec<String> = e.checks.iter().map(|c| c.metric.to_string()).collect();
         assert_eq!(names, ["workload.chat.p99", "workload.v2.feed.error_rate"]);
         assert_eq!((e.checks[0].limit, e.checks[1].limit), (20.0, 0.01));
+        let mut twice = raw.clone();
+        twice.0.push((
+            "workload".into(),
+            workload("v2", "feed.error_rate", ExpectValue::Int(0)),
+        ));
+        let problems = compile(Some(&twice), &["chat", "v2.feed"]).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems[0].path.to_string(),
+            "expect.workload.v2.\"feed.error_rate\""
+        );
+        assert!(
+            problems[0].message.contains(
+                "workload.v2.feed.error_rate has a limit already, at expect.workload.\"v2.feed\".error_rate"
+            ),
+            "{}",
+            problems[0].message
+        );
         let problems = compile(Some(&raw), &["chat", "dashboard"]).unwrap_err();
         assert_eq!(problems.len(), 1);
         assert_eq!(
