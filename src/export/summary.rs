@@ -148,14 +148,19 @@ fn workload_lines(report: &Report, width: usize) -> String {
         if by.len() < 2 {
             continue;
         }
+        let failed = |name: &str| match v.operations.failed_by_workload.get(name) {
+            Some(&n) if n > 0 => format!(", {n} failed"),
+            _ => String::new(),
+        };
         let each: Vec<String> = by
             .iter()
             .map(|(name, l)| match l.count {
-                0 => format!("{name}: none ok"),
+                0 => format!("{name}: none ok{}", failed(name)),
                 n => format!(
-                    "{name}: p50 {}, p99 {} ({n} ok)",
+                    "{name}: p50 {}, p99 {} ({n} ok{})",
                     crate::metric::format_ms(l.p50),
-                    crate::metric::format_ms(l.p99)
+                    crate::metric::format_ms(l.p99),
+                    failed(name)
                 ),
             })
             .collect();
@@ -456,6 +461,16 @@ mod tests {
         let text = render_width(&r, 200);
         assert!(
             text.contains("[pool] by workload: chat: p50 500µs, p99 2.00ms (900 ok); dashboard: p50 40.0ms, p99 180.0ms (120 ok)"),
+            "{text}"
+        );
+        let failed = &mut r.variants[1].operations.failed_by_workload;
+        (
+            failed.insert("chat".into(), 0),
+            failed.insert("dashboard".into(), 7),
+        );
+        let text = render_width(&r, 200);
+        assert!(
+            text.contains("chat: p50 500µs, p99 2.00ms (900 ok); dashboard: p50 40.0ms, p99 180.0ms (120 ok, 7 failed)"),
             "{text}"
         );
     }

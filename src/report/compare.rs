@@ -381,7 +381,15 @@ fn rows(base: &VariantReport, new: &VariantReport, tolerances: &Tolerances) -> V
         .filter_map(|metric| {
             let allowance = tolerances.of(&metric);
             let (b, n) = (metric.resolve(base), metric.resolve(new));
-            let (regression, note) = judge(&metric, &b, &n, allowance)?;
+            let given = tolerances.0.iter().any(|t| t.metric == metric);
+            let (regression, note) = match (judge(&metric, &b, &n, allowance), &n) {
+                (Some(judged), _) => judged,
+                // A tolerance asked for this row: it says why there is nothing to compare.
+                (None, Measured::NotMeasured(why)) if given => {
+                    (false, Some(format!("not measured in either report: {why}")))
+                }
+                (None, _) => return None,
+            };
             let value = |m: Measured| match m {
                 Measured::Value(x) => Some(x),
                 Measured::NotMeasured(_) => None,
@@ -462,6 +470,19 @@ mod tests {
         );
         assert!(m.contains("`chat`, `v2.export`"), "{m}");
         // Review of 2026-12-03: a name with `=` (split at the last one), and the TOML form.
+        // A tolerance on a metric neither report measured has a row that says so.
+        let v = fixtures::variant("v", 10, 0, serde_json::json!({}));
+        let rows = rows(&v, &v, &ts(&["anomalies.lost_writes=10%"]));
+        let row = rows
+            .iter()
+            .find(|r| r.metric.to_string() == "anomalies.lost_writes");
+        let note = row
+            .and_then(|r| r.note.clone())
+            .expect("a row for the tolerance");
+        assert!(
+            note.starts_with("not measured in either report: "),
+            "{note}"
+        );
         let t: Tolerance = "workload.a=b.max=10%".parse().unwrap();
         assert_eq!(t.metric.workload(), Some("a=b"));
         let t: Tolerance = "workload.\"v2.export\".p99=10%".parse().unwrap();

@@ -247,7 +247,8 @@ pub struct Operations {
     #[serde(default)]
     pub retries_exhausted: u64,
     /// `failed` by workload, every workload named (0 included); its successful ones are
-    /// `latency_ms.by_workload.<name>.count`. Empty in reports of an older `stress`.
+    /// `latency_ms.by_workload.<name>.count`. Absent (read as empty) in reports of an older
+    /// `stress`, and in a merge with one.
     #[serde(default)]
     pub failed_by_workload: BTreeMap<String, u64>,
 }

@@ -157,7 +157,7 @@ fn latencies(v: &VariantReport) -> Result<(), String> {
 }
 
 /// `operations.failed_by_workload` (absent before it existed) adds up to `operations.failed`
-/// and names the workloads of `latency_ms.by_workload`.
+/// and names exactly the workloads of `latency_ms.by_workload`.
 fn failed_by_workload(v: &VariantReport) -> Result<(), String> {
     let (o, l) = (&v.operations, &v.latency_ms);
     if o.failed_by_workload.is_empty() {
@@ -166,6 +166,11 @@ fn failed_by_workload(v: &VariantReport) -> Result<(), String> {
     if let Some(w) = (o.failed_by_workload.keys()).find(|w| !l.by_workload.contains_key(*w)) {
         return Err(format!(
             "operations.failed_by_workload names `{w}`, which latency_ms.by_workload does not"
+        ));
+    }
+    if let Some(w) = (l.by_workload.keys()).find(|w| !o.failed_by_workload.contains_key(*w)) {
+        return Err(format!(
+            "operations.failed_by_workload leaves out workload `{w}` (0 is written, not left out)"
         ));
     }
     let sum = (o.failed_by_workload.values()).try_fold(0u64, |n, f| n.checked_add(*f));

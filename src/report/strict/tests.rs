@@ -220,4 +220,9 @@ fn failures_by_workload_must_add_up() {
         with(80, &[("chat", 0), ("dashboard", 0)]),
         "names `dashboard`, which latency_ms.by_workload does not",
     );
+    let mut partial = with(80, &[("chat", 0)]);
+    let mut none = partial.latency_ms.by_workload["chat"].clone();
+    (none.count, none.hdr) = (0, hdr(0));
+    partial.latency_ms.by_workload.insert("feed".into(), none);
+    refused(partial, "leaves out workload `feed`");
 }
