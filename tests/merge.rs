@@ -237,6 +237,15 @@ fn two_concurrent_half_loads_merge_into_sums_and_union_histograms() {
         serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     assert!(validator.is_valid(&serde_json::to_value(&merged).unwrap()));
+
+    // Review of 2026-12-03: a merge with an interrupted run passed its gate on partial figures.
+    let mut partial = json::read(&b).unwrap();
+    partial.interrupted = true;
+    let b_partial = dir.path().join("b_partial.json");
+    std::fs::write(&b_partial, serde_json::to_vec(&partial).unwrap()).unwrap();
+    let (code, out) = stress_merge(&[&a, &b_partial], &m);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("b_partial.json was interrupted"), "{out}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! on several machines at once (see [`crate::report::merge`]). Output paths are checked first;
 //! unreadable or inconsistent reports (read strictly), reports of different scenarios or
 //! settings (without `--force`) and corrupt histograms are exit 2; the merged verdict decides
-//! between 0 and 1.
+//! between 0 and 1, and a merge with an interrupted run is 1.
 
 use crate::exit::Exit;
 use crate::export::Failure;
@@ -44,7 +44,19 @@ pub fn merge(req: MergeRequest) -> Exit {
             .worst(Exit::Infra);
     }
     println!("merged report: {}", req.out.display());
-    let pass = report.verdict.pass;
+    // Review of 2026-12-03: a merge with an interrupted run passed its gate (exit 0) on a
+    // machine's partial figures; a partial merge never passes.
+    let interrupted: Vec<&str> = (inputs.iter())
+        .filter(|i| i.report.interrupted)
+        .map(|i| i.file.to_str().unwrap_or("?"))
+        .collect();
+    if !interrupted.is_empty() {
+        eprintln!(
+            "stress merge: {} was interrupted: the merge holds partial results and does not pass",
+            interrupted.join(", ")
+        );
+    }
+    let pass = report.verdict.pass && interrupted.is_empty();
     let exit = super::write_exports(&req.exports, &[(report, None)], &[], false);
     if pass {
         exit

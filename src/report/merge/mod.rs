@@ -146,7 +146,10 @@ fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, Merg
             .map(|i| i.report.run_id.as_str())
             .collect::<Vec<_>>()
             .join("+"),
-        scenario: first.scenario.clone(),
+        scenario: ScenarioInfo {
+            variants_left_out: left_out(inputs, &variants),
+            ..first.scenario.clone()
+        },
         started_at: humantime::format_rfc3339_millis(earliest).to_string(),
         interrupted: inputs.iter().any(|i| i.report.interrupted),
         environment: Environment {
@@ -169,6 +172,23 @@ fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, Merg
             })
             .collect(),
     })
+}
+
+/// The variants no machine ran because its `--variant` left them out (review of 2026-12-03:
+/// the first report's list was copied, naming a variant another machine ran, and the merged
+/// report was then refused by `stress report` and `compare`). `None` when no report says.
+fn left_out(inputs: &[Input], merged: &[VariantReport]) -> Option<Vec<String>> {
+    let lists: Vec<&Vec<String>> = (inputs.iter())
+        .filter_map(|i| i.report.scenario.variants_left_out.as_ref())
+        .collect();
+    let first = lists.first()?;
+    let by_all = first.iter().filter(|n| lists.iter().all(|l| l.contains(n)));
+    Some(
+        by_all
+            .filter(|n| !merged.iter().any(|v| &v.name == *n))
+            .cloned()
+            .collect(),
+    )
 }
 
 fn ms_between(later: SystemTime, earlier: SystemTime) -> u64 {
@@ -299,15 +319,20 @@ fn variant(
         harness: busiest_harness(parts),
         server_version: first.server_version.clone(),
     };
-    Ok(judged(measured, parts, database))
+    Ok(judged(measured, parts, &offsets, database))
 }
 
 /// The verdict (the first report's checks, judged again) and the findings on the merged
 /// numbers. Both read the measured sections through the report itself (`Metric::resolve`, the
 /// diagnosis), so they are the one step after its assembly, as in [`super::build`]; nothing
 /// reads the empty verdict and findings before it.
-fn judged(measured: VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> VariantReport {
-    let aborted = parts.iter().find_map(|p| p.variant.verdict.aborted.clone());
+fn judged(
+    measured: VariantReport,
+    parts: &[Part<'_>],
+    offsets: &[u64],
+    db: &DatabaseInfo,
+) -> VariantReport {
+    let aborted = first_abort(parts, offsets);
     let verdict = verdict::rejudge(&measured, &parts[0].variant.verdict.checks, aborted);
     let diagnosis = diagnosis::after_verdict(diagnose(&measured, parts, db), &verdict);
     VariantReport {
@@ -315,6 +340,19 @@ fn judged(measured: VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> Var
         diagnosis,
         ..measured
     }
+}
+
+/// The first machine to abort the variant, on the merged clock (review of 2026-12-03: a
+/// machine's own `at_ms` was kept, 0.6 s early for one started 0.6 s late), naming it.
+fn first_abort(parts: &[Part<'_>], offsets: &[u64]) -> Option<Aborted> {
+    let (part, offset, a) = (parts.iter().zip(offsets))
+        .filter_map(|(p, o)| Some((p, *o, p.variant.verdict.aborted.as_ref()?)))
+        .min_by_key(|(_, o, a)| a.at_ms.saturating_add(*o))?;
+    Some(Aborted {
+        metric: a.metric.clone(),
+        at_ms: a.at_ms.saturating_add(offset),
+        detail: format!("on {}: {}", part.input.file.display(), a.detail),
+    })
 }
 
 /// The busiest machine's harness: one saturated harness is enough to doubt the figures.

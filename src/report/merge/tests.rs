@@ -96,3 +96,27 @@ fn failures_by_workload_merge_only_when_every_machine_has_them() {
     let m = merge(&[with("a", Some(0)), with("b", None)], false).unwrap();
     assert!(m.variants[0].operations.failed_by_workload.is_empty());
 }
+
+/// Review of 2026-12-03: a `--variant` run merged with a full run kept the first report's
+/// `variants_left_out`, naming a variant the other machine ran; and the abort kept the
+/// machine's own clock.
+#[test]
+fn left_out_variants_and_aborts_are_those_of_the_merged_run() {
+    let mut a = input("a", "2026-01-01T00:00:00.000Z", 100);
+    a.report.scenario.variants_left_out = Some(vec!["big".into()]);
+    let mut b = input("b", "2026-01-01T00:00:00.600Z", 100);
+    let mut big = b.report.variants[0].clone();
+    big.name = "big".into();
+    b.report.variants.push(big);
+    b.report.scenario.variants_left_out = Some(vec![]);
+    b.report.variants[0].verdict.aborted = Some(Aborted {
+        metric: "error_rate".into(),
+        at_ms: 2029,
+        detail: "4 operations failed".into(),
+    });
+    let m = merge(&[a, b], true).unwrap();
+    assert_eq!(m.scenario.variants_left_out, Some(vec![]));
+    let aborted = m.variants[0].verdict.aborted.as_ref().unwrap();
+    assert_eq!(aborted.at_ms, 2629);
+    assert_eq!(aborted.detail, "on b.json: 4 operations failed");
+}
