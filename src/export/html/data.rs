@@ -75,11 +75,13 @@ pub(crate) struct FaultMark {
 pub(crate) struct Compare {
     pub(crate) names: Vec<String>,
     pub(crate) ok_s: Vec<f64>,
-    pub(crate) p50: Vec<f64>,
-    pub(crate) p99: Vec<f64>,
-    pub(crate) acquire_p99: Vec<f64>,
+    /// `null` where nothing was measured (no successful operation, no acquire, no operation):
+    /// a point at 0 would show the variant as the fastest, or the cleanest.
+    pub(crate) p50: Vec<Option<f64>>,
+    pub(crate) p99: Vec<Option<f64>>,
+    pub(crate) acquire_p99: Vec<Option<f64>>,
     /// Failed operations, in percent of all.
-    pub(crate) error_pct: Vec<f64>,
+    pub(crate) error_pct: Vec<Option<f64>>,
     pub(crate) peak_in_use: Vec<u64>,
     pub(crate) opened: Vec<u64>,
 }
@@ -205,15 +207,12 @@ fn compare(variants: &[VariantReport]) -> Compare {
         let o = &v.operations;
         c.names.push(v.name.clone());
         c.ok_s.push(v.throughput_ops_s);
-        c.p50.push(v.latency_ms.operation.p50);
-        c.p99.push(v.latency_ms.operation.p99);
-        c.acquire_p99.push(v.latency_ms.acquire.p99);
-        let pct = if o.total == 0 {
-            0.0
-        } else {
-            o.failed as f64 * 100.0 / o.total as f64
-        };
-        c.error_pct.push(pct);
+        let (operation, acquire) = (&v.latency_ms.operation, &v.latency_ms.acquire);
+        c.p50.push((operation.count > 0).then_some(operation.p50));
+        c.p99.push((operation.count > 0).then_some(operation.p99));
+        c.acquire_p99.push((acquire.count > 0).then_some(acquire.p99));
+        c.error_pct
+            .push((o.total > 0).then(|| o.failed as f64 * 100.0 / o.total as f64));
         c.peak_in_use.push(v.pool.peak_in_use);
         c.opened.push(v.pool.connections_created);
     }
