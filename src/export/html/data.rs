@@ -210,7 +210,8 @@ fn compare(variants: &[VariantReport]) -> Compare {
         let (operation, acquire) = (&v.latency_ms.operation, &v.latency_ms.acquire);
         c.p50.push((operation.count > 0).then_some(operation.p50));
         c.p99.push((operation.count > 0).then_some(operation.p99));
-        c.acquire_p99.push((acquire.count > 0).then_some(acquire.p99));
+        c.acquire_p99
+            .push((acquire.count > 0).then_some(acquire.p99));
         c.error_pct
             .push((o.total > 0).then(|| o.failed as f64 * 100.0 / o.total as f64));
         c.peak_in_use.push(v.pool.peak_in_use);
