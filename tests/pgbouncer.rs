@@ -431,3 +431,37 @@ sql = "SELECT pg_sleep(2.5)"
         .unwrap();
     assert!(finding.advice.contains("default_pool_size"), "{finding:?}");
 }
+
+/// Review of 2026-12-03: in front of an embedded server with `ssl = true` (hostssl-only rules)
+/// PgBouncer logged in to the server in plain text and was refused ("no pg_hba.conf entry ...
+/// no encryption"): exit 3. It now verifies the server as the harness does (verify-full
+/// against the server's CA), and the load gets through.
+#[test]
+fn pgbouncer_reaches_a_tls_only_embedded_server_over_tls() {
+    if !pgbouncer("pgbouncer_reaches_a_tls_only_embedded_server_over_tls") {
+        return;
+    }
+    let text = r#"
+name = "pgbouncer-tls"
+[database.embedded]
+ssl = true
+[database.pgbouncer]
+pool_mode = "transaction"
+[load]
+tasks = 2
+duration = "1s"
+[access]
+query_mode = "extended"
+[[workload]]
+name = "q"
+[[workload.step]]
+sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+"#;
+    let s = scenario(text, &[]);
+    let _one_at_a_time = load_lock();
+    let report = run_on(&s, None).unwrap_or_else(|e| panic!("{e}"));
+    assert_consistent(&report);
+    let v = &report.variants[0];
+    assert!(v.errors.is_empty(), "{:?}", v.errors);
+    assert!(v.operations.ok > 0);
+}

@@ -77,6 +77,9 @@ pub struct Tls {
     pub mode: SslMode,
     /// Whether the server's certificate is checked (`require` with a root certificate too).
     pub verifies: bool,
+    /// The root certificate file named by `sslrootcert` (not `system`): a PgBouncer in front of
+    /// this server is told to verify it against the same file.
+    pub(crate) root_file: Option<PathBuf>,
     client: Arc<rustls::ClientConfig>,
     make: MakeRustlsConnect,
 }
@@ -165,13 +168,18 @@ impl Tls {
                 .map_err(|e| format!("sslcert/sslkey: {e}"))?,
             None => with_verifier.with_no_client_auth(),
         };
-        Ok(Tls::with(mode, verifies, client))
+        let mut tls = Tls::with(mode, verifies, client);
+        tls.root_file = (options.rootcert.as_deref())
+            .filter(|r| *r != "system")
+            .map(PathBuf::from);
+        Ok(tls)
     }
 
     fn with(mode: SslMode, verifies: bool, client: rustls::ClientConfig) -> Tls {
         Tls {
             mode,
             verifies,
+            root_file: None,
             make: MakeRustlsConnect::new(client.clone()),
             client: Arc::new(client),
         }
@@ -186,7 +194,10 @@ impl Tls {
     pub(crate) fn direct(self) -> Tls {
         let mut client = (*self.client).clone();
         client.alpn_protocols = vec![b"postgresql".to_vec()];
-        Tls::with(self.mode, self.verifies, client)
+        Tls {
+            root_file: self.root_file,
+            ..Tls::with(self.mode, self.verifies, client)
+        }
     }
 }
 

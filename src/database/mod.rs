@@ -288,7 +288,7 @@ impl Target {
         let mut db = self.source(settings)?;
         self.pooler = None;
         if let Some(p) = &settings.pgbouncer {
-            let pooler = Arc::new(Mutex::new(PgBouncer::start(p, &db.config)?));
+            let pooler = Arc::new(Mutex::new(PgBouncer::start(p, &db.config, &db.tls)?));
             self.pooler = Some(pooler.clone());
             db.pooler = Some(pooler);
         }

@@ -25,6 +25,7 @@ use super::cluster;
 use super::pgbouncer_conf::{self as conf, Upstream, Version};
 use super::process::{self, free_port, tail};
 use super::watchdog::{self, Watchdog};
+use crate::conninfo::tls::Tls;
 use crate::scenario::model::PgBouncerSettings;
 
 /// The PgBouncer of a run, shared with the faults that restart or pause it.
@@ -69,6 +70,7 @@ impl PgBouncer {
     pub(crate) fn start(
         settings: &PgBouncerSettings,
         upstream: &tokio_postgres::Config,
+        tls: &Tls,
     ) -> Result<PgBouncer, InfraError> {
         watchdog::sweep_once();
         let bin = conf::binary()?;
@@ -89,7 +91,7 @@ impl PgBouncer {
             release: v,
             bin,
             run_as,
-            up: Upstream::of(upstream)?,
+            up: Upstream::of(upstream, tls)?,
             secret: Secret::generate()?,
             child: None,
             dir,

@@ -19,6 +19,7 @@ use std::process::Command;
 
 use super::InfraError;
 use super::auth::Secret;
+use crate::conninfo::tls::{SslMode, Tls};
 use crate::scenario::model::PgBouncerSettings;
 
 /// Where PgBouncer's binary is looked for last.
@@ -123,6 +124,10 @@ pub(crate) struct Upstream {
     pub(crate) dbname: String,
     /// The source's password, if it has one.
     pub(crate) password: Option<String>,
+    /// How PgBouncer must reach the server when the source asks for TLS (`require` and the
+    /// `verify-*` modes): the mode and the root certificate file. Review of 2026-12-03: an
+    /// embedded server with `ssl = true` (hostssl-only rules) refused PgBouncer's plain login.
+    pub(crate) server_tls: Option<(SslMode, Option<PathBuf>)>,
 }
 
 impl Upstream {
@@ -136,7 +141,7 @@ impl Upstream {
         }
     }
 
-    pub(crate) fn of(config: &tokio_postgres::Config) -> Result<Upstream, InfraError> {
+    pub(crate) fn of(config: &tokio_postgres::Config, tls: &Tls) -> Result<Upstream, InfraError> {
         use tokio_postgres::config::Host;
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),
@@ -157,12 +162,17 @@ impl Upstream {
         let password = config
             .get_password()
             .map(|p| String::from_utf8_lossy(p).into_owned());
+        let needs_tls = matches!(
+            tls.mode,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        );
         Ok(Upstream {
             host,
             port,
             user,
             dbname,
             password,
+            server_tls: needs_tls.then(|| (tls.mode, tls.root_file.clone())),
         })
     }
 }
@@ -214,6 +224,13 @@ pub(crate) fn config_text(
     ];
     for (name, value) in ours {
         let _ = writeln!(text, "{name} = {value}");
+    }
+    // Before the scenario's settings, which may name other ones.
+    if let Some((mode, root)) = &up.server_tls {
+        let _ = writeln!(text, "server_tls_sslmode = {}", mode.as_str());
+        if let Some(root) = root {
+            let _ = writeln!(text, "server_tls_ca_file = {}", root.display());
+        }
     }
     for (name, value) in settings.lines() {
         let _ = writeln!(text, "{name} = {value}");
@@ -275,9 +292,21 @@ mod tests {
             user: "app".into(),
             dbname: "my-db".into(),
             password: Some("it's".into()),
+            server_tls: None,
         };
         let dir = Path::new("/tmp/stress-pgbouncer-x");
         let text = config_text(&PgBouncerSettings::default(), &up, dir, 6432);
+        assert!(!text.contains("server_tls"), "{text}");
+        let tls = Upstream {
+            server_tls: Some((SslMode::VerifyFull, Some("/tmp/s/ca.crt".into()))),
+            ..up.clone()
+        };
+        let with_tls = config_text(&PgBouncerSettings::default(), &tls, dir, 6432);
+        assert!(
+            with_tls
+                .contains("server_tls_sslmode = verify-full\nserver_tls_ca_file = /tmp/s/ca.crt\n"),
+            "{with_tls}"
+        );
         assert!(text.contains("\"my-db\" = host='127.0.0.1' port=5433 dbname='my-db'"));
         assert!(text.contains("password='it''s'"), "{text}");
         assert!(text.contains("listen_port = 6432") && text.contains("pool_mode = session"));
