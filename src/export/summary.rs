@@ -464,10 +464,8 @@ mod tests {
             "{text}"
         );
         let failed = &mut r.variants[1].operations.failed_by_workload;
-        (
-            failed.insert("chat".into(), 0),
-            failed.insert("dashboard".into(), 7),
-        );
+        failed.insert("chat".into(), 0);
+        failed.insert("dashboard".into(), 7);
         let text = render_width(&r, 200);
         assert!(
             text.contains("chat: p50 500µs, p99 2.00ms (900 ok); dashboard: p50 40.0ms, p99 180.0ms (120 ok, 7 failed)"),
