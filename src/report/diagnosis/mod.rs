@@ -13,6 +13,7 @@ mod fault_window;
 mod harness;
 #[cfg(test)]
 mod model_words_tests;
+mod overrun;
 mod pooler;
 mod races;
 mod server_races;
@@ -73,6 +74,7 @@ pub(crate) fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     findings.extend(cost::findings(r, cx));
     findings.extend(fault_window::findings(r, cx.settings));
     findings.extend(pooler::session_state(r, cx));
+    findings.extend(overrun::finding(r, cx.settings));
     if findings.is_empty() {
         findings.push(clean(r));
     }
