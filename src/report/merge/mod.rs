@@ -162,15 +162,7 @@ fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, Merg
         database: first.database.clone(),
         verdict: verdict::overall(&variants),
         variants,
-        merged_from: inputs
-            .iter()
-            .map(|i| MergedSource {
-                run_id: i.report.run_id.clone(),
-                host: i.report.environment.host.clone(),
-                started_at: i.report.started_at.clone(),
-                file: i.file.display().to_string(),
-            })
-            .collect(),
+        merged_from: inputs.iter().flat_map(sources).collect(),
     })
 }
 
@@ -189,6 +181,21 @@ fn left_out(inputs: &[Input], merged: &[VariantReport]) -> Option<Vec<String>> {
             .cloned()
             .collect(),
     )
+}
+
+/// The runs an input holds: itself, or, when it is a merge, the runs it was merged from (review
+/// of 2026-12-03: a merged input was one source named `a+b`, so merging it again with `b`
+/// counted `b` twice unseen).
+fn sources(i: &Input) -> Vec<MergedSource> {
+    match i.report.merged_from.is_empty() {
+        true => vec![MergedSource {
+            run_id: i.report.run_id.clone(),
+            host: i.report.environment.host.clone(),
+            started_at: i.report.started_at.clone(),
+            file: i.file.display().to_string(),
+        }],
+        false => i.report.merged_from.clone(),
+    }
 }
 
 fn ms_between(later: SystemTime, earlier: SystemTime) -> u64 {
@@ -497,24 +504,33 @@ fn warnings(parts: &[Part<'_>], extra: &Extra<'_>) -> Vec<String> {
     out
 }
 
+/// A row per machine; a merged input brings its own rows (review of 2026-12-03: it was one
+/// row named `a+b`, and each machine's figures were lost).
 fn machines(parts: &[Part<'_>]) -> Vec<MachinePeaks> {
     parts
         .iter()
-        .map(|p| MachinePeaks {
-            run_id: p.input.report.run_id.clone(),
-            host: p.input.report.environment.host.clone(),
-            peak_in_use: p.variant.pool.peak_in_use,
-            peak_waiting: p.variant.pool.peak_waiting,
-            peak_backends: p.variant.server.peak_backends,
-            peak_idle_in_transaction: p.variant.server.peak_idle_in_transaction,
-            totals: Some(MachineTotals {
-                operations: p.variant.operations.clone(),
-                measured_s: p.variant.measured_s,
-                throughput_ops_s: p.variant.throughput_ops_s,
-                operation_p99_ms: p.variant.latency_ms.operation.p99,
-            }),
+        .flat_map(|p| match p.variant.machines.is_empty() {
+            true => vec![machine(p)],
+            false => p.variant.machines.clone(),
         })
         .collect()
+}
+
+fn machine(p: &Part<'_>) -> MachinePeaks {
+    MachinePeaks {
+        run_id: p.input.report.run_id.clone(),
+        host: p.input.report.environment.host.clone(),
+        peak_in_use: p.variant.pool.peak_in_use,
+        peak_waiting: p.variant.pool.peak_waiting,
+        peak_backends: p.variant.server.peak_backends,
+        peak_idle_in_transaction: p.variant.server.peak_idle_in_transaction,
+        totals: Some(MachineTotals {
+            operations: p.variant.operations.clone(),
+            measured_s: p.variant.measured_s,
+            throughput_ops_s: p.variant.throughput_ops_s,
+            operation_p99_ms: p.variant.latency_ms.operation.p99,
+        }),
+    }
 }
 
 /// The findings on the merged numbers; the machines' own (deduplicated by class) when the

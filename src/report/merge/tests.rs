@@ -120,3 +120,31 @@ fn left_out_variants_and_aborts_are_those_of_the_merged_run() {
     assert_eq!(aborted.at_ms, 2629);
     assert_eq!(aborted.detail, "on b.json: 4 operations failed");
 }
+
+/// Review of 2026-12-03: a merged report merged again kept its runs as one source `a+b` and
+/// one machine row, so a third merge with `b` counted `b` twice, unseen.
+#[test]
+fn a_merge_of_merges_keeps_every_run_and_machine() {
+    let at = "2026-01-01T00:00:00.000Z";
+    let ab = merge(&[input("a", at, 10), input("b", at, 20)], false).unwrap();
+    let ab = Input {
+        file: PathBuf::from("ab.json"),
+        report: ab,
+    };
+    let abc = merge(&[ab, input("c", at, 30)], false).unwrap();
+    let runs: Vec<&str> = abc.merged_from.iter().map(|m| m.run_id.as_str()).collect();
+    assert_eq!(runs, ["a", "b", "c"]);
+    let rows: Vec<&str> = (abc.variants[0].machines.iter())
+        .map(|m| m.run_id.as_str())
+        .collect();
+    assert_eq!(rows, ["a", "b", "c"]);
+    assert_eq!(abc.variants[0].operations.ok, 60);
+    let abc = Input {
+        file: PathBuf::from("abc.json"),
+        report: abc,
+    };
+    let e = merge(&[abc, input("b", at, 20)], false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("run `b` is in both abc.json and b.json"), "{e}");
+}
