@@ -107,6 +107,7 @@ impl Connector {
             query_mode: self.query_mode,
             statements: self.statements.clone(),
             gauges: self.gauges.clone(),
+            failed_check: AtomicBool::new(false),
         };
         self.gauges.opened();
         if let Some(sql) = &self.session_sql {
@@ -180,6 +181,10 @@ pub struct PgConn {
     query_mode: QueryMode,
     statements: Arc<[StatementInfo]>,
     gauges: Arc<Gauges>,
+    /// It failed a check at check-out (a pre-ping): closed for that, it is counted by the
+    /// pool as invalid (`closed_invalid`), not again as found broken on return (review of
+    /// 2026-12-03: four connections read as seven deaths).
+    failed_check: AtomicBool,
 }
 
 impl PgConn {
@@ -232,9 +237,17 @@ impl PgConn {
             .run(self.client.simple_query(""))
             .await
             .map(drop)
-            .map_err(|e| self.fail(&e, Phase::Statement));
+            .map_err(|e| {
+                self.check_failed();
+                self.fail(&e, Phase::Statement)
+            });
         statement.end(&result, &self.gauges.cancels);
         result
+    }
+
+    /// Its check at check-out failed or was cut: see `failed_check`.
+    pub(crate) fn check_failed(&self) {
+        self.failed_check.store(true, Ordering::Relaxed);
     }
 
     /// BEGIN, COMMIT, ROLLBACK and other parameterless commands, on the simple protocol.
@@ -414,7 +427,8 @@ fn no_row(captures: &[(String, usize)]) -> OpError {
 impl Drop for PgConn {
     fn drop(&mut self) {
         self.gauges.cancels.forget(self.serial);
-        self.gauges.closed(self.is_broken());
+        let broken = self.is_broken() && !self.failed_check.load(Ordering::Relaxed);
+        self.gauges.closed(broken);
     }
 }
 

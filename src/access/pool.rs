@@ -35,6 +35,9 @@ pub(crate) enum ManagerError {
 #[derive(Debug)]
 pub(crate) struct Manager {
     connector: Arc<Connector>,
+    /// Checks at check-out cut by `connection_timeout` (see [`CheckCut`]): bb8 counts none of
+    /// them as invalid, so the instance adds them to `closed_invalid`.
+    checks_cut: Arc<AtomicU64>,
 }
 
 /// bb8 moves a connection by value at every get and put (its idle queue, `Conn`,
@@ -57,7 +60,7 @@ impl ManageConnection for Manager {
 
     async fn is_valid(&self, conn: &mut Pooled) -> Result<(), ManagerError> {
         let conn = &**conn;
-        let cut = CheckCut(Some(conn));
+        let cut = CheckCut(Some((conn, &self.checks_cut)));
         // Boxed: bb8 embeds this future in every get's, used or not.
         let checked = Box::pin(conn.ping()).await.map_err(ManagerError::Check);
         std::mem::forget(cut);
@@ -82,11 +85,13 @@ impl ManageConnection for Manager {
 /// and bb8 puts the connection back as it was, with the ping's reply pending, to be handed out
 /// and to hang again; dead, it is dropped on return and replaced (regression:
 /// tests/network.rs, test_on_check_out_replaces_the_dropped_idle_connections).
-struct CheckCut<'a>(Option<&'a PgConn>);
+struct CheckCut<'a>(Option<(&'a PgConn, &'a AtomicU64)>);
 
 impl Drop for CheckCut<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.0.take() {
+        if let Some((conn, cut)) = self.0.take() {
+            cut.fetch_add(1, Ordering::Relaxed);
+            conn.check_failed();
             conn.mark_dead(OpError::new(
                 ErrorClass::ConnectionClosed,
                 "its check on check-out got no reply within connection_timeout",
@@ -217,6 +222,8 @@ pub(crate) struct PoolInstance {
     closable: bool,
     pub(crate) connect_errors: Arc<ConnectErrors>,
     retired: Arc<Mutex<PoolStatistics>>,
+    /// Shared with each generation's [`Manager`].
+    checks_cut: Arc<AtomicU64>,
 }
 
 impl PoolInstance {
@@ -237,6 +244,7 @@ impl PoolInstance {
             closable,
             connect_errors: Arc::new(ConnectErrors::default()),
             retired: Arc::new(Mutex::new(PoolStatistics::default())),
+            checks_cut: Arc::new(AtomicU64::new(0)),
         };
         instance.reopen();
         PoolInstance {
@@ -265,6 +273,7 @@ impl PoolInstance {
             .error_sink(Box::new(Sink(self.connect_errors.clone())))
             .build_unchecked(Manager {
                 connector: self.connector.clone(),
+                checks_cut: self.checks_cut.clone(),
             });
         Generation {
             pool,
@@ -362,6 +371,7 @@ impl PoolInstance {
         if let Some(g) = self.current.read().expect("pool slot").as_ref() {
             total.add(&PoolStatistics::from(&g.pool.state().statistics));
         }
+        total.closed_invalid += self.checks_cut.load(Ordering::Relaxed);
         total
     }
 }

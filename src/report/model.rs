@@ -435,7 +435,7 @@ pub struct PoolStats {
     pub(crate) waited_gets: Option<u64>,
     /// Connections that failed the pre-ping (bb8's `test_on_check_out`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) closed_invalid: Option<u64>,
+    pub closed_invalid: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) closed_idle_timeout: Option<u64>,
     /// Connections closed by `max_lifetime` (pool mode only; under a pool model for their age
