@@ -46,9 +46,17 @@ fn not_run(f: &Failure) -> String {
     )
 }
 
-/// A table cell: pipes escaped, line breaks as `<br>`.
+/// Text as Markdown shows it literally: `&`, `<` and `>` as entities, so that a name or a
+/// server's message holding markup is shown, not rendered (review of 2026-12-03).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A table cell: escaped, pipes escaped, line breaks as `<br>`.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', "<br>")
+    escape(text).replace('|', "\\|").replace('\n', "<br>")
 }
 
 fn row(cells: &[String]) -> String {
@@ -76,6 +84,7 @@ fn report(r: &Report, comparison: Option<&Comparison>) -> String {
     out.push('\n');
     out.push_str(&machines_table(r));
     out.push_str(&failed_checks(r));
+    out.push_str(&warnings(r));
     if let Some(c) = &r.verdict.cheapest {
         match &c.variant {
             Some(name) => out.push_str(&format!(
@@ -89,6 +98,19 @@ fn report(r: &Report, comparison: Option<&Comparison>) -> String {
         }
     }
     out
+}
+
+/// Each variant's warnings (a variant on some machines only, a merge forced across settings,
+/// a failed teardown): the caveats a reader of a CI summary needs (review of 2026-12-03).
+fn warnings(r: &Report) -> String {
+    let lines: Vec<String> = (r.variants.iter())
+        .flat_map(|v| v.warnings.iter().map(move |w| (v, w)))
+        .map(|(v, w)| format!("- ⚠️ `{}`: {}\n", v.name.replace('`', "'"), escape(w)))
+        .collect();
+    match lines.is_empty() {
+        true => String::new(),
+        false => format!("**Warnings:**\n\n{}\n", lines.concat()),
+    }
 }
 
 /// The variants' table: the summary's columns, one row per variant.
@@ -221,6 +243,26 @@ mod tests {
         assert!(md.contains("| a \\| b |"), "{md}");
         assert!(
             md.contains("- `a | b`: throughput = 10.0 ops/s, limit ≥ 100.0 ops/s"),
+            "{md}"
+        );
+    }
+
+    /// Review of 2026-12-03: a variant's warnings were in no export but the JSON, and names
+    /// holding markup were rendered.
+    #[test]
+    fn warnings_are_listed_and_markup_is_shown_not_rendered() {
+        let mut v = fixtures::variant("<b>h</b>", 10, 0, serde_json::json!({}));
+        v.warnings = vec!["ran on 1 of the 2 merged machines <a.json>".into()];
+        let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
+        let run = Exported {
+            report: &r,
+            comparison: None,
+            comparison_only: false,
+        };
+        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        assert!(md.contains("| &lt;b&gt;h&lt;/b&gt; |"), "{md}");
+        assert!(
+            md.contains("- ⚠️ `<b>h</b>`: ran on 1 of the 2 merged machines &lt;a.json&gt;"),
             "{md}"
         );
     }

@@ -84,7 +84,13 @@ mod tests {
             vec![fixtures::variant(evil, 3, 0, serde_json::json!({}))],
         );
         r.scenario.name = evil.into();
+        r.variants[0].warnings = vec![format!("ran on 1 of the 2 machines {evil}")];
         let html = page(&r, &[Failure::new(evil, "refused <&>")]);
+        // Review of 2026-12-03: a variant's warnings were on no page.
+        assert!(
+            html.contains("warning</strong>: ran on 1 of the 2 machines &lt;/script&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(!html.contains("<b>"), "{html}");
         assert!(

@@ -132,6 +132,11 @@ fn findings(r: &Report) -> Markup {
             @for v in &r.variants {
                 h4 { (super::super::columns::label(v)) }
                 ul {
+                    // The run's own caveats (a variant on some machines only, a merge forced
+                    // across settings, a failed teardown): review of 2026-12-03.
+                    @for w in &v.warnings {
+                        li.problem { strong { "warning" } ": " (w) }
+                    }
                     @for f in &v.diagnosis {
                         li.(finding_class(&f.class)) {
                             strong { (f.class) } ": " (f.finding)
