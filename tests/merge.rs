@@ -280,4 +280,10 @@ fn reports_of_different_scenarios_are_not_merged() {
     assert!(!m.exists());
     let (code, out) = stress_merge(&[&a, &dir.path().join("nope.json")], &m);
     assert_eq!(code, 2, "{out}");
+    // Review of 2026-12-03: the merge was written over one of its sources.
+    let before = std::fs::read(&a).unwrap();
+    let (code, out) = stress_merge(&[&a, &b], &a);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("is one of the reports to merge"), "{out}");
+    assert_eq!(std::fs::read(&a).unwrap(), before);
 }

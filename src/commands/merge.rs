@@ -22,6 +22,17 @@ pub fn merge(req: MergeRequest) -> Exit {
             Exit::BadInput,
         )
     };
+    // Review of 2026-12-03: `--out a.json` with a.json among the inputs replaced a source.
+    let same = |f: &std::path::Path| match (f.canonicalize(), req.out.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => f == req.out,
+    };
+    if let Some(f) = req.files.iter().find(|f| same(f)) {
+        return refuse(format!(
+            "--out {} is one of the reports to merge: write the merge elsewhere",
+            f.display()
+        ));
+    }
     let mut inputs = Vec::new();
     for file in &req.files {
         match json::read_strict(file) {
