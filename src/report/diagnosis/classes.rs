@@ -306,11 +306,32 @@ fn in_failed_transaction(r: &VariantReport, cx: &Context<'_>) -> (String, String
 
 fn op_deadline(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
     let limit = cx.settings.load.op_timeout.map(humantime::format_duration);
+    let limit = limit.map_or("unset".to_string(), |l| l.to_string());
+    let failed_connects: u64 = r.pool.connect_errors.values().sum();
+    // Review of 2026-12-03: under a network fault that refused every connect, the deadlines
+    // passed in the acquire, with no statement sent, and the finding said the server "may
+    // still have run them" and advised statement_timeout.
+    if failed_connects > 0 {
+        let classes: Vec<String> = (r.pool.connect_errors.iter())
+            .map(|(c, n)| format!("{} {n}", c.name()))
+            .collect();
+        return (
+            format!(
+                "The client-side op_timeout ({limit}) gave up on them while {failed_connects} connect \
+                 attempt(s) failed ({}): an operation whose deadline passed while it waited for a \
+                 connection sent no statement. Operation p99 was {}.",
+                classes.join(", "),
+                ms(r.latency_ms.operation.p99)
+            ),
+            "Look at why connects failed (a fault of this run, the server, the network): the deadline \
+             is where the wait for a connection ended, not its cause."
+                .into(),
+        );
+    }
     (
         format!(
-            "The client-side op_timeout ({}) gave up on them; the server may still have run them. Operation \
-             p99 was {}; {} pooled connection(s) went back to the pool inside a transaction.",
-            limit.map_or("unset".to_string(), |l| l.to_string()),
+            "The client-side op_timeout ({limit}) gave up on them; the server may still have run them. \
+             Operation p99 was {}; {} pooled connection(s) went back to the pool inside a transaction.",
             ms(r.latency_ms.operation.p99),
             r.anomalies.returned_in_transaction
         ),
@@ -533,5 +554,29 @@ mod tests {
         let for_good = settings(close);
         let advice = pool_closed_advice(&for_good);
         assert!(advice.contains("stop taking requests"), "{advice}");
+    }
+
+    /// Review of 2026-12-03: deadlines that passed in the acquire while every connect was
+    /// refused were said to have maybe run on the server, with statement_timeout as advice.
+    #[test]
+    fn a_deadline_passed_while_connects_failed_names_the_connects() {
+        let s = settings("[load]\nop_timeout = \"500ms\"");
+        let cx = Context {
+            settings: &s,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: true,
+        };
+        let mut r = fixtures::variant("v", 100, 8, serde_json::json!({}));
+        let (detail, advice) = op_deadline(&r, &cx);
+        assert!(detail.contains("may still have run them"), "{detail}");
+        assert!(advice.contains("statement_timeout"), "{advice}");
+        r.pool.connect_errors.insert(ErrorClass::ConnectRefused, 8);
+        let (detail, advice) = op_deadline(&r, &cx);
+        assert!(
+            detail.contains("while 8 connect attempt(s) failed (connect_refused 8)"),
+            "{detail}"
+        );
+        assert!(!advice.contains("statement_timeout"), "{advice}");
     }
 }
