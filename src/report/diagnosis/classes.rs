@@ -128,6 +128,20 @@ fn pool_timeout(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
             holds.join("; ")
         ));
     }
+    if let Some((inside, kinds)) = in_fault_windows(r, ErrorClass::PoolTimeout) {
+        // Review of 2026-12-03: timeouts behind a network blackhole, with nothing in use, were
+        // answered with pool sizing.
+        detail.push_str(&format!(
+            " {inside} of them came inside the window of a fault ({kinds}): the connections were \
+             stuck behind it, not too few."
+        ));
+        let advice = "Do not size the pool on these: bound what the fault does to a connection \
+                      instead (test_on_check_out with a connection_timeout drops one that no longer \
+                      answers; keepalives or tcp_user_timeout in the URL detect a silent network); \
+                      see cost.fault_window."
+            .to_string();
+        return (detail, advice);
+    }
     (
         detail,
         format!(
@@ -137,6 +151,27 @@ fn pool_timeout(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
             cx.max_connections
         ),
     )
+}
+
+/// How many failures of `class` came inside fault windows, and the faults' kinds, when that is
+/// most of them.
+fn in_fault_windows(r: &VariantReport, class: ErrorClass) -> Option<(u64, String)> {
+    let total = r.errors.get(&class).map_or(0, |e| e.count);
+    let mut kinds: Vec<&str> = Vec::new();
+    let mut inside = 0;
+    for f in &r.faults {
+        let n = (f.effect.as_ref())
+            .and_then(|e| e.errors.get(&class))
+            .copied()
+            .unwrap_or(0);
+        if n > 0 {
+            inside += n;
+            if !kinds.contains(&f.kind.as_str()) {
+                kinds.push(&f.kind);
+            }
+        }
+    }
+    (total > 0 && inside * 2 > total).then(|| (inside.min(total), kinds.join(", ")))
 }
 
 fn too_many_connections(r: &VariantReport, cx: &Context<'_>) -> (String, String) {
@@ -578,5 +613,50 @@ mod tests {
             "{detail}"
         );
         assert!(!advice.contains("statement_timeout"), "{advice}");
+    }
+
+    /// Review of 2026-12-03: pool timeouts behind a network blackhole were answered with
+    /// "raise max_size".
+    #[test]
+    fn pool_timeouts_inside_a_fault_window_are_not_a_pool_size() {
+        use crate::report::failures::FaultEffect;
+        use crate::report::model::{ErrorStats, FaultEvent};
+        let s = settings("max_size = 4\n[load]\ntasks = 4");
+        let cx = Context {
+            settings: &s,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: true,
+        };
+        let mut r = fixtures::variant("v", 100, 8, serde_json::json!({}));
+        let stats = ErrorStats {
+            count: 8,
+            sqlstates: Default::default(),
+            reasons: Default::default(),
+            first_at_ms: 1000,
+            last_at_ms: 3000,
+            sample: String::new(),
+        };
+        r.errors.insert(ErrorClass::PoolTimeout, stats);
+        let (_, advice) = pool_timeout(&r, &cx);
+        assert!(advice.contains("raise max_size"), "{advice}");
+        r.faults.push(FaultEvent {
+            kind: "network".into(),
+            at_ms: 1000,
+            scheduled_ms: 1000,
+            in_flight: 0,
+            failed_next_1s: Default::default(),
+            detail: String::new(),
+            effect: Some(FaultEffect {
+                errors: [(ErrorClass::PoolTimeout, 8)].into(),
+                ..FaultEffect::default()
+            }),
+        });
+        let (detail, advice) = pool_timeout(&r, &cx);
+        assert!(
+            detail.contains("8 of them came inside the window of a fault (network)"),
+            "{detail}"
+        );
+        assert!(!advice.contains("raise max_size"), "{advice}");
     }
 }
