@@ -33,6 +33,7 @@ use super::compare;
 use super::diagnosis::{self, Context};
 use super::model::*;
 use super::verdict;
+use crate::scenario::model::Settings;
 use sections::{anomalies, errors, isolation, leaks, operations, pool, writes};
 
 /// Why reports cannot be merged.
@@ -533,10 +534,24 @@ fn machine(p: &Part<'_>) -> MachinePeaks {
     }
 }
 
+/// One machine's settings as the merged numbers see them: `machines` copies of the
+/// application, each with its tasks, pools and arrival rate. Review of 2026-12-03: the merged
+/// diagnosis divided two machines' throughput by one machine's tasks and pools, and advised a
+/// pool twice the size each machine's own report did.
+fn fleet(one: &Settings, machines: usize) -> Settings {
+    let n = u32::try_from(machines).unwrap_or(u32::MAX);
+    let mut all = one.clone();
+    all.load.tasks = all.load.tasks.saturating_mul(n);
+    all.access.instances = all.access.instances.saturating_mul(n);
+    all.load.rate = all.load.rate.map(|r| r * f64::from(n));
+    all
+}
+
 /// The findings on the merged numbers; the machines' own (deduplicated by class) when the
 /// settings cannot be read back.
 fn diagnose(v: &VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> Vec<Finding> {
-    if let Some(settings) = v.settings.typed() {
+    if let Some(one) = v.settings.typed() {
+        let settings = &fleet(one, v.machines.len().max(1));
         let cx = Context {
             settings,
             max_connections: db.max_connections,

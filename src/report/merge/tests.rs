@@ -148,3 +148,21 @@ fn a_merge_of_merges_keeps_every_run_and_machine() {
         .to_string();
     assert!(e.contains("run `b` is in both abc.json and b.json"), "{e}");
 }
+
+/// Review of 2026-12-03: the merged diagnosis read two machines' throughput against one
+/// machine's tasks and pools, and advised a pool twice the size each machine's report did.
+#[test]
+fn the_merged_diagnosis_sees_every_machine_s_tasks_and_pools() {
+    let one = crate::report::fixtures::settings(
+        "[load]\ntasks = 8\nrate = 50.0\n[access]\ninstances = 2",
+    );
+    let all = fleet(&one, 3);
+    assert_eq!(
+        (all.load.tasks, all.access.instances, all.load.rate),
+        (24, 6, Some(150.0))
+    );
+    assert_eq!(
+        all.pool.max_size, one.pool.max_size,
+        "a pool per instance, unchanged"
+    );
+}
