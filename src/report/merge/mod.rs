@@ -452,6 +452,7 @@ fn faults(parts: &[Part<'_>], offsets: &[u64]) -> Vec<FaultEvent> {
                 detail: format!("{}: {}", host(p), f.detail),
                 effect: f.effect.clone().map(|mut e| {
                     e.recovered_at_ms = e.recovered_at_ms.map(|r| r.saturating_add(*offset));
+                    e.recovered_by = outages::shift_times(&e.recovered_by, *offset);
                     e
                 }),
                 ..f.clone()

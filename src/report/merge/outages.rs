@@ -64,6 +64,7 @@ fn shifted(w: &OutageWindow, p: &VariantReport, offset: u64, v: &Whole<'_>) -> O
         start_ms: w.start_ms.saturating_add(offset),
         recovered_at_ms: w.recovered_at_ms.map(|r| r.saturating_add(offset)),
         fault,
+        recovered_by: shift_times(&w.recovered_by, offset),
         ..w.clone()
     }
 }
@@ -89,6 +90,30 @@ fn join(into: &mut OutageWindow, w: OutageWindow) {
         into.recovered_at_ms = w.recovered_at_ms;
         into.recovered_by = w.recovered_by;
     }
+}
+
+/// A machine's words about its times (`the last at 2122 ms`, `due at 1500 ms`) on the merged
+/// clock: every `at <n> ms` moved by `offset`. Review of 2026-12-03: the numbers were shifted
+/// and the words kept the machine's clock, naming a recovery before its fault.
+pub(crate) fn shift_times(text: &str, offset: u64) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("at ") {
+        let word = !rest[..i].ends_with(|c: char| c.is_alphanumeric());
+        let (before, after) = rest.split_at(i + 3);
+        out.push_str(before);
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let n = after[..digits].parse::<u64>();
+        match n {
+            Ok(n) if word && after[digits..].starts_with(" ms") => {
+                out.push_str(&n.saturating_add(offset).to_string());
+            }
+            _ => out.push_str(&after[..digits]),
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]

@@ -166,3 +166,27 @@ fn the_merged_diagnosis_sees_every_machine_s_tasks_and_pools() {
         "a pool per instance, unchanged"
     );
 }
+
+/// Review of 2026-12-03: a merged fault's words kept the machine's clock.
+#[test]
+fn times_in_words_move_to_the_merged_clock() {
+    use super::outages::shift_times;
+    assert_eq!(
+        shift_times(
+            "4 of its 4 task(s) succeeded again, the last at 2122 ms",
+            600
+        ),
+        "4 of its 4 task(s) succeeded again, the last at 2722 ms"
+    );
+    assert_eq!(
+        shift_times(
+            "the close_pool fault (due at 1500 ms) ended; first success at 2119 ms",
+            700
+        ),
+        "the close_pool fault (due at 2200 ms) ended; first success at 2819 ms"
+    );
+    assert_eq!(
+        shift_times("at least 3 at 5 s, at ms", 9),
+        "at least 3 at 5 s, at ms"
+    );
+}
