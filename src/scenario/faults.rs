@@ -339,21 +339,20 @@ pub(crate) fn network_fault_problems(f: &FaultSettings) -> Vec<(&'static str, St
         ));
         return p;
     };
-    let need = |p: &mut Vec<(&'static str, String)>, key: &'static str, given: bool| {
-        if !given {
-            p.push((key, format!("toxic = \"{}\" needs `{key}`", toxic.as_str())));
-        }
-    };
+    // `given` is None when the key is absent, Some(false) when its value is out of range
+    // (review of 2026-12-03: `average_size = 0` read "needs `average_size`").
+    let need =
+        |p: &mut Vec<(&'static str, String)>, key: &'static str, given: Option<bool>| match given {
+            None => p.push((key, format!("toxic = \"{}\" needs `{key}`", toxic.as_str()))),
+            Some(false) => p.push((key, "must be positive".to_string())),
+            Some(true) => {}
+        };
     match toxic {
-        ToxicName::Latency => need(&mut p, "latency", f.latency.is_some()),
-        ToxicName::Bandwidth => need(&mut p, "rate", f.rate.is_some_and(|r| r > 0)),
-        ToxicName::SlowClose => need(&mut p, "delay", f.delay.is_some()),
-        ToxicName::Slicer => need(
-            &mut p,
-            "average_size",
-            f.average_size.is_some_and(|s| s > 0),
-        ),
-        ToxicName::LimitData => need(&mut p, "bytes", f.bytes.is_some()),
+        ToxicName::Latency => need(&mut p, "latency", f.latency.map(|_| true)),
+        ToxicName::Bandwidth => need(&mut p, "rate", f.rate.map(|r| r > 0)),
+        ToxicName::SlowClose => need(&mut p, "delay", f.delay.map(|_| true)),
+        ToxicName::Slicer => need(&mut p, "average_size", f.average_size.map(|s| s > 0)),
+        ToxicName::LimitData => need(&mut p, "bytes", f.bytes.map(|_| true)),
         ToxicName::Timeout | ToxicName::ResetPeer | ToxicName::Down => {}
     }
     if toxic == ToxicName::Down {

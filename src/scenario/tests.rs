@@ -324,3 +324,24 @@ fn a_workload_name_follows_the_rules_of_every_name() {
     );
     load_with(&text, &[], &[]).unwrap();
 }
+
+/// Review of 2026-12-03: `average_size = 0` read "needs `average_size`", and `rate` on a
+/// latency toxic "does not apply to kind = network" (it does, with toxic = "bandwidth").
+#[test]
+fn toxic_keys_out_of_range_or_of_another_toxic_say_so() {
+    let fault =
+        |keys: &str| format!("{BASE}\n[[fault]]\nkind = \"network\"\nat = \"1s\"\n{keys}\n");
+    let e = first_error(&fault("toxic = \"slicer\"\naverage_size = 0"), &[]);
+    assert!(
+        e.contains("fault[0].average_size") && e.contains("must be positive"),
+        "{e}"
+    );
+    let e = first_error(
+        &fault("toxic = \"latency\"\nlatency = \"5ms\"\nrate = 5"),
+        &[],
+    );
+    assert!(
+        e.contains("`rate` does not apply to toxic = \"latency\""),
+        "{e}"
+    );
+}

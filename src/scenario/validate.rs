@@ -412,9 +412,15 @@ fn check_faults(s: &Settings, p: &mut Problems) {
     for (i, f) in s.fault.iter().enumerate() {
         let at = root().key("fault").index(i);
         for key in f.foreign_keys() {
+            // Review of 2026-12-03: `rate` on a latency toxic read "does not apply to kind =
+            // network", though it does, with toxic = "bandwidth".
+            let to = match (f.kind, f.toxic) {
+                (FaultKind::Network, Some(t)) => format!("toxic = \"{}\"", t.as_str()),
+                _ => format!("kind = \"{}\"", f.kind.as_str()),
+            };
             p.add(
                 at.clone().key(key),
-                format!("`{key}` does not apply to kind = \"{}\"", f.kind.as_str()),
+                format!("`{key}` does not apply to {to}"),
             );
         }
         if let Some(every) = f.every {

@@ -130,10 +130,14 @@ fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, Merg
         .min()
         .copied()
         .unwrap_or(SystemTime::UNIX_EPOCH);
+    // Cores add up over distinct hosts only: two runs on one 2-core machine have 2 (review
+    // of 2026-12-03: they read 4).
     let mut hosts: Vec<&str> = Vec::new();
+    let mut cores = 0u32;
     for input in inputs {
         if !hosts.contains(&input.report.environment.host.as_str()) {
             hosts.push(&input.report.environment.host);
+            cores = cores.saturating_add(input.report.environment.cores);
         }
     }
     Ok(Report {
@@ -155,9 +159,7 @@ fn report(inputs: &[Input], variants: Vec<VariantReport>) -> Result<Report, Merg
         interrupted: inputs.iter().any(|i| i.report.interrupted),
         environment: Environment {
             host: hosts.join(", "),
-            cores: inputs
-                .iter()
-                .fold(0u32, |n, i| n.saturating_add(i.report.environment.cores)),
+            cores,
             ..first.environment.clone()
         },
         database: first.database.clone(),

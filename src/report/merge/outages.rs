@@ -38,7 +38,8 @@ pub(super) fn merged(parts: &[&VariantReport], offsets: &[u64], v: &Whole<'_>) -
     let total = v.operations.total;
     Some(Outages {
         time_share: if v.measured_s > 0.0 {
-            (in_outage / 1000.0 / v.measured_s).min(1.0)
+            // `+ 0.0`: a sum of no window is -0.0 in IEEE 754, and reads so in the JSON.
+            (in_outage / 1000.0 / v.measured_s).min(1.0) + 0.0
         } else {
             0.0
         },

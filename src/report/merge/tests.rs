@@ -26,6 +26,12 @@ fn overlapping_runs_sum_and_keep_peaks_per_machine() {
     assert_eq!(v.machines.len(), 2);
     assert_eq!(m.run_id, "a+b");
     assert_eq!(m.started_at, "2026-01-01T00:00:00.000Z");
+    assert_eq!(m.environment.cores, 4, "two hosts of 2 cores");
+    let a = input("a", "2026-01-01T00:00:00.000Z", 100);
+    let mut same = input("c", "2026-01-01T00:00:00.000Z", 1);
+    same.report.environment.host = "a".into();
+    let m = merge(&[a, same], false).unwrap();
+    assert_eq!(m.environment.cores, 2, "one host's cores, once");
 }
 
 #[test]
