@@ -230,7 +230,27 @@ fn timeline(v: &VariantReport) -> Result<(), String> {
         return Ok(());
     }
     let (mut ok, mut failed, mut dropped) = (Some(0u64), Some(0u64), Some(0u64));
+    // Each entry ends a second of the measured phase, the last one at most a second past its
+    // end, and half a second more in a merge, which rounds each machine's seconds to the merged
+    // ones (review of 2026-12-03: 60 entries on a 4 s run, and a t_ms given twice, were read).
+    let end_ms = v.measured_s * 1000.0 + 1501.0;
+    let mut previous: Option<u64> = None;
     for e in &v.timeline {
+        if previous.is_some_and(|p| e.t_ms <= p) {
+            return Err(format!(
+                "timeline entry at t_ms = {} comes after t_ms = {}: entries are in time order, \
+                 each second once",
+                e.t_ms,
+                previous.unwrap_or_default()
+            ));
+        }
+        if e.t_ms as f64 > end_ms {
+            return Err(format!(
+                "timeline entry at t_ms = {} is past the measured phase ({} s)",
+                e.t_ms, v.measured_s
+            ));
+        }
+        previous = Some(e.t_ms);
         ok = ok.and_then(|n| n.checked_add(e.ok));
         failed = failed.and_then(|n| n.checked_add(e.failed));
         dropped = dropped.and_then(|n| n.checked_add(e.dropped));

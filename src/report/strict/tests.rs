@@ -131,7 +131,7 @@ fn a_measured_phase_of_no_length_is_refused() {
     v.measured_s = -1.0;
     refused(v, "measured_s = -1");
     let mut v = consistent("v", 0);
-    v.measured_s = 0.0;
+    (v.measured_s, v.timeline) = (0.0, Vec::new());
     checked(vec![v]).unwrap();
     // Review of 2026-12-03: `compare` read 1e20 s that `merge` refused.
     let mut v = consistent("v", 80);
@@ -225,4 +225,19 @@ fn failures_by_workload_must_add_up() {
     (none.count, none.hdr) = (0, hdr(0));
     partial.latency_ms.by_workload.insert("feed".into(), none);
     refused(partial, "leaves out workload `feed`");
+}
+
+/// Review of 2026-12-03: a timeline of 60 entries on a 4 s run, and a second given twice,
+/// were read (and merged).
+#[test]
+fn timeline_entries_are_in_order_and_within_the_measured_phase() {
+    let mut v = consistent("v", 80);
+    v.timeline.swap(0, 1);
+    refused(v, "timeline entry at t_ms = 1000 comes after t_ms = 2000");
+    let mut v = consistent("v", 80);
+    v.timeline[1].t_ms = 60_000;
+    refused(
+        v,
+        "timeline entry at t_ms = 60000 is past the measured phase (1 s)",
+    );
 }
