@@ -20,6 +20,16 @@ use super::pool_keys;
 /// writes them.
 pub(crate) fn printable(settings: &Settings) -> Result<String, toml::ser::Error> {
     let mut table = Table::try_from(settings.redacted())?;
+    // The URL as written, its password masked: the report's normalized form drops its options
+    // (`sslmode`, `sslrootcert`...) and a password given without a user (review of 2026-12-03),
+    // and the print is to load back meaning the same thing.
+    if let (Some(url), Some(Value::Table(db))) = (&settings.database.url, table.get_mut("database"))
+    {
+        db.insert(
+            "url".into(),
+            Value::String(crate::redact::redact(url).into_owned()),
+        );
+    }
     if let Some(Value::Table(t)) = table.get_mut("load") {
         fill(t, "on_failure", &OnFailure::default())?;
     }
@@ -106,5 +116,27 @@ mod tests {
         let (printed, same) = printed_and_reloaded(&counted);
         assert!(!printed.contains("duration"), "{printed}");
         assert!(same, "{printed}");
+    }
+
+    /// Review of 2026-12-03: the URL was printed in the report's normalized form, without its
+    /// options (`sslmode`...) and without a password given with no user.
+    #[test]
+    fn the_url_is_printed_as_written_with_its_password_masked() {
+        let url = "postgres://app:s3cret@db:5432/shop?sslmode=require&application_name=x";
+        let text = format!("{BASE}[database]\nurl = \"{url}\"\n");
+        let (printed, same) = printed_and_reloaded(&text);
+        assert!(
+            printed.contains(
+                "url = \"postgres://app:***@db:5432/shop?sslmode=require&application_name=x\""
+            ),
+            "{printed}"
+        );
+        assert!(!printed.contains("s3cret") && same, "{printed}");
+        let text = format!("{BASE}[database]\nurl = \"host=h password=sekrit\"\n");
+        let (printed, _) = printed_and_reloaded(&text);
+        assert!(
+            printed.contains("url = \"host=h password=***\""),
+            "{printed}"
+        );
     }
 }
