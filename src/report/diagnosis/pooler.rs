@@ -34,8 +34,10 @@ pub(super) fn pooler_error(r: &VariantReport, cx: &Context<'_>) -> (String, Stri
         &cx.settings.database.pgbouncer,
         stats.reasons.contains_key("max_client_conn"),
     ) {
+        // Review of 2026-12-03: the console connection was left out of the count.
         advice.push(format!(
-            "This variant opens up to {} client connection(s) against max_client_conn = {}.",
+            "This variant opens up to {} client connection(s), and stress 1 more to PgBouncer's \
+             admin console (the timeline's pool samples), against max_client_conn = {}.",
             client_connections(cx),
             pgb.max_client_conn
                 .map_or("100 (default)".into(), |n| n.to_string())
