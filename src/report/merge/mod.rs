@@ -19,6 +19,7 @@
 //!   report's checks of each variant (a warning says so when the machines' differ).
 
 mod guard;
+mod judge;
 mod outages;
 mod sections;
 pub(crate) mod timeline;
@@ -30,10 +31,10 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::compare;
-use super::diagnosis::{self, Context};
+use super::diagnosis;
 use super::model::*;
 use super::verdict;
-use crate::scenario::model::Settings;
+use judge::judged;
 use sections::{anomalies, errors, isolation, leaks, operations, pool, writes};
 
 /// Why reports cannot be merged.
@@ -332,39 +333,6 @@ fn variant(
     Ok(judged(measured, parts, &offsets, database))
 }
 
-/// The verdict (the first report's checks, judged again) and the findings on the merged
-/// numbers. Both read the measured sections through the report itself (`Metric::resolve`, the
-/// diagnosis), so they are the one step after its assembly, as in [`super::build`]; nothing
-/// reads the empty verdict and findings before it.
-fn judged(
-    measured: VariantReport,
-    parts: &[Part<'_>],
-    offsets: &[u64],
-    db: &DatabaseInfo,
-) -> VariantReport {
-    let aborted = first_abort(parts, offsets);
-    let verdict = verdict::rejudge(&measured, &parts[0].variant.verdict.checks, aborted);
-    let diagnosis = diagnosis::after_verdict(diagnose(&measured, parts, db), &verdict);
-    VariantReport {
-        verdict,
-        diagnosis,
-        ..measured
-    }
-}
-
-/// The first machine to abort the variant, on the merged clock (review of 2026-12-03: a
-/// machine's own `at_ms` was kept, 0.6 s early for one started 0.6 s late), naming it.
-fn first_abort(parts: &[Part<'_>], offsets: &[u64]) -> Option<Aborted> {
-    let (part, offset, a) = (parts.iter().zip(offsets))
-        .filter_map(|(p, o)| Some((p, *o, p.variant.verdict.aborted.as_ref()?)))
-        .min_by_key(|(_, o, a)| a.at_ms.saturating_add(*o))?;
-    Some(Aborted {
-        metric: a.metric.clone(),
-        at_ms: a.at_ms.saturating_add(offset),
-        detail: format!("on {}: {}", part.input.file.display(), a.detail),
-    })
-}
-
 /// The busiest machine's harness: one saturated harness is enough to doubt the figures.
 fn busiest_harness(parts: &[Part<'_>]) -> Option<crate::report::model::Harness> {
     parts
@@ -489,11 +457,10 @@ fn warnings(parts: &[Part<'_>], extra: &Extra<'_>) -> Vec<String> {
     for p in &parts[1..] {
         if limits(p.variant) != limits(first.variant) {
             out.push(format!(
-                "{} held this variant to other expectations than {}; the merged verdict uses \
-                 those of {}",
+                "{} held this variant to other expectations than {}; the merged verdict holds \
+                 it to every check of either, at the stricter limit",
                 host(p),
                 host(first),
-                first.input.file.display()
             ));
         }
     }
@@ -535,42 +502,6 @@ fn machine(p: &Part<'_>) -> MachinePeaks {
             operation_p99_ms: p.variant.latency_ms.operation.p99,
         }),
     }
-}
-
-/// One machine's settings as the merged numbers see them: `machines` copies of the
-/// application, each with its tasks, pools and arrival rate. Review of 2026-12-03: the merged
-/// diagnosis divided two machines' throughput by one machine's tasks and pools, and advised a
-/// pool twice the size each machine's own report did.
-fn fleet(one: &Settings, machines: usize) -> Settings {
-    let n = u32::try_from(machines).unwrap_or(u32::MAX);
-    let mut all = one.clone();
-    all.load.tasks = all.load.tasks.saturating_mul(n);
-    all.access.instances = all.access.instances.saturating_mul(n);
-    all.load.rate = all.load.rate.map(|r| r * f64::from(n));
-    all
-}
-
-/// The findings on the merged numbers; the machines' own (deduplicated by class) when the
-/// settings cannot be read back.
-fn diagnose(v: &VariantReport, parts: &[Part<'_>], db: &DatabaseInfo) -> Vec<Finding> {
-    if let Some(one) = v.settings.typed() {
-        let settings = &fleet(one, v.machines.len().max(1));
-        let cx = Context {
-            settings,
-            max_connections: db.max_connections,
-            reserved_connections: db.superuser_reserved_connections,
-            superuser: db.superuser,
-        };
-        return diagnosis::diagnose(v, &cx);
-    }
-    let mut out: Vec<Finding> = Vec::new();
-    for f in parts.iter().flat_map(|p| &p.variant.diagnosis) {
-        // The comparison across variants is made again on the merged report.
-        if f.class != "comparison" && !out.iter().any(|o| o.class == f.class) {
-            out.push(f.clone());
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -78,9 +78,12 @@ fn different_expectations_on_the_machines_are_said() {
     let w = &m.variants[0].warnings;
     assert!(
         w.iter()
-            .any(|w| w.contains("other expectations") && w.contains("a.json")),
+            .any(|w| w.contains("other expectations") && w.contains("at the stricter limit")),
         "{w:?}"
     );
+    let checks = &m.variants[0].verdict.checks;
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].limit, 20.0, "the stricter minimum");
 }
 
 /// Review of 2026-12-03: a report of an older stress (no failures by workload) merged with a
@@ -162,7 +165,7 @@ fn the_merged_diagnosis_sees_every_machine_s_tasks_and_pools() {
     let one = crate::report::fixtures::settings(
         "[load]\ntasks = 8\nrate = 50.0\n[access]\ninstances = 2",
     );
-    let all = fleet(&one, 3);
+    let all = super::judge::fleet(&one, 3);
     assert_eq!(
         (all.load.tasks, all.access.instances, all.load.rate),
         (24, 6, Some(150.0))
@@ -195,4 +198,30 @@ fn times_in_words_move_to_the_merged_clock() {
         shift_times("at least 3 at 5 s, at ms", 9),
         "at least 3 at 5 s, at ms"
     );
+}
+
+/// Review of 2026-12-03: the first report's checks were the merged verdict's, so a first
+/// machine without checks made the merge pass; now every machine's, at the stricter limit.
+#[test]
+fn the_merged_verdict_holds_every_machine_s_checks_at_the_stricter_limit() {
+    use crate::metric::Direction;
+    let check = |metric: &str, limit: f64, bound| Check {
+        metric: metric.into(),
+        limit,
+        bound,
+        actual: None,
+        pass: true,
+        note: None,
+    };
+    let at = "2026-01-01T00:00:00.000Z";
+    let a = input("a", at, 100);
+    let mut b = input("b", at, 100);
+    b.report.variants[0].verdict.checks = vec![
+        check("throughput", 1000.0, Direction::Min),
+        check("error_rate", 0.0, Direction::Max),
+    ];
+    let m = merge(&[a, b], false).unwrap();
+    let checks = &m.variants[0].verdict.checks;
+    assert_eq!(checks.len(), 2, "{checks:?}");
+    assert!(!m.verdict.pass, "100 ok/s does not meet 1000");
 }
