@@ -15,8 +15,9 @@
 //!   the merged timeline shows what was in use at once, second by second.
 //! - `machines` also holds each machine's contribution: its operations, measured phase,
 //!   throughput and p99, as its own report had them.
-//! - The diagnosis and the verdict are computed again on the merged numbers, with the first
-//!   report's checks of each variant (a warning says so when the machines' differ).
+//! - The diagnosis and the verdict are computed again on the merged numbers (`judge.rs`), with
+//!   every machine's checks of each variant at their strictest (a warning says so when the
+//!   machines' differ).
 
 mod guard;
 mod judge;
@@ -434,7 +435,7 @@ fn faults(parts: &[Part<'_>], offsets: &[u64]) -> Vec<FaultEvent> {
 }
 
 /// Each machine's warnings, one when the machines held the variant to different expectations
-/// (`[expect]` is not in the settings hash: the merged verdict uses the first's), then the
+/// (`[expect]` is not in the settings hash: the merged verdict takes the strictest), then the
 /// notes on the whole merge, and one when the variant ran on some of the machines only.
 fn warnings(parts: &[Part<'_>], extra: &Extra<'_>) -> Vec<String> {
     let mut out: Vec<String> = parts
