@@ -92,8 +92,10 @@ fn window(w: &Window, faults: &[FaultEvent]) -> OutageWindow {
     let fault = fault_of(w, faults);
     let recovered_by = match (w.recovered_us, fault) {
         (None, _) => "not recovered before the end of the measured phase".to_string(),
+        // Not "the fault ended": a fault may last past its window, or to the end (review of
+        // 2026-12-03).
         (Some(r), Some(i)) => format!(
-            "the {} fault (due at {} ms) ended; first success at {} ms",
+            "in the window of the {} fault (due at {} ms); first success at {} ms",
             faults[i].kind,
             faults[i].scheduled_ms,
             r / 1000

@@ -185,6 +185,14 @@ fn window_waits(e: &FaultEffect, r: &VariantReport) -> String {
             ms(e.waited_ms),
             ms(e.longest_wait_ms)
         )
+    } else if e.longest_wait_ms < MIN_WAIT_MS {
+        // Review of 2026-12-03: "0.38 ms, under twice the acquire p90 of 0.04 ms" named the
+        // rule that had not failed.
+        format!(
+            "no acquire waited long enough to be the fault's (the longest {}, under {})",
+            ms(e.longest_wait_ms),
+            ms(MIN_WAIT_MS)
+        )
     } else {
         format!(
             "no acquire waited long enough to be the fault's (the longest {}, under twice the \
@@ -237,6 +245,28 @@ fn remedy(kind: &str, settings: &Settings) -> String {
         "network" => format!(
             "An operation on a connection the network lost waits for a reply that may never \
              come: bound each one (load.op_timeout), {check}, and retry with a back-off."
+        ),
+        // Review of 2026-12-03: these kinds got the dead-connection advice below, which their
+        // own class findings contradict (a demoted server answers a pre-ping; a cached plan
+        // fails again on the same connection; a cancel race is fixed by guard).
+        "read_only" => "Writes fail until sessions reach the writable server: see the \
+                        read_only_transaction finding (a pre-ping does not help; bounding the \
+                        connections' age does)."
+            .to_string(),
+        "sql" => "The statement injected changed what the sessions depend on: see the classes it \
+                  caused (cached_plan_invalid: a query mode that does not cache plans)."
+            .to_string(),
+        "cancel_queries" => "See query_canceled and anomalies.cancel_requests_misdirected: a \
+                             server-side statement_timeout, or a cancel guarded against the \
+                             next statement (the fault's guard = true)."
+            .to_string(),
+        "cancel_tasks" => "See the task_cancelled finding: what a cancelled task's connection \
+                           carried back (pool.reset_on_return)."
+            .to_string(),
+        "restart_pooler" | "pause_pooler" => format!(
+            "Clients meet the pooler's refusal or wait while it is away: fail fast \
+             (pool.{}) and retry with a back-off.",
+            words.timeout
         ),
         _ => format!(
             "Connections that die under their users fail their operation: retry those classes \

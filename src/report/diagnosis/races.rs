@@ -87,6 +87,22 @@ fn session_state_leaked(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> 
         .map(|l| l.count)
         .sum::<u64>();
     let reset = cx.settings.pool.reset_on_return;
+    // Review of 2026-12-03: in shared mode there is no pool, and its reset was advised.
+    if cx.settings.access.mode == crate::scenario::model::AccessMode::Shared {
+        return Some(Finding {
+            class: "anomalies.session_state_leaked".into(),
+            finding: format!(
+                "{n} operation(s) ({} of the {ops} that succeeded) found another task's session \
+                 mark: the tasks share one session (access.mode = \"shared\"), so a SET, a \
+                 temporary table or a PREPAREd statement of one is every other's.",
+                pct(n, ops)
+            ),
+            advice: "Give each task a session of its own (access.mode = \"pool\", one connection \
+                     per operation in flight), or keep session state out of it: SET LOCAL inside \
+                     a transaction."
+                .into(),
+        });
+    }
     let advice = match reset {
         ResetOnReturn::Rollback => {
             "ROLLBACK does not undo a session-level SET: use pool.reset_on_return = \"discard_all\", or \
