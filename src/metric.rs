@@ -11,7 +11,7 @@
 //! | `anomalies.<name>` | a field of the report's `anomalies` (a count) | max |
 //! | `workload.<name>.<stat>` | latency of that workload's successful operations, ms | max |
 //! | `workload.<name>.error_rate` | that workload's failed / total | max |
-//! | `connections.opened` | connections opened in the measured phase (the timeline's sum) | max |
+//! | `connections.opened` | connections the run opened: the report's `pool.connections_created` | max |
 //!
 //! A workload's name may hold dots: the statistic is what follows the last one. Whether the
 //! workload exists is the scenario's business (`[expect]` checks it against its workloads) or
@@ -81,10 +81,11 @@ pub enum Metric {
     /// A measure of one workload's operations (incident 003's team gates the fast chat query's
     /// p99 while the slow dashboard query runs beside it, which the overall p99 hides).
     Workload(String, WorkloadMeasure),
-    /// Connections opened in the measured phase (the sum of the timeline's
-    /// `connections_created`; the report's `pool.connections_created` also counts those opened
-    /// before the load and in the warmup): a gate against a change that goes back to a
-    /// connection per request (incident 003), whose latency may still pass.
+    /// Connections the run opened, the report's `pool.connections_created` and the summary's
+    /// "opened" column (one meaning of the word everywhere; review of 2026-12-03): the one
+    /// check that counts the warmup too, since the connections a configuration opens before the
+    /// load are part of its cost. A gate against a change back to a connection per request
+    /// (incident 003), whose latency may still pass.
     ConnectionsOpened,
 }
 

@@ -39,15 +39,7 @@ impl Metric {
             Metric::Throughput => Measured::Value(v.throughput_ops_s),
             Metric::Anomaly(name) => anomaly(&v.anomalies, name),
             Metric::Workload(name, measure) => workload(v, name, *measure),
-            Metric::ConnectionsOpened if v.timeline.is_empty() => {
-                Measured::NotMeasured("no second of measured load was sampled".into())
-            }
-            Metric::ConnectionsOpened => Measured::Value(
-                v.timeline
-                    .iter()
-                    .map(|e| e.connections_created)
-                    .sum::<u64>() as f64,
-            ),
+            Metric::ConnectionsOpened => Measured::Value(v.pool.connections_created as f64),
         }
     }
 }

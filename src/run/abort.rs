@@ -20,8 +20,8 @@
 //!   it is judged at the end only: a gate must not fail a run that would have passed.
 //! - `workload.<name>.error_rate = 0`: lost by that workload's first failure (a limit above 0
 //!   is judged at the end: the workload's share of the mix is not known in advance).
-//! - `connections.opened` (maximum): the connections opened since the measured phase began
-//!   are above the limit. They only grow.
+//! - `connections.opened` (maximum): the connections the run opened are above the limit.
+//!   They only grow.
 //!
 //! Latency and throughput checks are judged at the end only. The counters are the timeline's
 //! flushed seconds, so the watcher reacts within about a second.
@@ -63,7 +63,7 @@ struct Live {
     counts: Counts,
     interleaved: u64,
     returned_in_transaction: u64,
-    /// Connections opened since the measured phase began.
+    /// Connections the run opened (the report's `pool.connections_created`).
     opened: u64,
 }
 
@@ -169,7 +169,7 @@ fn live(load: &LoadRun, gauges: &Gauges) -> Live {
         counts: load.timeline.counts(),
         interleaved: measured.interleaved,
         returned_in_transaction: measured.returned_in_transaction,
-        opened: measured.created,
+        opened: gauges.snapshot().created,
     }
 }
 
