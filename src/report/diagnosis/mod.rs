@@ -11,9 +11,9 @@ mod classes;
 pub(crate) mod cost;
 mod fault_window;
 mod harness;
+mod load;
 #[cfg(test)]
 mod model_words_tests;
-mod overrun;
 mod pooler;
 mod races;
 mod server_races;
@@ -74,7 +74,8 @@ pub(crate) fn diagnose(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     findings.extend(cost::findings(r, cx));
     findings.extend(fault_window::findings(r, cx.settings));
     findings.extend(pooler::session_state(r, cx));
-    findings.extend(overrun::finding(r, cx.settings));
+    findings.extend(load::dropped(r, cx.settings));
+    findings.extend(load::overran(r, cx.settings));
     if findings.is_empty() {
         findings.push(clean(r));
     }

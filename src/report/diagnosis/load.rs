@@ -1,3 +1,9 @@
+//! The load's own limits, which a reader must not take for the database's:
+//!
+//! `load.dropped` (open model): arrivals that found every task busy were dropped; the tasks,
+//! not the database, bounded what was measured. Review of 2026-12-03: 85% of arrivals dropped
+//! were in the JSON only, and the run read as passing with advice to shrink the pool.
+//!
 //! `load.overran`: the measured phase lasted well past its planned length. No operation starts
 //! after the duration, but those in flight are waited for, and an operation that never ends
 //! (a network fault that keeps a request hanging, a lock never released) holds the run until
@@ -10,7 +16,42 @@ use crate::scenario::model::Settings;
 /// Past the planned length by more than this (seconds) and by half of it, the load overran.
 const SLACK_S: f64 = 1.0;
 
-pub(crate) fn finding(r: &VariantReport, s: &Settings) -> Option<Finding> {
+pub(crate) fn dropped(r: &VariantReport, s: &Settings) -> Option<Finding> {
+    let dropped = r.operations.dropped;
+    if dropped == 0 {
+        return None;
+    }
+    let offered = dropped + r.operations.total;
+    let rate = s
+        .load
+        .rate
+        .map_or(String::new(), |r| format!(" of {r} per second"));
+    let mean_s = r.latency_ms.operation.mean / 1000.0;
+    let needed = (s.load.rate.unwrap_or(0.0) * mean_s).ceil();
+    let hint = if needed > f64::from(s.load.tasks) {
+        format!(" (about {needed:.0} at this rate: rate × operation mean)")
+    } else {
+        String::new()
+    };
+    Some(Finding {
+        class: "load.dropped".into(),
+        finding: format!(
+            "{dropped} of {offered} arrivals{rate} ({}) found all {} task(s) busy and were \
+             dropped: the tasks bounded this load, not the database. Its figures ({:.1} ok/s) \
+             are those of {} operations at a time, not of the rate asked.",
+            super::pct(dropped, offered),
+            s.load.tasks,
+            r.throughput_ops_s,
+            s.load.tasks
+        ),
+        advice: format!(
+            "Raise load.tasks, the operations in flight at once{hint}, until no arrival is \
+             dropped; then read the pool and the database."
+        ),
+    })
+}
+
+pub(crate) fn overran(r: &VariantReport, s: &Settings) -> Option<Finding> {
     let planned = s.load.measured_length()?.as_secs_f64();
     let over = r.measured_s - planned;
     if over <= SLACK_S || over <= planned / 2.0 {
@@ -65,12 +106,12 @@ mod tests {
         let mut r = fixtures::variant("v", 185, 0, serde_json::json!({}));
         r.measured_s = 4.2;
         assert!(
-            finding(&r, &s).is_none(),
+            overran(&r, &s).is_none(),
             "a drain of 0.2 s is not an overrun"
         );
         r.measured_s = 59.5;
         r.timeline = vec![second(1000, 90, 2), second(2000, 95, 4), second(3000, 0, 4)];
-        let f = finding(&r, &s).expect("an overrun");
+        let f = overran(&r, &s).expect("an overrun");
         assert!(
             f.finding.contains("planned for 4.0 s and lasted 59.5 s")
                 && f.finding
@@ -80,6 +121,23 @@ mod tests {
         );
         assert!(f.advice.contains("load.op_timeout"), "{}", f.advice);
         let iterations = fixtures::settings("[load]\niterations = 10");
-        assert!(finding(&r, &iterations).is_none(), "no planned length");
+        assert!(overran(&r, &iterations).is_none(), "no planned length");
+    }
+
+    #[test]
+    fn dropped_arrivals_say_the_tasks_bounded_the_load() {
+        let s = fixtures::settings("[load]\nrate = 1000.0\ntasks = 2\nduration = \"1s\"");
+        let mut r = fixtures::variant("v", 145, 0, serde_json::json!({}));
+        assert!(dropped(&r, &s).is_none());
+        (r.operations.dropped, r.latency_ms.operation.mean) = (854, 10.0);
+        let f = dropped(&r, &s).expect("dropped arrivals");
+        assert!(
+            f.finding.contains(
+                "854 of 999 arrivals of 1000 per second (85.5%) found all 2 task(s) busy"
+            ),
+            "{}",
+            f.finding
+        );
+        assert!(f.advice.contains("about 10 at this rate"), "{}", f.advice);
     }
 }
