@@ -345,3 +345,23 @@ fn toxic_keys_out_of_range_or_of_another_toxic_say_so() {
         "{e}"
     );
 }
+
+/// Review of 2026-12-03: `[database.embedded] settings = { port = 5 }` passed check, and the run
+/// ended with exit 3 and the server's log.
+#[test]
+fn settings_stress_gives_the_embedded_server_are_refused_with_their_key() {
+    let text = format!("{BASE}\n[database.embedded]\nsettings = {{ port = 5, ssl = \"on\" }}\n");
+    let errors = load_with(&text, &[], &[]).unwrap_err().0;
+    let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert!(
+        all.iter()
+            .any(|e| e.contains("database.embedded.settings.port")
+                && e.contains("the port is chosen by stress")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|e| e.contains("database.embedded.settings.ssl") && e.contains("ssl = true")),
+        "{all:?}"
+    );
+}
