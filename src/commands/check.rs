@@ -11,7 +11,7 @@ pub fn check(req: CheckRequest) -> Exit {
             Ok(s) if req.print => {
                 for v in &s.variants {
                     println!("# {} — variant \"{}\"", file.display(), v.name);
-                    match scenario::printable(&v.settings) {
+                    match scenario::printable(&v.name, &v.settings) {
                         Ok(text) => println!("{}", crate::redact::redact(&text)),
                         Err(e) => {
                             eprintln!("error: cannot show the settings of {}: {e}", v.name);

@@ -18,7 +18,11 @@ use super::pool_keys;
 /// A variant's effective settings as `stress check --print` shows them: TOML, password
 /// redacted, every default written, a library pool model's keys flat in `[pool]` as a scenario
 /// writes them.
-pub(crate) fn printable(settings: &Settings) -> Result<String, toml::ser::Error> {
+///
+/// A variant other than `default` is printed with a `[[variant]]` of its name and no other
+/// key, so that the print, used as a scenario, has the same variant and the same settings
+/// hash (review of 2026-12-03: it came back named `default`, with another hash).
+pub(crate) fn printable(name: &str, settings: &Settings) -> Result<String, toml::ser::Error> {
     let mut table = Table::try_from(settings.redacted())?;
     // The URL as written, its password masked: the report's normalized form drops its options
     // (`sslmode`, `sslrootcert`...) and a password given without a user (review of 2026-12-03),
@@ -57,6 +61,10 @@ pub(crate) fn printable(settings: &Settings) -> Result<String, toml::ser::Error>
             comment(&mut text, "pool", &line);
         }
     }
+    if name != super::DEFAULT_VARIANT {
+        let quoted = Value::String(name.to_string()).to_string();
+        text.push_str(&format!("\n[[variant]]\nname = {quoted}\n"));
+    }
     Ok(text)
 }
 
@@ -87,7 +95,8 @@ mod tests {
 
     fn printed_and_reloaded(text: &str) -> (String, bool) {
         let s = load_str(Path::new("p.toml"), text, &LoadOptions::default()).unwrap();
-        let printed = super::printable(&s.variants[0].settings).unwrap();
+        let v = &s.variants[0];
+        let printed = super::printable(&v.name, &v.settings).unwrap();
         let again = load_str(Path::new("q.toml"), &printed, &LoadOptions::default())
             .unwrap_or_else(|e| panic!("{e}\n{printed}"));
         (printed, again.settings_sha256 == s.settings_sha256)
@@ -138,5 +147,14 @@ mod tests {
             printed.contains("url = \"host=h password=***\""),
             "{printed}"
         );
+    }
+
+    /// Review of 2026-12-03: a named variant's print came back as `default`, another hash.
+    #[test]
+    fn a_named_variant_prints_back_with_its_name_and_hash() {
+        let text = format!("{BASE}[[variant]]\nname = \"pool of \\\"3\\\"\"\npool.max_size = 3\n");
+        let (printed, same) = printed_and_reloaded(&text);
+        assert!(printed.contains("[[variant]]\nname = "), "{printed}");
+        assert!(same, "{printed}");
     }
 }
