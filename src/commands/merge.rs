@@ -22,12 +22,7 @@ pub fn merge(req: MergeRequest) -> Exit {
             Exit::BadInput,
         )
     };
-    // Review of 2026-12-03: `--out a.json` with a.json among the inputs replaced a source.
-    let same = |f: &std::path::Path| match (f.canonicalize(), req.out.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => f == req.out,
-    };
-    if let Some(f) = req.files.iter().find(|f| same(f)) {
+    if let Some(f) = req.files.iter().find(|f| same_file(f, &req.out)) {
         return refuse(format!(
             "--out {} is one of the reports to merge: write the merge elsewhere",
             f.display()
@@ -73,5 +68,14 @@ pub fn merge(req: MergeRequest) -> Exit {
         exit
     } else {
         exit.worst(Exit::ExpectationFailed)
+    }
+}
+
+/// Whether two paths name one file (review of 2026-12-03: `--out a.json` with a.json among
+/// the inputs replaced a source).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }

@@ -426,18 +426,7 @@ fn check_faults(s: &Settings, p: &mut Problems) {
     let length = s.load.measured_length();
     for (i, f) in s.fault.iter().enumerate() {
         let at = root().key("fault").index(i);
-        for key in f.foreign_keys() {
-            // Review of 2026-12-03: `rate` on a latency toxic read "does not apply to kind =
-            // network", though it does, with toxic = "bandwidth".
-            let to = match (f.kind, f.toxic) {
-                (FaultKind::Network, Some(t)) => format!("toxic = \"{}\"", t.as_str()),
-                _ => format!("kind = \"{}\"", f.kind.as_str()),
-            };
-            p.add(
-                at.clone().key(key),
-                format!("`{key}` does not apply to {to}"),
-            );
-        }
+        check_foreign_keys(f, &at, p);
         if let Some(every) = f.every {
             p.positive(at.clone().key("every"), every);
         }
@@ -483,6 +472,22 @@ fn check_faults(s: &Settings, p: &mut Problems) {
                 ),
             );
         }
+    }
+}
+
+/// The keys a fault was given that its kind (or toxic) does not take. Review of 2026-12-03:
+/// `rate` on a latency toxic read "does not apply to kind = network", though it does, with
+/// toxic = "bandwidth".
+fn check_foreign_keys(f: &FaultSettings, at: &Path, p: &mut Problems) {
+    let to = match (f.kind, f.toxic) {
+        (FaultKind::Network, Some(t)) => format!("toxic = \"{}\"", t.as_str()),
+        _ => format!("kind = \"{}\"", f.kind.as_str()),
+    };
+    for key in f.foreign_keys() {
+        p.add(
+            at.clone().key(key),
+            format!("`{key}` does not apply to {to}"),
+        );
     }
 }
 
