@@ -172,10 +172,13 @@ fn retries(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
         advice: format!(
             "Retries keep these failures from users at the cost of latency (a retried operation's latency \
              covers all its tries); {}.",
-            match cx.settings.pool.words().pre_ping {
-                Some(key) =>
+            // Review of 2026-12-03: the pre-ping was advised where no try met a dead idle
+            // connection (a shared connection, a closed pool).
+            match (r.pool.died_idle, cx.settings.pool.words().pre_ping) {
+                (0, _) => "watch what the retried classes cost beside what they save".to_string(),
+                (_, Some(key)) =>
                     format!("pre-ping ({key}) avoids the tries lost to dead idle connections"),
-                None => format!(
+                (_, None) => format!(
                     "{} has no pre-ping: the retries are what covers connections that died idle",
                     cx.settings.pool.words().library
                 ),

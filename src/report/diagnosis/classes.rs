@@ -449,13 +449,20 @@ fn retryable(class: ErrorClass, r: &VariantReport, cx: &Context<'_>) -> (String,
         ),
         _ => "These were not retried (load.retry does not name this class).".into(),
     };
-    (
-        detail,
-        format!(
+    // Review of 2026-12-03: with the retry already set, it advised setting it.
+    let advice = match retry {
+        Some(rt) if rt.on.contains(&class) => format!(
+            "The retries are on: keep transactions short so fewer of them meet, and raise \
+             load.retry's max_tries ({}) only if the operations that still failed matter more \
+             than their latency.",
+            rt.max_tries
+        ),
+        _ => format!(
             "Retry the whole transaction on {class} (load.retry = {{ on = [\"{class}\"], max_tries = 3 }}), and \
              keep transactions short so fewer of them meet."
         ),
-    )
+    };
+    (detail, advice)
 }
 
 fn server_timeout(class: ErrorClass, r: &VariantReport, cx: &Context<'_>) -> (String, String) {

@@ -165,3 +165,28 @@ fn deadlines_inside_a_network_fault_are_the_defence_working() {
     );
     assert!(!advice.contains("statement_timeout"), "{advice}");
 }
+
+/// Review of 2026-12-03: with `load.retry` already on serialization_failure, the advice was to
+/// set it.
+#[test]
+fn a_retry_already_set_is_not_advised_again() {
+    let r = fixtures::variant("v", 100, 3, serde_json::json!({}));
+    let plain = settings("");
+    let cx = |s| Context {
+        settings: s,
+        max_connections: 100,
+        reserved_connections: 3,
+        superuser: true,
+    };
+    let (_, advice) = retryable(ErrorClass::SerializationFailure, &r, &cx(&plain));
+    assert!(
+        advice.contains("load.retry = { on = [\"serialization_failure\"]"),
+        "{advice}"
+    );
+    let retried = settings(
+        "[load]\nretry = { on = [\"serialization_failure\", \"deadlock_detected\"], max_tries = 3 }",
+    );
+    let (_, advice) = retryable(ErrorClass::SerializationFailure, &r, &cx(&retried));
+    assert!(!advice.contains("load.retry = {"), "{advice}");
+    assert!(advice.contains("The retries are on"), "{advice}");
+}
