@@ -2,13 +2,13 @@
 
 use super::{Context, ms, pct};
 use crate::report::model::{Finding, VariantReport};
-use crate::scenario::model::AccessMode;
+use crate::scenario::model::{AccessMode, ResetOnReturn};
 
 pub(crate) fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     [
-        lost_writes(r),
+        lost_writes(r, cx),
         phantom_writes(r),
-        interleaved(r),
+        interleaved(r, cx),
         returned_in_transaction(r, cx),
         leaks(r),
         retries(r, cx),
@@ -20,8 +20,29 @@ pub(crate) fn findings(r: &VariantReport, cx: &Context<'_>) -> Vec<Finding> {
     .collect()
 }
 
-fn lost_writes(r: &VariantReport) -> Option<Finding> {
+/// On a pooled run the way two tasks' transactions meet on one connection is a connection given
+/// back inside a transaction, and the fix is the pool's reset, not "a pool" (review of
+/// 2026-12-03: a cancelled task's pool race was told to stop sharing a connection).
+fn pooled_cause(r: &VariantReport, cx: &Context<'_>) -> Option<(String, String)> {
+    let (n, pool) = (r.anomalies.returned_in_transaction, &cx.settings.pool);
+    let unreset = pool.model.is_bb8() && pool.reset_on_return == ResetOnReturn::None;
+    if cx.settings.access.mode != AccessMode::Pool || n == 0 || !unreset {
+        return None;
+    }
+    Some((
+        format!(
+            " On this pooled run {n} connection(s) went back to the pool inside a transaction: \
+             their next users ran inside it."
+        ),
+        "Roll back a connection's transaction when it goes back to the pool \
+         (pool.reset_on_return = \"rollback\"), so that no user inherits another's."
+            .into(),
+    ))
+}
+
+fn lost_writes(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     let w = r.writes.as_ref().filter(|w| w.lost > 0)?;
+    let pooled = pooled_cause(r, cx);
     Some(Finding {
         class: "anomalies.lost_writes".into(),
         finding: format!(
@@ -34,10 +55,15 @@ fn lost_writes(r: &VariantReport) -> Option<Finding> {
             pct(w.lost, w.acknowledged),
             r.isolation.max_operations_per_backend,
             r.anomalies.transaction_interleaved
+        ) + pooled.as_ref().map_or("", |p| &p.0),
+        advice: pooled.map_or_else(
+            || {
+                "Give every transaction a connection of its own for its whole length (a pool), and \
+                 never share one between tasks."
+                    .into()
+            },
+            |p| p.1,
         ),
-        advice: "Give every transaction a connection of its own for its whole length (a pool), and never share one \
-                 between tasks."
-            .into(),
     })
 }
 
@@ -56,8 +82,9 @@ fn phantom_writes(r: &VariantReport) -> Option<Finding> {
     })
 }
 
-fn interleaved(r: &VariantReport) -> Option<Finding> {
+fn interleaved(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
     let n = r.anomalies.transaction_interleaved;
+    let pooled = pooled_cause(r, cx);
     (n > 0).then(|| Finding {
         class: "anomalies.transaction_interleaved".into(),
         finding: format!(
@@ -65,10 +92,15 @@ fn interleaved(r: &VariantReport) -> Option<Finding> {
              (25001/25P01): transactions of different tasks ran on one connection, up to {} operations at once. \
              Such a COMMIT can end another task's transaction, and its writes then commit or vanish with it.",
             r.isolation.max_operations_per_backend
+        ) + pooled.as_ref().map_or("", |p| &p.0),
+        advice: pooled.map_or_else(
+            || {
+                "Never share a connection between tasks that use transactions: take a connection \
+                 from a pool for the whole transaction."
+                    .into()
+            },
+            |p| p.1,
         ),
-        advice: "Never share a connection between tasks that use transactions: take a connection from a pool for \
-                 the whole transaction."
-            .into(),
     })
 }
 
@@ -253,4 +285,46 @@ fn unfair_waits(r: &VariantReport, cx: &Context<'_>) -> Option<Finding> {
             words.size
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    /// Review of 2026-12-03: interleaved transactions on a pool without a reset (a cancelled
+    /// task's connection given back in a transaction) were told to stop sharing a connection.
+    #[test]
+    fn pooled_interleaving_is_answered_with_the_pool_s_reset() {
+        let cx = |s| Context {
+            settings: s,
+            max_connections: 100,
+            reserved_connections: 3,
+            superuser: true,
+        };
+        let mut r = fixtures::variant("v", 100, 0, serde_json::json!({}));
+        (
+            r.anomalies.transaction_interleaved,
+            r.anomalies.returned_in_transaction,
+        ) = (3, 2);
+        let pooled =
+            fixtures::settings("[access]\nmode = \"pool\"\n[pool]\nreset_on_return = \"none\"");
+        let f = interleaved(&r, &cx(&pooled)).unwrap();
+        assert!(
+            f.finding
+                .contains("2 connection(s) went back to the pool inside a transaction")
+        );
+        assert!(
+            f.advice.contains("pool.reset_on_return = \"rollback\""),
+            "{}",
+            f.advice
+        );
+        let shared = fixtures::settings("[access]\nmode = \"shared\"");
+        let f = interleaved(&r, &cx(&shared)).unwrap();
+        assert!(
+            f.advice.contains("Never share a connection"),
+            "{}",
+            f.advice
+        );
+    }
 }
