@@ -122,7 +122,8 @@ pub fn load_str(
     let axes = sweep::take(&sources, &mut base, declared.len())?;
     refuse_sets_on_swept_keys(&sources, &sets, &axes)?;
     sweep::refuse_in_variants(&sources, &declared)?;
-    let (selected, left_out) = select(sweep::expand(declared, &axes), &options.variants)?;
+    let planned = sweep::expand(declared, &axes);
+    let (selected, left_out) = select(path, planned, &options.variants)?;
     refuse_long_swept_names(&sources, &selected)?;
 
     let mut errors = Found::default();
@@ -299,6 +300,7 @@ fn take_variants(sources: &SourceMap, base: &mut Node) -> Result<Declared, Scena
 /// The variants named by `--variant`: a variant's full name, or the name of a `[[variant]]`
 /// (all its sweep points); and the names of those it leaves out.
 fn select(
+    path: &FsPath,
     planned: Vec<sweep::Planned>,
     wanted: &[String],
 ) -> Result<(Vec<sweep::Planned>, Vec<String>), ScenarioErrors> {
@@ -309,11 +311,20 @@ fn select(
     let mut errors = Vec::new();
     for w in wanted {
         if !planned.iter().any(|p| chosen(p, w)) {
-            let names: Vec<_> = planned.iter().map(|p| format!("`{}`", p.name)).collect();
+            // Review of 2026-12-03: with several files the message named none, and left out
+            // the `[[variant]]` names that select their sweep points.
+            let mut names: Vec<String> = Vec::new();
+            for n in planned.iter().flat_map(|p| [&p.name, &p.declared]) {
+                let n = format!("`{n}`");
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
             errors.push(ScenarioError::argument(
                 "--variant",
                 format!(
-                    "no variant named `{w}`; this scenario has {}",
+                    "no variant named `{w}` in {}; it has {}",
+                    path.display(),
                     names.join(", ")
                 ),
             ));

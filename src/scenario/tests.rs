@@ -74,7 +74,7 @@ fn variant_selection_by_name() {
     assert_eq!(s.left_out, ["shared"]);
     assert!(load_with(BASE, &[], &[]).unwrap().left_out.is_empty());
     let e = load_with(BASE, &[], &["nope"]).unwrap_err().to_string();
-    assert!(e.contains("no variant named `nope`"), "{e}");
+    assert!(e.contains("no variant named `nope` in t.toml"), "{e}");
     assert!(e.contains("`shared`, `pool`"), "{e}");
 }
 
