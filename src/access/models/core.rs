@@ -65,6 +65,11 @@ struct State<C> {
     growing: bool,
     /// Fewest idle connections since the last shrink (psycopg_pool's `_nconns_min`).
     idle_min: usize,
+    /// `min_size` connects of the pool's opening still under way. A model that opens in the
+    /// acquire (asyncpg) does not open another meanwhile: `create_pool` returns only once they
+    /// are connected, so no acquire of the library ever sees them pending (review of
+    /// 2026-12-03: min_size 5 and one task opened 6 connections, asyncpg 5).
+    initializing: u32,
 }
 
 /// One pool of a model, from its opening to its close.
@@ -114,6 +119,7 @@ impl<O: Opener> Core<O> {
                 closed: false,
                 growing: false,
                 idle_min: 0,
+                initializing: rules.min_size,
             }),
             rules,
             stats: Stats::default(),
@@ -121,7 +127,7 @@ impl<O: Opener> Core<O> {
             connect_errors: Mutex::default(),
         });
         for _ in 0..core.rules.min_size {
-            tokio::spawn(Arc::clone(&core).add_boxed(false));
+            tokio::spawn(Arc::clone(&core).add_boxed(Connect::Initial));
         }
         if core.rules.shrink != Shrink::Never {
             tokio::spawn(shrink::shrinker(Arc::downgrade(&core)));
@@ -177,7 +183,7 @@ impl<O: Opener> Core<O> {
             return Ok(Take::Now(Handoff::Conn(idle)));
         }
         let room = self.rules.max_size.is_none_or(|max| st.total < max);
-        if room && self.rules.opens == Opens::InTask {
+        if room && self.rules.opens == Opens::InTask && st.initializing == 0 {
             st.total += 1;
             return Ok(Take::Now(Handoff::Slot));
         }
@@ -187,10 +193,10 @@ impl<O: Opener> Core<O> {
         }
         let (tx, rx) = oneshot::channel();
         st.waiters.push_back((tx, thread::current().id()));
-        if room && !st.growing {
+        if room && !st.growing && self.rules.opens != Opens::InTask {
             st.total += 1;
             st.growing = true;
-            tokio::spawn(Arc::clone(self).add_boxed(true));
+            tokio::spawn(Arc::clone(self).add_boxed(Connect::Growing));
         }
         Ok(Take::Wait(rx))
     }
@@ -339,7 +345,7 @@ impl<O: Opener> Core<O> {
     fn free_slot(self: &Arc<Self>) {
         if self.rules.opens == Opens::Background {
             if !self.lock().closed {
-                tokio::spawn(Arc::clone(self).add_boxed(false));
+                tokio::spawn(Arc::clone(self).add_boxed(Connect::Refill));
                 return;
             }
             self.lock().total -= 1;
@@ -360,20 +366,21 @@ impl<O: Opener> Core<O> {
         }
         if self.rules.refill_min && !st.closed && st.total <= self.rules.min_size {
             // Below the floor with nobody to open it: reconnected in the background.
-            tokio::spawn(Arc::clone(self).add_boxed(false));
+            tokio::spawn(Arc::clone(self).add_boxed(Connect::Refill));
             return;
         }
         st.total -= 1;
     }
 
     /// [`Core::add_connection`] with a named type: it spawns itself.
-    fn add_boxed(self: Arc<Self>, growing: bool) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(self.add_connection(growing))
+    fn add_boxed(self: Arc<Self>, why: Connect) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.add_connection(why))
     }
 
     /// A background connect (psycopg_pool's `AddConnection`), retried with back-off until
     /// `reconnect_timeout`; `growing` connects go on while clients wait.
-    async fn add_connection(self: Arc<Self>, growing: bool) {
+    async fn add_connection(self: Arc<Self>, why: Connect) {
+        let growing = why == Connect::Growing;
         let started = Instant::now();
         let mut delay = std::time::Duration::from_secs(1);
         let conn = loop {
@@ -391,10 +398,17 @@ impl<O: Opener> Core<O> {
                 }
             }
         };
+        if why == Connect::Initial {
+            self.lock().initializing -= 1;
+        }
         let Some(conn) = conn else {
             let mut st = self.lock();
             st.total -= 1;
             st.growing &= !growing;
+            // A waiter held back by the opening now opens its own.
+            if why == Connect::Initial && self.rules.opens == Opens::InTask {
+                wake_oldest(&mut st.waiters);
+            }
             return;
         };
         bump(&self.stats.created);
@@ -408,7 +422,7 @@ impl<O: Opener> Core<O> {
             let room = self.rules.max_size.is_none_or(|max| st.total < max);
             if room && !st.closed && st.waiters.iter().any(|(w, _)| !w.is_closed()) {
                 st.total += 1;
-                tokio::spawn(Arc::clone(&self).add_boxed(true));
+                tokio::spawn(Arc::clone(&self).add_boxed(Connect::Growing));
             } else {
                 st.growing = false;
             }
@@ -575,6 +589,17 @@ impl<O: Opener> Core<O> {
 }
 
 /// Wakes the oldest waiter still waiting (asyncio's `Queue._wakeup_next`); its thread.
+/// Why a background connect runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Connect {
+    /// One of `min_size` at the pool's opening.
+    Initial,
+    /// For waiting clients (psycopg_pool's `_growing`).
+    Growing,
+    /// Back to `min_size` after a close.
+    Refill,
+}
+
 fn wake_oldest<C>(waiters: &mut VecDeque<(Waiter<C>, ThreadId)>) -> Option<ThreadId> {
     while let Some((tx, thread)) = waiters.pop_front() {
         if tx.send(Ok(Handoff::Wake)).is_ok() {

@@ -326,6 +326,33 @@ async fn sqlalchemy_times_out_in_its_own_words() {
     );
 }
 
+/// Review of 2026-12-03: asyncpg's `create_pool` returns once `min_size` are connected, so an
+/// acquire never opens one of its own beside them; the model's first acquire did (6 for 5).
+#[tokio::test]
+async fn asyncpg_acquires_wait_for_the_min_size_connects_of_the_opening() {
+    let s = AsyncpgSettings {
+        min_size: 5,
+        ..asyncpg_pool(20)
+    };
+    let (core, factory) = pool(asyncpg::Asyncpg(s));
+    // Acquired before the background connects ran: it waits for one of them.
+    let held = core.acquire().await.unwrap();
+    core.clone().release(held, 1).await;
+    yield_until("the five connects of the opening", || {
+        factory.opened.load(Ordering::SeqCst) == 5
+    })
+    .await;
+    for _ in 0..3 {
+        let held = core.acquire().await.unwrap();
+        core.clone().release(held, 1).await;
+    }
+    assert_eq!(
+        factory.opened.load(Ordering::SeqCst),
+        5,
+        "no sixth connection"
+    );
+}
+
 #[tokio::test]
 async fn asyncpg_replaces_a_connection_after_max_queries() {
     let s = AsyncpgSettings {
