@@ -365,3 +365,17 @@ fn settings_stress_gives_the_embedded_server_are_refused_with_their_key() {
         "{all:?}"
     );
 }
+
+/// Review of 2026-12-03: `think_time` beside `rate` was accepted and ignored.
+#[test]
+fn think_time_is_refused_in_the_open_model() {
+    let text = BASE.replace(
+        "duration = \"2s\"",
+        "duration = \"2s\"\nrate = 50.0\nthink_time = \"10ms\"",
+    );
+    let e = first_error(&text, &[]);
+    assert!(
+        e.contains("load.think_time") && e.contains("the arrivals set the pace"),
+        "{e}"
+    );
+}

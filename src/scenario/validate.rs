@@ -267,6 +267,14 @@ fn check_load(s: &Settings, p: &mut Problems) {
     }
     if let Some(rate) = l.rate {
         check_rate(rate, l.iterations.is_some(), p, load.clone());
+        // Review of 2026-12-03: accepted and ignored.
+        if !l.think_time.is_zero() {
+            p.add(
+                load.clone().key("think_time"),
+                "is the closed model's pause between a task's operations; with rate (the open \
+                 model) the arrivals set the pace: leave it out",
+            );
+        }
     }
     if !l.stages.is_empty() {
         check_stages(s, p, load.clone());

@@ -118,8 +118,17 @@ fn clean(r: &VariantReport) -> Finding {
     Finding {
         class: "clean".into(),
         finding,
-        advice: "Nothing to fix at this load. Raise load.tasks or shorten think_time to find where it breaks."
-            .into(),
+        advice: match r.settings.typed().and_then(|s| s.load.rate) {
+            Some(_) => {
+                "Nothing to fix at this load. Raise load.rate (and load.tasks with it) to \
+                        find where it breaks."
+            }
+            None => {
+                "Nothing to fix at this load. Raise load.tasks or shorten think_time to find \
+                     where it breaks."
+            }
+        }
+        .into(),
     }
 }
 
