@@ -43,7 +43,7 @@ pub enum ToleranceError {
         #[source]
         source: UnknownMetric,
     },
-    #[error("`{0}`: the tolerance is a percentage, 0 or more, such as 10%")]
+    #[error("`{0}`: the tolerance is a percentage such as 10% (a sign is ignored: -50% is 50%)")]
     Pct(String),
 }
 
