@@ -220,6 +220,16 @@ mod tests {
     use crate::report::verdict;
     use crate::scenario::expect::{Expectation, Expectations};
 
+    /// The Markdown of one report, without a comparison.
+    fn rendered(r: &Report) -> String {
+        let run = Exported {
+            report: r,
+            comparison: None,
+            comparison_only: false,
+        };
+        String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap()
+    }
+
     #[test]
     fn a_failed_report_names_its_failed_checks_and_escapes_cells() {
         let mut v = fixtures::variant("a | b", 10, 0, serde_json::json!({}));
@@ -233,12 +243,7 @@ mod tests {
         verdict::apply(&mut v, &expect);
         let mut r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
         verdict::settle_report(&mut r);
-        let run = Exported {
-            report: &r,
-            comparison: None,
-            comparison_only: false,
-        };
-        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        let md = rendered(&r);
         assert!(md.starts_with("## ❌ stress: `s` failed"), "{md}");
         assert!(md.contains("| a \\| b |"), "{md}");
         assert!(
@@ -254,12 +259,7 @@ mod tests {
         let mut v = fixtures::variant("<b>h</b>", 10, 0, serde_json::json!({}));
         v.warnings = vec!["ran on 1 of the 2 merged machines <a.json>".into()];
         let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
-        let run = Exported {
-            report: &r,
-            comparison: None,
-            comparison_only: false,
-        };
-        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        let md = rendered(&r);
         assert!(md.contains("| &lt;b&gt;h&lt;/b&gt; |"), "{md}");
         assert!(
             md.contains("- ⚠️ `<b>h</b>`: ran on 1 of the 2 merged machines &lt;a.json&gt;"),
@@ -309,12 +309,7 @@ mod tests {
         v.anomalies.lost_writes = Some(83);
         v.anomalies.transaction_interleaved = 3;
         let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
-        let run = Exported {
-            report: &r,
-            comparison: None,
-            comparison_only: false,
-        };
-        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        let md = rendered(&r);
         assert!(
             md.contains(
                 "| variant | conns cap | opened | peak in use | ops | ok | failed | ok/s | op p50 \
@@ -347,12 +342,7 @@ mod tests {
             });
         }
         let r = fixtures::report("r1", "2026-01-01T00:00:00.000Z", vec![v]);
-        let run = Exported {
-            report: &r,
-            comparison: None,
-            comparison_only: false,
-        };
-        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        let md = rendered(&r);
         assert!(
             md.contains("| v | a | `run-a` | 10 | 0 | 10.0 | 2.50ms | 1 |\n"),
             "{md}"
@@ -366,12 +356,7 @@ mod tests {
             "2026-01-01T00:00:00.000Z",
             vec![fixtures::variant("v", 1, 0, serde_json::json!({}))],
         );
-        let run = Exported {
-            report: &r,
-            comparison: None,
-            comparison_only: false,
-        };
-        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        let md = rendered(&r);
         assert!(!md.contains("**Machines**"), "{md}");
     }
 
@@ -389,12 +374,7 @@ mod tests {
                 fixtures::variant("per task", 10, 0, model("asyncpg", "per_task")),
             ],
         );
-        let run = Exported {
-            report: &r,
-            comparison: None,
-            comparison_only: false,
-        };
-        let md = String::from_utf8(Markdown.render(&[run], &[]).unwrap()).unwrap();
+        let md = rendered(&r);
         assert!(md.contains("| 5 + 10 [sqlalchemy] |"), "{md}");
         assert!(md.contains("| bb8 15 |"), "{md}");
         assert!(md.contains("| per task |"), "{md}");

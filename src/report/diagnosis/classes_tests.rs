@@ -78,44 +78,56 @@ fn a_deadline_passed_while_connects_failed_names_the_connects() {
     assert!(!advice.contains("statement_timeout"), "{advice}");
 }
 
+fn cx(s: &Settings) -> Context<'_> {
+    Context {
+        settings: s,
+        max_connections: 100,
+        reserved_connections: 3,
+        superuser: true,
+    }
+}
+
+/// `failed` operations of `class`, all of them, or none, inside a network fault's window.
+fn failed_in_window(class: ErrorClass, failed: u64, inside: bool) -> VariantReport {
+    use crate::report::failures::FaultEffect;
+    use crate::report::model::{ErrorStats, FaultEvent};
+    let mut r = fixtures::variant("v", 100, failed, serde_json::json!({}));
+    let stats = ErrorStats {
+        count: failed,
+        sqlstates: Default::default(),
+        reasons: Default::default(),
+        first_at_ms: 1000,
+        last_at_ms: 2000,
+        sample: String::new(),
+    };
+    r.errors.insert(class, stats);
+    if inside {
+        r.faults.push(FaultEvent {
+            kind: "network".into(),
+            at_ms: 900,
+            scheduled_ms: 900,
+            in_flight: 0,
+            failed_next_1s: Default::default(),
+            detail: String::new(),
+            effect: Some(FaultEffect {
+                errors: [(class, failed)].into(),
+                ..FaultEffect::default()
+            }),
+        });
+    }
+    r
+}
+
 /// Review of 2026-12-03: pool timeouts behind a network blackhole were answered with
 /// "raise max_size".
 #[test]
 fn pool_timeouts_inside_a_fault_window_are_not_a_pool_size() {
-    use crate::report::failures::FaultEffect;
-    use crate::report::model::{ErrorStats, FaultEvent};
     let s = settings("max_size = 4\n[load]\ntasks = 4");
-    let cx = Context {
-        settings: &s,
-        max_connections: 100,
-        reserved_connections: 3,
-        superuser: true,
-    };
-    let mut r = fixtures::variant("v", 100, 8, serde_json::json!({}));
-    let stats = ErrorStats {
-        count: 8,
-        sqlstates: Default::default(),
-        reasons: Default::default(),
-        first_at_ms: 1000,
-        last_at_ms: 3000,
-        sample: String::new(),
-    };
-    r.errors.insert(ErrorClass::PoolTimeout, stats);
-    let (_, advice) = pool_timeout(&r, &cx);
+    let r = failed_in_window(ErrorClass::PoolTimeout, 8, false);
+    let (_, advice) = pool_timeout(&r, &cx(&s));
     assert!(advice.contains("raise max_size"), "{advice}");
-    r.faults.push(FaultEvent {
-        kind: "network".into(),
-        at_ms: 1000,
-        scheduled_ms: 1000,
-        in_flight: 0,
-        failed_next_1s: Default::default(),
-        detail: String::new(),
-        effect: Some(FaultEffect {
-            errors: [(ErrorClass::PoolTimeout, 8)].into(),
-            ..FaultEffect::default()
-        }),
-    });
-    let (detail, advice) = pool_timeout(&r, &cx);
+    let r = failed_in_window(ErrorClass::PoolTimeout, 8, true);
+    let (detail, advice) = pool_timeout(&r, &cx(&s));
     assert!(
         detail.contains("8 of them came inside the window of a fault (network)"),
         "{detail}"
@@ -127,38 +139,9 @@ fn pool_timeouts_inside_a_fault_window_are_not_a_pool_size() {
 /// statement_timeout instead", which cannot reach a client the network cut off.
 #[test]
 fn deadlines_inside_a_network_fault_are_the_defence_working() {
-    use crate::report::failures::FaultEffect;
-    use crate::report::model::{ErrorStats, FaultEvent};
     let s = settings("[load]\nop_timeout = \"500ms\"");
-    let cx = Context {
-        settings: &s,
-        max_connections: 100,
-        reserved_connections: 3,
-        superuser: true,
-    };
-    let mut r = fixtures::variant("v", 100, 4, serde_json::json!({}));
-    let stats = ErrorStats {
-        count: 4,
-        sqlstates: Default::default(),
-        reasons: Default::default(),
-        first_at_ms: 1000,
-        last_at_ms: 2000,
-        sample: String::new(),
-    };
-    r.errors.insert(ErrorClass::OpDeadlineExceeded, stats);
-    r.faults.push(FaultEvent {
-        kind: "network".into(),
-        at_ms: 900,
-        scheduled_ms: 900,
-        in_flight: 4,
-        failed_next_1s: Default::default(),
-        detail: String::new(),
-        effect: Some(FaultEffect {
-            errors: [(ErrorClass::OpDeadlineExceeded, 4)].into(),
-            ..FaultEffect::default()
-        }),
-    });
-    let (detail, advice) = op_deadline(&r, &cx);
+    let r = failed_in_window(ErrorClass::OpDeadlineExceeded, 4, true);
+    let (detail, advice) = op_deadline(&r, &cx(&s));
     assert!(
         detail.contains("4 came inside the window of a fault (network)"),
         "{detail}"
