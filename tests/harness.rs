@@ -58,12 +58,14 @@ fn classes(r: &Report) -> Vec<String> {
         .collect()
 }
 
-/// Pinned to one CPU, the debug binary spends about 80 µs of CPU per `SELECT 1` against the
-/// server's 17, so it is saturated (100% here in every run). Yet one clean CI run measured 56%:
-/// the load's wall time includes opening its 64 connections, and a server slow to start them
-/// (its own checkpoint, another process on the machine) is waited for, not worked. So up to
-/// three runs: each must carry the finding exactly when it measured saturation, and one of them
-/// must be saturated. A harness that never reports saturation still fails all three.
+/// Pinned to one CPU, 64 tasks of `SELECT 1`, each operation also drawing 20,000 random
+/// characters (a `let` it never sends): about 1.7 ms of the harness's CPU per operation against
+/// some 20 µs of the server's, so the harness is the bottleneck whatever the server's speed.
+/// With `SELECT 1` alone (80 µs against 17), two clean CI runs measured 56% and 68%: the
+/// server, slowed by the machine, was waited for, and a third of the time was in no count
+/// (the hypervisor's steal, now counted as `stolen_s`). Up to three runs: each must carry the
+/// finding exactly when it measured saturation, and one of them must be saturated; a harness
+/// that never reports saturation still fails all three.
 #[test]
 fn a_harness_pinned_to_one_cpu_under_select_1_says_it_is_saturated() {
     if Command::new("taskset").arg("-V").output().is_err() {
@@ -79,7 +81,8 @@ fn a_harness_pinned_to_one_cpu_under_select_1_says_it_is_saturated() {
         let r = run(
             &format!("h_saturated_{attempt}"),
             "name = \"pinned\"\n[load]\ntasks = 64\nduration = \"3s\"\n[pool]\nmax_size = 64\n\
-             [[workload]]\nname = \"one\"\n[[workload.step]]\nsql = \"SELECT 1\"\n",
+             [[workload]]\nname = \"one\"\nlet = { pad = \"text(20000)\" }\n\
+             [[workload.step]]\nsql = \"SELECT 1\"\n",
             true,
         );
         let h = r.variants[0].harness.clone().expect("harness measured");

@@ -16,13 +16,17 @@ pub(crate) fn finding(r: &VariantReport) -> Option<Finding> {
         class: "harness.saturated".into(),
         finding: format!(
             "The harness was saturated: stress wanted a CPU {:.0}% of its {} worker thread(s)' time \
-             ({:.2} s on a CPU and {:.2} s waiting for one, in {:.2} s of load). Latencies and \
+             ({:.2} s on a CPU and {:.2} s waiting for one{}, in {:.2} s of load). Latencies and \
              throughput here are bounded by the harness, not only by the database ({:.0} ok/s, \
              operation p99 {:.3} ms).",
             h.utilization * 100.0,
             h.worker_threads,
             h.cpu_s,
             h.waited_s,
+            match h.stolen_s {
+                s if s >= 0.005 => format!(", {s:.2} s taken by the machine's hypervisor"),
+                _ => String::new(),
+            },
             h.wall_s,
             r.throughput_ops_s,
             r.latency_ms.operation.p99,
