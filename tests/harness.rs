@@ -62,8 +62,9 @@ fn classes(r: &Report) -> Vec<String> {
 /// characters (a `let` it never sends): about 1.7 ms of the harness's CPU per operation against
 /// some 20 µs of the server's, so the harness is the bottleneck whatever the server's speed.
 /// With `SELECT 1` alone (80 µs against 17), two clean CI runs measured 56% and 68%: the
-/// server, slowed by the machine, was waited for, and a third of the time was in no count
-/// (the hypervisor's steal, now counted as `stolen_s`). Up to three runs: each must carry the
+/// harness waited for a server slowed by the machine, and a third of the time was in no count
+/// (the hypervisor's steal is one cause of that; it is now counted as `stolen_s`, though this
+/// was not confirmed to be the cause then). Up to three runs: each must carry the
 /// finding exactly when it measured saturation, and one of them must be saturated; a harness
 /// that never reports saturation still fails all three.
 #[test]

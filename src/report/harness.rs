@@ -54,8 +54,8 @@ impl Harness {
 
     /// With `stolen` of the machine's steal time (already the worker threads' share), at most
     /// what the wall time leaves: a thread the hypervisor did not run wanted a CPU as much as
-    /// one waiting for it (review of 2026-12-03: a clean CI run read 68% with a third of the
-    /// time in neither count).
+    /// one waiting for it (a clean CI run of 2026-12-03 read 68% with a third of the time in
+    /// neither count; steal may have been that time, unconfirmed).
     pub(crate) fn with_stolen(mut self, stolen: std::time::Duration) -> Harness {
         let threads = f64::from(self.worker_threads.max(1));
         let room = (self.wall_s * threads - self.cpu_s - self.waited_s).max(0.0);
