@@ -125,7 +125,7 @@ fn localhost_verifies_and_the_backend_reports_tls() {
     );
     let config = stress::database::url::parse(&verify_full).unwrap();
     let (ssl, version): (bool, String) = common::block_on(async {
-        let (client, conn) = stress::access::open::open(&config.config, &config.tls, None)
+        let (client, conn, _) = stress::access::open::open(&config.config, &config.tls, None)
             .await
             .unwrap();
         tokio::spawn(conn);

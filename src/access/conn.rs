@@ -92,10 +92,10 @@ impl Connector {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
         let mut config = self.config.clone();
         config.application_name(format!("{}{serial}", self.prefix));
-        let (client, connection) = super::open::open(&config, &self.tls, self.dial).await?;
+        let (client, connection, socket) = super::open::open(&config, &self.tls, self.dial).await?;
         let conn = PgConn {
             client,
-            driver: Driver::new(connection, self.inline_io, self.gauges.clone()),
+            driver: Driver::new(connection, socket, self.inline_io, self.gauges.clone()),
             prepared: (0..self.statements.len())
                 .map(|_| OnceCell::new())
                 .collect(),
@@ -162,13 +162,21 @@ fn quote_ident(name: &str) -> String {
         .join(".")
 }
 
+/// A statement prepared on a connection, with its name on the server when the wire may run it
+/// (`wire.rs`).
+#[derive(Debug)]
+struct Prepared {
+    statement: Statement,
+    name: Option<String>,
+}
+
 /// A connection of this run.
 #[derive(Debug)]
 pub struct PgConn {
     // The client is declared (and so dropped) before the driver: see `Driver`'s drop.
     client: Client,
     driver: Driver,
-    prepared: Box<[OnceCell<Statement>]>,
+    prepared: Box<[OnceCell<Prepared>]>,
     in_transaction: AtomicBool,
     /// Who holds and held it (see [`Marks`]).
     pub(crate) marks: Marks,
@@ -282,12 +290,31 @@ impl PgConn {
         slots: &mut [Value],
     ) -> Result<(), OpError> {
         let statement = self.track.begin().await;
-        let result = self
-            .driver
-            .run(self.execute_on_client(index, values, captures, slots))
-            .await;
+        let result = match self.wire_started(index, values, captures) {
+            Some(wire) => std::future::poll_fn(|cx| self.driver.poll_wire(wire, cx)).await,
+            None => {
+                self.driver
+                    .run(self.execute_on_client(index, values, captures, slots))
+                    .await
+            }
+        };
         statement.end(&result, &self.gauges.cancels);
         result
+    }
+
+    /// The wire, with statement `index` queued on it, when the wire may run it (`wire.rs`): a
+    /// statement prepared already, whose rows are not captured.
+    fn wire_started(
+        &self,
+        index: usize,
+        values: &[Value],
+        captures: &[(String, usize)],
+    ) -> Option<&super::wire::Wire> {
+        let wire = self.driver.wire()?;
+        let prepared = self.prepared[index].get()?;
+        let name = prepared.name.as_deref()?;
+        let wanted = self.query_mode == QueryMode::Prepared && captures.is_empty();
+        (wanted && wire.start(name, prepared.statement.params(), values)).then_some(wire)
     }
 
     // Futures are moved by value through several layers (lease, driver, timeout) and moving
@@ -304,7 +331,7 @@ impl PgConn {
         if self.query_mode != QueryMode::Prepared || !captures.is_empty() {
             return Box::pin(self.execute_other(index, values, captures, slots)).await;
         }
-        let statement = self.prepared(index).await?;
+        let statement = &self.prepared(index).await?.statement;
         // The values themselves, not a `Vec` of references to them made per statement.
         self.client
             .execute_raw(statement, values)
@@ -314,12 +341,19 @@ impl PgConn {
     }
 
     /// Statement `index`, prepared on this connection the first time it is used.
-    async fn prepared(&self, index: usize) -> Result<&Statement, OpError> {
-        if let Some(statement) = self.prepared[index].get() {
-            return Ok(statement);
+    async fn prepared(&self, index: usize) -> Result<&Prepared, OpError> {
+        if let Some(prepared) = self.prepared[index].get() {
+            return Ok(prepared);
         }
         let info = &self.statements[index];
-        let prepare = || self.client.prepare_typed(&info.sql, &info.param_types);
+        let prepare = || async {
+            let statement = self
+                .client
+                .prepare_typed(&info.sql, &info.param_types)
+                .await?;
+            let name = super::wire::statement_name(&statement);
+            Ok(Prepared { statement, name })
+        };
         Box::pin(self.prepared[index].get_or_try_init(prepare))
             .await
             .map_err(|e| self.fail(&e, Phase::Statement))
@@ -335,7 +369,7 @@ impl PgConn {
         let info = &self.statements[index];
         match self.query_mode {
             QueryMode::Prepared => {
-                let statement = self.prepared(index).await?;
+                let statement = &self.prepared(index).await?.statement;
                 let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
                 let rows = self.client.query(statement, &params).await;
                 self.capture_typed(rows, captures, slots)

@@ -9,48 +9,25 @@
 //!   operation): no hop through a second task per statement, and the socket is read on the
 //!   thread of the task that uses it. Idle connections are not polled; what arrived meanwhile
 //!   (a notice, the server's FATAL message) is read at the next use.
+//!
+//! An inline connection on a plain socket also has a [`Wire`]: cached prepared statements are
+//! sent and read on the socket by stress itself (`wire.rs`); a request of tokio-postgres first
+//! lets the wire read the responses it is still owed.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio_postgres::AsyncMessage;
 
+use super::death::ConnState;
 use super::gauges::Gauges;
+use super::socket::Shared;
+use super::wire::Wire;
 use crate::record::errors::{self, OpError};
 
 type Connection = super::open::PgConnection;
-
-/// How the connection died, as far as we know: from the connection's own error, or from the
-/// error a statement met when the connection was lost under it.
-#[derive(Debug, Default)]
-pub(crate) struct ConnState {
-    terminal: Mutex<Option<OpError>>,
-    dead: AtomicBool,
-}
-
-impl ConnState {
-    /// Records a cause of death; one with a SQLSTATE (57P01, say) beats one without (a reset
-    /// socket), which is often all that is left after the server's message was consumed.
-    pub(crate) fn died(&self, cause: OpError) {
-        self.dead.store(true, Ordering::Relaxed);
-        let mut t = self.terminal.lock().expect("terminal lock");
-        if t.as_ref()
-            .is_none_or(|old| old.sqlstate.is_none() && cause.sqlstate.is_some())
-        {
-            *t = Some(cause);
-        }
-    }
-
-    pub(crate) fn terminal(&self) -> Option<OpError> {
-        self.terminal.lock().expect("terminal lock").clone()
-    }
-
-    pub(crate) fn is_dead(&self) -> bool {
-        self.dead.load(Ordering::Relaxed)
-    }
-}
 
 /// Who polls the connection.
 ///
@@ -84,23 +61,56 @@ pub(crate) struct Driver {
     /// runtime its socket is registered with: a pool hands it preferably to a task of that
     /// thread (`Driver::is_local`, bb8's patched `ManageConnection::is_local`).
     home: AtomicU64,
+    /// The round trip of cached prepared statements on the socket itself (`wire.rs`): inline
+    /// plain connections only.
+    wire: Option<Wire>,
 }
 
 impl Driver {
-    /// Starts driving `connection`: in a task of its own, or inline.
-    pub(crate) fn new(connection: Connection, inline: bool, gauges: Arc<Gauges>) -> Driver {
+    /// Starts driving `connection` (open on `socket`): in a task of its own, or inline.
+    pub(crate) fn new(
+        connection: Connection,
+        socket: Shared,
+        inline: bool,
+        gauges: Arc<Gauges>,
+    ) -> Driver {
         let state = Arc::new(ConnState::default());
-        let io = if inline {
-            Io::Inline(Box::new(Mutex::new(Some(connection))))
+        // Only an inline connection follows its messages (`side.rs`): a spawned one is read at
+        // any time by its own task, and never has a wire.
+        let plain = inline && socket.lock().expect("socket lock").side.opened();
+        let (io, wire) = if inline {
+            let io = Io::Inline(Box::new(Mutex::new(Some(connection))));
+            (io, plain.then(|| Wire::new(socket)))
         } else {
             spawn(connection, state.clone(), gauges.clone());
-            Io::Task
+            (Io::Task, None)
         };
         Driver {
             io,
             state,
             gauges,
             home: AtomicU64::new(super::socket::thread_id()),
+            wire,
+        }
+    }
+
+    /// The wire, when this connection has one.
+    pub(crate) fn wire(&self) -> Option<&Wire> {
+        self.wire.as_ref()
+    }
+
+    /// Runs what `Wire::start` queued (see `wire.rs`).
+    pub(crate) fn poll_wire(&self, wire: &Wire, cx: &mut Context<'_>) -> Poll<Result<(), OpError>> {
+        self.driven_here();
+        wire.poll(cx, &self.state, &self.gauges)
+    }
+
+    /// Notes the current thread as the one that drove the connection last. Stored only when it
+    /// changed: the line stays shared, not written, in the steady state.
+    fn driven_here(&self) {
+        let here = super::socket::thread_id();
+        if self.home.load(Ordering::Relaxed) != here {
+            self.home.store(here, Ordering::Relaxed);
         }
     }
 
@@ -124,11 +134,7 @@ impl Driver {
     /// (it died now or earlier), so nothing is left to wake its requests.
     fn poll_inline(&self, connection: &Mutex<Option<Connection>>, cx: &mut Context<'_>) -> bool {
         let mut guard = connection.lock().expect("connection lock");
-        // Stored only when it changed: the line stays shared, not written, in the steady state.
-        let here = super::socket::thread_id();
-        if self.home.load(Ordering::Relaxed) != here {
-            self.home.store(here, Ordering::Relaxed);
-        }
+        self.driven_here();
         let Some(conn) = guard.as_mut() else {
             return false;
         };
@@ -179,7 +185,12 @@ impl<F: Future> Future for Driven<'_, F> {
             return this.fut.poll(cx);
         };
         let mut quiet = Context::from_waker(std::task::Waker::noop());
+        let wire = this.driver.wire.as_ref();
         if !*this.queued {
+            // What the wire is still owed is read before tokio-postgres reads anything.
+            if let Some(wire) = wire {
+                std::task::ready!(this.driver.poll_wire(wire, cx)).ok();
+            }
             *this.queued = true;
             if let Poll::Ready(v) = this.fut.as_mut().poll(&mut quiet) {
                 return Poll::Ready(v);

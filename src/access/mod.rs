@@ -17,6 +17,7 @@ pub(crate) mod cancels;
 pub(crate) mod capture;
 pub mod conn;
 pub(crate) mod connection;
+pub(crate) mod death;
 pub(crate) mod edge;
 #[cfg(test)]
 mod fake;
@@ -33,10 +34,12 @@ pub(crate) mod pool;
 pub(crate) mod races;
 pub(crate) mod reset;
 pub(crate) mod shared;
+pub(crate) mod side;
 pub(crate) mod socket;
 pub(crate) mod statistics;
 #[cfg(test)]
 mod tests;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

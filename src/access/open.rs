@@ -9,7 +9,7 @@ use tokio_postgres::config::SslMode as DriverMode;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::socket::LocalSocket;
+use super::socket::{LocalSocket, Shared};
 use crate::database::tls::{SslMode, Tls};
 use crate::record::errors::{self, ErrorClass, OpError, Phase};
 
@@ -19,13 +19,16 @@ pub(crate) type PgStream = <MakeRustlsConnect as MakeTlsConnect<LocalSocket>>::S
 /// A connection's I/O half, as tokio-postgres splits it.
 pub(crate) type PgConnection = tokio_postgres::Connection<LocalSocket, PgStream>;
 
+/// An open connection: its client, its I/O half, and its socket (for the wire, `wire.rs`).
+pub type Opened = (Client, PgConnection, Shared);
+
 /// Opens a connection with `config` and `tls`; the error is classified (`tls_failed` when the
 /// handshake or the verification failed, or the server refused TLS that `sslmode` requires).
 pub async fn open(
     config: &tokio_postgres::Config,
     tls: &Tls,
     dial: Option<std::net::SocketAddr>,
-) -> Result<(Client, PgConnection), OpError> {
+) -> Result<Opened, OpError> {
     let attempts: &[DriverMode] = match tls.mode {
         SslMode::Disable => &[DriverMode::Disable],
         SslMode::Allow => &[DriverMode::Disable, DriverMode::Require],
@@ -62,21 +65,22 @@ async fn attempt(
     tls: &Tls,
     mode: DriverMode,
     dial: Option<std::net::SocketAddr>,
-) -> Result<(Client, PgConnection), (OpError, bool)> {
+) -> Result<Opened, (OpError, bool)> {
     let socket = match dial {
         Some(addr) => LocalSocket::connect_to(addr, config).await,
         None => LocalSocket::connect(config).await,
     }
     .map_err(|e| (errors::connect_failed(e), false))?;
+    let shared = socket.shared();
     let Some(name) = socket.tls_name.clone() else {
         let mut config = config.clone();
         config.ssl_mode(DriverMode::Disable);
         let connector = MakeTlsConnect::<LocalSocket>::make_tls_connect(&mut tls.connector(), "")
             .expect("infallible");
-        return config
-            .connect_raw(socket, connector)
-            .await
-            .map_err(|e| (errors::classify(&e, Phase::Connect, None), true));
+        return match config.connect_raw(socket, connector).await {
+            Ok((client, connection)) => Ok((client, connection, shared)),
+            Err(e) => Err((errors::classify(&e, Phase::Connect, None), true)),
+        };
     };
     let connector = MakeTlsConnect::<LocalSocket>::make_tls_connect(&mut tls.connector(), &name)
         .expect("infallible");
@@ -88,7 +92,10 @@ async fn attempt(
             config.connect_raw(socket, connector).await
         }
     };
-    opened.map_err(|e| (errors::classify(&e, Phase::Connect, None), false))
+    match opened {
+        Ok((client, connection)) => Ok((client, connection, shared)),
+        Err(e) => Err((errors::classify(&e, Phase::Connect, None), false)),
+    }
 }
 
 /// Asks the server to cancel what `token`'s connection runs, on a new socket of ours with the

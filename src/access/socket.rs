@@ -19,12 +19,15 @@ use std::cell::Cell;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_postgres::config::Host;
+
+use super::side::Side;
 
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 
@@ -48,12 +51,36 @@ enum Stream {
 }
 
 /// A TCP or unix socket registered with the runtime of the thread that last polled it.
+///
+/// Its stream is behind a lock shared with the statement round trip of `wire.rs` (see
+/// `side.rs`): tokio-postgres owns the `LocalSocket`, the wire a [`Shared`] handle. The lock is
+/// never contended (one task at a time uses a connection); it costs one uncontended lock per
+/// read or write.
 pub struct LocalSocket {
-    stream: Option<Stream>,
-    home: u64,
+    shared: Shared,
     /// The name TLS verifies (the host, or the address when only `hostaddr` was given); none
     /// for a unix socket, where libpq uses no TLS.
     pub(crate) tls_name: Option<String>,
+}
+
+/// The socket's stream and what it shares with the wire.
+pub type Shared = Arc<Mutex<Inner>>;
+
+/// What is behind the socket's lock.
+#[derive(Debug)]
+pub struct Inner {
+    stream: Option<Stream>,
+    home: u64,
+    pub(crate) side: Side,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stream::Tcp(_) => "Tcp",
+            Stream::Unix(_) => "Unix",
+        })
+    }
 }
 
 impl LocalSocket {
@@ -75,24 +102,18 @@ impl LocalSocket {
                 (None, a) => a.map(|a| a.to_string()),
             };
             match with_timeout(timeout, open(host, addr, port, config)).await {
-                Ok(stream) => {
-                    return Ok(LocalSocket {
-                        stream: Some(stream),
-                        home: thread_id(),
-                        tls_name,
-                    });
-                }
+                Ok(stream) => return Ok(LocalSocket::new(stream, tls_name)),
                 Err(e) => last = e,
             }
         }
         Err(last)
     }
 
-    /// The TCP socket (for its options), if it is one.
+    /// Runs `f` on the TCP socket (for its options), if it is one.
     #[cfg(test)]
-    pub(crate) fn tcp(&self) -> Option<&TcpStream> {
-        match self.stream.as_ref()? {
-            Stream::Tcp(s) => Some(s),
+    pub(crate) fn with_tcp<R>(&self, f: impl FnOnce(&TcpStream) -> R) -> Option<R> {
+        match self.lock().stream.as_ref()? {
+            Stream::Tcp(s) => Some(f(s)),
             Stream::Unix(_) => None,
         }
     }
@@ -111,13 +132,48 @@ impl LocalSocket {
             Some(Host::Unix(_)) => None,
             None => config.get_hostaddrs().first().map(|a| a.to_string()),
         };
-        Ok(LocalSocket {
-            stream: Some(Stream::Tcp(s)),
-            home: thread_id(),
-            tls_name,
-        })
+        Ok(LocalSocket::new(Stream::Tcp(s), tls_name))
     }
 
+    fn new(stream: Stream, tls_name: Option<String>) -> LocalSocket {
+        let inner = Inner {
+            stream: Some(stream),
+            home: thread_id(),
+            side: Side::default(),
+        };
+        LocalSocket {
+            shared: Arc::new(Mutex::new(inner)),
+            tls_name,
+        }
+    }
+
+    /// The handle the wire keeps on this socket.
+    pub(crate) fn shared(&self) -> Shared {
+        self.shared.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.shared.lock().expect("socket lock")
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self.at_home() {
+            Err(e) => Poll::Ready(Err(e)),
+            Ok(Stream::Tcp($s)) => {
+                let $s = Pin::new($s);
+                $call
+            }
+            Ok(Stream::Unix($s)) => {
+                let $s = Pin::new($s);
+                $call
+            }
+        }
+    };
+}
+
+impl Inner {
     /// Re-registers the socket with this thread's runtime if it was registered elsewhere.
     fn at_home(&mut self) -> io::Result<&mut Stream> {
         let here = thread_id();
@@ -130,6 +186,36 @@ impl LocalSocket {
             self.home = here;
         }
         Ok(self.stream.as_mut().expect("socket present"))
+    }
+
+    /// Reads what the socket has into `side.read` (the wire's reads); `Ok(0)` at its end.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut read = std::mem::take(&mut self.side.read);
+        read.reserve(8192);
+        let spare = read.spare_capacity_mut();
+        let mut buf = ReadBuf::uninit(spare);
+        let polled = delegate!(self, s => s.poll_read(cx, &mut buf));
+        let n = buf.filled().len();
+        // SAFETY: `ReadBuf` counts the bytes the stream initialised at the start of `spare`.
+        unsafe { read.set_len(read.len() + n) };
+        self.side.read = read;
+        polled.map_ok(|()| n)
+    }
+
+    /// Sends `side.write` (the wire's requests) until it is empty.
+    pub(crate) fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.side.write.is_empty() {
+            let write = std::mem::take(&mut self.side.write);
+            let polled = delegate!(self, s => s.poll_write(cx, &write));
+            self.side.write = write;
+            match polled {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => bytes::Buf::advance(&mut self.side.write, n),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -188,30 +274,26 @@ async fn with_timeout<T>(
     }
 }
 
-macro_rules! delegate {
-    ($self:ident, $s:ident => $call:expr) => {
-        match $self.at_home() {
-            Err(e) => Poll::Ready(Err(e)),
-            Ok(Stream::Tcp($s)) => {
-                let $s = Pin::new($s);
-                $call
-            }
-            Ok(Stream::Unix($s)) => {
-                let $s = Pin::new($s);
-                $call
-            }
-        }
-    };
-}
-
 impl AsyncRead for LocalSocket {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        delegate!(this, s => s.poll_read(cx, buf))
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        // What the wire read past its own response comes first.
+        if !inner.side.read.is_empty() {
+            let n = inner.side.read.len().min(buf.remaining());
+            let taken = inner.side.read.split_to(n);
+            buf.put_slice(&taken);
+            inner.side.got(&taken);
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        let polled = delegate!(inner, s => s.poll_read(cx, buf));
+        inner.side.got(&buf.filled()[before..]);
+        polled
     }
 }
 
@@ -221,18 +303,22 @@ impl AsyncWrite for LocalSocket {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        delegate!(this, s => s.poll_write(cx, buf))
+        let mut inner = self.lock();
+        let polled = delegate!(inner, s => s.poll_write(cx, buf));
+        if let Poll::Ready(Ok(n)) = polled {
+            inner.side.wrote(&buf[..n]);
+        }
+        polled
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        delegate!(this, s => s.poll_flush(cx))
+        let mut inner = self.lock();
+        delegate!(inner, s => s.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        delegate!(this, s => s.poll_shutdown(cx))
+        let mut inner = self.lock();
+        delegate!(inner, s => s.poll_shutdown(cx))
     }
 }
 
@@ -253,12 +339,19 @@ mod tests {
         (listener, socket)
     }
 
+    /// The TCP socket itself (a duplicate of its descriptor), to read its options.
+    fn dup(socket: &LocalSocket) -> socket2::Socket {
+        socket
+            .with_tcp(|t| socket2::SockRef::from(t).try_clone().unwrap())
+            .unwrap()
+    }
+
     #[test]
     fn libpq_tcp_options_are_set_on_the_socket() {
         let (_listener, socket) = socket_for(
             "keepalives_idle=7&keepalives_interval=3&keepalives_count=4&tcp_user_timeout=5000",
         );
-        let tcp = socket2::SockRef::from(socket.tcp().unwrap());
+        let tcp = dup(&socket);
         assert!(tcp.keepalive().unwrap());
         assert_eq!(tcp.tcp_keepalive_time().unwrap(), Duration::from_secs(7));
         assert_eq!(
@@ -277,11 +370,11 @@ mod tests {
     #[test]
     fn keepalives_are_on_by_default_and_off_with_keepalives_0() {
         let (_listener, socket) = socket_for("");
-        let tcp = socket2::SockRef::from(socket.tcp().unwrap());
+        let tcp = dup(&socket);
         assert!(tcp.keepalive().unwrap(), "libpq's default");
         assert_eq!(tcp.tcp_user_timeout().unwrap(), None);
         let (_listener, socket) = socket_for("keepalives=0");
-        let tcp = socket2::SockRef::from(socket.tcp().unwrap());
+        let tcp = dup(&socket);
         assert!(!tcp.keepalive().unwrap());
     }
 

@@ -357,16 +357,31 @@ fn classify_driver(e: &tokio_postgres::Error, phase: Phase, terminal: Option<&Op
     if let Some(t) = terminal
         && t.class != ErrorClass::ClientError
     {
-        return OpError {
-            class: t.class,
-            sqlstate: t.sqlstate.clone(),
-            message: format!("{} (the connection had ended: {})", describe(e), t.message),
-        };
+        return ended(describe(e), t);
     }
     if e.is_closed() || io_kind.is_some() {
         return OpError::new(ErrorClass::ConnectionClosed, describe(e));
     }
     OpError::new(ErrorClass::ClientError, describe(e))
+}
+
+/// What an error on a connection that has ended is: the class of how it ended.
+fn ended(what: String, terminal: &OpError) -> OpError {
+    OpError {
+        class: terminal.class,
+        sqlstate: terminal.sqlstate.clone(),
+        message: format!("{what} (the connection had ended: {})", terminal.message),
+    }
+}
+
+/// tokio-postgres's "connection closed" met by a statement (the wire's, `access/wire.rs`),
+/// classified as `classify` does.
+pub(crate) fn closed(terminal: Option<&OpError>) -> OpError {
+    const CLOSED: &str = "connection closed";
+    match terminal {
+        Some(t) if t.class != ErrorClass::ClientError => ended(CLOSED.to_string(), t),
+        _ => OpError::new(ErrorClass::ConnectionClosed, CLOSED),
+    }
 }
 
 /// A socket that could not be opened: the server could not be reached.

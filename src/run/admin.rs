@@ -30,7 +30,7 @@ pub(crate) struct ServerInfo {
 }
 
 async fn open(config: &tokio_postgres::Config, tls: &Tls) -> Result<Client, OpError> {
-    let (client, connection) = crate::access::open::open(config, tls, None).await?;
+    let (client, connection, _) = crate::access::open::open(config, tls, None).await?;
     // Its errors surface on its own queries.
     tokio::spawn(async move {
         let _ = connection.await;
